@@ -1,0 +1,10 @@
+#!/bin/bash
+# run.sh -- install what is missing, build, and run wsd in the foreground
+# on its embedded default config: http://127.0.0.1:8080/
+set -e
+cd "$(dirname "$0")"
+. tests/lib/deps.sh
+wsd_deps build
+wsd_build build
+echo "built build/wsd; starting it (Ctrl-C stops it)"
+exec ./build/wsd "$@"

@@ -1,0 +1,1334 @@
+/* config.c -- the INI config: table-driven parsing and validation. */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "app.h"
+#include "config.h"
+#include "log.h"
+
+#define CFG_KIB		1024.0
+#define CFG_MIB		(1024.0 * 1024.0)
+#define CFG_GIB		(1024.0 * 1024.0 * 1024.0)
+#define CFG_DAY		86400.0
+
+/* Room for any line inih accepts; longer lines are only counted. */
+#define CFG_BUF_MAX	512
+
+enum cfg_sect {
+	CFG_SERVER,
+	CFG_ROUTE,
+};
+
+enum cfg_type {
+	CFG_SIZE,		/* size_t, bytes with k/m/g suffix */
+	CFG_DURATION,		/* double, seconds */
+	CFG_BOOL,		/* int */
+	CFG_UINT,		/* unsigned */
+	CFG_LOGLEVEL,		/* int, LOG_LVL_* */
+	CFG_LISTEN,		/* appended to listens; repeatable */
+	CFG_APP,		/* "static" or an app name */
+	CFG_PATH,		/* char *, copied */
+};
+
+/*
+ * One config key. Where the value lives follows from sect and route:
+ * [server]-only keys in struct wsd_config, keys a route may override in
+ * struct wsd_limits (the server's or the route's), [route]-only keys in
+ * struct wsd_route.
+ */
+struct cfg_key {
+	enum cfg_sect	 sect;
+	const char	*name;
+	enum cfg_type	 type;
+	double		 min;
+	double		 max;
+	const char	*def;		/* NULL: no default */
+	int		 route;		/* a [route] may override it */
+	size_t		 off;
+};
+
+#define CFG_C(f)	offsetof(struct wsd_config, f)
+#define CFG_L(f)	offsetof(struct wsd_limits, f)
+#define CFG_R(f)	offsetof(struct wsd_route, f)
+
+/* Keep wsd.ini.5 and etc/wsd.ini in step with this table. */
+static const struct cfg_key cfg_keys[] = {
+	{ CFG_SERVER, "listen", CFG_LISTEN, 0, 0,
+	    "127.0.0.1:8080", 0, 0 },
+	{ CFG_SERVER, "log_level", CFG_LOGLEVEL, 0, 0,
+	    "info", 0, CFG_C(log_level) },
+	{ CFG_SERVER, "access_log", CFG_BOOL, 0, 1,
+	    "on", 0, CFG_C(access_log) },
+	{ CFG_SERVER, "max_connections", CFG_UINT, 1, 1000000,
+	    "10000", 0, CFG_C(max_connections) },
+	{ CFG_SERVER, "max_header_size", CFG_SIZE, CFG_KIB, CFG_MIB,
+	    "8k", 0, CFG_C(max_header_size) },
+	{ CFG_SERVER, "max_message_size", CFG_SIZE, 1, CFG_GIB,
+	    "1m", 1, CFG_L(max_message_size) },
+	{ CFG_SERVER, "max_send_buffer", CFG_SIZE, CFG_KIB, CFG_GIB,
+	    "1m", 1, CFG_L(max_send_buffer) },
+	{ CFG_SERVER, "ping_interval", CFG_DURATION, 0, CFG_DAY,
+	    "20s", 1, CFG_L(ping_interval) },
+	{ CFG_SERVER, "ping_timeout", CFG_DURATION, 0, CFG_DAY,
+	    "20s", 1, CFG_L(ping_timeout) },
+	{ CFG_SERVER, "handshake_timeout", CFG_DURATION, 0.001, CFG_DAY,
+	    "10s", 0, CFG_C(handshake_timeout) },
+	{ CFG_SERVER, "idle_timeout", CFG_DURATION, 0.001, CFG_DAY,
+	    "30s", 0, CFG_C(idle_timeout) },
+	{ CFG_SERVER, "close_timeout", CFG_DURATION, 0.001, CFG_DAY,
+	    "10s", 0, CFG_C(close_timeout) },
+	{ CFG_ROUTE, "app", CFG_APP, 0, 0,
+	    NULL, 0, CFG_R(app) },
+	{ CFG_ROUTE, "root", CFG_PATH, 0, 0,
+	    NULL, 0, CFG_R(root) },
+};
+#define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+struct cfg_error {
+	int		 line;			/* 0: about the whole file */
+	size_t		 seq;			/* keeps equal lines in order */
+	char		*msg;
+};
+
+enum cfg_route_kind {
+	CFG_ROUTE_UNSET = 0,
+	CFG_ROUTE_STATIC,
+	CFG_ROUTE_APP,
+	CFG_ROUTE_BAD,				/* app value was rejected */
+};
+
+/* Parse-time facts about one route, parallel to conf->routes. */
+struct cfg_route_state {
+	int		 seen[CFG_NKEYS];	/* line of each key, 0: unset */
+	enum cfg_route_kind kind;
+};
+
+enum cfg_in {
+	CFG_IN_NONE,				/* before the first section */
+	CFG_IN_SERVER,
+	CFG_IN_ROUTE,
+	CFG_IN_SKIP,				/* bad section: keys ignored */
+};
+
+struct cfg_parse {
+	const char	*name;			/* for messages */
+	char		*dir;			/* relative roots; NULL: cwd */
+	struct wsd_config *conf;
+	struct cfg_route_state *rstate;
+	int		 server_seen[CFG_NKEYS];
+	int		 server_line;
+	enum cfg_in	 in;
+	size_t		 route;			/* current route index */
+
+	struct cfg_error *errs;
+	size_t		 nerrs;
+
+	/* The reader: a FILE or a string. */
+	FILE		*fp;
+	const char	*text;
+	int		 line;
+	int		 eof;
+	int		 pending_nl;
+	int		 read_errno;
+	char		 buf[CFG_BUF_MAX];
+};
+
+static void	config_error(struct cfg_parse *, int, const char *, ...)
+		    LOG_PRINTF(3, 4);
+static char	*config_xasprintf(const char *, ...) LOG_PRINTF(1, 2);
+static char	*config_xvasprintf(const char *, va_list) LOG_PRINTF(1, 0);
+
+/* Allocation failures at config time are not recoverable. */
+static void *
+config_xrealloc(void *ptr, size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = reallocarray(ptr, n, size)) == NULL)
+		fatal("%s", __func__);
+	return p;
+}
+
+/* strdup that cannot fail. */
+static char *
+config_xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("%s", __func__);
+	return p;
+}
+
+/* vasprintf that cannot fail. */
+static char *
+config_xvasprintf(const char *fmt, va_list ap)
+{
+	char	*p;
+
+	if (vasprintf(&p, fmt, ap) == -1)
+		fatal("%s", __func__);
+	return p;
+}
+
+/* asprintf that cannot fail. */
+static char *
+config_xasprintf(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*p;
+
+	va_start(ap, fmt);
+	p = config_xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+/* Records one error at a line (0: none); parsing goes on. */
+static void
+config_error(struct cfg_parse *p, int line, const char *fmt, ...)
+{
+	struct cfg_error *e;
+	va_list		 ap;
+
+	p->errs = config_xrealloc(p->errs, p->nerrs + 1, sizeof(*p->errs));
+	e = &p->errs[p->nerrs];
+	e->line = line;
+	e->seq = p->nerrs++;
+	va_start(ap, fmt);
+	e->msg = config_xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+/* Orders errors by line, then by the order they were found. */
+static int
+config_error_cmp(const void *a, const void *b)
+{
+	const struct cfg_error *ea = a, *eb = b;
+
+	if (ea->line != eb->line)
+		return ea->line < eb->line ? -1 : 1;
+	return ea->seq < eb->seq ? -1 : (ea->seq > eb->seq);
+}
+
+/* Joins the errors into "FILE:LINE: message" lines and frees them. */
+static char *
+config_error_join(struct cfg_parse *p)
+{
+	char	*out = NULL, *line;
+	size_t	 len = 0, n, i;
+
+	qsort(p->errs, p->nerrs, sizeof(*p->errs), config_error_cmp);
+	for (i = 0; i < p->nerrs; i++) {
+		if (p->errs[i].line > 0)
+			line = config_xasprintf("%s:%d: %s", p->name,
+			    p->errs[i].line, p->errs[i].msg);
+		else
+			line = config_xasprintf("%s: %s", p->name,
+			    p->errs[i].msg);
+		n = strlen(line);
+		out = config_xrealloc(out, len + n + 2, 1);
+		if (len > 0)
+			out[len++] = '\n';
+		memcpy(out + len, line, n + 1);
+		len += n;
+		free(line);
+		free(p->errs[i].msg);
+	}
+	free(p->errs);
+	p->errs = NULL;
+	p->nerrs = 0;
+	return out;
+}
+
+/* Parses a size: digits with an optional k, m or g (KiB, MiB, GiB). */
+int
+config_parse_size(const char *s, size_t *out)
+{
+	unsigned long long v;
+	size_t		 mult = 1;
+	char		*end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	switch (tolower((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'k':
+		mult = (size_t)1 << 10;
+		end++;
+		break;
+	case 'm':
+		mult = (size_t)1 << 20;
+		end++;
+		break;
+	case 'g':
+		mult = (size_t)1 << 30;
+		end++;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' || v > SIZE_MAX / mult)
+		return -1;
+	*out = (size_t)v * mult;
+	return 0;
+}
+
+/*
+ * Parses a duration in seconds: digits, an optional fraction and an
+ * optional ms, s or m suffix. No signs, exponents or locale: "0.5", "250ms".
+ */
+int
+config_parse_duration(const char *s, double *out)
+{
+	unsigned long long ip = 0, frac = 0, div = 1;
+	double		 v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++) {
+		/* Far beyond any bound; keeps the integer exact. */
+		if (ip > 1000000000000ULL)
+			return -1;
+		ip = ip * 10 + (unsigned)(*s - '0');
+	}
+	if (*s == '.') {
+		s++;
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		for (; isdigit((unsigned char)*s); s++) {
+			if (div >= 1000000000000000ULL)
+				continue;	/* beyond double precision */
+			frac = frac * 10 + (unsigned)(*s - '0');
+			div *= 10;
+		}
+	}
+	/* One division, so "0.001" and "1ms" give the same double. */
+	v = (double)ip + (double)frac / (double)div;
+	if (*s == '\0' || strcasecmp(s, "s") == 0)
+		;
+	else if (strcasecmp(s, "ms") == 0)
+		v = ((double)ip * (double)div + (double)frac) /
+		    ((double)div * 1000.0);
+	else if (strcasecmp(s, "m") == 0)
+		v *= 60;
+	else
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Parses on|off|yes|no|true|false|1|0, in any case. */
+int
+config_parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1" };
+	static const char *const no[] = { "off", "no", "false", "0" };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Parses "ADDR:PORT" or "[V6ADDR]:PORT" with numeric addresses only (no
+ * name lookups at config time). Port 0 asks for an ephemeral port.
+ */
+int
+config_parse_address(const char *s, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char		 host[INET6_ADDRSTRLEN];
+	const char	*hend, *port;
+	size_t		 hlen;
+	unsigned long	 pnum = 0;
+	int		 v6, ndigits = 0;
+
+	if (*s == '[') {
+		s++;
+		if ((hend = strchr(s, ']')) == NULL || hend[1] != ':')
+			return -1;
+		port = hend + 2;
+		v6 = 1;
+	} else {
+		if ((hend = strrchr(s, ':')) == NULL)
+			return -1;
+		port = hend + 1;
+		v6 = 0;
+	}
+	hlen = (size_t)(hend - s);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+
+	for (; isdigit((unsigned char)*port); port++) {
+		if (++ndigits > 5)
+			return -1;
+		pnum = pnum * 10 + (unsigned)(*port - '0');
+	}
+	if (ndigits == 0 || *port != '\0' || pnum > 65535)
+		return -1;
+
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)pnum);
+		*len = sizeof(*sin6);
+	} else {
+		/* An unbracketed IPv6 address fails here too. */
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -1;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)pnum);
+		*len = sizeof(*sin);
+	}
+	return 0;
+}
+
+/* Parses an unsigned decimal number. */
+static int
+config_parse_uint(const char *s, unsigned long long *out)
+{
+	char	*end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno == ERANGE || *end != '\0')
+		return -1;
+	return 0;
+}
+
+/* Formats a bound of a key in the units its values are written in. */
+static void
+config_fmt_bound(const struct cfg_key *k, double v, char *buf, size_t size)
+{
+	unsigned long long n = (unsigned long long)v;
+
+	switch (k->type) {
+	case CFG_SIZE:
+		if (n != 0 && n % (1ULL << 30) == 0)
+			snprintf(buf, size, "%llug", n >> 30);
+		else if (n != 0 && n % (1ULL << 20) == 0)
+			snprintf(buf, size, "%llum", n >> 20);
+		else if (n != 0 && n % (1ULL << 10) == 0)
+			snprintf(buf, size, "%lluk", n >> 10);
+		else
+			snprintf(buf, size, "%llu", n);
+		break;
+	case CFG_DURATION:
+		if (v > 0 && v < 1)
+			snprintf(buf, size, "%gms", v * 1000);
+		else
+			snprintf(buf, size, "%gs", v);
+		break;
+	default:
+		snprintf(buf, size, "%llu", n);
+		break;
+	}
+}
+
+/* Looks a key up by name. */
+static const struct cfg_key *
+config_key_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < CFG_NKEYS; i++)
+		if (strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+/* Whether a key may be written in the section being read. */
+static int
+config_key_allowed(const struct cfg_key *k, enum cfg_in in)
+{
+	if (in == CFG_IN_SERVER)
+		return k->sect == CFG_SERVER;
+	return k->sect == CFG_ROUTE || k->route;
+}
+
+/* Edit distance of two short strings; large for long ones. */
+static size_t
+config_distance(const char *a, const char *b)
+{
+	size_t	 la = strlen(a), lb = strlen(b), i, j, d[64], prev, tmp;
+
+	if (la >= 64 || lb >= 64)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		d[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = d[0];
+		d[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = d[j];
+			d[j] = prev + (a[i - 1] != b[j - 1]);
+			if (d[j] > d[j - 1] + 1)
+				d[j] = d[j - 1] + 1;
+			if (d[j] > tmp + 1)
+				d[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return d[lb];
+}
+
+/* The closest key allowed in this section, if it is a likely typo. */
+static const char *
+config_key_suggest(const char *name, enum cfg_in in)
+{
+	const char	*best = NULL;
+	size_t		 i, d, bestd = 3;	/* at most two edits */
+
+	for (i = 0; i < CFG_NKEYS; i++) {
+		if (!config_key_allowed(&cfg_keys[i], in))
+			continue;
+		if ((d = config_distance(name, cfg_keys[i].name)) < bestd) {
+			bestd = d;
+			best = cfg_keys[i].name;
+		}
+	}
+	return best;
+}
+
+/* Stores a parsed number into its field. */
+static void
+config_store(const struct cfg_key *k, void *base, double v)
+{
+	char	*field = (char *)base + k->off;
+
+	switch (k->type) {
+	case CFG_SIZE:
+		*(size_t *)(void *)field = (size_t)v;
+		break;
+	case CFG_DURATION:
+		*(double *)(void *)field = v;
+		break;
+	case CFG_UINT:
+		*(unsigned *)(void *)field = (unsigned)v;
+		break;
+	case CFG_BOOL:
+	case CFG_LOGLEVEL:
+		*(int *)(void *)field = (int)v;
+		break;
+	default:
+		fatalx("%s: key %s has no number", __func__, k->name);
+	}
+}
+
+/* Copies an inherited field from the [server] limits to a route's. */
+static void
+config_inherit(const struct cfg_key *k, struct wsd_limits *dst,
+    const struct wsd_limits *src)
+{
+	size_t	size;
+
+	size = k->type == CFG_SIZE ? sizeof(size_t) : sizeof(double);
+	memcpy((char *)dst + k->off, (const char *)src + k->off, size);
+}
+
+/*
+ * Parses a number-like value of a key. Returns 0 and the value, or -1
+ * with the problem in *why (a static string) or out of bounds.
+ */
+static int
+config_value(const struct cfg_key *k, const char *s, double *v,
+    const char **why)
+{
+	unsigned long long n;
+	size_t		 sz;
+	int		 b;
+
+	*why = NULL;
+	switch (k->type) {
+	case CFG_SIZE:
+		if (config_parse_size(s, &sz) == -1) {
+			*why = "invalid size";
+			return -1;
+		}
+		*v = (double)sz;
+		break;
+	case CFG_DURATION:
+		if (config_parse_duration(s, v) == -1) {
+			*why = "invalid duration";
+			return -1;
+		}
+		break;
+	case CFG_UINT:
+		if (config_parse_uint(s, &n) == -1) {
+			*why = "invalid number";
+			return -1;
+		}
+		*v = (double)n;
+		break;
+	case CFG_BOOL:
+		if (config_parse_bool(s, &b) == -1) {
+			*why = "invalid boolean (on|off|yes|no|true|false|1|0)";
+			return -1;
+		}
+		*v = b;
+		return 0;
+	case CFG_LOGLEVEL:
+		if ((b = log_level_parse(s)) == -1) {
+			*why = "invalid level (error|warn|info|debug)";
+			return -1;
+		}
+		*v = b;
+		return 0;
+	default:
+		fatalx("%s: key %s has no number", __func__, k->name);
+	}
+	if (*v < k->min || *v > k->max)
+		return -1;
+	return 0;
+}
+
+/* The port of an AF_INET or AF_INET6 address, in host order. */
+static unsigned
+config_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* Parses one listen value, "ADDR:PORT [FLAG]...", and adds it. */
+static void
+config_listen(struct cfg_parse *p, const char *value, int line)
+{
+	struct wsd_config *conf = p->conf;
+	struct wsd_listen *l;
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+	char		*addr, *flag, *save = NULL;
+	size_t		 i;
+	int		 bad = 0;
+
+	addr = config_xstrdup(value);
+	strtok_r(addr, " \t", &save);
+	while ((flag = strtok_r(NULL, " \t", &save)) != NULL) {
+		/* No flags yet; tls arrives with the TLS work. */
+		config_error(p, line, "unknown listen flag \"%s\"", flag);
+		bad = 1;
+	}
+	if (config_parse_address(addr, &ss, &len) == -1) {
+		config_error(p, line, "listen: invalid address \"%s\" "
+		    "(expected ADDR:PORT or [V6ADDR]:PORT)", addr);
+		free(addr);
+		return;
+	}
+	for (i = 0; i < conf->nlistens; i++) {
+		l = &conf->listens[i];
+		/* Port 0 gives each listener its own ephemeral port. */
+		if (l->addrlen != len || memcmp(&l->addr, &ss, len) != 0)
+			continue;
+		if (config_port(&ss) == 0)
+			continue;
+		config_error(p, line, "duplicate listen %s (first at line %d)",
+		    addr, l->line);
+		bad = 1;
+		break;
+	}
+	if (bad) {
+		free(addr);
+		return;
+	}
+	conf->listens = config_xrealloc(conf->listens, conf->nlistens + 1,
+	    sizeof(*conf->listens));
+	l = &conf->listens[conf->nlistens++];
+	memset(l, 0, sizeof(*l));
+	l->text = addr;
+	l->addr = ss;
+	l->addrlen = len;
+	l->line = line;
+}
+
+/* Applies one key = value inside the current section. */
+static void
+config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
+{
+	struct wsd_route *r = NULL;
+	struct cfg_route_state *st = NULL;
+	const struct app *a;
+	const char	*why;
+	char		 lo[32], hi[32];
+	void		*base;
+	double		 v;
+
+	if (p->in == CFG_IN_ROUTE) {
+		r = &p->conf->routes[p->route];
+		st = &p->rstate[p->route];
+		base = k->sect == CFG_ROUTE ? (void *)r : (void *)&r->lim;
+	} else
+		base = k->route ? (void *)&p->conf->lim : (void *)p->conf;
+
+	switch (k->type) {
+	case CFG_LISTEN:
+		config_listen(p, value, p->line);
+		return;
+	case CFG_APP:
+		if (strcmp(value, "static") == 0) {
+			st->kind = CFG_ROUTE_STATIC;
+			r->app = NULL;
+		} else if ((a = app_find(value)) != NULL) {
+			st->kind = CFG_ROUTE_APP;
+			r->app = a;
+		} else {
+			st->kind = CFG_ROUTE_BAD;
+			config_error(p, p->line, "unknown app \"%s\" "
+			    "(known: %s)", value, app_names());
+		}
+		return;
+	case CFG_PATH:
+		r->root = config_xstrdup(value);
+		return;
+	default:
+		break;
+	}
+	if (config_value(k, value, &v, &why) == 0) {
+		config_store(k, base, v);
+		return;
+	}
+	if (why != NULL) {
+		config_error(p, p->line, "%s: %s \"%s\"", k->name, why, value);
+		return;
+	}
+	config_fmt_bound(k, k->min, lo, sizeof(lo));
+	config_fmt_bound(k, k->max, hi, sizeof(hi));
+	config_error(p, p->line, "%s: \"%s\" is out of range (%s to %s)",
+	    k->name, value, lo, hi);
+}
+
+/*
+ * inih's handler. It gets no line number (Debian builds inih without
+ * INI_HANDLER_LINENO), but inih calls it right after the reader returned
+ * the line, so the reader's count is this line. The section argument is
+ * ignored: inih cuts it at 49 bytes; the reader tracks sections itself.
+ */
+static int
+config_handler_cb(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct cfg_parse *p = user;
+	const struct cfg_key *k;
+	const char	*hint;
+	int		*seen;
+
+	(void)section;
+	switch (p->in) {
+	case CFG_IN_SKIP:
+		return 1;	/* the section header was already reported */
+	case CFG_IN_NONE:
+		config_error(p, p->line, "key \"%s\" outside any section",
+		    name);
+		return 1;
+	default:
+		break;
+	}
+
+	if ((k = config_key_find(name)) == NULL) {
+		hint = config_key_suggest(name, p->in);
+		if (p->in == CFG_IN_SERVER)
+			config_error(p, p->line, "unknown key \"%s\" in "
+			    "[server]%s%s%s", name,
+			    hint ? " (did you mean \"" : "",
+			    hint ? hint : "", hint ? "\"?)" : "");
+		else
+			config_error(p, p->line, "unknown key \"%s\" in "
+			    "[route %s]%s%s%s", name,
+			    p->conf->routes[p->route].path,
+			    hint ? " (did you mean \"" : "",
+			    hint ? hint : "", hint ? "\"?)" : "");
+		return 1;
+	}
+	if (!config_key_allowed(k, p->in)) {
+		if (p->in == CFG_IN_SERVER)
+			config_error(p, p->line, "key \"%s\" belongs in a "
+			    "[route PATH] section", name);
+		else
+			config_error(p, p->line, "key \"%s\" belongs in the "
+			    "[server] section", name);
+		return 1;
+	}
+
+	if (p->in == CFG_IN_SERVER)
+		seen = &p->server_seen[k - cfg_keys];
+	else
+		seen = &p->rstate[p->route].seen[k - cfg_keys];
+	if (*seen != 0 && k->type != CFG_LISTEN) {
+		config_error(p, p->line, "duplicate key \"%s\" (first at line "
+		    "%d)", name, *seen);
+		return 1;
+	}
+	*seen = p->line;
+
+	if (*value == '\0') {
+		config_error(p, p->line, "%s: missing value", name);
+		if (k->type == CFG_APP)
+			p->rstate[p->route].kind = CFG_ROUTE_BAD;
+		return 1;
+	}
+	config_set(p, k, value);
+	return 1;
+}
+
+/* Why a route path is not acceptable, or NULL when it is. */
+static const char *
+config_route_path_check(const char *path)
+{
+	const char	*s, *seg;
+	size_t		 len;
+
+	if (*path != '/')
+		return "must start with \"/\"";
+	for (s = path; *s != '\0'; s++) {
+		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+			return "must not contain white space or control "
+			    "characters";
+		if (*s == '?' || *s == '#')
+			return "must not contain \"?\" or \"#\"";
+	}
+	if (path[1] == '\0')
+		return NULL;
+	if (s[-1] == '/')
+		return "must not end with \"/\"";
+	for (seg = path + 1; seg != NULL; seg = s ? s + 1 : NULL) {
+		s = strchr(seg, '/');
+		len = s ? (size_t)(s - seg) : strlen(seg);
+		if (len == 0)
+			return "must not contain empty segments (\"//\")";
+		if ((len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return "must not contain \".\" or \"..\" segments";
+	}
+	return NULL;
+}
+
+/* Opens a section from the text between its brackets. */
+static void
+config_section(struct cfg_parse *p, char *s)
+{
+	struct wsd_config *conf = p->conf;
+	struct wsd_route *r;
+	const char	*why, *arg;
+	size_t		 i, len, wlen;
+
+	p->in = CFG_IN_SKIP;
+	while (isspace((unsigned char)*s))
+		s++;
+	len = strlen(s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		s[--len] = '\0';
+	/* "server" or "route", then the argument, if any. */
+	wlen = strcspn(s, " \t");
+	for (arg = s + wlen; isspace((unsigned char)*arg); arg++)
+		;
+
+	if (wlen == 6 && strncmp(s, "server", 6) == 0 && *arg == '\0') {
+		if (p->server_line != 0) {
+			config_error(p, p->line, "duplicate [server] section "
+			    "(first at line %d)", p->server_line);
+			return;
+		}
+		p->server_line = p->line;
+		p->in = CFG_IN_SERVER;
+		return;
+	}
+	if (wlen != 5 || strncmp(s, "route", 5) != 0) {
+		config_error(p, p->line, "unknown section \"[%s]\"", s);
+		return;
+	}
+	if (*arg == '\0') {
+		config_error(p, p->line, "route without a path "
+		    "(expected [route /PATH])");
+		return;
+	}
+	if ((why = config_route_path_check(arg)) != NULL) {
+		config_error(p, p->line, "invalid route path \"%s\": %s", arg,
+		    why);
+		return;
+	}
+	for (i = 0; i < conf->nroutes; i++) {
+		if (strcmp(conf->routes[i].path, arg) == 0) {
+			config_error(p, p->line, "duplicate route %s (first at "
+			    "line %d)", arg, conf->routes[i].line);
+			return;
+		}
+	}
+
+	conf->routes = config_xrealloc(conf->routes, conf->nroutes + 1,
+	    sizeof(*conf->routes));
+	p->rstate = config_xrealloc(p->rstate, conf->nroutes + 1,
+	    sizeof(*p->rstate));
+	r = &conf->routes[conf->nroutes];
+	memset(r, 0, sizeof(*r));
+	memset(&p->rstate[conf->nroutes], 0, sizeof(*p->rstate));
+	r->path = config_xstrdup(arg);
+	r->path_len = strlen(arg);
+	r->line = p->line;
+	p->route = conf->nroutes++;
+	p->in = CFG_IN_ROUTE;
+}
+
+/* Next byte of the config text, or EOF. */
+static int
+config_getc(struct cfg_parse *p)
+{
+	int	c;
+
+	if (p->fp != NULL) {
+		if ((c = getc(p->fp)) == EOF && ferror(p->fp))
+			p->read_errno = errno ? errno : EIO;
+		return c;
+	}
+	if (*p->text == '\0')
+		return EOF;
+	return (unsigned char)*p->text++;
+}
+
+/* Whether the text left of '=' can be a key inih splits the same way. */
+static int
+config_is_key_line(const char *s)
+{
+	const char	*eq, *c;
+
+	if ((eq = strchr(s, '=')) == NULL || eq == s)
+		return 0;
+	for (c = s; c < eq; c++) {
+		/* inih would split at ':' (name:value) too. */
+		if (*c == ':')
+			return 0;
+		if (isspace((unsigned char)*c)) {
+			while (c < eq && isspace((unsigned char)*c))
+				c++;
+			return c == eq;
+		}
+	}
+	return 1;
+}
+
+/*
+ * inih's reader: hands over one line, counting lines and defusing the
+ * traps of Debian's inih build. Lines are checked here and anything inih
+ * would refuse or misread becomes an empty line after an error, so that
+ * every mistake is reported and later line numbers stay right.
+ */
+static char *
+config_reader_cb(char *str, int num, void *stream)
+{
+	struct cfg_parse *p = stream;
+	char		*s, *end;
+	size_t		 n = 0, len = 0;
+	int		 c, last = 0, nul = 0;
+
+	if (num < 2)
+		return NULL;
+	/*
+	 * The previous line filled inih's buffer without a newline; newer
+	 * inih then reads on to discard "the rest". Give it a bare newline.
+	 */
+	if (p->pending_nl) {
+		p->pending_nl = 0;
+		memcpy(str, "\n", 2);
+		return str;
+	}
+	if (p->eof)
+		return NULL;
+	while ((c = config_getc(p)) != EOF && c != '\n') {
+		if (c == '\0')
+			nul = 1;
+		if (n < sizeof(p->buf) - 1)
+			p->buf[n++] = (char)c;
+		len++;
+		last = c;
+	}
+	if (c == EOF) {
+		p->eof = 1;
+		if (len == 0)
+			return NULL;
+	}
+	p->line++;
+	if (last == '\r') {
+		len--;
+		if (n > len)
+			n = len;
+	}
+	p->buf[n] = '\0';
+	str[0] = '\0';
+
+	/* INI_MAX_LINE counts the NUL, so inih holds num - 1 characters. */
+	if (len > (size_t)num - 1) {
+		config_error(p, p->line, "line too long (at most %d "
+		    "characters)", num - 1);
+		return str;
+	}
+	if (nul) {
+		config_error(p, p->line, "line contains a NUL byte");
+		return str;
+	}
+
+	s = p->buf;
+	if (p->line == 1 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	/* Leading white space would make inih continue the last value. */
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return str;
+	if (*s == '[') {
+		/* inih never reports empty sections: track them here. */
+		if ((end = strchr(s, ']')) == NULL) {
+			config_error(p, p->line, "missing \"]\" in section "
+			    "header");
+			p->in = CFG_IN_SKIP;
+			return str;
+		}
+		*end++ = '\0';
+		while (isspace((unsigned char)*end))
+			end++;
+		if (*end != '\0' && *end != ';' && *end != '#') {
+			config_error(p, p->line, "unexpected text after \"]\"");
+			p->in = CFG_IN_SKIP;
+			return str;
+		}
+		config_section(p, s + 1);
+		return str;
+	}
+	if (!config_is_key_line(s)) {
+		config_error(p, p->line,
+		    "expected \"key = value\" or \"[section]\"");
+		return str;
+	}
+	len = strlen(s);
+	memcpy(str, s, len + 1);
+	if (len == (size_t)num - 1)
+		p->pending_nl = 1;
+	return str;
+}
+
+/* Turns a static route's root into an existing directory's real path. */
+static void
+config_root(struct cfg_parse *p, struct wsd_route *r, int line)
+{
+	struct stat	 st;
+	char		*path, *real;
+	int		 saved;
+
+	if (r->root[0] != '/' && p->dir != NULL)
+		path = config_xasprintf("%s/%s", p->dir, r->root);
+	else
+		path = config_xstrdup(r->root);
+	if ((real = realpath(path, NULL)) == NULL) {
+		config_error(p, line, "root \"%s\": %s", path, strerror(errno));
+		free(path);
+		return;
+	}
+	saved = 0;
+	if (stat(real, &st) == -1)
+		saved = errno;
+	else if (!S_ISDIR(st.st_mode))
+		saved = ENOTDIR;
+	else if (access(real, R_OK | X_OK) == -1)
+		saved = errno;
+	if (saved != 0) {
+		config_error(p, line, "root \"%s\": %s", path, strerror(saved));
+		free(real);
+		free(path);
+		return;
+	}
+	free(path);
+	r->root_real = real;
+}
+
+/* Checks what only the whole file shows and fills in inherited values. */
+static void
+config_finish(struct cfg_parse *p)
+{
+	struct wsd_config *conf = p->conf;
+	struct wsd_route *r;
+	struct cfg_route_state *st;
+	const struct cfg_key *k, *root = config_key_find("root");
+	size_t		 i, j;
+
+	for (i = 0; i < conf->nroutes; i++) {
+		r = &conf->routes[i];
+		st = &p->rstate[i];
+		switch (st->kind) {
+		case CFG_ROUTE_UNSET:
+			config_error(p, r->line, "route %s: missing \"app\"",
+			    r->path);
+			break;
+		case CFG_ROUTE_STATIC:
+			for (j = 0; j < CFG_NKEYS; j++) {
+				k = &cfg_keys[j];
+				if (!k->route || st->seen[j] == 0)
+					continue;
+				config_error(p, st->seen[j], "key \"%s\" is "
+				    "not allowed on a static route", k->name);
+			}
+			if (st->seen[root - cfg_keys] == 0)
+				config_error(p, r->line, "route %s: missing "
+				    "\"root\"", r->path);
+			else if (r->root != NULL)
+				config_root(p, r, st->seen[root - cfg_keys]);
+			break;
+		case CFG_ROUTE_APP:
+			if (st->seen[root - cfg_keys] != 0)
+				config_error(p, st->seen[root - cfg_keys],
+				    "key \"root\" is only for static routes");
+			break;
+		case CFG_ROUTE_BAD:
+			break;
+		}
+		/* After the whole file, so [server] may come after routes. */
+		for (j = 0; j < CFG_NKEYS; j++) {
+			k = &cfg_keys[j];
+			if (k->route && st->seen[j] == 0)
+				config_inherit(k, &r->lim, &conf->lim);
+		}
+	}
+
+	/* No listen line at all: the table's default. */
+	k = config_key_find("listen");
+	if (conf->nlistens == 0 && p->server_seen[k - cfg_keys] == 0)
+		config_listen(p, k->def, 0);
+}
+
+/* Sets every default from the table, through the same parsers. */
+static void
+config_defaults(struct wsd_config *conf)
+{
+	const struct cfg_key *k;
+	const char	*why;
+	double		 v;
+	size_t		 i;
+
+	for (i = 0; i < CFG_NKEYS; i++) {
+		k = &cfg_keys[i];
+		if (k->def == NULL || k->sect != CFG_SERVER ||
+		    k->type == CFG_LISTEN)
+			continue;
+		if (config_value(k, k->def, &v, &why) == -1)
+			fatalx("%s: bad default for %s", __func__, k->name);
+		config_store(k, k->route ? (void *)&conf->lim : (void *)conf,
+		    v);
+	}
+}
+
+/* Parses from the reader set up in p; frees p's parts. */
+static struct wsd_config *
+config_parse(struct cfg_parse *p, const char *file, char **errors)
+{
+	struct wsd_config *conf;
+	const char	*slash;
+	char		*errs;
+	int		 rc;
+
+	if ((slash = strrchr(p->name, '/')) != NULL)
+		p->dir = slash == p->name ? config_xstrdup("/") :
+		    strndup(p->name, (size_t)(slash - p->name));
+	if (slash != NULL && p->dir == NULL)
+		fatal("%s", __func__);
+
+	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+		fatal("%s", __func__);
+	conf->file = file ? config_xstrdup(file) : NULL;
+	config_defaults(conf);
+	p->conf = conf;
+
+	rc = ini_parse_stream(config_reader_cb, p, config_handler_cb, p);
+	/* A positive rc is a line we already reported; -2 is no memory. */
+	if (rc < 0 && p->read_errno == 0)
+		fatalx("%s: ini_parse_stream: %d", __func__, rc);
+	if (p->read_errno != 0)
+		config_error(p, 0, "%s", strerror(p->read_errno));
+	config_finish(p);
+
+	free(p->dir);
+	free(p->rstate);
+	if (p->nerrs == 0) {
+		if (errors != NULL)
+			*errors = NULL;
+		return conf;
+	}
+	errs = config_error_join(p);
+	if (errors != NULL)
+		*errors = errs;
+	else
+		free(errs);
+	config_free(conf);
+	return NULL;
+}
+
+/* Reads and validates a config file. */
+struct wsd_config *
+config_load(const char *file, char **errors)
+{
+	struct wsd_config *conf;
+	struct cfg_parse *p;
+	struct stat	 st;
+	FILE		*fp;
+	int		 saved;
+
+	if ((fp = fopen(file, "r")) == NULL || fstat(fileno(fp), &st) == -1 ||
+	    S_ISDIR(st.st_mode)) {
+		saved = fp == NULL ? errno : S_ISDIR(st.st_mode) ? EISDIR :
+		    errno;
+		if (fp != NULL)
+			fclose(fp);
+		if (errors != NULL)
+			*errors = config_xasprintf("%s: %s", file,
+			    strerror(saved));
+		return NULL;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal("%s", __func__);
+	p->name = file;
+	p->fp = fp;
+	conf = config_parse(p, file, errors);
+	fclose(fp);
+	free(p);
+	return conf;
+}
+
+/* Reads and validates config text held in memory. */
+struct wsd_config *
+config_load_string(const char *name, const char *text, char **errors)
+{
+	struct wsd_config *conf;
+	struct cfg_parse *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal("%s", __func__);
+	p->name = name != NULL ? name : "(string)";
+	p->text = text;
+	conf = config_parse(p, name, errors);
+	free(p);
+	return conf;
+}
+
+/* The embedded default, written as INI so it passes the same checks. */
+struct wsd_config *
+config_default(const char *www_root, char **errors)
+{
+	struct wsd_config *conf;
+	char		*text;
+
+	if (strpbrk(www_root, "\r\n") != NULL) {
+		if (errors != NULL)
+			*errors = config_xstrdup("(embedded): www root "
+			    "contains a newline");
+		return NULL;
+	}
+	text = config_xasprintf(
+	    "[server]\n"
+	    "listen = 127.0.0.1:8080\n"
+	    "\n"
+	    "[route /]\n"
+	    "app = static\n"
+	    "root = %s\n"
+	    "\n"
+	    "[route /hello]\n"
+	    "app = hello\n"
+	    "\n"
+	    "[route /echo]\n"
+	    "app = echo\n", www_root);
+	conf = config_load_string("(embedded)", text, errors);
+	free(text);
+	if (conf != NULL) {
+		free(conf->file);
+		conf->file = NULL;
+	}
+	return conf;
+}
+
+/* Frees a config and every string it holds. */
+void
+config_free(struct wsd_config *conf)
+{
+	size_t	i;
+
+	if (conf == NULL)
+		return;
+	for (i = 0; i < conf->nlistens; i++)
+		free(conf->listens[i].text);
+	for (i = 0; i < conf->nroutes; i++) {
+		free(conf->routes[i].path);
+		free(conf->routes[i].root);
+		free(conf->routes[i].root_real);
+	}
+	free(conf->listens);
+	free(conf->routes);
+	free(conf->file);
+	free(conf);
+}
+
+/* Finds the route for a decoded request path. */
+const struct wsd_route *
+config_route_match(const struct wsd_config *conf, const char *path)
+{
+	const struct wsd_route *r, *best = NULL;
+	size_t		 i;
+
+	for (i = 0; i < conf->nroutes; i++) {
+		r = &conf->routes[i];
+		if (r->app != NULL) {
+			/* App routes match exactly. */
+			if (strcmp(r->path, path) == 0)
+				return r;
+			continue;
+		}
+		/* Static: a prefix ending on a segment boundary. */
+		if (r->path_len > 1 &&
+		    (strncmp(path, r->path, r->path_len) != 0 ||
+		    (path[r->path_len] != '\0' && path[r->path_len] != '/')))
+			continue;
+		if (r->path_len == 1 && path[0] != '/')
+			continue;
+		if (best == NULL || r->path_len > best->path_len)
+			best = r;
+	}
+	return best;
+}

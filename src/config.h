@@ -1,0 +1,95 @@
+/* config.h -- the INI config: table-driven parsing and validation. */
+#ifndef WSD_CONFIG_H
+#define WSD_CONFIG_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct app;
+
+/* Limits that a [route] may override; seconds are doubles. */
+struct wsd_limits {
+	size_t		 max_message_size;
+	size_t		 max_send_buffer;
+	double		 ping_interval;		/* 0: no pings */
+	double		 ping_timeout;
+};
+
+struct wsd_listen {
+	char		*text;			/* as written, for logs */
+	struct sockaddr_storage addr;
+	socklen_t	 addrlen;
+	int		 line;
+};
+
+struct wsd_route {
+	char		*path;			/* "/hello"; "/" or "/static" */
+	size_t		 path_len;
+	const struct app *app;			/* NULL: static files */
+	char		*root;			/* static: as written */
+	char		*root_real;		/* static: realpath(root) */
+	struct wsd_limits lim;
+	int		 line;
+};
+
+struct wsd_config {
+	char		*file;			/* NULL: embedded default */
+	struct wsd_listen *listens;
+	size_t		 nlistens;
+	struct wsd_route *routes;
+	size_t		 nroutes;
+	int		 log_level;		/* LOG_LVL_* */
+	int		 access_log;
+	unsigned	 max_connections;
+	size_t		 max_header_size;	/* request head bytes */
+	double		 handshake_timeout;
+	double		 idle_timeout;
+	double		 close_timeout;
+	struct wsd_limits lim;			/* [server] values */
+};
+
+/*
+ * Reads and validates a config file. Returns the config, or NULL with
+ * *errors set to every problem found, one "FILE:LINE: message" per line
+ * (caller frees).
+ */
+struct wsd_config *config_load(const char *file, char **errors);
+
+/*
+ * Same for config text held in memory; name is used in messages and to
+ * resolve relative roots (NULL: relative to the working directory).
+ */
+struct wsd_config *config_load_string(const char *name, const char *text,
+	    char **errors);
+
+/*
+ * The embedded default: 127.0.0.1:8080, every built-in app on its path and
+ * the demo pages from www_root on "/".
+ */
+struct wsd_config *config_default(const char *www_root, char **errors);
+
+void	config_free(struct wsd_config *conf);
+
+/*
+ * Route for a decoded request path: an app route whose path equals it
+ * exactly, else the static route with the longest prefix that ends on a
+ * segment boundary ("/static" matches "/static" and "/static/x", not
+ * "/staticx"). NULL when nothing matches.
+ */
+const struct wsd_route *config_route_match(const struct wsd_config *conf,
+	    const char *path);
+
+/*
+ * Value parsers shared with tests: 0 on success, -1 on a bad value.
+ * Sizes: bytes with optional k/m/g suffix (KiB/MiB/GiB). Durations:
+ * seconds (fractions allowed) or with ms/s/m suffix. Booleans:
+ * on|off|yes|no|true|false|1|0.
+ */
+int	config_parse_size(const char *s, size_t *out);
+int	config_parse_duration(const char *s, double *out);
+int	config_parse_bool(const char *s, int *out);
+/* "ADDR:PORT" or "[V6ADDR]:PORT"; port 0-65535 (0: the kernel picks). */
+int	config_parse_address(const char *s, struct sockaddr_storage *ss,
+	    socklen_t *len);
+
+#endif

@@ -1,0 +1,920 @@
+/* conn.c -- per-connection state machine: HTTP/1.1, then RFC 6455. */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "app.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+#include "static.h"
+#include "ws.h"
+
+/*
+ * Where a connection is. Every callback dispatches on this; transitions go
+ * through conn_set_state() so that they show up in the debug log.
+ */
+enum conn_state {
+	CONN_HTTP_HEAD,		/* reading a request head */
+	CONN_HTTP_IDLE,		/* keep-alive: between requests */
+	CONN_WS_OPEN,		/* WebSocket session */
+	CONN_WS_CLOSING,	/* our close frame sent, awaiting the peer's */
+	CONN_FLUSH_CLOSE,	/* write what is queued, then half-close */
+	CONN_LINGER,		/* write side shut; discard input until EOF */
+};
+
+static const char *const conn_state_names[] = {
+	"http-head", "http-idle", "ws-open", "ws-closing", "flush-close",
+	"linger",
+};
+
+/* Bytes handed to the frame parser per step; also the unmask buffer. */
+#define CONN_CHUNK	16384
+
+/* WebSocket session state, allocated at the upgrade only. */
+struct conn_ws {
+	struct ws_parser	 parser;
+	struct evbuffer		*msg;		/* message being assembled */
+	int			 msg_opcode;
+	uint64_t		 bytes_in;	/* message payload bytes */
+	uint64_t		 bytes_out;
+	void			*app_data;
+	uint32_t		 ping_seq;
+	unsigned		 close_code;	/* for the access log */
+	struct timeval		 start;
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	struct server		*srv;
+	struct bufferevent	*bev;
+	struct event		*timer;		/* meaning depends on state */
+	const struct wsd_route	*route;
+	struct conn_ws		*ws;		/* NULL until upgraded */
+	enum conn_state		 state;
+	unsigned		 paused:1;	/* output over max_send_buffer */
+	unsigned		 awaiting_pong:1;
+	unsigned		 close_rcvd:1;
+	unsigned		 close_sent:1;
+	unsigned		 app_opened:1;
+	struct timeval		 req_start;	/* for the access log */
+	char			 peer[INET6_ADDRSTRLEN + 8];
+};
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_timer_cb(evutil_socket_t, short, void *);
+static void	conn_http_read(struct conn *);
+static void	conn_ws_read(struct conn *);
+static void	conn_flush_close(struct conn *);
+
+/* Moves c to a new state, logging the transition at debug level. */
+static void
+conn_set_state(struct conn *c, enum conn_state state)
+{
+	if (c->state != state)
+		log_debug("%s: %s -> %s", c->peer, conn_state_names[c->state],
+		    conn_state_names[state]);
+	c->state = state;
+}
+
+/* (Re)arms the connection's single timer; 0 seconds disarms it. */
+static void
+conn_timer_set(struct conn *c, double seconds)
+{
+	struct timeval	tv;
+
+	if (seconds <= 0) {
+		evtimer_del(c->timer);
+		return;
+	}
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Seconds elapsed since t, for the access log. */
+static double
+conn_elapsed(const struct timeval *t)
+{
+	struct timeval	now, d;
+
+	gettimeofday(&now, NULL);
+	timersub(&now, t, &d);
+	return (double)d.tv_sec + (double)d.tv_usec / 1e6;
+}
+
+/* Formats a peer address as ADDR:PORT or [ADDR]:PORT. */
+static void
+conn_format_peer(char *out, size_t outlen, const struct sockaddr *sa)
+{
+	char	addr[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+		snprintf(out, outlen, "[%s]:%u", addr, ntohs(s6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+		snprintf(out, outlen, "%s:%u", addr, ntohs(s4->sin_port));
+	} else
+		snprintf(out, outlen, "unknown");
+}
+
+/* Takes over an accepted socket. */
+struct conn *
+conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	struct conn	*c;
+	struct timeval	 tv;
+	double		 idle = srv->conf->idle_timeout;
+	int		 one = 1;
+
+	(void)salen;
+	/* Small WebSocket frames must not wait for Nagle. */
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("accept: conn");
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	c->srv = srv;
+	conn_format_peer(c->peer, sizeof(c->peer), sa);
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
+	if (c->bev == NULL || c->timer == NULL) {
+		log_warnx("%s: cannot set up connection", c->peer);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->timer != NULL)
+			event_free(c->timer);
+		free(c);
+		return NULL;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	/*
+	 * A response that makes no progress for idle_timeout is abandoned:
+	 * libevent runs this write timeout only while output is pending.
+	 */
+	tv.tv_sec = (time_t)idle;
+	tv.tv_usec = (suseconds_t)((idle - (double)tv.tv_sec) * 1e6);
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+	c->state = CONN_HTTP_HEAD;
+	gettimeofday(&c->req_start, NULL);
+	conn_timer_set(c, srv->conf->handshake_timeout);
+	log_debug("%s: connected", c->peer);
+	return c;
+}
+
+/* The one teardown path. */
+void
+conn_close(struct conn *c, const char *reason)
+{
+	struct server	*srv = c->srv;
+
+	log_debug("%s: closing: %s", c->peer, reason);
+	if (c->ws != NULL) {
+		if (c->app_opened && c->route->app->on_close != NULL)
+			c->route->app->on_close(c);
+		log_access("%s ws %s %.3fs close=%u in=%" PRIu64
+		    " out=%" PRIu64, c->peer, c->route->path,
+		    conn_elapsed(&c->ws->start),
+		    c->ws->close_code ? c->ws->close_code : WS_CLOSE_ABNORMAL,
+		    c->ws->bytes_in, c->ws->bytes_out);
+		if (c->ws->msg != NULL)
+			evbuffer_free(c->ws->msg);
+		free(c->ws);
+	}
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	event_free(c->timer);
+	bufferevent_free(c->bev);
+	free(c);
+	server_conn_gone(srv);
+}
+
+/* Stops reading while the output is over the limit (backpressure). */
+static void
+conn_check_output(struct conn *c, size_t limit)
+{
+	if (c->paused ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) <= limit)
+		return;
+	c->paused = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	/* The write callback fires once half the backlog has drained. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, limit / 2, 0);
+	log_debug("%s: output over %zu bytes, reading paused", c->peer,
+	    limit);
+}
+
+/* The send-buffer limit that applies to c now. */
+static size_t
+conn_send_limit(const struct conn *c)
+{
+	if (c->route != NULL && c->route->app != NULL)
+		return c->route->lim.max_send_buffer;
+	return c->srv->conf->lim.max_send_buffer;
+}
+
+/* Goes into flush-then-close: queued output is written first. */
+static void
+conn_flush_close(struct conn *c)
+{
+	conn_set_state(c, CONN_FLUSH_CLOSE);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	c->paused = 0;
+	conn_timer_set(c, c->srv->conf->close_timeout);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_write_cb(c->bev, c);
+}
+
+/* HTTP responses. */
+
+/* Queues a status line and the headers every response carries. */
+static void
+conn_http_head(struct conn *c, int status, int keepalive)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		 date[30];
+
+	http_date_format(time(NULL), date);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: wsd/%s\r\n"
+	    "Date: %s\r\nConnection: %s\r\n", status, http_status_text(status),
+	    PACKAGE_VERSION, date, keepalive ? "keep-alive" : "close");
+}
+
+/* Logs one HTTP request. */
+static void
+conn_http_log(struct conn *c, const struct http_request *req, int status,
+    uint64_t bytes)
+{
+	if (req != NULL)
+		log_access("%s \"%.*s %.*s HTTP/1.%d\" %d %" PRIu64 " %.3fs",
+		    c->peer, (int)req->method_len, req->method,
+		    (int)req->target_len, req->target, req->minor_version,
+		    status, bytes, conn_elapsed(&c->req_start));
+	else
+		log_access("%s \"-\" %d %" PRIu64 " %.3fs", c->peer, status,
+		    bytes, conn_elapsed(&c->req_start));
+}
+
+/*
+ * Queues a short plain-text response for a status (errors, redirects,
+ * 426) with optional extra header lines, and logs it.
+ */
+static void
+conn_http_simple(struct conn *c, const struct http_request *req, int status,
+    const char *extra, const char *detail, int keepalive)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		 body[512];
+	int		 n;
+	int		 head = req != NULL && http_method_is(req, "HEAD");
+
+	n = snprintf(body, sizeof(body), "%d %s%s%s\n", status,
+	    http_status_text(status), detail ? ": " : "", detail ? detail : "");
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = (int)strlen(body);
+	conn_http_head(c, status, keepalive);
+	evbuffer_add_printf(out, "%sContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %d\r\n\r\n", extra ? extra : "", n);
+	if (!head && status != 304)
+		evbuffer_add(out, body, (size_t)n);
+	conn_http_log(c, req, status, head ? 0 : (uint64_t)n);
+}
+
+/* Answers a request that cannot be parsed and closes. */
+static void
+conn_http_error(struct conn *c, int status)
+{
+	conn_http_simple(c, NULL, status, NULL, NULL, 0);
+	conn_flush_close(c);
+}
+
+/* Serves a file from a static route. Returns the status sent. */
+static int
+conn_http_static(struct conn *c, const struct http_request *req,
+    const char *path, int keepalive)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct static_file	 f;
+	char			 lastmod[30], location[2048];
+	int			 head = http_method_is(req, "HEAD");
+
+	static_open(c->route->root_real, c->route->path, path, req, &f);
+	switch (f.status) {
+	case 200:
+	case 304:
+		http_date_format(f.mtime, lastmod);
+		conn_http_head(c, f.status, keepalive);
+		evbuffer_add_printf(out, "Last-Modified: %s\r\nETag: %s\r\n",
+		    lastmod, f.etag);
+		if (f.status == 304) {
+			evbuffer_add(out, "\r\n", 2);
+			conn_http_log(c, req, 304, 0);
+			break;
+		}
+		evbuffer_add_printf(out, "Content-Type: %s\r\n"
+		    "Content-Length: %lld\r\n\r\n", f.mime, (long long)f.size);
+		if (!head && f.size > 0) {
+			/* The buffer owns fd now: sendfile on plain sockets. */
+			if (evbuffer_add_file(out, f.fd, 0, f.size) == 0)
+				f.fd = -1;
+			else {
+				log_warnx("%s: cannot queue file", c->peer);
+				keepalive = 0;
+			}
+		}
+		conn_http_log(c, req, 200, head ? 0 : (uint64_t)f.size);
+		break;
+	case 301:
+		/* Built from the raw path: the decoded one may hold CR/LF. */
+		snprintf(location, sizeof(location), "Location: %.*s/%s%.*s\r\n",
+		    (int)req->path_len, req->path, req->query ? "?" : "",
+		    (int)req->query_len, req->query ? req->query : "");
+		conn_http_simple(c, req, 301, location, NULL, keepalive);
+		break;
+	default:
+		conn_http_simple(c, req, f.status, NULL, NULL, keepalive);
+		break;
+	}
+	if (f.fd != -1)
+		close(f.fd);
+	return f.status;
+}
+
+/* Completes the opening handshake and switches to the WebSocket. */
+static int
+conn_ws_upgrade(struct conn *c, const struct http_request *req,
+    const char *accept)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
+		log_warn("%s: upgrade", c->peer);
+		return -1;
+	}
+	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
+	gettimeofday(&c->ws->start, NULL);
+	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Server: wsd/%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n\r\n", PACKAGE_VERSION, accept);
+	log_debug("%s: websocket %s", c->peer, c->route->path);
+	(void)req;
+
+	/* WebSockets are kept alive by pings, not by the write timeout. */
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	conn_set_state(c, CONN_WS_OPEN);
+	conn_timer_set(c, c->route->lim.ping_interval);
+	c->app_opened = 1;
+	if (c->route->app->on_open != NULL)
+		c->route->app->on_open(c);
+	return 0;
+}
+
+/*
+ * Decides what to do with a complete request head. Returns 1 when the
+ * connection may go on with the next request, 0 when it changed state
+ * (upgrade, close).
+ */
+static int
+conn_http_request(struct conn *c, const struct http_request *req)
+{
+	const struct http_header *h;
+	const char	*reason;
+	char		 path[4096], accept[WS_ACCEPT_LEN];
+	int		 keepalive, status, has_body = 0;
+
+	/* RFC 7230 6.3: persistence by version and Connection. */
+	if (req->minor_version >= 1)
+		keepalive = !http_header_has_token(req, "Connection", "close");
+	else
+		keepalive = http_header_has_token(req, "Connection",
+		    "keep-alive");
+
+	/*
+	 * A body is never read: the request is answered and the connection
+	 * closed, so that the body cannot be mistaken for a request.
+	 */
+	if ((h = http_header_find(req, "Content-Length")) != NULL) {
+		size_t	i;
+
+		for (i = 0; i < h->value_len; i++)
+			if (h->value[i] < '0' || h->value[i] > '9')
+				break;
+		if (h->value_len == 0 || i != h->value_len) {
+			conn_http_simple(c, req, 400, NULL,
+			    "invalid Content-Length", 0);
+			conn_flush_close(c);
+			return 0;
+		}
+		for (i = 0; i < h->value_len; i++)
+			if (h->value[i] != '0')
+				has_body = 1;
+	}
+	if (http_header_find(req, "Transfer-Encoding") != NULL)
+		has_body = 1;
+	if (has_body)
+		keepalive = 0;
+
+	if (req->minor_version >= 1 && http_header_find(req, "Host") == NULL) {
+		conn_http_simple(c, req, 400, NULL, "missing Host header", 0);
+		conn_flush_close(c);
+		return 0;
+	}
+	if (http_path_decode(req->path, req->path_len, path,
+	    sizeof(path)) == -1) {
+		conn_http_simple(c, req, 400, NULL, "invalid path", 0);
+		conn_flush_close(c);
+		return 0;
+	}
+	c->route = config_route_match(c->srv->conf, path);
+
+	if (http_header_has_token(req, "Upgrade", "websocket")) {
+		if (c->route == NULL || c->route->app == NULL) {
+			conn_http_simple(c, req, 404, NULL,
+			    "no WebSocket app on this path", 0);
+			conn_flush_close(c);
+			return 0;
+		}
+		if (c->srv->stopping) {
+			conn_http_simple(c, req, 503, NULL, "shutting down", 0);
+			conn_flush_close(c);
+			return 0;
+		}
+		if ((status = ws_handshake_check(req, accept, &reason)) != 0) {
+			log_info("%s: handshake refused: %s", c->peer, reason);
+			conn_http_simple(c, req, status, status == 426 ?
+			    "Sec-WebSocket-Version: 13\r\n" : NULL, reason, 0);
+			conn_flush_close(c);
+			return 0;
+		}
+		if (conn_ws_upgrade(c, req, accept) == -1) {
+			conn_http_simple(c, req, 500, NULL, NULL, 0);
+			conn_flush_close(c);
+		}
+		return 0;
+	}
+
+	if (c->route == NULL)
+		conn_http_simple(c, req, 404, NULL, NULL, keepalive);
+	else if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+		conn_http_simple(c, req, 405, "Allow: GET, HEAD\r\n", NULL, 0);
+		keepalive = 0;
+	} else if (c->route->app != NULL)
+		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n"
+		    "Connection: Upgrade\r\n", "this path speaks WebSocket",
+		    keepalive);
+	else
+		conn_http_static(c, req, path, keepalive);
+
+	if (!keepalive || c->srv->stopping) {
+		conn_flush_close(c);
+		return 0;
+	}
+	return 1;
+}
+
+/* Reads request heads and answers them, pipelined ones included. */
+static void
+conn_http_read(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	const struct wsd_config	*conf = c->srv->conf;
+	struct http_request	 req;
+	size_t			 len;
+	unsigned char		*buf;
+	int			 n;
+
+	for (;;) {
+		if ((len = evbuffer_get_length(in)) == 0)
+			break;
+		if (c->state == CONN_HTTP_IDLE) {
+			/* A new request must now arrive in time. */
+			conn_set_state(c, CONN_HTTP_HEAD);
+			gettimeofday(&c->req_start, NULL);
+			conn_timer_set(c, conf->handshake_timeout);
+		}
+		if (len > conf->max_header_size + 1)
+			len = conf->max_header_size + 1;
+		buf = evbuffer_pullup(in, (ev_ssize_t)len);
+		n = http_parse_request((const char *)buf, len,
+		    conf->max_header_size, &req);
+		if (n == HTTP_PARTIAL)
+			return;
+		if (n < 0) {
+			log_info("%s: bad request (%d)", c->peer, -n);
+			conn_http_error(c, -n);
+			return;
+		}
+		/* req points into buf: drain only once it is answered. */
+		conn_timer_set(c, 0);
+		c->route = NULL;
+		if (!conn_http_request(c, &req)) {
+			evbuffer_drain(in, (size_t)n);
+			/* Frames may follow the head in the same read. */
+			if (c->state == CONN_WS_OPEN)
+				conn_ws_read(c);
+			return;
+		}
+		evbuffer_drain(in, (size_t)n);
+		conn_set_state(c, CONN_HTTP_IDLE);
+		conn_check_output(c, conn_send_limit(c));
+		if (c->paused)
+			return;
+	}
+	if (c->state == CONN_HTTP_IDLE &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_timer_set(c, conf->idle_timeout);
+}
+
+/* WebSocket frames. */
+
+/* Queues one frame; the payload is copied into the output buffer. */
+static void
+conn_ws_frame(struct conn *c, int opcode, const void *data, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	uint8_t		 hdr[10];
+	size_t		 hlen;
+
+	hlen = ws_frame_header_encode(hdr, 1, opcode, len);
+	evbuffer_add(out, hdr, hlen);
+	if (len > 0)
+		evbuffer_add(out, data, len);
+}
+
+/* Sends a close frame once; later calls do nothing. */
+static void
+conn_ws_send_close(struct conn *c, unsigned code, const char *reason)
+{
+	uint8_t	payload[WS_CONTROL_MAX];
+	size_t	len;
+
+	if (c->close_sent)
+		return;
+	c->close_sent = 1;
+	if (c->ws->close_code == 0)
+		c->ws->close_code = code;
+	len = ws_close_payload(payload, code, reason);
+	conn_ws_frame(c, WS_OP_CLOSE, payload, len);
+}
+
+/*
+ * Fails the connection (RFC 6455 7.1.7): close frame with code, then the
+ * TCP connection goes once it is written; input is no longer parsed.
+ */
+static void
+conn_ws_fail(struct conn *c, unsigned code, const char *reason)
+{
+	log_info("%s: ws %s: closing with %u: %s", c->peer, c->route->path,
+	    code, reason);
+	conn_ws_send_close(c, code, reason);
+	conn_flush_close(c);
+}
+
+/* Queues a message from an app. */
+int
+conn_send(struct conn *c, int opcode, const void *data, size_t len)
+{
+	if (c->state != CONN_WS_OPEN || c->close_sent)
+		return -1;
+	conn_ws_frame(c, opcode, data, len);
+	c->ws->bytes_out += len;
+	conn_check_output(c, c->route->lim.max_send_buffer);
+	return 0;
+}
+
+/* Starts the closing handshake on an app's behalf. */
+void
+conn_ws_close(struct conn *c, unsigned code, const char *reason)
+{
+	if (c->state != CONN_WS_OPEN)
+		return;
+	conn_ws_send_close(c, code, reason);
+	conn_set_state(c, CONN_WS_CLOSING);
+	conn_timer_set(c, c->srv->conf->close_timeout);
+}
+
+/* Returns the app's per-connection pointer. */
+void *
+conn_app_data(struct conn *c)
+{
+	return c->ws != NULL ? c->ws->app_data : NULL;
+}
+
+/* Sets the app's per-connection pointer. */
+void
+conn_set_app_data(struct conn *c, void *data)
+{
+	if (c->ws != NULL)
+		c->ws->app_data = data;
+}
+
+/* Hands a piece of a message to the app once the message is complete. */
+static void
+conn_ws_data(struct conn *c, const struct ws_event *ev)
+{
+	struct conn_ws		*ws = c->ws;
+	const struct app	*app = c->route->app;
+	const uint8_t		*data = ev->data;
+	size_t			 len = ev->len;
+
+	ws->bytes_in += len;
+	if (c->state != CONN_WS_OPEN)
+		return;		/* closing: data is discarded */
+	if (ev->first) {
+		ws->msg_opcode = ev->opcode;
+		if (ev->opcode == WS_OP_BINARY && !app->binary_ok) {
+			conn_ws_fail(c, WS_CLOSE_UNSUPPORTED,
+			    "binary messages are not supported");
+			return;
+		}
+	}
+	if (!(ev->first && ev->fin)) {
+		/* Fragmented or larger than one chunk: assemble. */
+		if (ws->msg == NULL && (ws->msg = evbuffer_new()) == NULL) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+			return;
+		}
+		if (evbuffer_add(ws->msg, data, len) == -1) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+			return;
+		}
+		if (!ev->fin)
+			return;
+		len = evbuffer_get_length(ws->msg);
+		data = evbuffer_pullup(ws->msg, -1);
+	}
+	if (app->on_message != NULL)
+		app->on_message(c, ws->msg_opcode, data, len);
+	if (ws->msg != NULL)
+		evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
+}
+
+/* Acts on one parser event; returns 0 when parsing must stop. */
+static int
+conn_ws_event(struct conn *c, const struct ws_event *ev)
+{
+	uint8_t	 seq[4];
+
+	switch (ev->type) {
+	case WS_EV_NONE:
+		return 1;
+	case WS_EV_DATA:
+		conn_ws_data(c, ev);
+		break;
+	case WS_EV_PING:
+		if (c->close_sent)
+			break;
+		conn_ws_frame(c, WS_OP_PONG, ev->data, ev->len);
+		/* Pongs cannot be held back: a client that does not read
+		 * them is a slow reader and goes. */
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    c->route->lim.max_send_buffer) {
+			conn_ws_fail(c, WS_CLOSE_POLICY,
+			    "pongs not read, send buffer full");
+			return 0;
+		}
+		break;
+	case WS_EV_PONG:
+		memcpy(seq, &c->ws->ping_seq, sizeof(seq));
+		if (c->awaiting_pong && ev->len == sizeof(seq) &&
+		    memcmp(ev->data, seq, sizeof(seq)) == 0) {
+			c->awaiting_pong = 0;
+			if (c->state == CONN_WS_OPEN)
+				conn_timer_set(c, c->route->lim.ping_interval);
+		}
+		break;
+	case WS_EV_CLOSE:
+		c->close_rcvd = 1;
+		if (!c->close_sent)
+			c->ws->close_code = ev->code;
+		/* RFC 6455 5.5.1: answer with the same code, then the
+		 * server closes the TCP connection first. */
+		conn_ws_send_close(c, ev->code, "");
+		conn_flush_close(c);
+		return 0;
+	case WS_EV_ERROR:
+		conn_ws_fail(c, ev->code, ev->reason);
+		return 0;
+	}
+	return c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING;
+}
+
+/*
+ * Parses frames from the input until it is empty, the connection is
+ * paused by backpressure or the session ends. libevent reads at most 16 KiB
+ * per callback, which bounds the work done per wakeup.
+ */
+static void
+conn_ws_read(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	uint8_t		 chunk[CONN_CHUNK], out[CONN_CHUNK];
+	struct ws_event	 ev;
+	size_t		 len, off, n;
+
+	while (!c->paused && (len = evbuffer_get_length(in)) > 0) {
+		if (len > sizeof(chunk))
+			len = sizeof(chunk);
+		evbuffer_copyout(in, chunk, len);
+		off = 0;
+		while (off < len) {
+			n = ws_parser_feed(&c->ws->parser, chunk + off,
+			    len - off, out, sizeof(out), &ev);
+			off += n;
+			if (!conn_ws_event(c, &ev) || c->paused)
+				break;
+			if (n == 0 && ev.type == WS_EV_NONE)
+				break;
+		}
+		evbuffer_drain(in, off);
+		if (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING)
+			return;
+	}
+}
+
+/* Callbacks. */
+
+/* Input arrived: dispatch on state. */
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	switch (c->state) {
+	case CONN_HTTP_HEAD:
+	case CONN_HTTP_IDLE:
+		conn_http_read(c);
+		break;
+	case CONN_WS_OPEN:
+	case CONN_WS_CLOSING:
+		conn_ws_read(c);
+		break;
+	case CONN_FLUSH_CLOSE:
+	case CONN_LINGER:
+		/* Read and drop, so that closing does not reset the peer
+		 * before it has read our last bytes. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		break;
+	}
+}
+
+/* Output drained (to the low watermark). */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	evutil_socket_t	 fd;
+
+	if (c->state == CONN_FLUSH_CLOSE) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+			return;
+		/* Half-close, then wait for the peer's EOF. */
+		fd = bufferevent_getfd(bev);
+		if (fd != -1)
+			shutdown(fd, SHUT_WR);
+		conn_set_state(c, CONN_LINGER);
+		bufferevent_disable(bev, EV_WRITE);
+		return;
+	}
+	if (c->paused) {
+		c->paused = 0;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(bev, EV_READ);
+		log_debug("%s: output drained, reading resumed", c->peer);
+		/* What was read before the pause is still waiting. */
+		conn_read_cb(bev, c);
+		return;
+	}
+	if (c->state == CONN_HTTP_IDLE &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) == 0)
+		conn_timer_set(c, c->srv->conf->idle_timeout);
+}
+
+/* EOF, errors and the write timeout. */
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF)
+		conn_close(c, c->state == CONN_LINGER ? "closed" : "eof");
+	else if (what & BEV_EVENT_ERROR)
+		conn_close(c, evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+	else if (what & BEV_EVENT_TIMEOUT)
+		conn_close(c, "send timeout");
+}
+
+/* The connection's timer: its meaning depends on the state. */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	const struct wsd_limits *lim;
+
+	(void)fd;
+	(void)what;
+	switch (c->state) {
+	case CONN_HTTP_HEAD:
+		log_info("%s: request head not complete in time", c->peer);
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+			conn_http_error(c, 408);
+			return;
+		}
+		conn_close(c, "handshake timeout");
+		break;
+	case CONN_HTTP_IDLE:
+		conn_close(c, "idle timeout");
+		break;
+	case CONN_WS_OPEN:
+		lim = &c->route->lim;
+		if (c->awaiting_pong) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL,
+			    "keepalive ping timeout");
+			return;
+		}
+		c->ws->ping_seq++;
+		conn_ws_frame(c, WS_OP_PING, &c->ws->ping_seq,
+		    sizeof(c->ws->ping_seq));
+		if (lim->ping_timeout > 0) {
+			c->awaiting_pong = 1;
+			conn_timer_set(c, lim->ping_timeout);
+		} else
+			conn_timer_set(c, lim->ping_interval);
+		break;
+	case CONN_WS_CLOSING:
+	case CONN_FLUSH_CLOSE:
+	case CONN_LINGER:
+		conn_close(c, "close timeout");
+		break;
+	}
+}
+
+/* The next connection of the server's list. */
+struct conn *
+conn_next(struct conn *c)
+{
+	return TAILQ_NEXT(c, entry);
+}
+
+/* Graceful stop of one connection. */
+void
+conn_shutdown(struct conn *c)
+{
+	switch (c->state) {
+	case CONN_HTTP_HEAD:
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			return;	/* a request is arriving: answer it */
+		conn_close(c, "shutdown");
+		break;
+	case CONN_HTTP_IDLE:
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			conn_flush_close(c);
+		else
+			conn_close(c, "shutdown");
+		break;
+	case CONN_WS_OPEN:
+		conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+		break;
+	case CONN_WS_CLOSING:
+	case CONN_FLUSH_CLOSE:
+	case CONN_LINGER:
+		break;
+	}
+}

@@ -1,0 +1,600 @@
+/* http.c -- pure HTTP/1.1 request parser and response helpers. */
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+
+/* Internal result of the line parsers: one header line or the empty line. */
+#define HTTP_LINE_HEADER	1
+#define HTTP_LINE_END		2
+
+static const char *const http_wdays[7] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+};
+static const char *const http_wdays_long[7] = {
+	"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+	"Saturday"
+};
+static const char *const http_months[12] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+static const struct {
+	int		 status;
+	const char	*text;
+} http_statuses[] = {
+	{ 101, "Switching Protocols" },
+	{ 200, "OK" },
+	{ 204, "No Content" },
+	{ 206, "Partial Content" },
+	{ 301, "Moved Permanently" },
+	{ 302, "Found" },
+	{ 304, "Not Modified" },
+	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
+	{ 403, "Forbidden" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 408, "Request Timeout" },
+	{ 413, "Content Too Large" },
+	{ 414, "URI Too Long" },
+	{ 426, "Upgrade Required" },
+	{ 429, "Too Many Requests" },
+	{ 431, "Request Header Fields Too Large" },
+	{ 500, "Internal Server Error" },
+	{ 501, "Not Implemented" },
+	{ 503, "Service Unavailable" },
+	{ 505, "HTTP Version Not Supported" },
+};
+
+/* RFC 7230 3.2.6: tchar, the characters of a token. */
+static int
+http_is_tchar(unsigned char c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z'))
+		return 1;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* ASCII lower case, independent of the locale. */
+static unsigned char
+http_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* 1 if a and b (n bytes each) are equal ignoring ASCII case. */
+static int
+http_caseeq(const char *a, const char *b, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (http_lower((unsigned char)a[i]) !=
+		    http_lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+/* Parses the request line at *pp; advances *pp past its end of line. */
+static int
+http_parse_request_line(const char **pp, const char *end,
+    struct http_request *req)
+{
+	static const char	 prefix[] = "HTTP/";
+	const char		*p = *pp, *start, *q;
+	int			 major, minor;
+	size_t			 i;
+
+	/* method = token, then exactly one SP. */
+	for (start = p; p != end && http_is_tchar((unsigned char)*p); p++)
+		;
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (p == start || *p != ' ')
+		return HTTP_ERR_BAD_REQUEST;
+	req->method = start;
+	req->method_len = (size_t)(p - start);
+	p++;
+
+	/* origin-form only: '/' then visible ASCII. */
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (*p != '/')
+		return HTTP_ERR_BAD_REQUEST;
+	for (start = p; p != end && (unsigned char)*p > 0x20 &&
+	    (unsigned char)*p < 0x7f; p++)
+		;
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (*p != ' ')
+		return HTTP_ERR_BAD_REQUEST;
+	req->target = start;
+	req->target_len = (size_t)(p - start);
+	p++;
+
+	/* RFC 7230 2.6: HTTP-version = "HTTP/" DIGIT "." DIGIT */
+	for (i = 0; i < sizeof(prefix) - 1; i++, p++) {
+		if (p == end)
+			return HTTP_PARTIAL;
+		if (*p != prefix[i])
+			return HTTP_ERR_BAD_REQUEST;
+	}
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (*p < '0' || *p > '9')
+		return HTTP_ERR_BAD_REQUEST;
+	major = *p++ - '0';
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (*p++ != '.')
+		return HTTP_ERR_BAD_REQUEST;
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (*p < '0' || *p > '9')
+		return HTTP_ERR_BAD_REQUEST;
+	minor = *p++ - '0';
+
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (*p == '\r') {
+		if (++p == end)
+			return HTTP_PARTIAL;
+		if (*p != '\n')
+			return HTTP_ERR_BAD_REQUEST;
+	} else if (*p != '\n')
+		return HTTP_ERR_BAD_REQUEST;
+	p++;
+
+	if (major != 1 || minor > 1)
+		return HTTP_ERR_VERSION;
+	req->minor_version = minor;
+
+	req->path = req->target;
+	if ((q = memchr(req->target, '?', req->target_len)) != NULL) {
+		req->path_len = (size_t)(q - req->target);
+		req->query = q + 1;
+		req->query_len = req->target_len - req->path_len - 1;
+	} else
+		req->path_len = req->target_len;
+	*pp = p;
+	return HTTP_LINE_HEADER;
+}
+
+/*
+ * Parses one header line, or the empty line that ends the head, at *pp.
+ * Returns HTTP_LINE_HEADER, HTTP_LINE_END, HTTP_PARTIAL or an error.
+ */
+static int
+http_parse_header_line(const char **pp, const char *end,
+    struct http_request *req)
+{
+	struct http_header	*h;
+	const char		*p = *pp, *name, *value, *vend;
+	size_t			 name_len;
+	unsigned char		 c;
+
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (*p == '\r') {
+		if (++p == end)
+			return HTTP_PARTIAL;
+		if (*p != '\n')
+			return HTTP_ERR_BAD_REQUEST;
+		*pp = p + 1;
+		return HTTP_LINE_END;
+	}
+	if (*p == '\n') {
+		*pp = p + 1;
+		return HTTP_LINE_END;
+	}
+	/* RFC 7230 3.2.4: obs-fold in a request is rejected with 400. */
+	if (*p == ' ' || *p == '\t')
+		return HTTP_ERR_BAD_REQUEST;
+	if (req->nheaders == HTTP_MAX_HEADERS)
+		return HTTP_ERR_HEADERS_TOO_BIG;
+
+	/* RFC 7230 3.2.4: no whitespace between field-name and colon. */
+	for (name = p; p != end && http_is_tchar((unsigned char)*p); p++)
+		;
+	if (p == end)
+		return HTTP_PARTIAL;
+	if (p == name || *p != ':')
+		return HTTP_ERR_BAD_REQUEST;
+	name_len = (size_t)(p - name);
+	p++;
+
+	while (p != end && (*p == ' ' || *p == '\t'))
+		p++;
+	value = vend = p;
+	for (;;) {
+		if (p == end)
+			return HTTP_PARTIAL;
+		c = (unsigned char)*p;
+		if (c == '\r') {
+			if (p + 1 == end)
+				return HTTP_PARTIAL;
+			if (p[1] != '\n')
+				return HTTP_ERR_BAD_REQUEST;
+			p += 2;
+			break;
+		}
+		if (c == '\n') {
+			p++;
+			break;
+		}
+		p++;
+		if (c == ' ' || c == '\t')
+			continue;
+		/* field-vchar = VCHAR / obs-text; other controls are refused. */
+		if (c < 0x21 || c == 0x7f)
+			return HTTP_ERR_BAD_REQUEST;
+		vend = p;
+	}
+
+	h = &req->headers[req->nheaders++];
+	h->name = name;
+	h->name_len = name_len;
+	h->value = value;
+	h->value_len = (size_t)(vend - value);
+	*pp = p;
+	return HTTP_LINE_HEADER;
+}
+
+/* Parses one request head from buf; see http.h. */
+int
+http_parse_request(const char *buf, size_t len, size_t max_head,
+    struct http_request *req)
+{
+	const char	*p = buf, *end;
+	size_t		 limit = max_head;
+	int		 r;
+
+	if (limit > INT_MAX)
+		limit = INT_MAX;
+	/*
+	 * Nothing past the limit is looked at: a head that is not complete
+	 * within the first max_head bytes is too long whatever follows.
+	 */
+	end = buf + (len < limit ? len : limit);
+
+	req->method = req->target = req->path = req->query = NULL;
+	req->method_len = req->target_len = req->path_len = 0;
+	req->query_len = 0;
+	req->minor_version = 0;
+	req->nheaders = 0;
+
+	/* RFC 7230 3.5: ignore empty lines before the request line. */
+	for (;;) {
+		if (p == end)
+			goto line_partial;
+		if (*p == '\n')
+			p++;
+		else if (*p == '\r') {
+			if (p + 1 == end)
+				goto line_partial;
+			if (p[1] != '\n')
+				return HTTP_ERR_BAD_REQUEST;
+			p += 2;
+		} else
+			break;
+	}
+	r = http_parse_request_line(&p, end, req);
+	if (r == HTTP_PARTIAL)
+		goto line_partial;
+	if (r < 0)
+		return r;
+
+	for (;;) {
+		r = http_parse_header_line(&p, end, req);
+		if (r == HTTP_PARTIAL)
+			return len > limit ? HTTP_ERR_HEADERS_TOO_BIG :
+			    HTTP_PARTIAL;
+		if (r < 0)
+			return r;
+		if (r == HTTP_LINE_END)
+			return (int)(p - buf);
+	}
+
+line_partial:
+	return len > limit ? HTTP_ERR_URI_TOO_LONG : HTTP_PARTIAL;
+}
+
+/* First header with that name (case-insensitive), or NULL. */
+const struct http_header *
+http_header_find(const struct http_request *req, const char *name)
+{
+	size_t	i, n = strlen(name);
+
+	for (i = 0; i < req->nheaders; i++) {
+		if (req->headers[i].name_len == n &&
+		    http_caseeq(req->headers[i].name, name, n))
+			return &req->headers[i];
+	}
+	return NULL;
+}
+
+/* 1 if a header with that name lists token (RFC 7230 7: #rule). */
+int
+http_header_has_token(const struct http_request *req, const char *name,
+    const char *token)
+{
+	const struct http_header	*h;
+	const char			*p, *e, *s, *t;
+	size_t				 i, n = strlen(name), tlen = strlen(token);
+
+	for (i = 0; i < req->nheaders; i++) {
+		h = &req->headers[i];
+		if (h->name_len != n || !http_caseeq(h->name, name, n))
+			continue;
+		p = h->value;
+		e = h->value + h->value_len;
+		while (p < e) {
+			if ((t = memchr(p, ',', (size_t)(e - p))) == NULL)
+				t = e;
+			s = p;
+			p = t < e ? t + 1 : e;
+			while (s < t && (*s == ' ' || *s == '\t'))
+				s++;
+			while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+				t--;
+			if ((size_t)(t - s) == tlen && http_caseeq(s, token, tlen))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* 1 if the method equals m exactly (methods are case-sensitive). */
+int
+http_method_is(const struct http_request *req, const char *m)
+{
+	size_t	n = strlen(m);
+
+	return req->method != NULL && req->method_len == n &&
+	    memcmp(req->method, m, n) == 0;
+}
+
+/* Value of a hex digit, or -1. */
+static int
+http_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* 1 if the n bytes at s are the segment "." or "..". */
+static int
+http_is_dot_segment(const char *s, size_t n)
+{
+	return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+/* Percent-decodes a request path into out; see http.h. */
+int
+http_path_decode(const char *path, size_t len, char *out, size_t outcap)
+{
+	size_t		i, o = 0, seg = 0;
+	unsigned char	c;
+	int		hi, lo;
+
+	if (len == 0 || path[0] != '/' || outcap == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)path[i];
+		if (c == '%') {
+			if (len - i < 3)
+				return -1;
+			hi = http_hexval((unsigned char)path[i + 1]);
+			lo = http_hexval((unsigned char)path[i + 2]);
+			if (hi == -1 || lo == -1)
+				return -1;
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+			/* An encoded '/' would hide a segment boundary. */
+			if (c == '/')
+				return -1;
+		}
+		if (c == '\0')
+			return -1;
+		if (c == '/') {
+			/* RFC 3986 5.2.4: dot segments are refused, not removed. */
+			if (http_is_dot_segment(out + seg, o - seg))
+				return -1;
+			seg = o + 1;
+		}
+		if (o + 1 >= outcap)
+			return -1;
+		out[o++] = (char)c;
+	}
+	if (http_is_dot_segment(out + seg, o - seg) || o > INT_MAX)
+		return -1;
+	out[o] = '\0';
+	return (int)o;
+}
+
+/* Reason phrase for a status code; "Unknown" otherwise. */
+const char *
+http_status_text(int status)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(http_statuses) / sizeof(http_statuses[0]); i++)
+		if (http_statuses[i].status == status)
+			return http_statuses[i].text;
+	return "Unknown";
+}
+
+/* Writes v as n decimal digits (zero padded) at out. */
+static void
+http_put_digits(char *out, int v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* Formats t as an IMF-fixdate into out[30]. */
+void
+http_date_format(time_t t, char out[30])
+{
+	struct tm	tm;
+
+	/* The format has four year digits: clamp to years 0000-9999. */
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_year > 9999 - 1900) {
+		memcpy(out, "Fri, 31 Dec 9999 23:59:59 GMT", 30);
+		return;
+	}
+	if (tm.tm_year < -1900) {
+		memcpy(out, "Sat, 01 Jan 0000 00:00:00 GMT", 30);
+		return;
+	}
+	memcpy(out, http_wdays[tm.tm_wday], 3);
+	memcpy(out + 3, ", ", 2);
+	http_put_digits(out + 5, tm.tm_mday, 2);
+	out[7] = ' ';
+	memcpy(out + 8, http_months[tm.tm_mon], 3);
+	out[11] = ' ';
+	http_put_digits(out + 12, tm.tm_year + 1900, 4);
+	out[16] = ' ';
+	http_put_digits(out + 17, tm.tm_hour, 2);
+	out[19] = ':';
+	http_put_digits(out + 20, tm.tm_min, 2);
+	out[22] = ':';
+	http_put_digits(out + 23, tm.tm_sec, 2);
+	memcpy(out + 25, " GMT", 5);
+}
+
+/* Reads exactly n decimal digits at s into *v; -1 if any is not a digit. */
+static int
+http_get_digits(const char *s, int n, int *v)
+{
+	int	i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* Month index of the three letters at s (case-sensitive), or -1. */
+static int
+http_get_month(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < 12; i++)
+		if (memcmp(s, http_months[i], 3) == 0)
+			return i;
+	return -1;
+}
+
+/* 1 if the three letters at s are a day name (case-sensitive). */
+static int
+http_is_wday(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < 7; i++)
+		if (memcmp(s, http_wdays[i], 3) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reads "HH:MM:SS" at s into tm. */
+static int
+http_get_time(const char *s, struct tm *tm)
+{
+	if (http_get_digits(s, 2, &tm->tm_hour) == -1 || s[2] != ':' ||
+	    http_get_digits(s + 3, 2, &tm->tm_min) == -1 || s[5] != ':' ||
+	    http_get_digits(s + 6, 2, &tm->tm_sec) == -1)
+		return -1;
+	return 0;
+}
+
+/* Number of days in month mon (0-11) of year. */
+static int
+http_month_days(int mon, int year)
+{
+	static const int	days[12] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+
+	if (mon == 1 && ((year % 4 == 0 && year % 100 != 0) ||
+	    year % 400 == 0))
+		return 29;
+	return days[mon];
+}
+
+/* Parses an HTTP date (RFC 7231 7.1.1.1); (time_t)-1 when invalid. */
+time_t
+http_date_parse(const char *s, size_t len)
+{
+	struct tm	tm;
+	size_t		i;
+	int		year;
+
+	memset(&tm, 0, sizeof(tm));
+	if (len == 29) {
+		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+		if (!http_is_wday(s) || memcmp(s + 3, ", ", 2) != 0 ||
+		    http_get_digits(s + 5, 2, &tm.tm_mday) == -1 ||
+		    s[7] != ' ' || (tm.tm_mon = http_get_month(s + 8)) == -1 ||
+		    s[11] != ' ' || http_get_digits(s + 12, 4, &year) == -1 ||
+		    s[16] != ' ' || http_get_time(s + 17, &tm) == -1 ||
+		    memcmp(s + 25, " GMT", 4) != 0)
+			return (time_t)-1;
+	} else if (len == 24) {
+		/* asctime: "Sun Nov  6 08:49:37 1994" */
+		if (!http_is_wday(s) || s[3] != ' ' ||
+		    (tm.tm_mon = http_get_month(s + 4)) == -1 || s[7] != ' ')
+			return (time_t)-1;
+		if (s[8] == ' ') {
+			if (http_get_digits(s + 9, 1, &tm.tm_mday) == -1)
+				return (time_t)-1;
+		} else if (http_get_digits(s + 8, 2, &tm.tm_mday) == -1)
+			return (time_t)-1;
+		if (s[10] != ' ' || http_get_time(s + 11, &tm) == -1 ||
+		    s[19] != ' ' || http_get_digits(s + 20, 4, &year) == -1)
+			return (time_t)-1;
+	} else {
+		/* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" */
+		for (i = 0; i < 7; i++) {
+			if (len == strlen(http_wdays_long[i]) + 24 &&
+			    memcmp(s, http_wdays_long[i], len - 24) == 0)
+				break;
+		}
+		if (i == 7)
+			return (time_t)-1;
+		s += len - 24;
+		if (memcmp(s, ", ", 2) != 0 ||
+		    http_get_digits(s + 2, 2, &tm.tm_mday) == -1 ||
+		    s[4] != '-' || (tm.tm_mon = http_get_month(s + 5)) == -1 ||
+		    s[8] != '-' || http_get_digits(s + 9, 2, &year) == -1 ||
+		    s[11] != ' ' || http_get_time(s + 12, &tm) == -1 ||
+		    memcmp(s + 20, " GMT", 4) != 0)
+			return (time_t)-1;
+		/* Two-digit years: 70-99 are 19xx, 00-69 are 20xx. */
+		year += year < 70 ? 2000 : 1900;
+	}
+
+	/* RFC 7231 7.1.1.1: second 00-60 allows a leap second. */
+	if (tm.tm_mday < 1 || tm.tm_mday > http_month_days(tm.tm_mon, year) ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return (time_t)-1;
+	tm.tm_year = year - 1900;
+	return timegm(&tm);
+}

@@ -1,0 +1,88 @@
+/* http.h -- pure HTTP/1.1 request parser and response helpers. */
+#ifndef WSD_HTTP_H
+#define WSD_HTTP_H
+
+#include <stddef.h>
+#include <time.h>
+
+/* More headers than this in one request is answered with 431. */
+#define HTTP_MAX_HEADERS	64
+
+/* http_parse_request() results besides "bytes consumed". */
+#define HTTP_PARTIAL		0	/* need more bytes */
+#define HTTP_ERR_BAD_REQUEST	(-400)	/* syntax error */
+#define HTTP_ERR_URI_TOO_LONG	(-414)	/* request line over the limit */
+#define HTTP_ERR_HEADERS_TOO_BIG (-431)	/* head over the limit, or too many headers */
+#define HTTP_ERR_VERSION	(-505)	/* not HTTP/1.0 or HTTP/1.1 */
+
+struct http_header {
+	const char	*name;
+	size_t		 name_len;
+	const char	*value;		/* leading/trailing OWS stripped */
+	size_t		 value_len;
+};
+
+/* A parsed request head. Every pointer points into the caller's buffer. */
+struct http_request {
+	const char	*method;
+	size_t		 method_len;
+	const char	*target;	/* raw request-target, origin-form */
+	size_t		 target_len;
+	const char	*path;		/* target up to '?', still encoded */
+	size_t		 path_len;
+	const char	*query;		/* after '?', NULL when absent */
+	size_t		 query_len;
+	int		 minor_version;	/* HTTP/1.x */
+	struct http_header headers[HTTP_MAX_HEADERS];
+	size_t		 nheaders;
+};
+
+/*
+ * Parses one request head from buf. Returns the number of bytes the head
+ * takes (request line, headers and the empty line) when complete,
+ * HTTP_PARTIAL when more bytes are needed, or a negative HTTP_ERR_* code.
+ * max_head bounds the whole head: a request line longer than max_head is
+ * HTTP_ERR_URI_TOO_LONG, a longer head HTTP_ERR_HEADERS_TOO_BIG; both are
+ * reported as soon as len passes the limit, without waiting for the end.
+ * Leading empty lines are skipped (RFC 7230 3.5); bare LF ends a line too.
+ * Only origin-form targets ("/...") are accepted.
+ */
+int	http_parse_request(const char *buf, size_t len, size_t max_head,
+	    struct http_request *req);
+
+/* First header with that name (case-insensitive), or NULL. */
+const struct http_header *http_header_find(const struct http_request *req,
+	    const char *name);
+
+/*
+ * 1 if any header with that name carries token in its comma-separated list
+ * (case-insensitive, OWS around elements ignored), else 0.
+ */
+int	http_header_has_token(const struct http_request *req,
+	    const char *name, const char *token);
+
+/* 1 if the method equals m exactly (methods are case-sensitive). */
+int	http_method_is(const struct http_request *req, const char *m);
+
+/*
+ * Percent-decodes a request path into out (NUL-terminated). Refuses
+ * (returns -1) invalid escapes, an encoded or raw NUL, an encoded '/'
+ * ("%2f"), "." or ".." segments (raw or encoded), and a path that does not
+ * start with '/' or does not fit in outcap. Returns the decoded length.
+ */
+int	http_path_decode(const char *path, size_t len, char *out,
+	    size_t outcap);
+
+/* Reason phrase for a status code ("Not Found"); "Unknown" otherwise. */
+const char *http_status_text(int status);
+
+/* Formats t as an IMF-fixdate (RFC 7231 7.1.1.1) into out[30]. */
+void	http_date_format(time_t t, char out[30]);
+
+/*
+ * Parses an HTTP date (IMF-fixdate; RFC 850 and asctime forms too).
+ * Returns (time_t)-1 when invalid.
+ */
+time_t	http_date_parse(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,187 @@
+/* log.c -- leveled logging to stderr, one line per event. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Process-wide, like the stderr it writes to. */
+static int	log_level = LOG_LVL_INFO;
+static int	log_access_on = 1;
+
+static const char *const log_names[] = { "error", "warn", "info", "debug" };
+
+/* Sets the initial threshold. */
+void
+log_init(int level)
+{
+	log_set_level(level);
+}
+
+/* Changes the threshold, clamped to the known levels. */
+void
+log_set_level(int level)
+{
+	if (level < LOG_LVL_ERROR)
+		level = LOG_LVL_ERROR;
+	if (level > LOG_LVL_DEBUG)
+		level = LOG_LVL_DEBUG;
+	log_level = level;
+}
+
+/* Returns the threshold. */
+int
+log_get_level(void)
+{
+	return log_level;
+}
+
+/* Turns access lines on or off. */
+void
+log_set_access(int on)
+{
+	log_access_on = on;
+}
+
+/* Returns whether access lines are written. */
+int
+log_get_access(void)
+{
+	return log_access_on;
+}
+
+/* Maps a level name to its value. */
+int
+log_level_parse(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++)
+		if (strcmp(s, log_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Maps a level to its name. */
+const char *
+log_level_name(int level)
+{
+	if (level < LOG_LVL_ERROR || level > LOG_LVL_DEBUG)
+		return "unknown";
+	return log_names[level];
+}
+
+static void	log_vwrite(int, int, const char *, const char *, va_list)
+		    __attribute__((format(printf, 4, 0)));
+
+/* Formats and writes one line; err >= 0 appends strerror(err). */
+static void
+log_vwrite(int level, int err, const char *prefix, const char *fmt,
+    va_list ap)
+{
+	char		 msg[2048], stamp[32];
+	struct timeval	 tv;
+	struct tm	 tm;
+	size_t		 n;
+
+	if (level > log_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	if (err >= 0)
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + n, sizeof(stamp) - n, ".%03ldZ",
+	    (long)(tv.tv_usec / 1000));
+
+	/* One fprintf per line keeps lines whole when stderr is shared. */
+	fprintf(stderr, "%s wsd[%ld]: %s: %s%s\n", stamp, (long)getpid(),
+	    log_names[level], prefix, msg);
+}
+
+#define LOG_BODY(level, err, prefix) do {			\
+	va_list	ap;						\
+	va_start(ap, fmt);					\
+	log_vwrite((level), (err), (prefix), fmt, ap);		\
+	va_end(ap);						\
+} while (0)
+
+/* Error with strerror(errno). */
+void
+log_err(const char *fmt, ...)
+{
+	int	err = errno;
+
+	LOG_BODY(LOG_LVL_ERROR, err, "");
+}
+
+/* Error without errno. */
+void
+log_errx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_ERROR, -1, "");
+}
+
+/* Warning with strerror(errno). */
+void
+log_warn(const char *fmt, ...)
+{
+	int	err = errno;
+
+	LOG_BODY(LOG_LVL_WARN, err, "");
+}
+
+/* Warning without errno. */
+void
+log_warnx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_WARN, -1, "");
+}
+
+/* Informational line. */
+void
+log_info(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_INFO, -1, "");
+}
+
+/* Debug line. */
+void
+log_debug(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_DEBUG, -1, "");
+}
+
+/* Access line: info level, when the access log is on. */
+void
+log_access(const char *fmt, ...)
+{
+	if (!log_access_on)
+		return;
+	LOG_BODY(LOG_LVL_INFO, -1, "access: ");
+}
+
+/* Logs with strerror(errno) and exits 1. */
+void
+fatal(const char *fmt, ...)
+{
+	int	err = errno;
+
+	LOG_BODY(LOG_LVL_ERROR, err, "");
+	exit(1);
+}
+
+/* Logs and exits 1. */
+void
+fatalx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_ERROR, -1, "");
+	exit(1);
+}

@@ -1,0 +1,40 @@
+/* log.h -- leveled logging to stderr, in the OpenBSD shape. */
+#ifndef WSD_LOG_H
+#define WSD_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LVL_ERROR = 0,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG,
+};
+
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Sets the threshold; messages above it are dropped. */
+void	log_init(int level);
+void	log_set_level(int level);
+int	log_get_level(void);
+/* Turns the access log on or off. */
+void	log_set_access(int on);
+int	log_get_access(void);
+/* Parses "error|warn|info|debug"; -1 when unknown. */
+int	log_level_parse(const char *s);
+const char *log_level_name(int level);
+
+/* _warn variants append strerror(errno); _x variants do not. */
+void	log_err(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	log_errx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+/* One line per HTTP request or WebSocket session, when enabled. */
+void	log_access(const char *fmt, ...) LOG_PRINTF(1, 2);
+/* Start-up failures and broken invariants only: log and exit(1). */
+void	fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void	fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,167 @@
+/* main.c -- command line, start-up order, exit codes. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+#define WSD_CONFIG_FILE	WSD_SYSCONFDIR "/wsd.ini"
+
+/* Prints the usage line to f. */
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: wsd [-tVhv] [-c file]\n"
+	    "  -c file  read this config file (default: %s,\n"
+	    "           or the embedded default when it does not exist)\n"
+	    "  -t       check the config and exit\n"
+	    "  -v       more verbose logging (repeatable)\n"
+	    "  -V       print the version and exit\n"
+	    "  -h       print this help and exit\n", WSD_CONFIG_FILE);
+}
+
+/* Routes libevent's own messages through our log. */
+static void
+main_event_log_cb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_errx("libevent: %s", msg);
+	else if (severity == EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+/*
+ * The demo pages for the embedded default: the source tree's www/ when
+ * this binary is the one in the build tree, else the installed copy.
+ */
+static const char *
+main_www_root(void)
+{
+	char	exe[PATH_MAX];
+	ssize_t	n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if (strcmp(exe, WSD_BUILDDIR "/wsd") == 0)
+			return WSD_SRCDIR "/www";
+	}
+	return WSD_WWWDIR;
+}
+
+/* Prints every config error, one per line, and frees them. */
+static void
+main_print_errors(char *errors)
+{
+	if (errors != NULL) {
+		fprintf(stderr, "%s\n", errors);
+		free(errors);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct wsd_config	*conf;
+	struct event_base	*base;
+	struct server		 srv;
+	const char		*file = NULL, *www = NULL;
+	char			*errors = NULL;
+	int			 ch, test = 0, verbose = 0, embedded = 0;
+	long			 nofile;
+
+	log_init(LOG_LVL_INFO);
+	while ((ch = getopt(argc, argv, "c:thvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("wsd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+
+	if (file == NULL && access(WSD_CONFIG_FILE, F_OK) == 0)
+		file = WSD_CONFIG_FILE;
+	if (file != NULL)
+		conf = config_load(file, &errors);
+	else {
+		embedded = 1;
+		www = main_www_root();
+		conf = config_default(www, &errors);
+	}
+	if (conf == NULL) {
+		main_print_errors(errors);
+		if (test)
+			fprintf(stderr, "%s: configuration failed\n",
+			    file ? file : "(embedded)");
+		return 1;
+	}
+	if (test) {
+		fprintf(stderr, "%s: configuration OK\n",
+		    file ? file : "(embedded)");
+		config_free(conf);
+		return 0;
+	}
+
+	log_set_level(conf->log_level + verbose);
+	log_set_access(conf->access_log);
+	if (embedded)
+		log_info("wsd %s starting: no config file (%s not found), "
+		    "running the embedded default config (demo pages from %s)",
+		    PACKAGE_VERSION, WSD_CONFIG_FILE, www);
+	else
+		log_info("wsd %s starting with config %s", PACKAGE_VERSION,
+		    file);
+
+	nofile = server_raise_nofile();
+	if (nofile > 0)
+		log_info("open files limit: %ld", nofile);
+	else
+		log_info("open files limit: unlimited");
+
+	/* A peer that goes away mid-write must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(main_event_log_cb);
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	if (server_init(&srv, base, conf) == -1) {
+		server_free(&srv);
+		event_base_free(base);
+		config_free(conf);
+		return 1;
+	}
+	server_run(&srv);
+	server_free(&srv);
+	event_base_free(base);
+	config_free(conf);
+	log_info("stopped");
+	return 0;
+}

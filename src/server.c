@@ -1,0 +1,308 @@
+/* server.c -- listeners, signals, connection accounting, graceful stop. */
+#include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+/* How long a listener rests after accept() ran out of descriptors. */
+#define SERVER_ACCEPT_PAUSE_MS	500
+
+struct listener {
+	struct server		*srv;
+	struct evconnlistener	*lev;
+	struct event		*ev_resume;
+	char			 name[INET6_ADDRSTRLEN + 8];
+	int			 paused;
+};
+
+static const char server_busy[] =
+    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 24\r\n\r\n"
+    "503 Service Unavailable\n";
+
+/* Raises the open-files soft limit to the hard limit. */
+long
+server_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit");
+		return -1;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit");
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+}
+
+/* Formats a bound socket's address, with the port the kernel chose. */
+static void
+server_sockname(evutil_socket_t fd, char *out, size_t outlen)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 addr[INET6_ADDRSTRLEN];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(out, outlen, "?");
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+		snprintf(out, outlen, "[%s]:%u", addr, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+		snprintf(out, outlen, "%s:%u", addr, ntohs(s4->sin_port));
+	}
+}
+
+/* A new connection: refuse it when full, else hand it to conn.c. */
+static void
+server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener	*l = arg;
+	struct server	*srv = l->srv;
+
+	(void)lev;
+	if (l->paused) {
+		l->paused = 0;
+		log_info("%s: accepting again", l->name);
+	}
+	if (srv->nconns >= srv->conf->max_connections) {
+		/* Best effort: the socket is fresh, the write fits. */
+		if (write(fd, server_busy, sizeof(server_busy) - 1) < 0)
+			log_debug("%s: 503 not written", l->name);
+		evutil_closesocket(fd);
+		log_warnx("%s: max_connections (%u) reached, connection "
+		    "refused", l->name, srv->conf->max_connections);
+		return;
+	}
+	conn_new(srv, fd, sa, (socklen_t)salen);
+}
+
+/* Re-enables a listener after an accept pause. */
+static void
+server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)fd;
+	(void)what;
+	if (!l->srv->stopping)
+		evconnlistener_enable(l->lev);
+}
+
+/*
+ * accept() failed. Out of descriptors, the pending connection would make
+ * the listener fire again at once: rest it for a moment instead of
+ * spinning, and keep serving the connections we have.
+ */
+static void
+server_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct listener	*l = arg;
+	int		 err = EVUTIL_SOCKET_ERROR();
+	struct timeval	 tv = { 0, SERVER_ACCEPT_PAUSE_MS * 1000 };
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		evconnlistener_disable(lev);
+		evtimer_add(l->ev_resume, &tv);
+		if (!l->paused)
+			log_warnx("%s: accept: %s: pausing this listener "
+			    "(%u connections open)", l->name, strerror(err),
+			    l->srv->nconns);
+		l->paused = 1;
+		return;
+	}
+	log_warnx("%s: accept: %s", l->name, strerror(err));
+}
+
+/* Ends the loop once every connection is gone after a stop. */
+static void
+server_check_done(struct server *srv)
+{
+	if (srv->stopping && srv->nconns == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/* Called by conn_close(). */
+void
+server_conn_gone(struct server *srv)
+{
+	server_check_done(srv);
+}
+
+/* close_timeout after a stop began: drop whoever is left. */
+static void
+server_stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c;
+
+	(void)fd;
+	(void)what;
+	log_info("stop: %u connections did not close in time", srv->nconns);
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_close(c, "stop timeout");
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* Name of a stop signal, for the log. */
+static const char *
+server_signame(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+/* SIGTERM/SIGINT: stop accepting, close every session gracefully. */
+static void
+server_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct conn	*c, *next;
+	struct timeval	 tv;
+	double		 t = srv->conf->close_timeout;
+	size_t		 i;
+
+	(void)what;
+	if (srv->stopping) {
+		log_info("%s again: stopping now", server_signame((int)sig));
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	log_info("%s: stopping (%u connections)", server_signame((int)sig),
+	    srv->nconns);
+	srv->stopping = 1;
+	for (i = 0; i < srv->nlisteners; i++)
+		evconnlistener_disable(srv->listeners[i].lev);
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = conn_next(c);
+		conn_shutdown(c);
+	}
+	tv.tv_sec = (time_t)t;
+	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6);
+	evtimer_add(srv->ev_stop, &tv);
+	server_check_done(srv);
+}
+
+/* SIGHUP: configuration reload is not supported yet; say so. */
+static void
+server_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_warnx("SIGHUP: configuration reload is not supported yet; "
+	    "restart wsd to apply changes");
+}
+
+/* Binds every configured listener and installs the signal handlers. */
+int
+server_init(struct server *srv, struct event_base *base,
+    struct wsd_config *conf)
+{
+	struct listener	*l;
+	size_t		 i;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->base = base;
+	srv->conf = conf;
+	TAILQ_INIT(&srv->conns);
+	if ((srv->listeners = calloc(conf->nlistens,
+	    sizeof(*srv->listeners))) == NULL) {
+		log_warn("listeners");
+		return -1;
+	}
+	for (i = 0; i < conf->nlistens; i++) {
+		const struct wsd_listen *cl = &conf->listens[i];
+
+		l = &srv->listeners[i];
+		l->srv = srv;
+		l->lev = evconnlistener_new_bind(base, server_accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		    LEV_OPT_CLOSE_ON_EXEC, 511,
+		    (const struct sockaddr *)&cl->addr, (int)cl->addrlen);
+		if (l->lev == NULL) {
+			log_err("listen %s", cl->text);
+			return -1;
+		}
+		srv->nlisteners++;
+		evconnlistener_set_error_cb(l->lev, server_accept_error_cb);
+		l->ev_resume = evtimer_new(base, server_resume_cb, l);
+		server_sockname(evconnlistener_get_fd(l->lev), l->name,
+		    sizeof(l->name));
+		log_info("listening on %s", l->name);
+	}
+	srv->ev_sigterm = evsignal_new(base, SIGTERM, server_stop_cb, srv);
+	srv->ev_sigint = evsignal_new(base, SIGINT, server_stop_cb, srv);
+	srv->ev_sighup = evsignal_new(base, SIGHUP, server_hup_cb, srv);
+	srv->ev_stop = evtimer_new(base, server_stop_timeout_cb, srv);
+	if (srv->ev_sigterm == NULL || srv->ev_sigint == NULL ||
+	    srv->ev_sighup == NULL || srv->ev_stop == NULL) {
+		log_warnx("cannot set up signal handling");
+		return -1;
+	}
+	evsignal_add(srv->ev_sigterm, NULL);
+	evsignal_add(srv->ev_sigint, NULL);
+	evsignal_add(srv->ev_sighup, NULL);
+	return 0;
+}
+
+/* Runs the event loop until the server has stopped. */
+void
+server_run(struct server *srv)
+{
+	event_base_dispatch(srv->base);
+}
+
+/* Frees whatever the server still holds. */
+void
+server_free(struct server *srv)
+{
+	struct conn	*c;
+	size_t		 i;
+
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+		conn_close(c, "exit");
+	for (i = 0; i < srv->nlisteners; i++) {
+		evconnlistener_free(srv->listeners[i].lev);
+		if (srv->listeners[i].ev_resume != NULL)
+			event_free(srv->listeners[i].ev_resume);
+	}
+	free(srv->listeners);
+	if (srv->ev_sigterm != NULL)
+		event_free(srv->ev_sigterm);
+	if (srv->ev_sigint != NULL)
+		event_free(srv->ev_sigint);
+	if (srv->ev_sighup != NULL)
+		event_free(srv->ev_sighup);
+	if (srv->ev_stop != NULL)
+		event_free(srv->ev_stop);
+	memset(srv, 0, sizeof(*srv));
+}

@@ -1,0 +1,43 @@
+/* server.h -- listeners, signals, the set of open connections. */
+#ifndef WSD_SERVER_H
+#define WSD_SERVER_H
+
+#include <sys/queue.h>
+
+struct event_base;
+struct event;
+struct wsd_config;
+struct conn;
+struct listener;
+
+TAILQ_HEAD(conn_list, conn);
+
+/* Everything one event loop owns; passed in, never global. */
+struct server {
+	struct event_base	*base;
+	struct wsd_config	*conf;
+	struct listener		*listeners;
+	size_t			 nlisteners;
+	struct conn_list	 conns;
+	unsigned		 nconns;
+	int			 stopping;
+	struct event		*ev_sigterm;
+	struct event		*ev_sigint;
+	struct event		*ev_sighup;
+	struct event		*ev_stop;	/* close_timeout after a stop */
+};
+
+/* Binds every listener of conf; -1 (logged) when one cannot be bound. */
+int	server_init(struct server *srv, struct event_base *base,
+	    struct wsd_config *conf);
+/* Runs the loop until a graceful stop has finished. */
+void	server_run(struct server *srv);
+/* Frees listeners, connections and events; conf stays the caller's. */
+void	server_free(struct server *srv);
+/* Called by conn_close() for every connection that goes away. */
+void	server_conn_gone(struct server *srv);
+
+/* Raises the open-files soft limit to the hard limit; returns the limit. */
+long	server_raise_nofile(void);
+
+#endif

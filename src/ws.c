@@ -1,0 +1,532 @@
+/* ws.c -- pure RFC 6455 handshake, frame codec and close codes. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "http.h"
+#include "utf8.h"
+#include "ws.h"
+
+/* RFC 6455 1.3: appended to the client's key before hashing. */
+#define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+/* base64 of 16 bytes: 22 characters and "==". */
+#define WS_KEY_LEN	24
+
+/* 1 if c belongs to the base64 alphabet (RFC 4648 4, no padding). */
+static int
+ws_base64_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/* Computes Sec-WebSocket-Accept for a client key. */
+int
+ws_accept_key(const char *key, size_t len, char out[WS_ACCEPT_LEN])
+{
+	unsigned char	 buf[WS_KEY_LEN + sizeof(WS_GUID) - 1];
+	unsigned char	 raw[WS_KEY_LEN], md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+	size_t		 i;
+
+	/*
+	 * RFC 6455 4.1: the key is base64 of 16 random bytes, which is always
+	 * 22 characters of the alphabet and two '=' of padding.
+	 */
+	if (key == NULL || len != WS_KEY_LEN || key[22] != '=' ||
+	    key[23] != '=')
+		return -1;
+	for (i = 0; i < 22; i++) {
+		if (!ws_base64_char((unsigned char)key[i]))
+			return -1;
+	}
+	/* OpenSSL must agree: 24 characters decode to 18 bytes with padding. */
+	if (EVP_DecodeBlock(raw, (const unsigned char *)key, WS_KEY_LEN) != 18)
+		return -1;
+
+	memcpy(buf, key, WS_KEY_LEN);
+	memcpy(buf + WS_KEY_LEN, WS_GUID, sizeof(WS_GUID) - 1);
+	if (EVP_Digest(buf, sizeof(buf), md, &mdlen, EVP_sha1(), NULL) != 1 ||
+	    mdlen != 20)
+		return -1;
+	/* 20 bytes encode to 28 characters; EVP_EncodeBlock adds the NUL. */
+	if (EVP_EncodeBlock((unsigned char *)out, md, 20) != WS_ACCEPT_LEN - 1)
+		return -1;
+	return 0;
+}
+
+/* Counts the headers called name (case-insensitive). */
+static size_t
+ws_header_count(const struct http_request *req, const char *name)
+{
+	size_t	i, n = 0, len = strlen(name);
+
+	for (i = 0; i < req->nheaders; i++) {
+		if (req->headers[i].name_len == len &&
+		    strncasecmp(req->headers[i].name, name, len) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Validates an opening handshake (RFC 6455 4.2.1). */
+int
+ws_handshake_check(const struct http_request *req,
+    char accept[WS_ACCEPT_LEN], const char **reason)
+{
+	const struct http_header	*h;
+	const char			*why;
+	int				 status;
+
+	/* RFC 6455 4.2.1: the checks in the order the RFC lists them. */
+	if (!http_method_is(req, "GET")) {
+		status = 405;
+		why = "WebSocket handshake must use GET";
+	} else if (req->minor_version < 1) {
+		status = 400;
+		why = "WebSocket handshake needs HTTP/1.1";
+	} else if (http_header_find(req, "Host") == NULL) {
+		status = 400;
+		why = "missing Host";
+	} else if (!http_header_has_token(req, "Upgrade", "websocket")) {
+		status = 400;
+		why = "missing or invalid Upgrade";
+	} else if (!http_header_has_token(req, "Connection", "upgrade")) {
+		status = 400;
+		why = "missing or invalid Connection";
+	} else if ((h = http_header_find(req, "Sec-WebSocket-Key")) == NULL ||
+	    ws_header_count(req, "Sec-WebSocket-Key") != 1 ||
+	    ws_accept_key(h->value, h->value_len, accept) == -1) {
+		/* RFC 6455 11.3.1: the key appears exactly once. */
+		status = 400;
+		why = "missing or invalid Sec-WebSocket-Key";
+	} else if ((h = http_header_find(req, "Sec-WebSocket-Version")) ==
+	    NULL || h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
+		/* RFC 6455 4.4: answered with the versions we speak. */
+		status = 426;
+		why = "unsupported Sec-WebSocket-Version";
+	} else {
+		status = 0;
+		why = NULL;
+	}
+	if (reason != NULL)
+		*reason = why;
+	return status;
+}
+
+/* Writes an unmasked server frame header (RFC 6455 5.2). */
+size_t
+ws_frame_header_encode(uint8_t out[10], int fin, int opcode, uint64_t len)
+{
+	int	i;
+
+	out[0] = (uint8_t)((fin ? 0x80 : 0x00) | (opcode & 0x0f));
+	/* RFC 6455 5.2: the minimal number of bytes encodes the length. */
+	if (len <= 125) {
+		out[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len <= 0xffff) {
+		out[1] = 126;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (i = 0; i < 8; i++)
+		out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+	return 10;
+}
+
+/* Builds a close frame payload: code and a reason cut on a UTF-8 boundary. */
+size_t
+ws_close_payload(uint8_t out[WS_CONTROL_MAX], unsigned code,
+    const char *reason)
+{
+	size_t	n;
+
+	/* RFC 6455 7.1.5: 1005 means "no code", so the payload is empty. */
+	if (code == WS_CLOSE_NO_STATUS)
+		return 0;
+	out[0] = (uint8_t)(code >> 8);
+	out[1] = (uint8_t)code;
+	if (reason == NULL)
+		return 2;
+	n = strlen(reason);
+	if (n > WS_CONTROL_MAX - 2) {
+		/* Back up to the start of the sequence the cut would split. */
+		n = WS_CONTROL_MAX - 2;
+		while (n > 0 && ((unsigned char)reason[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(out + 2, reason, n);
+	return n + 2;
+}
+
+/* 1 if a peer may send this close code (RFC 6455 7.4). */
+int
+ws_close_code_valid(unsigned code)
+{
+	/*
+	 * 1004-1006 and 1015 are reserved or never on the wire; 1012-1014
+	 * are IANA registrations after the RFC; 3000-4999 are for libraries
+	 * and applications.
+	 */
+	return (code >= 1000 && code <= 1003) ||
+	    (code >= 1007 && code <= 1014) ||
+	    (code >= 3000 && code <= 4999);
+}
+
+/* XORs src with the masking key into dst (RFC 6455 5.3). */
+void
+ws_unmask(uint8_t *dst, const uint8_t *src, size_t len,
+    const uint8_t key[4], uint64_t offset)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		dst[i] = src[i] ^ key[(offset + i) & 3];
+}
+
+/* Resets the parser for a new connection. */
+void
+ws_parser_init(struct ws_parser *p, uint64_t max_message)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_message = max_message;
+	p->utf8_state = UTF8_ACCEPT;
+	p->err_reason = NULL;
+}
+
+/* 1 for close, ping and pong (RFC 6455 5.5). */
+static int
+ws_opcode_is_control(int opcode)
+{
+	return (opcode & 0x08) != 0;
+}
+
+/* 1 for the opcodes RFC 6455 5.2 defines. */
+static int
+ws_opcode_known(int opcode)
+{
+	switch (opcode) {
+	case WS_OP_CONT:
+	case WS_OP_TEXT:
+	case WS_OP_BINARY:
+	case WS_OP_CLOSE:
+	case WS_OP_PING:
+	case WS_OP_PONG:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Empties an event. */
+static void
+ws_event_clear(struct ws_event *ev)
+{
+	ev->type = WS_EV_NONE;
+	ev->opcode = 0;
+	ev->first = 0;
+	ev->fin = 0;
+	ev->data = NULL;
+	ev->len = 0;
+	ev->code = 0;
+	ev->reason = NULL;
+}
+
+/* Records a sticky protocol error and reports it; returns -1. */
+static int
+ws_parser_fail(struct ws_parser *p, struct ws_event *ev, unsigned code,
+    const char *reason)
+{
+	p->err_code = code;
+	p->err_reason = reason;
+	ws_event_clear(ev);
+	ev->type = WS_EV_ERROR;
+	ev->code = code;
+	ev->reason = reason;
+	return -1;
+}
+
+/* Bytes of extended payload length announced by the second header byte. */
+static size_t
+ws_header_extlen(const struct ws_parser *p)
+{
+	switch (p->hdr[1] & 0x7f) {
+	case 126:
+		return 2;
+	case 127:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+/* Checks what the first two header bytes decide. */
+static int
+ws_header_check_start(struct ws_parser *p, struct ws_event *ev)
+{
+	uint8_t	b0 = p->hdr[0], b1 = p->hdr[1];
+
+	p->fin = (b0 & 0x80) != 0;
+	p->opcode = b0 & 0x0f;
+	/* RFC 6455 5.2: RSV1-3 are 0 unless an extension says otherwise. */
+	if (b0 & 0x70)
+		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+		    "reserved bits set");
+	if (!ws_opcode_known(p->opcode))
+		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+		    "unknown opcode");
+	if (ws_opcode_is_control(p->opcode)) {
+		/* RFC 6455 5.5: control frames are at most 125 bytes and
+		 * never fragmented. */
+		if (!p->fin)
+			return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+			    "fragmented control frame");
+		if ((b1 & 0x7f) > WS_CONTROL_MAX)
+			return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+			    "control frame too long");
+	}
+	/* RFC 6455 5.1: a server closes on any unmasked client frame. */
+	if (!(b1 & 0x80))
+		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+		    "unmasked frame");
+	return 0;
+}
+
+/*
+ * Checks the payload length and the frame's place in the message once the
+ * length is known, before the masking key and any payload.
+ */
+static int
+ws_header_check_length(struct ws_parser *p, struct ws_event *ev)
+{
+	size_t		ext = ws_header_extlen(p), i;
+	uint64_t	n;
+
+	if (ext == 0)
+		n = p->hdr[1] & 0x7f;
+	else {
+		n = 0;
+		for (i = 0; i < ext; i++)
+			n = (n << 8) | p->hdr[2 + i];
+	}
+	/* RFC 6455 5.2: the most significant bit of a 64-bit length is 0. */
+	if (n >> 63)
+		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+		    "invalid frame length");
+	p->payload_len = n;
+	p->payload_done = 0;
+	p->ctl_len = 0;
+	if (ws_opcode_is_control(p->opcode))
+		return 0;
+
+	/* RFC 6455 5.4: continuations follow a non-final text/binary frame,
+	 * and a message ends before the next one starts. */
+	if (p->opcode == WS_OP_CONT) {
+		if (p->msg_opcode == 0)
+			return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+			    "continuation frame without a message");
+	} else {
+		if (p->msg_opcode != 0)
+			return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+			    "new message inside a fragmented message");
+		p->msg_opcode = p->opcode;
+		p->msg_len = 0;
+		p->msg_started = 0;
+		p->utf8_state = UTF8_ACCEPT;
+	}
+	/* The announced length decides: the payload is never buffered. */
+	if (p->max_message != 0 && n > p->max_message - p->msg_len)
+		return ws_parser_fail(p, ev, WS_CLOSE_TOO_BIG,
+		    "message too big");
+	/* Only compared against max_message: saturate instead of wrapping. */
+	p->msg_len = n > UINT64_MAX - p->msg_len ? UINT64_MAX : p->msg_len + n;
+	return 0;
+}
+
+/* Takes one header byte and checks each rule once its bytes are in. */
+static int
+ws_header_byte(struct ws_parser *p, uint8_t b, struct ws_event *ev)
+{
+	size_t	ext;
+
+	p->hdr[p->hdr_len++] = b;
+	if (p->hdr_len < 2)
+		return 0;
+	if (p->hdr_len == 2 && ws_header_check_start(p, ev) == -1)
+		return -1;
+	ext = ws_header_extlen(p);
+	if (p->hdr_len == 2 + ext && ws_header_check_length(p, ev) == -1)
+		return -1;
+	/* The mask bit is set (checked above): 4 key bytes end the header. */
+	if (p->hdr_len == 2 + ext + 4) {
+		memcpy(p->mask, p->hdr + 2 + ext, 4);
+		p->hdr_len = 0;
+		p->in_frame = 1;
+	}
+	return 0;
+}
+
+/* Forgets the current message once it is complete. */
+static void
+ws_message_end(struct ws_parser *p)
+{
+	p->msg_opcode = 0;
+	p->msg_len = 0;
+	p->msg_started = 0;
+	p->utf8_state = UTF8_ACCEPT;
+}
+
+/* Reports n unmasked payload bytes in out as DATA; -1 on an error. */
+static int
+ws_data_event(struct ws_parser *p, uint8_t *out, size_t n,
+    struct ws_event *ev)
+{
+	int	frame_end, msg_end;
+
+	frame_end = p->payload_done == p->payload_len;
+	msg_end = frame_end && p->fin;
+	if (frame_end)
+		p->in_frame = 0;
+	if (p->msg_opcode == WS_OP_TEXT) {
+		/* RFC 6455 8.1: fail as soon as the text cannot be valid
+		 * UTF-8, even in the middle of a frame. */
+		p->utf8_state = utf8_validate(p->utf8_state, out, n);
+		if (p->utf8_state == UTF8_REJECT)
+			return ws_parser_fail(p, ev, WS_CLOSE_INVALID_DATA,
+			    "invalid UTF-8 in text message");
+		if (msg_end && p->utf8_state != UTF8_ACCEPT)
+			return ws_parser_fail(p, ev, WS_CLOSE_INVALID_DATA,
+			    "incomplete UTF-8 at end of text message");
+	}
+	ev->type = WS_EV_DATA;
+	ev->opcode = p->msg_opcode;
+	ev->first = !p->msg_started;
+	ev->fin = msg_end;
+	ev->data = out;
+	ev->len = n;
+	p->msg_started = 1;
+	if (msg_end)
+		ws_message_end(p);
+	return 0;
+}
+
+/* Reports the complete control frame buffered in ctl. */
+static void
+ws_control_event(struct ws_parser *p, struct ws_event *ev)
+{
+	unsigned	code;
+
+	p->in_frame = 0;
+	ev->opcode = p->opcode;
+	ev->data = p->ctl;
+	ev->len = p->ctl_len;
+	switch (p->opcode) {
+	case WS_OP_PING:
+		ev->type = WS_EV_PING;
+		return;
+	case WS_OP_PONG:
+		ev->type = WS_EV_PONG;
+		return;
+	}
+
+	/* RFC 6455 5.5.1: empty, or a 2-byte code and a UTF-8 reason. */
+	if (p->ctl_len == 0) {
+		ev->type = WS_EV_CLOSE;
+		ev->code = WS_CLOSE_NO_STATUS;
+		return;
+	}
+	if (p->ctl_len == 1) {
+		ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+		    "close frame with a 1-byte payload");
+		return;
+	}
+	code = (unsigned)p->ctl[0] << 8 | p->ctl[1];
+	if (!ws_close_code_valid(code)) {
+		ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL, "invalid close code");
+		return;
+	}
+	if (!utf8_valid(p->ctl + 2, p->ctl_len - 2)) {
+		ws_parser_fail(p, ev, WS_CLOSE_INVALID_DATA,
+		    "invalid UTF-8 in close reason");
+		return;
+	}
+	ev->type = WS_EV_CLOSE;
+	ev->code = code;
+	ev->data = p->ctl + 2;
+	ev->len = p->ctl_len - 2;
+}
+
+/* Consumes bytes from in and reports at most one event. */
+size_t
+ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
+    uint8_t *out, size_t outcap, struct ws_event *ev)
+{
+	size_t		off = 0, n;
+	uint64_t	left;
+
+	ws_event_clear(ev);
+	if (p->err_code != 0) {
+		ev->type = WS_EV_ERROR;
+		ev->code = p->err_code;
+		ev->reason = p->err_reason;
+		return 0;
+	}
+	for (;;) {
+		if (!p->in_frame) {
+			if (off == len)
+				return off;
+			if (ws_header_byte(p, in[off++], ev) == -1)
+				return off;
+			if (!p->in_frame || p->payload_len != 0)
+				continue;
+			/* An empty frame is complete with its header. */
+			if (ws_opcode_is_control(p->opcode)) {
+				ws_control_event(p, ev);
+				return off;
+			}
+			if (p->fin) {
+				ws_data_event(p, out, 0, ev);
+				return off;
+			}
+			p->in_frame = 0;
+			continue;
+		}
+
+		left = p->payload_len - p->payload_done;
+		n = len - off;
+		if (ws_opcode_is_control(p->opcode)) {
+			/* At most 125 bytes: buffered until complete. */
+			if (n > left)
+				n = (size_t)left;
+			ws_unmask(p->ctl + p->ctl_len, in + off, n, p->mask,
+			    p->payload_done);
+			off += n;
+			p->ctl_len += n;
+			p->payload_done += n;
+			if (p->payload_done < p->payload_len)
+				return off;
+			ws_control_event(p, ev);
+			return off;
+		}
+
+		/* Data is handed out piece by piece, unmasked into out. */
+		if (n > outcap)
+			n = outcap;
+		if (n > left)
+			n = (size_t)left;
+		if (n == 0)
+			return off;
+		ws_unmask(out, in + off, n, p->mask, p->payload_done);
+		off += n;
+		p->payload_done += n;
+		ws_data_event(p, out, n, ev);
+		return off;
+	}
+}

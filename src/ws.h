@@ -1,0 +1,148 @@
+/* ws.h -- pure RFC 6455 handshake, frame codec and close codes. */
+#ifndef WSD_WS_H
+#define WSD_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_request;
+
+/* RFC 6455 5.2 opcodes. */
+#define WS_OP_CONT	0x0
+#define WS_OP_TEXT	0x1
+#define WS_OP_BINARY	0x2
+#define WS_OP_CLOSE	0x8
+#define WS_OP_PING	0x9
+#define WS_OP_PONG	0xa
+
+/* RFC 6455 7.4.1 status codes. */
+#define WS_CLOSE_NORMAL		1000
+#define WS_CLOSE_GOING_AWAY	1001
+#define WS_CLOSE_PROTOCOL	1002
+#define WS_CLOSE_UNSUPPORTED	1003
+#define WS_CLOSE_NO_STATUS	1005	/* never on the wire */
+#define WS_CLOSE_ABNORMAL	1006	/* never on the wire */
+#define WS_CLOSE_INVALID_DATA	1007
+#define WS_CLOSE_POLICY		1008
+#define WS_CLOSE_TOO_BIG	1009
+#define WS_CLOSE_MANDATORY_EXT	1010
+#define WS_CLOSE_INTERNAL	1011
+
+/* RFC 6455 5.5: control frame payloads are at most 125 bytes. */
+#define WS_CONTROL_MAX		125
+/* Largest frame header: 2 + 8 (length) + 4 (mask). */
+#define WS_HEADER_MAX		14
+/* Length of a Sec-WebSocket-Accept value plus NUL. */
+#define WS_ACCEPT_LEN		29
+
+/*
+ * Computes Sec-WebSocket-Accept for a client key (RFC 6455 4.2.2): base64 of
+ * SHA-1(key + GUID). The key must be base64 of exactly 16 bytes. Returns 0,
+ * or -1 when the key is invalid.
+ */
+int	ws_accept_key(const char *key, size_t len, char out[WS_ACCEPT_LEN]);
+
+/*
+ * Validates an opening handshake (RFC 6455 4.2.1). Returns 0 and fills
+ * accept when the request is a valid version-13 upgrade; otherwise the HTTP
+ * status to answer with (405 not GET, 400 bad/missing Upgrade, Connection,
+ * Host or Sec-WebSocket-Key, 426 Sec-WebSocket-Version not 13) and *reason,
+ * a static human-readable string for the body and the log.
+ */
+int	ws_handshake_check(const struct http_request *req,
+	    char accept[WS_ACCEPT_LEN], const char **reason);
+
+/*
+ * Writes an unmasked server frame header for a payload of len bytes into
+ * out and returns its length (2, 4 or 10).
+ */
+size_t	ws_frame_header_encode(uint8_t out[10], int fin, int opcode,
+	    uint64_t len);
+
+/*
+ * Builds a close frame payload (code in network order + reason, reason cut
+ * to fit 125 bytes on a UTF-8 boundary) into out and returns its length.
+ * code WS_CLOSE_NO_STATUS gives an empty payload.
+ */
+size_t	ws_close_payload(uint8_t out[WS_CONTROL_MAX], unsigned code,
+	    const char *reason);
+
+/* 1 if a peer may send this close code (RFC 6455 7.4), else 0. */
+int	ws_close_code_valid(unsigned code);
+
+/*
+ * XORs len bytes of src with key into dst (dst may equal src). offset is
+ * the position of src[0] in the frame payload, so a payload can be unmasked
+ * in pieces.
+ */
+void	ws_unmask(uint8_t *dst, const uint8_t *src, size_t len,
+	    const uint8_t key[4], uint64_t offset);
+
+/* What ws_parser_feed() found. */
+enum ws_event_type {
+	WS_EV_NONE = 0,	/* consumed everything offered; need more bytes */
+	WS_EV_DATA,	/* a piece of a text/binary message, unmasked */
+	WS_EV_PING,	/* a complete ping; data/len is its payload */
+	WS_EV_PONG,	/* a complete pong */
+	WS_EV_CLOSE,	/* a valid close frame; code and reason parsed */
+	WS_EV_ERROR,	/* protocol violation; close with ev->code */
+};
+
+struct ws_event {
+	enum ws_event_type type;
+	int		 opcode;	/* DATA: message opcode, TEXT or BINARY */
+	int		 first;		/* DATA: first piece of the message */
+	int		 fin;		/* DATA: last piece of the message */
+	const uint8_t	*data;		/* payload piece (out buffer or parser) */
+	size_t		 len;
+	unsigned	 code;		/* CLOSE: peer's code (1005 if none);
+					   ERROR: code to close with */
+	const char	*reason;	/* ERROR: static description */
+};
+
+/*
+ * Incremental frame decoder for the server side. It enforces every frame
+ * rule of RFC 6455: masking, reserved bits, opcodes, control frame size and
+ * fragmentation, continuation order, UTF-8 of text messages (checked as
+ * bytes arrive, across fragments) and of close reasons, close codes, and
+ * the message size limit (checked against the announced length before any
+ * payload is read). No allocation; control payloads are buffered inside.
+ */
+struct ws_parser {
+	uint64_t	 max_message;	/* 0: no limit */
+	/* current frame */
+	uint8_t		 hdr[WS_HEADER_MAX];
+	size_t		 hdr_len;
+	int		 fin;
+	int		 opcode;
+	uint8_t		 mask[4];
+	uint64_t	 payload_len;
+	uint64_t	 payload_done;
+	int		 in_frame;	/* header parsed, payload pending */
+	/* current message */
+	int		 msg_opcode;	/* 0 when no message is open */
+	uint64_t	 msg_len;
+	int		 msg_started;	/* a DATA event was emitted */
+	uint32_t	 utf8_state;
+	/* control frame payload */
+	uint8_t		 ctl[WS_CONTROL_MAX];
+	size_t		 ctl_len;
+	/* sticky error */
+	unsigned	 err_code;
+	const char	*err_reason;
+};
+
+void	ws_parser_init(struct ws_parser *p, uint64_t max_message);
+
+/*
+ * Consumes bytes from in and reports at most one event in *ev. Returns the
+ * number of bytes consumed (possibly 0 with an event, e.g. a zero-length
+ * final frame already buffered). DATA payload is unmasked into out (at most
+ * outcap bytes a call); control payloads point into the parser and stay
+ * valid until the next call. After WS_EV_ERROR every call returns 0 and the
+ * same error.
+ */
+size_t	ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
+	    uint8_t *out, size_t outcap, struct ws_event *ev);
+
+#endif

@@ -1,0 +1,57 @@
+#!/bin/bash
+# test.sh -- install what is missing, build wsd with gcc and clang
+# (-Werror), then run the whole test suite: check unit tests and the
+# integration tests against the real daemon. The last line is the total.
+set -u
+cd "$(dirname "$0")"
+top=$(pwd)
+. tests/lib/deps.sh
+wsd_deps test || exit 1
+
+out=$top/tests/output
+rm -rf "$out"
+mkdir -p "$out"
+
+echo "== build (gcc, -Werror)"
+wsd_build build CC=gcc --enable-werror || exit 1
+echo "== build (clang, -Werror)"
+wsd_build build-clang CC=clang --enable-werror || exit 1
+
+passed=0
+failed=0
+
+echo "== unit tests (check)"
+make -C build check >"$out/unit.out" 2>&1
+unit_rc=$?
+log=build/tests/unit/check_wsd.log
+[ -f "$log" ] && grep -v '^PASS\|^#' "$log" | grep -E '^[0-9]+%|:[EF]:' | tee "$out/unit.summary"
+# "100%: Checks: N, Failures: F, Errors: E"
+line=$(grep -E '^[0-9]+%: Checks:' "$log" 2>/dev/null | tail -n 1)
+if [ -n "$line" ]; then
+	n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+	f=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+	e=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+	passed=$((passed + n - f - e))
+	failed=$((failed + f + e))
+else
+	cat "$out/unit.out"
+	failed=$((failed + 1))
+fi
+[ $unit_rc -ne 0 ] && [ -z "$line" ] && echo "unit tests did not run"
+
+echo "== integration tests (python3-websockets, raw sockets)"
+WSD="$top/build/wsd" WSD_SRCDIR="$top" WSD_TEST_OUTPUT="$out" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    --junitxml="$out/integration.xml" tests/integration 2>&1 |
+    tee "$out/integration.out"
+line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$out/integration.out" | tail -n 1)
+ip=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+if_=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+ie=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+')
+[ -z "$line" ] && if_=1
+passed=$((passed + ${ip:-0}))
+failed=$((failed + ${if_:-0} + ${ie:-0}))
+
+echo "== total"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,202 @@
+"""conftest.py -- starts and stops wsd for the integration tests.
+
+Environment: WSD is the binary (default /work/main/wsd), WSD_SRCDIR the
+source tree (default: two levels above this directory).
+
+The `wsd` fixture is a factory: wsd(config_text) writes the config to a
+temporary file, starts `WSD -c FILE` with its output in a log file, waits
+for `listening on 127.0.0.1:PORT` and returns a Daemon. At teardown every
+daemon the test started gets SIGTERM; the test fails when one needs
+SIGKILL, exits non-zero or dies of a signal (sanitizer runs rely on that).
+"""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+import helpers
+
+from helpers import SRCDIR, WSD
+
+START_TIMEOUT = 5.0
+STOP_TIMEOUT = 10.0
+
+
+class Daemon:
+    """A running wsd and its log."""
+
+    def __init__(self, argv, logpath, cwd=None, preexec_fn=None):
+        self.argv = argv
+        self.logpath = logpath
+        self._logf = open(logpath, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self._logf,
+                                     stderr=subprocess.STDOUT, cwd=cwd,
+                                     preexec_fn=preexec_fn)
+        self.pid = self.proc.pid
+        self.port = None
+        self.killed = False
+
+    def log_text(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def log_lines(self):
+        return self.log_text().splitlines()
+
+    def log_mark(self):
+        """Position in the log, for wait_log(start=...)."""
+        return len(self.log_text())
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_log(self, pattern, timeout=5.0, start=0):
+        """Waits for a regex (multiline) in the log; returns the match."""
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log_text(), start)
+            if m:
+                return m
+            if not self.alive():
+                # One last look: the line may have come with the exit.
+                m = rx.search(self.log_text(), start)
+                if m:
+                    return m
+                pytest.fail("wsd exited (%s) before logging /%s/; log:\n%s"
+                            % (self.proc.returncode, pattern, self.log_tail()))
+            if time.monotonic() > deadline:
+                pytest.fail("no /%s/ in the log within %.1fs; log:\n%s"
+                            % (pattern, timeout, self.log_tail()))
+            time.sleep(0.02)
+
+    def log_tail(self, n=40):
+        return "\n".join(self.log_lines()[-n:])
+
+    def kill(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Signals the process, waits, SIGKILLs on timeout; returns the
+        exit status (negative: killed by that signal)."""
+        if self.alive():
+            os.kill(self.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._logf.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def srcdir():
+    return SRCDIR
+
+
+@pytest.fixture(scope="session")
+def wsd_binary():
+    if not os.access(WSD, os.X_OK):
+        pytest.fail("wsd binary %s not found (build it, or set WSD)" % WSD)
+    return WSD
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory):
+    """A static tree with the corner cases the tests need:
+
+    root/index.html, style.css, notes.txt, pixel.png, blob.xyz, big.bin,
+    root/sub/index.html, root/sub/page.txt, root/empty/ (no index.html),
+    root/link_in.txt -> index.html, root/link_out.txt -> ../outside/secret.txt,
+    root/link_dir_out -> ../outside, root/fifo (a FIFO),
+    outside/secret.txt.
+    """
+    base = tmp_path_factory.mktemp("static")
+    root = base / "root"
+    outside = base / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_text("TOP SECRET outside the root\n")
+    (root / "index.html").write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\"><title>test index</title>"
+        "<p>wsd test root index</p></html>\n")
+    (root / "style.css").write_text("body { color: black; }\n")
+    (root / "notes.txt").write_text("plain notes\n")
+    (root / "pixel.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
+    (root / "blob.xyz").write_bytes(b"\x00\x01unknown type\n")
+    (root / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    (root / "sub").mkdir()
+    (root / "sub" / "index.html").write_text("<p>sub index</p>\n")
+    (root / "sub" / "page.txt").write_text("sub page\n")
+    (root / "empty").mkdir()
+    (root / "empty" / "other.txt").write_text("not an index\n")
+    os.symlink("index.html", root / "link_in.txt")
+    os.symlink("../outside/secret.txt", root / "link_out.txt")
+    os.symlink("../outside", root / "link_dir_out")
+    os.mkfifo(root / "fifo")
+    return root
+
+
+@pytest.fixture
+def wsd(wsd_binary, tmp_path, static_root, request):
+    """Factory: wsd(config_text=None, args=(), cwd=None, preexec_fn=None,
+    listen=True). config_text None uses the default test config
+    (helpers.make_config on static_root); pass use_config=False to run
+    without -c."""
+    daemons = []
+    counter = [0]
+
+    def start(config_text=None, args=(), cwd=None, preexec_fn=None,
+              use_config=True, listen=True):
+        counter[0] += 1
+        n = counter[0]
+        argv = [wsd_binary]
+        if use_config:
+            if config_text is None:
+                config_text = helpers.make_config(static_root)
+            conf = tmp_path / ("wsd%d.ini" % n)
+            conf.write_text(config_text)
+            argv += ["-c", str(conf)]
+        argv += list(args)
+        d = Daemon(argv, tmp_path / ("wsd%d.log" % n), cwd=cwd,
+                   preexec_fn=preexec_fn)
+        daemons.append(d)
+        if listen:
+            m = d.wait_log(r"listening on 127\.0\.0\.1:(\d+)\s*$",
+                           timeout=START_TIMEOUT)
+            d.port = int(m.group(1))
+        return d
+
+    yield start
+
+    problems = []
+    outdir = os.environ.get("WSD_TEST_OUTPUT")
+    for d in daemons:
+        rc = d.stop()
+        if outdir:
+            # Keep every daemon log for the CI artifacts.
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            logs = os.path.join(outdir, "logs")
+            os.makedirs(logs, exist_ok=True)
+            with open(os.path.join(logs, "%s-%d.log" % (name, d.pid)),
+                      "w") as f:
+                f.write(d.log_text())
+        if d.killed:
+            problems.append("wsd %d did not exit within %.0fs of SIGTERM "
+                            "and was killed" % (d.pid, STOP_TIMEOUT))
+        elif rc is not None and rc < 0:
+            problems.append("wsd %d died of signal %d" % (d.pid, -rc))
+        elif rc != 0:
+            problems.append("wsd %d exited with status %d" % (d.pid, rc))
+        if problems and problems[-1].startswith("wsd %d " % d.pid):
+            problems.append("log tail:\n" + d.log_tail())
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)

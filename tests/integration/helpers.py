@@ -1,0 +1,441 @@
+"""helpers.py -- raw HTTP and WebSocket clients for the wsd integration tests.
+
+Everything here works on plain sockets with a deadline on every read, so a
+misbehaving daemon makes a test fail, never hang.
+"""
+
+import base64
+import hashlib
+import os
+import pathlib
+import re
+import select
+import socket
+import struct
+import subprocess
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+SRCDIR = pathlib.Path(os.environ.get("WSD_SRCDIR") or HERE.parent.parent)
+WSD = os.environ.get("WSD") or "/work/main/wsd"
+
+HOST = "127.0.0.1"
+TIMEOUT = 5.0
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
+OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
+
+
+class Closed(Exception):
+    """The peer closed the connection before the expected bytes arrived."""
+
+
+# --------------------------------------------------------------- config
+
+
+def run_wsd(args, timeout=10, **kw):
+    """Runs wsd to completion (-h, -V, -t); returns (rc, stdout+stderr)."""
+    p = subprocess.run([WSD] + list(args), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout, **kw)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def make_config(root=None, server=None, routes=None, route_extra=None):
+    """Config text: [server] defaults tuned for fast tests, plus routes.
+
+    server: {key: value} merged over the defaults (value None drops a key).
+    routes: list of (path, {key: value}); default "/" static on root,
+    "/hello" and "/echo". route_extra: {path: {key: value}} merged in.
+    """
+    srv = {
+        "listen": "127.0.0.1:0",
+        "handshake_timeout": "1s",
+        "idle_timeout": "1s",
+        "close_timeout": "1s",
+    }
+    srv.update(server or {})
+    if routes is None:
+        routes = []
+        if root is not None:
+            routes.append(("/", {"app": "static", "root": str(root)}))
+        routes.append(("/hello", {"app": "hello"}))
+        routes.append(("/echo", {"app": "echo"}))
+    lines = ["[server]"]
+    lines += ["%s = %s" % (k, v) for k, v in srv.items() if v is not None]
+    for path, keys in routes:
+        keys = dict(keys)
+        keys.update((route_extra or {}).get(path, {}))
+        lines += ["", "[route %s]" % path]
+        lines += ["%s = %s" % (k, v) for k, v in keys.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------- sockets
+
+
+class Conn:
+    """A TCP connection with a read buffer and deadlines on every read."""
+
+    def __init__(self, port, host=HOST, timeout=TIMEOUT, sndbuf=None,
+                 rcvbuf=None):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        if sndbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        self.timeout = timeout
+        self.buf = bytearray()
+        self.eof = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data):
+        """Sends everything (bounded by the socket timeout)."""
+        self.sock.settimeout(self.timeout)
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        """Reads once into the buffer; raises Closed on EOF/reset."""
+        if self.eof:
+            raise Closed("connection closed; buffered %r" % bytes(self.buf[:200]))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out; buffered %r" % bytes(self.buf[:200]))
+        self.sock.settimeout(left)
+        try:
+            data = self.sock.recv(1 << 20)
+        except socket.timeout:
+            raise TimeoutError("timed out; buffered %r" % bytes(self.buf[:200]))
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        if not data:
+            self.eof = True
+            raise Closed("connection closed; buffered %r" % bytes(self.buf[:200]))
+        self.buf += data
+
+    def read_exact(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            self._fill(deadline)
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def read_until(self, sep, timeout=None, limit=1 << 20):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            i = self.buf.find(sep)
+            if i >= 0:
+                out = bytes(self.buf[:i + len(sep)])
+                del self.buf[:i + len(sep)]
+                return out
+            if len(self.buf) > limit:
+                raise AssertionError("no %r in %d bytes" % (sep, len(self.buf)))
+            self._fill(deadline)
+
+    def read_to_eof(self, timeout=None):
+        """Everything until the peer closes; TimeoutError if it does not."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            try:
+                self._fill(deadline)
+            except Closed:
+                out = bytes(self.buf)
+                self.buf.clear()
+                return out
+
+    def wait_closed(self, timeout):
+        """True when the peer closes within timeout (data is discarded)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self._fill(deadline)
+                self.buf.clear()
+        except Closed:
+            return True
+        except TimeoutError:
+            return False
+
+
+# --------------------------------------------------------------- HTTP
+
+
+class Response:
+    def __init__(self, version, status, reason, headers, body, head):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # [(name, value)] as received
+        self.body = body
+        self.head = head                # raw head bytes
+
+    def header(self, name, default=None):
+        """Value of the first header with that name (case-insensitive)."""
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return default
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def __repr__(self):
+        return "<Response %d %r>" % (self.status, self.head[:300])
+
+
+def request(method="GET", path="/", version="HTTP/1.1", headers=None,
+            host=True, body=b""):
+    """Builds a request head (and body)."""
+    lines = ["%s %s %s" % (method, path, version)]
+    if host:
+        lines.append("Host: %s" % (host if isinstance(host, str) else "localhost"))
+    for k, v in (headers or {}).items():
+        lines.append("%s: %s" % (k, v))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def read_response(conn, head_request=False, timeout=None):
+    """Reads one response: status line, headers and a body framed by
+    Content-Length (none for HEAD, 1xx, 204, 304; else up to EOF)."""
+    raw = conn.read_until(b"\r\n\r\n", timeout=timeout)
+    text = raw.decode("latin-1")
+    lines = text.split("\r\n")
+    m = re.match(r"^(HTTP/\d\.\d) (\d{3})(?: (.*))?$", lines[0])
+    assert m, "bad status line %r" % lines[0]
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        assert ":" in line, "bad header line %r" % line
+        k, v = line.split(":", 1)
+        headers.append((k.strip(), v.strip()))
+    status = int(m.group(2))
+    resp = Response(m.group(1), status, m.group(3) or "", headers, b"", raw)
+    if head_request or status < 200 or status in (204, 304):
+        return resp
+    cl = resp.header("Content-Length")
+    if cl is not None:
+        resp.body = conn.read_exact(int(cl), timeout=timeout)
+    else:
+        resp.body = conn.read_to_eof(timeout=timeout)
+    return resp
+
+
+def http_get(port, path="/", method="GET", headers=None, version="HTTP/1.1",
+             host=True, timeout=TIMEOUT):
+    """One request on a fresh connection; returns the response."""
+    with Conn(port, timeout=timeout) as c:
+        c.send(request(method, path, version, headers, host))
+        return read_response(c, head_request=(method == "HEAD"))
+
+
+def http_raw(port, data, timeout=TIMEOUT, head_request=False):
+    """Sends raw bytes on a fresh connection and reads one response."""
+    with Conn(port, timeout=timeout) as c:
+        c.send(data)
+        return read_response(c, head_request=head_request)
+
+
+# --------------------------------------------------------------- WebSocket
+
+
+def ws_key():
+    return base64.b64encode(os.urandom(16)).decode()
+
+
+def ws_accept(key):
+    """Sec-WebSocket-Accept for a key (RFC 6455 4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
+
+
+def upgrade_request(path="/echo", key=None, version="13", method="GET",
+                    http="HTTP/1.1", upgrade="websocket", connection="Upgrade",
+                    extra=None, host=True):
+    """A handshake request; any header given as None is left out."""
+    headers = {}
+    if upgrade is not None:
+        headers["Upgrade"] = upgrade
+    if connection is not None:
+        headers["Connection"] = connection
+    if key is not None:
+        headers["Sec-WebSocket-Key"] = key
+    if version is not None:
+        headers["Sec-WebSocket-Version"] = version
+    headers.update(extra or {})
+    return request(method, path, http, headers, host)
+
+
+def ws_connect(port, path="/echo", after=b"", timeout=TIMEOUT, **kw):
+    """Opens a WebSocket by hand; `after` is sent in the same write as the
+    request. Returns the Conn; bytes behind the 101 stay buffered."""
+    key = ws_key()
+    c = Conn(port, timeout=timeout, **kw)
+    try:
+        c.send(upgrade_request(path, key) + after)
+        r = read_response(c, head_request=True)
+        assert r.status == 101, r
+        assert r.header("Sec-WebSocket-Accept") == ws_accept(key), r
+    except BaseException:
+        c.close()
+        raise
+    return c
+
+
+def mask_bytes(payload, key):
+    """XORs payload with the 4-byte key (fast for big payloads)."""
+    n = len(payload)
+    if n == 0:
+        return b""
+    k = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
+
+
+def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, key=None,
+          length=None):
+    """A client frame. length overrides the announced payload length
+    (to announce more than is sent)."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        hdr = struct.pack("!BB", b0, mbit | n)
+    elif n < 65536:
+        hdr = struct.pack("!BBH", b0, mbit | 126, n)
+    else:
+        hdr = struct.pack("!BBQ", b0, mbit | 127, n)
+    if not mask:
+        return hdr + payload
+    key = key if key is not None else os.urandom(4)
+    return hdr + key + mask_bytes(payload, key)
+
+
+def close_frame(code=None, reason=b"", **kw):
+    payload = b"" if code is None else struct.pack("!H", code) + reason
+    return frame(OP_CLOSE, payload, **kw)
+
+
+class Frame:
+    def __init__(self, fin, rsv, opcode, payload):
+        self.fin, self.rsv, self.opcode, self.payload = fin, rsv, opcode, payload
+
+    @property
+    def close_code(self):
+        assert self.opcode == OP_CLOSE, self
+        if len(self.payload) < 2:
+            return None
+        return struct.unpack("!H", self.payload[:2])[0]
+
+    def __repr__(self):
+        return "<Frame fin=%d op=%d len=%d %r>" % (
+            self.fin, self.opcode, len(self.payload), self.payload[:60])
+
+
+def read_frame(conn, timeout=None):
+    """Reads one server frame; server frames must be unmasked."""
+    b0, b1 = conn.read_exact(2, timeout)
+    n = b1 & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", conn.read_exact(2, timeout))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", conn.read_exact(8, timeout))[0]
+    assert not b1 & 0x80, "server frame is masked"
+    payload = conn.read_exact(n, timeout) if n else b""
+    return Frame(b0 >> 7, (b0 >> 4) & 7, b0 & 0x0F, payload)
+
+
+def read_message(conn, timeout=None):
+    """Reads one data message (joining fragments); control frames on the
+    way are returned too: (opcode, payload, [control frames])."""
+    controls = []
+    parts = []
+    opcode = None
+    while True:
+        f = read_frame(conn, timeout)
+        if f.opcode >= 0x8:
+            if f.opcode == OP_CLOSE:
+                raise AssertionError("close %r instead of a message" % f)
+            controls.append(f)
+            continue
+        if opcode is None:
+            assert f.opcode in (OP_TEXT, OP_BINARY), f
+            opcode = f.opcode
+        else:
+            assert f.opcode == OP_CONT, f
+        parts.append(f.payload)
+        if f.fin:
+            return opcode, b"".join(parts), controls
+
+
+def expect_close(conn, code, timeout=None, skip_pings=True):
+    """Reads frames until a close frame and asserts its code (None: empty
+    payload). Data frames before the close fail the test."""
+    while True:
+        try:
+            f = read_frame(conn, timeout)
+        except Closed:
+            raise AssertionError("TCP closed without a close frame (want %r)" % code)
+        if skip_pings and f.opcode == OP_PING:
+            continue
+        assert f.opcode == OP_CLOSE, "expected close %r, got %r" % (code, f)
+        assert f.close_code == code, "close code %r, want %r (%r)" % (
+            f.close_code, code, f.payload)
+        if len(f.payload) > 2:
+            f.payload[2:].decode("utf-8")    # the reason must be UTF-8
+        return f
+
+
+# --------------------------------------------------------------- processes
+
+
+def proc_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    fields = data[data.rindex(")") + 2:].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def port_free(port, host=HOST):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def readable(sock, timeout):
+    return bool(select.select([sock], [], [], timeout)[0])
+
+
+def writable(sock, timeout):
+    return bool(select.select([], [sock], [], timeout)[1])

@@ -1,0 +1,51 @@
+# deps.sh -- installs the Debian packages wsd needs; sourced by run.sh and
+# test.sh. Usage: wsd_deps build|test
+#
+# Only what is missing is installed, so a second run costs nothing.
+
+wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
+	libinih-dev check"
+wsd_test_pkgs="clang python3 python3-websockets python3-pytest curl
+	openssl mandoc"
+
+wsd_deps() {
+	pkgs=$wsd_build_pkgs
+	[ "$1" = test ] && pkgs="$pkgs $wsd_test_pkgs"
+	missing=
+	for p in $pkgs; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "installing:$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "run as root, or install these packages first:$missing" >&2
+		return 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q && apt-get install -y -q --no-install-recommends $missing
+}
+
+# Configures (once) and builds an out-of-tree build directory.
+# Usage: wsd_build DIR [configure args...]
+wsd_build() {
+	dir=$1
+	shift
+	top=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/../.." && pwd)
+	if [ -f "$top/config.status" ]; then
+		echo "the source tree is configured in place; run 'make distclean' there first" >&2
+		return 1
+	fi
+	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi) || return 1
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ]; then
+		(cd "$dir" && "$top/configure" "$@") >"$dir/configure.out" 2>&1 || {
+			cat "$dir/configure.out"
+			return 1
+		}
+	fi
+	make -C "$dir" -j"$(nproc)" >"$dir/make.out" 2>&1 || {
+		cat "$dir/make.out"
+		return 1
+	}
+}

@@ -1,0 +1,1209 @@
+/* check_config.c -- config parsing, validation and route matching. */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "suites.h"
+
+/* Per-test scratch directory (check runs each test in its own fork). */
+static char	 tmpdir[PATH_MAX];
+
+/* Creates the scratch directory. */
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/wsd-config-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* Removes one entry of the scratch tree. */
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes the scratch directory and everything in it. */
+static void
+teardown(void)
+{
+	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes len bytes to name under the scratch directory; returns its path. */
+static char *
+write_bytes(const char *name, const char *bytes, size_t len)
+{
+	static char	 path[PATH_MAX + 256];
+	FILE		*fp;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	ck_assert_uint_eq(fwrite(bytes, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+	return path;
+}
+
+/* Writes text to name under the scratch directory; returns its path. */
+static char *
+write_file(const char *name, const char *text)
+{
+	return write_bytes(name, text, strlen(text));
+}
+
+/* Makes a directory under the scratch directory; returns its path. */
+static char *
+make_dir(const char *name)
+{
+	static char	 path[PATH_MAX + 256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	return path;
+}
+
+/*
+ * Loads text as the file "wsd.ini" in the scratch directory. Returns the
+ * errors with that file's path replaced by "F" (NULL when it loaded), so
+ * tests compare whole "F:LINE: message" lines.
+ */
+static char *
+load_errors_bytes(const char *text, size_t len)
+{
+	struct wsd_config *conf;
+	char		*path, *errs, *out, *s, *o;
+	size_t		 plen;
+
+	path = write_bytes("wsd.ini", text, len);
+	plen = strlen(path);
+	conf = config_load(path, &errs);
+	if (conf != NULL) {
+		ck_assert_ptr_null(errs);
+		config_free(conf);
+		return NULL;
+	}
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_ptr_nonnull(out = malloc(strlen(errs) + 1));
+	for (s = errs, o = out; *s != '\0';) {
+		if (strncmp(s, path, plen) == 0) {
+			*o++ = 'F';
+			s += plen;
+		} else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	free(errs);
+	return out;
+}
+
+/* load_errors_bytes for a string. */
+static char *
+load_errors(const char *text)
+{
+	return load_errors_bytes(text, strlen(text));
+}
+
+/* Loads text that must be valid. */
+static struct wsd_config *
+load_ok(const char *text)
+{
+	struct wsd_config *conf;
+	char		*errs;
+
+	conf = config_load(write_file("wsd.ini", text), &errs);
+	if (conf == NULL)
+		ck_abort_msg("unexpected errors:\n%s", errs);
+	ck_assert_ptr_null(errs);
+	return conf;
+}
+
+/* Asserts that text fails with exactly the given errors. */
+#define ck_assert_errors(text, expect) do {				\
+	char	*errs_ = load_errors(text);				\
+	ck_assert_ptr_nonnull(errs_);					\
+	ck_assert_str_eq(errs_, expect);				\
+	free(errs_);							\
+} while (0)
+
+/* A route by path, which must exist. */
+static const struct wsd_route *
+route(const struct wsd_config *conf, const char *path)
+{
+	size_t	i;
+
+	for (i = 0; i < conf->nroutes; i++)
+		if (strcmp(conf->routes[i].path, path) == 0)
+			return &conf->routes[i];
+	ck_abort_msg("no route %s", path);
+	return NULL;
+}
+
+START_TEST(test_parse_size)
+{
+	static const struct {
+		const char	*s;
+		size_t		 v;
+	} good[] = {
+		{ "0", 0 }, { "1", 1 }, { "1k", 1024 }, { "1K", 1024 },
+		{ "8k", 8192 }, { "1m", 1048576 }, { "1M", 1048576 },
+		{ "1g", 1073741824 }, { "2G", 2147483648u }, { "010", 10 },
+		{ "4096", 4096 },
+	};
+	static const char *const bad[] = {
+		"", "-1", "+1", " 1", "1 ", "1x", "k", "1kb", "1.5k", "1 k",
+		"0x10", "1t", "18446744073709551616", "17179869184g",
+		"99999999999999999999999",
+	};
+	size_t	i, v;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 7;
+		ck_assert_msg(config_parse_size(good[i].s, &v) == 0,
+		    "\"%s\" rejected", good[i].s);
+		ck_assert_uint_eq(v, good[i].v);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		ck_assert_msg(config_parse_size(bad[i], &v) == -1,
+		    "\"%s\" accepted", bad[i]);
+		ck_assert_uint_eq(v, 7);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_duration)
+{
+	static const struct {
+		const char	*s;
+		double		 v;
+	} good[] = {
+		{ "0", 0 }, { "20", 20 }, { "20s", 20 }, { "20S", 20 },
+		{ "1.5s", 1.5 }, { "0.5", 0.5 }, { "250ms", 0.25 },
+		{ "250MS", 0.25 }, { "1ms", 0.001 }, { "0.001", 0.001 },
+		{ "1m", 60 }, { "1.5m", 90 }, { "0ms", 0 }, { "86400", 86400 },
+		{ "1440m", 86400 }, { "10.000", 10 },
+	};
+	static const char *const bad[] = {
+		"", "-1", "+1", "1x", ".5", "1.", "1e3", "s", "ms", "1 s",
+		" 1", "inf", "nan", "0x10", "1h", "1d", "1..5", "1.5.5",
+		"99999999999999999999",
+	};
+	size_t	i;
+	double	v;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = -7;
+		ck_assert_msg(config_parse_duration(good[i].s, &v) == 0,
+		    "\"%s\" rejected", good[i].s);
+		/* Exact: bounds like 0.001 are compared with ==. */
+		ck_assert_msg(v == good[i].v, "\"%s\" gave %.17g", good[i].s,
+		    v);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = -7;
+		ck_assert_msg(config_parse_duration(bad[i], &v) == -1,
+		    "\"%s\" accepted", bad[i]);
+		ck_assert(v == -7);
+	}
+}
+END_TEST
+
+START_TEST(test_parse_bool)
+{
+	static const char *const on[] = { "on", "yes", "true", "1", "ON",
+	    "Yes", "TRUE" };
+	static const char *const off[] = { "off", "no", "false", "0", "OFF",
+	    "No", "False" };
+	static const char *const bad[] = { "", "2", "onn", "y", "n", "enable",
+	    " on", "on " };
+	size_t	i;
+	int	b;
+
+	for (i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		b = 7;
+		ck_assert_int_eq(config_parse_bool(on[i], &b), 0);
+		ck_assert_int_eq(b, 1);
+	}
+	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+		b = 7;
+		ck_assert_int_eq(config_parse_bool(off[i], &b), 0);
+		ck_assert_int_eq(b, 0);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(config_parse_bool(bad[i], &b) == -1,
+		    "\"%s\" accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(test_parse_address_v4)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	socklen_t	 len;
+	char		 buf[INET_ADDRSTRLEN];
+
+	ck_assert_int_eq(config_parse_address("127.0.0.1:8080", &ss, &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET);
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
+	ck_assert_uint_eq(ntohs(sin->sin_port), 8080);
+	ck_assert_ptr_nonnull(inet_ntop(AF_INET, &sin->sin_addr, buf,
+	    sizeof(buf)));
+	ck_assert_str_eq(buf, "127.0.0.1");
+
+	ck_assert_int_eq(config_parse_address("0.0.0.0:0", &ss, &len), 0);
+	ck_assert_uint_eq(ntohs(sin->sin_port), 0);
+	ck_assert_int_eq(config_parse_address("10.1.2.3:65535", &ss, &len), 0);
+	ck_assert_uint_eq(ntohs(sin->sin_port), 65535);
+}
+END_TEST
+
+START_TEST(test_parse_address_v6)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t	 len;
+	char		 buf[INET6_ADDRSTRLEN];
+
+	ck_assert_int_eq(config_parse_address("[::1]:443", &ss, &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+	ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
+	ck_assert_uint_eq(ntohs(sin6->sin6_port), 443);
+	ck_assert(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+
+	ck_assert_int_eq(config_parse_address("[::]:0", &ss, &len), 0);
+	ck_assert(IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr));
+	ck_assert_uint_eq(ntohs(sin6->sin6_port), 0);
+
+	ck_assert_int_eq(config_parse_address("[2001:db8::42]:8080", &ss,
+	    &len), 0);
+	ck_assert_ptr_nonnull(inet_ntop(AF_INET6, &sin6->sin6_addr, buf,
+	    sizeof(buf)));
+	ck_assert_str_eq(buf, "2001:db8::42");
+
+	ck_assert_int_eq(config_parse_address("[::ffff:127.0.0.1]:80", &ss,
+	    &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+}
+END_TEST
+
+START_TEST(test_parse_address_bad)
+{
+	static const char *const bad[] = {
+		"", "127.0.0.1", "127.0.0.1:", ":80", "127.0.0.1:65536",
+		"127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:80x",
+		"127.0.0.1:0080000", "127.0.0.1: 80", " 127.0.0.1:80",
+		"localhost:80", "1.2.3:80", "256.1.1.1:80", "::1:80", "[::1]80",
+		"[::1]", "[::1]:", "[]:80", "[1.2.3.4]:80", "[::1:80",
+		"[:::1]:80", "*:80", "127.0.0.1:80 tls",
+	};
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(config_parse_address(bad[i], &ss, &len) == -1,
+		    "\"%s\" accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct wsd_config *conf;
+	struct sockaddr_in *sin;
+
+	/* An empty file: every default, the default listener, no routes. */
+	conf = load_ok("");
+	ck_assert_ptr_nonnull(conf->file);
+	ck_assert_int_eq(conf->log_level, LOG_LVL_INFO);
+	ck_assert_int_eq(conf->access_log, 1);
+	ck_assert_uint_eq(conf->max_connections, 10000);
+	ck_assert_uint_eq(conf->max_header_size, 8192);
+	ck_assert_uint_eq(conf->lim.max_message_size, 1048576);
+	ck_assert_uint_eq(conf->lim.max_send_buffer, 1048576);
+	ck_assert(conf->lim.ping_interval == 20);
+	ck_assert(conf->lim.ping_timeout == 20);
+	ck_assert(conf->handshake_timeout == 10);
+	ck_assert(conf->idle_timeout == 30);
+	ck_assert(conf->close_timeout == 10);
+	ck_assert_uint_eq(conf->nroutes, 0);
+	ck_assert_uint_eq(conf->nlistens, 1);
+	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
+	ck_assert_int_eq(conf->listens[0].line, 0);
+	sin = (struct sockaddr_in *)&conf->listens[0].addr;
+	ck_assert_int_eq(sin->sin_family, AF_INET);
+	ck_assert_uint_eq(ntohs(sin->sin_port), 8080);
+	ck_assert_uint_eq(htonl(INADDR_LOOPBACK), sin->sin_addr.s_addr);
+	config_free(conf);
+
+	/* An empty [server] is fine too. */
+	conf = load_ok("[server]\n");
+	ck_assert_uint_eq(conf->nlistens, 1);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_full)
+{
+	struct wsd_config *conf;
+	const struct wsd_route *r;
+	char		*text, *www;
+
+	www = make_dir("www");
+	ck_assert_int_ne(asprintf(&text,
+	    "\xef\xbb\xbf# every key\r\n"
+	    "[server]\r\n"
+	    "listen = 127.0.0.1:0\n"
+	    "listen = [::1]:0     ; inline comment\n"
+	    "\tlisten = 0.0.0.0:9000\n"
+	    "   log_level = debug\n"
+	    "access_log = off\n"
+	    "max_connections = 1000000\n"
+	    "max_header_size = 1m\n"
+	    "max_message_size = 1g\n"
+	    "max_send_buffer = 64K\n"
+	    "ping_interval = 0\n"
+	    "ping_timeout = 250ms\n"
+	    "handshake_timeout = 0.001\n"
+	    "idle_timeout = 1.5m\n"
+	    "close_timeout = 86400s\n"
+	    "\n"
+	    "; a static site\n"
+	    "[route /]\n"
+	    "app = static\n"
+	    "root = %s\n"
+	    "[ route   /echo ]   # comment\n"
+	    "app=echo\n"
+	    "max_message_size=16k\n"
+	    "[route /hello]\n"
+	    "app = hello\n", www), -1);
+	conf = load_ok(text);
+	free(text);
+
+	ck_assert_uint_eq(conf->nlistens, 3);
+	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:0");
+	ck_assert_int_eq(conf->listens[0].line, 3);
+	ck_assert_str_eq(conf->listens[1].text, "[::1]:0");
+	ck_assert_int_eq(conf->listens[1].addr.ss_family, AF_INET6);
+	ck_assert_int_eq(conf->listens[1].line, 4);
+	ck_assert_str_eq(conf->listens[2].text, "0.0.0.0:9000");
+	ck_assert_int_eq(conf->log_level, LOG_LVL_DEBUG);
+	ck_assert_int_eq(conf->access_log, 0);
+	ck_assert_uint_eq(conf->max_connections, 1000000);
+	ck_assert_uint_eq(conf->max_header_size, 1048576);
+	ck_assert_uint_eq(conf->lim.max_message_size, 1073741824);
+	ck_assert_uint_eq(conf->lim.max_send_buffer, 65536);
+	ck_assert(conf->lim.ping_interval == 0);
+	ck_assert(conf->lim.ping_timeout == 0.25);
+	ck_assert(conf->handshake_timeout == 0.001);
+	ck_assert(conf->idle_timeout == 90);
+	ck_assert(conf->close_timeout == 86400);
+
+	ck_assert_uint_eq(conf->nroutes, 3);
+	r = route(conf, "/");
+	ck_assert_ptr_null(r->app);
+	ck_assert_int_eq(r->line, 19);
+	ck_assert_uint_eq(r->path_len, 1);
+	ck_assert_str_eq(r->root, www);
+	ck_assert_ptr_nonnull(r->root_real);
+	ck_assert_str_eq(r->root_real, www);
+	r = route(conf, "/echo");
+	ck_assert_ptr_eq(r->app, app_find("echo"));
+	ck_assert_int_eq(r->line, 22);
+	ck_assert_ptr_null(r->root);
+	ck_assert_uint_eq(r->lim.max_message_size, 16384);
+	ck_assert_uint_eq(r->lim.max_send_buffer, 65536);
+	ck_assert(r->lim.ping_interval == 0);
+	ck_assert(r->lim.ping_timeout == 0.25);
+	r = route(conf, "/hello");
+	ck_assert_ptr_eq(r->app, app_find("hello"));
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_typo_line)
+{
+	char	*errs;
+
+	errs = load_errors(
+	    "# line 1\n"
+	    "[server]\n"
+	    "listen = 127.0.0.1:0\n"
+	    "\n"
+	    "log_level = info\n"
+	    "; line 6\n"
+	    "max_conections = 10\n"
+	    "access_log = on\n");
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_ptr_nonnull(strstr(errs, ":7: "));
+	ck_assert_str_eq(errs, "F:7: unknown key \"max_conections\" in "
+	    "[server] (did you mean \"max_connections\"?)");
+	free(errs);
+
+	/* No suggestion when nothing is close. */
+	ck_assert_errors("[server]\nfoo = 1\n",
+	    "F:2: unknown key \"foo\" in [server]");
+	ck_assert_errors("[route /x]\napp = echo\npingtimeout = 1\n",
+	    "F:3: unknown key \"pingtimeout\" in [route /x] "
+	    "(did you mean \"ping_timeout\"?)");
+}
+END_TEST
+
+START_TEST(test_many_errors)
+{
+	/* Every error is reported, in line order, and parsing goes on. */
+	ck_assert_errors(
+	    "[server]\n"
+	    "max_connections = lots\n"
+	    "this is not a key\n"
+	    "ping_interval = 5x\n"
+	    "[route /a]\n"
+	    "app = nope\n"
+	    "[route /b]\n"
+	    "[bogus]\n"
+	    "key = ignored in a bad section\n"
+	    "[server]\n"
+	    "access_log = maybe\n",
+	    "F:2: max_connections: invalid number \"lots\"\n"
+	    "F:3: expected \"key = value\" or \"[section]\"\n"
+	    "F:4: ping_interval: invalid duration \"5x\"\n"
+	    "F:6: unknown app \"nope\" (known: static echo hello)\n"
+	    "F:7: route /b: missing \"app\"\n"
+	    "F:8: unknown section \"[bogus]\"\n"
+	    "F:10: duplicate [server] section (first at line 1)");
+}
+END_TEST
+
+START_TEST(test_bad_values)
+{
+	ck_assert_errors("[server]\nmax_message_size = 1x\n",
+	    "F:2: max_message_size: invalid size \"1x\"");
+	ck_assert_errors("[server]\nmax_send_buffer = -1\n",
+	    "F:2: max_send_buffer: invalid size \"-1\"");
+	ck_assert_errors("[server]\nmax_header_size = 99999999999999999999k\n",
+	    "F:2: max_header_size: invalid size \"99999999999999999999k\"");
+	ck_assert_errors("[server]\nping_timeout = 1h\n",
+	    "F:2: ping_timeout: invalid duration \"1h\"");
+	ck_assert_errors("[server]\nclose_timeout = -1\n",
+	    "F:2: close_timeout: invalid duration \"-1\"");
+	ck_assert_errors("[server]\naccess_log = maybe\n",
+	    "F:2: access_log: invalid boolean (on|off|yes|no|true|false|1|0) "
+	    "\"maybe\"");
+	ck_assert_errors("[server]\nlog_level = verbose\n",
+	    "F:2: log_level: invalid level (error|warn|info|debug) "
+	    "\"verbose\"");
+	ck_assert_errors("[server]\nmax_connections = 1.5\n",
+	    "F:2: max_connections: invalid number \"1.5\"");
+	ck_assert_errors("[server]\nmax_connections =\n",
+	    "F:2: max_connections: missing value");
+	ck_assert_errors("[server]\nmax_connections = ; just a comment\n",
+	    "F:2: max_connections: missing value");
+	ck_assert_errors("[server]\nlisten = localhost:80\n",
+	    "F:2: listen: invalid address \"localhost:80\" "
+	    "(expected ADDR:PORT or [V6ADDR]:PORT)");
+	ck_assert_errors("[server]\nlisten = ::1:80\n",
+	    "F:2: listen: invalid address \"::1:80\" "
+	    "(expected ADDR:PORT or [V6ADDR]:PORT)");
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:65536\n",
+	    "F:2: listen: invalid address \"127.0.0.1:65536\" "
+	    "(expected ADDR:PORT or [V6ADDR]:PORT)");
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:443 tls\n",
+	    "F:2: unknown listen flag \"tls\"");
+	ck_assert_errors("[server]\nlisten = [::]:443  tls  http2\n",
+	    "F:2: unknown listen flag \"tls\"\n"
+	    "F:2: unknown listen flag \"http2\"");
+}
+END_TEST
+
+START_TEST(test_bounds)
+{
+	struct wsd_config *conf;
+
+	ck_assert_errors("[server]\nmax_connections = 0\n",
+	    "F:2: max_connections: \"0\" is out of range (1 to 1000000)");
+	ck_assert_errors("[server]\nmax_connections = 1000001\n",
+	    "F:2: max_connections: \"1000001\" is out of range "
+	    "(1 to 1000000)");
+	ck_assert_errors("[server]\nmax_connections = 99999999999999999999\n",
+	    "F:2: max_connections: invalid number \"99999999999999999999\"");
+	ck_assert_errors("[server]\nmax_header_size = 1023\n",
+	    "F:2: max_header_size: \"1023\" is out of range (1k to 1m)");
+	ck_assert_errors("[server]\nmax_header_size = 1048577\n",
+	    "F:2: max_header_size: \"1048577\" is out of range (1k to 1m)");
+	ck_assert_errors("[server]\nmax_message_size = 0\n",
+	    "F:2: max_message_size: \"0\" is out of range (1 to 1g)");
+	ck_assert_errors("[server]\nmax_message_size = 2g\n",
+	    "F:2: max_message_size: \"2g\" is out of range (1 to 1g)");
+	ck_assert_errors("[server]\nmax_send_buffer = 512\n",
+	    "F:2: max_send_buffer: \"512\" is out of range (1k to 1g)");
+	ck_assert_errors("[server]\nping_interval = 86401\n",
+	    "F:2: ping_interval: \"86401\" is out of range (0s to 86400s)");
+	ck_assert_errors("[server]\nping_timeout = 1441m\n",
+	    "F:2: ping_timeout: \"1441m\" is out of range (0s to 86400s)");
+	ck_assert_errors("[server]\nhandshake_timeout = 0\n",
+	    "F:2: handshake_timeout: \"0\" is out of range (1ms to 86400s)");
+	ck_assert_errors("[server]\nidle_timeout = 0.0009\n",
+	    "F:2: idle_timeout: \"0.0009\" is out of range (1ms to 86400s)");
+	ck_assert_errors("[server]\nclose_timeout = 0ms\n",
+	    "F:2: close_timeout: \"0ms\" is out of range (1ms to 86400s)");
+	/* Per-route values are bounded the same way. */
+	ck_assert_errors("[route /e]\napp = echo\nmax_message_size = 2g\n",
+	    "F:3: max_message_size: \"2g\" is out of range (1 to 1g)");
+
+	/* The bounds themselves are accepted. */
+	conf = load_ok("[server]\n"
+	    "max_connections = 1\n"
+	    "max_header_size = 1k\n"
+	    "max_message_size = 1\n"
+	    "max_send_buffer = 1g\n"
+	    "ping_interval = 86400\n"
+	    "ping_timeout = 0\n"
+	    "handshake_timeout = 1ms\n"
+	    "idle_timeout = 0.001s\n"
+	    "close_timeout = 1440m\n");
+	ck_assert_uint_eq(conf->max_connections, 1);
+	ck_assert_uint_eq(conf->max_header_size, 1024);
+	ck_assert_uint_eq(conf->lim.max_message_size, 1);
+	ck_assert_uint_eq(conf->lim.max_send_buffer, 1073741824);
+	ck_assert(conf->lim.ping_interval == 86400);
+	ck_assert(conf->lim.ping_timeout == 0);
+	ck_assert(conf->handshake_timeout == 0.001);
+	ck_assert(conf->idle_timeout == 0.001);
+	ck_assert(conf->close_timeout == 86400);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_duplicates)
+{
+	struct wsd_config *conf;
+
+	ck_assert_errors("[route /x]\napp = echo\n\n[route /x]\napp = hello\n",
+	    "F:4: duplicate route /x (first at line 1)");
+	ck_assert_errors("[server]\n[route /e]\napp = echo\n[server]\n",
+	    "F:4: duplicate [server] section (first at line 1)");
+	ck_assert_errors("[server]\nmax_connections = 5\nmax_connections = 6\n",
+	    "F:3: duplicate key \"max_connections\" (first at line 2)");
+	ck_assert_errors("[route /e]\napp = echo\napp = echo\n",
+	    "F:3: duplicate key \"app\" (first at line 2)");
+	ck_assert_errors("[route /e]\napp = echo\nping_interval = 1\n"
+	    "ping_interval = 2\n",
+	    "F:4: duplicate key \"ping_interval\" (first at line 3)");
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:80\nlisten = [::1]:80\n"
+	    "listen = 127.0.0.1:80\n",
+	    "F:4: duplicate listen 127.0.0.1:80 (first at line 2)");
+	ck_assert_errors("[server]\nlisten = [::1]:80\nlisten = [0::1]:80\n",
+	    "F:3: duplicate listen [0::1]:80 (first at line 2)");
+
+	/* listen repeats; port 0 twice is two ephemeral ports. */
+	conf = load_ok("[server]\nlisten = 127.0.0.1:0\nlisten = 127.0.0.1:0\n"
+	    "listen = 127.0.0.1:81\n");
+	ck_assert_uint_eq(conf->nlistens, 3);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_root)
+{
+	struct wsd_config *conf;
+	char		*text, *www, *file, *errs, *expect;
+	char		 real[PATH_MAX];
+
+	/* Missing directory. */
+	ck_assert_errors("[route /]\napp = static\nroot = /nonexistent/wsd\n",
+	    "F:3: root \"/nonexistent/wsd\": No such file or directory");
+	ck_assert_errors("[route /]\napp = static\n",
+	    "F:1: route /: missing \"root\"");
+
+	/* A file is not a directory. */
+	file = write_file("plain", "x");
+	ck_assert_int_ne(asprintf(&text, "[route /]\napp = static\n"
+	    "root = %s\n", file), -1);
+	ck_assert_int_ne(asprintf(&expect, "F:3: root \"%s\": Not a "
+	    "directory", file), -1);
+	errs = load_errors(text);
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_str_eq(errs, expect);
+	free(errs);
+	free(expect);
+	free(text);
+
+	/* Relative roots resolve against the config file's directory. */
+	www = make_dir("site");
+	ck_assert_ptr_nonnull(realpath(www, real));
+	conf = load_ok("[route /]\napp = static\nroot = site\n");
+	ck_assert_str_eq(conf->routes[0].root, "site");
+	ck_assert_str_eq(conf->routes[0].root_real, real);
+	config_free(conf);
+	ck_assert_int_ne(asprintf(&expect, "F:3: root \"%s/gone\": No such "
+	    "file or directory", tmpdir), -1);
+	errs = load_errors("[route /]\napp = static\nroot = gone\n");
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_str_eq(errs, expect);
+	free(errs);
+	free(expect);
+
+	/* Symlinks and ".." are resolved. */
+	make_dir("site/sub");
+	conf = load_ok("[route /]\napp = static\nroot = site/sub/../sub/..\n");
+	ck_assert_str_eq(conf->routes[0].root_real, real);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_apps)
+{
+	char	*expect;
+
+	ck_assert_int_ne(asprintf(&expect, "F:2: unknown app \"chat\" "
+	    "(known: %s)", app_names()), -1);
+	ck_assert_errors("[route /chat]\napp = chat\n", expect);
+	free(expect);
+	ck_assert_errors("[route /chat]\napp = Echo\n",
+	    "F:2: unknown app \"Echo\" (known: static echo hello)");
+	/* A bad or empty app does not also say "missing". */
+	ck_assert_errors("[route /chat]\napp =\n", "F:2: app: missing value");
+}
+END_TEST
+
+START_TEST(test_sections)
+{
+	ck_assert_errors("[sever]\nlisten = 1.2.3.4:5\n",
+	    "F:1: unknown section \"[sever]\"");
+	ck_assert_errors("[server extra]\n",
+	    "F:1: unknown section \"[server extra]\"");
+	ck_assert_errors("[]\n", "F:1: unknown section \"[]\"");
+	ck_assert_errors("[route]\napp = echo\n",
+	    "F:1: route without a path (expected [route /PATH])");
+	ck_assert_errors("[server\nlisten = 1.2.3.4:5\n",
+	    "F:1: missing \"]\" in section header");
+	ck_assert_errors("[server] x\n",
+	    "F:1: unexpected text after \"]\"");
+	ck_assert_errors("listen = 127.0.0.1:80\n[server]\n",
+	    "F:1: key \"listen\" outside any section");
+	ck_assert_errors("[server]\nroot = /tmp\n",
+	    "F:2: key \"root\" belongs in a [route PATH] section");
+	ck_assert_errors("[route /e]\napp = echo\nlog_level = debug\n",
+	    "F:3: key \"log_level\" belongs in the [server] section");
+	ck_assert_errors("[route /e]\napp = echo\nlisten = 127.0.0.1:0\n",
+	    "F:3: key \"listen\" belongs in the [server] section");
+}
+END_TEST
+
+START_TEST(test_route_paths)
+{
+	struct wsd_config *conf;
+	const char	*long_path;
+
+	ck_assert_errors("[route x]\n",
+	    "F:1: invalid route path \"x\": must start with \"/\"");
+	ck_assert_errors("[route /a b]\n",
+	    "F:1: invalid route path \"/a b\": must not contain white space "
+	    "or control characters");
+	ck_assert_errors("[route /a?b]\n",
+	    "F:1: invalid route path \"/a?b\": must not contain \"?\" or "
+	    "\"#\"");
+	ck_assert_errors("[route /a#b]\n",
+	    "F:1: invalid route path \"/a#b\": must not contain \"?\" or "
+	    "\"#\"");
+	ck_assert_errors("[route /a/]\n",
+	    "F:1: invalid route path \"/a/\": must not end with \"/\"");
+	ck_assert_errors("[route /a/./b]\n",
+	    "F:1: invalid route path \"/a/./b\": must not contain \".\" or "
+	    "\"..\" segments");
+	ck_assert_errors("[route /..]\n",
+	    "F:1: invalid route path \"/..\": must not contain \".\" or "
+	    "\"..\" segments");
+	ck_assert_errors("[route /a//b]\n",
+	    "F:1: invalid route path \"/a//b\": must not contain empty "
+	    "segments (\"//\")");
+	/* Keys under a rejected section are not reported again. */
+	ck_assert_errors("[route /a/]\napp = nope\nfoo = bar\n",
+	    "F:1: invalid route path \"/a/\": must not end with \"/\"");
+
+	/* Dots inside a segment are fine, and so are long paths. */
+	long_path = "[route /a.b/..c/.d./x-y_z~1/"
+	    "0123456789012345678901234567890123456789012345678901234567890]\n"
+	    "app = echo\n";
+	conf = load_ok(long_path);
+	ck_assert_str_eq(conf->routes[0].path, "/a.b/..c/.d./x-y_z~1/"
+	    "0123456789012345678901234567890123456789012345678901234567890");
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+	struct wsd_config *conf;
+	char		 text[1024], line[256], *errs, *root, *p;
+	size_t		 n;
+
+	/* 250 characters on line 3; errors after it keep their numbers. */
+	memset(line, 'x', 250);
+	line[0] = ';';
+	line[250] = '\0';
+	snprintf(text, sizeof(text), "[server]\nlog_level = info\n%s\n"
+	    "foo = 1\n[route /e]\napp = echo\nbar = 2\n", line);
+	errs = load_errors(text);
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_str_eq(errs,
+	    "F:3: line too long (at most 199 characters)\n"
+	    "F:4: unknown key \"foo\" in [server]\n"
+	    "F:7: unknown key \"bar\" in [route /e]");
+	free(errs);
+
+	/* A long line without a final newline. */
+	snprintf(text, sizeof(text), "[server]\n%s", line);
+	ck_assert_errors(text, "F:2: line too long (at most 199 characters)");
+
+	/* 200 characters is too long, 199 is not. */
+	line[200] = '\0';
+	snprintf(text, sizeof(text), "%s\n[server]\nfoo = 1\n", line);
+	ck_assert_errors(text, "F:1: line too long (at most 199 characters)\n"
+	    "F:3: unknown key \"foo\" in [server]");
+	line[199] = '\0';
+	snprintf(text, sizeof(text), "%s\n[server]\nfoo = 1\n", line);
+	ck_assert_errors(text, "F:3: unknown key \"foo\" in [server]");
+	/* The same with CRLF line ends. */
+	snprintf(text, sizeof(text), "%s\r\n[server]\r\nfoo = 1\r\n", line);
+	ck_assert_errors(text, "F:3: unknown key \"foo\" in [server]");
+
+	/* A key line of exactly 199 characters fills inih's buffer. */
+	make_dir("www");
+	n = strlen("root = ") + strlen(tmpdir) + strlen("/www");
+	ck_assert_uint_lt(n, 150);
+	ck_assert_ptr_nonnull(root = malloc(200));
+	p = root + snprintf(root, 200, "root = %s/", tmpdir);
+	while ((size_t)(p - root) + 2 + 3 <= 199) {
+		*p++ = '.';
+		*p++ = '/';
+	}
+	if ((size_t)(p - root) + 3 < 199)
+		*p++ = '/';
+	snprintf(p, 200 - (size_t)(p - root), "www");
+	ck_assert_uint_eq(strlen(root), 199);
+	snprintf(text, sizeof(text), "[route /]\napp = static\n%s\n"
+	    "[route /e]\napp = echo\nbar = 2\n", root);
+	errs = load_errors(text);
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_str_eq(errs, "F:6: unknown key \"bar\" in [route /e]");
+	free(errs);
+	snprintf(text, sizeof(text), "[route /]\napp = static\n%s\n", root);
+	conf = load_ok(text);
+	ck_assert_str_eq(conf->routes[0].root, root + strlen("root = "));
+	config_free(conf);
+	free(root);
+}
+END_TEST
+
+START_TEST(test_indent_and_syntax)
+{
+	struct wsd_config *conf;
+	char		*errs;
+
+	/* Indented lines are ordinary lines, not continuations. */
+	conf = load_ok("[server]\n"
+	    "    listen = 127.0.0.1:0\n"
+	    "\tlisten = 127.0.0.1:1\n"
+	    "  \t  max_connections = 7\n"
+	    "  [route /e]\n"
+	    "\t\tapp = echo\n"
+	    "\t\tmax_message_size = 2k\n");
+	ck_assert_uint_eq(conf->nlistens, 2);
+	ck_assert_uint_eq(conf->max_connections, 7);
+	ck_assert_uint_eq(conf->routes[0].lim.max_message_size, 2048);
+	config_free(conf);
+
+	/* Every syntax error is reported, not just the first. */
+	ck_assert_errors("[server]\n"
+	    "listen\n"
+	    "log_level: debug\n"
+	    "= 5\n"
+	    "max connections = 5\n"
+	    "access_log = on\n"
+	    "  oops\n",
+	    "F:2: expected \"key = value\" or \"[section]\"\n"
+	    "F:3: expected \"key = value\" or \"[section]\"\n"
+	    "F:4: expected \"key = value\" or \"[section]\"\n"
+	    "F:5: expected \"key = value\" or \"[section]\"\n"
+	    "F:7: expected \"key = value\" or \"[section]\"");
+
+	/* A NUL byte cannot hide the rest of a line. */
+	errs = load_errors_bytes("[server]\nfoo\0 = 1\nbar = 2\n", 26);
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_str_eq(errs, "F:2: line contains a NUL byte\n"
+	    "F:3: unknown key \"bar\" in [server]");
+	free(errs);
+}
+END_TEST
+
+START_TEST(test_empty_route)
+{
+	ck_assert_errors("[server]\n[route /x]\n",
+	    "F:2: route /x: missing \"app\"");
+	ck_assert_errors("[route /x]\n; only a comment\n"
+	    "[route /y]\napp = echo\n",
+	    "F:1: route /x: missing \"app\"");
+	ck_assert_errors("[route /x]\nmax_message_size = 5\n",
+	    "F:1: route /x: missing \"app\"");
+}
+END_TEST
+
+START_TEST(test_inherit)
+{
+	struct wsd_config *conf;
+	const struct wsd_route *r;
+	const char	*routes =
+	    "[route /a]\n"
+	    "app = echo\n"
+	    "ping_timeout = 5s\n"
+	    "[route /b]\n"
+	    "app = hello\n"
+	    "max_send_buffer = 4k\n";
+	const char	*server =
+	    "[server]\n"
+	    "max_message_size = 64k\n"
+	    "max_send_buffer = 2m\n"
+	    "ping_interval = 1m\n"
+	    "ping_timeout = 30\n";
+	char		 text[512];
+	int		 order;
+
+	/* Routes inherit [server] whether it comes before or after them. */
+	for (order = 0; order < 2; order++) {
+		snprintf(text, sizeof(text), "%s%s", order ? routes : server,
+		    order ? server : routes);
+		conf = load_ok(text);
+		r = route(conf, "/a");
+		ck_assert_uint_eq(r->lim.max_message_size, 65536);
+		ck_assert_uint_eq(r->lim.max_send_buffer, 2097152);
+		ck_assert(r->lim.ping_interval == 60);
+		ck_assert(r->lim.ping_timeout == 5);
+		r = route(conf, "/b");
+		ck_assert_uint_eq(r->lim.max_message_size, 65536);
+		ck_assert_uint_eq(r->lim.max_send_buffer, 4096);
+		ck_assert(r->lim.ping_interval == 60);
+		ck_assert(r->lim.ping_timeout == 30);
+		ck_assert_uint_eq(conf->lim.max_send_buffer, 2097152);
+		ck_assert(conf->lim.ping_timeout == 30);
+		config_free(conf);
+	}
+
+	/* Without [server], routes get the defaults. */
+	conf = load_ok(routes);
+	r = route(conf, "/b");
+	ck_assert_uint_eq(r->lim.max_message_size, 1048576);
+	ck_assert(r->lim.ping_interval == 20);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_static_keys)
+{
+	char	*text, *www;
+
+	www = make_dir("www");
+	ck_assert_int_ne(asprintf(&text, "[route /]\nping_interval = 5\n"
+	    "app = static\nroot = %s\nmax_message_size = 1k\n", www), -1);
+	ck_assert_errors(text,
+	    "F:2: key \"ping_interval\" is not allowed on a static route\n"
+	    "F:5: key \"max_message_size\" is not allowed on a static route");
+	free(text);
+	ck_assert_errors("[route /e]\nroot = /tmp\napp = echo\n",
+	    "F:2: key \"root\" is only for static routes");
+}
+END_TEST
+
+START_TEST(test_match)
+{
+	struct wsd_config *conf;
+	const struct wsd_route *r;
+	char		*text, *www;
+
+	ck_assert_ptr_nonnull(www = strdup(make_dir("www")));
+	make_dir("www/static");
+	ck_assert_int_ne(asprintf(&text,
+	    "[route /]\napp = static\nroot = %s\n"
+	    "[route /static]\napp = static\nroot = %s/static\n"
+	    "[route /static/deep]\napp = static\nroot = %s\n"
+	    "[route /echo]\napp = echo\n"
+	    "[route /static/chat]\napp = hello\n", www, www, www), -1);
+	conf = load_ok(text);
+	free(text);
+	free(www);
+
+#define MATCH(p_, expect_) do {					\
+	r = config_route_match(conf, p_);				\
+	ck_assert_ptr_nonnull(r);					\
+	ck_assert_str_eq(r->path, expect_);				\
+} while (0)
+	MATCH("/", "/");
+	MATCH("/index.html", "/");
+	MATCH("/echo", "/echo");
+	/* App routes are exact: below one, the static "/" serves. */
+	MATCH("/echo/", "/");
+	MATCH("/echo/x", "/");
+	MATCH("/echoes", "/");
+	/* Static prefixes end on a segment boundary. */
+	MATCH("/static", "/static");
+	MATCH("/static/", "/static");
+	MATCH("/static/a/b.css", "/static");
+	MATCH("/staticx", "/");
+	MATCH("/static.css", "/");
+	/* The longest prefix wins, whatever the order in the file. */
+	MATCH("/static/deep", "/static/deep");
+	MATCH("/static/deep/x", "/static/deep");
+	MATCH("/static/deeper", "/static");
+	/* An exact app route beats a static prefix. */
+	MATCH("/static/chat", "/static/chat");
+	MATCH("/static/chat/x", "/static");
+#undef MATCH
+	config_free(conf);
+
+	/* Without "/", unmatched paths have no route. */
+	conf = load_ok("[route /echo]\napp = echo\n");
+	ck_assert_ptr_null(config_route_match(conf, "/"));
+	ck_assert_ptr_null(config_route_match(conf, "/echo/"));
+	ck_assert_ptr_nonnull(config_route_match(conf, "/echo"));
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_embedded)
+{
+	struct wsd_config *conf;
+	char		*errs, *www;
+
+	www = make_dir("www");
+	conf = config_default(www, &errs);
+	if (conf == NULL)
+		ck_abort_msg("embedded default failed:\n%s", errs);
+	ck_assert_ptr_null(errs);
+	ck_assert_ptr_null(conf->file);
+	ck_assert_uint_eq(conf->nlistens, 1);
+	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
+	ck_assert_uint_eq(conf->nroutes, 3);
+	ck_assert_ptr_null(route(conf, "/")->app);
+	ck_assert_str_eq(route(conf, "/")->root_real, www);
+	ck_assert_ptr_eq(route(conf, "/hello")->app, app_find("hello"));
+	ck_assert_ptr_eq(route(conf, "/echo")->app, app_find("echo"));
+	ck_assert_uint_eq(conf->max_connections, 10000);
+	config_free(conf);
+
+	/* The default goes through the same checks. */
+	conf = config_default("/nonexistent/wsd-www", &errs);
+	ck_assert_ptr_null(conf);
+	ck_assert_str_eq(errs, "(embedded):6: root \"/nonexistent/wsd-www\": "
+	    "No such file or directory");
+	free(errs);
+}
+END_TEST
+
+START_TEST(test_files)
+{
+	struct wsd_config *conf;
+	char		 path[PATH_MAX + 32], *errs, *expect;
+
+	snprintf(path, sizeof(path), "%s/missing.ini", tmpdir);
+	ck_assert_ptr_null(config_load(path, &errs));
+	ck_assert_int_ne(asprintf(&expect, "%s: No such file or directory",
+	    path), -1);
+	ck_assert_str_eq(errs, expect);
+	free(errs);
+	free(expect);
+
+	ck_assert_ptr_null(config_load(tmpdir, &errs));
+	ck_assert_int_ne(asprintf(&expect, "%s: Is a directory", tmpdir), -1);
+	ck_assert_str_eq(errs, expect);
+	free(errs);
+	free(expect);
+
+	/* The name given is used as written. */
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	write_file("rel.ini", "[server]\nfoo = 1\n");
+	ck_assert_ptr_null(config_load("rel.ini", &errs));
+	ck_assert_str_eq(errs, "rel.ini:2: unknown key \"foo\" in [server]");
+	free(errs);
+	ck_assert_ptr_null(config_load("./rel.ini", &errs));
+	ck_assert_str_eq(errs, "./rel.ini:2: unknown key \"foo\" in [server]");
+	free(errs);
+
+	/* Errors may be NULL when only success matters. */
+	ck_assert_ptr_null(config_load("rel.ini", NULL));
+	conf = config_load(write_file("ok.ini", "[server]\n"), NULL);
+	ck_assert_ptr_nonnull(conf);
+	snprintf(path, sizeof(path), "%s/ok.ini", tmpdir);
+	ck_assert_str_eq(conf->file, path);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_strings)
+{
+	struct wsd_config *conf;
+	char		*errs, name[PATH_MAX + 16];
+
+	conf = config_load_string("mem", "[server]\nmax_connections = 3\n",
+	    &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_ptr_null(errs);
+	ck_assert_str_eq(conf->file, "mem");
+	ck_assert_uint_eq(conf->max_connections, 3);
+	config_free(conf);
+
+	ck_assert_ptr_null(config_load_string(NULL, "[x]\n", &errs));
+	ck_assert_str_eq(errs, "(string):1: unknown section \"[x]\"");
+	free(errs);
+
+	/* The last line needs no newline. */
+	ck_assert_ptr_null(config_load_string("m", "[server]\nfoo = 1",
+	    &errs));
+	ck_assert_str_eq(errs, "m:2: unknown key \"foo\" in [server]");
+	free(errs);
+
+	/* A name with a directory resolves relative roots there. */
+	make_dir("d");
+	make_dir("d/www");
+	snprintf(name, sizeof(name), "%s/d/virtual.ini", tmpdir);
+	conf = config_load_string(name, "[route /]\napp = static\nroot = www\n",
+	    &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_ptr_nonnull(strstr(conf->routes[0].root_real, "/d/www"));
+	config_free(conf);
+}
+END_TEST
+
+#ifdef TEST_SRCDIR
+/*
+ * etc/wsd.ini as installed (@WWWDIR@ replaced), as is and with every
+ * commented-out "key = value" line enabled: those must be the defaults.
+ */
+START_TEST(test_example)
+{
+	struct wsd_config *conf, *def;
+	const struct wsd_route *r;
+	FILE		*fp;
+	char		*line = NULL, *text = NULL, *www, *at;
+	size_t		 size = 0, tlen = 0, i;
+	ssize_t		 n;
+	int		 pass;
+
+	ck_assert_ptr_nonnull(www = strdup(make_dir("www")));
+	def = load_ok("");
+	for (pass = 0; pass < 2; pass++) {
+		ck_assert_ptr_nonnull(fp = fopen(TEST_SRCDIR "/etc/wsd.ini",
+		    "r"));
+		free(text);
+		text = NULL;
+		tlen = 0;
+		while ((n = getline(&line, &size, fp)) != -1) {
+			if (pass == 1 && line[0] == ';' &&
+			    line[1] >= 'a' && line[1] <= 'z' &&
+			    strstr(line, " = ") != NULL)
+				memmove(line, line + 1, (size_t)n--);
+			ck_assert_uint_le((size_t)n, 200);
+			text = realloc(text, tlen + (size_t)n +
+			    strlen(www) + 1);
+			ck_assert_ptr_nonnull(text);
+			if ((at = strstr(line, "@WWWDIR@")) != NULL)
+				tlen += (size_t)sprintf(text + tlen, "%.*s%s%s",
+				    (int)(at - line), line, www, at + 8);
+			else {
+				memcpy(text + tlen, line, (size_t)n + 1);
+				tlen += (size_t)n;
+			}
+		}
+		fclose(fp);
+		conf = load_ok(text);
+		ck_assert_uint_eq(conf->nlistens, pass ? 2 : 1);
+		ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
+		ck_assert_int_eq(conf->log_level, def->log_level);
+		ck_assert_int_eq(conf->access_log, def->access_log);
+		ck_assert_uint_eq(conf->max_connections, def->max_connections);
+		ck_assert_uint_eq(conf->max_header_size, def->max_header_size);
+		ck_assert(conf->handshake_timeout == def->handshake_timeout);
+		ck_assert(conf->idle_timeout == def->idle_timeout);
+		ck_assert(conf->close_timeout == def->close_timeout);
+		ck_assert(memcmp(&conf->lim, &def->lim, sizeof(def->lim)) == 0);
+		ck_assert_uint_eq(conf->nroutes, 3);
+		for (i = 0; i < conf->nroutes; i++) {
+			r = &conf->routes[i];
+			ck_assert(memcmp(&r->lim, &def->lim,
+			    sizeof(def->lim)) == 0);
+		}
+		ck_assert_str_eq(route(conf, "/")->root_real, www);
+		ck_assert_ptr_eq(route(conf, "/hello")->app, app_find("hello"));
+		ck_assert_ptr_eq(route(conf, "/echo")->app, app_find("echo"));
+		config_free(conf);
+	}
+	config_free(def);
+	free(line);
+	free(text);
+	free(www);
+}
+END_TEST
+#endif
+
+/* The config suite. */
+Suite *
+config_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("config");
+
+	tc = tcase_create("values");
+	tcase_add_test(tc, test_parse_size);
+	tcase_add_test(tc, test_parse_duration);
+	tcase_add_test(tc, test_parse_bool);
+	tcase_add_test(tc, test_parse_address_v4);
+	tcase_add_test(tc, test_parse_address_v6);
+	tcase_add_test(tc, test_parse_address_bad);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_typo_line);
+	tcase_add_test(tc, test_many_errors);
+	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_bounds);
+	tcase_add_test(tc, test_duplicates);
+	tcase_add_test(tc, test_root);
+	tcase_add_test(tc, test_apps);
+	tcase_add_test(tc, test_sections);
+	tcase_add_test(tc, test_route_paths);
+	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_indent_and_syntax);
+	tcase_add_test(tc, test_empty_route);
+	tcase_add_test(tc, test_inherit);
+	tcase_add_test(tc, test_static_keys);
+	tcase_add_test(tc, test_match);
+	tcase_add_test(tc, test_embedded);
+	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_strings);
+#ifdef TEST_SRCDIR
+	tcase_add_test(tc, test_example);
+#endif
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,24 @@
+/* check_main.c -- runs every unit test suite. */
+#include <stdlib.h>
+
+#include "log.h"
+#include "suites.h"
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	/* Keep the modules' own log lines out of the test report. */
+	log_init(LOG_LVL_ERROR);
+	sr = srunner_create(utf8_suite());
+	srunner_add_suite(sr, ws_suite());
+	srunner_add_suite(sr, http_suite());
+	srunner_add_suite(sr, static_suite());
+	srunner_add_suite(sr, config_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

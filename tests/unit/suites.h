@@ -1,0 +1,13 @@
+/* suites.h -- every check suite of the unit test runner. */
+#ifndef WSD_TEST_SUITES_H
+#define WSD_TEST_SUITES_H
+
+#include <check.h>
+
+Suite	*config_suite(void);
+Suite	*http_suite(void);
+Suite	*static_suite(void);
+Suite	*utf8_suite(void);
+Suite	*ws_suite(void);
+
+#endif
