@@ -32,7 +32,8 @@ struct listener {
 };
 
 static const char server_busy[] =
-    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+    "HTTP/1.1 503 Service Unavailable\r\nServer: wsd/" PACKAGE_VERSION "\r\n"
+    "Connection: close\r\n"
     "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 24\r\n\r\n"
     "503 Service Unavailable\n";
 

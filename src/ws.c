@@ -283,8 +283,10 @@ ws_header_check_start(struct ws_parser *p, struct ws_event *ev)
 		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
 		    "unknown opcode");
 	if (ws_opcode_is_control(p->opcode)) {
-		/* RFC 6455 5.5: control frames are at most 125 bytes and
-		 * never fragmented. */
+		/*
+		 * RFC 6455 5.5: control frames are at most 125 bytes and
+		 * never fragmented.
+		 */
 		if (!p->fin)
 			return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
 			    "fragmented control frame");
@@ -326,8 +328,10 @@ ws_header_check_length(struct ws_parser *p, struct ws_event *ev)
 	if (ws_opcode_is_control(p->opcode))
 		return 0;
 
-	/* RFC 6455 5.4: continuations follow a non-final text/binary frame,
-	 * and a message ends before the next one starts. */
+	/*
+	 * RFC 6455 5.4: continuations follow a non-final text/binary frame,
+	 * and a message ends before the next one starts.
+	 */
 	if (p->opcode == WS_OP_CONT) {
 		if (p->msg_opcode == 0)
 			return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
@@ -395,8 +399,10 @@ ws_data_event(struct ws_parser *p, uint8_t *out, size_t n,
 	if (frame_end)
 		p->in_frame = 0;
 	if (p->msg_opcode == WS_OP_TEXT) {
-		/* RFC 6455 8.1: fail as soon as the text cannot be valid
-		 * UTF-8, even in the middle of a frame. */
+		/*
+		 * RFC 6455 8.1: fail as soon as the text cannot be valid
+		 * UTF-8, even in the middle of a frame.
+		 */
 		p->utf8_state = utf8_validate(p->utf8_state, out, n);
 		if (p->utf8_state == UTF8_REJECT)
 			return ws_parser_fail(p, ev, WS_CLOSE_INVALID_DATA,
