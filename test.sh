@@ -14,8 +14,8 @@ mkdir -p "$out"
 
 echo "== build (gcc, -Werror)"
 wsd_build build CC=gcc --enable-werror || exit 1
-echo "== build (clang, -Werror)"
-wsd_build build-clang CC=clang --enable-werror || exit 1
+echo "== build (clang, -Werror, AddressSanitizer + UBSan)"
+wsd_build build-clang CC=clang --enable-werror --enable-asan || exit 1
 
 passed=0
 failed=0
@@ -38,6 +38,15 @@ else
 	failed=$((failed + 1))
 fi
 [ $unit_rc -ne 0 ] && [ -z "$line" ] && echo "unit tests did not run"
+
+echo "== unit tests under ASan + UBSan (clang)"
+if make -C build-clang check >"$out/unit-asan.out" 2>&1; then
+	grep -E '^[0-9]+%: Checks:' build-clang/tests/unit/check_wsd.log
+else
+	cat build-clang/tests/unit/check_wsd.log "$out/unit-asan.out" 2>/dev/null | tail -n 40
+	echo "unit tests failed under the sanitizers"
+	failed=$((failed + 1))
+fi
 
 echo "== integration tests (python3-websockets, raw sockets)"
 WSD="$top/build/wsd" WSD_SRCDIR="$top" WSD_TEST_OUTPUT="$out" \

@@ -261,7 +261,10 @@ conn_flush_close(struct conn *c)
 
 /* HTTP responses. */
 
-/* Queues a status line and the headers every response carries. */
+/*
+ * Queues a status line and the headers every response carries; 426 also
+ * names the protocol to switch to (RFC 7230 6.7).
+ */
 static void
 conn_http_head(struct conn *c, int status, int keepalive)
 {
@@ -270,8 +273,9 @@ conn_http_head(struct conn *c, int status, int keepalive)
 
 	http_date_format(time(NULL), date);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: wsd/%s\r\n"
-	    "Date: %s\r\nConnection: %s\r\n", status, http_status_text(status),
-	    PACKAGE_VERSION, date, keepalive ? "keep-alive" : "close");
+	    "Date: %s\r\nConnection: %s%s\r\n", status,
+	    http_status_text(status), PACKAGE_VERSION, date,
+	    status == 426 ? "Upgrade, " : "", keepalive ? "keep-alive" : "close");
 }
 
 /* Logs one HTTP request. */
@@ -322,7 +326,10 @@ conn_http_error(struct conn *c, int status)
 	conn_flush_close(c);
 }
 
-/* Serves a file from a static route. Returns the status sent. */
+/*
+ * Serves a file from a static route. Returns whether the connection may
+ * stay open.
+ */
 static int
 conn_http_static(struct conn *c, const struct http_request *req,
     const char *path, int keepalive)
@@ -352,6 +359,8 @@ conn_http_static(struct conn *c, const struct http_request *req,
 			if (evbuffer_add_file(out, f.fd, 0, f.size) == 0)
 				f.fd = -1;
 			else {
+				/* The head promised a body: end the
+				 * connection so the client notices. */
 				log_warnx("%s: cannot queue file", c->peer);
 				keepalive = 0;
 			}
@@ -371,7 +380,7 @@ conn_http_static(struct conn *c, const struct http_request *req,
 	}
 	if (f.fd != -1)
 		close(f.fd);
-	return f.status;
+	return keepalive;
 }
 
 /* Completes the opening handshake and switches to the WebSocket. */
@@ -493,11 +502,10 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		conn_http_simple(c, req, 405, "Allow: GET, HEAD\r\n", NULL, 0);
 		keepalive = 0;
 	} else if (c->route->app != NULL)
-		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n"
-		    "Connection: Upgrade\r\n", "this path speaks WebSocket",
-		    keepalive);
+		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n",
+		    "this path speaks WebSocket", keepalive);
 	else
-		conn_http_static(c, req, path, keepalive);
+		keepalive = conn_http_static(c, req, path, keepalive);
 
 	if (!keepalive || c->srv->stopping) {
 		conn_flush_close(c);

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "http.h"
 #include "log.h"
 #include "server.h"
 
@@ -31,11 +32,6 @@ struct listener {
 	int			 paused;
 };
 
-static const char server_busy[] =
-    "HTTP/1.1 503 Service Unavailable\r\nServer: wsd/" PACKAGE_VERSION "\r\n"
-    "Connection: close\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 24\r\n\r\n"
-    "503 Service Unavailable\n";
 
 /* Raises the open-files soft limit to the hard limit. */
 long
@@ -88,6 +84,8 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 	struct server	*srv = l->srv;
+	char		 busy[256], date[30];
+	int		 n;
 
 	(void)lev;
 	if (l->paused) {
@@ -96,7 +94,13 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	if (srv->nconns >= srv->conf->max_connections) {
 		/* Best effort: the socket is fresh, the write fits. */
-		if (write(fd, server_busy, sizeof(server_busy) - 1) < 0)
+		http_date_format(time(NULL), date);
+		n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 %s\r\n"
+		    "Server: wsd/%s\r\nDate: %s\r\nConnection: close\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Length: 24\r\n\r\n503 Service Unavailable\n",
+		    http_status_text(503), PACKAGE_VERSION, date);
+		if (write(fd, busy, (size_t)n) < 0)
 			log_debug("%s: 503 not written", l->name);
 		evutil_closesocket(fd);
 		log_warnx("%s: max_connections (%u) reached, connection "

@@ -148,22 +148,24 @@ def static_root(tmp_path_factory):
 @pytest.fixture
 def wsd(wsd_binary, tmp_path, static_root, request):
     """Factory: wsd(config_text=None, args=(), cwd=None, preexec_fn=None,
-    listen=True). config_text None uses the default test config
-    (helpers.make_config on static_root); pass use_config=False to run
-    without -c."""
+    use_config=True, listen=True, config_file=None). config_text None uses
+    the default test config (helpers.make_config on static_root);
+    use_config=False runs without -c; listen=False does not wait for the
+    listening line; config_file says where to write the config."""
     daemons = []
     counter = [0]
 
     def start(config_text=None, args=(), cwd=None, preexec_fn=None,
-              use_config=True, listen=True):
+              use_config=True, listen=True, config_file=None):
         counter[0] += 1
         n = counter[0]
         argv = [wsd_binary]
         if use_config:
             if config_text is None:
                 config_text = helpers.make_config(static_root)
-            conf = tmp_path / ("wsd%d.ini" % n)
+            conf = config_file or tmp_path / ("wsd%d.ini" % n)
             conf.write_text(config_text)
+            os.chmod(conf, 0o644)
             argv += ["-c", str(conf)]
         argv += list(args)
         d = Daemon(argv, tmp_path / ("wsd%d.log" % n), cwd=cwd,

@@ -112,21 +112,24 @@ class Conn:
     def _fill(self, deadline):
         """Reads once into the buffer; raises Closed on EOF/reset."""
         if self.eof:
-            raise Closed("connection closed; buffered %r" % bytes(self.buf[:200]))
+            raise Closed("connection closed; buffered %r" % self._head())
         left = deadline - time.monotonic()
         if left <= 0:
-            raise TimeoutError("timed out; buffered %r" % bytes(self.buf[:200]))
+            raise TimeoutError("timed out; buffered %r" % self._head())
         self.sock.settimeout(left)
         try:
             data = self.sock.recv(1 << 20)
         except socket.timeout:
-            raise TimeoutError("timed out; buffered %r" % bytes(self.buf[:200]))
+            raise TimeoutError("timed out; buffered %r" % self._head())
         except (ConnectionResetError, BrokenPipeError):
             data = b""
         if not data:
             self.eof = True
-            raise Closed("connection closed; buffered %r" % bytes(self.buf[:200]))
+            raise Closed("connection closed; buffered %r" % self._head())
         self.buf += data
+
+    def _head(self):
+        return bytes(self.buf[:200])
 
     def read_exact(self, n, timeout=None):
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -145,7 +148,8 @@ class Conn:
                 del self.buf[:i + len(sep)]
                 return out
             if len(self.buf) > limit:
-                raise AssertionError("no %r in %d bytes" % (sep, len(self.buf)))
+                raise AssertionError("no %r in %d bytes"
+                                     % (sep, len(self.buf)))
             self._fill(deadline)
 
     def read_to_eof(self, timeout=None):
@@ -203,7 +207,9 @@ def request(method="GET", path="/", version="HTTP/1.1", headers=None,
     """Builds a request head (and body)."""
     lines = ["%s %s %s" % (method, path, version)]
     if host:
-        lines.append("Host: %s" % (host if isinstance(host, str) else "localhost"))
+        if not isinstance(host, str):
+            host = "localhost"
+        lines.append("Host: %s" % host)
     for k, v in (headers or {}).items():
         lines.append("%s: %s" % (k, v))
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
@@ -260,7 +266,8 @@ def ws_key():
 
 def ws_accept(key):
     """Sec-WebSocket-Accept for a key (RFC 6455 4.2.2)."""
-    return base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
+    digest = hashlib.sha1(key.encode() + WS_GUID).digest()
+    return base64.b64encode(digest).decode()
 
 
 def upgrade_request(path="/echo", key=None, version="13", method="GET",
@@ -302,7 +309,8 @@ def mask_bytes(payload, key):
     if n == 0:
         return b""
     k = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
+    x = int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")
+    return x.to_bytes(n, "big")
 
 
 def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, key=None,
@@ -333,7 +341,8 @@ def close_frame(code=None, reason=b"", **kw):
 
 class Frame:
     def __init__(self, fin, rsv, opcode, payload):
-        self.fin, self.rsv, self.opcode, self.payload = fin, rsv, opcode, payload
+        self.fin, self.rsv = fin, rsv
+        self.opcode, self.payload = opcode, payload
 
     @property
     def close_code(self):
@@ -390,7 +399,8 @@ def expect_close(conn, code, timeout=None, skip_pings=True):
         try:
             f = read_frame(conn, timeout)
         except Closed:
-            raise AssertionError("TCP closed without a close frame (want %r)" % code)
+            raise AssertionError("TCP closed without a close frame "
+                                 "(want %r)" % code)
         if skip_pings and f.opcode == OP_PING:
             continue
         assert f.opcode == OP_CLOSE, "expected close %r, got %r" % (code, f)

@@ -7,7 +7,6 @@ import re
 import signal
 import time
 
-import pytest
 import websockets
 
 import helpers
@@ -150,7 +149,8 @@ def test_client_answering_server_pings_stays(wsd, static_root):
         "ping_interval": "0.5s", "ping_timeout": "0.5s"}))
 
     async def go():
-        async with websockets.connect(url(d, "/echo"), ping_interval=None) as ws:
+        async with websockets.connect(url(d, "/echo"),
+                                      ping_interval=None) as ws:
             await asyncio.sleep(2.0)
             await ws.send("still open")
             return await asyncio.wait_for(ws.recv(), 5)
@@ -191,8 +191,8 @@ def test_ws_access_line(wsd):
     assert " in=8" in line and " out=8" in line, line
     assert len([l for l in d.log_lines()
                 if "access: 127.0.0.1:%d ws " % port in l]) == 1
-    assert re.search(r"access: 127\.0\.0\.1:%d ws /echo \d+(\.\d+)?s close=1000 "
-                     r"in=8 out=8$" % port, line), line
+    assert re.search(r"access: 127\.0\.0\.1:%d ws /echo \d+(\.\d+)?s "
+                     r"close=1000 in=8 out=8$" % port, line), line
 
 
 def test_ws_access_line_protocol_error(wsd):

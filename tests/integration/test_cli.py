@@ -1,4 +1,4 @@
-"""test_cli.py -- command line, config checking, embedded default, log format."""
+"""test_cli.py -- command line, config checks, embedded default, logging."""
 
 import os
 import re
@@ -32,10 +32,22 @@ def test_help_exits_zero():
     assert "-c" in out and "-t" in out, out
 
 
+def package_version():
+    """The version configure.ac declares."""
+    text = (helpers.SRCDIR / "configure.ac").read_text()
+    return re.search(r"AC_INIT\(\[wsd\],\s*\[([^]]+)\]", text).group(1)
+
+
 def test_version_exits_zero():
     rc, out = run_wsd(["-V"])
     assert rc == 0, out
-    assert re.search(r"\d+\.\d+\.\d+", out), out
+    assert package_version() in out, out
+
+
+def test_server_header_has_version(wsd):
+    d = wsd()
+    r = helpers.http_get(d.port, "/index.html")
+    assert r.header("Server") == "wsd/" + package_version(), r
 
 
 def test_bad_option_fails():
@@ -56,7 +68,7 @@ def test_c_without_file_fails():
 
 def test_missing_config_file_fails(tmp_path):
     rc, out = run_wsd(["-t", "-c", str(tmp_path / "nope.ini")])
-    assert rc != 0, out
+    assert rc == 1, out
     assert "nope.ini" in out, out
 
 
@@ -89,7 +101,7 @@ def test_check_typo_key_line_7(tmp_path):
             "app = echo\n")
     f = write(tmp_path / "bad.ini", text)
     rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc != 0, out
+    assert rc == 1, out
     assert re.search(r"bad\.ini:7: ", out), out
     assert "configuration OK" not in out, out
 
@@ -104,7 +116,7 @@ def test_check_reports_every_error(tmp_path):
             "app = nosuchapp\n")                # 7 unknown app
     f = write(tmp_path / "three.ini", text)
     rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc != 0, out
+    assert rc == 1, out
     for line in (3, 4, 7):
         assert re.search(r"three\.ini:%d: " % line, out), (line, out)
 
@@ -140,7 +152,8 @@ ERROR_CASES = [
     ("route_path_not_absolute",
      "[server]\nlisten = 127.0.0.1:0\n[route echo]\napp = echo\n", 3),
     ("repeated_key",
-     "[server]\nlisten = 127.0.0.1:0\nidle_timeout = 1s\nidle_timeout = 2s\n", 4),
+     "[server]\nlisten = 127.0.0.1:0\nidle_timeout = 1s\n"
+     "idle_timeout = 2s\n", 4),
     ("duplicate_route",
      "[server]\nlisten = 127.0.0.1:0\n[route /echo]\napp = echo\n"
      "[route /echo]\napp = echo\n", 5),
@@ -162,7 +175,7 @@ def test_check_error_names_file_and_line(tmp_path, name, text, line):
     root.mkdir()
     f = write(tmp_path / (name + ".ini"), text.format(root=root))
     rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc != 0, out
+    assert rc == 1, out
     assert re.search(r"%s\.ini:%d: \S" % (name, line), out), out
 
 
@@ -173,7 +186,7 @@ def test_check_missing_static_root_key(tmp_path):
             "app = static\n")                   # 4
     f = write(tmp_path / "noroot.ini", text)
     rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc != 0, out
+    assert rc == 1, out
     # Reported at the route's section or its app line.
     assert re.search(r"noroot\.ini:[34]: .*root", out), out
 
@@ -185,7 +198,7 @@ def test_check_route_without_app(tmp_path):
             "max_message_size = 1k\n")          # 4
     f = write(tmp_path / "noapp.ini", text)
     rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc != 0, out
+    assert rc == 1, out
     assert re.search(r"noapp\.ini:[34]: .*app", out), out
 
 
@@ -198,15 +211,16 @@ def test_check_long_line(tmp_path):
             "root = %s\n" % long_root)          # 5, 252 characters
     f = write(tmp_path / "long.ini", text)
     rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc != 0, out
+    assert rc == 1, out
     assert re.search(r"long\.ini:5: .*too long", out, re.I), out
 
 
-def test_config_error_at_start_exits_nonzero(tmp_path):
+def test_config_error_at_start_exits_1(tmp_path):
     # Without -t the same errors stop the daemon before it listens.
-    f = write(tmp_path / "bad.ini", "[server]\nlisten = 127.0.0.1:0\nfoo = 1\n")
+    f = write(tmp_path / "bad.ini",
+              "[server]\nlisten = 127.0.0.1:0\nfoo = 1\n")
     rc, out = run_wsd(["-c", str(f)])
-    assert rc != 0, out
+    assert rc == 1, out
     assert re.search(r"bad\.ini:3: ", out), out
     assert "listening" not in out, out
 
@@ -292,7 +306,10 @@ def test_embedded_default(wsd, tmp_path, srcdir):
     assert r.header("Content-Type", "").startswith("text/html"), r
     assert b'href="hello.html"' in r.body, r.body[:500]
     # The apps are there too.
-    c = helpers.ws_connect(8080, "/echo")
-    c.send(helpers.frame(helpers.OP_TEXT, "ping?"))
-    assert helpers.read_message(c)[:2] == (helpers.OP_TEXT, b"ping?")
-    c.close()
+    with helpers.ws_connect(8080, "/echo") as c:
+        c.send(helpers.frame(helpers.OP_TEXT, "ping?"))
+        assert helpers.read_message(c)[:2] == (helpers.OP_TEXT, b"ping?")
+    with helpers.ws_connect(8080, "/hello") as c:
+        c.send(helpers.frame(helpers.OP_TEXT, "default"))
+        assert helpers.read_message(c)[:2] == (helpers.OP_TEXT,
+                                              b"Hello default!")

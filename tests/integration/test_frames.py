@@ -1,4 +1,4 @@
-"""test_frames.py -- hand-built frames against /echo and /hello (RFC 6455 5)."""
+"""test_frames.py -- hand-built frames against /echo and /hello (RFC 6455)."""
 
 import struct
 import time
@@ -60,6 +60,23 @@ def test_frame_byte_by_byte(ws):
     for b in frame(OP_TEXT, "slowly but surely"):
         c.send(bytes([b]))
     assert read_message(c)[:2] == (OP_TEXT, b"slowly but surely")
+
+
+def test_mixed_sequence_byte_by_byte(ws):
+    # Fragments, a ping between them and a close, one byte per write.
+    c = ws()
+    data = (frame(OP_TEXT, "caf\u00e9 ".encode()[:4], fin=False)
+            + frame(OP_PING, "p1")
+            + frame(OP_CONT, "caf\u00e9 ".encode()[4:] + b"au lait")
+            + frame(OP_BINARY, bytes(200))
+            + close_frame(1000, b"done"))
+    for b in data:
+        c.send(bytes([b]))
+    f = read_frame(c)
+    assert (f.opcode, f.payload) == (OP_PONG, b"p1"), f
+    assert read_message(c)[:2] == (OP_TEXT, "café au lait".encode())
+    assert read_message(c)[:2] == (OP_BINARY, bytes(200))
+    expect_close(c, 1000)
 
 
 def test_max_message_size_exact_is_ok(ws):
@@ -397,7 +414,7 @@ def test_unanswered_ping_1011(wsd, static_root):
 
 def test_route_ping_override(wsd, static_root):
     text = helpers.make_config(static_root, route_extra={
-        "/echo": {"ping_interval": "0.5s", "ping_timeout": "0.5s"}})
+        "/echo": {"ping_interval": "500ms", "ping_timeout": "500ms"}})
     d = wsd(text)
     with helpers.ws_connect(d.port, "/echo") as c:
         f = read_frame(c, timeout=3)

@@ -1,6 +1,7 @@
 """test_http.py -- HTTP/1.1 handling: connections, limits, errors, timeouts."""
 
 import re
+import signal
 import time
 
 import pytest
@@ -10,7 +11,7 @@ from helpers import Conn, read_response, request
 
 
 def assert_closed(c, timeout=3.0):
-    assert c.wait_closed(timeout), "connection still open after %.1fs" % timeout
+    assert c.wait_closed(timeout), "still open after %.1fs" % timeout
 
 
 def test_get_root(wsd):
@@ -77,6 +78,51 @@ def test_pipelined_requests(wsd):
     assert (r1.status, r1.body) == (200, b"plain notes\n")
     assert (r2.status, r2.header("Content-Length")) == (200, "23")
     assert (r3.status, r3.body) == (200, b"sub page\n")
+
+
+def test_bare_lf_and_leading_empty_lines(wsd):
+    d = wsd()
+    r = helpers.http_raw(d.port, b"GET /notes.txt HTTP/1.1\nHost: x\n\n")
+    assert (r.status, r.body) == (200, b"plain notes\n")
+    r = helpers.http_raw(d.port, b"\r\n\r\n" + request("GET", "/notes.txt"))
+    assert (r.status, r.body) == (200, b"plain notes\n")
+
+
+def test_request_body_is_never_a_request(wsd):
+    # A body is not read as the next request (no request smuggling).
+    d = wsd()
+    smuggled = request("GET", "/sub/page.txt")
+    for hdrs in ({"Content-Length": str(len(smuggled))},
+                 {"Transfer-Encoding": "chunked"}):
+        with Conn(d.port) as c:
+            c.send(request("GET", "/notes.txt", headers=hdrs) + smuggled)
+            r = read_response(c)
+            assert (r.status, r.body) == (200, b"plain notes\n"), hdrs
+            rest = c.read_to_eof(3.0)
+            assert b"sub page" not in rest, (hdrs, rest)
+
+
+def test_invalid_content_length_400(wsd):
+    d = wsd()
+    r = helpers.http_raw(d.port, request("GET", "/notes.txt",
+                                         headers={"Content-Length": "abc"}))
+    assert r.status == 400, r
+
+
+def test_pipelined_request_then_upgrade(wsd):
+    d = wsd()
+    key = helpers.ws_key()
+    with Conn(d.port) as c:
+        c.send(request("GET", "/notes.txt")
+               + helpers.upgrade_request("/echo", key)
+               + helpers.frame(helpers.OP_TEXT, "after upgrade"))
+        r = read_response(c)
+        assert (r.status, r.body) == (200, b"plain notes\n")
+        r = read_response(c, head_request=True)
+        assert r.status == 101, r
+        assert r.header("Sec-WebSocket-Accept") == helpers.ws_accept(key)
+        assert helpers.read_message(c)[:2] == (helpers.OP_TEXT,
+                                              b"after upgrade")
 
 
 def test_connection_close_honoured(wsd):
@@ -217,32 +263,38 @@ def test_missing_host_400(wsd):
     assert r.status == 400, r
 
 
-def test_http2_version_505(wsd):
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/1.2", "HTTP/3.0"])
+def test_other_versions_505(wsd, version):
     d = wsd()
     with Conn(d.port) as c:
-        c.send(request("GET", "/index.html", version="HTTP/2.0"))
+        c.send(request("GET", "/index.html", version=version))
         r = read_response(c)
         assert r.status == 505, r
         assert_closed(c)
 
 
-def test_silent_connection_closed_after_handshake_timeout(wsd):
-    d = wsd()   # handshake_timeout = 1s
+def head_timeout_config(root):
+    """handshake_timeout 1s; the idle timeout far away, to tell them apart."""
+    return helpers.make_config(root, server={"idle_timeout": "30s"})
+
+
+def test_silent_connection_closed_after_handshake_timeout(wsd, static_root):
+    d = wsd(head_timeout_config(static_root))
     with Conn(d.port) as c:
         t0 = time.monotonic()
         assert c.wait_closed(1 + 2.0), "still open"
         assert time.monotonic() - t0 >= 0.5, "closed long before the timeout"
 
 
-def test_partial_head_closed_after_handshake_timeout(wsd):
-    d = wsd()
+def test_partial_head_closed_after_handshake_timeout(wsd, static_root):
+    d = wsd(head_timeout_config(static_root))
     with Conn(d.port) as c:
         c.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\n")
         assert c.wait_closed(1 + 2.0), "still open"
 
 
-def test_slowloris_closed_after_handshake_timeout(wsd):
-    d = wsd()
+def test_slowloris_closed_after_handshake_timeout(wsd, static_root):
+    d = wsd(head_timeout_config(static_root))
     payload = request("GET", "/index.html",
                       headers={"X-Slow": "z" * 100})[:-2]
     with Conn(d.port) as c:
@@ -264,8 +316,9 @@ def test_slowloris_closed_after_handshake_timeout(wsd):
         assert time.monotonic() - t0 < 1 + 2.0
 
 
-def test_idle_keep_alive_closed_after_idle_timeout(wsd):
-    d = wsd()   # idle_timeout = 1s
+def test_idle_keep_alive_closed_after_idle_timeout(wsd, static_root):
+    d = wsd(helpers.make_config(static_root, server={
+        "handshake_timeout": "30s"}))   # idle_timeout = 1s
     with Conn(d.port) as c:
         c.send(request("GET", "/notes.txt"))
         assert read_response(c).status == 200
@@ -291,6 +344,7 @@ def test_plain_get_to_app_route_426(wsd):
         r = helpers.http_get(d.port, path)
         assert r.status == 426, r
         assert r.header("Upgrade", "").lower() == "websocket", r
+        assert len(r.header_all("Connection")) == 1, r
         conn = ",".join(r.header_all("Connection")).lower()
         assert "upgrade" in [t.strip() for t in conn.split(",")], r
 
@@ -384,7 +438,6 @@ def test_max_connections(wsd, static_root):
 
 
 def test_sighup_does_not_kill(wsd):
-    import signal
     d = wsd()
     d.kill(signal.SIGHUP)
     time.sleep(0.3)

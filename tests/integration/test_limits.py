@@ -48,7 +48,8 @@ def test_backpressure_slow_reader(wsd, static_root):
                 continue
             pending = pending[n:]
             total += n
-        assert stalled, "wsd read %d bytes from a client that never reads" % total
+        assert stalled, "wsd read %d bytes from a client that never " \
+            "reads" % total
         complete = sent_msgs - 1 if pending else sent_msgs
 
         # wsd has stopped reading: its memory stays bounded...
@@ -64,7 +65,7 @@ def test_backpressure_slow_reader(wsd, static_root):
         for i in range(complete):
             op, data, _ = read_message(slow, timeout=10)
             assert op == OP_BINARY and len(data) == MSG, (i, op, len(data))
-            assert data == payload(i), "message %d of %d differs" % (i, complete)
+            assert data == payload(i), "message %d/%d differs" % (i, complete)
         if pending:
             slow.send(pending)
             op, data, _ = read_message(slow, timeout=10)
@@ -124,3 +125,45 @@ def test_emfile_pauses_accept(wsd, static_root):
         for s in extra:
             s.close()
         ws.close()
+
+
+def test_ping_flood_from_non_reader_closed_1008(wsd, static_root):
+    # Pongs cannot be held back like echoes: a client that sends pings but
+    # never reads the pongs is a slow reader and is closed with 1008
+    # (DESIGN.md, "Pings"), and wsd's memory stays bounded meanwhile.
+    d = wsd(helpers.make_config(static_root, server={
+        "max_send_buffer": "64k"}))
+    c = helpers.ws_connect(d.port, "/echo", timeout=10, rcvbuf=64 * 1024)
+    try:
+        rss0 = proc_rss_kb(d.pid)
+        ping = frame(helpers.OP_PING, b"p" * 125, key=b"\1\2\3\4")
+        burst = ping * 500
+        sock = c.sock
+        sock.setblocking(False)
+        total, pending = 0, b""
+        while total < 20 * 1024 * 1024:
+            if not pending:
+                pending = burst
+            if not writable(sock, 1.0):
+                break
+            try:
+                n = sock.send(pending)
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            pending = pending[n:]
+            total += n
+        grown = proc_rss_kb(d.pid) - rss0
+        assert grown < 100 * 1024, "RSS grew by %d KiB" % grown
+        sock.setblocking(True)
+        pongs = 0
+        while True:
+            f = helpers.read_frame(c, timeout=10)
+            if f.opcode != helpers.OP_PONG:
+                break
+            pongs += 1
+        assert f.opcode == helpers.OP_CLOSE and f.close_code == 1008, (
+            "after %d pongs: %r" % (pongs, f))
+    finally:
+        c.close()

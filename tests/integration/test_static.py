@@ -2,7 +2,10 @@
 path safety, symlinks, and the demo pages."""
 
 import os
+import pathlib
 import re
+import shutil
+import tempfile
 from urllib.parse import urlsplit
 
 import pytest
@@ -129,6 +132,21 @@ def test_if_modified_since_304(wsd):
     assert r.status == 304, r
 
 
+def test_if_modified_since_other_date_forms(wsd):
+    # RFC 7231 7.1.1.1: recipients accept the RFC 850 and asctime forms.
+    from email.utils import parsedate_to_datetime
+    d = wsd()
+    lm = helpers.http_get(d.port, "/notes.txt").header("Last-Modified")
+    t = parsedate_to_datetime(lm)
+    rfc850 = t.strftime("%A, %d-%b-%y %H:%M:%S GMT")
+    asctime = "%s %2d %s" % (t.strftime("%a %b"), t.day,
+                             t.strftime("%H:%M:%S %Y"))
+    for form in (rfc850, asctime):
+        r = helpers.http_get(d.port, "/notes.txt",
+                             headers={"If-Modified-Since": form})
+        assert r.status == 304, (form, r)
+
+
 def test_if_modified_since_old_200(wsd):
     d = wsd()
     r = helpers.http_get(d.port, "/notes.txt", headers={
@@ -231,16 +249,36 @@ def test_fifo_is_404(wsd):
     assert r.status == 404, r
 
 
-def test_unreadable_file_403(wsd, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root can read anything")
-    root = tmp_path / "www"
+@pytest.fixture
+def open_dir():
+    """A world-readable scratch directory (tmp_path is private to root)."""
+    path = tempfile.mkdtemp(prefix="wsd-test-")
+    os.chmod(path, 0o755)
+    yield pathlib.Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_unreadable_file_403(open_dir, wsd):
+    root = open_dir / "www"
     root.mkdir()
+    os.chmod(root, 0o755)
+    (root / "ok.txt").write_text("ok\n")
+    os.chmod(root / "ok.txt", 0o644)
     (root / "locked.txt").write_text("locked\n")
     os.chmod(root / "locked.txt", 0)
-    d = wsd(helpers.make_config(root))
+    preexec = None
+    if os.geteuid() == 0:
+        # root reads anything: run wsd as nobody for this test.
+        def preexec():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+    conf = open_dir / "wsd.ini"
+    d = wsd(helpers.make_config(root), preexec_fn=preexec, config_file=conf)
+    assert helpers.http_get(d.port, "/ok.txt").status == 200
     r = helpers.http_get(d.port, "/locked.txt")
     assert r.status == 403, r
+    assert b"locked" not in r.body
 
 
 def test_static_route_under_prefix(wsd, static_root):

@@ -5,7 +5,7 @@
 
 wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
 	libinih-dev check"
-wsd_test_pkgs="clang python3 python3-websockets python3-pytest curl
+wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
 	openssl mandoc"
 
 wsd_deps() {
