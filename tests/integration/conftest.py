@@ -151,15 +151,16 @@ def wsd(wsd_binary, tmp_path, static_root, request):
     use_config=True, listen=True, config_file=None). config_text None uses
     the default test config (helpers.make_config on static_root);
     use_config=False runs without -c; listen=False does not wait for the
-    listening line; config_file says where to write the config."""
+    listening line; config_file says where to write the config; binary
+    runs another copy of the daemon (one that another user can reach)."""
     daemons = []
     counter = [0]
 
     def start(config_text=None, args=(), cwd=None, preexec_fn=None,
-              use_config=True, listen=True, config_file=None):
+              use_config=True, listen=True, config_file=None, binary=None):
         counter[0] += 1
         n = counter[0]
-        argv = [wsd_binary]
+        argv = [str(binary or wsd_binary)]
         if use_config:
             if config_text is None:
                 config_text = helpers.make_config(static_root)
@@ -185,7 +186,8 @@ def wsd(wsd_binary, tmp_path, static_root, request):
         rc = d.stop()
         if outdir:
             # Keep every daemon log for the CI artifacts.
-            name = re.sub(r"[^\w.-]+", "_", request.node.name)
+            # Parametrized names can pass the file-name limit.
+            name = re.sub(r"[^\w.-]+", "_", request.node.name)[:120]
             logs = os.path.join(outdir, "logs")
             os.makedirs(logs, exist_ok=True)
             with open(os.path.join(logs, "%s-%d.log" % (name, d.pid)),

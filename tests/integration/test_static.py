@@ -258,7 +258,7 @@ def open_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_unreadable_file_403(open_dir, wsd):
+def test_unreadable_file_403(open_dir, wsd, wsd_binary):
     root = open_dir / "www"
     root.mkdir()
     os.chmod(root, 0o755)
@@ -267,14 +267,20 @@ def test_unreadable_file_403(open_dir, wsd):
     (root / "locked.txt").write_text("locked\n")
     os.chmod(root / "locked.txt", 0)
     preexec = None
+    binary = None
     if os.geteuid() == 0:
+        # The build tree may sit in a directory only root can enter.
+        binary = open_dir / "wsd"
+        shutil.copy(wsd_binary, binary)
+        os.chmod(binary, 0o755)
         # root reads anything: run wsd as nobody for this test.
         def preexec():
             os.setgroups([])
             os.setgid(65534)
             os.setuid(65534)
     conf = open_dir / "wsd.ini"
-    d = wsd(helpers.make_config(root), preexec_fn=preexec, config_file=conf)
+    d = wsd(helpers.make_config(root), preexec_fn=preexec, config_file=conf,
+            binary=binary)
     assert helpers.http_get(d.port, "/ok.txt").status == 200
     r = helpers.http_get(d.port, "/locked.txt")
     assert r.status == 403, r
