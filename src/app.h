@@ -6,28 +6,62 @@
 #include <stdint.h>
 
 struct conn;
+struct hub;
+struct app_route;
+struct app_timer;
+struct wsd_route;
+struct event_base;
 
 /*
- * A built-in app. The core calls on_open once the handshake is done,
- * on_message for every complete message (text already validated as UTF-8)
- * and on_close exactly once when the session ends, whatever the reason.
- * Apps talk back only through the functions below, never to a socket.
+ * A built-in app. The core calls route_init once per route at start-up
+ * (to create per-route state such as a timer), on_open once the handshake
+ * is done, on_message for every complete message (text already validated as
+ * UTF-8), on_close exactly once when the session ends, whatever the reason,
+ * and route_free at exit. Apps talk back only through the functions below,
+ * never to a socket or to libevent.
  */
 struct app {
 	const char	*name;
 	int		 binary_ok;	/* 0: a binary message closes with 1003 */
+	/* Route keys this app takes beyond the common ones; NULL-ended. */
+	const char *const *keys;
+	int		(*route_init)(struct app_route *r);
+	void		(*route_free)(struct app_route *r);
 	void		(*on_open)(struct conn *c);
 	void		(*on_message)(struct conn *c, int opcode,
 			    const uint8_t *data, size_t len);
 	void		(*on_close)(struct conn *c);
 };
 
-/* The app table (apps.c). NULL when no app has that name. */
+/* The app table (app.c). NULL when no app has that name. */
 const struct app *app_find(const char *name);
 /* Space-separated list of app names, for error messages and help. */
 const char	*app_names(void);
+/* 1 if app takes route key `key` (one of its own keys), else 0. */
+int		 app_has_key(const struct app *app, const char *key);
 
-/* App API, implemented by conn.c. */
+/* Per-route runtime (app.c): created for every app route at start-up. */
+struct app_route *app_route_new(struct event_base *base,
+		    const struct wsd_route *conf);
+void		 app_route_free(struct app_route *r);
+const struct wsd_route *app_route_conf(const struct app_route *r);
+/* The route's broadcast hub (one per app route). */
+struct hub	*app_route_hub(struct app_route *r);
+/* The app's per-route pointer. */
+void		*app_route_data(struct app_route *r);
+void		 app_route_set_data(struct app_route *r, void *data);
+
+/* Timers for apps: cb(arg) runs once per app_timer_add(). */
+struct app_timer *app_timer_new(struct app_route *r, void (*cb)(void *),
+		    void *arg);
+void		 app_timer_add(struct app_timer *t, double seconds);
+void		 app_timer_free(struct app_timer *t);
+/* Uniformly random seconds in [lo, hi]. */
+double		 app_random_interval(double lo, double hi);
+/* ISO-8601 UTC now with microseconds: 2026-11-25T12:00:00.123456Z. */
+void		 app_timestamp(char out[32]);
+
+/* App API for connections, implemented by conn.c. */
 
 /* Queues one message (WS_OP_TEXT or WS_OP_BINARY); -1 once closing. */
 int	 conn_send(struct conn *c, int opcode, const void *data, size_t len);
@@ -36,5 +70,11 @@ void	 conn_ws_close(struct conn *c, unsigned code, const char *reason);
 /* Per-connection pointer owned by the app. */
 void	*conn_app_data(struct conn *c);
 void	 conn_set_app_data(struct conn *c, void *data);
+/* The route this connection came in on. */
+struct app_route *conn_app_route(struct conn *c);
+/* Joins the route's hub; the core leaves it when the connection ends. */
+void	 conn_join_hub(struct conn *c);
+/* Peer address for log lines ("127.0.0.1:5555"). */
+const char *conn_peer(const struct conn *c);
 
 #endif

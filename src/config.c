@@ -20,6 +20,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "hub.h"
 #include "log.h"
 
 #define CFG_KIB		1024.0
@@ -33,6 +34,7 @@
 enum cfg_sect {
 	CFG_SERVER,
 	CFG_ROUTE,
+	CFG_APPKEY,		/* [route], only if its app takes the key */
 };
 
 enum cfg_type {
@@ -41,6 +43,7 @@ enum cfg_type {
 	CFG_BOOL,		/* int */
 	CFG_UINT,		/* unsigned */
 	CFG_LOGLEVEL,		/* int, LOG_LVL_* */
+	CFG_POLICY,		/* int, enum hub_policy */
 	CFG_LISTEN,		/* appended to listens; repeatable */
 	CFG_APP,		/* "static" or an app name */
 	CFG_PATH,		/* char *, copied */
@@ -49,8 +52,9 @@ enum cfg_type {
 /*
  * One config key. Where the value lives follows from sect and route:
  * [server]-only keys in struct wsd_config, keys a route may override in
- * struct wsd_limits (the server's or the route's), [route]-only keys in
- * struct wsd_route.
+ * struct wsd_limits (the server's or the route's), [route]-only keys and
+ * app keys in struct wsd_route. An app key is accepted on a route only if
+ * its app lists it in app->keys; its default applies to every route.
  */
 struct cfg_key {
 	enum cfg_sect	 sect;
@@ -97,6 +101,14 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(app) },
 	{ CFG_ROUTE, "root", CFG_PATH, 0, 0,
 	    NULL, 0, CFG_R(root) },
+	{ CFG_APPKEY, "interval_min", CFG_DURATION, 0.001, CFG_DAY,
+	    "1s", 0, CFG_R(interval_min) },
+	{ CFG_APPKEY, "interval_max", CFG_DURATION, 0.001, CFG_DAY,
+	    "3s", 0, CFG_R(interval_max) },
+	{ CFG_APPKEY, "slow_client", CFG_POLICY, 0, 0,
+	    "close", 0, CFG_R(slow_client) },
+	{ CFG_APPKEY, "echo_self", CFG_BOOL, 0, 1,
+	    "on", 0, CFG_R(echo_self) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -116,6 +128,7 @@ enum cfg_route_kind {
 /* Parse-time facts about one route, parallel to conf->routes. */
 struct cfg_route_state {
 	int		 seen[CFG_NKEYS];	/* line of each key, 0: unset */
+	int		 bad[CFG_NKEYS];	/* value was rejected */
 	enum cfg_route_kind kind;
 };
 
@@ -482,7 +495,7 @@ config_key_allowed(const struct cfg_key *k, enum cfg_in in)
 {
 	if (in == CFG_IN_SERVER)
 		return k->sect == CFG_SERVER;
-	return k->sect == CFG_ROUTE || k->route;
+	return k->sect != CFG_SERVER || k->route;
 }
 
 /* Edit distance of two short strings; large for long ones. */
@@ -547,6 +560,7 @@ config_store(const struct cfg_key *k, void *base, double v)
 		break;
 	case CFG_BOOL:
 	case CFG_LOGLEVEL:
+	case CFG_POLICY:
 		*(int *)(void *)field = (int)v;
 		break;
 	default:
@@ -609,6 +623,13 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 	case CFG_LOGLEVEL:
 		if ((b = log_level_parse(s)) == -1) {
 			*why = "invalid level (error|warn|info|debug)";
+			return -1;
+		}
+		*v = b;
+		return 0;
+	case CFG_POLICY:
+		if ((b = hub_policy_parse(s)) == -1) {
+			*why = "invalid policy (close|drop|conflate)";
 			return -1;
 		}
 		*v = b;
@@ -681,8 +702,8 @@ config_listen(struct cfg_parse *p, const char *value, int line)
 	l->line = line;
 }
 
-/* Applies one key = value inside the current section. */
-static void
+/* Applies one key = value inside the current section; -1: bad value. */
+static int
 config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 {
 	struct wsd_route *r = NULL;
@@ -696,14 +717,14 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	if (p->in == CFG_IN_ROUTE) {
 		r = &p->conf->routes[p->route];
 		st = &p->rstate[p->route];
-		base = k->sect == CFG_ROUTE ? (void *)r : (void *)&r->lim;
+		base = k->route ? (void *)&r->lim : (void *)r;
 	} else
 		base = k->route ? (void *)&p->conf->lim : (void *)p->conf;
 
 	switch (k->type) {
 	case CFG_LISTEN:
 		config_listen(p, value, p->line);
-		return;
+		return 0;
 	case CFG_APP:
 		if (strcmp(value, "static") == 0) {
 			st->kind = CFG_ROUTE_STATIC;
@@ -716,25 +737,26 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 			config_error(p, p->line, "unknown app \"%s\" "
 			    "(known: %s)", value, app_names());
 		}
-		return;
+		return 0;
 	case CFG_PATH:
 		r->root = config_xstrdup(value);
-		return;
+		return 0;
 	default:
 		break;
 	}
 	if (config_value(k, value, &v, &why) == 0) {
 		config_store(k, base, v);
-		return;
+		return 0;
 	}
 	if (why != NULL) {
 		config_error(p, p->line, "%s: %s \"%s\"", k->name, why, value);
-		return;
+		return -1;
 	}
 	config_fmt_bound(k, k->min, lo, sizeof(lo));
 	config_fmt_bound(k, k->max, hi, sizeof(hi));
 	config_error(p, p->line, "%s: \"%s\" is out of range (%s to %s)",
 	    k->name, value, lo, hi);
+	return -1;
 }
 
 /*
@@ -750,7 +772,7 @@ config_handler_cb(void *user, const char *section, const char *name,
 	struct cfg_parse *p = user;
 	const struct cfg_key *k;
 	const char	*hint;
-	int		*seen;
+	int		*seen, *bad = NULL;
 
 	(void)section;
 	switch (p->in) {
@@ -791,8 +813,10 @@ config_handler_cb(void *user, const char *section, const char *name,
 
 	if (p->in == CFG_IN_SERVER)
 		seen = &p->server_seen[k - cfg_keys];
-	else
+	else {
 		seen = &p->rstate[p->route].seen[k - cfg_keys];
+		bad = &p->rstate[p->route].bad[k - cfg_keys];
+	}
 	if (*seen != 0 && k->type != CFG_LISTEN) {
 		config_error(p, p->line, "duplicate key \"%s\" (first at line "
 		    "%d)", name, *seen);
@@ -804,9 +828,12 @@ config_handler_cb(void *user, const char *section, const char *name,
 		config_error(p, p->line, "%s: missing value", name);
 		if (k->type == CFG_APP)
 			p->rstate[p->route].kind = CFG_ROUTE_BAD;
+		if (bad != NULL)
+			*bad = 1;
 		return 1;
 	}
-	config_set(p, k, value);
+	if (config_set(p, k, value) == -1 && bad != NULL)
+		*bad = 1;
 	return 1;
 }
 
@@ -840,6 +867,25 @@ config_route_path_check(const char *path)
 			return "must not contain \".\" or \"..\" segments";
 	}
 	return NULL;
+}
+
+/* Sets a new route's app keys to their defaults, whatever its app. */
+static void
+config_route_defaults(struct wsd_route *r)
+{
+	const struct cfg_key *k;
+	const char	*why;
+	double		 v;
+	size_t		 i;
+
+	for (i = 0; i < CFG_NKEYS; i++) {
+		k = &cfg_keys[i];
+		if (k->sect != CFG_APPKEY)
+			continue;
+		if (config_value(k, k->def, &v, &why) == -1)
+			fatalx("%s: bad default for %s", __func__, k->name);
+		config_store(k, r, v);
+	}
 }
 
 /* Opens a section from the text between its brackets. */
@@ -904,6 +950,7 @@ config_section(struct cfg_parse *p, char *s)
 	r->path = config_xstrdup(arg);
 	r->path_len = strlen(arg);
 	r->line = p->line;
+	config_route_defaults(r);
 	p->route = conf->nroutes++;
 	p->in = CFG_IN_ROUTE;
 }
@@ -1082,6 +1129,58 @@ config_root(struct cfg_parse *p, struct wsd_route *r, int line)
 	r->root_real = real;
 }
 
+/*
+ * Checks a route's app keys once its app is known, wherever "app =" stood
+ * in the section: each must be one the app takes, and interval_min must
+ * not exceed interval_max.
+ */
+static void
+config_app_keys(struct cfg_parse *p, const struct wsd_route *r,
+    const struct cfg_route_state *st)
+{
+	const struct cfg_key *k, *kmin, *kmax;
+	const char	*name;
+	char		 lo[32], hi[32];
+	size_t		 j;
+	int		 line;
+
+	if (st->kind != CFG_ROUTE_STATIC && st->kind != CFG_ROUTE_APP)
+		return;		/* no app, or a bad one: already reported */
+	name = st->kind == CFG_ROUTE_STATIC ? "static" : r->app->name;
+	for (j = 0; j < CFG_NKEYS; j++) {
+		k = &cfg_keys[j];
+		if (k->sect != CFG_APPKEY || st->seen[j] == 0)
+			continue;
+		if (st->kind == CFG_ROUTE_APP && app_has_key(r->app, k->name))
+			continue;
+		config_error(p, st->seen[j], "key \"%s\" is not used by app "
+		    "\"%s\"", k->name, name);
+	}
+
+	kmin = config_key_find("interval_min");
+	kmax = config_key_find("interval_max");
+	if (st->kind != CFG_ROUTE_APP || !app_has_key(r->app, kmin->name) ||
+	    !app_has_key(r->app, kmax->name))
+		return;
+	/* A rejected value left the default behind: nothing to compare. */
+	if (st->bad[kmin - cfg_keys] || st->bad[kmax - cfg_keys])
+		return;
+	if (r->interval_min <= r->interval_max)
+		return;
+	/* Blame the later of the two keys, or the section if neither is set. */
+	line = st->seen[kmin - cfg_keys];
+	if (st->seen[kmax - cfg_keys] > line)
+		line = st->seen[kmax - cfg_keys];
+	if (line == 0)
+		line = r->line;
+	config_fmt_bound(kmin, r->interval_min, lo, sizeof(lo));
+	config_fmt_bound(kmax, r->interval_max, hi, sizeof(hi));
+	config_error(p, line, "interval_min (%s%s) is greater than "
+	    "interval_max (%s%s)", lo,
+	    st->seen[kmin - cfg_keys] ? "" : ", the default", hi,
+	    st->seen[kmax - cfg_keys] ? "" : ", the default");
+}
+
 /* Checks what only the whole file shows and fills in inherited values. */
 static void
 config_finish(struct cfg_parse *p)
@@ -1122,6 +1221,7 @@ config_finish(struct cfg_parse *p)
 		case CFG_ROUTE_BAD:
 			break;
 		}
+		config_app_keys(p, r, st);
 		/* After the whole file, so [server] may come after routes. */
 		for (j = 0; j < CFG_NKEYS; j++) {
 			k = &cfg_keys[j];
@@ -1274,7 +1374,19 @@ config_default(const char *www_root, char **errors)
 	    "app = hello\n"
 	    "\n"
 	    "[route /echo]\n"
-	    "app = echo\n", www_root);
+	    "app = echo\n"
+	    "\n"
+	    "[route /time]\n"
+	    "app = time\n"
+	    "\n"
+	    "[route /broadcast]\n"
+	    "app = broadcast\n"
+	    "\n"
+	    "[route /counter]\n"
+	    "app = counter\n"
+	    "\n"
+	    "[route /relay]\n"
+	    "app = relay\n", www_root);
 	conf = config_load_string("(embedded)", text, errors);
 	free(text);
 	if (conf != NULL) {

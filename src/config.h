@@ -29,6 +29,11 @@ struct wsd_route {
 	char		*root;			/* static: as written */
 	char		*root_real;		/* static: realpath(root) */
 	struct wsd_limits lim;
+	/* App keys (app->keys says which app takes which). */
+	double		 interval_min;		/* time, broadcast: seconds */
+	double		 interval_max;
+	int		 slow_client;		/* hub apps: enum hub_policy */
+	int		 echo_self;		/* relay: sender gets its own */
 	int		 line;
 };
 

@@ -21,6 +21,7 @@
 #include "app.h"
 #include "conn.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "server.h"
 #include "static.h"
@@ -55,6 +56,8 @@ struct conn_ws {
 	uint64_t		 bytes_in;	/* message payload bytes */
 	uint64_t		 bytes_out;
 	void			*app_data;
+	struct app_route	*rt;		/* the route's runtime */
+	struct hub_member	 member;	/* in the route's hub */
 	uint32_t		 ping_seq;
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
@@ -73,6 +76,7 @@ struct conn {
 	unsigned		 close_rcvd:1;
 	unsigned		 close_sent:1;
 	unsigned		 app_opened:1;
+	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
 	struct timeval		 req_start;	/* for the access log */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 };
@@ -205,6 +209,8 @@ conn_close(struct conn *c, const char *reason)
 	if (c->ws != NULL) {
 		if (c->app_opened && c->route->app->on_close != NULL)
 			c->route->app->on_close(c);
+		/* After on_close, so an app can still tell the others. */
+		hub_leave(&c->ws->member);
 		log_access("%s ws %s %.3fs close=%u in=%" PRIu64
 		    " out=%" PRIu64, c->peer, c->route->path,
 		    conn_elapsed(&c->ws->start),
@@ -395,6 +401,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		return -1;
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
+	c->ws->rt = server_app_route(c->srv, c->route);
 	gettimeofday(&c->ws->start, NULL);
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Server: wsd/%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -612,6 +619,76 @@ conn_ws_fail(struct conn *c, unsigned code, const char *reason)
 	conn_flush_close(c);
 }
 
+/* Fails the WebSocket on hub.c's behalf. */
+void
+conn_fail(struct conn *c, unsigned code, const char *reason)
+{
+	if (c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING)
+		conn_ws_fail(c, code, reason);
+}
+
+/* Bytes waiting in the output. */
+size_t
+conn_output_length(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Whether messages may still be sent. */
+int
+conn_is_open(const struct conn *c)
+{
+	return c->state == CONN_WS_OPEN && !c->close_sent;
+}
+
+/* Queues a shared, already encoded frame without copying it. */
+int
+conn_send_shared(struct conn *c, const void *frame, size_t len,
+    size_t payload_len, void (*cleanup)(const void *, size_t, void *),
+    void *arg)
+{
+	if (!conn_is_open(c))
+		return -1;
+	if (evbuffer_add_reference(bufferevent_get_output(c->bev), frame, len,
+	    cleanup, arg) == -1)
+		return -1;
+	c->ws->bytes_out += payload_len;
+	return 0;
+}
+
+/* Asks for a write callback once the output is down to low bytes. */
+void
+conn_watch_drain(struct conn *c, size_t low)
+{
+	if (c->hub_drain || c->state != CONN_WS_OPEN)
+		return;
+	c->hub_drain = 1;
+	if (!c->paused)
+		bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
+}
+
+/* The route runtime of a WebSocket. */
+struct app_route *
+conn_app_route(struct conn *c)
+{
+	return c->ws != NULL ? c->ws->rt : NULL;
+}
+
+/* Joins the route's hub. */
+void
+conn_join_hub(struct conn *c)
+{
+	if (c->ws != NULL && c->ws->rt != NULL)
+		hub_join(app_route_hub(c->ws->rt), &c->ws->member, c);
+}
+
+/* The peer address, for app log lines. */
+const char *
+conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
 /* Queues a message from an app. */
 int
 conn_send(struct conn *c, int opcode, const void *data, size_t len)
@@ -819,9 +896,15 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		bufferevent_disable(bev, EV_WRITE);
 		return;
 	}
+	if (c->hub_drain || c->paused)
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	if (c->hub_drain) {
+		/* May queue more and ask for the next drain. */
+		c->hub_drain = 0;
+		hub_member_drained(&c->ws->member);
+	}
 	if (c->paused) {
 		c->paused = 0;
-		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		bufferevent_enable(bev, EV_READ);
 		log_debug("%s: output drained, reading resumed", c->peer);
 		/* What was read before the pause is still waiting. */

@@ -27,6 +27,25 @@ void	conn_close(struct conn *c, const char *reason);
  */
 void	conn_shutdown(struct conn *c);
 
+/* For hub.c: */
+
+/* Bytes waiting in c's output. */
+size_t	conn_output_length(struct conn *c);
+/* 1 while c is a WebSocket that may still be sent messages. */
+int	conn_is_open(const struct conn *c);
+/*
+ * Queues an encoded frame by reference (no copy); cleanup(data, len, arg)
+ * runs once the output is done with it. -1 (cleanup not called) when c is
+ * not open.
+ */
+int	conn_send_shared(struct conn *c, const void *frame, size_t len,
+	    size_t payload_len, void (*cleanup)(const void *, size_t, void *),
+	    void *arg);
+/* Fails the WebSocket: close frame with code, then the TCP connection. */
+void	conn_fail(struct conn *c, unsigned code, const char *reason);
+/* Calls hub_member_drained() once c's output is at most low bytes. */
+void	conn_watch_drain(struct conn *c, size_t low);
+
 /* The connection after c in its server's list, for walking it. */
 struct conn *conn_next(struct conn *c);
 

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "app.h"
 #include "config.h"
 #include "conn.h"
 #include "http.h"
@@ -264,6 +265,21 @@ server_init(struct server *srv, struct event_base *base,
 		    sizeof(l->name));
 		log_info("listening on %s", l->name);
 	}
+	if ((srv->routes = calloc(conf->nroutes, sizeof(*srv->routes))) ==
+	    NULL) {
+		log_warn("routes");
+		return -1;
+	}
+	for (i = 0; i < conf->nroutes; i++) {
+		if (conf->routes[i].app == NULL)
+			continue;
+		srv->routes[i] = app_route_new(base, &conf->routes[i]);
+		if (srv->routes[i] == NULL) {
+			log_warnx("route %s: app %s failed to start",
+			    conf->routes[i].path, conf->routes[i].app->name);
+			return -1;
+		}
+	}
 	srv->ev_sigterm = evsignal_new(base, SIGTERM, server_stop_cb, srv);
 	srv->ev_sigint = evsignal_new(base, SIGINT, server_stop_cb, srv);
 	srv->ev_sighup = evsignal_new(base, SIGHUP, server_hup_cb, srv);
@@ -277,6 +293,13 @@ server_init(struct server *srv, struct event_base *base,
 	evsignal_add(srv->ev_sigint, NULL);
 	evsignal_add(srv->ev_sighup, NULL);
 	return 0;
+}
+
+/* The runtime of an app route. */
+struct app_route *
+server_app_route(struct server *srv, const struct wsd_route *route)
+{
+	return srv->routes[route - srv->conf->routes];
 }
 
 /* Runs the event loop until the server has stopped. */
@@ -301,6 +324,10 @@ server_free(struct server *srv)
 			event_free(srv->listeners[i].ev_resume);
 	}
 	free(srv->listeners);
+	if (srv->routes != NULL)
+		for (i = 0; i < srv->conf->nroutes; i++)
+			app_route_free(srv->routes[i]);
+	free(srv->routes);
 	if (srv->ev_sigterm != NULL)
 		event_free(srv->ev_sigterm);
 	if (srv->ev_sigint != NULL)

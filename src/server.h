@@ -9,6 +9,8 @@ struct event;
 struct wsd_config;
 struct conn;
 struct listener;
+struct app_route;
+struct wsd_route;
 
 TAILQ_HEAD(conn_list, conn);
 
@@ -17,6 +19,7 @@ struct server {
 	struct event_base	*base;
 	struct wsd_config	*conf;
 	struct listener		*listeners;
+	struct app_route	**routes;	/* parallel to conf->routes */
 	size_t			 nlisteners;
 	struct conn_list	 conns;
 	unsigned		 nconns;
@@ -36,6 +39,10 @@ void	server_run(struct server *srv);
 void	server_free(struct server *srv);
 /* Called by conn_close() for every connection that goes away. */
 void	server_conn_gone(struct server *srv);
+
+/* The runtime of an app route of this server's config. */
+struct app_route *server_app_route(struct server *srv,
+	    const struct wsd_route *route);
 
 /* Raises the open-files soft limit to the hard limit; returns the limit. */
 long	server_raise_nofile(void);

@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "hub.h"
 #include "log.h"
 #include "suites.h"
 
@@ -154,6 +155,18 @@ route(const struct wsd_config *conf, const char *path)
 			return &conf->routes[i];
 	ck_abort_msg("no route %s", path);
 	return NULL;
+}
+
+/* Asserts that a route has every app key at its default. */
+static void
+assert_app_defaults(const struct wsd_route *r)
+{
+	ck_assert_msg(r->interval_min == 1, "%s: interval_min %g", r->path,
+	    r->interval_min);
+	ck_assert_msg(r->interval_max == 3, "%s: interval_max %g", r->path,
+	    r->interval_max);
+	ck_assert_int_eq(r->slow_client, HUB_SLOW_CLOSE);
+	ck_assert_int_eq(r->echo_self, 1);
 }
 
 START_TEST(test_parse_size)
@@ -468,7 +481,18 @@ END_TEST
 
 START_TEST(test_many_errors)
 {
+	char	*expect;
+
 	/* Every error is reported, in line order, and parsing goes on. */
+	ck_assert_int_ne(asprintf(&expect,
+	    "F:2: max_connections: invalid number \"lots\"\n"
+	    "F:3: expected \"key = value\" or \"[section]\"\n"
+	    "F:4: ping_interval: invalid duration \"5x\"\n"
+	    "F:6: unknown app \"nope\" (known: %s)\n"
+	    "F:7: route /b: missing \"app\"\n"
+	    "F:8: unknown section \"[bogus]\"\n"
+	    "F:10: duplicate [server] section (first at line 1)",
+	    app_names()), -1);
 	ck_assert_errors(
 	    "[server]\n"
 	    "max_connections = lots\n"
@@ -480,14 +504,8 @@ START_TEST(test_many_errors)
 	    "[bogus]\n"
 	    "key = ignored in a bad section\n"
 	    "[server]\n"
-	    "access_log = maybe\n",
-	    "F:2: max_connections: invalid number \"lots\"\n"
-	    "F:3: expected \"key = value\" or \"[section]\"\n"
-	    "F:4: ping_interval: invalid duration \"5x\"\n"
-	    "F:6: unknown app \"nope\" (known: static echo hello)\n"
-	    "F:7: route /b: missing \"app\"\n"
-	    "F:8: unknown section \"[bogus]\"\n"
-	    "F:10: duplicate [server] section (first at line 1)");
+	    "access_log = maybe\n", expect);
+	free(expect);
 }
 END_TEST
 
@@ -676,10 +694,298 @@ START_TEST(test_apps)
 	    "(known: %s)", app_names()), -1);
 	ck_assert_errors("[route /chat]\napp = chat\n", expect);
 	free(expect);
-	ck_assert_errors("[route /chat]\napp = Echo\n",
-	    "F:2: unknown app \"Echo\" (known: static echo hello)");
+	ck_assert_int_ne(asprintf(&expect, "F:2: unknown app \"Echo\" "
+	    "(known: %s)", app_names()), -1);
+	ck_assert_errors("[route /chat]\napp = Echo\n", expect);
+	free(expect);
 	/* A bad or empty app does not also say "missing". */
 	ck_assert_errors("[route /chat]\napp =\n", "F:2: app: missing value");
+}
+END_TEST
+
+START_TEST(test_app_names)
+{
+	static const char *const names[] = { "hello", "echo", "time",
+	    "broadcast", "counter", "relay" };
+	struct wsd_config *conf;
+	char		 text[128];
+	size_t		 i;
+
+	/* Every built-in app is known by name and listed. */
+	ck_assert_ptr_nonnull(strstr(app_names(), "static"));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ck_assert_ptr_nonnull(app_find(names[i]));
+		ck_assert_ptr_nonnull(strstr(app_names(), names[i]));
+		snprintf(text, sizeof(text), "[route /x]\napp = %s\n",
+		    names[i]);
+		conf = load_ok(text);
+		ck_assert_ptr_eq(conf->routes[0].app, app_find(names[i]));
+		config_free(conf);
+	}
+}
+END_TEST
+
+START_TEST(test_app_keys)
+{
+	struct wsd_config *conf;
+	const struct wsd_route *r;
+
+	/* Each app takes its own keys, before or after "app =". */
+	conf = load_ok(
+	    "[route /t]\n"
+	    "interval_min = 250ms\n"
+	    "app = time\n"
+	    "interval_max = 0.5\n"
+	    "[route /b]\n"
+	    "app = broadcast\n"
+	    "interval_min = 2s\n"
+	    "interval_max = 1m\n"
+	    "slow_client = drop\n"
+	    "[route /c]\n"
+	    "slow_client = conflate\n"
+	    "app = counter\n"
+	    "[route /r]\n"
+	    "app = relay\n"
+	    "slow_client = close\n"
+	    "echo_self = off\n"
+	    "[route /r2]\n"
+	    "echo_self = Yes\n"
+	    "app = relay\n"
+	    "max_send_buffer = 64k\n");
+	r = route(conf, "/t");
+	ck_assert(r->interval_min == 0.25);
+	ck_assert(r->interval_max == 0.5);
+	ck_assert_int_eq(r->slow_client, HUB_SLOW_CLOSE);
+	r = route(conf, "/b");
+	ck_assert(r->interval_min == 2);
+	ck_assert(r->interval_max == 60);
+	ck_assert_int_eq(r->slow_client, HUB_SLOW_DROP);
+	r = route(conf, "/c");
+	ck_assert_int_eq(r->slow_client, HUB_SLOW_CONFLATE);
+	ck_assert(r->interval_min == 1);
+	r = route(conf, "/r");
+	ck_assert_int_eq(r->slow_client, HUB_SLOW_CLOSE);
+	ck_assert_int_eq(r->echo_self, 0);
+	r = route(conf, "/r2");
+	ck_assert_int_eq(r->echo_self, 1);
+	ck_assert_uint_eq(r->lim.max_send_buffer, 65536);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_app_keys_refused)
+{
+	static const char *const apps[] = { "hello", "echo", "time",
+	    "broadcast", "counter", "relay" };
+	static const struct {
+		const char	*key;
+		const char	*value;
+		const char	*takers;	/* the apps that take it */
+	} keys[] = {
+		{ "interval_min", "1s", " time broadcast " },
+		{ "interval_max", "3s", " time broadcast " },
+		{ "slow_client", "drop", " broadcast counter relay " },
+		{ "echo_self", "off", " relay " },
+	};
+	struct wsd_config *conf;
+	char		 text[256], expect[256], word[32], *errs;
+	size_t		 i, j;
+
+	/* Every key on every app: accepted by its takers, refused by others. */
+	for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
+		snprintf(word, sizeof(word), " %s ", apps[i]);
+		for (j = 0; j < sizeof(keys) / sizeof(keys[0]); j++) {
+			snprintf(text, sizeof(text), "[route /x]\napp = %s\n"
+			    "%s = %s\n", apps[i], keys[j].key, keys[j].value);
+			if (strstr(keys[j].takers, word) != NULL) {
+				conf = load_ok(text);
+				config_free(conf);
+				continue;
+			}
+			snprintf(expect, sizeof(expect), "F:3: key \"%s\" is "
+			    "not used by app \"%s\"", keys[j].key, apps[i]);
+			errs = load_errors(text);
+			ck_assert_msg(errs != NULL, "%s accepted on %s",
+			    keys[j].key, apps[i]);
+			ck_assert_str_eq(errs, expect);
+			free(errs);
+		}
+	}
+
+	/* Static routes take none of them. */
+	make_dir("www");
+	for (j = 0; j < sizeof(keys) / sizeof(keys[0]); j++) {
+		snprintf(text, sizeof(text), "[route /]\n%s = %s\n"
+		    "app = static\nroot = www\n", keys[j].key,
+		    keys[j].value);
+		snprintf(expect, sizeof(expect), "F:2: key \"%s\" is not used "
+		    "by app \"static\"", keys[j].key);
+		ck_assert_errors(text, expect);
+	}
+
+	/* Before or after "app =", reported at the key's line, in order. */
+	ck_assert_errors(
+	    "[route /e]\n"
+	    "echo_self = off\n"
+	    "app = echo\n"
+	    "interval_min = 1s\n"
+	    "ping_interval = 5\n"
+	    "[route /s]\n"
+	    "interval_max = 2s\n"
+	    "app = static\n"
+	    "root = www\n"
+	    "ping_timeout = 1\n"
+	    "[route /c]\n"
+	    "interval_min = 1s\n"
+	    "app = counter\n",
+	    "F:2: key \"echo_self\" is not used by app \"echo\"\n"
+	    "F:4: key \"interval_min\" is not used by app \"echo\"\n"
+	    "F:7: key \"interval_max\" is not used by app \"static\"\n"
+	    "F:10: key \"ping_timeout\" is not allowed on a static route\n"
+	    "F:12: key \"interval_min\" is not used by app \"counter\"");
+
+	/* Without a usable app, only the app is reported. */
+	ck_assert_errors("[route /x]\nslow_client = drop\n",
+	    "F:1: route /x: missing \"app\"");
+	ck_assert_int_ne(snprintf(expect, sizeof(expect), "F:2: unknown app "
+	    "\"chat\" (known: %s)", app_names()), -1);
+	ck_assert_errors("[route /x]\napp = chat\nslow_client = drop\n",
+	    expect);
+
+	/* App keys belong to routes, and typos get a hint. */
+	ck_assert_errors("[server]\nslow_client = drop\n",
+	    "F:2: key \"slow_client\" belongs in a [route PATH] section");
+	ck_assert_errors("[route /r]\napp = relay\nslow_clinet = drop\n",
+	    "F:3: unknown key \"slow_clinet\" in [route /r] "
+	    "(did you mean \"slow_client\"?)");
+	ck_assert_errors("[route /r]\napp = relay\necho_self = on\n"
+	    "echo_self = off\n",
+	    "F:4: duplicate key \"echo_self\" (first at line 3)");
+}
+END_TEST
+
+START_TEST(test_app_key_defaults)
+{
+	struct wsd_config *conf;
+	size_t		 i;
+
+	/* Unset keys get their defaults, on every kind of route. */
+	make_dir("www");
+	conf = load_ok(
+	    "[route /]\napp = static\nroot = www\n"
+	    "[route /hello]\napp = hello\n"
+	    "[route /echo]\napp = echo\n"
+	    "[route /time]\napp = time\n"
+	    "[route /broadcast]\napp = broadcast\n"
+	    "[route /counter]\napp = counter\n"
+	    "[route /relay]\napp = relay\n");
+	ck_assert_uint_eq(conf->nroutes, 7);
+	for (i = 0; i < conf->nroutes; i++)
+		assert_app_defaults(&conf->routes[i]);
+	config_free(conf);
+
+	/* One key set leaves the others at their defaults. */
+	conf = load_ok("[route /b]\napp = broadcast\nslow_client = drop\n");
+	ck_assert_int_eq(conf->routes[0].slow_client, HUB_SLOW_DROP);
+	ck_assert(conf->routes[0].interval_min == 1);
+	ck_assert(conf->routes[0].interval_max == 3);
+	ck_assert_int_eq(conf->routes[0].echo_self, 1);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_policies)
+{
+	static const struct {
+		const char	*s;
+		int		 v;
+	} good[] = {
+		{ "close", HUB_SLOW_CLOSE }, { "drop", HUB_SLOW_DROP },
+		{ "conflate", HUB_SLOW_CONFLATE },
+	};
+	struct wsd_config *conf;
+	char		 text[128];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "[route /r]\napp = relay\n"
+		    "slow_client = %s\n", good[i].s);
+		conf = load_ok(text);
+		ck_assert_int_eq(conf->routes[0].slow_client, good[i].v);
+		config_free(conf);
+	}
+
+	/* A bad value lists the choices. */
+	ck_assert_errors("[route /c]\napp = counter\nslow_client = fast\n",
+	    "F:3: slow_client: invalid policy (close|drop|conflate) "
+	    "\"fast\"");
+	ck_assert_errors("[route /c]\napp = counter\nslow_client = 1\n",
+	    "F:3: slow_client: invalid policy (close|drop|conflate) \"1\"");
+	ck_assert_errors("[route /c]\napp = counter\nslow_client =\n",
+	    "F:3: slow_client: missing value");
+	ck_assert_errors("[route /r]\napp = relay\necho_self = maybe\n",
+	    "F:3: echo_self: invalid boolean (on|off|yes|no|true|false|1|0) "
+	    "\"maybe\"");
+}
+END_TEST
+
+START_TEST(test_intervals)
+{
+	struct wsd_config *conf;
+
+	/* interval_min > interval_max: at the later of the two keys. */
+	ck_assert_errors("[route /t]\napp = time\ninterval_min = 5s\n"
+	    "interval_max = 2s\n",
+	    "F:4: interval_min (5s) is greater than interval_max (2s)");
+	ck_assert_errors("[route /t]\napp = time\ninterval_max = 2s\n"
+	    "interval_min = 5s\n",
+	    "F:4: interval_min (5s) is greater than interval_max (2s)");
+	ck_assert_errors("[route /b]\ninterval_max = 0.5\n"
+	    "interval_min = 0.75\napp = broadcast\n",
+	    "F:3: interval_min (750ms) is greater than interval_max (500ms)");
+	/* Against a default. */
+	ck_assert_errors("[route /t]\napp = time\ninterval_min = 5s\n",
+	    "F:3: interval_min (5s) is greater than interval_max "
+	    "(3s, the default)");
+	ck_assert_errors("[route /b]\napp = broadcast\n"
+	    "interval_max = 500ms\n",
+	    "F:3: interval_min (1s, the default) is greater than "
+	    "interval_max (500ms)");
+
+	/* Bounds: 1ms to 1 day. */
+	ck_assert_errors("[route /t]\napp = time\ninterval_min = 0\n",
+	    "F:3: interval_min: \"0\" is out of range (1ms to 86400s)");
+	ck_assert_errors("[route /t]\napp = time\ninterval_min = 0.5ms\n",
+	    "F:3: interval_min: \"0.5ms\" is out of range (1ms to 86400s)");
+	ck_assert_errors("[route /t]\napp = time\ninterval_max = 1441m\n",
+	    "F:3: interval_max: \"1441m\" is out of range (1ms to 86400s)");
+	/* A rejected value is not compared again. */
+	ck_assert_errors("[route /t]\napp = time\ninterval_max = 0\n",
+	    "F:3: interval_max: \"0\" is out of range (1ms to 86400s)");
+	ck_assert_errors("[route /t]\napp = time\ninterval_max = 0.5\n"
+	    "interval_min = soon\n",
+	    "F:4: interval_min: invalid duration \"soon\"");
+	ck_assert_errors("[route /t]\napp = time\ninterval_max =\n",
+	    "F:3: interval_max: missing value");
+	/* Not compared either on an app that does not take them. */
+	ck_assert_errors("[route /e]\napp = echo\ninterval_min = 5s\n"
+	    "interval_max = 1s\n",
+	    "F:3: key \"interval_min\" is not used by app \"echo\"\n"
+	    "F:4: key \"interval_max\" is not used by app \"echo\"");
+
+	/* Equal values and the bounds themselves are fine. */
+	conf = load_ok("[route /t]\napp = time\ninterval_min = 2s\n"
+	    "interval_max = 2000ms\n"
+	    "[route /b]\napp = broadcast\ninterval_min = 1ms\n"
+	    "interval_max = 1440m\n"
+	    "[route /b2]\napp = broadcast\ninterval_min = 86400\n"
+	    "interval_max = 86400s\n");
+	ck_assert(route(conf, "/t")->interval_min == 2);
+	ck_assert(route(conf, "/t")->interval_max == 2);
+	ck_assert(route(conf, "/b")->interval_min == 0.001);
+	ck_assert(route(conf, "/b")->interval_max == 86400);
+	ck_assert(route(conf, "/b2")->interval_min == 86400);
+	config_free(conf);
 }
 END_TEST
 
@@ -988,8 +1294,12 @@ END_TEST
 
 START_TEST(test_embedded)
 {
+	static const char *const paths[] = { "/", "/hello", "/echo", "/time",
+	    "/broadcast", "/counter", "/relay" };
 	struct wsd_config *conf;
+	const struct wsd_route *r;
 	char		*errs, *www;
+	size_t		 i;
 
 	www = make_dir("www");
 	conf = config_default(www, &errs);
@@ -999,11 +1309,19 @@ START_TEST(test_embedded)
 	ck_assert_ptr_null(conf->file);
 	ck_assert_uint_eq(conf->nlistens, 1);
 	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
-	ck_assert_uint_eq(conf->nroutes, 3);
-	ck_assert_ptr_null(route(conf, "/")->app);
+	/* Every demo, in this order, with the app keys at their defaults. */
+	ck_assert_uint_eq(conf->nroutes, 7);
+	for (i = 0; i < conf->nroutes; i++) {
+		r = &conf->routes[i];
+		ck_assert_str_eq(r->path, paths[i]);
+		if (i == 0)
+			ck_assert_ptr_null(r->app);
+		else
+			ck_assert_ptr_eq(r->app, app_find(paths[i] + 1));
+		ck_assert_ptr_nonnull(config_route_match(conf, paths[i]));
+		assert_app_defaults(r);
+	}
 	ck_assert_str_eq(route(conf, "/")->root_real, www);
-	ck_assert_ptr_eq(route(conf, "/hello")->app, app_find("hello"));
-	ck_assert_ptr_eq(route(conf, "/echo")->app, app_find("echo"));
 	ck_assert_uint_eq(conf->max_connections, 10000);
 	config_free(conf);
 
@@ -1142,15 +1460,27 @@ START_TEST(test_example)
 		ck_assert(conf->idle_timeout == def->idle_timeout);
 		ck_assert(conf->close_timeout == def->close_timeout);
 		ck_assert(memcmp(&conf->lim, &def->lim, sizeof(def->lim)) == 0);
-		ck_assert_uint_eq(conf->nroutes, 3);
+		ck_assert_uint_eq(conf->nroutes, 7);
 		for (i = 0; i < conf->nroutes; i++) {
 			r = &conf->routes[i];
 			ck_assert(memcmp(&r->lim, &def->lim,
 			    sizeof(def->lim)) == 0);
+			assert_app_defaults(r);
 		}
 		ck_assert_str_eq(route(conf, "/")->root_real, www);
-		ck_assert_ptr_eq(route(conf, "/hello")->app, app_find("hello"));
-		ck_assert_ptr_eq(route(conf, "/echo")->app, app_find("echo"));
+		ck_assert_ptr_null(route(conf, "/")->app);
+		/* Every demo route, named after its app. */
+		for (i = 0; i < conf->nroutes; i++) {
+			r = &conf->routes[i];
+			if (strcmp(r->path, "/") != 0)
+				ck_assert_ptr_eq(r->app, app_find(r->path + 1));
+		}
+		ck_assert_ptr_nonnull(route(conf, "/hello"));
+		ck_assert_ptr_nonnull(route(conf, "/echo"));
+		ck_assert_ptr_nonnull(route(conf, "/time"));
+		ck_assert_ptr_nonnull(route(conf, "/broadcast"));
+		ck_assert_ptr_nonnull(route(conf, "/counter"));
+		ck_assert_ptr_nonnull(route(conf, "/relay"));
 		config_free(conf);
 	}
 	config_free(def);
@@ -1190,6 +1520,12 @@ config_suite(void)
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_root);
 	tcase_add_test(tc, test_apps);
+	tcase_add_test(tc, test_app_names);
+	tcase_add_test(tc, test_app_keys);
+	tcase_add_test(tc, test_app_keys_refused);
+	tcase_add_test(tc, test_app_key_defaults);
+	tcase_add_test(tc, test_policies);
+	tcase_add_test(tc, test_intervals);
 	tcase_add_test(tc, test_sections);
 	tcase_add_test(tc, test_route_paths);
 	tcase_add_test(tc, test_long_line);

@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite	*config_suite(void);
+Suite	*counter_suite(void);
 Suite	*http_suite(void);
 Suite	*static_suite(void);
 Suite	*utf8_suite(void);

@@ -1,0 +1,217 @@
+/* app.c -- the app table and the runtime apps use: routes, timers. */
+#include <sys/time.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "app.h"
+#include "config.h"
+#include "hub.h"
+#include "log.h"
+
+extern const struct app app_broadcast;
+extern const struct app app_counter;
+extern const struct app app_echo;
+extern const struct app app_hello;
+extern const struct app app_relay;
+extern const struct app app_time;
+
+static const struct app *const apps[] = {
+	&app_hello,
+	&app_echo,
+	&app_time,
+	&app_broadcast,
+	&app_counter,
+	&app_relay,
+};
+
+/* Per-route runtime. */
+struct app_route {
+	struct event_base	*base;
+	const struct wsd_route	*conf;
+	struct hub		*hub;
+	void			*data;
+	int			 inited;
+};
+
+struct app_timer {
+	struct event	*ev;
+	void		(*cb)(void *);
+	void		*arg;
+};
+
+/* Finds a built-in app by name. */
+const struct app *
+app_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
+		if (strcmp(apps[i]->name, name) == 0)
+			return apps[i];
+	return NULL;
+}
+
+/* Lists the app names, "static" first, for messages. */
+const char *
+app_names(void)
+{
+	return "static hello echo time broadcast counter relay";
+}
+
+/* Whether app declares key among its own route keys. */
+int
+app_has_key(const struct app *app, const char *key)
+{
+	const char *const *k;
+
+	if (app == NULL || app->keys == NULL)
+		return 0;
+	for (k = app->keys; *k != NULL; k++)
+		if (strcmp(*k, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Creates the runtime of one app route and runs the app's route_init. */
+struct app_route *
+app_route_new(struct event_base *base, const struct wsd_route *conf)
+{
+	struct app_route	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->base = base;
+	r->conf = conf;
+	r->hub = hub_new(conf->path, conf->lim.max_send_buffer,
+	    (enum hub_policy)conf->slow_client);
+	if (r->hub == NULL) {
+		free(r);
+		return NULL;
+	}
+	if (conf->app->route_init != NULL && conf->app->route_init(r) == -1) {
+		hub_free(r->hub);
+		free(r);
+		return NULL;
+	}
+	r->inited = 1;
+	return r;
+}
+
+/* Runs the app's route_free and frees the runtime. */
+void
+app_route_free(struct app_route *r)
+{
+	if (r == NULL)
+		return;
+	if (r->inited && r->conf->app->route_free != NULL)
+		r->conf->app->route_free(r);
+	hub_free(r->hub);
+	free(r);
+}
+
+/* The route's config. */
+const struct wsd_route *
+app_route_conf(const struct app_route *r)
+{
+	return r->conf;
+}
+
+/* The route's hub. */
+struct hub *
+app_route_hub(struct app_route *r)
+{
+	return r->hub;
+}
+
+/* The app's per-route pointer. */
+void *
+app_route_data(struct app_route *r)
+{
+	return r->data;
+}
+
+/* Sets the app's per-route pointer. */
+void
+app_route_set_data(struct app_route *r, void *data)
+{
+	r->data = data;
+}
+
+/* libevent side of an app timer. */
+static void
+app_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct app_timer	*t = arg;
+
+	(void)fd;
+	(void)what;
+	t->cb(t->arg);
+}
+
+/* A one-shot timer on the route's event loop. */
+struct app_timer *
+app_timer_new(struct app_route *r, void (*cb)(void *), void *arg)
+{
+	struct app_timer	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->cb = cb;
+	t->arg = arg;
+	if ((t->ev = evtimer_new(r->base, app_timer_cb, t)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* (Re)arms the timer to fire once after seconds. */
+void
+app_timer_add(struct app_timer *t, double seconds)
+{
+	struct timeval	tv;
+
+	if (seconds < 0)
+		seconds = 0;
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	evtimer_add(t->ev, &tv);
+}
+
+/* Cancels and frees a timer; NULL is fine. */
+void
+app_timer_free(struct app_timer *t)
+{
+	if (t == NULL)
+		return;
+	event_free(t->ev);
+	free(t);
+}
+
+/* Uniform in [lo, hi]; arc4random keeps no state of ours. */
+double
+app_random_interval(double lo, double hi)
+{
+	if (hi <= lo)
+		return lo;
+	return lo + (hi - lo) * ((double)arc4random() / 4294967295.0);
+}
+
+/* ISO-8601 UTC with microseconds, as the time apps send it. */
+void
+app_timestamp(char out[32])
+{
+	struct timeval	tv;
+	struct tm	tm;
+	size_t		n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%06ldZ", (long)tv.tv_usec);
+}

@@ -1,0 +1,97 @@
+/* broadcast.c -- one timer per route sends the same time to every client. */
+#include <string.h>
+
+#include "app.h"
+#include "config.h"
+#include "hub.h"
+#include "log.h"
+#include "ws.h"
+
+/* Arms the route's timer with a fresh random delay. */
+static void
+broadcast_schedule(struct app_route *r)
+{
+	const struct wsd_route	*conf = app_route_conf(r);
+
+	app_timer_add(app_route_data(r),
+	    app_random_interval(conf->interval_min, conf->interval_max));
+}
+
+/* Publishes one timestamp to the whole route and waits again. */
+static void
+broadcast_tick_cb(void *arg)
+{
+	struct app_route	*r = arg;
+	struct hub		*hub = app_route_hub(r);
+	char			 ts[32];
+
+	/* The timer keeps running with nobody listening; it is cheap. */
+	if (hub_size(hub) > 0) {
+		app_timestamp(ts);
+		hub_publish(hub, WS_OP_TEXT, ts, strlen(ts), 0, NULL);
+	}
+	broadcast_schedule(r);
+}
+
+/* Creates the route's timer and starts it. */
+static int
+broadcast_route_init(struct app_route *r)
+{
+	struct app_timer	*t;
+
+	if ((t = app_timer_new(r, broadcast_tick_cb, r)) == NULL) {
+		log_warnx("broadcast: %s: cannot create timer",
+		    app_route_conf(r)->path);
+		return -1;
+	}
+	app_route_set_data(r, t);
+	broadcast_schedule(r);
+	return 0;
+}
+
+/* Stops and frees the route's timer. */
+static void
+broadcast_route_free(struct app_route *r)
+{
+	struct app_timer	*t;
+
+	if ((t = app_route_data(r)) == NULL)
+		return;
+	app_route_set_data(r, NULL);
+	app_timer_free(t);
+}
+
+/* A new client listens to the route. */
+static void
+broadcast_open(struct conn *c)
+{
+	conn_join_hub(c);
+}
+
+/* Text from the client is ignored. */
+static void
+broadcast_message(struct conn *c, int opcode, const uint8_t *data,
+    size_t len)
+{
+	(void)c;
+	(void)opcode;
+	(void)data;
+	(void)len;
+}
+
+static const char *const broadcast_keys[] = {
+	"interval_min",
+	"interval_max",
+	"slow_client",
+	NULL
+};
+
+const struct app app_broadcast = {
+	.name = "broadcast",
+	.binary_ok = 0,
+	.keys = broadcast_keys,
+	.route_init = broadcast_route_init,
+	.route_free = broadcast_route_free,
+	.on_open = broadcast_open,
+	.on_message = broadcast_message,
+};

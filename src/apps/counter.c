@@ -1,0 +1,237 @@
+/* counter.c -- a shared counter: clients press plus or minus, all see it. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "apps/counter.h"
+#include "hub.h"
+#include "log.h"
+#include "ws.h"
+
+/* Conflation keys: a slow client only needs the newest of each. */
+#define COUNTER_KEY_USERS	0
+#define COUNTER_KEY_VALUE	1
+
+/* How much of an unsupported message goes into the log line. */
+#define COUNTER_EXCERPT_MAX	80
+
+/* The route's shared value. */
+struct counter_route {
+	long long	 value;
+};
+
+/* Maps a message to +1 (plus), -1 (minus) or 0 (anything else). */
+int
+counter_parse_action(const uint8_t *data, size_t len)
+{
+	json_t		*root, *action;
+	json_error_t	 error;
+	const char	*s;
+	int		 delta = 0;
+
+	/* Top level must be an object: no JSON_DECODE_ANY. */
+	if ((root = json_loadb((const char *)data, len, 0, &error)) == NULL)
+		return 0;
+	if (json_is_object(root) &&
+	    (action = json_object_get(root, "action")) != NULL &&
+	    json_is_string(action)) {
+		s = json_string_value(action);
+		if (strcmp(s, "plus") == 0)
+			delta = 1;
+		else if (strcmp(s, "minus") == 0)
+			delta = -1;
+	}
+	json_decref(root);
+	return delta;
+}
+
+/* Adds delta to *value unless that would overflow. */
+int
+counter_apply(long long *value, int delta)
+{
+	if ((delta > 0 && *value > LLONG_MAX - delta) ||
+	    (delta < 0 && *value < LLONG_MIN - delta))
+		return -1;
+	*value += delta;
+	return 0;
+}
+
+/* Encodes {"type":TYPE,KEY:N} compactly, keys in that order. */
+static size_t
+counter_json(char out[COUNTER_JSON_MAX], const char *type, const char *key,
+    long long n)
+{
+	json_t	*obj;
+	size_t	 len;
+
+	/* "I" is json_int_t, long long on every platform we build on. */
+	if ((obj = json_pack("{s:s,s:I}", "type", type, key,
+	    (json_int_t)n)) == NULL)
+		return 0;
+	len = json_dumpb(obj, out, COUNTER_JSON_MAX,
+	    JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(obj);
+	/* json_dumpb returns the size it needs, even when out is too small. */
+	if (len > COUNTER_JSON_MAX)
+		return 0;
+	return len;
+}
+
+/* Encodes the users event. */
+size_t
+counter_users_json(char out[COUNTER_JSON_MAX], unsigned count)
+{
+	return counter_json(out, "users", "count", count);
+}
+
+/* Encodes the value event. */
+size_t
+counter_value_json(char out[COUNTER_JSON_MAX], long long value)
+{
+	return counter_json(out, "value", "value", value);
+}
+
+/*
+ * Copies the start of a message for a log line: control bytes become '?'
+ * so a client cannot forge log lines, and a cut never splits a UTF-8
+ * sequence (text messages are valid UTF-8).
+ */
+static void
+counter_excerpt(char out[COUNTER_EXCERPT_MAX + 4], const uint8_t *data,
+    size_t len)
+{
+	size_t	 i, n = len;
+
+	if (n > COUNTER_EXCERPT_MAX) {
+		n = COUNTER_EXCERPT_MAX;
+		while (n > 0 && (data[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = (data[i] < 0x20 || data[i] == 0x7f) ? '?' : data[i];
+	if (n < len) {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+/* Publishes the users count to every member but except. */
+static void
+counter_publish_users(struct hub *hub, unsigned count, struct conn *except)
+{
+	char	 buf[COUNTER_JSON_MAX];
+	size_t	 len;
+
+	if ((len = counter_users_json(buf, count)) == 0) {
+		log_warnx("counter: cannot encode users event");
+		return;
+	}
+	hub_publish(hub, WS_OP_TEXT, buf, len, COUNTER_KEY_USERS, except);
+}
+
+/* Creates the route's value, starting at 0. */
+static int
+counter_route_init(struct app_route *r)
+{
+	struct counter_route	*cr;
+
+	if ((cr = calloc(1, sizeof(*cr))) == NULL) {
+		log_warn("counter: calloc");
+		return -1;
+	}
+	app_route_set_data(r, cr);
+	return 0;
+}
+
+/* Frees the route's value. */
+static void
+counter_route_free(struct app_route *r)
+{
+	free(app_route_data(r));
+	app_route_set_data(r, NULL);
+}
+
+/* Tells everyone the new user count, then the newcomer the value. */
+static void
+counter_open(struct conn *c)
+{
+	struct app_route	*r = conn_app_route(c);
+	struct counter_route	*cr = app_route_data(r);
+	struct hub		*hub = app_route_hub(r);
+	char			 buf[COUNTER_JSON_MAX];
+	size_t			 len;
+
+	conn_join_hub(c);
+	counter_publish_users(hub, hub_size(hub), NULL);
+	if ((len = counter_value_json(buf, cr->value)) == 0) {
+		log_warnx("counter: cannot encode value event");
+		return;
+	}
+	conn_send(c, WS_OP_TEXT, buf, len);
+}
+
+/* Applies plus or minus and tells everyone the new value. */
+static void
+counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
+{
+	struct app_route	*r = conn_app_route(c);
+	struct counter_route	*cr = app_route_data(r);
+	char			 buf[COUNTER_JSON_MAX];
+	char			 excerpt[COUNTER_EXCERPT_MAX + 4];
+	size_t			 n;
+	int			 delta;
+
+	(void)opcode;		/* text only: binary_ok is 0 */
+	if ((delta = counter_parse_action(data, len)) == 0) {
+		/* A bad event is the client's problem: log it, carry on. */
+		counter_excerpt(excerpt, data, len);
+		log_errx("counter: %s: unsupported event: %s", conn_peer(c),
+		    excerpt);
+		return;
+	}
+	if (counter_apply(&cr->value, delta) == -1) {
+		log_warnx("counter: %s: value %lld at its limit, %s ignored",
+		    conn_peer(c), cr->value, delta > 0 ? "plus" : "minus");
+		return;
+	}
+	if ((n = counter_value_json(buf, cr->value)) == 0) {
+		log_warnx("counter: cannot encode value event");
+		return;
+	}
+	hub_publish(app_route_hub(r), WS_OP_TEXT, buf, n, COUNTER_KEY_VALUE,
+	    NULL);
+}
+
+/* Tells the remaining members the new user count. */
+static void
+counter_close(struct conn *c)
+{
+	struct hub	*hub = app_route_hub(conn_app_route(c));
+	unsigned	 n;
+
+	/* The core leaves the hub after on_close: c is still counted. */
+	if ((n = hub_size(hub)) > 0)
+		n--;
+	if (n > 0)
+		counter_publish_users(hub, n, c);
+}
+
+static const char *const counter_keys[] = {
+	"slow_client",
+	NULL
+};
+
+const struct app app_counter = {
+	.name = "counter",
+	.binary_ok = 0,
+	.keys = counter_keys,
+	.route_init = counter_route_init,
+	.route_free = counter_route_free,
+	.on_open = counter_open,
+	.on_message = counter_message,
+	.on_close = counter_close,
+};

@@ -1,0 +1,283 @@
+/* hub.c -- broadcast groups: one encoded frame shared by every member. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "conn.h"
+#include "hub.h"
+#include "log.h"
+#include "ws.h"
+
+/*
+ * One encoded server frame (header + payload). Server frames are unmasked,
+ * so the bytes are the same for every member: each member's output holds a
+ * reference, and the last one to write it frees it.
+ */
+struct hub_frame {
+	unsigned	 refs;
+	uint64_t	 seq;		/* publish order, for backlogs */
+	size_t		 len;		/* header + payload */
+	size_t		 payload_len;
+	uint8_t		 data[];
+};
+
+TAILQ_HEAD(hub_members, hub_member);
+
+struct hub {
+	struct hub_members	 members;
+	unsigned		 n;
+	size_t			 limit;
+	enum hub_policy		 policy;
+	uint64_t		 seq;
+	struct hub_stats	 stats;
+	char			*name;
+};
+
+static const char *const hub_policy_names[] = { "close", "drop", "conflate" };
+
+/* Parses a slow_client value. */
+int
+hub_policy_parse(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(hub_policy_names) / sizeof(hub_policy_names[0]);
+	    i++)
+		if (strcmp(s, hub_policy_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Names a slow_client policy. */
+const char *
+hub_policy_name(enum hub_policy p)
+{
+	if ((unsigned)p >= sizeof(hub_policy_names) / sizeof(hub_policy_names[0]))
+		return "unknown";
+	return hub_policy_names[p];
+}
+
+/* Creates an empty hub. */
+struct hub *
+hub_new(const char *name, size_t limit, enum hub_policy policy)
+{
+	struct hub	*h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if ((h->name = strdup(name)) == NULL) {
+		free(h);
+		return NULL;
+	}
+	TAILQ_INIT(&h->members);
+	h->limit = limit;
+	h->policy = policy;
+	return h;
+}
+
+/* Frees a hub whose members have all left. */
+void
+hub_free(struct hub *h)
+{
+	if (h == NULL)
+		return;
+	if (h->n != 0)
+		log_warnx("hub %s: freed with %u members", h->name, h->n);
+	free(h->name);
+	free(h);
+}
+
+/* Drops one reference to a frame. */
+static void
+hub_frame_unref(struct hub_frame *f)
+{
+	if (--f->refs == 0)
+		free(f);
+}
+
+/* evbuffer cleanup: a member's output is done with the frame. */
+static void
+hub_frame_cleanup_cb(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	hub_frame_unref(arg);
+}
+
+/* Adds a member. */
+void
+hub_join(struct hub *h, struct hub_member *m, struct conn *c)
+{
+	if (m->hub != NULL)
+		return;
+	memset(m->pending, 0, sizeof(m->pending));
+	m->hub = h;
+	m->conn = c;
+	TAILQ_INSERT_TAIL(&h->members, m, entry);
+	h->n++;
+}
+
+/* Removes a member and releases its backlog. */
+void
+hub_leave(struct hub_member *m)
+{
+	struct hub	*h = m->hub;
+	size_t		 i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < HUB_KEYS; i++)
+		if (m->pending[i] != NULL) {
+			hub_frame_unref(m->pending[i]);
+			m->pending[i] = NULL;
+		}
+	TAILQ_REMOVE(&h->members, m, entry);
+	h->n--;
+	m->hub = NULL;
+}
+
+/* Hands one reference of f to a member's output. */
+static void
+hub_deliver(struct hub *h, struct hub_member *m, struct hub_frame *f)
+{
+	f->refs++;
+	if (conn_send_shared(m->conn, f->data, f->len, f->payload_len,
+	    hub_frame_cleanup_cb, f) == -1) {
+		f->refs--;
+		return;
+	}
+	h->stats.delivered++;
+}
+
+/* Whether a member has a conflated backlog. */
+static int
+hub_member_backlog(const struct hub_member *m)
+{
+	size_t	i;
+
+	for (i = 0; i < HUB_KEYS; i++)
+		if (m->pending[i] != NULL)
+			return 1;
+	return 0;
+}
+
+/* Keeps f as the member's newest unsent message for key. */
+static void
+hub_conflate(struct hub *h, struct hub_member *m, struct hub_frame *f,
+    unsigned key)
+{
+	if (m->pending[key] != NULL) {
+		hub_frame_unref(m->pending[key]);
+		h->stats.conflated++;
+	}
+	f->refs++;
+	m->pending[key] = f;
+	conn_watch_drain(m->conn, h->limit / 2);
+}
+
+/* Applies the slow-client policy to a member over the limit. */
+static void
+hub_slow(struct hub *h, struct hub_member *m, struct hub_frame *f,
+    unsigned key)
+{
+	switch (h->policy) {
+	case HUB_SLOW_CLOSE:
+		h->stats.slow_closed++;
+		log_info("%s: hub %s: slow client, %zu bytes pending: closing",
+		    conn_peer(m->conn), h->name,
+		    conn_output_length(m->conn));
+		conn_fail(m->conn, WS_CLOSE_POLICY, "slow client");
+		break;
+	case HUB_SLOW_DROP:
+		h->stats.dropped++;
+		break;
+	case HUB_SLOW_CONFLATE:
+		hub_conflate(h, m, f, key);
+		break;
+	}
+}
+
+/* Encodes once, then shares the frame with every open member. */
+void
+hub_publish(struct hub *h, int opcode, const void *data, size_t len,
+    unsigned key, struct conn *except)
+{
+	struct hub_member	*m;
+	struct hub_frame	*f;
+	uint8_t			 hdr[10];
+	size_t			 hlen;
+
+	if (key >= HUB_KEYS)
+		key = HUB_KEYS - 1;
+	h->stats.published++;
+	if (h->n == 0)
+		return;
+	hlen = ws_frame_header_encode(hdr, 1, opcode, len);
+	if ((f = malloc(sizeof(*f) + hlen + len)) == NULL) {
+		log_warn("hub %s: publish", h->name);
+		return;
+	}
+	f->refs = 1;		/* ours, until the loop is done */
+	f->seq = ++h->seq;
+	f->len = hlen + len;
+	f->payload_len = len;
+	memcpy(f->data, hdr, hlen);
+	if (len > 0)
+		memcpy(f->data + hlen, data, len);
+
+	TAILQ_FOREACH(m, &h->members, entry) {
+		if (m->conn == except || !conn_is_open(m->conn))
+			continue;
+		/* Behind a backlog, new messages queue too: order holds. */
+		if (hub_member_backlog(m))
+			hub_conflate(h, m, f, key);
+		else if (conn_output_length(m->conn) > h->limit)
+			hub_slow(h, m, f, key);
+		else
+			hub_deliver(h, m, f);
+	}
+	hub_frame_unref(f);
+}
+
+/* The member drained: send its backlog, oldest first. */
+void
+hub_member_drained(struct hub_member *m)
+{
+	struct hub		*h = m->hub;
+	struct hub_frame	*f;
+	size_t			 i, oldest;
+
+	if (h == NULL)
+		return;
+	while (hub_member_backlog(m)) {
+		if (!conn_is_open(m->conn))
+			return;
+		if (conn_output_length(m->conn) > h->limit) {
+			conn_watch_drain(m->conn, h->limit / 2);
+			return;
+		}
+		oldest = HUB_KEYS;
+		for (i = 0; i < HUB_KEYS; i++)
+			if (m->pending[i] != NULL && (oldest == HUB_KEYS ||
+			    m->pending[i]->seq < m->pending[oldest]->seq))
+				oldest = i;
+		f = m->pending[oldest];
+		m->pending[oldest] = NULL;
+		hub_deliver(h, m, f);
+		hub_frame_unref(f);
+	}
+}
+
+/* Members now. */
+unsigned
+hub_size(const struct hub *h)
+{
+	return h->n;
+}
+
+/* What the hub did so far. */
+const struct hub_stats *
+hub_stats(const struct hub *h)
+{
+	return &h->stats;
+}

@@ -1,0 +1,63 @@
+/* hub.h -- broadcast groups: encode once, share by reference. */
+#ifndef WSD_HUB_H
+#define WSD_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+struct conn;
+struct hub;
+struct hub_frame;
+
+/* What happens to a member whose pending output is over the limit. */
+enum hub_policy {
+	HUB_SLOW_CLOSE = 0,	/* close 1008 (default) */
+	HUB_SLOW_DROP,		/* skip the message for that member */
+	HUB_SLOW_CONFLATE,	/* keep only the newest unsent per key */
+};
+
+/* Conflation keys per hub: a counter has two (users, value). */
+#define HUB_KEYS	4
+
+/* A connection's membership; lives inside the connection. */
+struct hub_member {
+	TAILQ_ENTRY(hub_member)	 entry;
+	struct hub		*hub;		/* NULL: not a member */
+	struct conn		*conn;
+	struct hub_frame	*pending[HUB_KEYS]; /* conflated backlog */
+};
+
+/* Counters of what a hub did; never reset. */
+struct hub_stats {
+	uint64_t	published;	/* hub_publish() calls */
+	uint64_t	delivered;	/* frames queued to members */
+	uint64_t	dropped;	/* skipped by the drop policy */
+	uint64_t	conflated;	/* replaced unsent by a newer one */
+	uint64_t	slow_closed;	/* members closed by the close policy */
+};
+
+/* A hub for one route; limit is its max_send_buffer. */
+struct hub	*hub_new(const char *name, size_t limit, enum hub_policy policy);
+/* Frees the hub; members must have left. */
+void		 hub_free(struct hub *h);
+/* Adds c (O(1)); m is c's membership record. */
+void		 hub_join(struct hub *h, struct hub_member *m, struct conn *c);
+/* Removes a member (O(1)) and drops its backlog; no-op if not a member. */
+void		 hub_leave(struct hub_member *m);
+/*
+ * Sends one message to every member but except (may be NULL): the frame is
+ * encoded once and shared by reference; key (< HUB_KEYS) is the conflation
+ * key. Members that are closing are skipped.
+ */
+void		 hub_publish(struct hub *h, int opcode, const void *data,
+		    size_t len, unsigned key, struct conn *except);
+/* The member's output drained below half the limit: send its backlog. */
+void		 hub_member_drained(struct hub_member *m);
+unsigned	 hub_size(const struct hub *h);
+const struct hub_stats *hub_stats(const struct hub *h);
+/* "close", "drop", "conflate" <-> enum; -1 when unknown. */
+int		 hub_policy_parse(const char *s);
+const char	*hub_policy_name(enum hub_policy p);
+
+#endif
