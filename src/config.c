@@ -869,23 +869,27 @@ config_route_path_check(const char *path)
 	return NULL;
 }
 
+/* Stores the table default of key k into base. */
+static void
+config_default_store(const struct cfg_key *k, void *base)
+{
+	const char	*why;
+	double		 v;
+
+	if (config_value(k, k->def, &v, &why) == -1)
+		fatalx("bad default for %s", k->name);
+	config_store(k, base, v);
+}
+
 /* Sets a new route's app keys to their defaults, whatever its app. */
 static void
 config_route_defaults(struct wsd_route *r)
 {
-	const struct cfg_key *k;
-	const char	*why;
-	double		 v;
-	size_t		 i;
+	size_t	i;
 
-	for (i = 0; i < CFG_NKEYS; i++) {
-		k = &cfg_keys[i];
-		if (k->sect != CFG_APPKEY)
-			continue;
-		if (config_value(k, k->def, &v, &why) == -1)
-			fatalx("%s: bad default for %s", __func__, k->name);
-		config_store(k, r, v);
-	}
+	for (i = 0; i < CFG_NKEYS; i++)
+		if (cfg_keys[i].sect == CFG_APPKEY)
+			config_default_store(&cfg_keys[i], r);
 }
 
 /* Opens a section from the text between its brackets. */
@@ -1241,8 +1245,6 @@ static void
 config_defaults(struct wsd_config *conf)
 {
 	const struct cfg_key *k;
-	const char	*why;
-	double		 v;
 	size_t		 i;
 
 	for (i = 0; i < CFG_NKEYS; i++) {
@@ -1250,10 +1252,8 @@ config_defaults(struct wsd_config *conf)
 		if (k->def == NULL || k->sect != CFG_SERVER ||
 		    k->type == CFG_LISTEN)
 			continue;
-		if (config_value(k, k->def, &v, &why) == -1)
-			fatalx("%s: bad default for %s", __func__, k->name);
-		config_store(k, k->route ? (void *)&conf->lim : (void *)conf,
-		    v);
+		config_default_store(k, k->route ? (void *)&conf->lim :
+		    (void *)conf);
 	}
 }
 
