@@ -61,6 +61,24 @@ ie=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+')
 passed=$((passed + ${ip:-0}))
 failed=$((failed + ${if_:-0} + ${ie:-0}))
 
+echo "== browser tests (Debian chromium, playwright-core, node --test)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "node/npm not found" | tee "$out/browser.out"
+elif (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) \
+    >"$out/browser-npm.out" 2>&1; then
+	WSD="$top/build/wsd" WSD_SRCDIR="$top" WSD_TEST_OUTPUT="$out" \
+	    timeout 300 node --test --test-reporter=tap \
+	    tests/browser/pages.test.mjs 2>&1 | tee "$out/browser.out"
+else
+	tee "$out/browser.out" <"$out/browser-npm.out"
+fi
+bp=$(grep -E '^# pass [0-9]+$' "$out/browser.out" | tail -n 1 | grep -oE '[0-9]+')
+bf=$(grep -E '^# fail [0-9]+$' "$out/browser.out" | tail -n 1 | grep -oE '[0-9]+')
+bc=$(grep -E '^# cancelled [0-9]+$' "$out/browser.out" | tail -n 1 | grep -oE '[0-9]+')
+[ -z "$bp" ] && [ -z "$bf" ] && bf=1
+passed=$((passed + ${bp:-0}))
+failed=$((failed + ${bf:-0} + ${bc:-0}))
+
 echo "== total"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

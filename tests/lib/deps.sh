@@ -6,7 +6,7 @@
 wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
 	libinih-dev libjansson-dev check"
 wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
-	openssl mandoc"
+	openssl mandoc chromium fonts-dejavu-core"
 
 wsd_deps() {
 	pkgs=$wsd_build_pkgs
