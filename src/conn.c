@@ -75,7 +75,8 @@ struct conn {
 	unsigned		 awaiting_pong:1;
 	unsigned		 close_rcvd:1;
 	unsigned		 close_sent:1;
-	unsigned		 app_opened:1;
+	unsigned		 app_opened:1;	/* on_close still owed */
+	unsigned		 end_pending:1;	/* session over, on_close queued */
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
 	struct timeval		 req_start;	/* for the access log */
 	char			 peer[INET6_ADDRSTRLEN + 8];
@@ -199,6 +200,19 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	return c;
 }
 
+/* Ends the session for the app: on_close once, then out of the hub. */
+static void
+conn_ws_end(struct conn *c)
+{
+	if (!c->app_opened)
+		return;
+	c->app_opened = 0;
+	if (c->route->app->on_close != NULL)
+		c->route->app->on_close(c);
+	/* After on_close, so an app can still tell the others. */
+	hub_leave(&c->ws->member);
+}
+
 /* The one teardown path. */
 void
 conn_close(struct conn *c, const char *reason)
@@ -207,10 +221,7 @@ conn_close(struct conn *c, const char *reason)
 
 	log_debug("%s: closing: %s", c->peer, reason);
 	if (c->ws != NULL) {
-		if (c->app_opened && c->route->app->on_close != NULL)
-			c->route->app->on_close(c);
-		/* After on_close, so an app can still tell the others. */
-		hub_leave(&c->ws->member);
+		conn_ws_end(c);
 		log_access("%s ws %s %.3fs close=%u in=%" PRIu64
 		    " out=%" PRIu64, c->peer, c->route->path,
 		    conn_elapsed(&c->ws->start),
@@ -261,6 +272,15 @@ conn_flush_close(struct conn *c)
 	bufferevent_enable(c->bev, EV_READ);
 	c->paused = 0;
 	conn_timer_set(c, c->srv->conf->close_timeout);
+	/*
+	 * The WebSocket session is over: the app hears of it now, not when
+	 * the peer gets round to closing TCP. Deferred to the timer callback
+	 * because we may be inside hub_publish() or an app callback.
+	 */
+	if (c->app_opened && !c->end_pending) {
+		c->end_pending = 1;
+		event_active(c->timer, EV_TIMEOUT, 1);
+	}
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_write_cb(c->bev, c);
 }
@@ -941,6 +961,12 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->end_pending) {
+		c->end_pending = 0;
+		conn_ws_end(c);
+		conn_timer_set(c, c->srv->conf->close_timeout);
+		return;
+	}
 	switch (c->state) {
 	case CONN_HTTP_HEAD:
 		log_info("%s: request head not complete in time", c->peer);
