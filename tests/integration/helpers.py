@@ -449,3 +449,201 @@ def readable(sock, timeout):
 
 def writable(sock, timeout):
     return bool(select.select([], [sock], [], timeout)[1])
+
+
+# --------------------------------------------------------------- many clients
+
+
+class WsStream:
+    """A WebSocket on a non-blocking raw socket, for tests that drive many
+    clients (or a slow one) from one loop. pump() reads what is there and
+    returns the complete data messages as (opcode, payload); pings are
+    skipped, a close frame is kept in close_frame (a Frame), EOF or a
+    reset sets eof."""
+
+    def __init__(self, sock, buffered=b""):
+        self.sock = sock
+        self.sock.setblocking(False)
+        self.buf = bytearray(buffered)
+        self.eof = False
+        self.close_frame = None
+        self._op = None
+        self._parts = []
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data, timeout=TIMEOUT):
+        """Sends everything (blocking up to timeout), then goes back to
+        non-blocking reads."""
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.sendall(data)
+        finally:
+            self.sock.setblocking(False)
+
+    def pump(self, max_reads=8):
+        """Reads up to max_reads chunks without blocking; returns the
+        complete messages buffered so far."""
+        for _ in range(max_reads):
+            if self.eof:
+                break
+            try:
+                data = self.sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                break
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            if not data:
+                self.eof = True
+                break
+            self.buf += data
+        return self._messages()
+
+    def _messages(self):
+        out = []
+        buf = self.buf
+        n = len(buf)
+        i = 0
+        while n - i >= 2:
+            b0, b1 = buf[i], buf[i + 1]
+            ln, h = b1 & 0x7F, 2
+            if ln == 126:
+                if n - i < 4:
+                    break
+                ln, h = int.from_bytes(buf[i + 2:i + 4], "big"), 4
+            elif ln == 127:
+                if n - i < 10:
+                    break
+                ln, h = int.from_bytes(buf[i + 2:i + 10], "big"), 10
+            assert not b1 & 0x80, "server frame is masked"
+            if n - i < h + ln:
+                break
+            fin, op = b0 >> 7, b0 & 0x0F
+            assert not b0 & 0x70, "RSV bits in a server frame"
+            payload = bytes(buf[i + h:i + h + ln])
+            i += h + ln
+            if op >= 0x8:
+                if op == OP_CLOSE and self.close_frame is None:
+                    self.close_frame = Frame(fin, 0, op, payload)
+                continue
+            if self._op is None:
+                assert op in (OP_TEXT, OP_BINARY), "bad opcode %d" % op
+                self._op = op
+            else:
+                assert op == OP_CONT, "opcode %d inside a message" % op
+            self._parts.append(payload)
+            if fin:
+                msg = self._parts[0] if len(self._parts) == 1 else \
+                    b"".join(self._parts)
+                out.append((self._op, msg))
+                self._op, self._parts = None, []
+        del buf[:i]
+        return out
+
+
+def ws_connect_many(port, path, n, timeout=20.0, rcvbuf=None):
+    """Opens n WebSockets by hand from one loop; returns [WsStream] in the
+    order their 101 arrived. Raise RLIMIT_NOFILE first for big n."""
+    pending = {}
+    done = []
+    deadline = time.monotonic() + timeout
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if rcvbuf:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            s.connect((HOST, port))
+            key = ws_key()
+            s.sendall(upgrade_request(path, key))
+            s.setblocking(False)
+            pending[s] = (key, bytearray())
+            _ws_many_poll(pending, done, 0)
+        while pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("%d of %d handshakes unanswered"
+                                   % (len(pending), n))
+            _ws_many_poll(pending, done, min(left, 0.5))
+    except BaseException:
+        for s in pending:
+            s.close()
+        for w in done:
+            w.close()
+        raise
+    return done
+
+
+def _ws_many_poll(pending, done, timeout):
+    """Reads handshake responses; moves finished sockets to done."""
+    if not pending:
+        return
+    # poll, not select: descriptors can pass FD_SETSIZE.
+    poller = select.poll()
+    byfd = {}
+    for s in pending:
+        poller.register(s, select.POLLIN)
+        byfd[s.fileno()] = s
+    for fd, _ in poller.poll(timeout * 1000):
+        s = byfd[fd]
+        key, buf = pending[s]
+        try:
+            data = s.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except ConnectionError:
+            data = b""
+        if not data:
+            raise Closed("connection closed during the handshake; got %r"
+                         % bytes(buf[:200]))
+        buf += data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            continue
+        head = bytes(buf[:end]).decode("latin-1")
+        assert head.startswith("HTTP/1.1 101 "), head
+        accept = re.search(r"(?im)^Sec-WebSocket-Accept:\s*(\S+)\s*$", head)
+        assert accept and accept.group(1) == ws_accept(key), head
+        del pending[s]
+        done.append(WsStream(s, buf[end + 4:]))
+
+
+def ws_stream(conn):
+    """Turns a Conn from ws_connect() into a WsStream (keeps its buffer)."""
+    w = WsStream(conn.sock, conn.buf)
+    conn.buf = bytearray()
+    return w
+
+
+def raise_nofile(n):
+    """Raises this process's soft RLIMIT_NOFILE to at least n (children,
+    such as wsd started afterwards, inherit it); returns the new limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < n:
+        new = n if hard == resource.RLIM_INFINITY else min(n, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    return soft
+
+
+def tcp_queue_bytes(local_port, remote_port):
+    """(tx_queue, rx_queue) of the IPv4 TCP socket local_port ->
+    remote_port on 127.0.0.1, from /proc/net/tcp; None when absent."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            lport = int(fields[1].split(":")[1], 16)
+            rport = int(fields[2].split(":")[1], 16)
+            if lport == local_port and rport == remote_port:
+                tx, rx = fields[4].split(":")
+                return int(tx, 16), int(rx, 16)
+    return None
