@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <openssl/ssl.h>
 
 #include "app.h"
 #include "config.h"
@@ -35,6 +36,7 @@ enum cfg_sect {
 	CFG_SERVER,
 	CFG_ROUTE,
 	CFG_APPKEY,		/* [route], only if its app takes the key */
+	CFG_TLS,
 };
 
 enum cfg_type {
@@ -46,15 +48,19 @@ enum cfg_type {
 	CFG_POLICY,		/* int, enum hub_policy */
 	CFG_LISTEN,		/* appended to listens; repeatable */
 	CFG_APP,		/* "static" or an app name */
-	CFG_PATH,		/* char *, copied */
+	CFG_PATH,		/* char *, copied; checked at the end */
+	CFG_FILE,		/* char *, made absolute */
+	CFG_STRING,		/* char *, copied */
+	CFG_TLSVER,		/* int, TLS1_2_VERSION or TLS1_3_VERSION */
 };
 
 /*
  * One config key. Where the value lives follows from sect and route:
  * [server]-only keys in struct wsd_config, keys a route may override in
  * struct wsd_limits (the server's or the route's), [route]-only keys and
- * app keys in struct wsd_route. An app key is accepted on a route only if
- * its app lists it in app->keys; its default applies to every route.
+ * app keys in struct wsd_route, [tls] keys in struct wsd_tls. An app key
+ * is accepted on a route only if its app lists it in app->keys; its
+ * default applies to every route.
  */
 struct cfg_key {
 	enum cfg_sect	 sect;
@@ -70,6 +76,7 @@ struct cfg_key {
 #define CFG_C(f)	offsetof(struct wsd_config, f)
 #define CFG_L(f)	offsetof(struct wsd_limits, f)
 #define CFG_R(f)	offsetof(struct wsd_route, f)
+#define CFG_T(f)	offsetof(struct wsd_tls, f)
 
 /* Keep wsd.ini.5 and etc/wsd.ini in step with this table. */
 static const struct cfg_key cfg_keys[] = {
@@ -109,6 +116,16 @@ static const struct cfg_key cfg_keys[] = {
 	    "close", 0, CFG_R(slow_client) },
 	{ CFG_APPKEY, "echo_self", CFG_BOOL, 0, 1,
 	    "on", 0, CFG_R(echo_self) },
+	{ CFG_TLS, "certificate", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_T(certificate) },
+	{ CFG_TLS, "private_key", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_T(private_key) },
+	{ CFG_TLS, "min_version", CFG_TLSVER, 0, 0,
+	    "1.2", 0, CFG_T(min_version) },
+	{ CFG_TLS, "ciphers", CFG_STRING, 0, 0,
+	    NULL, 0, CFG_T(ciphers) },
+	{ CFG_TLS, "ciphersuites", CFG_STRING, 0, 0,
+	    NULL, 0, CFG_T(ciphersuites) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -136,6 +153,7 @@ enum cfg_in {
 	CFG_IN_NONE,				/* before the first section */
 	CFG_IN_SERVER,
 	CFG_IN_ROUTE,
+	CFG_IN_TLS,
 	CFG_IN_SKIP,				/* bad section: keys ignored */
 };
 
@@ -146,6 +164,7 @@ struct cfg_parse {
 	struct cfg_route_state *rstate;
 	int		 server_seen[CFG_NKEYS];
 	int		 server_line;
+	int		 tls_seen[CFG_NKEYS];
 	enum cfg_in	 in;
 	size_t		 route;			/* current route index */
 
@@ -493,9 +512,17 @@ config_key_find(const char *name)
 static int
 config_key_allowed(const struct cfg_key *k, enum cfg_in in)
 {
-	if (in == CFG_IN_SERVER)
+	switch (in) {
+	case CFG_IN_SERVER:
 		return k->sect == CFG_SERVER;
-	return k->sect != CFG_SERVER || k->route;
+	case CFG_IN_ROUTE:
+		return k->sect == CFG_ROUTE || k->sect == CFG_APPKEY ||
+		    (k->sect == CFG_SERVER && k->route);
+	case CFG_IN_TLS:
+		return k->sect == CFG_TLS;
+	default:
+		return 0;
+	}
 }
 
 /* Edit distance of two short strings; large for long ones. */
@@ -561,6 +588,7 @@ config_store(const struct cfg_key *k, void *base, double v)
 	case CFG_BOOL:
 	case CFG_LOGLEVEL:
 	case CFG_POLICY:
+	case CFG_TLSVER:
 		*(int *)(void *)field = (int)v;
 		break;
 	default:
@@ -634,6 +662,16 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 		}
 		*v = b;
 		return 0;
+	case CFG_TLSVER:
+		if (strcmp(s, "1.2") == 0)
+			*v = TLS1_2_VERSION;
+		else if (strcmp(s, "1.3") == 0)
+			*v = TLS1_3_VERSION;
+		else {
+			*why = "invalid version (1.2|1.3)";
+			return -1;
+		}
+		return 0;
 	default:
 		fatalx("%s: key %s has no number", __func__, k->name);
 	}
@@ -661,14 +699,21 @@ config_listen(struct cfg_parse *p, const char *value, int line)
 	socklen_t	 len;
 	char		*addr, *flag, *save = NULL;
 	size_t		 i;
-	int		 bad = 0;
+	int		 bad = 0, tls = 0;
 
 	addr = config_xstrdup(value);
 	strtok_r(addr, " \t", &save);
 	while ((flag = strtok_r(NULL, " \t", &save)) != NULL) {
-		/* No flags yet; tls arrives with the TLS work. */
-		config_error(p, line, "unknown listen flag \"%s\"", flag);
-		bad = 1;
+		if (strcmp(flag, "tls") != 0) {
+			config_error(p, line, "unknown listen flag \"%s\"",
+			    flag);
+			bad = 1;
+		} else if (tls) {
+			config_error(p, line, "duplicate listen flag \"%s\"",
+			    flag);
+			bad = 1;
+		}
+		tls = 1;
 	}
 	if (config_parse_address(addr, &ss, &len) == -1) {
 		config_error(p, line, "listen: invalid address \"%s\" "
@@ -699,7 +744,41 @@ config_listen(struct cfg_parse *p, const char *value, int line)
 	l->text = addr;
 	l->addr = ss;
 	l->addrlen = len;
+	l->tls = tls;
 	l->line = line;
+}
+
+/*
+ * A [tls] file name as an absolute path: a relative one is taken from
+ * the config file's directory, like a static root. The file is not
+ * looked at; tls.c reports what is wrong with it. NULL after an error.
+ */
+static char *
+config_file_path(struct cfg_parse *p, const struct cfg_key *k,
+    const char *value)
+{
+	char	*path, *abs, *cwd;
+
+	if (value[0] == '/')
+		return config_xstrdup(value);
+	if (p->dir != NULL && strcmp(p->dir, ".") != 0)
+		path = config_xasprintf("%s/%s", p->dir, value);
+	else
+		path = config_xstrdup(value);
+	if (path[0] == '/')
+		return path;
+	/* The config's own name was relative: anchor it here and now. */
+	if ((cwd = getcwd(NULL, 0)) == NULL) {
+		config_error(p, p->line, "%s \"%s\": %s", k->name, value,
+		    strerror(errno));
+		free(path);
+		return NULL;
+	}
+	abs = config_xasprintf("%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "",
+	    path);
+	free(cwd);
+	free(path);
+	return abs;
 }
 
 /* Applies one key = value inside the current section; -1: bad value. */
@@ -710,7 +789,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	struct cfg_route_state *st = NULL;
 	const struct app *a;
 	const char	*why;
-	char		 lo[32], hi[32];
+	char		 lo[32], hi[32], **field;
 	void		*base;
 	double		 v;
 
@@ -718,7 +797,9 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		r = &p->conf->routes[p->route];
 		st = &p->rstate[p->route];
 		base = k->route ? (void *)&r->lim : (void *)r;
-	} else
+	} else if (p->in == CFG_IN_TLS)
+		base = &p->conf->tls;
+	else
 		base = k->route ? (void *)&p->conf->lim : (void *)p->conf;
 
 	switch (k->type) {
@@ -740,6 +821,15 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		return 0;
 	case CFG_PATH:
 		r->root = config_xstrdup(value);
+		return 0;
+	case CFG_FILE:
+		field = (char **)(void *)((char *)base + k->off);
+		if ((*field = config_file_path(p, k, value)) == NULL)
+			return -1;
+		return 0;
+	case CFG_STRING:
+		field = (char **)(void *)((char *)base + k->off);
+		*field = config_xstrdup(value);
 		return 0;
 	default:
 		break;
@@ -788,31 +878,26 @@ config_handler_cb(void *user, const char *section, const char *name,
 
 	if ((k = config_key_find(name)) == NULL) {
 		hint = config_key_suggest(name, p->in);
-		if (p->in == CFG_IN_SERVER)
-			config_error(p, p->line, "unknown key \"%s\" in "
-			    "[server]%s%s%s", name,
-			    hint ? " (did you mean \"" : "",
-			    hint ? hint : "", hint ? "\"?)" : "");
-		else
-			config_error(p, p->line, "unknown key \"%s\" in "
-			    "[route %s]%s%s%s", name,
-			    p->conf->routes[p->route].path,
-			    hint ? " (did you mean \"" : "",
-			    hint ? hint : "", hint ? "\"?)" : "");
+		config_error(p, p->line, "unknown key \"%s\" in [%s%s]%s%s%s",
+		    name, p->in == CFG_IN_SERVER ? "server" :
+		    p->in == CFG_IN_TLS ? "tls" : "route ",
+		    p->in == CFG_IN_ROUTE ? p->conf->routes[p->route].path : "",
+		    hint ? " (did you mean \"" : "",
+		    hint ? hint : "", hint ? "\"?)" : "");
 		return 1;
 	}
 	if (!config_key_allowed(k, p->in)) {
-		if (p->in == CFG_IN_SERVER)
-			config_error(p, p->line, "key \"%s\" belongs in a "
-			    "[route PATH] section", name);
-		else
-			config_error(p, p->line, "key \"%s\" belongs in the "
-			    "[server] section", name);
+		config_error(p, p->line, "key \"%s\" belongs in %s", name,
+		    k->sect == CFG_SERVER ? "the [server] section" :
+		    k->sect == CFG_TLS ? "the [tls] section" :
+		    "a [route PATH] section");
 		return 1;
 	}
 
 	if (p->in == CFG_IN_SERVER)
 		seen = &p->server_seen[k - cfg_keys];
+	else if (p->in == CFG_IN_TLS)
+		seen = &p->tls_seen[k - cfg_keys];
 	else {
 		seen = &p->rstate[p->route].seen[k - cfg_keys];
 		bad = &p->rstate[p->route].bad[k - cfg_keys];
@@ -907,7 +992,7 @@ config_section(struct cfg_parse *p, char *s)
 	len = strlen(s);
 	while (len > 0 && isspace((unsigned char)s[len - 1]))
 		s[--len] = '\0';
-	/* "server" or "route", then the argument, if any. */
+	/* "server", "tls" or "route", then the argument, if any. */
 	wlen = strcspn(s, " \t");
 	for (arg = s + wlen; isspace((unsigned char)*arg); arg++)
 		;
@@ -920,6 +1005,16 @@ config_section(struct cfg_parse *p, char *s)
 		}
 		p->server_line = p->line;
 		p->in = CFG_IN_SERVER;
+		return;
+	}
+	if (wlen == 3 && strncmp(s, "tls", 3) == 0 && *arg == '\0') {
+		if (conf->tls.line != 0) {
+			config_error(p, p->line, "duplicate [tls] section "
+			    "(first at line %d)", conf->tls.line);
+			return;
+		}
+		conf->tls.line = p->line;
+		p->in = CFG_IN_TLS;
 		return;
 	}
 	if (wlen != 5 || strncmp(s, "route", 5) != 0) {
@@ -1185,6 +1280,37 @@ config_app_keys(struct cfg_parse *p, const struct wsd_route *r,
 	    st->seen[kmax - cfg_keys] ? "" : ", the default");
 }
 
+/*
+ * A [tls] section needs both files; a tls listener needs the section. A
+ * section without a tls listener is fine: it is ready for one.
+ */
+static void
+config_finish_tls(struct cfg_parse *p)
+{
+	struct wsd_config *conf = p->conf;
+	const struct cfg_key *k;
+	size_t		 i;
+
+	if (conf->tls.line != 0) {
+		for (i = 0; i < CFG_NKEYS; i++) {
+			k = &cfg_keys[i];
+			if (k->sect != CFG_TLS || k->type != CFG_FILE ||
+			    p->tls_seen[i] != 0)
+				continue;
+			config_error(p, conf->tls.line, "[tls]: missing "
+			    "\"%s\"", k->name);
+		}
+		return;
+	}
+	for (i = 0; i < conf->nlistens; i++) {
+		if (!conf->listens[i].tls)
+			continue;
+		config_error(p, conf->listens[i].line, "listen %s tls: no "
+		    "[tls] section with certificate and private_key",
+		    conf->listens[i].text);
+	}
+}
+
 /* Checks what only the whole file shows and fills in inherited values. */
 static void
 config_finish(struct cfg_parse *p)
@@ -1238,6 +1364,8 @@ config_finish(struct cfg_parse *p)
 	k = config_key_find("listen");
 	if (conf->nlistens == 0 && p->server_seen[k - cfg_keys] == 0)
 		config_listen(p, k->def, 0);
+
+	config_finish_tls(p);
 }
 
 /* Sets every default from the table, through the same parsers. */
@@ -1249,11 +1377,13 @@ config_defaults(struct wsd_config *conf)
 
 	for (i = 0; i < CFG_NKEYS; i++) {
 		k = &cfg_keys[i];
-		if (k->def == NULL || k->sect != CFG_SERVER ||
-		    k->type == CFG_LISTEN)
+		if (k->def == NULL || k->type == CFG_LISTEN)
 			continue;
-		config_default_store(k, k->route ? (void *)&conf->lim :
-		    (void *)conf);
+		if (k->sect == CFG_TLS)
+			config_default_store(k, &conf->tls);
+		else if (k->sect == CFG_SERVER)
+			config_default_store(k, k->route ?
+			    (void *)&conf->lim : (void *)conf);
 	}
 }
 
@@ -1413,6 +1543,10 @@ config_free(struct wsd_config *conf)
 	}
 	free(conf->listens);
 	free(conf->routes);
+	free(conf->tls.certificate);
+	free(conf->tls.private_key);
+	free(conf->tls.ciphers);
+	free(conf->tls.ciphersuites);
 	free(conf->file);
 	free(conf);
 }

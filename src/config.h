@@ -19,7 +19,18 @@ struct wsd_listen {
 	char		*text;			/* as written, for logs */
 	struct sockaddr_storage addr;
 	socklen_t	 addrlen;
+	int		 tls;			/* "tls" flag: https/wss */
 	int		 line;
+};
+
+/* The [tls] section; paths are absolute (resolved like roots). */
+struct wsd_tls {
+	char		*certificate;		/* full chain PEM */
+	char		*private_key;
+	int		 min_version;		/* TLS1_2_VERSION or TLS1_3_VERSION */
+	char		*ciphers;		/* TLS <= 1.2 list; NULL: default */
+	char		*ciphersuites;		/* TLS 1.3; NULL: default */
+	int		 line;			/* of the section; 0: absent */
 };
 
 struct wsd_route {
@@ -43,6 +54,7 @@ struct wsd_config {
 	size_t		 nlistens;
 	struct wsd_route *routes;
 	size_t		 nroutes;
+	struct wsd_tls	 tls;
 	int		 log_level;		/* LOG_LVL_* */
 	int		 access_log;
 	unsigned	 max_connections;

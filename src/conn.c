@@ -15,6 +15,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "config.h"
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "server.h"
 #include "static.h"
+#include "tls.h"
 #include "ws.h"
 
 /*
@@ -149,8 +151,9 @@ conn_format_peer(char *out, size_t outlen, const struct sockaddr *sa)
 /* Takes over an accepted socket. */
 struct conn *
 conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
-    socklen_t salen)
+    socklen_t salen, struct tls *tls)
 {
+	SSL		*ssl;
 	struct conn	*c;
 	struct timeval	 tv;
 	double		 idle = srv->conf->idle_timeout;
@@ -167,7 +170,23 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	c->srv = srv;
 	conn_format_peer(c->peer, sizeof(c->peer), sa);
-	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (tls != NULL) {
+		if ((ssl = tls_ssl_new(tls)) != NULL) {
+			/* The bufferevent owns ssl from here on. */
+			c->bev = bufferevent_openssl_socket_new(srv->base, fd,
+			    ssl, BUFFEREVENT_SSL_ACCEPTING,
+			    BEV_OPT_CLOSE_ON_FREE);
+			if (c->bev == NULL)
+				SSL_free(ssl);
+			else
+				/* A peer that just closes TCP is an EOF,
+				 * not an error. */
+				bufferevent_openssl_set_allow_dirty_shutdown(
+				    c->bev, 1);
+		}
+	} else
+		c->bev = bufferevent_socket_new(srv->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
 	if (c->bev == NULL || c->timer == NULL) {
 		log_warnx("%s: cannot set up connection", c->peer);
@@ -904,11 +923,16 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 	evutil_socket_t	 fd;
+	SSL		*ssl;
 
 	if (c->state == CONN_FLUSH_CLOSE) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 			return;
-		/* Half-close, then wait for the peer's EOF. */
+		/* Half-close, then wait for the peer's EOF. Over TLS the
+		 * close_notify goes first, straight to the socket: nothing is
+		 * left in the output to overtake. */
+		if ((ssl = bufferevent_openssl_get_ssl(bev)) != NULL)
+			SSL_shutdown(ssl);
 		fd = bufferevent_getfd(bev);
 		if (fd != -1)
 			shutdown(fd, SHUT_WR);

@@ -7,13 +7,16 @@
 
 struct server;
 struct conn;
+struct tls;
 
 /*
- * Takes over an accepted socket and starts reading a request head. NULL
+ * Takes over an accepted socket (TLS when tls is set: the handshake must
+ * finish within handshake_timeout like the request head) and starts
+ * reading a request head. NULL
  * (socket closed, logged) when memory runs out.
  */
 struct conn *conn_new(struct server *srv, evutil_socket_t fd,
-	    const struct sockaddr *sa, socklen_t salen);
+	    const struct sockaddr *sa, socklen_t salen, struct tls *tls);
 
 /*
  * The one teardown path: tells the app, logs the session, frees the

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 
 #define WSD_CONFIG_FILE	WSD_SYSCONFDIR "/wsd.ini"
 
@@ -75,6 +76,7 @@ main(int argc, char *argv[])
 	struct wsd_config	*conf;
 	struct event_base	*base;
 	struct server		 srv;
+	struct tls		*tls = NULL;
 	const char		*file = NULL, *www = NULL;
 	char			*errors = NULL;
 	int			 ch, test = 0, verbose = 0, embedded = 0;
@@ -124,9 +126,22 @@ main(int argc, char *argv[])
 			    file ? file : "(embedded)");
 		return 1;
 	}
+	/* Certificates are part of the config: -t loads them too. */
+	if (conf->tls.line != 0 &&
+	    (tls = tls_new(&conf->tls, &errors)) == NULL) {
+		fprintf(stderr, "%s:%d: tls: %s\n", file ? file : "(embedded)",
+		    conf->tls.line, errors ? errors : "?");
+		free(errors);
+		if (test)
+			fprintf(stderr, "%s: configuration failed\n",
+			    file ? file : "(embedded)");
+		config_free(conf);
+		return 1;
+	}
 	if (test) {
 		fprintf(stderr, "%s: configuration OK\n",
 		    file ? file : "(embedded)");
+		tls_free(tls);
 		config_free(conf);
 		return 0;
 	}
@@ -152,7 +167,7 @@ main(int argc, char *argv[])
 	event_set_log_callback(main_event_log_cb);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if (server_init(&srv, base, conf) == -1) {
+	if (server_init(&srv, base, conf, tls) == -1) {
 		server_free(&srv);
 		event_base_free(base);
 		config_free(conf);

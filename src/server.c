@@ -21,6 +21,7 @@
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 
 /* How long a listener rests after accept() ran out of descriptors. */
 #define SERVER_ACCEPT_PAUSE_MS	500
@@ -31,6 +32,7 @@ struct listener {
 	struct event		*ev_resume;
 	char			 name[INET6_ADDRSTRLEN + 8];
 	int			 paused;
+	int			 tls;
 };
 
 
@@ -108,7 +110,7 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		    "refused", l->name, srv->conf->max_connections);
 		return;
 	}
-	conn_new(srv, fd, sa, (socklen_t)salen);
+	conn_new(srv, fd, sa, (socklen_t)salen, l->tls ? srv->tls : NULL);
 }
 
 /* Re-enables a listener after an accept pause. */
@@ -217,21 +219,33 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	server_check_done(srv);
 }
 
-/* SIGHUP: configuration reload is not supported yet; say so. */
+/* SIGHUP: reload the TLS certificate and key. */
 static void
 server_hup_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct server	*srv = arg;
+	char		*cause = NULL;
+
 	(void)sig;
 	(void)what;
-	(void)arg;
-	log_warnx("SIGHUP: configuration reload is not supported yet; "
-	    "restart wsd to apply changes");
+	if (srv->tls == NULL) {
+		log_info("SIGHUP: nothing to reload (configuration reload is "
+		    "not supported yet; restart wsd to apply changes)");
+		return;
+	}
+	if (tls_reload(srv->tls, &cause) == -1) {
+		log_errx("SIGHUP: tls: reload failed, keeping the old "
+		    "certificate: %s", cause ? cause : "?");
+		free(cause);
+		return;
+	}
+	log_info("SIGHUP: tls: certificate reloaded");
 }
 
 /* Binds every configured listener and installs the signal handlers. */
 int
 server_init(struct server *srv, struct event_base *base,
-    struct wsd_config *conf)
+    struct wsd_config *conf, struct tls *tls)
 {
 	struct listener	*l;
 	size_t		 i;
@@ -239,6 +253,7 @@ server_init(struct server *srv, struct event_base *base,
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
 	srv->conf = conf;
+	srv->tls = tls;
 	TAILQ_INIT(&srv->conns);
 	if ((srv->listeners = calloc(conf->nlistens,
 	    sizeof(*srv->listeners))) == NULL) {
@@ -259,11 +274,12 @@ server_init(struct server *srv, struct event_base *base,
 			return -1;
 		}
 		srv->nlisteners++;
+		l->tls = cl->tls;
 		evconnlistener_set_error_cb(l->lev, server_accept_error_cb);
 		l->ev_resume = evtimer_new(base, server_resume_cb, l);
 		server_sockname(evconnlistener_get_fd(l->lev), l->name,
 		    sizeof(l->name));
-		log_info("listening on %s", l->name);
+		log_info("listening on %s%s", l->name, l->tls ? " (tls)" : "");
 	}
 	if ((srv->routes = calloc(conf->nroutes, sizeof(*srv->routes))) ==
 	    NULL) {
@@ -328,6 +344,7 @@ server_free(struct server *srv)
 		for (i = 0; i < srv->conf->nroutes; i++)
 			app_route_free(srv->routes[i]);
 	free(srv->routes);
+	tls_free(srv->tls);
 	if (srv->ev_sigterm != NULL)
 		event_free(srv->ev_sigterm);
 	if (srv->ev_sigint != NULL)

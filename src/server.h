@@ -11,6 +11,7 @@ struct conn;
 struct listener;
 struct app_route;
 struct wsd_route;
+struct tls;
 
 TAILQ_HEAD(conn_list, conn);
 
@@ -20,6 +21,7 @@ struct server {
 	struct wsd_config	*conf;
 	struct listener		*listeners;
 	struct app_route	**routes;	/* parallel to conf->routes */
+	struct tls		*tls;		/* NULL: no tls listener */
 	size_t			 nlisteners;
 	struct conn_list	 conns;
 	unsigned		 nconns;
@@ -30,9 +32,12 @@ struct server {
 	struct event		*ev_stop;	/* close_timeout after a stop */
 };
 
-/* Binds every listener of conf; -1 (logged) when one cannot be bound. */
+/*
+ * Binds every listener of conf; -1 (logged) when one cannot be bound. The
+ * server owns tls (NULL when conf has no [tls]) from here on.
+ */
 int	server_init(struct server *srv, struct event_base *base,
-	    struct wsd_config *conf);
+	    struct wsd_config *conf, struct tls *tls);
 /* Runs the loop until a graceful stop has finished. */
 void	server_run(struct server *srv);
 /* Frees listeners, connections and events; conf stays the caller's. */

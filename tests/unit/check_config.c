@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "app.h"
 #include "config.h"
 #include "hub.h"
@@ -360,10 +362,18 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(conf->nlistens, 1);
 	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
 	ck_assert_int_eq(conf->listens[0].line, 0);
+	ck_assert_int_eq(conf->listens[0].tls, 0);
 	sin = (struct sockaddr_in *)&conf->listens[0].addr;
 	ck_assert_int_eq(sin->sin_family, AF_INET);
 	ck_assert_uint_eq(ntohs(sin->sin_port), 8080);
 	ck_assert_uint_eq(htonl(INADDR_LOOPBACK), sin->sin_addr.s_addr);
+	/* No [tls] section. */
+	ck_assert_int_eq(conf->tls.line, 0);
+	ck_assert_ptr_null(conf->tls.certificate);
+	ck_assert_ptr_null(conf->tls.private_key);
+	ck_assert_int_eq(conf->tls.min_version, TLS1_2_VERSION);
+	ck_assert_ptr_null(conf->tls.ciphers);
+	ck_assert_ptr_null(conf->tls.ciphersuites);
 	config_free(conf);
 
 	/* An empty [server] is fine too. */
@@ -542,11 +552,16 @@ START_TEST(test_bad_values)
 	ck_assert_errors("[server]\nlisten = 127.0.0.1:65536\n",
 	    "F:2: listen: invalid address \"127.0.0.1:65536\" "
 	    "(expected ADDR:PORT or [V6ADDR]:PORT)");
-	ck_assert_errors("[server]\nlisten = 127.0.0.1:443 tls\n",
-	    "F:2: unknown listen flag \"tls\"");
 	ck_assert_errors("[server]\nlisten = [::]:443  tls  http2\n",
-	    "F:2: unknown listen flag \"tls\"\n"
 	    "F:2: unknown listen flag \"http2\"");
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:443 TLS ssl\n",
+	    "F:2: unknown listen flag \"TLS\"\n"
+	    "F:2: unknown listen flag \"ssl\"");
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:443 tls tls\n",
+	    "F:2: duplicate listen flag \"tls\"");
+	ck_assert_errors("[server]\nlisten = nowhere tls\n",
+	    "F:2: listen: invalid address \"nowhere\" "
+	    "(expected ADDR:PORT or [V6ADDR]:PORT)");
 }
 END_TEST
 
@@ -1010,6 +1025,9 @@ START_TEST(test_sections)
 	    "F:3: key \"log_level\" belongs in the [server] section");
 	ck_assert_errors("[route /e]\napp = echo\nlisten = 127.0.0.1:0\n",
 	    "F:3: key \"listen\" belongs in the [server] section");
+	ck_assert_errors("[tls main]\n",
+	    "F:1: unknown section \"[tls main]\"");
+	ck_assert_errors("[TLS]\n", "F:1: unknown section \"[TLS]\"");
 }
 END_TEST
 
@@ -1408,22 +1426,219 @@ START_TEST(test_strings)
 }
 END_TEST
 
+/* Path of name under the scratch directory. */
+static char *
+scratch(const char *name)
+{
+	static char	 path[PATH_MAX + 256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	return path;
+}
+
+START_TEST(test_tls_listen)
+{
+	struct wsd_config *conf;
+
+	/* Plain and TLS listeners side by side. */
+	conf = load_ok(
+	    "[server]\n"
+	    "listen = 127.0.0.1:0\n"
+	    "listen = 127.0.0.1:0 tls\n"
+	    "listen = [::1]:8443\ttls   ; a comment\n"
+	    "[tls]\n"
+	    "certificate = /c.pem\n"
+	    "private_key = /k.pem\n");
+	ck_assert_uint_eq(conf->nlistens, 3);
+	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:0");
+	ck_assert_int_eq(conf->listens[0].tls, 0);
+	ck_assert_str_eq(conf->listens[1].text, "127.0.0.1:0");
+	ck_assert_int_eq(conf->listens[1].tls, 1);
+	ck_assert_int_eq(conf->listens[1].line, 3);
+	ck_assert_str_eq(conf->listens[2].text, "[::1]:8443");
+	ck_assert_int_eq(conf->listens[2].tls, 1);
+	ck_assert_int_eq(conf->tls.line, 5);
+	config_free(conf);
+
+	/* The same address with and without tls is one port: a duplicate. */
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:443\n"
+	    "listen = 127.0.0.1:443 tls\n[tls]\ncertificate = c\n"
+	    "private_key = k\n",
+	    "F:3: duplicate listen 127.0.0.1:443 (first at line 2)");
+
+	/* A tls listener needs the section, wherever it is in the file. */
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:443 tls\n",
+	    "F:2: listen 127.0.0.1:443 tls: no [tls] section with "
+	    "certificate and private_key");
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:80\n"
+	    "listen = 127.0.0.1:443 tls\nlisten = [::]:443 tls\n",
+	    "F:3: listen 127.0.0.1:443 tls: no [tls] section with "
+	    "certificate and private_key\n"
+	    "F:4: listen [::]:443 tls: no [tls] section with "
+	    "certificate and private_key");
+	conf = load_ok("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "[server]\nlisten = 127.0.0.1:0 tls\n");
+	ck_assert_int_eq(conf->listens[0].tls, 1);
+	ck_assert_int_eq(conf->tls.line, 1);
+	config_free(conf);
+
+	/* A bad [tls] header is reported, and so is the listener. */
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:443 tls\n"
+	    "[tls] x\ncertificate = c\nprivate_key = k\n",
+	    "F:2: listen 127.0.0.1:443 tls: no [tls] section with "
+	    "certificate and private_key\n"
+	    "F:3: unexpected text after \"]\"");
+}
+END_TEST
+
+START_TEST(test_tls_section)
+{
+	struct wsd_config *conf;
+	char		*errs, *expect, cwd[PATH_MAX];
+
+	/* Every key; relative paths are taken from the file's directory. */
+	conf = load_ok(
+	    "[tls]\n"
+	    "certificate = certs/fullchain.pem\n"
+	    "private_key = /etc/wsd/key.pem\n"
+	    "min_version = 1.3\n"
+	    "ciphers = ECDHE+AESGCM:!aNULL\n"
+	    "ciphersuites = TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256\n");
+	ck_assert_int_eq(conf->tls.line, 1);
+	ck_assert_str_eq(conf->tls.certificate, scratch("certs/fullchain.pem"));
+	ck_assert_str_eq(conf->tls.private_key, "/etc/wsd/key.pem");
+	ck_assert_int_eq(conf->tls.min_version, TLS1_3_VERSION);
+	ck_assert_str_eq(conf->tls.ciphers, "ECDHE+AESGCM:!aNULL");
+	ck_assert_str_eq(conf->tls.ciphersuites,
+	    "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256");
+	/* No tls listener: the section is fine and unused. */
+	ck_assert_uint_eq(conf->nlistens, 1);
+	ck_assert_int_eq(conf->listens[0].tls, 0);
+	config_free(conf);
+
+	/* Defaults; the files need not exist (tls.c reports that). */
+	conf = load_ok("[server]\n\n[tls]\nprivate_key = k.pem\n"
+	    "certificate = ../c.pem\n");
+	ck_assert_int_eq(conf->tls.line, 3);
+	ck_assert_str_eq(conf->tls.certificate, scratch("../c.pem"));
+	ck_assert_str_eq(conf->tls.private_key, scratch("k.pem"));
+	ck_assert_int_eq(conf->tls.min_version, TLS1_2_VERSION);
+	ck_assert_ptr_null(conf->tls.ciphers);
+	ck_assert_ptr_null(conf->tls.ciphersuites);
+	config_free(conf);
+	conf = load_ok("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "min_version = 1.2\n");
+	ck_assert_int_eq(conf->tls.min_version, TLS1_2_VERSION);
+	config_free(conf);
+
+	/* A config named relatively still stores absolute paths. */
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	write_file("rel.ini", "[tls]\ncertificate = c.pem\n"
+	    "private_key = keys/k.pem\n");
+	conf = config_load("rel.ini", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_ne(asprintf(&expect, "%s/c.pem", cwd), -1);
+	ck_assert_str_eq(conf->tls.certificate, expect);
+	free(expect);
+	ck_assert_int_ne(asprintf(&expect, "%s/keys/k.pem", cwd), -1);
+	ck_assert_str_eq(conf->tls.private_key, expect);
+	free(expect);
+	config_free(conf);
+	conf = config_load("./rel.ini", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_ne(asprintf(&expect, "%s/c.pem", cwd), -1);
+	ck_assert_str_eq(conf->tls.certificate, expect);
+	free(expect);
+	config_free(conf);
+	conf = config_load_string(NULL, "[tls]\ncertificate = c.pem\n"
+	    "private_key = /k.pem\n", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_ne(asprintf(&expect, "%s/c.pem", cwd), -1);
+	ck_assert_str_eq(conf->tls.certificate, expect);
+	free(expect);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_tls_errors)
+{
+	/* Both files are required, reported at the section. */
+	ck_assert_errors("[server]\n[tls]\n",
+	    "F:2: [tls]: missing \"certificate\"\n"
+	    "F:2: [tls]: missing \"private_key\"");
+	ck_assert_errors("[tls]\ncertificate = c\n",
+	    "F:1: [tls]: missing \"private_key\"");
+	ck_assert_errors("[tls]\nprivate_key = k\nmin_version = 1.3\n",
+	    "F:1: [tls]: missing \"certificate\"");
+	/* With a tls listener only the section is blamed. */
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:443 tls\n"
+	    "[tls]\n; nothing\n",
+	    "F:3: [tls]: missing \"certificate\"\n"
+	    "F:3: [tls]: missing \"private_key\"");
+	ck_assert_errors("[tls]\ncertificate =\nprivate_key = k\n",
+	    "F:2: certificate: missing value");
+
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "[route /e]\napp = echo\n[tls]\nmin_version = 1.3\n",
+	    "F:6: duplicate [tls] section (first at line 1)");
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "certificate = d\n",
+	    "F:4: duplicate key \"certificate\" (first at line 2)");
+
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "min_version = 1.1\n",
+	    "F:4: min_version: invalid version (1.2|1.3) \"1.1\"");
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "min_version = TLSv1.3\n",
+	    "F:4: min_version: invalid version (1.2|1.3) \"TLSv1.3\"");
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "min_version = 1.30\n",
+	    "F:4: min_version: invalid version (1.2|1.3) \"1.30\"");
+
+	/* Unknown keys, and keys in the wrong section. */
+	ck_assert_errors("[tls]\ncertficate = c\nprivate_key = k\n",
+	    "F:1: [tls]: missing \"certificate\"\n"
+	    "F:2: unknown key \"certficate\" in [tls] "
+	    "(did you mean \"certificate\"?)");
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "chain = x\n",
+	    "F:4: unknown key \"chain\" in [tls]");
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "listen = 127.0.0.1:0\n",
+	    "F:4: key \"listen\" belongs in the [server] section");
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "app = echo\n",
+	    "F:4: key \"app\" belongs in a [route PATH] section");
+	ck_assert_errors("[server]\ncertificate = c\n",
+	    "F:2: key \"certificate\" belongs in the [tls] section");
+	ck_assert_errors("[route /e]\napp = echo\nciphers = HIGH\n",
+	    "F:3: key \"ciphers\" belongs in the [tls] section");
+	ck_assert_errors("[server]\nmin_versoin = 1.2\n",
+	    "F:2: unknown key \"min_versoin\" in [server]");
+}
+END_TEST
+
 #ifdef TEST_SRCDIR
 /*
  * etc/wsd.ini as installed (@WWWDIR@ replaced), as is and with every
- * commented-out "key = value" line enabled: those must be the defaults.
+ * commented-out "key = value" line and "[section]" header enabled: those
+ * must be the defaults, plus a second listener and the TLS example.
  */
 START_TEST(test_example)
 {
 	struct wsd_config *conf, *def;
 	const struct wsd_route *r;
 	FILE		*fp;
-	char		*line = NULL, *text = NULL, *www, *at;
+	char		*line = NULL, *text = NULL, *www, *at, *cert, *key;
 	size_t		 size = 0, tlen = 0, i;
 	ssize_t		 n;
 	int		 pass;
 
 	ck_assert_ptr_nonnull(www = strdup(make_dir("www")));
+	/* load_ok writes wsd.ini to the scratch directory. */
+	ck_assert_ptr_nonnull(cert = strdup(scratch("cert.pem")));
+	ck_assert_ptr_nonnull(key = strdup(scratch("key.pem")));
 	def = load_ok("");
 	for (pass = 0; pass < 2; pass++) {
 		ck_assert_ptr_nonnull(fp = fopen(TEST_SRCDIR "/etc/wsd.ini",
@@ -1433,8 +1648,8 @@ START_TEST(test_example)
 		tlen = 0;
 		while ((n = getline(&line, &size, fp)) != -1) {
 			if (pass == 1 && line[0] == ';' &&
-			    line[1] >= 'a' && line[1] <= 'z' &&
-			    strstr(line, " = ") != NULL)
+			    ((line[1] >= 'a' && line[1] <= 'z' &&
+			    strstr(line, " = ") != NULL) || line[1] == '['))
 				memmove(line, line + 1, (size_t)n--);
 			ck_assert_uint_le((size_t)n, 200);
 			text = realloc(text, tlen + (size_t)n +
@@ -1450,8 +1665,22 @@ START_TEST(test_example)
 		}
 		fclose(fp);
 		conf = load_ok(text);
-		ck_assert_uint_eq(conf->nlistens, pass ? 2 : 1);
+		ck_assert_uint_eq(conf->nlistens, pass ? 3 : 1);
 		ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
+		ck_assert_int_eq(conf->listens[0].tls, 0);
+		if (pass == 0)
+			ck_assert_int_eq(conf->tls.line, 0);
+		else {
+			ck_assert_int_eq(conf->listens[1].tls, 0);
+			ck_assert_str_eq(conf->listens[2].text, "0.0.0.0:8443");
+			ck_assert_int_eq(conf->listens[2].tls, 1);
+			ck_assert_int_ne(conf->tls.line, 0);
+			ck_assert_str_eq(conf->tls.certificate, cert);
+			ck_assert_str_eq(conf->tls.private_key, key);
+			ck_assert_ptr_null(conf->tls.ciphers);
+			ck_assert_ptr_null(conf->tls.ciphersuites);
+		}
+		ck_assert_int_eq(conf->tls.min_version, def->tls.min_version);
 		ck_assert_int_eq(conf->log_level, def->log_level);
 		ck_assert_int_eq(conf->access_log, def->access_log);
 		ck_assert_uint_eq(conf->max_connections, def->max_connections);
@@ -1487,6 +1716,8 @@ START_TEST(test_example)
 	free(line);
 	free(text);
 	free(www);
+	free(cert);
+	free(key);
 }
 END_TEST
 #endif
@@ -1537,6 +1768,9 @@ config_suite(void)
 	tcase_add_test(tc, test_embedded);
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_strings);
+	tcase_add_test(tc, test_tls_listen);
+	tcase_add_test(tc, test_tls_section);
+	tcase_add_test(tc, test_tls_errors);
 #ifdef TEST_SRCDIR
 	tcase_add_test(tc, test_example);
 #endif

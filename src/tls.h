@@ -1,0 +1,26 @@
+/* tls.h -- the server's TLS context: built from [tls], reloadable. */
+#ifndef WSD_TLS_H
+#define WSD_TLS_H
+
+#include <openssl/ssl.h>
+
+struct wsd_tls;
+struct tls;
+
+/*
+ * Builds a TLS context from the config: certificate chain, private key
+ * (checked against the certificate), minimum version, cipher lists, ALPN
+ * http/1.1. Returns NULL with *cause (caller frees) naming the file that
+ * failed. An expired certificate is only a warning.
+ */
+struct tls	*tls_new(const struct wsd_tls *conf, char **cause);
+void		 tls_free(struct tls *t);
+/*
+ * Reads certificate and key again. On success new connections get them
+ * and returns 0; on failure the old context stays and *cause is set.
+ */
+int		 tls_reload(struct tls *t, char **cause);
+/* A new server-side SSL object for one connection; NULL on failure. */
+SSL		*tls_ssl_new(struct tls *t);
+
+#endif
