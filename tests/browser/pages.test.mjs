@@ -11,11 +11,14 @@
 //
 // The daemon is started once with `listen = 127.0.0.1:0` and fast timers,
 // and is always stopped by PID at the end (SIGTERM, SIGKILL after 10 s), also
-// when a test fails or the run is cut short.
+// when a test fails or the run is cut short. The https test starts a second
+// daemon with `listen = 127.0.0.1:0 tls` and a self-signed certificate made
+// with the openssl command into a temporary directory, and stops it the same
+// way.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,6 +62,7 @@ const CHROMIUM_ARGS = [
 ];
 
 let wsd = null;		// { proc, pid, port, log, exit (promise) }
+let wsdTls = null;	// the https daemon, while the https test runs
 let context = null;	// playwright persistent context
 let userDataDir = null;
 let base = null;	// http://127.0.0.1:PORT/
@@ -66,11 +70,17 @@ let consoleLog = null;	// write stream: every page's console
 
 // --------------------------------------------------------------- daemon
 
-// The test config: the source tree's www/ and every app, timers made fast.
-function wsdConfig() {
+// The test config: the source tree's www/ and every app, timers made fast;
+// `tls` adds ` tls` to the listener and a [tls] section with those files.
+function wsdConfig(tls = null) {
 	const www = path.join(SRCDIR, 'www');
+	const tlsSection = tls === null ? '' : `
+[tls]
+certificate = ${tls.certificate}
+private_key = ${tls.privateKey}
+`;
 	return `[server]
-listen = 127.0.0.1:0
+listen = 127.0.0.1:0${tls === null ? '' : ' tls'}
 log_level = info
 handshake_timeout = 5s
 close_timeout = 2s
@@ -100,15 +110,18 @@ app = counter
 
 [route /relay]
 app = relay
-`;
+${tlsSection}`;
 }
 
-// Starts wsd on a temp config; resolves once it logs its port.
-function startWsd(tmp) {
-	const conf = path.join(tmp, 'wsd.ini');
-	const logPath = path.join(LOGS, 'browser-wsd.log');
+// Starts wsd on a temp config; resolves once it logs its port. The first
+// daemon is `wsd`; with tls ({ certificate, privateKey }) it is `wsdTls`,
+// listening with TLS.
+function startWsd(tmp, tls = null) {
+	const name = tls === null ? 'wsd' : 'wsd-tls';
+	const conf = path.join(tmp, `${name}.ini`);
+	const logPath = path.join(LOGS, `browser-${name}.log`);
 
-	fs.writeFileSync(conf, wsdConfig());
+	fs.writeFileSync(conf, wsdConfig(tls));
 	if (!fs.existsSync(WSD))
 		throw new Error(`wsd binary ${WSD} not found ` +
 		    '(build it, or set WSD)');
@@ -129,10 +142,15 @@ function startWsd(tmp) {
 	};
 	proc.stdout.on('data', collect);
 	proc.stderr.on('data', collect);
-	wsd = d;
+	if (tls === null)
+		wsd = d;
+	else
+		wsdTls = d;
 
 	return new Promise((resolve, reject) => {
-		const rx = /listening on 127\.0\.0\.1:(\d+)\s*$/m;
+		const rx = tls === null ?
+		    /listening on 127\.0\.0\.1:(\d+)\s*$/m :
+		    /listening on 127\.0\.0\.1:(\d+) \(tls\)\s*$/m;
 		let done = false;
 		const finish = (err) => {
 			if (done)
@@ -166,22 +184,22 @@ function startWsd(tmp) {
 	});
 }
 
-// 1 while the process has not exited.
-function wsdAlive() {
-	return wsd !== null && wsd.proc.exitCode === null &&
-	    wsd.proc.signalCode === null;
+// 1 while the process (default: the first daemon) has not exited.
+function wsdAlive(d = wsd) {
+	return d !== null && d.proc.exitCode === null &&
+	    d.proc.signalCode === null;
 }
 
 // SIGTERM by PID (unless `signalled`: the caller already sent it), SIGKILL
 // after STOP_TIMEOUT; resolves to { code, signal, killed }.
-async function stopWsd(signalled = false) {
-	if (wsd === null)
+async function stopWsd(signalled = false, d = wsd) {
+	if (d === null)
 		return null;
 	let killed = false;
-	if (wsdAlive()) {
+	if (wsdAlive(d)) {
 		if (!signalled) {
 			try {
-				process.kill(wsd.pid, 'SIGTERM');
+				process.kill(d.pid, 'SIGTERM');
 			} catch (e) {
 				// Already gone.
 			}
@@ -190,28 +208,30 @@ async function stopWsd(signalled = false) {
 		const late = new Promise((resolve) => {
 			timer = setTimeout(() => resolve('late'), STOP_TIMEOUT);
 		});
-		if (await Promise.race([wsd.exit, late]) === 'late') {
+		if (await Promise.race([d.exit, late]) === 'late') {
 			killed = true;
 			try {
-				process.kill(wsd.pid, 'SIGKILL');
+				process.kill(d.pid, 'SIGKILL');
 			} catch (e) {
 				// Gone meanwhile.
 			}
 		}
 		clearTimeout(timer);
 	}
-	const st = await wsd.exit;
-	await Promise.race([wsd.closed, sleep(1000)]);
+	const st = await d.exit;
+	await Promise.race([d.closed, sleep(1000)]);
 	return { ...st, killed };
 }
 
 // Last resort when node itself goes down: no daemon outlives the run.
 function killWsdNow() {
-	if (wsdAlive()) {
-		try {
-			process.kill(wsd.pid, 'SIGKILL');
-		} catch (e) {
-			// Gone.
+	for (const d of [wsd, wsdTls]) {
+		if (wsdAlive(d)) {
+			try {
+				process.kill(d.pid, 'SIGKILL');
+			} catch (e) {
+				// Gone.
+			}
 		}
 	}
 }
@@ -331,14 +351,19 @@ function checkTimestamps(list, where) {
 
 // A test with fresh pages: open(file) loads www/FILE in a new tab. Script
 // errors and console errors on those pages fail the test; the tabs are
-// closed at the end, pass or fail.
-function pageTest(name, fn) {
+// closed at the end, pass or fail. `setup`, when given, runs first and
+// returns { context, base, cleanup } to use instead of the shared ones
+// (cleanup runs at the end, pass or fail).
+function pageTest(name, fn, setup = null) {
 	test(name, { timeout: TEST_TIMEOUT }, async () => {
 		assert.ok(context !== null, 'no browser (start-up failed)');
 		const pages = [];
 		const errors = [];
+		let ctx = context;
+		let url = base;
+		let cleanup = null;
 		const open = async (file) => {
-			const page = await context.newPage();
+			const page = await ctx.newPage();
 			pages.push(page);
 			page.setDefaultTimeout(WAIT);
 			page.on('pageerror', (e) =>
@@ -350,20 +375,71 @@ function pageTest(name, fn) {
 					errors.push(`${file}: console error: ` +
 					    m.text());
 			});
-			const res = await page.goto(base + file,
+			const res = await page.goto(url + file,
 			    { timeout: WAIT, waitUntil: 'load' });
 			assert.equal(res && res.status(), 200,
 			    `GET /${file} status`);
 			return page;
 		};
 		try {
+			if (setup !== null)
+				({ context: ctx, base: url, cleanup } = await setup());
 			await fn(open);
 			assert.deepEqual(errors, [], 'errors on the pages');
 		} finally {
 			for (const p of pages)
 				await p.close().catch(() => {});
+			if (cleanup !== null)
+				await cleanup();
 		}
 	});
+}
+
+// A second daemon on a TLS listener with a self-signed certificate for
+// localhost / 127.0.0.1 (made with openssl into a temp directory), and a
+// second browser whose context accepts it (ignoreHTTPSErrors).
+async function httpsSetup() {
+	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wsd-browser-tls-'));
+	const tls = {
+		certificate: path.join(tmp, 'cert.pem'),
+		privateKey: path.join(tmp, 'key.pem'),
+	};
+	let browser = null;
+	const cleanup = async () => {
+		if (browser !== null)
+			await Promise.race([browser.close(), sleep(WAIT)])
+			    .catch(() => {});
+		const st = await stopWsd(false, wsdTls);
+		wsdTls = null;
+		fs.rmSync(tmp, { recursive: true, force: true });
+		if (st !== null && st.killed)
+			throw new Error('the https wsd did not exit within ' +
+			    `${STOP_TIMEOUT} ms of SIGTERM and was killed`);
+	};
+	try {
+		execFileSync('openssl', ['req', '-x509', '-newkey', 'ec',
+		    '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+		    '-keyout', tls.privateKey, '-out', tls.certificate,
+		    '-days', '2', '-subj', '/CN=localhost',
+		    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+		    { stdio: ['ignore', 'pipe', 'pipe'], timeout: WAIT });
+		const d = await startWsd(tmp, tls);
+		browser = await chromium.launch({
+			executablePath: CHROMIUM,
+			headless: true,
+			args: CHROMIUM_ARGS,
+			timeout: LAUNCH_TIMEOUT,
+		});
+		const ctx = await browser.newContext({
+			ignoreHTTPSErrors: true,
+			viewport: { width: 800, height: 700 },
+		});
+		return { context: ctx, base: `https://127.0.0.1:${d.port}/`,
+		    cleanup };
+	} catch (e) {
+		await cleanup().catch(() => {});
+		throw e;
+	}
 }
 
 // --------------------------------------------------------------- set-up
@@ -522,6 +598,37 @@ pageTest('counter.html: two pages share the value and the user count',
 	await waitText(a, '.users', '1 user');
 	await waitText(a, '.value', '2');
 });
+
+pageTest('counter.html over https: two pages stay in sync',
+    async (open) => {
+	const a = await open('counter.html');
+	assert.match(a.url(), /^https:\/\//, 'the page is not on https');
+	await waitText(a, '.users', '1 user');
+	await waitText(a, '.value', '0');
+	const b = await open('counter.html');
+	for (const p of [a, b]) {
+		await waitText(p, '.users', '2 users');
+		await waitText(p, '.value', '0');
+	}
+	for (let k = 0; k < 2; k++)
+		await b.click('.plus');
+	await a.click('.minus');
+	await a.click('.plus');
+	await a.click('.plus');
+	for (const p of [a, b]) {
+		await waitText(p, '.value', '3');
+		await waitText(p, '.users', '2 users');
+		await waitText(p, '.state', '2 users online');
+	}
+	await shot(a, 'counter-https-1');
+	await shot(b, 'counter-https-2');
+	await b.close();
+	await waitText(a, '.users', '1 user');
+	await waitText(a, '.value', '3');
+	// The pages' WebSockets went through the TLS listener.
+	assert.match(wsdTls.log, /access: 127\.0\.0\.1:\d+ ws \/counter /,
+	    'no wss session in the https daemon\'s log');
+}, httpsSetup);
 
 pageTest('relay.html: a message sent in one page appears in the other',
     async (open) => {

@@ -5,9 +5,12 @@ source tree (default: two levels above this directory).
 
 The `wsd` fixture is a factory: wsd(config_text) writes the config to a
 temporary file, starts `WSD -c FILE` with its output in a log file, waits
-for `listening on 127.0.0.1:PORT` and returns a Daemon. At teardown every
-daemon the test started gets SIGTERM; the test fails when one needs
-SIGKILL, exits non-zero or dies of a signal (sanitizer runs rely on that).
+for `listening on 127.0.0.1:PORT` (` (tls)` behind it for a TLS listener)
+and for as many listening lines as the config has `listen` keys, and
+returns a Daemon: d.port is the first 127.0.0.1 listener, d.ports all of
+them as (port, is_tls). At teardown every daemon the test started gets
+SIGTERM; the test fails when one needs SIGKILL, exits non-zero or dies of
+a signal (sanitizer runs rely on that).
 """
 
 import os
@@ -24,6 +27,10 @@ from helpers import SRCDIR, WSD
 
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 10.0
+# `listening on ADDR:PORT`, ` (tls)` behind it for a TLS listener.
+LISTEN_RX = re.compile(r"listening on 127\.0\.0\.1:(\d+)( \(tls\))?\s*$",
+                       re.M)
+ANY_LISTEN_RX = re.compile(r"listening on \S+:\d+(?: \(tls\))?\s*$", re.M)
 
 
 class Daemon:
@@ -38,7 +45,8 @@ class Daemon:
                                      stderr=subprocess.STDOUT, cwd=cwd,
                                      preexec_fn=preexec_fn)
         self.pid = self.proc.pid
-        self.port = None
+        self.port = None        # the first 127.0.0.1 listener
+        self.ports = []         # [(port, is_tls)] of every 127.0.0.1 one
         self.killed = False
 
     def log_text(self):
@@ -173,9 +181,24 @@ def wsd(wsd_binary, tmp_path, static_root, request):
                    preexec_fn=preexec_fn)
         daemons.append(d)
         if listen:
-            m = d.wait_log(r"listening on 127\.0\.0\.1:(\d+)\s*$",
-                           timeout=START_TIMEOUT)
+            m = d.wait_log(LISTEN_RX.pattern, timeout=START_TIMEOUT)
             d.port = int(m.group(1))
+            d.ports = [(d.port, bool(m.group(2)))]
+            # Every other listener of the config logs its line too.
+            want = 1
+            if use_config:
+                want = max(1, len(re.findall(r"(?m)^\s*listen\s*=",
+                                             config_text)))
+            deadline = time.monotonic() + START_TIMEOUT
+            while len(re.findall(ANY_LISTEN_RX, d.log_text())) < want:
+                if time.monotonic() > deadline or not d.alive():
+                    pytest.fail("%d of %d listeners logged \"listening on\""
+                                "; log:\n%s" % (len(re.findall(
+                                    ANY_LISTEN_RX, d.log_text())), want,
+                                    d.log_tail()))
+                time.sleep(0.02)
+            d.ports = [(int(p), bool(t)) for p, t in
+                       re.findall(LISTEN_RX, d.log_text())]
         return d
 
     yield start
