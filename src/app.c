@@ -35,7 +35,6 @@ struct app_route {
 	const struct wsd_route	*conf;
 	struct hub		*hub;
 	void			*data;
-	int			 inited;
 };
 
 struct app_timer {
@@ -98,7 +97,6 @@ app_route_new(struct event_base *base, const struct wsd_route *conf)
 		free(r);
 		return NULL;
 	}
-	r->inited = 1;
 	return r;
 }
 
@@ -108,7 +106,7 @@ app_route_free(struct app_route *r)
 {
 	if (r == NULL)
 		return;
-	if (r->inited && r->conf->app->route_free != NULL)
+	if (r->conf->app->route_free != NULL)
 		r->conf->app->route_free(r);
 	hub_free(r->hub);
 	free(r);

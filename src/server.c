@@ -35,7 +35,6 @@ struct listener {
 	int			 tls;
 };
 
-
 /* Raises the open-files soft limit to the hard limit. */
 long
 server_raise_nofile(void)
