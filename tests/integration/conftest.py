@@ -10,7 +10,8 @@ and for as many listening lines as the config has `listen` keys, and
 returns a Daemon: d.port is the first 127.0.0.1 listener, d.ports all of
 them as (port, is_tls). At teardown every daemon the test started gets
 SIGTERM; the test fails when one needs SIGKILL, exits non-zero or dies of
-a signal (sanitizer runs rely on that).
+a signal (sanitizer runs rely on that). `wsd_module` is the same factory
+for a whole test module: its daemons stop when the module ends.
 """
 
 import os
@@ -153,9 +154,8 @@ def static_root(tmp_path_factory):
     return root
 
 
-@pytest.fixture
-def wsd(wsd_binary, tmp_path, static_root, request):
-    """Factory: wsd(config_text=None, args=(), cwd=None, preexec_fn=None,
+def wsd_factory(wsd_binary, tmp_path, static_root, request):
+    """The body of the `wsd` and `wsd_module` fixtures. Factory: wsd(config_text=None, args=(), cwd=None, preexec_fn=None,
     use_config=True, listen=True, config_file=None). config_text None uses
     the default test config (helpers.make_config on static_root);
     use_config=False runs without -c; listen=False does not wait for the
@@ -227,3 +227,18 @@ def wsd(wsd_binary, tmp_path, static_root, request):
             problems.append("log tail:\n" + d.log_tail())
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def wsd(wsd_binary, tmp_path, static_root, request):
+    """The daemon factory of one test (see wsd_factory)."""
+    yield from wsd_factory(wsd_binary, tmp_path, static_root, request)
+
+
+@pytest.fixture(scope="module")
+def wsd_module(wsd_binary, tmp_path_factory, static_root, request):
+    """The daemon factory for a whole test module: one daemon serves many
+    tests (the conformance suites), stopped and checked like `wsd`'s when
+    the module ends."""
+    yield from wsd_factory(wsd_binary, tmp_path_factory.mktemp("wsd"),
+                           static_root, request)
