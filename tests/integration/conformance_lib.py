@@ -91,10 +91,14 @@ def echo_port(wsd_module):
 
 def echo_config(server=None, route=None):
     """Config text with one `echo` route on /echo; server and route are
-    {key: value} added to [server] and [route /echo]."""
+    {key: value} added to [server] and [route /echo]. close_timeout is
+    longer than any read deadline here, so a server that leaves closing
+    TCP to its timeout fails expect_tcp_close()."""
+    srv = {"close_timeout": "30s"}
+    srv.update(server or {})
     keys = {"app": "echo"}
     keys.update(route or {})
-    return helpers.make_config(server=server, routes=[("/echo", keys)])
+    return helpers.make_config(server=srv, routes=[("/echo", keys)])
 
 
 def split(data, sizes):
