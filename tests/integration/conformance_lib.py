@@ -25,7 +25,8 @@ A message whose first frame had RSV bits set is reported with its payload
 passed through Client(decode=f) as f(rsv, payload) -- e.g. an inflater for
 permessage-deflate; without decode, RSV bits on a server frame fail the
 test. The 101 response is kept in c.response (c.response.header(name)),
-for the extensions the server accepted.
+for the extensions the server accepted. Client(ssl_context=ctx) speaks
+wss (server name "localhost").
 
 Sending: every send_* call is one write (TCP_NODELAY is on) unless chop
 says otherwise:
@@ -147,13 +148,18 @@ class Client:
     fails the test instead of hanging it."""
 
     def __init__(self, port, path="/echo", headers=None,
-                 timeout=helpers.TIMEOUT, decode=None, host=helpers.HOST):
+                 timeout=helpers.TIMEOUT, decode=None, host=helpers.HOST,
+                 ssl_context=None):
         self.decode = decode
         self.timeout = timeout
         self.conn = helpers.Conn(port, host=host, timeout=timeout)
         self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = helpers.ws_key()
         try:
+            if ssl_context is not None:
+                # wss: every write is a TLS record of its own.
+                self.conn.sock = ssl_context.wrap_socket(
+                    self.conn.sock, server_hostname="localhost")
             self.conn.send(helpers.upgrade_request(path, key, extra=headers))
             r = helpers.read_response(self.conn, head_request=True)
             assert r.status == 101, r
