@@ -10,7 +10,7 @@ with a close frame carrying the code, then closes TCP.
 import pytest
 
 from conformance_lib import (OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, Cases,
-                             echo_port)  # noqa: F401 (fixture)
+                             Client, echo_port)  # noqa: F401 (fixture)
 
 CASES = Cases()
 
@@ -166,3 +166,27 @@ def test_case_count():
 def test_case(echo_port, cid):  # noqa: F811 (fixture)
     CASES.run(echo_port, cid)
 
+
+
+# Not Autobahn: the server fails the connection as soon as the frame header
+# bytes that break a rule are in, without waiting for the masking key or
+# the payload (sent: only the bytes listed).
+HEADER_ERRORS = {
+    "rsv1": (b"\xc1\x85", 1002),
+    "opcode-3": (b"\x83\x80", 1002),
+    "opcode-11": (b"\x8b\x80", 1002),
+    "fragmented-ping": (b"\x09\x80", 1002),
+    "ping-126": (b"\x89\xfe", 1002),
+    "unmasked": (b"\x81\x05", 1002),
+    "continuation-first": (b"\x80\x85", 1002),
+    "length-top-bit": (b"\x82\xff\x80" + bytes(7), 1002),
+    "too-big": (b"\x82\xff" + (1 << 40).to_bytes(8, "big"), 1009),
+}
+
+
+@pytest.mark.parametrize("name", HEADER_ERRORS)
+def test_header_fail_fast(echo_port, name):  # noqa: F811 (fixture)
+    data, code = HEADER_ERRORS[name]
+    with Client(echo_port) as c:
+        c.send_raw(data)
+        c.expect_fail(code)
