@@ -241,6 +241,10 @@ class Client:
         arrive between the fragments of a message come out first."""
         while True:
             f = self.recv_frame(timeout)
+            if f.opcode >= 0x8:
+                # RFC 6455 5.5: control frames are short and whole.
+                assert f.fin and len(f.payload) <= 125, f
+                assert f.rsv == 0, "RSV bits on a control frame"
             if f.opcode == OP_CLOSE:
                 code = f.close_code
                 return ("close", code, f.payload[2:])

@@ -360,10 +360,13 @@ def read_frame(conn, timeout=None):
     """Reads one server frame; server frames must be unmasked."""
     b0, b1 = conn.read_exact(2, timeout)
     n = b1 & 0x7F
+    # RFC 6455 5.2: the minimal number of bytes encodes the length.
     if n == 126:
         n = struct.unpack("!H", conn.read_exact(2, timeout))[0]
+        assert n >= 126, "16-bit length %d" % n
     elif n == 127:
         n = struct.unpack("!Q", conn.read_exact(8, timeout))[0]
+        assert 65536 <= n < 1 << 63, "64-bit length %d" % n
     assert not b1 & 0x80, "server frame is masked"
     payload = conn.read_exact(n, timeout) if n else b""
     return Frame(b0 >> 7, (b0 >> 4) & 7, b0 & 0x0F, payload)
