@@ -19,10 +19,12 @@
 #include <ini.h>
 #include <openssl/ssl.h>
 
+#include "access.h"
 #include "app.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "ws.h"
 
 #define CFG_KIB		1024.0
 #define CFG_MIB		(1024.0 * 1024.0)
@@ -52,6 +54,8 @@ enum cfg_type {
 	CFG_FILE,		/* char *, made absolute */
 	CFG_STRING,		/* char *, copied */
 	CFG_TLSVER,		/* int, TLS1_2_VERSION or TLS1_3_VERSION */
+	CFG_ORIGINS,		/* struct wsd_strlist, serialised; repeatable */
+	CFG_PROTOCOLS,		/* struct wsd_strlist of tokens; repeatable */
 };
 
 /*
@@ -126,6 +130,17 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_T(ciphers) },
 	{ CFG_TLS, "ciphersuites", CFG_STRING, 0, 0,
 	    NULL, 0, CFG_T(ciphersuites) },
+	/* Access control (access.c); see config_access_finish(). */
+	{ CFG_SERVER, "max_messages_per_second", CFG_UINT, 0, 1000000,
+	    "0", 1, CFG_L(max_messages_per_second) },
+	{ CFG_ROUTE, "origins", CFG_ORIGINS, 0, 0,
+	    NULL, 0, CFG_R(origins) },
+	{ CFG_ROUTE, "require_origin", CFG_BOOL, 0, 1,
+	    "off", 0, CFG_R(require_origin) },
+	{ CFG_ROUTE, "subprotocols", CFG_PROTOCOLS, 0, 0,
+	    NULL, 0, CFG_R(subprotocols) },
+	{ CFG_ROUTE, "auth_token_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_R(auth_token_file) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -603,7 +618,8 @@ config_inherit(const struct cfg_key *k, struct wsd_limits *dst,
 {
 	size_t	size;
 
-	size = k->type == CFG_SIZE ? sizeof(size_t) : sizeof(double);
+	size = k->type == CFG_SIZE ? sizeof(size_t) :
+	    k->type == CFG_UINT ? sizeof(unsigned) : sizeof(double);
 	memcpy((char *)dst + k->off, (const char *)src + k->off, size);
 }
 
@@ -781,6 +797,43 @@ config_file_path(struct cfg_parse *p, const struct cfg_key *k,
 	return abs;
 }
 
+/*
+ * Appends the words of a list value (origins, subprotocols) to a route's
+ * list, checking each; -1 when one is bad.
+ */
+static int
+config_list(struct cfg_parse *p, const struct cfg_key *k, const char *value,
+    struct wsd_strlist *l)
+{
+	char		*copy, *w, *save = NULL, buf[ACCESS_ORIGIN_MAX];
+	const char	*why;
+	int		 bad = 0;
+
+	copy = config_xstrdup(value);
+	for (w = strtok_r(copy, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		if (k->type == CFG_ORIGINS) {
+			if (access_origin_serialise(w, strlen(w), buf,
+			    sizeof(buf), &why) == -1) {
+				config_error(p, p->line, "%s: invalid origin "
+				    "\"%s\": %s", k->name, w, why);
+				bad = 1;
+				continue;
+			}
+			w = buf;
+		} else if (!ws_token_valid(w, strlen(w))) {
+			config_error(p, p->line, "%s: invalid subprotocol "
+			    "\"%s\" (not an HTTP token)", k->name, w);
+			bad = 1;
+			continue;
+		}
+		l->v = config_xrealloc(l->v, l->n + 1, sizeof(*l->v));
+		l->v[l->n++] = config_xstrdup(w);
+	}
+	free(copy);
+	return bad ? -1 : 0;
+}
+
 /* Applies one key = value inside the current section; -1: bad value. */
 static int
 config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
@@ -831,6 +884,10 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		field = (char **)(void *)((char *)base + k->off);
 		*field = config_xstrdup(value);
 		return 0;
+	case CFG_ORIGINS:
+	case CFG_PROTOCOLS:
+		return config_list(p, k, value,
+		    (struct wsd_strlist *)(void *)((char *)base + k->off));
 	default:
 		break;
 	}
@@ -902,7 +959,8 @@ config_handler_cb(void *user, const char *section, const char *name,
 		seen = &p->rstate[p->route].seen[k - cfg_keys];
 		bad = &p->rstate[p->route].bad[k - cfg_keys];
 	}
-	if (*seen != 0 && k->type != CFG_LISTEN) {
+	if (*seen != 0 && k->type != CFG_LISTEN && k->type != CFG_ORIGINS &&
+	    k->type != CFG_PROTOCOLS) {
 		config_error(p, p->line, "duplicate key \"%s\" (first at line "
 		    "%d)", name, *seen);
 		return 1;
@@ -1311,6 +1369,50 @@ config_finish_tls(struct cfg_parse *p)
 	}
 }
 
+/*
+ * Access keys once the route's kind is known: origins, require_origin and
+ * subprotocols only make sense for WebSocket routes; the token file is
+ * read now, so that `wsd -t` reports a missing or empty one.
+ */
+static void
+config_access_finish(struct cfg_parse *p, struct wsd_route *r,
+    const struct cfg_route_state *st)
+{
+	static const char *const ws_only[] = {
+		"origins", "require_origin", "subprotocols",
+	};
+	const struct cfg_key *k;
+	char		*cause;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(ws_only) / sizeof(ws_only[0]); i++) {
+		k = config_key_find(ws_only[i]);
+		if (st->kind == CFG_ROUTE_STATIC && st->seen[k - cfg_keys])
+			config_error(p, st->seen[k - cfg_keys], "key \"%s\" "
+			    "is only for WebSocket app routes", k->name);
+	}
+	if (r->auth_token_file == NULL)
+		return;
+	k = config_key_find("auth_token_file");
+	if ((r->tokens = access_tokens_load(r->auth_token_file,
+	    &cause)) == NULL) {
+		config_error(p, st->seen[k - cfg_keys], "auth_token_file "
+		    "\"%s\": %s", r->auth_token_file, cause ? cause : "?");
+		free(cause);
+	}
+}
+
+/* Frees the words of a list value. */
+static void
+config_list_free(struct wsd_strlist *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
 /* Checks what only the whole file shows and fills in inherited values. */
 static void
 config_finish(struct cfg_parse *p)
@@ -1352,6 +1454,7 @@ config_finish(struct cfg_parse *p)
 			break;
 		}
 		config_app_keys(p, r, st);
+		config_access_finish(p, r, st);
 		/* After the whole file, so [server] may come after routes. */
 		for (j = 0; j < CFG_NKEYS; j++) {
 			k = &cfg_keys[j];
@@ -1540,6 +1643,10 @@ config_free(struct wsd_config *conf)
 		free(conf->routes[i].path);
 		free(conf->routes[i].root);
 		free(conf->routes[i].root_real);
+		config_list_free(&conf->routes[i].origins);
+		config_list_free(&conf->routes[i].subprotocols);
+		free(conf->routes[i].auth_token_file);
+		access_tokens_free(conf->routes[i].tokens);
 	}
 	free(conf->listens);
 	free(conf->routes);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 struct app;
+struct access_tokens;
 
 /* Limits that a [route] may override; seconds are doubles. */
 struct wsd_limits {
@@ -13,6 +14,13 @@ struct wsd_limits {
 	size_t		 max_send_buffer;
 	double		 ping_interval;		/* 0: no pings */
 	double		 ping_timeout;
+	unsigned	 max_messages_per_second; /* 0: no limit */
+};
+
+/* A list value of space-separated words (origins, subprotocols). */
+struct wsd_strlist {
+	char		**v;
+	size_t		  n;
 };
 
 struct wsd_listen {
@@ -45,6 +53,12 @@ struct wsd_route {
 	double		 interval_max;
 	int		 slow_client;		/* hub apps: enum hub_policy */
 	int		 echo_self;		/* relay: sender gets its own */
+	/* Access control (access.c). */
+	struct wsd_strlist origins;		/* serialised; none: any */
+	int		 require_origin;
+	struct wsd_strlist subprotocols;
+	char		*auth_token_file;	/* absolute; NULL: no auth */
+	struct access_tokens *tokens;		/* re-read on SIGHUP */
 	int		 line;
 };
 

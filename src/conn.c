@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "access.h"
 #include "config.h"
 #include "app.h"
 #include "conn.h"
@@ -63,6 +65,8 @@ struct conn_ws {
 	uint32_t		 ping_seq;
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
+	const char		*subprotocol;	/* the route's; NULL: none */
+	struct access_rate	 rate;		/* max_messages_per_second */
 };
 
 struct conn {
@@ -328,12 +332,23 @@ static void
 conn_http_log(struct conn *c, const struct http_request *req, int status,
     uint64_t bytes)
 {
-	if (req != NULL)
-		log_access("%s \"%.*s %.*s HTTP/1.%d\" %d %" PRIu64 " %.3fs",
+	char	 buf[1024], *target = buf;
+	size_t	 n;
+
+	if (req != NULL) {
+		/* Tokens in the query never reach the log. */
+		n = access_target_redact(req->target, req->target_len, buf,
+		    sizeof(buf));
+		if (n >= sizeof(buf) && (target = malloc(n + 1)) != NULL)
+			access_target_redact(req->target, req->target_len,
+			    target, n + 1);
+		log_access("%s \"%.*s %s HTTP/1.%d\" %d %" PRIu64 " %.3fs",
 		    c->peer, (int)req->method_len, req->method,
-		    (int)req->target_len, req->target, req->minor_version,
+		    target != NULL ? target : buf, req->minor_version,
 		    status, bytes, conn_elapsed(&c->req_start));
-	else
+		if (target != buf)
+			free(target);
+	} else
 		log_access("%s \"-\" %d %" PRIu64 " %.3fs", c->peer, status,
 		    bytes, conn_elapsed(&c->req_start));
 }
@@ -428,12 +443,53 @@ conn_http_static(struct conn *c, const struct http_request *req,
 	return keepalive;
 }
 
+/*
+ * The route's access rules for a request: the Origin allow-list (upgrades
+ * only) and the bearer token. Returns 0 when the request may go on, else
+ * answers it (403 or 401), logs why and returns -1.
+ */
+static int
+conn_access(struct conn *c, const struct http_request *req, int upgrade,
+    int keepalive)
+{
+	const struct wsd_route	*r = c->route;
+	const char		*why;
+
+	if (upgrade && !access_origin_check(req, r->origins.v, r->origins.n,
+	    r->require_origin, &why)) {
+		log_info("%s: handshake refused: %s", c->peer, why);
+		conn_http_simple(c, req, 403, NULL, why, 0);
+		return -1;
+	}
+	if (r->auth_token_file != NULL && !access_token_check(r->tokens, req)) {
+		/* The token itself is never logged. */
+		log_info("%s: %s refused: missing or invalid token", c->peer,
+		    upgrade ? "handshake" : "request");
+		conn_http_simple(c, req, 401, "WWW-Authenticate: Bearer\r\n",
+		    "missing or invalid token", keepalive);
+		return -1;
+	}
+	return 0;
+}
+
+/* Seconds on the monotonic clock, for the message rate. */
+static double
+conn_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Completes the opening handshake and switches to the WebSocket. */
 static int
 conn_ws_upgrade(struct conn *c, const struct http_request *req,
     const char *accept)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	const struct wsd_strlist *protos = &c->route->subprotocols;
+	size_t		 sel;
 
 	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
 		log_warn("%s: upgrade", c->peer);
@@ -442,11 +498,22 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
 	c->ws->rt = server_app_route(c->srv, c->route);
 	gettimeofday(&c->ws->start, NULL);
+	if (c->route->lim.max_messages_per_second > 0)
+		access_rate_init(&c->ws->rate,
+		    c->route->lim.max_messages_per_second, conn_now());
+	/* conn_http_request() has refused invalid offers already. */
+	if (ws_subprotocol_select(req, protos->v, protos->n, &sel) == 1)
+		c->ws->subprotocol = protos->v[sel];
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Server: wsd/%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: %s\r\n\r\n", PACKAGE_VERSION, accept);
-	log_debug("%s: websocket %s", c->peer, c->route->path);
-	(void)req;
+	    "Sec-WebSocket-Accept: %s\r\n", PACKAGE_VERSION, accept);
+	if (c->ws->subprotocol != NULL)
+		evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %s\r\n",
+		    c->ws->subprotocol);
+	evbuffer_add(out, "\r\n", 2);
+	log_debug("%s: websocket %s%s%s", c->peer, c->route->path,
+	    c->ws->subprotocol ? " subprotocol " : "",
+	    c->ws->subprotocol ? c->ws->subprotocol : "");
 
 	/* WebSockets are kept alive by pings, not by the write timeout. */
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
@@ -469,6 +536,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	const struct http_header *h;
 	const char	*reason;
 	char		 path[4096], accept[WS_ACCEPT_LEN];
+	size_t		 sel;
 	int		 keepalive, status, has_body = 0;
 
 	/* RFC 7230 6.3: persistence by version and Connection. */
@@ -535,6 +603,18 @@ conn_http_request(struct conn *c, const struct http_request *req)
 			conn_flush_close(c);
 			return 0;
 		}
+		if (conn_access(c, req, 1, 0) == -1) {
+			conn_flush_close(c);
+			return 0;
+		}
+		if (ws_subprotocol_select(req, c->route->subprotocols.v,
+		    c->route->subprotocols.n, &sel) == -1) {
+			reason = "invalid Sec-WebSocket-Protocol";
+			log_info("%s: handshake refused: %s", c->peer, reason);
+			conn_http_simple(c, req, 400, NULL, reason, 0);
+			conn_flush_close(c);
+			return 0;
+		}
 		if (conn_ws_upgrade(c, req, accept) == -1) {
 			conn_http_simple(c, req, 500, NULL, NULL, 0);
 			conn_flush_close(c);
@@ -550,7 +630,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	} else if (c->route->app != NULL)
 		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n",
 		    "this path speaks WebSocket", keepalive);
-	else
+	else if (conn_access(c, req, 0, keepalive) == 0)
 		keepalive = conn_http_static(c, req, path, keepalive);
 
 	if (!keepalive || c->srv->stopping) {
@@ -800,6 +880,13 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 			return;
 		len = evbuffer_get_length(ws->msg);
 		data = evbuffer_pullup(ws->msg, -1);
+	}
+	/* Complete messages only: control frames never count. */
+	if (c->route->lim.max_messages_per_second > 0 &&
+	    access_rate_take(&ws->rate, c->route->lim.max_messages_per_second,
+	    conn_now()) == -1) {
+		conn_ws_fail(c, WS_CLOSE_POLICY, "message rate exceeded");
+		return;
 	}
 	if (app->on_message != NULL)
 		app->on_message(c, ws->msg_opcode, data, len);

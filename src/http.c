@@ -318,33 +318,46 @@ http_header_find(const struct http_request *req, const char *name)
 	return NULL;
 }
 
+/* Steps to the next element of a comma-separated list (RFC 7230 7). */
+int
+http_list_next(const char **p, const char *end, const char **elem,
+    size_t *len)
+{
+	const char	*s, *t;
+
+	if (*p >= end)
+		return 0;
+	if ((t = memchr(*p, ',', (size_t)(end - *p))) == NULL)
+		t = end;
+	s = *p;
+	*p = t < end ? t + 1 : end;
+	while (s < t && (*s == ' ' || *s == '\t'))
+		s++;
+	while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+		t--;
+	*elem = s;
+	*len = (size_t)(t - s);
+	return 1;
+}
+
 /* 1 if a header with that name lists token (RFC 7230 7: #rule). */
 int
 http_header_has_token(const struct http_request *req, const char *name,
     const char *token)
 {
 	const struct http_header	*h;
-	const char			*p, *e, *s, *t;
+	const char			*p, *s;
 	size_t				 i, n = strlen(name), tlen = strlen(token);
+	size_t				 slen;
 
 	for (i = 0; i < req->nheaders; i++) {
 		h = &req->headers[i];
 		if (h->name_len != n || !http_caseeq(h->name, name, n))
 			continue;
 		p = h->value;
-		e = h->value + h->value_len;
-		while (p < e) {
-			if ((t = memchr(p, ',', (size_t)(e - p))) == NULL)
-				t = e;
-			s = p;
-			p = t < e ? t + 1 : e;
-			while (s < t && (*s == ' ' || *s == '\t'))
-				s++;
-			while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
-				t--;
-			if ((size_t)(t - s) == tlen && http_caseeq(s, token, tlen))
+		while (http_list_next(&p, h->value + h->value_len, &s, &slen))
+			if (slen == tlen && http_caseeq(s, token, tlen))
 				return 1;
-		}
 	}
 	return 0;
 }
@@ -370,6 +383,30 @@ http_hexval(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* Percent-decodes a query component; see http.h. */
+int
+http_pct_decode(const char *s, size_t len, char *out, size_t outcap)
+{
+	size_t	i, o = 0;
+	int	hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (o >= outcap || o >= INT_MAX)
+			return -1;
+		if (s[i] != '%') {
+			out[o++] = s[i];
+			continue;
+		}
+		if (len - i < 3 ||
+		    (hi = http_hexval((unsigned char)s[i + 1])) == -1 ||
+		    (lo = http_hexval((unsigned char)s[i + 2])) == -1)
+			return -1;
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	return (int)o;
 }
 
 /* 1 if the n bytes at s are the segment "." or "..". */

@@ -61,6 +61,21 @@ const struct http_header *http_header_find(const struct http_request *req,
 int	http_header_has_token(const struct http_request *req,
 	    const char *name, const char *token);
 
+/*
+ * Steps through a comma-separated header value (RFC 7230 7): *p walks
+ * from the value's start to end. Returns 1 with the next element, OWS
+ * trimmed and possibly empty, in elem/len; 0 when the list is done.
+ */
+int	http_list_next(const char **p, const char *end, const char **elem,
+	    size_t *len);
+
+/*
+ * Percent-decodes len bytes of a query component into out (not
+ * NUL-terminated; '+' stays '+'). Returns the decoded length, or -1 on a
+ * bad escape or when out is too small.
+ */
+int	http_pct_decode(const char *s, size_t len, char *out, size_t outcap);
+
 /* 1 if the method equals m exactly (methods are case-sensitive). */
 int	http_method_is(const struct http_request *req, const char *m);
 

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "access.h"
 #include "app.h"
 #include "config.h"
 #include "conn.h"
@@ -227,6 +228,7 @@ server_hup_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
+	access_reload(srv->conf);
 	if (srv->tls == NULL) {
 		log_info("SIGHUP: nothing to reload (configuration reload is "
 		    "not supported yet; restart wsd to apply changes)");

@@ -117,6 +117,60 @@ ws_handshake_check(const struct http_request *req,
 	return status;
 }
 
+/* Whether s is an RFC 7230 3.2.6 token. */
+int
+ws_token_valid(const char *s, size_t len)
+{
+	size_t		i;
+	unsigned char	c;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c != '\0' &&
+		    strchr("!#$%&'*+-.^_`|~", c) != NULL)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Picks the first offered subprotocol that we support (RFC 6455 4.2.2). */
+int
+ws_subprotocol_select(const struct http_request *req,
+    char *const *supported, size_t n, size_t *sel)
+{
+	const struct http_header	*h;
+	const char			*p, *s;
+	size_t				 i, j, len;
+	int				 found = 0;
+
+	for (i = 0; i < req->nheaders; i++) {
+		h = &req->headers[i];
+		if (h->name_len != 22 || strncasecmp(h->name,
+		    "Sec-WebSocket-Protocol", 22) != 0)
+			continue;
+		p = h->value;
+		while (http_list_next(&p, h->value + h->value_len, &s, &len)) {
+			/* RFC 7230 7: empty list elements are ignored. */
+			if (len == 0)
+				continue;
+			if (!ws_token_valid(s, len))
+				return -1;
+			for (j = 0; !found && j < n; j++) {
+				/* Subprotocol names compare case-sensitively. */
+				if (strlen(supported[j]) == len &&
+				    memcmp(supported[j], s, len) == 0) {
+					*sel = j;
+					found = 1;
+				}
+			}
+		}
+	}
+	return found;
+}
+
 /* Writes an unmasked server frame header (RFC 6455 5.2). */
 size_t
 ws_frame_header_encode(uint8_t out[10], int fin, int opcode, uint64_t len)

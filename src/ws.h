@@ -52,6 +52,20 @@ int	ws_accept_key(const char *key, size_t len, char out[WS_ACCEPT_LEN]);
 int	ws_handshake_check(const struct http_request *req,
 	    char accept[WS_ACCEPT_LEN], const char **reason);
 
+/* 1 if s is a non-empty RFC 7230 3.2.6 token, else 0. */
+int	ws_token_valid(const char *s, size_t len);
+
+/*
+ * Subprotocol negotiation (RFC 6455 4.2.2): walks the offers of every
+ * Sec-WebSocket-Protocol header in order (comma-separated, empty elements
+ * ignored) and picks the first one that equals (case-sensitively) one of
+ * the n supported names. Returns 1 with its index in *sel, 0 when none
+ * matches or nothing was offered, -1 when an offer is not a valid token
+ * (RFC 7230 3.2.6): the handshake is then answered with 400.
+ */
+int	ws_subprotocol_select(const struct http_request *req,
+	    char *const *supported, size_t n, size_t *sel);
+
 /*
  * Writes an unmasked server frame header for a payload of len bytes into
  * out and returns its length (2, 4 or 10).
