@@ -16,6 +16,7 @@
 
 #include <openssl/ssl.h>
 
+#include "access.h"
 #include "app.h"
 #include "config.h"
 #include "hub.h"
@@ -1619,6 +1620,157 @@ START_TEST(test_tls_errors)
 }
 END_TEST
 
+/* Access keys: origins, require_origin, subprotocols, tokens, rate. */
+START_TEST(test_access_keys)
+{
+	struct wsd_config *conf;
+	const struct wsd_route *r;
+	char		*text, *www, *tok;
+
+	ck_assert_ptr_nonnull(www = strdup(make_dir("www")));
+	ck_assert_ptr_nonnull(tok = strdup(write_file("tokens",
+	    "# comment\none\n\ntwo\n")));
+	write_file("rel.tok", "three\n");
+	ck_assert_int_ne(asprintf(&text,
+	    "[server]\nmax_messages_per_second = 100\n"
+	    "[route /]\napp = static\nroot = %s\nauth_token_file = %s\n"
+	    "[route /e]\napp = echo\n"
+	    "origins = HTTPS://Example.org:443 http://localhost:8080\n"
+	    "origins = http://[::1]\n"
+	    "require_origin = on\nsubprotocols = chat v2.json\n"
+	    "subprotocols = x\nauth_token_file = rel.tok\n"
+	    "max_messages_per_second = 0\n"
+	    "[route /h]\napp = hello\n", www, tok), -1);
+	conf = load_ok(text);
+	free(text);
+	ck_assert_uint_eq(conf->lim.max_messages_per_second, 100);
+
+	r = route(conf, "/");
+	ck_assert_ptr_nonnull(r->tokens);
+	ck_assert_uint_eq(r->tokens->n, 2);
+	ck_assert_str_eq(r->auth_token_file, tok);
+	ck_assert_uint_eq(r->origins.n, 0);
+
+	r = route(conf, "/e");
+	ck_assert_uint_eq(r->origins.n, 3);
+	ck_assert_str_eq(r->origins.v[0], "https://example.org");
+	ck_assert_str_eq(r->origins.v[1], "http://localhost:8080");
+	ck_assert_str_eq(r->origins.v[2], "http://[::1]");
+	ck_assert_int_eq(r->require_origin, 1);
+	ck_assert_uint_eq(r->subprotocols.n, 3);
+	ck_assert_str_eq(r->subprotocols.v[0], "chat");
+	ck_assert_str_eq(r->subprotocols.v[1], "v2.json");
+	ck_assert_str_eq(r->subprotocols.v[2], "x");
+	/* Relative to the config file's directory. */
+	ck_assert_str_eq(r->auth_token_file, scratch("rel.tok"));
+	ck_assert_uint_eq(r->tokens->n, 1);
+	ck_assert_uint_eq(r->lim.max_messages_per_second, 0);
+
+	/* Defaults: nothing restricted; the [server] rate is inherited. */
+	r = route(conf, "/h");
+	ck_assert_uint_eq(r->origins.n, 0);
+	ck_assert_int_eq(r->require_origin, 0);
+	ck_assert_uint_eq(r->subprotocols.n, 0);
+	ck_assert_ptr_null(r->auth_token_file);
+	ck_assert_ptr_null(r->tokens);
+	ck_assert_uint_eq(r->lim.max_messages_per_second, 100);
+	config_free(conf);
+
+	conf = load_ok("[route /e]\napp = echo\n");
+	ck_assert_uint_eq(conf->lim.max_messages_per_second, 0);
+	ck_assert_uint_eq(route(conf, "/e")->lim.max_messages_per_second, 0);
+	config_free(conf);
+	free(www);
+	free(tok);
+}
+END_TEST
+
+/* Bad access keys are errors at their line. */
+START_TEST(test_access_errors)
+{
+	char	*text, *www, *errs, *want, *empty, *bad;
+
+	ck_assert_errors("[route /e]\napp = echo\n"
+	    "origins = https://a.example example.org https://b.example/\n",
+	    "F:3: origins: invalid origin \"example.org\": expected "
+	    "scheme://host[:port]\n"
+	    "F:3: origins: invalid origin \"https://b.example/\": an origin "
+	    "has no path, not even \"/\"");
+	ck_assert_errors("[route /e]\napp = echo\norigins = null\n",
+	    "F:3: origins: invalid origin \"null\": expected "
+	    "scheme://host[:port]");
+	ck_assert_errors("[route /e]\napp = echo\norigins = http://a:99999\n",
+	    "F:3: origins: invalid origin \"http://a:99999\": invalid port "
+	    "in origin");
+	ck_assert_errors("[route /e]\napp = echo\norigins =\n",
+	    "F:3: origins: missing value");
+	ck_assert_errors("[route /e]\napp = echo\nrequire_origin = maybe\n",
+	    "F:3: require_origin: invalid boolean "
+	    "(on|off|yes|no|true|false|1|0) \"maybe\"");
+	ck_assert_errors("[route /e]\napp = echo\nrequire_origin = on\n"
+	    "require_origin = off\n",
+	    "F:4: duplicate key \"require_origin\" (first at line 3)");
+	ck_assert_errors("[route /e]\napp = echo\n"
+	    "subprotocols = chat a/b \"q\"\n",
+	    "F:3: subprotocols: invalid subprotocol \"a/b\" (not an HTTP "
+	    "token)\n"
+	    "F:3: subprotocols: invalid subprotocol \"\"q\"\" (not an HTTP "
+	    "token)");
+	ck_assert_errors("[route /e]\napp = echo\n"
+	    "auth_token_file = /nonexistent/tokens\n",
+	    "F:3: auth_token_file \"/nonexistent/tokens\": No such file or "
+	    "directory");
+	ck_assert_errors("[route /e]\napp = echo\n"
+	    "auth_token_file = /tmp\n",
+	    "F:3: auth_token_file \"/tmp\": Is a directory");
+	ck_assert_errors("[route /e]\napp = echo\n"
+	    "auth_token_file = /nonexistent/a\nauth_token_file = b\n",
+	    "F:3: auth_token_file \"/nonexistent/a\": No such file or "
+	    "directory\n"
+	    "F:4: duplicate key \"auth_token_file\" (first at line 3)");
+	ck_assert_errors("[server]\nmax_messages_per_second = -1\n",
+	    "F:2: max_messages_per_second: invalid number \"-1\"");
+	ck_assert_errors("[server]\nmax_messages_per_second = 1000001\n",
+	    "F:2: max_messages_per_second: \"1000001\" is out of range "
+	    "(0 to 1000000)");
+	ck_assert_errors("[server]\norigins = https://a.example\n",
+	    "F:2: key \"origins\" belongs in a [route PATH] section");
+
+	/* Empty and bad token files. */
+	ck_assert_ptr_nonnull(empty = strdup(write_file("empty.tok",
+	    "# nothing\n\n")));
+	ck_assert_ptr_nonnull(bad = strdup(write_file("bad.tok",
+	    "good\nbad token\n")));
+	ck_assert_int_ne(asprintf(&text, "[route /e]\napp = echo\n"
+	    "auth_token_file = %s\n[route /f]\napp = echo\n"
+	    "auth_token_file = %s\n", empty, bad), -1);
+	ck_assert_int_ne(asprintf(&want, "F:3: auth_token_file \"%s\": "
+	    "no token in the file\nF:6: auth_token_file \"%s\": "
+	    "line 2: a token is printable ASCII without spaces", empty, bad),
+	    -1);
+	errs = load_errors(text);
+	ck_assert_str_eq(errs, want);
+	free(errs);
+	free(want);
+	free(text);
+	free(empty);
+	free(bad);
+
+	/* WebSocket-only keys on a static route. */
+	www = make_dir("www");
+	ck_assert_int_ne(asprintf(&text, "[route /]\napp = static\n"
+	    "root = %s\norigins = https://a.example\nrequire_origin = on\n"
+	    "subprotocols = chat\nmax_messages_per_second = 5\n", www), -1);
+	ck_assert_errors(text,
+	    "F:4: key \"origins\" is only for WebSocket app routes\n"
+	    "F:5: key \"require_origin\" is only for WebSocket app routes\n"
+	    "F:6: key \"subprotocols\" is only for WebSocket app routes\n"
+	    "F:7: key \"max_messages_per_second\" is not allowed on a static "
+	    "route");
+	free(text);
+}
+END_TEST
+
 #ifdef TEST_SRCDIR
 /*
  * etc/wsd.ini as installed (@WWWDIR@ replaced), as is and with every
@@ -1771,6 +1923,8 @@ config_suite(void)
 	tcase_add_test(tc, test_tls_listen);
 	tcase_add_test(tc, test_tls_section);
 	tcase_add_test(tc, test_tls_errors);
+	tcase_add_test(tc, test_access_keys);
+	tcase_add_test(tc, test_access_errors);
 #ifdef TEST_SRCDIR
 	tcase_add_test(tc, test_example);
 #endif

@@ -4,6 +4,7 @@
 
 #include <check.h>
 
+Suite	*access_suite(void);
 Suite	*config_suite(void);
 Suite	*counter_suite(void);
 Suite	*http_suite(void);
