@@ -254,7 +254,8 @@ access_tokens_load(const char *path, char **cause)
 	int		 fd, saved;
 
 	*cause = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* Non-blocking: a FIFO must not hang the start-up. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		access_cause(cause, "%s", strerror(errno));
 		return NULL;
 	}

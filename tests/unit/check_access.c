@@ -1,4 +1,6 @@
 /* check_access.c -- origins, tokens, redaction, message rate, subprotocols. */
+#include <sys/stat.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +72,7 @@ START_TEST(test_origin_serialise)
 		"https://example.org:8a", "https://exa mple.org",
 		"https://user@example.org", "http://[::1", "http://[]",
 		"http://[::g]", "1http://x", "https://example.org?x",
-		"https://b\xc3\xbc" "cher.example",
+		"https://b\303\274cher.example",
 	};
 	char		 out[ACCESS_ORIGIN_MAX], small[12];
 	const char	*why;
@@ -223,6 +225,12 @@ START_TEST(test_tokens_load)
 	ck_assert_ptr_null(access_tokens_load("/dev/null", &cause));
 	ck_assert_str_eq(cause, "not a regular file");
 	free(cause);
+	/* A FIFO without a writer is refused, not waited on. */
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_ptr_null(access_tokens_load(path, &cause));
+	ck_assert_str_eq(cause, "not a regular file");
+	free(cause);
+	unlink(path);
 }
 END_TEST
 
