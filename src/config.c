@@ -7,6 +7,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +58,9 @@ enum cfg_type {
 	CFG_TLSVER,		/* int, TLS1_2_VERSION or TLS1_3_VERSION */
 	CFG_ORIGINS,		/* struct wsd_strlist, serialised; repeatable */
 	CFG_PROTOCOLS,		/* struct wsd_strlist of tokens; repeatable */
+	CFG_USER,		/* char *, an existing user name */
+	CFG_GROUP,		/* char *, an existing group name */
+	CFG_LOGTARGET,		/* int, enum log_target */
 };
 
 /*
@@ -108,6 +113,15 @@ static const struct cfg_key cfg_keys[] = {
 	    "30s", 0, CFG_C(idle_timeout) },
 	{ CFG_SERVER, "close_timeout", CFG_DURATION, 0.001, CFG_DAY,
 	    "10s", 0, CFG_C(close_timeout) },
+	/* Operations: privileges, pid file, log destination. */
+	{ CFG_SERVER, "user", CFG_USER, 0, 0,
+	    NULL, 0, CFG_C(user) },
+	{ CFG_SERVER, "group", CFG_GROUP, 0, 0,
+	    NULL, 0, CFG_C(group) },
+	{ CFG_SERVER, "pid_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_C(pid_file) },
+	{ CFG_SERVER, "log", CFG_LOGTARGET, 0, 0,
+	    "stderr", 0, CFG_C(log_target) },
 	{ CFG_ROUTE, "app", CFG_APP, 0, 0,
 	    NULL, 0, CFG_R(app) },
 	{ CFG_ROUTE, "root", CFG_PATH, 0, 0,
@@ -604,6 +618,7 @@ config_store(const struct cfg_key *k, void *base, double v)
 	case CFG_LOGLEVEL:
 	case CFG_POLICY:
 	case CFG_TLSVER:
+	case CFG_LOGTARGET:
 		*(int *)(void *)field = (int)v;
 		break;
 	default:
@@ -674,6 +689,13 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 	case CFG_POLICY:
 		if ((b = hub_policy_parse(s)) == -1) {
 			*why = "invalid policy (close|drop|conflate)";
+			return -1;
+		}
+		*v = b;
+		return 0;
+	case CFG_LOGTARGET:
+		if ((b = log_target_parse(s)) == -1) {
+			*why = "invalid log destination (stderr|syslog)";
 			return -1;
 		}
 		*v = b;
@@ -834,6 +856,32 @@ config_list(struct cfg_parse *p, const struct cfg_key *k, const char *value,
 	return bad ? -1 : 0;
 }
 
+/*
+ * A user or group name that must exist now: the privilege drop looks it
+ * up again at start-up, but -t should catch a typo.
+ */
+static int
+config_account(struct cfg_parse *p, const struct cfg_key *k, void *base,
+    const char *value)
+{
+	char	**field = (char **)(void *)((char *)base + k->off);
+	int	  found;
+
+	errno = 0;
+	if (k->type == CFG_USER)
+		found = getpwnam(value) != NULL;
+	else
+		found = getgrnam(value) != NULL;
+	if (!found) {
+		config_error(p, p->line, "%s: no such %s \"%s\"%s%s", k->name,
+		    k->type == CFG_USER ? "user" : "group", value,
+		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		return -1;
+	}
+	*field = config_xstrdup(value);
+	return 0;
+}
+
 /* Applies one key = value inside the current section; -1: bad value. */
 static int
 config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
@@ -888,6 +936,9 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	case CFG_PROTOCOLS:
 		return config_list(p, k, value,
 		    (struct wsd_strlist *)(void *)((char *)base + k->off));
+	case CFG_USER:
+	case CFG_GROUP:
+		return config_account(p, k, base, value);
 	default:
 		break;
 	}
@@ -1654,6 +1705,9 @@ config_free(struct wsd_config *conf)
 	free(conf->tls.private_key);
 	free(conf->tls.ciphers);
 	free(conf->tls.ciphersuites);
+	free(conf->user);
+	free(conf->group);
+	free(conf->pid_file);
 	free(conf->file);
 	free(conf);
 }

@@ -77,6 +77,11 @@ struct wsd_config {
 	double		 idle_timeout;
 	double		 close_timeout;
 	struct wsd_limits lim;			/* [server] values */
+	/* Operations. */
+	char		*user;			/* NULL: keep the user */
+	char		*group;			/* NULL: user's group */
+	char		*pid_file;		/* absolute; NULL: none */
+	int		 log_target;		/* enum log_target */
 };
 
 /*

@@ -1,9 +1,12 @@
-/* log.c -- leveled logging to stderr, one line per event. */
+/* log.c -- leveled logging to stderr or syslog, one line per event. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,14 +15,46 @@
 /* Process-wide, like the stderr it writes to. */
 static int	log_level = LOG_LVL_INFO;
 static int	log_access_on = 1;
+static int	log_target = LOG_TO_STDERR;
+static int	log_journal;		/* stderr is the journal */
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
+static const int log_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+static const char *const log_targets[] = { "stderr", "syslog" };
 
-/* Sets the initial threshold. */
+/*
+ * systemd sets JOURNAL_STREAM=DEV:INODE when it connects stderr to the
+ * journal; a stderr redirected elsewhere by a child does not match.
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char		*s = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+	char			 extra;
+
+	if (s == NULL || sscanf(s, "%llu:%llu%c", &dev, &ino, &extra) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/* Sets the initial threshold; notices the journal. */
 void
 log_init(int level)
 {
 	log_set_level(level);
+	log_journal = log_stderr_is_journal();
+}
+
+/* Whether stderr lines carry journal priorities. */
+int
+log_get_journal(void)
+{
+	return log_journal;
 }
 
 /* Changes the threshold, clamped to the known levels. */
@@ -54,16 +89,45 @@ log_get_access(void)
 	return log_access_on;
 }
 
+/* Index of s in a table of names, or -1. */
+static int
+log_name_index(const char *const *names, size_t n, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* Maps a level name to its value. */
 int
 log_level_parse(const char *s)
 {
-	size_t	i;
+	return log_name_index(log_names,
+	    sizeof(log_names) / sizeof(log_names[0]), s);
+}
 
-	for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++)
-		if (strcmp(s, log_names[i]) == 0)
-			return (int)i;
-	return -1;
+/* Maps a destination name to its value. */
+int
+log_target_parse(const char *s)
+{
+	return log_name_index(log_targets,
+	    sizeof(log_targets) / sizeof(log_targets[0]), s);
+}
+
+/* Switches between stderr and syslog. */
+void
+log_set_target(int target)
+{
+	if (target == log_target)
+		return;
+	if (log_target == LOG_TO_SYSLOG)
+		closelog();
+	log_target = target;
+	if (target == LOG_TO_SYSLOG)
+		openlog("wsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
 /* Maps a level to its name. */
@@ -94,6 +158,17 @@ log_vwrite(int level, int err, const char *prefix, const char *fmt,
 	n = strlen(msg);
 	if (err >= 0)
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
+
+	if (log_target == LOG_TO_SYSLOG) {
+		syslog(log_prio[level], "%s%s", prefix, msg);
+		return;
+	}
+	/* The journal has its own time stamp and pid; give it a priority. */
+	if (log_journal) {
+		fprintf(stderr, "<%d>%s: %s%s\n", log_prio[level],
+		    log_names[level], prefix, msg);
+		return;
+	}
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);

@@ -11,9 +11,19 @@ enum log_level {
 	LOG_LVL_DEBUG,
 };
 
+/* Where lines go: stderr (with <N> priorities under systemd) or syslog. */
+enum log_target {
+	LOG_TO_STDERR = 0,
+	LOG_TO_SYSLOG,
+};
+
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* Sets the threshold; messages above it are dropped. */
+/*
+ * Sets the threshold; messages above it are dropped. Also looks whether
+ * stderr is systemd's journal ($JOURNAL_STREAM names its device and
+ * inode): then lines get "<N>" syslog priorities and no time stamp.
+ */
 void	log_init(int level);
 void	log_set_level(int level);
 int	log_get_level(void);
@@ -23,6 +33,12 @@ int	log_get_access(void);
 /* Parses "error|warn|info|debug"; -1 when unknown. */
 int	log_level_parse(const char *s);
 const char *log_level_name(int level);
+/* Parses "stderr|syslog"; -1 when unknown. */
+int	log_target_parse(const char *s);
+/* Sends lines to stderr or to syslog(3) (facility daemon, ident wsd). */
+void	log_set_target(int target);
+/* Whether stderr lines carry journal priorities. */
+int	log_get_journal(void);
 
 /* _warn variants append strerror(errno); _x variants do not. */
 void	log_err(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -148,6 +148,7 @@ main(int argc, char *argv[])
 
 	log_set_level(conf->log_level + verbose);
 	log_set_access(conf->access_log);
+	log_set_target(conf->log_target);
 	if (embedded)
 		log_info("wsd %s starting: no config file (%s not found), "
 		    "running the embedded default config (demo pages from %s)",
@@ -167,14 +168,24 @@ main(int argc, char *argv[])
 	event_set_log_callback(main_event_log_cb);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if (server_init(&srv, base, conf, tls) == -1) {
+	/* Bind and load keys as root, then write the pid file and drop. */
+	if (server_init(&srv, base, conf, tls) == -1 ||
+	    server_pid_file_write(conf) == -1) {
 		server_free(&srv);
+		event_base_free(base);
+		config_free(conf);
+		return 1;
+	}
+	if (server_drop_privileges(conf) == -1) {
+		server_free(&srv);
+		server_pid_file_remove(conf);
 		event_base_free(base);
 		config_free(conf);
 		return 1;
 	}
 	server_run(&srv);
 	server_free(&srv);
+	server_pid_file_remove(conf);
 	event_base_free(base);
 	config_free(conf);
 	log_info("stopped");

@@ -6,6 +6,9 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +24,15 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "sd.h"
 #include "server.h"
 #include "tls.h"
 
 /* How long a listener rests after accept() ran out of descriptors. */
 #define SERVER_ACCEPT_PAUSE_MS	500
+
+/* How often systemd hears the connection count (STATUS=), at most. */
+#define SERVER_SD_STATUS_USEC	5000000ULL
 
 struct listener {
 	struct server		*srv;
@@ -206,6 +213,7 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: stopping (%u connections)", server_signame((int)sig),
 	    srv->nconns);
+	sd_notify_stopping(srv->nconns);
 	srv->stopping = 1;
 	for (i = 0; i < srv->nlisteners; i++)
 		evconnlistener_disable(srv->listeners[i].lev);
@@ -219,15 +227,12 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	server_check_done(srv);
 }
 
-/* SIGHUP: reload the TLS certificate and key. */
+/* Reloads the TLS certificate and key. */
 static void
-server_hup_cb(evutil_socket_t sig, short what, void *arg)
+server_reload(struct server *srv)
 {
-	struct server	*srv = arg;
-	char		*cause = NULL;
+	char	*cause = NULL;
 
-	(void)sig;
-	(void)what;
 	access_reload(srv->conf);
 	if (srv->tls == NULL) {
 		log_info("SIGHUP: nothing to reload (configuration reload is "
@@ -243,12 +248,157 @@ server_hup_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("SIGHUP: tls: certificate reloaded");
 }
 
+/* SIGHUP: reload, with systemd told before and after. */
+static void
+server_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)sig;
+	(void)what;
+	sd_notify_reloading();
+	server_reload(srv);
+	sd_notify_ready(srv->nconns);
+}
+
+/* Microseconds as a timeval. */
+static struct timeval
+server_usec_tv(uint64_t usec)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	return tv;
+}
+
+/*
+ * The systemd tick: WATCHDOG=1 every half watchdog period, STATUS= with
+ * the connection count when it changed.
+ */
+static void
+server_sd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (srv->sd_watchdog != 0)
+		sd_notify_watchdog();
+	if (srv->nconns != srv->sd_nconns) {
+		srv->sd_nconns = srv->nconns;
+		sd_notify_status(srv->nconns);
+	}
+}
+
+/* Starts listening on a bound socket, or on one systemd passed (fd). */
+static int
+server_listener_start(struct server *srv, struct listener *l,
+    const struct wsd_listen *cl, evutil_socket_t fd)
+{
+	l->srv = srv;
+	if (fd != -1) {
+		/* libevent accepts until EAGAIN: a blocking socket would hang. */
+		if (evutil_make_socket_nonblocking(fd) == -1) {
+			log_warn("passed socket %d", (int)fd);
+			return -1;
+		}
+		/* Backlog 0: systemd has already called listen(). */
+		l->lev = evconnlistener_new(srv->base, server_accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	} else
+		l->lev = evconnlistener_new_bind(srv->base, server_accept_cb,
+		    l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		    LEV_OPT_CLOSE_ON_EXEC, 511,
+		    (const struct sockaddr *)&cl->addr, (int)cl->addrlen);
+	if (l->lev == NULL) {
+		if (cl != NULL)
+			log_err("listen %s", cl->text);
+		else
+			log_err("passed socket %d", (int)fd);
+		return -1;
+	}
+	srv->nlisteners++;
+	l->tls = cl != NULL && cl->tls;
+	evconnlistener_set_error_cb(l->lev, server_accept_error_cb);
+	l->ev_resume = evtimer_new(srv->base, server_resume_cb, l);
+	server_sockname(evconnlistener_get_fd(l->lev), l->name,
+	    sizeof(l->name));
+	log_info("listening on %s%s%s", l->name, l->tls ? " (tls)" : "",
+	    fd != -1 ? " (socket activation)" : "");
+	return 0;
+}
+
+/*
+ * Socket activation: listen lines whose address matches a passed socket
+ * use it instead of binding (a port of 0 matches any port). A passed
+ * socket no line matches is served as a plain listener, with a warning:
+ * refusing it would leave its clients hanging in the backlog.
+ */
+static int
+server_listeners(struct server *srv)
+{
+	struct wsd_config *conf = srv->conf;
+	char		*names = NULL;
+	int		*used = NULL, nfds, j, fd;
+	size_t		 i;
+
+	if ((nfds = sd_listen_fds(&names)) == -1)
+		return -1;
+	if (nfds > 0) {
+		log_info("socket activation: %d socket%s passed%s%s", nfds,
+		    nfds == 1 ? "" : "s", names ? ", names " : "",
+		    names ? names : "");
+		free(names);
+	}
+	if ((srv->listeners = calloc(conf->nlistens + (size_t)nfds,
+	    sizeof(*srv->listeners))) == NULL ||
+	    (used = calloc((size_t)nfds + 1, sizeof(*used))) == NULL) {
+		log_warn("listeners");
+		free(used);
+		return -1;
+	}
+	for (i = 0; i < conf->nlistens; i++) {
+		const struct wsd_listen *cl = &conf->listens[i];
+
+		fd = -1;
+		for (j = 0; j < nfds && fd == -1; j++) {
+			if (!used[j] && sd_socket_matches(SD_LISTEN_FDS_START +
+			    j, &cl->addr, cl->addrlen)) {
+				used[j] = 1;
+				fd = SD_LISTEN_FDS_START + j;
+			}
+		}
+		if (server_listener_start(srv, &srv->listeners[srv->nlisteners],
+		    cl, fd) == -1)
+			goto fail;
+	}
+	for (j = 0; j < nfds; j++) {
+		if (used[j])
+			continue;
+		fd = SD_LISTEN_FDS_START + j;
+		log_warnx("passed socket %d matches no listen line: serving "
+		    "it as a plain (not tls) listener", fd);
+		if (server_listener_start(srv, &srv->listeners[srv->nlisteners],
+		    NULL, fd) == -1)
+			goto fail;
+	}
+	free(used);
+	return 0;
+fail:
+	/* Passed sockets not handed to a listener yet are closed too. */
+	for (j = 0; j < nfds; j++)
+		if (!used[j])
+			close(SD_LISTEN_FDS_START + j);
+	free(used);
+	return -1;
+}
+
 /* Binds every configured listener and installs the signal handlers. */
 int
 server_init(struct server *srv, struct event_base *base,
     struct wsd_config *conf, struct tls *tls)
 {
-	struct listener	*l;
 	size_t		 i;
 
 	memset(srv, 0, sizeof(*srv));
@@ -256,32 +406,8 @@ server_init(struct server *srv, struct event_base *base,
 	srv->conf = conf;
 	srv->tls = tls;
 	TAILQ_INIT(&srv->conns);
-	if ((srv->listeners = calloc(conf->nlistens,
-	    sizeof(*srv->listeners))) == NULL) {
-		log_warn("listeners");
+	if (server_listeners(srv) == -1)
 		return -1;
-	}
-	for (i = 0; i < conf->nlistens; i++) {
-		const struct wsd_listen *cl = &conf->listens[i];
-
-		l = &srv->listeners[i];
-		l->srv = srv;
-		l->lev = evconnlistener_new_bind(base, server_accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC, 511,
-		    (const struct sockaddr *)&cl->addr, (int)cl->addrlen);
-		if (l->lev == NULL) {
-			log_err("listen %s", cl->text);
-			return -1;
-		}
-		srv->nlisteners++;
-		l->tls = cl->tls;
-		evconnlistener_set_error_cb(l->lev, server_accept_error_cb);
-		l->ev_resume = evtimer_new(base, server_resume_cb, l);
-		server_sockname(evconnlistener_get_fd(l->lev), l->name,
-		    sizeof(l->name));
-		log_info("listening on %s%s", l->name, l->tls ? " (tls)" : "");
-	}
 	if ((srv->routes = calloc(conf->nroutes, sizeof(*srv->routes))) ==
 	    NULL) {
 		log_warn("routes");
@@ -309,6 +435,14 @@ server_init(struct server *srv, struct event_base *base,
 	evsignal_add(srv->ev_sigterm, NULL);
 	evsignal_add(srv->ev_sigint, NULL);
 	evsignal_add(srv->ev_sighup, NULL);
+	if (sd_notify_enabled()) {
+		srv->sd_watchdog = sd_watchdog_usec();
+		srv->ev_sd = event_new(base, -1, EV_PERSIST, server_sd_cb, srv);
+		if (srv->ev_sd == NULL) {
+			log_warnx("cannot set up the systemd timer");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -319,11 +453,142 @@ server_app_route(struct server *srv, const struct wsd_route *route)
 	return srv->routes[route - srv->conf->routes];
 }
 
-/* Runs the event loop until the server has stopped. */
+/* Tells systemd we are ready, then runs the loop until stopped. */
 void
 server_run(struct server *srv)
 {
+	struct timeval	tv;
+	uint64_t	usec = SERVER_SD_STATUS_USEC;
+
+	if (srv->ev_sd != NULL) {
+		if (srv->sd_watchdog != 0 && srv->sd_watchdog / 2 < usec)
+			usec = srv->sd_watchdog / 2;
+		if (srv->sd_watchdog != 0)
+			log_info("systemd watchdog: every %.3fs",
+			    (double)usec / 1e6);
+		tv = server_usec_tv(usec);
+		evtimer_add(srv->ev_sd, &tv);
+		sd_notify_ready(srv->nconns);
+	}
 	event_base_dispatch(srv->base);
+}
+
+/* Writes our pid to conf's pid_file, if any. */
+int
+server_pid_file_write(const struct wsd_config *conf)
+{
+	char	buf[32];
+	int	fd, n;
+
+	if (conf->pid_file == NULL)
+		return 0;
+	fd = open(conf->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644);
+	if (fd == -1) {
+		log_err("pid_file %s", conf->pid_file);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		log_err("pid_file %s", conf->pid_file);
+		close(fd);
+		unlink(conf->pid_file);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Removes the pid file at exit; only ours (it may have been replaced). */
+void
+server_pid_file_remove(const struct wsd_config *conf)
+{
+	char	buf[32];
+	ssize_t	n;
+	int	fd;
+
+	if (conf->pid_file == NULL)
+		return;
+	if ((fd = open(conf->pid_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
+	    -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (strtol(buf, NULL, 10) != (long)getpid())
+		return;
+	if (unlink(conf->pid_file) == -1)
+		log_warn("pid_file %s: cannot remove it", conf->pid_file);
+}
+
+/* Warns when a file the next SIGHUP reads is not readable by us now. */
+static void
+server_check_readable(const char *what, const char *path, const char *user)
+{
+	if (path != NULL && access(path, R_OK) == -1)
+		log_warn("%s %s is not readable by user %s: a reload on "
+		    "SIGHUP will fail", what, path, user);
+}
+
+/*
+ * Started as root with user or group set: give root up for good, after
+ * the listeners were bound and the keys loaded, in OpenBSD's order
+ * (groups, gid, uid).
+ */
+int
+server_drop_privileges(const struct wsd_config *conf)
+{
+	struct passwd	*pw = NULL;
+	struct group	*gr;
+	gid_t		 gid;
+	uid_t		 uid;
+
+	if (conf->user == NULL && conf->group == NULL)
+		return 0;
+	if (geteuid() != 0) {
+		log_info("not started as root: running as uid %ld, gid %ld; "
+		    "user and group are ignored", (long)getuid(),
+		    (long)getgid());
+		return 0;
+	}
+	if (conf->user != NULL && (pw = getpwnam(conf->user)) == NULL) {
+		log_errx("user %s: no such user", conf->user);
+		return -1;
+	}
+	uid = pw != NULL ? pw->pw_uid : 0;
+	gid = pw != NULL ? pw->pw_gid : 0;
+	if (conf->group != NULL) {
+		if ((gr = getgrnam(conf->group)) == NULL) {
+			log_errx("group %s: no such group", conf->group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1) {
+		log_err("cannot drop privileges to gid %ld", (long)gid);
+		return -1;
+	}
+	if (pw != NULL && setresuid(uid, uid, uid) == -1) {
+		log_err("cannot drop privileges to user %s", conf->user);
+		return -1;
+	}
+	/* Refuse to go on as root when root was meant to be given up. */
+	if (uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
+		log_errx("privileges were not dropped: refusing to run as "
+		    "root");
+		return -1;
+	}
+	log_info("running as user %s (uid %ld), group %ld",
+	    pw != NULL ? pw->pw_name : "root", (long)uid, (long)gid);
+	if (conf->tls.line != 0) {
+		server_check_readable("certificate", conf->tls.certificate,
+		    pw != NULL ? pw->pw_name : "root");
+		server_check_readable("private_key", conf->tls.private_key,
+		    pw != NULL ? pw->pw_name : "root");
+	}
+	return 0;
 }
 
 /* Frees whatever the server still holds. */
@@ -354,5 +619,7 @@ server_free(struct server *srv)
 		event_free(srv->ev_sighup);
 	if (srv->ev_stop != NULL)
 		event_free(srv->ev_stop);
+	if (srv->ev_sd != NULL)
+		event_free(srv->ev_sd);
 	memset(srv, 0, sizeof(*srv));
 }

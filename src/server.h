@@ -3,6 +3,7 @@
 #define WSD_SERVER_H
 
 #include <sys/queue.h>
+#include <stdint.h>
 
 struct event_base;
 struct event;
@@ -30,6 +31,10 @@ struct server {
 	struct event		*ev_sigint;
 	struct event		*ev_sighup;
 	struct event		*ev_stop;	/* close_timeout after a stop */
+	/* systemd (sd.c): watchdog and status tick, under systemd only. */
+	struct event		*ev_sd;
+	uint64_t		 sd_watchdog;	/* usec; 0: off */
+	unsigned		 sd_nconns;	/* last count sent */
 };
 
 /*
@@ -38,7 +43,10 @@ struct server {
  */
 int	server_init(struct server *srv, struct event_base *base,
 	    struct wsd_config *conf, struct tls *tls);
-/* Runs the loop until a graceful stop has finished. */
+/*
+ * Runs the loop until a graceful stop has finished; under systemd tells
+ * it READY=1 first.
+ */
 void	server_run(struct server *srv);
 /* Frees listeners, connections and events; conf stays the caller's. */
 void	server_free(struct server *srv);
@@ -48,6 +56,16 @@ void	server_conn_gone(struct server *srv);
 /* The runtime of an app route of this server's config. */
 struct app_route *server_app_route(struct server *srv,
 	    const struct wsd_route *route);
+
+/* Writes/removes conf->pid_file, if set; -1 (logged) on failure. */
+int	server_pid_file_write(const struct wsd_config *conf);
+void	server_pid_file_remove(const struct wsd_config *conf);
+
+/*
+ * When root and conf has user or group: drop to them for good. -1
+ * (logged) when that fails; wsd must then not run.
+ */
+int	server_drop_privileges(const struct wsd_config *conf);
 
 /* Raises the open-files soft limit to the hard limit; returns the limit. */
 long	server_raise_nofile(void);
