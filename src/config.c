@@ -590,7 +590,11 @@ config_key_suggest(const char *name, enum cfg_in in)
 	for (i = 0; i < CFG_NKEYS; i++) {
 		if (!config_key_allowed(&cfg_keys[i], in))
 			continue;
-		if ((d = config_distance(name, cfg_keys[i].name)) < bestd) {
+		d = config_distance(name, cfg_keys[i].name);
+		/* Short names are a few edits from anything ("foo", "log"). */
+		if (d * 2 > strlen(cfg_keys[i].name))
+			continue;
+		if (d < bestd) {
 			bestd = d;
 			best = cfg_keys[i].name;
 		}

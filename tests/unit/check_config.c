@@ -1777,6 +1777,54 @@ END_TEST
  * commented-out "key = value" line and "[section]" header enabled: those
  * must be the defaults, plus a second listener and the TLS example.
  */
+START_TEST(test_operations)
+{
+	struct wsd_config *conf;
+	char		*text;
+
+	/* Defaults: no user, group or pid file; log to stderr. */
+	conf = load_ok("");
+	ck_assert_ptr_null(conf->user);
+	ck_assert_ptr_null(conf->group);
+	ck_assert_ptr_null(conf->pid_file);
+	ck_assert_int_eq(conf->log_target, LOG_TO_STDERR);
+	config_free(conf);
+
+	conf = load_ok("[server]\nuser = nobody\ngroup = nogroup\n"
+	    "pid_file = /run/wsd/wsd.pid\nlog = syslog\n");
+	ck_assert_str_eq(conf->user, "nobody");
+	ck_assert_str_eq(conf->group, "nogroup");
+	ck_assert_str_eq(conf->pid_file, "/run/wsd/wsd.pid");
+	ck_assert_int_eq(conf->log_target, LOG_TO_SYSLOG);
+	config_free(conf);
+
+	/* A relative pid_file is taken from the config's directory. */
+	conf = load_ok("[server]\npid_file = wsd.pid\nlog = stderr\n");
+	ck_assert_int_eq(asprintf(&text, "%s/wsd.pid", tmpdir) > 0, 1);
+	ck_assert_str_eq(conf->pid_file, text);
+	ck_assert_int_eq(conf->log_target, LOG_TO_STDERR);
+	free(text);
+	config_free(conf);
+
+	ck_assert_errors("[server]\nuser = no-such-user-wsd\n",
+	    "F:2: user: no such user \"no-such-user-wsd\"");
+	ck_assert_errors("[server]\ngroup = no-such-group-wsd\n",
+	    "F:2: group: no such group \"no-such-group-wsd\"");
+	ck_assert_errors("[server]\nlog = journal\n",
+	    "F:2: log: invalid log destination (stderr|syslog) \"journal\"");
+	ck_assert_errors("[server]\nuser =\n",
+	    "F:2: user: missing value");
+	ck_assert_errors("[server]\nuser = nobody\nuser = nobody\n",
+	    "F:3: duplicate key \"user\" (first at line 2)");
+	ck_assert_errors("[route /echo]\napp = echo\nuser = nobody\n",
+	    "F:3: key \"user\" belongs in the [server] section");
+	/* A short key name is not offered for any three-letter typo. */
+	ck_assert_errors("[server]\nfoo = 1\nlogg = stderr\n",
+	    "F:2: unknown key \"foo\" in [server]\n"
+	    "F:3: unknown key \"logg\" in [server] (did you mean \"log\"?)");
+}
+END_TEST
+
 START_TEST(test_example)
 {
 	struct wsd_config *conf, *def;
@@ -1925,6 +1973,7 @@ config_suite(void)
 	tcase_add_test(tc, test_tls_errors);
 	tcase_add_test(tc, test_access_keys);
 	tcase_add_test(tc, test_access_errors);
+	tcase_add_test(tc, test_operations);
 #ifdef TEST_SRCDIR
 	tcase_add_test(tc, test_example);
 #endif
