@@ -6,7 +6,7 @@
 wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
 	libinih-dev libjansson-dev check"
 wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
-	openssl mandoc chromium fonts-dejavu-core"
+	openssl mandoc chromium fonts-dejavu-core systemd man-db util-linux"
 
 wsd_deps() {
 	pkgs=$wsd_build_pkgs
