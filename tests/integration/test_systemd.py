@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 
@@ -204,6 +205,17 @@ class Activated:
         return self.proc.returncode
 
 
+def tls_section(tmp_path):
+    """A [tls] section with a fresh self-signed certificate."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return "\n[tls]\ncertificate = %s\nprivate_key = %s\n" % (cert, key)
+
+
 def listening_socket():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind((helpers.HOST, 0))
@@ -275,6 +287,36 @@ def test_socket_activation_port_zero_matches(activated):
         s.close()
 
 
+def test_socket_activation_tls(activated, tmp_path):
+    """A passed socket takes the tls flag of its listen line; another
+    line is bound as usual next to it."""
+    s = listening_socket()
+    port = s.getsockname()[1]
+    try:
+        text = helpers.make_config(routes=ECHO_ONLY, server={
+            "listen": "127.0.0.1:%d tls\nlisten = 127.0.0.1:0" % port})
+        a = activated(text + tls_section(tmp_path), [s])
+        a.wait_log(r"listening on 127\.0\.0\.1:%d \(tls\) \(socket "
+                   r"activation\)" % port)
+        plain = int(a.wait_log(r"listening on 127\.0\.0\.1:(\d+)$")
+                    .group(1))
+        assert plain != port
+        s.close()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection((helpers.HOST, port), 5) as raw:
+            with ctx.wrap_socket(raw) as t:
+                t.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n"
+                          b"Connection: close\r\n\r\n")
+                head = t.recv(4096)
+        assert head.startswith(b"HTTP/1.1 426 "), head
+        assert helpers.http_get(plain, "/echo").status == 426
+        assert a.stop() == 0
+    finally:
+        s.close()
+
+
 def test_listen_pid_of_another_process_is_ignored(activated):
     s = listening_socket()
     port = s.getsockname()[1]
@@ -320,14 +362,7 @@ def test_pid_file_unwritable_fails(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 def test_drop_privileges_to_nobody(wsd, tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-keyout", str(key), "-out",
-                    str(cert)], check=True, capture_output=True)
-    os.chmod(key, 0o600)
-    text = config(user="nobody", group="nogroup")
-    text += "\n[tls]\ncertificate = %s\nprivate_key = %s\n" % (cert, key)
+    text = config(user="nobody", group="nogroup") + tls_section(tmp_path)
     d = wsd(text)
     d.wait_log(r"running as user nobody \(uid 65534\), group 65534")
     # Real, effective, saved and filesystem ids.
@@ -402,9 +437,18 @@ def stop(proc):
 @pytest.mark.parametrize("journal", [True, False])
 def test_journal_priorities(tmp_path, journal):
     env = {"JOURNAL_STREAM": "{dev}:{ino}" if journal else "1:1"}
-    p, logpath = run_with_stderr(tmp_path, env, config())
+    p, logpath = run_with_stderr(tmp_path, env, config(max_connections="1"))
     try:
-        text = wait_text(logpath, r"listening on 127\.0\.0\.1:\d+", p)
+        text = wait_text(logpath, r"listening on 127\.0\.0\.1:(\d+)", p)
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)",
+                             text).group(1))
+        # A second connection over max_connections: a warning.
+        c = helpers.ws_connect(port)
+        try:
+            assert helpers.http_get(port, "/echo").status == 503
+            wait_text(logpath, r"max_connections", p)
+        finally:
+            c.close()
     finally:
         assert stop(p) == 0
     text = logpath.read_text()
@@ -414,10 +458,14 @@ def test_journal_priorities(tmp_path, journal):
         assert re.match(r"<6>info: wsd \S+ starting", first), text
         assert re.search(r"(?m)^<6>info: listening on 127\.0\.0\.1:\d+$",
                          text), text
+        assert re.search(r"(?m)^<4>warn: .*max_connections", text), text
+        assert all(re.match(r"<[0-7]>", l) for l in text.splitlines()), text
     else:
         assert re.match(r"\d{4}-\d\d-\d\dT[\d:.]+Z wsd\[\d+\]: info: ",
                         first), text
-        assert "<6>" not in text
+        assert re.search(r"(?m)Z wsd\[\d+\]: warn: .*max_connections",
+                         text), text
+        assert not re.search(r"(?m)^<\d>", text), text
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
