@@ -20,6 +20,8 @@ import pytest
 
 import helpers
 from helpers import SRCDIR, WSD
+# A directory any user can enter, for a copy of wsd another user can run.
+from test_static import open_dir  # noqa: F401  (a fixture)
 
 ECHO_ONLY = [("/echo", {"app": "echo"})]
 
@@ -375,6 +377,24 @@ def test_drop_privileges_to_nobody(wsd, tmp_path):
     c.send(helpers.frame(0x1, b"as nobody"))
     assert helpers.read_message(c)[:2] == (0x1, b"as nobody")
     c.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become nobody")
+def test_user_ignored_when_not_root(wsd, wsd_binary, open_dir):
+    binary = open_dir / "wsd"
+    shutil.copy(wsd_binary, binary)
+    os.chmod(binary, 0o755)
+
+    def become_nobody():
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    d = wsd(config(user="root", group="root"), preexec_fn=become_nobody,
+            config_file=open_dir / "wsd.ini", binary=binary)
+    d.wait_log(r"not started as root: running as uid 65534, gid 65534; "
+               r"user and group are ignored")
+    assert proc_ids(d.pid, "Uid") == [65534] * 4
 
 
 def test_unknown_user_is_a_config_error(tmp_path):
