@@ -20,6 +20,9 @@ main(void)
 	srunner_add_suite(sr, counter_suite());
 	srunner_add_suite(sr, access_suite());
 	srunner_add_suite(sr, sd_suite());
+	srunner_add_suite(sr, cidr_suite());
+	srunner_add_suite(sr, proxy_suite());
+	srunner_add_suite(sr, iplimit_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -5,9 +5,12 @@
 #include <check.h>
 
 Suite	*access_suite(void);
+Suite	*cidr_suite(void);
 Suite	*config_suite(void);
 Suite	*counter_suite(void);
 Suite	*http_suite(void);
+Suite	*iplimit_suite(void);
+Suite	*proxy_suite(void);
 Suite	*sd_suite(void);
 Suite	*static_suite(void);
 Suite	*utf8_suite(void);

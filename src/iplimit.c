@@ -1,0 +1,250 @@
+/* iplimit.c -- per-client-address connection counts and rates (pure). */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidr.h"
+#include "iplimit.h"
+
+#define IPLIMIT_MIN_BUCKETS	64
+
+struct iplimit_entry {
+	struct iplimit_entry	*next;
+	struct cidr_addr	 key;		/* IPv6: the /64 */
+	unsigned		 count;
+	double			 tokens;
+	double			 last;		/* tokens were counted then */
+};
+
+struct iplimit {
+	struct iplimit_entry	**buckets;
+	size_t			  nbuckets;	/* a power of two */
+	size_t			  n;
+	unsigned		  max_count;
+	unsigned		  rate;
+	uint64_t		  seed;
+};
+
+/* Creates a table. */
+struct iplimit *
+iplimit_new(unsigned max_count, unsigned rate, uint64_t seed)
+{
+	struct iplimit	*t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->nbuckets = IPLIMIT_MIN_BUCKETS;
+	if ((t->buckets = calloc(t->nbuckets, sizeof(*t->buckets))) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->max_count = max_count;
+	t->rate = rate;
+	t->seed = seed;
+	return t;
+}
+
+/* Frees a table and its entries. */
+void
+iplimit_free(struct iplimit *t)
+{
+	struct iplimit_entry *e, *next;
+	size_t		 i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nbuckets; i++)
+		for (e = t->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+	free(t->buckets);
+	free(t);
+}
+
+/* The table key of an address: IPv6 cut to its /64. */
+static void
+iplimit_key(const struct cidr_addr *a, struct cidr_addr *key)
+{
+	*key = *a;
+	if (key->family == AF_INET6)
+		memset(key->a + 8, 0, 8);
+}
+
+/* FNV-1a over the key, started from the seed. */
+static size_t
+iplimit_hash(const struct iplimit *t, const struct cidr_addr *key)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL ^ t->seed;
+	size_t		i;
+
+	h = (h ^ key->family) * 0x100000001b3ULL;
+	for (i = 0; i < sizeof(key->a); i++)
+		h = (h ^ key->a[i]) * 0x100000001b3ULL;
+	h ^= h >> 29;
+	return (size_t)h & (t->nbuckets - 1);
+}
+
+/* Doubles the bucket array when the table gets crowded. */
+static void
+iplimit_grow(struct iplimit *t)
+{
+	struct iplimit_entry **old = t->buckets, **nb, *e, *next;
+	size_t		 oldn = t->nbuckets, i, h;
+
+	if (t->n < t->nbuckets * 2)
+		return;
+	if ((nb = calloc(oldn * 2, sizeof(*nb))) == NULL)
+		return;		/* longer chains, still correct */
+	t->buckets = nb;
+	t->nbuckets = oldn * 2;
+	for (i = 0; i < oldn; i++)
+		for (e = old[i]; e != NULL; e = next) {
+			next = e->next;
+			h = iplimit_hash(t, &e->key);
+			e->next = nb[h];
+			nb[h] = e;
+		}
+	free(old);
+}
+
+/* Refills an entry's bucket up to now. */
+static void
+iplimit_refill(const struct iplimit *t, struct iplimit_entry *e, double now)
+{
+	if (now > e->last) {
+		e->tokens += (now - e->last) * t->rate;
+		if (e->tokens > t->rate)
+			e->tokens = t->rate;
+	}
+	e->last = now;
+}
+
+/* The entry of a key, or NULL. */
+static struct iplimit_entry *
+iplimit_find(const struct iplimit *t, const struct cidr_addr *key)
+{
+	struct iplimit_entry *e;
+
+	for (e = t->buckets[iplimit_hash(t, key)]; e != NULL; e = e->next)
+		if (cidr_addr_equal(&e->key, key))
+			return e;
+	return NULL;
+}
+
+/* Counts a new connection. */
+int
+iplimit_acquire(struct iplimit *t, const struct cidr_addr *a, double now,
+    struct iplimit_entry **out)
+{
+	struct iplimit_entry *e;
+	struct cidr_addr key;
+	size_t		 h;
+
+	iplimit_key(a, &key);
+	if ((e = iplimit_find(t, &key)) == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return -1;
+		e->key = key;
+		e->tokens = t->rate;
+		e->last = now;
+		h = iplimit_hash(t, &key);
+		e->next = t->buckets[h];
+		t->buckets[h] = e;
+		t->n++;
+		iplimit_grow(t);
+	}
+	if (t->max_count > 0 && e->count >= t->max_count)
+		return IPLIMIT_COUNT;
+	if (t->rate > 0) {
+		iplimit_refill(t, e, now);
+		if (e->tokens < 1) {
+			/* A new entry has a full bucket: e has connections
+			 * or a refill pending and stays. */
+			return IPLIMIT_RATE;
+		}
+		e->tokens -= 1;
+	}
+	e->count++;
+	*out = e;
+	return IPLIMIT_OK;
+}
+
+/* Whether an entry may go: no connection, nothing left to refill. */
+static int
+iplimit_idle(const struct iplimit *t, struct iplimit_entry *e, double now)
+{
+	if (e->count > 0)
+		return 0;
+	if (t->rate == 0)
+		return 1;
+	iplimit_refill(t, e, now);
+	return e->tokens >= t->rate;
+}
+
+/* Unlinks and frees an entry. */
+static void
+iplimit_remove(struct iplimit *t, struct iplimit_entry *e)
+{
+	struct iplimit_entry **pp;
+
+	for (pp = &t->buckets[iplimit_hash(t, &e->key)]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			free(e);
+			t->n--;
+			return;
+		}
+}
+
+/* A counted connection has ended. */
+void
+iplimit_release(struct iplimit *t, struct iplimit_entry *e, double now)
+{
+	if (e->count > 0)
+		e->count--;
+	if (iplimit_idle(t, e, now))
+		iplimit_remove(t, e);
+}
+
+/* Frees idle entries. */
+void
+iplimit_expire(struct iplimit *t, double now)
+{
+	struct iplimit_entry **pp, *e;
+	size_t		 i;
+
+	for (i = 0; i < t->nbuckets; i++) {
+		pp = &t->buckets[i];
+		while ((e = *pp) != NULL) {
+			if (iplimit_idle(t, e, now)) {
+				*pp = e->next;
+				free(e);
+				t->n--;
+			} else
+				pp = &e->next;
+		}
+	}
+}
+
+/* Entries in the table. */
+size_t
+iplimit_size(const struct iplimit *t)
+{
+	return t->n;
+}
+
+/* Connections counted for an address. */
+unsigned
+iplimit_count(const struct iplimit *t, const struct cidr_addr *a)
+{
+	struct iplimit_entry *e;
+	struct cidr_addr key;
+
+	iplimit_key(a, &key);
+	e = iplimit_find(t, &key);
+	return e != NULL ? e->count : 0;
+}
