@@ -23,6 +23,7 @@
 
 #include "access.h"
 #include "app.h"
+#include "cidr.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -61,6 +62,7 @@ enum cfg_type {
 	CFG_USER,		/* char *, an existing user name */
 	CFG_GROUP,		/* char *, an existing group name */
 	CFG_LOGTARGET,		/* int, enum log_target */
+	CFG_CIDR,		/* struct cidr_list; repeatable, appends */
 };
 
 /*
@@ -122,6 +124,15 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_C(pid_file) },
 	{ CFG_SERVER, "log", CFG_LOGTARGET, 0, 0,
 	    "stderr", 0, CFG_C(log_target) },
+	/* Client addresses (clientaddr). */
+	{ CFG_SERVER, "trusted_proxies", CFG_CIDR, 0, 0,
+	    NULL, 0, CFG_C(trusted_proxies) },
+	{ CFG_SERVER, "max_connections_per_ip", CFG_UINT, 0, 1000000,
+	    "0", 0, CFG_C(max_connections_per_ip) },
+	{ CFG_SERVER, "max_connection_rate_per_ip", CFG_UINT, 0, 1000000,
+	    "0", 0, CFG_C(max_connection_rate_per_ip) },
+	{ CFG_ROUTE, "allow", CFG_CIDR, 0, 0,
+	    NULL, 0, CFG_R(allow) },
 	{ CFG_ROUTE, "app", CFG_APP, 0, 0,
 	    NULL, 0, CFG_R(app) },
 	{ CFG_ROUTE, "root", CFG_PATH, 0, 0,
@@ -741,21 +752,27 @@ config_listen(struct cfg_parse *p, const char *value, int line)
 	socklen_t	 len;
 	char		*addr, *flag, *save = NULL;
 	size_t		 i;
-	int		 bad = 0, tls = 0;
+	int		 bad = 0, tls = 0, proxy = 0, *fl;
 
 	addr = config_xstrdup(value);
 	strtok_r(addr, " \t", &save);
 	while ((flag = strtok_r(NULL, " \t", &save)) != NULL) {
-		if (strcmp(flag, "tls") != 0) {
+		if (strcmp(flag, "tls") == 0)
+			fl = &tls;
+		else if (strcmp(flag, "proxy_protocol") == 0)
+			fl = &proxy;
+		else {
 			config_error(p, line, "unknown listen flag \"%s\"",
 			    flag);
 			bad = 1;
-		} else if (tls) {
+			continue;
+		}
+		if (*fl) {
 			config_error(p, line, "duplicate listen flag \"%s\"",
 			    flag);
 			bad = 1;
 		}
-		tls = 1;
+		*fl = 1;
 	}
 	if (config_parse_address(addr, &ss, &len) == -1) {
 		config_error(p, line, "listen: invalid address \"%s\" "
@@ -787,6 +804,7 @@ config_listen(struct cfg_parse *p, const char *value, int line)
 	l->addr = ss;
 	l->addrlen = len;
 	l->tls = tls;
+	l->proxy_protocol = proxy;
 	l->line = line;
 }
 
@@ -894,7 +912,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	struct cfg_route_state *st = NULL;
 	const struct app *a;
 	const char	*why;
-	char		 lo[32], hi[32], **field;
+	char		 lo[32], hi[32], word[64], **field;
 	void		*base;
 	double		 v;
 
@@ -943,6 +961,15 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	case CFG_USER:
 	case CFG_GROUP:
 		return config_account(p, k, base, value);
+	case CFG_CIDR:
+		if (cidr_list_parse((struct cidr_list *)(void *)((char *)base +
+		    k->off), value, word, sizeof(word)) == -1) {
+			config_error(p, p->line, "%s: invalid address or "
+			    "network \"%s\" (expected ADDR or ADDR/LEN, host "
+			    "bits zero)", k->name, word);
+			return -1;
+		}
+		return 0;
 	default:
 		break;
 	}
@@ -1015,7 +1042,7 @@ config_handler_cb(void *user, const char *section, const char *name,
 		bad = &p->rstate[p->route].bad[k - cfg_keys];
 	}
 	if (*seen != 0 && k->type != CFG_LISTEN && k->type != CFG_ORIGINS &&
-	    k->type != CFG_PROTOCOLS) {
+	    k->type != CFG_PROTOCOLS && k->type != CFG_CIDR) {
 		config_error(p, p->line, "duplicate key \"%s\" (first at line "
 		    "%d)", name, *seen);
 		return 1;
@@ -1524,6 +1551,12 @@ config_finish(struct cfg_parse *p)
 		config_listen(p, k->def, 0);
 
 	config_finish_tls(p);
+	for (i = 0; i < conf->nlistens; i++)
+		if (conf->listens[i].proxy_protocol &&
+		    conf->trusted_proxies.n == 0)
+			config_error(p, conf->listens[i].line, "listen %s "
+			    "proxy_protocol: no trusted_proxies in [server] "
+			    "to accept the header from", conf->listens[i].text);
 }
 
 /* Sets every default from the table, through the same parsers. */
@@ -1702,7 +1735,9 @@ config_free(struct wsd_config *conf)
 		config_list_free(&conf->routes[i].subprotocols);
 		free(conf->routes[i].auth_token_file);
 		access_tokens_free(conf->routes[i].tokens);
+		cidr_list_free(&conf->routes[i].allow);
 	}
+	cidr_list_free(&conf->trusted_proxies);
 	free(conf->listens);
 	free(conf->routes);
 	free(conf->tls.certificate);

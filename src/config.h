@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "cidr.h"
+
 struct app;
 struct access_tokens;
 
@@ -28,6 +30,7 @@ struct wsd_listen {
 	struct sockaddr_storage addr;
 	socklen_t	 addrlen;
 	int		 tls;			/* "tls" flag: https/wss */
+	int		 proxy_protocol;	/* PROXY header required */
 	int		 line;
 };
 
@@ -59,6 +62,7 @@ struct wsd_route {
 	struct wsd_strlist subprotocols;
 	char		*auth_token_file;	/* absolute; NULL: no auth */
 	struct access_tokens *tokens;		/* re-read on SIGHUP */
+	struct cidr_list allow;			/* clients allowed; empty: all */
 	int		 line;
 };
 
@@ -82,6 +86,10 @@ struct wsd_config {
 	char		*group;			/* NULL: user's group */
 	char		*pid_file;		/* absolute; NULL: none */
 	int		 log_target;		/* enum log_target */
+	/* Client addresses: proxies believed, per-address limits. */
+	struct cidr_list trusted_proxies;
+	unsigned	 max_connections_per_ip;	/* 0: no limit */
+	unsigned	 max_connection_rate_per_ip;	/* per second; 0: off */
 };
 
 /*
