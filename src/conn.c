@@ -22,10 +22,13 @@
 #include "access.h"
 #include "config.h"
 #include "app.h"
+#include "cidr.h"
 #include "conn.h"
 #include "http.h"
 #include "hub.h"
+#include "iplimit.h"
 #include "log.h"
+#include "proxy.h"
 #include "server.h"
 #include "static.h"
 #include "tls.h"
@@ -36,6 +39,7 @@
  * through conn_set_state() so that they show up in the debug log.
  */
 enum conn_state {
+	CONN_PROXY,		/* reading a PROXY protocol header, no bev yet */
 	CONN_HTTP_HEAD,		/* reading a request head */
 	CONN_HTTP_IDLE,		/* keep-alive: between requests */
 	CONN_WS_OPEN,		/* WebSocket session */
@@ -45,7 +49,7 @@ enum conn_state {
 };
 
 static const char *const conn_state_names[] = {
-	"http-head", "http-idle", "ws-open", "ws-closing", "flush-close",
+	"proxy", "http-head", "http-idle", "ws-open", "ws-closing", "flush-close",
 	"linger",
 };
 
@@ -86,6 +90,24 @@ struct conn {
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
 	struct timeval		 req_start;	/* for the access log */
 	char			 peer[INET6_ADDRSTRLEN + 8];
+	/*
+	 * The client: hop is who spoke TCP to us (after a PROXY header),
+	 * addr the client that hop reports when hop is a trusted proxy.
+	 */
+	struct cidr_addr	 hop;
+	struct cidr_addr	 addr;
+	struct iplimit_entry	*ipe;		/* counted under addr */
+	int			 refuse;	/* TLS: answer with this status */
+	struct conn_proxy	*proxy;		/* CONN_PROXY only */
+};
+
+/* What a connection needs while its PROXY header arrives. */
+struct conn_proxy {
+	struct event		*ev;		/* the socket is readable */
+	evutil_socket_t		 fd;
+	struct tls		*tls;		/* for after the header */
+	size_t			 len;
+	uint8_t			 buf[PROXY_V2_MAX];
 };
 
 static void	conn_read_cb(struct bufferevent *, void *);
@@ -95,6 +117,8 @@ static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_http_read(struct conn *);
 static void	conn_ws_read(struct conn *);
 static void	conn_flush_close(struct conn *);
+static void	conn_http_simple(struct conn *, const struct http_request *,
+		    int, const char *, const char *, int);
 
 /* Moves c to a new state, logging the transition at debug level. */
 static void
@@ -152,28 +176,98 @@ conn_format_peer(char *out, size_t outlen, const struct sockaddr *sa)
 		snprintf(out, outlen, "unknown");
 }
 
-/* Takes over an accepted socket. */
-struct conn *
-conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
-    socklen_t salen, struct tls *tls)
+/* Seconds on the monotonic clock, for the message and connection rates. */
+static double
+conn_now(void)
 {
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether c's hop is a proxy whose word on the client we take. */
+static int
+conn_hop_trusted(const struct conn *c)
+{
+	return cidr_list_match(&c->srv->conf->trusted_proxies, &c->hop);
+}
+
+/*
+ * Counts c under its client address. Returns 0, or the HTTP status to
+ * refuse it with (503: too many connections, 429: too many new ones).
+ */
+static int
+conn_account(struct conn *c)
+{
+	struct iplimit	*t = c->srv->iplimit;
+	struct iplimit_entry *e;
+	double		 now = conn_now();
+	int		 r;
+
+	if (t == NULL)
+		return 0;
+	if (c->ipe != NULL) {
+		iplimit_release(t, c->ipe, now);
+		c->ipe = NULL;
+	}
+	switch ((r = iplimit_acquire(t, &c->addr, now, &e))) {
+	case IPLIMIT_OK:
+		c->ipe = e;
+		return 0;
+	case IPLIMIT_COUNT:
+		log_info("%s: connection refused: max_connections_per_ip "
+		    "(%u) reached", c->peer,
+		    c->srv->conf->max_connections_per_ip);
+		return 503;
+	case IPLIMIT_RATE:
+		log_info("%s: connection refused: max_connection_rate_per_ip "
+		    "(%u/s) exceeded", c->peer,
+		    c->srv->conf->max_connection_rate_per_ip);
+		return 429;
+	default:
+		log_warnx("%s: per-address table: out of memory", c->peer);
+		return 503;
+	}
+}
+
+/* Body text of a per-address refusal. */
+static const char *
+conn_refuse_text(int status)
+{
+	return status == 429 ? "too many new connections from your address" :
+	    status == 403 ? "address not allowed" :
+	    "too many connections from your address";
+}
+
+/*
+ * Refuses a new connection with status: at once on plain sockets, after
+ * the TLS handshake with the first request otherwise.
+ */
+static void
+conn_refuse(struct conn *c, int status)
+{
+	if (bufferevent_openssl_get_ssl(c->bev) != NULL) {
+		c->refuse = status;
+		return;
+	}
+	conn_http_simple(c, NULL, status, NULL, conn_refuse_text(status), 0);
+	conn_flush_close(c);
+}
+
+/*
+ * Sets up the bufferevent (with TLS when tls is set) and starts reading a
+ * request head. -1 (fd closed, c not freed) when that fails.
+ */
+static int
+conn_start(struct conn *c, evutil_socket_t fd, struct tls *tls)
+{
+	struct server	*srv = c->srv;
 	SSL		*ssl;
-	struct conn	*c;
 	struct timeval	 tv;
 	double		 idle = srv->conf->idle_timeout;
-	int		 one = 1;
+	int		 status;
 
-	(void)salen;
-	/* Small WebSocket frames must not wait for Nagle. */
-	if (sa->sa_family != AF_UNIX)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("accept: conn");
-		evutil_closesocket(fd);
-		return NULL;
-	}
-	c->srv = srv;
-	conn_format_peer(c->peer, sizeof(c->peer), sa);
 	if (tls != NULL) {
 		if ((ssl = tls_ssl_new(tls)) != NULL) {
 			/* The bufferevent owns ssl from here on. */
@@ -191,17 +285,10 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	} else
 		c->bev = bufferevent_socket_new(srv->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
-	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
-	if (c->bev == NULL || c->timer == NULL) {
+	if (c->bev == NULL) {
 		log_warnx("%s: cannot set up connection", c->peer);
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);
-		else
-			evutil_closesocket(fd);
-		if (c->timer != NULL)
-			event_free(c->timer);
-		free(c);
-		return NULL;
+		evutil_closesocket(fd);
+		return -1;
 	}
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
@@ -213,13 +300,172 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	tv.tv_usec = (suseconds_t)((idle - (double)tv.tv_sec) * 1e6);
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-
-	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-	srv->nconns++;
-	c->state = CONN_HTTP_HEAD;
+	conn_set_state(c, CONN_HTTP_HEAD);
 	gettimeofday(&c->req_start, NULL);
 	conn_timer_set(c, srv->conf->handshake_timeout);
+	/* A trusted proxy's clients are counted once a request names them. */
+	if (!conn_hop_trusted(c) && (status = conn_account(c)) != 0)
+		conn_refuse(c, status);
+	return 0;
+}
+
+/* Frees a connection that never got a bufferevent. */
+static void
+conn_free_early(struct conn *c)
+{
+	if (c->proxy != NULL) {
+		if (c->proxy->ev != NULL)
+			event_free(c->proxy->ev);
+		free(c->proxy);
+	}
+	if (c->timer != NULL)
+		event_free(c->timer);
+	free(c);
+}
+
+/* Formats an address and port like conn_format_peer(). */
+static void
+conn_format_addr(char *out, size_t outlen, const struct cidr_addr *a,
+    unsigned port)
+{
+	char	buf[CIDR_ADDR_STRLEN];
+
+	cidr_addr_format(a, buf);
+	snprintf(out, outlen, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+	    buf, port);
+}
+
+/* Applies a PROXY header: the client it names is c's from now on. */
+static void
+conn_proxy_apply(struct conn *c, const struct proxy_hdr *h)
+{
+	char	via[sizeof(c->peer)];
+
+	if (h->local) {
+		log_debug("%s: PROXY v%d: local, keeping the peer", c->peer,
+		    h->version);
+		return;
+	}
+	memcpy(via, c->peer, sizeof(via));
+	c->hop = c->addr = h->src;
+	conn_format_addr(c->peer, sizeof(c->peer), &h->src, h->sport);
+	log_debug("%s: via %s (PROXY v%d)", c->peer, via, h->version);
+}
+
+/*
+ * The socket of a proxy_protocol listener is readable. The header is
+ * peeked, and exactly its own bytes are taken off the socket, so that
+ * what follows (a TLS ClientHello, a request) is left for the
+ * bufferevent created next.
+ */
+static void
+conn_proxy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn		*c = arg;
+	struct conn_proxy	*p = c->proxy;
+	struct proxy_hdr	 h;
+	struct tls		*tls = p->tls;
+	ssize_t			 n, got;
+	size_t			 take;
+	int			 r;
+
+	(void)what;
+	n = recv(fd, p->buf + p->len, sizeof(p->buf) - p->len, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_info("%s: %s before the PROXY header", c->peer,
+		    n == 0 ? "eof" : strerror(errno));
+		conn_close(c, "no PROXY header");
+		return;
+	}
+	r = proxy_parse(p->buf, p->len + (size_t)n, &h);
+	if (r == PROXY_ERROR) {
+		log_info("%s: invalid PROXY header, closing", c->peer);
+		conn_close(c, "invalid PROXY header");
+		return;
+	}
+	/* Partial: every byte so far belongs to the header. */
+	take = r > 0 ? (size_t)r - p->len : (size_t)n;
+	if ((got = recv(fd, p->buf + p->len, take, 0)) <= 0) {
+		conn_close(c, "PROXY header read failed");
+		return;
+	}
+	p->len += (size_t)got;
+	if (r == PROXY_PARTIAL || (size_t)got < take)
+		return;
+	conn_proxy_apply(c, &h);
+	event_free(p->ev);
+	free(p);
+	c->proxy = NULL;
+	if (conn_start(c, fd, tls) == -1) {
+		c->ipe = NULL;
+		TAILQ_REMOVE(&c->srv->conns, c, entry);
+		c->srv->nconns--;
+		conn_free_early(c);
+	}
+}
+
+/* Takes over an accepted socket. */
+struct conn *
+conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen, struct tls *tls, int proxy)
+{
+	struct conn	*c;
+	int		 one = 1;
+
+	(void)salen;
+	/* Small WebSocket frames must not wait for Nagle. */
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("accept: conn");
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	c->srv = srv;
+	conn_format_peer(c->peer, sizeof(c->peer), sa);
+	cidr_addr_from_sockaddr(sa, &c->hop);
+	c->addr = c->hop;
+	if (proxy && !conn_hop_trusted(c)) {
+		log_info("%s: PROXY protocol listener: peer not in "
+		    "trusted_proxies, closing", c->peer);
+		evutil_closesocket(fd);
+		free(c);
+		return NULL;
+	}
+	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
+	if (proxy && c->timer != NULL &&
+	    (c->proxy = calloc(1, sizeof(*c->proxy))) != NULL) {
+		c->proxy->fd = fd;
+		c->proxy->tls = tls;
+		c->proxy->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+		    conn_proxy_cb, c);
+	}
+	if (c->timer == NULL || (proxy && (c->proxy == NULL ||
+	    c->proxy->ev == NULL))) {
+		log_warnx("%s: cannot set up connection", c->peer);
+		evutil_closesocket(fd);
+		conn_free_early(c);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
 	log_debug("%s: connected", c->peer);
+	if (proxy) {
+		c->state = CONN_PROXY;
+		event_add(c->proxy->ev, NULL);
+		conn_timer_set(c, srv->conf->handshake_timeout);
+		return c;
+	}
+	c->state = CONN_HTTP_HEAD;
+	if (conn_start(c, fd, tls) == -1) {
+		TAILQ_REMOVE(&srv->conns, c, entry);
+		srv->nconns--;
+		conn_free_early(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -254,11 +500,15 @@ conn_close(struct conn *c, const char *reason)
 			evbuffer_free(c->ws->msg);
 		free(c->ws);
 	}
+	if (c->ipe != NULL)
+		iplimit_release(srv->iplimit, c->ipe, conn_now());
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
-	event_free(c->timer);
-	bufferevent_free(c->bev);
-	free(c);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	else if (c->proxy != NULL)
+		evutil_closesocket(c->proxy->fd);
+	conn_free_early(c);
 	server_conn_gone(srv);
 }
 
@@ -472,16 +722,6 @@ conn_access(struct conn *c, const struct http_request *req, int upgrade,
 	return 0;
 }
 
-/* Seconds on the monotonic clock, for the message rate. */
-static double
-conn_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Completes the opening handshake and switches to the WebSocket. */
 static int
 conn_ws_upgrade(struct conn *c, const struct http_request *req,
@@ -523,6 +763,41 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	if (c->route->app->on_open != NULL)
 		c->route->app->on_open(c);
 	return 0;
+}
+
+/*
+ * Finds the client of a request: a trusted proxy names it in
+ * X-Forwarded-For or Forwarded (each request anew: a proxy's keep-alive
+ * connection carries many clients' requests), and the connection is
+ * counted under it. Returns 0, or the status to refuse the request with.
+ */
+static int
+conn_http_client(struct conn *c, const struct http_request *req)
+{
+	struct cidr_addr a;
+	char		 via[CIDR_ADDR_STRLEN], buf[CIDR_ADDR_STRLEN];
+	int		 status;
+
+	if (c->refuse != 0) {
+		status = c->refuse;
+		c->refuse = 0;
+		return status;
+	}
+	if (!conn_hop_trusted(c))
+		return 0;
+	if (proxy_forwarded_client(req, &c->srv->conf->trusted_proxies,
+	    &a) != 1)
+		a = c->hop;
+	if (cidr_addr_equal(&a, &c->addr) && (c->ipe != NULL ||
+	    c->srv->iplimit == NULL))
+		return 0;
+	c->addr = a;
+	cidr_addr_format(&c->hop, via);
+	cidr_addr_format(&a, buf);
+	snprintf(c->peer, sizeof(c->peer), a.family == AF_INET6 ? "[%s]" :
+	    "%s", buf);
+	log_debug("%s: via %s (forwarded)", c->peer, via);
+	return conn_account(c);
 }
 
 /*
@@ -582,7 +857,22 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		conn_flush_close(c);
 		return 0;
 	}
+	if ((status = conn_http_client(c, req)) != 0) {
+		conn_http_simple(c, req, status, NULL,
+		    conn_refuse_text(status), 0);
+		conn_flush_close(c);
+		return 0;
+	}
 	c->route = config_route_match(c->srv->conf, path);
+	if (c->route != NULL && c->route->allow.n > 0 &&
+	    !cidr_list_match(&c->route->allow, &c->addr)) {
+		log_info("%s: %s refused: address not allowed on %s", c->peer,
+		    http_header_has_token(req, "Upgrade", "websocket") ?
+		    "handshake" : "request", c->route->path);
+		conn_http_simple(c, req, 403, NULL, conn_refuse_text(403), 0);
+		conn_flush_close(c);
+		return 0;
+	}
 
 	if (http_header_has_token(req, "Upgrade", "websocket")) {
 		if (c->route == NULL || c->route->app == NULL) {
@@ -987,6 +1277,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer	*in = bufferevent_get_input(bev);
 
 	switch (c->state) {
+	case CONN_PROXY:
+		break;		/* no bufferevent yet */
 	case CONN_HTTP_HEAD:
 	case CONN_HTTP_IDLE:
 		conn_http_read(c);
@@ -1079,6 +1371,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	switch (c->state) {
+	case CONN_PROXY:
+		log_info("%s: PROXY header not complete in time", c->peer);
+		conn_close(c, "handshake timeout");
+		break;
 	case CONN_HTTP_HEAD:
 		log_info("%s: request head not complete in time", c->peer);
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
@@ -1126,6 +1422,9 @@ void
 conn_shutdown(struct conn *c)
 {
 	switch (c->state) {
+	case CONN_PROXY:
+		conn_close(c, "shutdown");
+		break;
 	case CONN_HTTP_HEAD:
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 			return;	/* a request is arriving: answer it */

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "conn.h"
 #include "http.h"
+#include "iplimit.h"
 #include "log.h"
 #include "sd.h"
 #include "server.h"
@@ -41,6 +42,7 @@ struct listener {
 	char			 name[INET6_ADDRSTRLEN + 8];
 	int			 paused;
 	int			 tls;
+	int			 proxy;		/* PROXY protocol header first */
 };
 
 /* Raises the open-files soft limit to the hard limit. */
@@ -117,7 +119,8 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		    "refused", l->name, srv->conf->max_connections);
 		return;
 	}
-	conn_new(srv, fd, sa, (socklen_t)salen, l->tls ? srv->tls : NULL);
+	conn_new(srv, fd, sa, (socklen_t)salen, l->tls ? srv->tls : NULL,
+	    l->proxy);
 }
 
 /* Re-enables a listener after an accept pause. */
@@ -320,12 +323,16 @@ server_listener_start(struct server *srv, struct listener *l,
 	}
 	srv->nlisteners++;
 	l->tls = cl != NULL && cl->tls;
+	l->proxy = cl != NULL && cl->proxy_protocol;
 	evconnlistener_set_error_cb(l->lev, server_accept_error_cb);
 	l->ev_resume = evtimer_new(srv->base, server_resume_cb, l);
 	server_sockname(evconnlistener_get_fd(l->lev), l->name,
 	    sizeof(l->name));
 	log_info("listening on %s%s%s", l->name, l->tls ? " (tls)" : "",
 	    fd != -1 ? " (socket activation)" : "");
+	if (l->proxy)
+		log_info("%s: a PROXY protocol header from trusted_proxies is "
+		    "required", l->name);
 	return 0;
 }
 
@@ -394,6 +401,50 @@ fail:
 	return -1;
 }
 
+/* Once a second: forget addresses whose rate bucket has refilled. */
+static void
+server_iplimit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct timespec	 ts;
+
+	(void)fd;
+	(void)what;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	iplimit_expire(srv->iplimit, (double)ts.tv_sec +
+	    (double)ts.tv_nsec / 1e9);
+}
+
+/* The per-address table, when a per-address limit is set. */
+static int
+server_iplimit_init(struct server *srv)
+{
+	const struct wsd_config *conf = srv->conf;
+	struct timeval	 tv = { 1, 0 };
+	uint64_t	 seed;
+
+	if (conf->max_connections_per_ip == 0 &&
+	    conf->max_connection_rate_per_ip == 0)
+		return 0;
+	/* A secret seed, so that nobody picks addresses that collide. */
+	arc4random_buf(&seed, sizeof(seed));
+	srv->iplimit = iplimit_new(conf->max_connections_per_ip,
+	    conf->max_connection_rate_per_ip, seed);
+	if (srv->iplimit == NULL) {
+		log_warnx("per-address limits: out of memory");
+		return -1;
+	}
+	if (conf->max_connection_rate_per_ip == 0)
+		return 0;
+	srv->ev_iplimit = event_new(srv->base, -1, EV_PERSIST,
+	    server_iplimit_cb, srv);
+	if (srv->ev_iplimit == NULL || event_add(srv->ev_iplimit, &tv) == -1) {
+		log_warnx("per-address limits: cannot set up the timer");
+		return -1;
+	}
+	return 0;
+}
+
 /* Binds every configured listener and installs the signal handlers. */
 int
 server_init(struct server *srv, struct event_base *base,
@@ -423,6 +474,8 @@ server_init(struct server *srv, struct event_base *base,
 			return -1;
 		}
 	}
+	if (server_iplimit_init(srv) == -1)
+		return -1;
 	srv->ev_sigterm = evsignal_new(base, SIGTERM, server_stop_cb, srv);
 	srv->ev_sigint = evsignal_new(base, SIGINT, server_stop_cb, srv);
 	srv->ev_sighup = evsignal_new(base, SIGHUP, server_hup_cb, srv);
@@ -621,5 +674,8 @@ server_free(struct server *srv)
 		event_free(srv->ev_stop);
 	if (srv->ev_sd != NULL)
 		event_free(srv->ev_sd);
+	if (srv->ev_iplimit != NULL)
+		event_free(srv->ev_iplimit);
+	iplimit_free(srv->iplimit);
 	memset(srv, 0, sizeof(*srv));
 }

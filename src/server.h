@@ -13,6 +13,7 @@ struct listener;
 struct app_route;
 struct wsd_route;
 struct tls;
+struct iplimit;
 
 TAILQ_HEAD(conn_list, conn);
 
@@ -35,6 +36,8 @@ struct server {
 	struct event		*ev_sd;
 	uint64_t		 sd_watchdog;	/* usec; 0: off */
 	unsigned		 sd_nconns;	/* last count sent */
+	struct iplimit		*iplimit;	/* NULL: no per-address limit */
+	struct event		*ev_iplimit;	/* expires idle entries */
 };
 
 /*

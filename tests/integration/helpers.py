@@ -79,9 +79,12 @@ class Conn:
     """A TCP connection with a read buffer and deadlines on every read."""
 
     def __init__(self, port, host=HOST, timeout=TIMEOUT, sndbuf=None,
-                 rcvbuf=None):
+                 rcvbuf=None, source=None):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
+        if source:
+            # Another loopback address is another client (127.0.0.2...).
+            self.sock.bind((source, 0))
         if sndbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
         if rcvbuf:
