@@ -18,6 +18,7 @@
 
 #include "access.h"
 #include "app.h"
+#include "cidr.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -1922,6 +1923,81 @@ START_TEST(test_example)
 END_TEST
 #endif
 
+/* Client address keys: allow, trusted_proxies, per-address limits. */
+START_TEST(test_clientaddr_keys)
+{
+	struct wsd_config *conf;
+	const struct wsd_route *r;
+	struct cidr_addr a;
+
+	conf = load_ok("");
+	ck_assert_uint_eq(conf->trusted_proxies.n, 0);
+	ck_assert_uint_eq(conf->max_connections_per_ip, 0);
+	ck_assert_uint_eq(conf->max_connection_rate_per_ip, 0);
+	config_free(conf);
+
+	conf = load_ok(
+	    "[server]\n"
+	    "listen = 127.0.0.1:0 proxy_protocol\n"
+	    "listen = 127.0.0.1:0 tls proxy_protocol\n"
+	    "listen = 127.0.0.1:0 proxy_protocol tls\n"
+	    "trusted_proxies = 10.0.0.0/8 ::1\n"
+	    "trusted_proxies = 192.168.0.0/16\n"
+	    "max_connections_per_ip = 100\n"
+	    "max_connection_rate_per_ip = 20\n"
+	    "[tls]\ncertificate = c\nprivate_key = k\n"
+	    "[route /]\napp = static\nroot = .\nallow = 127.0.0.0/8\n"
+	    "[route /echo]\napp = echo\nallow = 192.0.2.1 2001:db8::/32\n"
+	    "allow = ::ffff:198.51.100.0/120\n");
+	ck_assert_int_eq(conf->listens[0].proxy_protocol, 1);
+	ck_assert_int_eq(conf->listens[0].tls, 0);
+	ck_assert_int_eq(conf->listens[1].proxy_protocol, 1);
+	ck_assert_int_eq(conf->listens[1].tls, 1);
+	ck_assert_int_eq(conf->listens[2].proxy_protocol, 1);
+	ck_assert_int_eq(conf->listens[2].tls, 1);
+	ck_assert_uint_eq(conf->trusted_proxies.n, 3);
+	ck_assert_uint_eq(conf->max_connections_per_ip, 100);
+	ck_assert_uint_eq(conf->max_connection_rate_per_ip, 20);
+	r = route(conf, "/echo");
+	ck_assert_uint_eq(r->allow.n, 3);
+	ck_assert_int_eq(cidr_addr_parse("198.51.100.9", 12, &a), 0);
+	ck_assert(cidr_list_match(&r->allow, &a));
+	ck_assert_int_eq(cidr_addr_parse("192.0.2.2", 9, &a), 0);
+	ck_assert(!cidr_list_match(&r->allow, &a));
+	ck_assert_uint_eq(route(conf, "/")->allow.n, 1);
+	config_free(conf);
+
+	ck_assert_errors("[server]\ntrusted_proxies = 10.0.0.1/8\n",
+	    "F:2: trusted_proxies: invalid address or network \"10.0.0.1/8\" "
+	    "(expected ADDR or ADDR/LEN, host bits zero)");
+	ck_assert_errors("[route /e]\napp = echo\nallow = 127.0.0.1, ::1\n",
+	    "F:3: allow: invalid address or network \"127.0.0.1,\" "
+	    "(expected ADDR or ADDR/LEN, host bits zero)");
+	ck_assert_errors("[route /e]\napp = echo\nallow = localhost\n",
+	    "F:3: allow: invalid address or network \"localhost\" "
+	    "(expected ADDR or ADDR/LEN, host bits zero)");
+	ck_assert_errors("[route /e]\napp = echo\nallow =\n",
+	    "F:3: allow: missing value");
+	ck_assert_errors("[server]\nallow = 127.0.0.1\n",
+	    "F:2: key \"allow\" belongs in a [route PATH] section");
+	ck_assert_errors("[route /e]\napp = echo\ntrusted_proxies = ::1\n",
+	    "F:3: key \"trusted_proxies\" belongs in the [server] section");
+	ck_assert_errors("[server]\nmax_connections_per_ip = 1000001\n",
+	    "F:2: max_connections_per_ip: \"1000001\" is out of range "
+	    "(0 to 1000000)");
+	ck_assert_errors("[server]\nmax_connection_rate_per_ip = -1\n",
+	    "F:2: max_connection_rate_per_ip: invalid number \"-1\"");
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:0 proxy_protocol\n",
+	    "F:2: listen 127.0.0.1:0 proxy_protocol: no trusted_proxies in "
+	    "[server] to accept the header from");
+	ck_assert_errors("[server]\ntrusted_proxies = ::1\n"
+	    "listen = 127.0.0.1:0 proxy_protocol proxy_protocol\n",
+	    "F:3: duplicate listen flag \"proxy_protocol\"");
+	ck_assert_errors("[server]\nlisten = 127.0.0.1:0 proxy\n",
+	    "F:2: unknown listen flag \"proxy\"");
+}
+END_TEST
+
 /* The config suite. */
 Suite *
 config_suite(void)
@@ -1974,6 +2050,7 @@ config_suite(void)
 	tcase_add_test(tc, test_access_keys);
 	tcase_add_test(tc, test_access_errors);
 	tcase_add_test(tc, test_operations);
+	tcase_add_test(tc, test_clientaddr_keys);
 #ifdef TEST_SRCDIR
 	tcase_add_test(tc, test_example);
 #endif
