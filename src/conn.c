@@ -49,8 +49,8 @@ enum conn_state {
 };
 
 static const char *const conn_state_names[] = {
-	"proxy", "http-head", "http-idle", "ws-open", "ws-closing", "flush-close",
-	"linger",
+	"proxy", "http-head", "http-idle", "ws-open", "ws-closing",
+	"flush-close", "linger",
 };
 
 /* Bytes handed to the frame parser per step; also the unmask buffer. */

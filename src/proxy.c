@@ -1,4 +1,4 @@
-/* proxy.c -- the client behind a proxy: PROXY protocol, X-Forwarded-For, Forwarded (pure). */
+/* proxy.c -- who is behind a proxy: PROXY protocol, forwarding headers. */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-/* proxy.h -- the client behind a proxy: PROXY protocol, X-Forwarded-For, Forwarded (pure). */
+/* proxy.h -- who is behind a proxy: PROXY protocol, forwarding headers. */
 #ifndef WSD_PROXY_H
 #define WSD_PROXY_H
 

@@ -53,7 +53,8 @@ parse_all(const void *hdr, size_t len, struct proxy_hdr *out)
 
 START_TEST(test_v1)
 {
-	static const char tcp4[] = "PROXY TCP4 192.0.2.1 198.51.100.2 5678 443\r\n";
+	static const char tcp4[] =
+	    "PROXY TCP4 192.0.2.1 198.51.100.2 5678 443\r\n";
 	static const char tcp6[] =
 	    "PROXY TCP6 2001:db8::1 2001:db8::2 65535 0\r\nGET / HTTP/1.1\r\n";
 	static const char unk[] = "PROXY UNKNOWN\r\n";
