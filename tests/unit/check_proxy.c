@@ -362,6 +362,42 @@ START_TEST(test_forwarded)
 }
 END_TEST
 
+START_TEST(test_random_input)
+{
+#define S(lit)	{ lit, sizeof(lit) - 1 }
+	static const struct {
+		const char	*s;
+		size_t		 len;
+	} starts[] = {
+		S(""), S("P"), S("PROXY "), S("PROXY TCP4 "),
+		S("PROXY TCP6 ::1 "), S(V2SIG), S(V2SIG "\x21"),
+		S(V2SIG "\x21\x11"), S(V2SIG "\x21\x21\x00"),
+	};
+#undef S
+	struct proxy_hdr h;
+	uint8_t		*buf;
+	size_t		 i, j, len, k;
+	unsigned	 seed = 1;
+	int		 r;
+
+	/* Whatever follows a plausible start: a result within bounds,
+	 * and no read past len (the buffer has the exact size). */
+	for (i = 0; i < 20000; i++) {
+		k = i % (sizeof(starts) / sizeof(starts[0]));
+		len = starts[k].len + (size_t)(rand_r(&seed) % 80);
+		ck_assert_ptr_nonnull(buf = malloc(len > 0 ? len : 1));
+		memcpy(buf, starts[k].s, starts[k].len);
+		for (j = starts[k].len; j < len; j++)
+			buf[j] = (uint8_t)(rand_r(&seed) % 4 == 0 ? ' ' :
+			    rand_r(&seed));
+		r = proxy_parse(buf, len, &h);
+		ck_assert_int_ge(r, PROXY_ERROR);
+		ck_assert_int_le(r, (int)len);
+		free(buf);
+	}
+}
+END_TEST
+
 Suite *
 proxy_suite(void)
 {
@@ -378,6 +414,7 @@ proxy_suite(void)
 	tcase_add_test(tc, test_node_parse);
 	tcase_add_test(tc, test_xff);
 	tcase_add_test(tc, test_forwarded);
+	tcase_add_test(tc, test_random_input);
 	suite_add_tcase(s, tc);
 	return s;
 }
