@@ -20,6 +20,7 @@ main(void)
 	srunner_add_suite(sr, counter_suite());
 	srunner_add_suite(sr, access_suite());
 	srunner_add_suite(sr, sd_suite());
+	srunner_add_suite(sr, pmd_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -8,6 +8,7 @@ Suite	*access_suite(void);
 Suite	*config_suite(void);
 Suite	*counter_suite(void);
 Suite	*http_suite(void);
+Suite	*pmd_suite(void);
 Suite	*sd_suite(void);
 Suite	*static_suite(void);
 Suite	*utf8_suite(void);
