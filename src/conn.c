@@ -934,6 +934,7 @@ conn_inflate_sink(void *arg, const uint8_t *data, size_t len)
 		conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
 		return -1;
 	}
+	ws->bytes_in += len;
 	return 0;
 }
 
@@ -986,7 +987,9 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 	const uint8_t		*data = ev->data;
 	size_t			 len = ev->len;
 
-	ws->bytes_in += len;
+	/* Message bytes: a compressed message counts once inflated. */
+	if (!ev->compressed)
+		ws->bytes_in += len;
 	if (c->state != CONN_WS_OPEN)
 		return;		/* closing: data is discarded */
 	if (ev->first) {
@@ -997,27 +1000,23 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 			return;
 		}
 	}
-	if (ev->compressed) {
-		if (conn_ws_inflate(c, ev) == -1)
-			return;
-		if (!ev->fin)
-			return;
-		len = evbuffer_get_length(ws->msg);
-		data = evbuffer_pullup(ws->msg, -1);
-	} else if (!(ev->first && ev->fin)) {
-		/* Fragmented or larger than one chunk: assemble. */
-		if (ws->msg == NULL && (ws->msg = evbuffer_new()) == NULL) {
-			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
-			return;
-		}
-		if (evbuffer_add(ws->msg, data, len) == -1) {
+	if (ev->compressed || !(ev->first && ev->fin)) {
+		/* Compressed, fragmented or larger than one chunk: assemble. */
+		if (ev->compressed) {
+			if (conn_ws_inflate(c, ev) == -1)
+				return;
+		} else if ((ws->msg == NULL &&
+		    (ws->msg = evbuffer_new()) == NULL) ||
+		    evbuffer_add(ws->msg, data, len) == -1) {
 			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
 			return;
 		}
 		if (!ev->fin)
 			return;
 		len = evbuffer_get_length(ws->msg);
-		data = evbuffer_pullup(ws->msg, -1);
+		/* An empty buffer pulls up to NULL: apps get "" instead. */
+		data = len > 0 ? evbuffer_pullup(ws->msg, -1) :
+		    (const uint8_t *)"";
 	}
 	/* Complete messages only: control frames never count. */
 	if (c->route->lim.max_messages_per_second > 0 &&

@@ -155,8 +155,9 @@ void	ws_parser_init(struct ws_parser *p, uint64_t max_message);
  * Allows RSV1 on the first frame of a data message (RFC 7692 6: the
  * message is compressed). Such messages come out as DATA events with
  * compressed set: their UTF-8 is for the caller to check once inflated,
- * and their wire size may pass max_message by a little (deflate's worst
- * case for incompressible data), the inflated size is the caller's limit.
+ * and their wire size may pass max_message by an eighth plus 1 KiB
+ * (deflate's overhead on data that does not compress); the inflated size
+ * is the caller's limit.
  */
 void	ws_parser_allow_rsv1(struct ws_parser *p);
 

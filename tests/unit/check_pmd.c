@@ -546,7 +546,7 @@ END_TEST
 /* A compressed message may pass the limit on the wire by a little only. */
 START_TEST(test_parser_compressed_limit)
 {
-	/* Announced lengths: 1024 + 1 + 1024 fits, 3000 does not. */
+	/* Announced lengths: 2049 fits (1024 + 128 + 1024), 3000 does not. */
 	static const uint8_t ok[] = { 0xc2, 0xfe, 0x08, 0x01, 0, 0, 0, 0 };
 	static const uint8_t big[] = { 0xc2, 0xfe, 0x0b, 0xb8, 0, 0, 0, 0 };
 	static const uint8_t plain[] = { 0x82, 0xfe, 0x04, 0x01, 0, 0, 0, 0 };
