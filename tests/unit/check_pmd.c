@@ -571,6 +571,7 @@ START_TEST(test_parser_compressed_limit)
 }
 END_TEST
 
+/* The permessage-deflate suite. */
 Suite *
 pmd_suite(void)
 {
