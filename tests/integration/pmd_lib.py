@@ -46,6 +46,42 @@ def parse_response(value):
     return params
 
 
+class PmdCodec:
+    """The client's side of the agreed parameters (a parse_response()
+    dict): compresses what it sends, inflates what the server sends."""
+
+    def __init__(self, params):
+        self.params = params
+        self.enc = self.dec = None
+
+    def compress(self, data):
+        """The payload of one compressed message, tail stripped."""
+        p = self.params
+        bits = p.get("client_max_window_bits", 15)
+        if bits is True:
+            bits = 15
+        bits = max(bits, 9)     # zlib: no 8-bit window for raw deflate
+        if self.enc is None or "client_no_context_takeover" in p:
+            self.enc = zlib.compressobj(wbits=-bits)
+        z = self.enc.compress(data) + self.enc.flush(zlib.Z_SYNC_FLUSH)
+        assert z.endswith(TAIL)
+        return z[:-4]
+
+    def decompress(self, z):
+        """One message from the server, inflated (RFC 7692 7.2.2)."""
+        p = self.params
+        bits = p.get("server_max_window_bits", 15)
+        if self.dec is None or "server_no_context_takeover" in p:
+            self.dec = zlib.decompressobj(wbits=-bits)
+        return self.dec.decompress(z + TAIL)
+
+    def decode(self, rsv, payload):
+        """conformance_lib.Client's decode: with the extension agreed
+        every server message must be compressed (RSV1 and nothing else)."""
+        assert rsv == 4, "server message with RSV bits %d" % rsv
+        return self.decompress(payload)
+
+
 class PmdConn:
     """One WebSocket with (maybe) permessage-deflate; see the module doc."""
 
@@ -64,7 +100,7 @@ class PmdConn:
         exts = self.response.header_all("Sec-WebSocket-Extensions")
         assert len(exts) <= 1, exts
         self.params = parse_response(exts[0] if exts else None)
-        self.enc = self.dec = None
+        self.codec = PmdCodec(self.params)
 
     def close(self):
         self.conn.close()
@@ -76,24 +112,10 @@ class PmdConn:
         self.close()
 
     def compress(self, data):
-        """The payload of one compressed message, tail stripped."""
-        p = self.params
-        bits = p.get("client_max_window_bits", 15)
-        if bits is True:
-            bits = 15
-        bits = max(bits, 9)     # zlib: no 8-bit window for raw deflate
-        if self.enc is None or "client_no_context_takeover" in p:
-            self.enc = zlib.compressobj(wbits=-bits)
-        z = self.enc.compress(data) + self.enc.flush(zlib.Z_SYNC_FLUSH)
-        assert z.endswith(TAIL)
-        return z[:-4]
+        return self.codec.compress(data)
 
     def decompress(self, z):
-        p = self.params
-        bits = p.get("server_max_window_bits", 15)
-        if self.dec is None or "server_no_context_takeover" in p:
-            self.dec = zlib.decompressobj(wbits=-bits)
-        return self.dec.decompress(z + TAIL)
+        return self.codec.decompress(z)
 
     def send(self, data, opcode=OP_TEXT, frag=0, compress=None):
         """Sends one message; frag > 0: frames of at most frag payload

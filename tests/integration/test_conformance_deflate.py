@@ -1,5 +1,5 @@
 """test_conformance_deflate.py -- Autobahn|Testsuite case groups 12 and 13
-(permessage-deflate) as raw-socket tests.
+(permessage-deflate) as raw-socket tests on conformance_lib.Client.
 
 Group 12 echoes compressed messages sliced from five kinds of data (the
 suite's JSON, bitmap, German text, HTML and PDF files; generated here), group
@@ -16,9 +16,9 @@ import random
 
 import pytest
 
-import helpers
-from helpers import OP_BINARY, OP_TEXT
-from pmd_lib import PmdConn, autobahn_offer
+from conformance_lib import (OP_BINARY, OP_TEXT, Client,  # noqa: F401
+                             echo_port, message_frames)
+from pmd_lib import PmdCodec, autobahn_offer, parse_response
 
 # (payload size, auto-fragment size; 0: one frame), cases x.x.1 - x.x.18.
 SIZES = [(16, 0), (64, 0), (256, 0), (1024, 0), (4096, 0), (8192, 0),
@@ -113,39 +113,29 @@ def messages(src, size, text):
 
 
 def echo_case(port, offer, msgs, opcode, frag, expect_params):
-    """Sends every message compressed (if agreed) with the fragment size,
-    then reads the echoes: each must be the exact payload."""
-    with PmdConn(port, "/echo", offer=offer, timeout=20) as c:
-        if expect_params is None:
-            assert c.params is None, c.params
-        else:
-            assert c.params == expect_params, c.params
+    """Sends every message compressed (if agreed) and cut into frames of
+    frag payload bytes, all in one write, then expects each echo to be
+    the exact payload, compressed (RSV1) when the extension was agreed."""
+    with Client(port, headers={"Sec-WebSocket-Extensions": offer},
+                timeout=20) as c:
+        params = parse_response(
+            c.response.header("Sec-WebSocket-Extensions"))
+        assert params == expect_params, params
+        codec = PmdCodec(params) if params is not None else None
+        if codec is not None:
+            c.decode = codec.decode
+        frames = []
         for m in msgs:
-            c.send(m, opcode, frag=frag)
-        for i, m in enumerate(msgs):
-            op, rsv1, payload = c.recv_raw()
-            assert op == opcode
-            assert rsv1 == (c.params is not None), \
-                "message %d: RSV1 %d" % (i, rsv1)
-            got = c.decompress(payload) if rsv1 else payload
-            assert got == m, "message %d of %d: %d bytes back, want %d" % (
-                i, len(msgs), len(got), len(m))
-
-
-@pytest.fixture(scope="module")
-def echo_port(request, tmp_path_factory):
-    """One daemon for the module: an echo route with room for the
-    largest message."""
-    from conftest import Daemon, LISTEN_RX, START_TIMEOUT
-    tmp = tmp_path_factory.mktemp("pmd")
-    conf = tmp / "wsd.ini"
-    conf.write_text(helpers.make_config(routes=[("/echo", {"app": "echo"})],
-                                        server={"max_message_size": "1m"}))
-    d = Daemon([helpers.WSD, "-c", str(conf)], tmp / "wsd.log")
-    m = d.wait_log(LISTEN_RX.pattern, timeout=START_TIMEOUT)
-    yield int(m.group(1))
-    rc = d.stop()
-    assert rc == 0, d.log_tail()
+            payload = codec.compress(m) if codec is not None else m
+            frags = None
+            if frag and len(payload) > frag:
+                frags = [frag] * (len(payload) // frag)
+            frames += message_frames(opcode, payload, frags,
+                                     rsv=4 if codec is not None else 0)
+        c.send_frames(frames)
+        for m in msgs:
+            c.expect_message(opcode, m)
+        c.close_handshake()
 
 
 # Autobahn's default offer: client_no_context_takeover and
@@ -162,7 +152,7 @@ GROUP12 = [("12.1", "json", OP_TEXT), ("12.2", "bitmap", OP_BINARY),
                          ids=[g[0] for g in GROUP12])
 @pytest.mark.parametrize("case", range(len(SIZES)),
                          ids=[str(i + 1) for i in range(len(SIZES))])
-def test_group12(echo_port, group, kind, opcode, case):
+def test_group12(echo_port, group, kind, opcode, case):  # noqa: F811
     size, frag = SIZES[case]
     msgs = messages(data(kind), size, opcode == OP_TEXT)
     echo_case(echo_port, autobahn_offer(), msgs, opcode, frag, DEFAULT)
@@ -195,7 +185,7 @@ GROUP13 = [
                          ids=[g[0] for g in GROUP13])
 @pytest.mark.parametrize("case", range(len(SIZES)),
                          ids=[str(i + 1) for i in range(len(SIZES))])
-def test_group13(echo_port, group, offers, agreed, case):
+def test_group13(echo_port, group, offers, agreed, case):  # noqa: F811
     size, frag = SIZES[case]
     offer = ", ".join(autobahn_offer(n, b) for n, b in offers)
     msgs = messages(data("faust") + data("json"), size, True)
