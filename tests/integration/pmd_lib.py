@@ -86,12 +86,12 @@ class PmdConn:
     """One WebSocket with (maybe) permessage-deflate; see the module doc."""
 
     def __init__(self, port, path="/echo", offer=None, extra=None,
-                 timeout=helpers.TIMEOUT):
+                 timeout=helpers.TIMEOUT, rcvbuf=None):
         key = helpers.ws_key()
         headers = dict(extra or {})
         if offer is not None:
             headers["Sec-WebSocket-Extensions"] = offer
-        self.conn = Conn(port, timeout=timeout)
+        self.conn = Conn(port, timeout=timeout, rcvbuf=rcvbuf)
         self.conn.send(helpers.upgrade_request(path, key, extra=headers))
         self.response = helpers.read_response(self.conn, head_request=True)
         assert self.response.status == 101, self.response

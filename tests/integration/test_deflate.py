@@ -292,3 +292,58 @@ def test_hub_shares_no_context_frames(wsd):
             assert a.decompress(ra[2]) == msg
             assert rk[1] == 1 and k.decompress(rk[2]) == msg
             assert rp == (OP_TEXT, 0, msg)
+
+
+def test_hub_drop_keeps_compression_context(wsd):
+    """A slow member with context takeover under the drop policy: the
+    messages dropped for it never enter its compression context (wsd
+    compresses at delivery), so everything it does get inflates with one
+    continuous inflater, intact and in order."""
+    import random
+    from test_slow_clients import (Reader, RssWatch, nodelay,
+                                   publish_paced, relay_conf)
+
+    total = 4000
+
+    def block(seq):
+        return random.Random(seq).randbytes(3000)
+
+    def payload(seq):
+        # Mostly incompressible, so the slow client's kernel buffers fill;
+        # but each message repeats 1000 bytes of the one before, which its
+        # compressed form refers back to: a dropped message that had gone
+        # into the context would garble the next one.
+        return seq.to_bytes(8, "big") + block(seq - 1)[:1000] + block(seq)
+
+    def check(op, data):
+        assert op == OP_BINARY
+        seq = int.from_bytes(data[:8], "big")
+        assert data == payload(seq), "corrupt message %d" % seq
+        return seq
+
+    d = wsd(relay_conf("drop"))
+    slow = PmdConn(d.port, "/relay", offer="permessage-deflate",
+                   rcvbuf=4096)
+    readers = [Reader(helpers.ws_connect(d.port, "/relay"), check)]
+    pub = nodelay(helpers.ws_connect(d.port, "/relay"))
+    rss = RssWatch(d.pid)
+    try:
+        assert slow.params is not None
+        publish_paced(lambda i, k: [pub.send(frame(OP_BINARY, payload(s)))
+                                    for s in range(i, i + k)],
+                      readers, total, rss)
+        assert readers[0].got == list(range(total))
+        seqs = []
+        while True:
+            try:
+                op, rsv1, z = slow.recv_raw(timeout=1.0)
+            except TimeoutError:
+                break
+            assert rsv1 == 1
+            seqs.append(check(op, slow.decompress(z)))
+        assert seqs == sorted(set(seqs)), "out of order or repeated"
+        assert 0 < len(seqs) < total, len(seqs)
+        rss.check()
+    finally:
+        for c in [slow, pub] + [r.w for r in readers]:
+            c.close()
