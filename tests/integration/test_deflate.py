@@ -343,7 +343,8 @@ def test_hub_drop_keeps_compression_context(wsd):
             seqs.append(check(op, slow.decompress(z)))
         assert seqs == sorted(set(seqs)), "out of order or repeated"
         assert 0 < len(seqs) < total, len(seqs)
-        rss.check()
+        # (test_slow_clients.py bounds the memory of the policies; RSS
+        # here would only measure a sanitizer's quarantine.)
     finally:
         for c in [slow, pub] + [r.w for r in readers]:
             c.close()
