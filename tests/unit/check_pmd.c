@@ -385,6 +385,48 @@ START_TEST(test_inflate_limit)
 }
 END_TEST
 
+/*
+ * client_max_window_bits=8: the inflater has a 256-byte window, and a
+ * client compressing with zlib's smallest raw window (9 bits, whose
+ * distances stay under 256) is understood across messages.
+ */
+START_TEST(test_inflate_window8)
+{
+	struct pmd_params	 pp = params(0, 0, 12, 8);
+	struct pmd		*rx;
+	struct sinkbuf		 sb;
+	z_stream		 s;
+	uint8_t			 a[400], out[2048];
+	int			 i;
+
+	/* Random bytes: the only matches are in earlier messages. */
+	srand(7);
+	for (i = 0; i < 400; i++)
+		a[i] = (uint8_t)rand();
+
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(deflateInit2(&s, 9, Z_DEFLATED, -9, 8,
+	    Z_DEFAULT_STRATEGY), Z_OK);
+	rx = pmd_new(&pp, 0);
+	memset(&sb, 0, sizeof(sb));
+	for (i = 0; i < 3; i++) {
+		s.next_in = a;
+		s.avail_in = 400;
+		s.next_out = out;
+		s.avail_out = sizeof(out);
+		ck_assert_int_eq(deflate(&s, Z_SYNC_FLUSH), Z_OK);
+		sb.len = 0;
+		ck_assert_int_eq(pmd_inflate(rx, out, sizeof(out) -
+		    s.avail_out - 4, 1, 0, sink_cb, &sb), PMD_OK);
+		ck_assert_uint_eq(sb.len, 400);
+		ck_assert_mem_eq(sb.b, a, 400);
+	}
+	deflateEnd(&s);
+	pmd_free(rx);
+	free(sb.b);
+}
+END_TEST
+
 /* Garbage, a too large window and data after the final block fail. */
 START_TEST(test_inflate_errors)
 {
@@ -589,6 +631,7 @@ pmd_suite(void)
 	tcase_add_loop_test(tc, test_roundtrip, 0, NELEM(rt_sizes));
 	tcase_add_test(tc, test_inflate_limit);
 	tcase_add_test(tc, test_inflate_errors);
+	tcase_add_test(tc, test_inflate_window8);
 	tcase_add_test(tc, test_deflate_context);
 	suite_add_tcase(s, tc);
 
