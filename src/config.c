@@ -133,6 +133,9 @@ static const struct cfg_key cfg_keys[] = {
 	    "0", 0, CFG_C(max_connection_rate_per_ip) },
 	{ CFG_ROUTE, "allow", CFG_CIDR, 0, 0,
 	    NULL, 0, CFG_R(allow) },
+	/* permessage-deflate (RFC 7692), per route too. */
+	{ CFG_SERVER, "compression", CFG_BOOL, 0, 1,
+	    "on", 1, CFG_L(compression) },
 	{ CFG_ROUTE, "app", CFG_APP, 0, 0,
 	    NULL, 0, CFG_R(app) },
 	{ CFG_ROUTE, "root", CFG_PATH, 0, 0,
@@ -648,8 +651,14 @@ config_inherit(const struct cfg_key *k, struct wsd_limits *dst,
 {
 	size_t	size;
 
-	size = k->type == CFG_SIZE ? sizeof(size_t) :
-	    k->type == CFG_UINT ? sizeof(unsigned) : sizeof(double);
+	if (k->type == CFG_SIZE)
+		size = sizeof(size_t);
+	else if (k->type == CFG_UINT)
+		size = sizeof(unsigned);
+	else if (k->type == CFG_BOOL)
+		size = sizeof(int);
+	else
+		size = sizeof(double);
 	memcpy((char *)dst + k->off, (const char *)src + k->off, size);
 }
 

@@ -17,6 +17,7 @@ struct wsd_limits {
 	double		 ping_interval;		/* 0: no pings */
 	double		 ping_timeout;
 	unsigned	 max_messages_per_second; /* 0: no limit */
+	int		 compression;		/* permessage-deflate offered */
 };
 
 /* A list value of space-separated words (origins, subprotocols). */

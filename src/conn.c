@@ -28,10 +28,12 @@
 #include "hub.h"
 #include "iplimit.h"
 #include "log.h"
+#include "pmd.h"
 #include "proxy.h"
 #include "server.h"
 #include "static.h"
 #include "tls.h"
+#include "utf8.h"
 #include "ws.h"
 
 /*
@@ -66,6 +68,8 @@ struct conn_ws {
 	void			*app_data;
 	struct app_route	*rt;		/* the route's runtime */
 	struct hub_member	 member;	/* in the route's hub */
+	struct pmd		*pmd;		/* NULL: no permessage-deflate */
+	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
 	uint32_t		 ping_seq;
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
@@ -498,6 +502,7 @@ conn_close(struct conn *c, const char *reason)
 		    c->ws->bytes_in, c->ws->bytes_out);
 		if (c->ws->msg != NULL)
 			evbuffer_free(c->ws->msg);
+		pmd_free(c->ws->pmd);
 		free(c->ws);
 	}
 	if (c->ipe != NULL)
@@ -727,15 +732,27 @@ static int
 conn_ws_upgrade(struct conn *c, const struct http_request *req,
     const char *accept)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	const struct wsd_strlist *protos = &c->route->subprotocols;
-	size_t		 sel;
+	struct pmd_params	 pp;
+	char			 ext[PMD_RESPONSE_MAX];
+	size_t			 sel;
 
 	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
 		log_warn("%s: upgrade", c->peer);
 		return -1;
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
+	/* RFC 7692: an unacceptable offer only means no compression. */
+	if (c->route->lim.compression && pmd_negotiate(req, &pp, ext)) {
+		if ((c->ws->pmd = pmd_new(&pp, 0)) == NULL) {
+			log_warn("%s: upgrade", c->peer);
+			free(c->ws);
+			c->ws = NULL;
+			return -1;
+		}
+		ws_parser_allow_rsv1(&c->ws->parser);
+	}
 	c->ws->rt = server_app_route(c->srv, c->route);
 	gettimeofday(&c->ws->start, NULL);
 	if (c->route->lim.max_messages_per_second > 0)
@@ -750,10 +767,14 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	if (c->ws->subprotocol != NULL)
 		evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %s\r\n",
 		    c->ws->subprotocol);
+	if (c->ws->pmd != NULL)
+		evbuffer_add_printf(out, "Sec-WebSocket-Extensions: %s\r\n",
+		    ext);
 	evbuffer_add(out, "\r\n", 2);
-	log_debug("%s: websocket %s%s%s", c->peer, c->route->path,
+	log_debug("%s: websocket %s%s%s%s%s", c->peer, c->route->path,
 	    c->ws->subprotocol ? " subprotocol " : "",
-	    c->ws->subprotocol ? c->ws->subprotocol : "");
+	    c->ws->subprotocol ? c->ws->subprotocol : "",
+	    c->ws->pmd != NULL ? " with " : "", c->ws->pmd != NULL ? ext : "");
 
 	/* WebSockets are kept alive by pings, not by the write timeout. */
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
@@ -1098,13 +1119,60 @@ conn_peer(const struct conn *c)
 	return c->peer;
 }
 
-/* Queues a message from an app. */
+/* The connection's permessage-deflate state, NULL when not negotiated. */
+struct pmd *
+conn_pmd(const struct conn *c)
+{
+	return c->ws != NULL ? c->ws->pmd : NULL;
+}
+
+/*
+ * Queues one compressed message (RSV1, RFC 7692 6): compressed straight
+ * into the output buffer behind room for the longest header, which is
+ * then written in front of it. -1 when zlib fails.
+ */
+static int
+conn_ws_frame_deflate(struct conn *c, int opcode, const void *data,
+    size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec v;
+	uint8_t		 hdr[10], *p;
+	size_t		 hlen, zlen, room = pmd_deflate_bound(len);
+
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(sizeof(hdr) + room), &v,
+	    1) != 1)
+		return -1;
+	p = v.iov_base;
+	if (pmd_deflate(c->ws->pmd, data, len, p + sizeof(hdr), room,
+	    &zlen) != PMD_OK)
+		return -1;
+	hlen = ws_frame_header_encode(hdr, 1, opcode, zlen);
+	hdr[0] |= 0x40;
+	memcpy(p, hdr, hlen);
+	memmove(p + hlen, p + sizeof(hdr), zlen);
+	v.iov_len = hlen + zlen;
+	return evbuffer_commit_space(out, &v, 1);
+}
+
+/*
+ * Queues a message from an app; compressed when the connection negotiated
+ * permessage-deflate. Every message is compressed, tiny ones too, as
+ * python-websockets does: with context takeover even a short JSON message
+ * shrinks, and one rule keeps the stream simple.
+ */
 int
 conn_send(struct conn *c, int opcode, const void *data, size_t len)
 {
 	if (c->state != CONN_WS_OPEN || c->close_sent)
 		return -1;
-	conn_ws_frame(c, opcode, data, len);
+	if (c->ws->pmd != NULL) {
+		if (conn_ws_frame_deflate(c, opcode, data, len) == -1) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL, "compression failed");
+			return -1;
+		}
+	} else
+		conn_ws_frame(c, opcode, data, len);
 	c->ws->bytes_out += len;
 	conn_check_output(c, c->route->lim.max_send_buffer);
 	return 0;
@@ -1136,6 +1204,70 @@ conn_set_app_data(struct conn *c, void *data)
 		c->ws->app_data = data;
 }
 
+/* pmd sink: checks inflated text as it comes and assembles the message. */
+static int
+conn_inflate_sink(void *arg, const uint8_t *data, size_t len)
+{
+	struct conn	*c = arg;
+	struct conn_ws	*ws = c->ws;
+
+	if (ws->msg_opcode == WS_OP_TEXT) {
+		/* RFC 6455 8.1: fail fast, on the inflated bytes. */
+		ws->inf_utf8 = utf8_validate(ws->inf_utf8, data, len);
+		if (ws->inf_utf8 == UTF8_REJECT) {
+			conn_ws_fail(c, WS_CLOSE_INVALID_DATA,
+			    "invalid UTF-8 in text message");
+			return -1;
+		}
+	}
+	if (evbuffer_add(ws->msg, data, len) == -1) {
+		conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+		return -1;
+	}
+	ws->bytes_in += len;
+	return 0;
+}
+
+/*
+ * Inflates a piece of a compressed message into ws->msg (RFC 7692 7.2.2),
+ * the inflated size held to max_message_size as it grows. -1 when the
+ * connection was failed.
+ */
+static int
+conn_ws_inflate(struct conn *c, const struct ws_event *ev)
+{
+	struct conn_ws	*ws = c->ws;
+	int		 rc;
+
+	if (ws->msg == NULL && (ws->msg = evbuffer_new()) == NULL) {
+		conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (ev->first)
+		ws->inf_utf8 = UTF8_ACCEPT;
+	rc = pmd_inflate(ws->pmd, ev->data, ev->len, ev->fin,
+	    c->route->lim.max_message_size, conn_inflate_sink, c);
+	switch (rc) {
+	case PMD_OK:
+		break;
+	case PMD_TOO_BIG:
+		conn_ws_fail(c, WS_CLOSE_TOO_BIG, "inflated message too big");
+		return -1;
+	case PMD_ABORT:
+		return -1;	/* the sink failed the connection */
+	default:
+		conn_ws_fail(c, WS_CLOSE_PROTOCOL, "invalid compressed data");
+		return -1;
+	}
+	if (ev->fin && ws->msg_opcode == WS_OP_TEXT &&
+	    ws->inf_utf8 != UTF8_ACCEPT) {
+		conn_ws_fail(c, WS_CLOSE_INVALID_DATA,
+		    "incomplete UTF-8 at end of text message");
+		return -1;
+	}
+	return 0;
+}
+
 /* Hands a piece of a message to the app once the message is complete. */
 static void
 conn_ws_data(struct conn *c, const struct ws_event *ev)
@@ -1145,7 +1277,9 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 	const uint8_t		*data = ev->data;
 	size_t			 len = ev->len;
 
-	ws->bytes_in += len;
+	/* Message bytes: a compressed message counts once inflated. */
+	if (!ev->compressed)
+		ws->bytes_in += len;
 	if (c->state != CONN_WS_OPEN)
 		return;		/* closing: data is discarded */
 	if (ev->first) {
@@ -1156,20 +1290,23 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 			return;
 		}
 	}
-	if (!(ev->first && ev->fin)) {
-		/* Fragmented or larger than one chunk: assemble. */
-		if (ws->msg == NULL && (ws->msg = evbuffer_new()) == NULL) {
-			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
-			return;
-		}
-		if (evbuffer_add(ws->msg, data, len) == -1) {
+	if (ev->compressed || !(ev->first && ev->fin)) {
+		/* Compressed, fragmented or larger than one chunk: assemble. */
+		if (ev->compressed) {
+			if (conn_ws_inflate(c, ev) == -1)
+				return;
+		} else if ((ws->msg == NULL &&
+		    (ws->msg = evbuffer_new()) == NULL) ||
+		    evbuffer_add(ws->msg, data, len) == -1) {
 			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
 			return;
 		}
 		if (!ev->fin)
 			return;
 		len = evbuffer_get_length(ws->msg);
-		data = evbuffer_pullup(ws->msg, -1);
+		/* An empty buffer pulls up to NULL: apps get "" instead. */
+		data = len > 0 ? evbuffer_pullup(ws->msg, -1) :
+		    (const uint8_t *)"";
 	}
 	/* Complete messages only: control frames never count. */
 	if (c->route->lim.max_messages_per_second > 0 &&

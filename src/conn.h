@@ -48,6 +48,8 @@ int	conn_send_shared(struct conn *c, const void *frame, size_t len,
 	    void *arg);
 /* Fails the WebSocket: close frame with code, then the TCP connection. */
 void	conn_fail(struct conn *c, unsigned code, const char *reason);
+/* c's permessage-deflate state; NULL when not negotiated. */
+struct pmd *conn_pmd(const struct conn *c);
 /* Calls hub_member_drained() once c's output is at most low bytes. */
 void	conn_watch_drain(struct conn *c, size_t low);
 

@@ -6,18 +6,33 @@
 #include "conn.h"
 #include "hub.h"
 #include "log.h"
+#include "pmd.h"
 #include "ws.h"
+
+/* Compressed variants of a message: by server_max_window_bits 8..15. */
+#define HUB_ZVARIANTS	8
 
 /*
  * One encoded server frame (header + payload). Server frames are unmasked,
  * so the bytes are the same for every member: each member's output holds a
  * reference, and the last one to write it frees it.
+ *
+ * permessage-deflate (RFC 7692): the plain frame is the message. Members
+ * without context takeover on our side get a compressed variant made once
+ * per window size and shared like the plain one (same parameters from a
+ * reset stream: the same bytes); it hangs off the plain frame. Members
+ * with context takeover get their own compressed copy, made when the frame
+ * is actually delivered, so that a dropped or conflated message never
+ * enters their compression context.
  */
 struct hub_frame {
 	unsigned	 refs;
 	uint64_t	 seq;		/* publish order, for backlogs */
+	size_t		 off;		/* where the frame starts in data */
 	size_t		 len;		/* header + payload */
-	size_t		 payload_len;
+	size_t		 hlen;		/* header */
+	size_t		 payload_len;	/* of the message, uncompressed */
+	struct hub_frame *z[HUB_ZVARIANTS]; /* shared compressed variants */
 	uint8_t		 data[];
 };
 
@@ -30,6 +45,7 @@ struct hub {
 	enum hub_policy		 policy;
 	uint64_t		 seq;
 	struct hub_stats	 stats;
+	struct pmd		*zs[HUB_ZVARIANTS]; /* no-context compressors */
 	char			*name;
 };
 
@@ -81,8 +97,12 @@ hub_free(struct hub *h)
 {
 	if (h == NULL)
 		return;
+	size_t	i;
+
 	if (h->n != 0)
 		log_warnx("hub %s: freed with %u members", h->name, h->n);
+	for (i = 0; i < HUB_ZVARIANTS; i++)
+		pmd_free(h->zs[i]);
 	free(h->name);
 	free(h);
 }
@@ -91,8 +111,14 @@ hub_free(struct hub *h)
 static void
 hub_frame_unref(struct hub_frame *f)
 {
-	if (--f->refs == 0)
-		free(f);
+	size_t	i;
+
+	if (--f->refs != 0)
+		return;
+	for (i = 0; i < HUB_ZVARIANTS; i++)
+		if (f->z[i] != NULL)
+			hub_frame_unref(f->z[i]);
+	free(f);
 }
 
 /* evbuffer cleanup: a member's output is done with the frame. */
@@ -136,17 +162,120 @@ hub_leave(struct hub_member *m)
 	m->hub = NULL;
 }
 
+/*
+ * A new frame of room payload bytes, with refs 1; the header is written
+ * once the payload is in (hub_frame_finish).
+ */
+static struct hub_frame *
+hub_frame_new(size_t room)
+{
+	struct hub_frame	*f;
+
+	if ((f = malloc(sizeof(*f) + 10 + room)) == NULL)
+		return NULL;
+	memset(f, 0, sizeof(*f));
+	f->refs = 1;
+	return f;
+}
+
+/* Writes the header right in front of the len payload bytes at data+10. */
+static void
+hub_frame_finish(struct hub_frame *f, int opcode, int rsv1, size_t len)
+{
+	uint8_t	hdr[10];
+
+	f->hlen = ws_frame_header_encode(hdr, 1, opcode, len);
+	if (rsv1)
+		hdr[0] |= 0x40;
+	f->off = sizeof(hdr) - f->hlen;
+	memcpy(f->data + f->off, hdr, f->hlen);
+	f->len = f->hlen + len;
+}
+
+/* Compresses the message of plain frame f with z: a new frame, refs 1. */
+static struct hub_frame *
+hub_frame_deflate(struct pmd *z, const struct hub_frame *f)
+{
+	struct hub_frame	*zf;
+	size_t			 plen = f->len - f->hlen, zlen;
+
+	if ((zf = hub_frame_new(pmd_deflate_bound(plen))) == NULL)
+		return NULL;
+	if (pmd_deflate(z, f->data + f->off + f->hlen, plen, zf->data + 10,
+	    pmd_deflate_bound(plen), &zlen) != PMD_OK) {
+		free(zf);
+		return NULL;
+	}
+	zf->seq = f->seq;
+	zf->payload_len = f->payload_len;
+	hub_frame_finish(zf, f->data[f->off] & 0x0f, 1, zlen);
+	return zf;
+}
+
+/* The shared variant of f compressed from a reset stream with wbits. */
+static struct hub_frame *
+hub_frame_shared_z(struct hub *h, struct hub_frame *f, int wbits)
+{
+	struct pmd_params	p;
+	size_t			i = (size_t)wbits % HUB_ZVARIANTS;
+
+	if (f->z[i] != NULL)
+		return f->z[i];
+	if (h->zs[i] == NULL) {
+		memset(&p, 0, sizeof(p));
+		p.server_no_context_takeover = 1;
+		p.server_max_window_bits = wbits;
+		p.client_max_window_bits = 15;
+		if ((h->zs[i] = pmd_new(&p, 1)) == NULL)
+			return NULL;
+	}
+	f->z[i] = hub_frame_deflate(h->zs[i], f);
+	return f->z[i];
+}
+
 /* Hands one reference of f to a member's output. */
 static void
-hub_deliver(struct hub *h, struct hub_member *m, struct hub_frame *f)
+hub_send(struct hub *h, struct hub_member *m, struct hub_frame *f)
 {
 	f->refs++;
-	if (conn_send_shared(m->conn, f->data, f->len, f->payload_len,
+	if (conn_send_shared(m->conn, f->data + f->off, f->len, f->payload_len,
 	    hub_frame_cleanup_cb, f) == -1) {
 		f->refs--;
 		return;
 	}
 	h->stats.delivered++;
+}
+
+/* Delivers message f to a member in the form it negotiated. */
+static void
+hub_deliver(struct hub *h, struct hub_member *m, struct hub_frame *f)
+{
+	struct pmd		*z = conn_pmd(m->conn);
+	const struct pmd_params	*p;
+	struct hub_frame	*zf;
+
+	if (z == NULL) {
+		hub_send(h, m, f);
+		return;
+	}
+	p = pmd_params(z);
+	if (p->server_no_context_takeover) {
+		/* Compressed once for every member with this window. */
+		if ((zf = hub_frame_shared_z(h, f,
+		    p->server_max_window_bits)) != NULL)
+			hub_send(h, m, zf);
+		else
+			conn_fail(m->conn, WS_CLOSE_INTERNAL,
+			    "compression failed");
+		return;
+	}
+	/* Context takeover: this member's own stream, its own copy. */
+	if ((zf = hub_frame_deflate(z, f)) == NULL) {
+		conn_fail(m->conn, WS_CLOSE_INTERNAL, "compression failed");
+		return;
+	}
+	hub_send(h, m, zf);
+	hub_frame_unref(zf);
 }
 
 /* Whether a member has a conflated backlog. */
@@ -204,26 +333,22 @@ hub_publish(struct hub *h, int opcode, const void *data, size_t len,
 {
 	struct hub_member	*m;
 	struct hub_frame	*f;
-	uint8_t			 hdr[10];
-	size_t			 hlen;
 
 	if (key >= HUB_KEYS)
 		key = HUB_KEYS - 1;
 	h->stats.published++;
 	if (h->n == 0)
 		return;
-	hlen = ws_frame_header_encode(hdr, 1, opcode, len);
-	if ((f = malloc(sizeof(*f) + hlen + len)) == NULL) {
+	/* refs 1: ours, until the loop is done */
+	if ((f = hub_frame_new(len)) == NULL) {
 		log_warn("hub %s: publish", h->name);
 		return;
 	}
-	f->refs = 1;		/* ours, until the loop is done */
 	f->seq = ++h->seq;
-	f->len = hlen + len;
 	f->payload_len = len;
-	memcpy(f->data, hdr, hlen);
 	if (len > 0)
-		memcpy(f->data + hlen, data, len);
+		memcpy(f->data + 10, data, len);
+	hub_frame_finish(f, opcode, 0, len);
 
 	TAILQ_FOREACH(m, &h->members, entry) {
 		if (m->conn == except || !conn_is_open(m->conn))

@@ -107,6 +107,7 @@ struct ws_event {
 	int		 opcode;	/* DATA: message opcode, TEXT or BINARY */
 	int		 first;		/* DATA: first piece of the message */
 	int		 fin;		/* DATA: last piece of the message */
+	int		 compressed;	/* DATA: RSV1 message (RFC 7692) */
 	const uint8_t	*data;		/* payload piece (out buffer or parser) */
 	size_t		 len;
 	unsigned	 code;		/* CLOSE: peer's code (1005 if none);
@@ -124,6 +125,7 @@ struct ws_event {
  */
 struct ws_parser {
 	uint64_t	 max_message;	/* 0: no limit */
+	int		 rsv1_ok;	/* permessage-deflate negotiated */
 	/* current frame */
 	uint8_t		 hdr[WS_HEADER_MAX];
 	size_t		 hdr_len;
@@ -137,6 +139,7 @@ struct ws_parser {
 	int		 msg_opcode;	/* 0 when no message is open */
 	uint64_t	 msg_len;
 	int		 msg_started;	/* a DATA event was emitted */
+	int		 msg_compressed; /* RSV1 on its first frame */
 	uint32_t	 utf8_state;
 	/* control frame payload */
 	uint8_t		 ctl[WS_CONTROL_MAX];
@@ -147,6 +150,16 @@ struct ws_parser {
 };
 
 void	ws_parser_init(struct ws_parser *p, uint64_t max_message);
+
+/*
+ * Allows RSV1 on the first frame of a data message (RFC 7692 6: the
+ * message is compressed). Such messages come out as DATA events with
+ * compressed set: their UTF-8 is for the caller to check once inflated,
+ * and their wire size may pass max_message by an eighth plus 1 KiB
+ * (deflate's overhead on data that does not compress); the inflated size
+ * is the caller's limit.
+ */
+void	ws_parser_allow_rsv1(struct ws_parser *p);
 
 /*
  * Consumes bytes from in and reports at most one event in *ev. Returns the

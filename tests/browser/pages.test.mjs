@@ -362,9 +362,12 @@ function pageTest(name, fn, setup = null) {
 		let ctx = context;
 		let url = base;
 		let cleanup = null;
-		const open = async (file) => {
+		// prepare(page), if given, runs before the page loads.
+		const open = async (file, prepare = null) => {
 			const page = await ctx.newPage();
 			pages.push(page);
+			if (prepare !== null)
+				await prepare(page);
 			page.setDefaultTimeout(WAIT);
 			page.on('pageerror', (e) =>
 			    errors.push(`${file}: uncaught ${e.message}`));
@@ -638,6 +641,37 @@ pageTest('relay.html: a message sent in one page appears in the other',
 	    'second page\'s log');
 	await shot(a, 'relay-1');
 	await shot(b, 'relay-2');
+});
+
+// The counter page's socket is compressed: Chromium offers
+// permessage-deflate, and its DevTools protocol shows both handshake heads.
+pageTest('counter.html negotiates permessage-deflate and works',
+    async (open) => {
+	const offers = [];
+	const answers = [];
+	const header = (headers, name) => Object.entries(headers).find(
+	    ([k]) => k.toLowerCase() === name)?.[1];
+	const page = await open('counter.html', async (p) => {
+		const cdp = await p.context().newCDPSession(p);
+		cdp.on('Network.webSocketWillSendHandshakeRequest', (e) =>
+		    offers.push(header(e.request.headers,
+		    'sec-websocket-extensions')));
+		cdp.on('Network.webSocketHandshakeResponseReceived', (e) =>
+		    answers.push(header(e.response.headers,
+		    'sec-websocket-extensions')));
+		await cdp.send('Network.enable');
+	});
+	await waitText(page, '.users', '1 user');
+	// Other tests moved the shared counter: one + adds one to it.
+	const before = Number(await textOf(page, '.value'));
+	await page.click('.plus');
+	await waitText(page, '.value', String(before + 1));
+	assert.equal(answers.length, 1, 'one WebSocket handshake seen');
+	assert.match(offers[0] || '', /permessage-deflate/,
+	    'Chromium did not offer permessage-deflate');
+	assert.equal(answers[0], 'permessage-deflate; ' +
+	    'server_max_window_bits=12; client_max_window_bits=12',
+	    'wsd\'s Sec-WebSocket-Extensions answer');
 });
 
 // Last: stops the daemon under an open page.

@@ -4,7 +4,7 @@
 # Only what is missing is installed, so a second run costs nothing.
 
 wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
-	libinih-dev libjansson-dev check"
+	libinih-dev libjansson-dev check zlib1g-dev"
 wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
 	openssl mandoc chromium fonts-dejavu-core systemd man-db util-linux"
 

@@ -1241,6 +1241,42 @@ START_TEST(test_inherit)
 }
 END_TEST
 
+/* compression: on by default, [server] default, per-route override. */
+START_TEST(test_compression)
+{
+	struct wsd_config *conf;
+
+	conf = load_ok("[route /a]\napp = echo\n");
+	ck_assert_int_eq(conf->lim.compression, 1);
+	ck_assert_int_eq(route(conf, "/a")->lim.compression, 1);
+	config_free(conf);
+
+	conf = load_ok("[route /a]\napp = echo\n[route /b]\napp = echo\n"
+	    "compression = yes\n[server]\ncompression = off\n");
+	ck_assert_int_eq(conf->lim.compression, 0);
+	ck_assert_int_eq(route(conf, "/a")->lim.compression, 0);
+	ck_assert_int_eq(route(conf, "/b")->lim.compression, 1);
+	config_free(conf);
+
+	conf = load_ok("[route /a]\napp = relay\ncompression = off\n");
+	ck_assert_int_eq(conf->lim.compression, 1);
+	ck_assert_int_eq(route(conf, "/a")->lim.compression, 0);
+	config_free(conf);
+
+	ck_assert_errors("[server]\ncompression = gzip\n",
+	    "F:2: compression: invalid boolean "
+	    "(on|off|yes|no|true|false|1|0) \"gzip\"");
+	ck_assert_errors("[server]\ncompression = on\ncompression = off\n",
+	    "F:3: duplicate key \"compression\" (first at line 2)");
+	ck_assert_errors("[route /]\napp = static\nroot = /tmp\n"
+	    "compression = off\n",
+	    "F:4: key \"compression\" is not allowed on a static route");
+	ck_assert_errors("[route /a]\napp = echo\ncompression = 2\n",
+	    "F:3: compression: invalid boolean "
+	    "(on|off|yes|no|true|false|1|0) \"2\"");
+}
+END_TEST
+
 START_TEST(test_static_keys)
 {
 	char	*text, *www;
@@ -2039,6 +2075,7 @@ config_suite(void)
 	tcase_add_test(tc, test_indent_and_syntax);
 	tcase_add_test(tc, test_empty_route);
 	tcase_add_test(tc, test_inherit);
+	tcase_add_test(tc, test_compression);
 	tcase_add_test(tc, test_static_keys);
 	tcase_add_test(tc, test_match);
 	tcase_add_test(tc, test_embedded);

@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""deflate_rss.py -- measures wsd's memory per idle WebSocket, with and
+without permessage-deflate. A benchmark, not a test: it prints numbers.
+
+    WSD=build/wsd /usr/bin/python3 tests/bench/deflate_rss.py [N]
+
+For each mode a fresh daemon gets N connections on /echo, each of which
+sends one 200-byte (or 64 KiB) text message and reads the echo (or sends
+nothing),
+then sits idle; the daemon's VmRSS before and after, divided by N, is the
+cost of one idle connection. Everything runs on 127.0.0.1 and every
+process started here is stopped by PID.
+"""
+
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "integration"))
+
+import helpers                                      # noqa: E402
+from pmd_lib import PmdConn                          # noqa: E402
+
+MODES = [
+    ("plain, one echo", None, True),
+    ("deflate offered, idle, no message", "permessage-deflate; "
+     "client_max_window_bits", False),
+    ("deflate (python-websockets offer), one echo", "permessage-deflate; "
+     "client_max_window_bits", True),
+    ("deflate (python-websockets offer), one 64 KiB echo",
+     "permessage-deflate; client_max_window_bits", 65536),
+    ("deflate, client window 15 bits, one echo", "permessage-deflate",
+     True),
+    ("deflate, client window 15 bits, one 64 KiB echo",
+     "permessage-deflate", 65536),
+    ("deflate, no context takeover both ways, one echo",
+     "permessage-deflate; client_max_window_bits; "
+     "server_no_context_takeover; client_no_context_takeover", True),
+]
+
+
+def rss_kb(pid):
+    return helpers.proc_rss_kb(pid)
+
+
+def measure(wsd, n, offer, echo):
+    tmp = tempfile.mkdtemp(prefix="wsd-rss-")
+    conf = os.path.join(tmp, "wsd.ini")
+    with open(conf, "w") as f:
+        f.write(helpers.make_config(
+            routes=[("/echo", {"app": "echo"})],
+            server={"max_connections": str(n + 100),
+                    "ping_interval": "0", "access_log": "off"}))
+    log = open(os.path.join(tmp, "wsd.log"), "wb")
+    p = subprocess.Popen([wsd, "-c", conf], stdout=log,
+                         stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    conns = []
+    try:
+        port = None
+        deadline = time.monotonic() + 5
+        while port is None and time.monotonic() < deadline:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)",
+                          open(log.name).read())
+            port = int(m.group(1)) if m else None
+            time.sleep(0.02)
+        # Warm up the allocator and libevent with a few connections.
+        for _ in range(20):
+            c = PmdConn(port, "/echo", offer=offer)
+            if echo:
+                c.send(b"w" * 200)
+                c.recv()
+            c.close()
+        time.sleep(0.3)
+        before = rss_kb(p.pid)
+        size = 200 if echo is True else echo
+        # Text that compresses like real messages, different per byte.
+        msg = b"".join(b"%08x idle connection message " % i
+                       for i in range(size // 20 + 1))[:size]
+        for _ in range(n):
+            c = PmdConn(port, "/echo", offer=offer)
+            if echo:
+                c.send(msg)
+                assert c.recv()[1] == msg
+            conns.append(c)
+        time.sleep(0.5)
+        after = rss_kb(p.pid)
+        negotiated = conns[0].params is not None
+    finally:
+        for c in conns:
+            c.close()
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+        log.close()
+    return before, after, negotiated
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    wsd = os.environ.get("WSD", "build/wsd")
+    helpers.raise_nofile(n + 200)
+    print("%d idle connections per mode (%s)" % (n, wsd))
+    print("%-52s %9s %9s %10s" % ("mode", "RSS0 KiB", "RSS1 KiB",
+                                  "KiB/conn"))
+    for name, offer, echo in MODES:
+        b, a, neg = measure(wsd, n, offer, echo)
+        assert neg == (offer is not None), name
+        print("%-52s %9d %9d %10.1f" % (name, b, a, (a - b) / n))
+
+
+if __name__ == "__main__":
+    main()
