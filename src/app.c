@@ -31,7 +31,9 @@ static const struct app *const apps[] = {
 
 /* Per-route runtime. */
 struct app_route {
+	unsigned		 refs;
 	struct event_base	*base;
+	struct wsd_config	*wconf;		/* a reference: conf is in it */
 	const struct wsd_route	*conf;
 	struct hub		*hub;
 	void			*data;
@@ -78,12 +80,14 @@ app_has_key(const struct app *app, const char *key)
 
 /* Creates the runtime of one app route and runs the app's route_init. */
 struct app_route *
-app_route_new(struct event_base *base, const struct wsd_route *conf)
+app_route_new(struct event_base *base, struct wsd_config *wconf,
+    const struct wsd_route *conf)
 {
 	struct app_route	*r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
+	r->refs = 1;
 	r->base = base;
 	r->conf = conf;
 	r->hub = hub_new(conf->path, conf->lim.max_send_buffer,
@@ -97,19 +101,43 @@ app_route_new(struct event_base *base, const struct wsd_route *conf)
 		free(r);
 		return NULL;
 	}
+	r->wconf = config_ref(wconf);
 	return r;
 }
 
-/* Runs the app's route_free and frees the runtime. */
+/* Takes one more reference to the runtime. */
+struct app_route *
+app_route_hold(struct app_route *r)
+{
+	r->refs++;
+	return r;
+}
+
+/* Drops a reference; the last runs the app's route_free and frees. */
 void
 app_route_free(struct app_route *r)
 {
-	if (r == NULL)
+	if (r == NULL || --r->refs > 0)
 		return;
 	if (r->conf->app->route_free != NULL)
 		r->conf->app->route_free(r);
 	hub_free(r->hub);
+	config_free(r->wconf);
 	free(r);
+}
+
+/* Moves the runtime to a route of a newly loaded config. */
+void
+app_route_reconfigure(struct app_route *r, struct wsd_config *wconf,
+    const struct wsd_route *conf)
+{
+	struct wsd_config	*old = r->wconf;
+
+	r->wconf = config_ref(wconf);
+	r->conf = conf;
+	hub_set_limit(r->hub, conf->lim.max_send_buffer,
+	    (enum hub_policy)conf->slow_client);
+	config_free(old);
 }
 
 /* The route's config. */

@@ -10,6 +10,7 @@ struct hub;
 struct app_route;
 struct app_timer;
 struct wsd_route;
+struct wsd_config;
 struct event_base;
 
 /*
@@ -40,10 +41,24 @@ const char	*app_names(void);
 /* 1 if app takes route key `key` (one of its own keys), else 0. */
 int		 app_has_key(const struct app *app, const char *key);
 
-/* Per-route runtime (app.c): created for every app route at start-up. */
+/*
+ * Per-route runtime (app.c): created for every app route at start-up and
+ * for new app routes on a reload. It holds a reference to the config its
+ * route lives in. Reference-counted like SSL_CTX: the server's table holds
+ * one, every WebSocket on the route another (app_route_hold); the last
+ * app_route_free runs the app's route_free, so a route removed by a reload
+ * lives on until its last connection ends.
+ */
 struct app_route *app_route_new(struct event_base *base,
-		    const struct wsd_route *conf);
+		    struct wsd_config *wconf, const struct wsd_route *conf);
+struct app_route *app_route_hold(struct app_route *r);
 void		 app_route_free(struct app_route *r);
+/*
+ * Reload: the runtime carries on (state, hub, timers) under route conf of
+ * the new config wconf; new settings apply from the next use on.
+ */
+void		 app_route_reconfigure(struct app_route *r,
+		    struct wsd_config *wconf, const struct wsd_route *conf);
 const struct wsd_route *app_route_conf(const struct app_route *r);
 /* The route's broadcast hub (one per app route). */
 struct hub	*app_route_hub(struct app_route *r);

@@ -136,6 +136,9 @@ static const struct cfg_key cfg_keys[] = {
 	/* permessage-deflate (RFC 7692), per route too. */
 	{ CFG_SERVER, "compression", CFG_BOOL, 0, 1,
 	    "on", 1, CFG_L(compression) },
+	/* Graceful stop: draining before the listeners close. */
+	{ CFG_SERVER, "shutdown_delay", CFG_DURATION, 0, CFG_DAY,
+	    "0s", 0, CFG_C(shutdown_delay) },
 	{ CFG_ROUTE, "app", CFG_APP, 0, 0,
 	    NULL, 0, CFG_R(app) },
 	{ CFG_ROUTE, "root", CFG_PATH, 0, 0,
@@ -1604,6 +1607,7 @@ config_parse(struct cfg_parse *p, const char *file, char **errors)
 
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		fatal("%s", __func__);
+	conf->refs = 1;
 	conf->file = file ? config_xstrdup(file) : NULL;
 	config_defaults(conf);
 	p->conf = conf;
@@ -1726,13 +1730,21 @@ config_default(const char *www_root, char **errors)
 	return conf;
 }
 
-/* Frees a config and every string it holds. */
+/* Takes one more reference to conf. */
+struct wsd_config *
+config_ref(struct wsd_config *conf)
+{
+	conf->refs++;
+	return conf;
+}
+
+/* Drops a reference; the last frees the config and every string in it. */
 void
 config_free(struct wsd_config *conf)
 {
 	size_t	i;
 
-	if (conf == NULL)
+	if (conf == NULL || --conf->refs > 0)
 		return;
 	for (i = 0; i < conf->nlistens; i++)
 		free(conf->listens[i].text);

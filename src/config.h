@@ -68,6 +68,7 @@ struct wsd_route {
 };
 
 struct wsd_config {
+	unsigned	 refs;			/* config_ref(); config_free() */
 	char		*file;			/* NULL: embedded default */
 	struct wsd_listen *listens;
 	size_t		 nlistens;
@@ -81,6 +82,8 @@ struct wsd_config {
 	double		 handshake_timeout;
 	double		 idle_timeout;
 	double		 close_timeout;
+	/* Graceful stop and reload (server.c). */
+	double		 shutdown_delay;	/* draining before the stop */
 	struct wsd_limits lim;			/* [server] values */
 	/* Operations. */
 	char		*user;			/* NULL: keep the user */
@@ -113,6 +116,13 @@ struct wsd_config *config_load_string(const char *name, const char *text,
  */
 struct wsd_config *config_default(const char *www_root, char **errors);
 
+/*
+ * A loaded config starts with one reference. Connections and route
+ * runtimes take their own (config_ref) so that a reload can replace the
+ * server's config while they still point into the old one; config_free
+ * drops a reference and frees the config with the last.
+ */
+struct wsd_config *config_ref(struct wsd_config *conf);
 void	config_free(struct wsd_config *conf);
 
 /*

@@ -82,6 +82,7 @@ struct conn {
 	struct server		*srv;
 	struct bufferevent	*bev;
 	struct event		*timer;		/* meaning depends on state */
+	struct wsd_config	*conf;		/* a reference; route is in it */
 	const struct wsd_route	*route;
 	struct conn_ws		*ws;		/* NULL until upgraded */
 	enum conn_state		 state;
@@ -324,7 +325,18 @@ conn_free_early(struct conn *c)
 	}
 	if (c->timer != NULL)
 		event_free(c->timer);
+	config_free(c->conf);
 	free(c);
+}
+
+/* Moves c to the server's current config (after a reload). */
+static void
+conn_use_current_config(struct conn *c)
+{
+	if (c->conf == c->srv->conf)
+		return;
+	config_free(c->conf);
+	c->conf = config_ref(c->srv->conf);
 }
 
 /* Formats an address and port like conn_format_peer(). */
@@ -439,6 +451,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		free(c);
 		return NULL;
 	}
+	c->conf = config_ref(srv->conf);
 	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
 	if (proxy && c->timer != NULL &&
 	    (c->proxy = calloc(1, sizeof(*c->proxy))) != NULL) {
@@ -503,6 +516,7 @@ conn_close(struct conn *c, const char *reason)
 		if (c->ws->msg != NULL)
 			evbuffer_free(c->ws->msg);
 		pmd_free(c->ws->pmd);
+		app_route_free(c->ws->rt);
 		free(c->ws);
 	}
 	if (c->ipe != NULL)
@@ -538,7 +552,7 @@ conn_send_limit(const struct conn *c)
 {
 	if (c->route != NULL && c->route->app != NULL)
 		return c->route->lim.max_send_buffer;
-	return c->srv->conf->lim.max_send_buffer;
+	return c->conf->lim.max_send_buffer;
 }
 
 /* Goes into flush-then-close: queued output is written first. */
@@ -549,7 +563,7 @@ conn_flush_close(struct conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->bev, EV_READ);
 	c->paused = 0;
-	conn_timer_set(c, c->srv->conf->close_timeout);
+	conn_timer_set(c, c->conf->close_timeout);
 	/*
 	 * The WebSocket session is over: the app hears of it now, not when
 	 * the peer gets round to closing TCP. Deferred to the timer callback
@@ -753,7 +767,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		}
 		ws_parser_allow_rsv1(&c->ws->parser);
 	}
-	c->ws->rt = server_app_route(c->srv, c->route);
+	c->ws->rt = app_route_hold(server_app_route(c->srv, c->route));
 	gettimeofday(&c->ws->start, NULL);
 	if (c->route->lim.max_messages_per_second > 0)
 		access_rate_init(&c->ws->rate,
@@ -884,7 +898,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		conn_flush_close(c);
 		return 0;
 	}
-	c->route = config_route_match(c->srv->conf, path);
+	c->route = config_route_match(c->conf, path);
 	if (c->route != NULL && c->route->allow.n > 0 &&
 	    !cidr_list_match(&c->route->allow, &c->addr)) {
 		log_info("%s: %s refused: address not allowed on %s", c->peer,
@@ -956,7 +970,7 @@ static void
 conn_http_read(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
-	const struct wsd_config	*conf = c->srv->conf;
+	const struct wsd_config	*conf;
 	struct http_request	 req;
 	size_t			 len;
 	unsigned char		*buf;
@@ -965,6 +979,13 @@ conn_http_read(struct conn *c)
 	for (;;) {
 		if ((len = evbuffer_get_length(in)) == 0)
 			break;
+		/*
+		 * Between requests: a reload may have replaced the config,
+		 * the next request is routed by the new one.
+		 */
+		c->route = NULL;
+		conn_use_current_config(c);
+		conf = c->conf;
 		if (c->state == CONN_HTTP_IDLE) {
 			/* A new request must now arrive in time. */
 			conn_set_state(c, CONN_HTTP_HEAD);
@@ -985,7 +1006,6 @@ conn_http_read(struct conn *c)
 		}
 		/* req points into buf: drain only once it is answered. */
 		conn_timer_set(c, 0);
-		c->route = NULL;
 		if (!conn_http_request(c, &req)) {
 			evbuffer_drain(in, (size_t)n);
 			/* Frames may follow the head in the same read. */
@@ -1001,7 +1021,7 @@ conn_http_read(struct conn *c)
 	}
 	if (c->state == CONN_HTTP_IDLE &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_timer_set(c, conf->idle_timeout);
+		conn_timer_set(c, c->conf->idle_timeout);
 }
 
 /* WebSocket frames. */
@@ -1186,7 +1206,7 @@ conn_ws_close(struct conn *c, unsigned code, const char *reason)
 		return;
 	conn_ws_send_close(c, code, reason);
 	conn_set_state(c, CONN_WS_CLOSING);
-	conn_timer_set(c, c->srv->conf->close_timeout);
+	conn_timer_set(c, c->conf->close_timeout);
 }
 
 /* Returns the app's per-connection pointer. */
@@ -1473,7 +1493,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->state == CONN_HTTP_IDLE &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) == 0)
-		conn_timer_set(c, c->srv->conf->idle_timeout);
+		conn_timer_set(c, c->conf->idle_timeout);
 }
 
 /* EOF, errors and the write timeout. */
@@ -1504,7 +1524,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->end_pending) {
 		c->end_pending = 0;
 		conn_ws_end(c);
-		conn_timer_set(c, c->srv->conf->close_timeout);
+		conn_timer_set(c, c->conf->close_timeout);
 		return;
 	}
 	switch (c->state) {

@@ -91,6 +91,14 @@ hub_new(const char *name, size_t limit, enum hub_policy policy)
 	return h;
 }
 
+/* A reload changed the route's limit or policy: members keep their place. */
+void
+hub_set_limit(struct hub *h, size_t limit, enum hub_policy policy)
+{
+	h->limit = limit;
+	h->policy = policy;
+}
+
 /* Frees a hub whose members have all left. */
 void
 hub_free(struct hub *h)

@@ -39,6 +39,9 @@ struct hub_stats {
 
 /* A hub for one route; limit is its max_send_buffer. */
 struct hub	*hub_new(const char *name, size_t limit, enum hub_policy policy);
+/* New limit and policy (a reload); they apply from the next publish. */
+void		 hub_set_limit(struct hub *h, size_t limit,
+		    enum hub_policy policy);
 /* Frees the hub; members must have left. */
 void		 hub_free(struct hub *h);
 /* Adds c (O(1)); m is c's membership record. */

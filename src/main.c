@@ -168,8 +168,12 @@ main(int argc, char *argv[])
 	event_set_log_callback(main_event_log_cb);
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	/* Bind and load keys as root, then write the pid file and drop. */
-	if (server_init(&srv, base, conf, tls) == -1 ||
+	/*
+	 * Bind and load keys as root, then write the pid file and drop. The
+	 * server takes conf and tls; a reload replaces its conf, this
+	 * reference keeps the start-up one (pid_file, user) for main.
+	 */
+	if (server_init(&srv, base, config_ref(conf), tls) == -1 ||
 	    server_pid_file_write(conf) == -1) {
 		server_free(&srv);
 		event_base_free(base);
@@ -183,6 +187,8 @@ main(int argc, char *argv[])
 		config_free(conf);
 		return 1;
 	}
+	srv.www_root = www;
+	srv.verbose = verbose;
 	server_run(&srv);
 	server_free(&srv);
 	server_pid_file_remove(conf);

@@ -18,7 +18,6 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "access.h"
 #include "app.h"
 #include "config.h"
 #include "conn.h"
@@ -39,10 +38,14 @@ struct listener {
 	struct server		*srv;
 	struct evconnlistener	*lev;
 	struct event		*ev_resume;
+	struct sockaddr_storage	 addr;		/* as configured: a reload */
+	socklen_t		 addrlen;	/* keeps an equal one */
 	char			 name[INET6_ADDRSTRLEN + 8];
 	int			 paused;
 	int			 tls;
 	int			 proxy;		/* PROXY protocol header first */
+	int			 passed;	/* systemd's, no listen line */
+	int			 keep;		/* reload: still configured */
 };
 
 /* Raises the open-files soft limit to the hard limit. */
@@ -198,70 +201,91 @@ server_signame(int sig)
 	return sig == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
-/* SIGTERM/SIGINT: stop accepting, close every session gracefully. */
-static void
-server_stop_cb(evutil_socket_t sig, short what, void *arg)
+/* A duration in seconds as a timeval. */
+static struct timeval
+server_timeval(double t)
 {
-	struct server	*srv = arg;
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)t;
+	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+/* Stops accepting and closes every session gracefully (1001). */
+static void
+server_stop(struct server *srv, const char *why)
+{
 	struct conn	*c, *next;
-	struct timeval	 tv;
-	double		 t = srv->conf->close_timeout;
+	struct timeval	 tv = server_timeval(srv->conf->close_timeout);
 	size_t		 i;
 
-	(void)what;
-	if (srv->stopping) {
-		log_info("%s again: stopping now", server_signame((int)sig));
-		event_base_loopexit(srv->base, NULL);
-		return;
-	}
-	log_info("%s: stopping (%u connections)", server_signame((int)sig),
-	    srv->nconns);
+	log_info("%s: stopping (%u connections)", why, srv->nconns);
 	sd_notify_stopping(srv->nconns);
 	srv->stopping = 1;
-	for (i = 0; i < srv->nlisteners; i++)
-		evconnlistener_disable(srv->listeners[i].lev);
+	evtimer_del(srv->ev_drain);
+	for (i = 0; i < srv->nlisteners; i++) {
+		evconnlistener_disable(srv->listeners[i]->lev);
+		evtimer_del(srv->listeners[i]->ev_resume);
+	}
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = conn_next(c);
 		conn_shutdown(c);
 	}
-	tv.tv_sec = (time_t)t;
-	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6);
 	evtimer_add(srv->ev_stop, &tv);
 	server_check_done(srv);
 }
 
-/* Reloads the TLS certificate and key. */
+/* shutdown_delay is over: the stop proper. */
 static void
-server_reload(struct server *srv)
+server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
-	char	*cause = NULL;
-
-	access_reload(srv->conf);
-	if (srv->tls == NULL) {
-		log_info("SIGHUP: nothing to reload (configuration reload is "
-		    "not supported yet; restart wsd to apply changes)");
-		return;
-	}
-	if (tls_reload(srv->tls, &cause) == -1) {
-		log_errx("SIGHUP: tls: reload failed, keeping the old "
-		    "certificate: %s", cause ? cause : "?");
-		free(cause);
-		return;
-	}
-	log_info("SIGHUP: tls: certificate reloaded");
+	(void)fd;
+	(void)what;
+	server_stop(arg, "shutdown delay over");
 }
 
-/* SIGHUP: reload, with systemd told before and after. */
+/*
+ * SIGTERM/SIGINT: draining at once (health checks fail, so a load
+ * balancer moves traffic away), still serving for shutdown_delay, then
+ * the stop. A second signal skips the delay; a third exits at once.
+ */
 static void
-server_hup_cb(evutil_socket_t sig, short what, void *arg)
+server_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server	*srv = arg;
+	struct timeval	 tv;
+	const char	*name = server_signame((int)sig);
+	double		 delay = srv->conf->shutdown_delay;
 
-	(void)sig;
 	(void)what;
-	sd_notify_reloading();
-	server_reload(srv);
-	sd_notify_ready(srv->nconns);
+	if (srv->stopping) {
+		log_info("%s again: stopping now", name);
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	if (srv->draining) {
+		log_info("%s again: skipping the rest of the shutdown delay",
+		    name);
+		server_stop(srv, name);
+		return;
+	}
+	srv->draining = 1;
+	if (delay <= 0) {
+		server_stop(srv, name);
+		return;
+	}
+	log_info("%s: draining, stopping in %.3gs (%u connections)", name,
+	    delay, srv->nconns);
+	tv = server_timeval(delay);
+	evtimer_add(srv->ev_drain, &tv);
+}
+
+/* Whether a graceful stop has begun. */
+int
+server_draining(const struct server *srv)
+{
+	return srv->draining;
 }
 
 /* Microseconds as a timeval. */
@@ -294,17 +318,44 @@ server_sd_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Starts listening on a bound socket, or on one systemd passed (fd). */
-static int
-server_listener_start(struct server *srv, struct listener *l,
+/* Frees one listener: closes its socket. */
+static void
+server_listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	if (l->lev != NULL)
+		evconnlistener_free(l->lev);
+	if (l->ev_resume != NULL)
+		event_free(l->ev_resume);
+	free(l);
+}
+
+/*
+ * A listener for listen line cl (NULL: a passed socket no line matches),
+ * bound here or on the socket systemd passed (fd != -1). NULL (logged
+ * with FILE:LINE) when it cannot be set up.
+ */
+static struct listener *
+server_listener_new(struct server *srv, const struct wsd_config *conf,
     const struct wsd_listen *cl, evutil_socket_t fd)
 {
+	struct listener	*l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		log_warn("listener");
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
 	l->srv = srv;
 	if (fd != -1) {
 		/* libevent accepts until EAGAIN: a blocking socket would hang. */
 		if (evutil_make_socket_nonblocking(fd) == -1) {
 			log_warn("passed socket %d", (int)fd);
-			return -1;
+			close(fd);
+			free(l);
+			return NULL;
 		}
 		/* Backlog 0: systemd has already called listen(). */
 		l->lev = evconnlistener_new(srv->base, server_accept_cb, l,
@@ -316,36 +367,54 @@ server_listener_start(struct server *srv, struct listener *l,
 		    (const struct sockaddr *)&cl->addr, (int)cl->addrlen);
 	if (l->lev == NULL) {
 		if (cl != NULL)
-			log_err("listen %s", cl->text);
+			log_err("%s:%d: listen %s", conf->file ? conf->file :
+			    "(embedded)", cl->line, cl->text);
 		else
 			log_err("passed socket %d", (int)fd);
-		return -1;
+		free(l);
+		return NULL;
 	}
-	srv->nlisteners++;
-	l->tls = cl != NULL && cl->tls;
-	l->proxy = cl != NULL && cl->proxy_protocol;
+	if (cl != NULL) {
+		memcpy(&l->addr, &cl->addr, sizeof(l->addr));
+		l->addrlen = cl->addrlen;
+		l->tls = cl->tls;
+		l->proxy = cl->proxy_protocol;
+	} else
+		l->passed = 1;
 	evconnlistener_set_error_cb(l->lev, server_accept_error_cb);
-	l->ev_resume = evtimer_new(srv->base, server_resume_cb, l);
+	if ((l->ev_resume = evtimer_new(srv->base, server_resume_cb, l)) ==
+	    NULL) {
+		log_warnx("listener: cannot create timer");
+		server_listener_free(l);
+		return NULL;
+	}
 	server_sockname(evconnlistener_get_fd(l->lev), l->name,
 	    sizeof(l->name));
+	return l;
+}
+
+/* Logs a listener that starts serving. */
+static void
+server_listener_log(const struct listener *l, int activated)
+{
 	log_info("listening on %s%s%s", l->name, l->tls ? " (tls)" : "",
-	    fd != -1 ? " (socket activation)" : "");
+	    activated ? " (socket activation)" : "");
 	if (l->proxy)
 		log_info("%s: a PROXY protocol header from trusted_proxies is "
 		    "required", l->name);
-	return 0;
 }
 
 /*
- * Socket activation: listen lines whose address matches a passed socket
- * use it instead of binding (a port of 0 matches any port). A passed
- * socket no line matches is served as a plain listener, with a warning:
- * refusing it would leave its clients hanging in the backlog.
+ * Start-up with socket activation: listen lines whose address matches a
+ * passed socket use it instead of binding (a port of 0 matches any port).
+ * A passed socket no line matches is served as a plain listener, with a
+ * warning: refusing it would leave its clients hanging in the backlog.
+ * A reload keeps all of them like bound ones.
  */
 static int
-server_listeners(struct server *srv)
+server_listeners(struct server *srv, const struct wsd_config *conf)
 {
-	struct wsd_config *conf = srv->conf;
+	struct listener	*l;
 	char		*names = NULL;
 	int		*used = NULL, nfds, j, fd;
 	size_t		 i;
@@ -376,19 +445,22 @@ server_listeners(struct server *srv)
 				fd = SD_LISTEN_FDS_START + j;
 			}
 		}
-		if (server_listener_start(srv, &srv->listeners[srv->nlisteners],
-		    cl, fd) == -1)
+		if ((l = server_listener_new(srv, conf, cl, fd)) == NULL)
 			goto fail;
+		srv->listeners[srv->nlisteners++] = l;
+		server_listener_log(l, fd != -1);
 	}
 	for (j = 0; j < nfds; j++) {
 		if (used[j])
 			continue;
+		used[j] = 1;
 		fd = SD_LISTEN_FDS_START + j;
 		log_warnx("passed socket %d matches no listen line: serving "
 		    "it as a plain (not tls) listener", fd);
-		if (server_listener_start(srv, &srv->listeners[srv->nlisteners],
-		    NULL, fd) == -1)
+		if ((l = server_listener_new(srv, conf, NULL, fd)) == NULL)
 			goto fail;
+		srv->listeners[srv->nlisteners++] = l;
+		server_listener_log(l, 1);
 	}
 	free(used);
 	return 0;
@@ -413,6 +485,319 @@ server_iplimit_cb(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	iplimit_expire(srv->iplimit, (double)ts.tv_sec +
 	    (double)ts.tv_nsec / 1e9);
+}
+
+/* Whether two configured listen addresses are the same. */
+static int
+server_addr_equal(const struct sockaddr_storage *a, socklen_t alen,
+    const struct sockaddr_storage *b, socklen_t blen)
+{
+	const struct sockaddr_in	*a4, *b4;
+	const struct sockaddr_in6	*a6, *b6;
+
+	if (alen != blen || a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		a6 = (const struct sockaddr_in6 *)a;
+		b6 = (const struct sockaddr_in6 *)b;
+		return a6->sin6_port == b6->sin6_port &&
+		    a6->sin6_scope_id == b6->sin6_scope_id &&
+		    memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)) == 0;
+	}
+	return memcmp(a, b, alen) == 0;
+}
+
+/*
+ * The listeners of conf: an unclaimed current listener with the same
+ * address is reused (its socket never closes, so no connection is refused
+ * during a reload), the others are bound. Returns an array that starts
+ * parallel to conf->listens, *np long, or NULL (logged; the ones bound
+ * here closed again).
+ */
+static struct listener **
+server_listeners_prepare(struct server *srv, const struct wsd_config *conf,
+    size_t *np)
+{
+	struct listener	**ls, *l;
+	size_t		  i, j, n;
+
+	if ((ls = calloc(conf->nlistens + srv->nlisteners,
+	    sizeof(*ls))) == NULL) {
+		log_warn("listeners");
+		return NULL;
+	}
+	for (i = 0; i < srv->nlisteners; i++)
+		srv->listeners[i]->keep = 0;
+	for (i = 0; i < conf->nlistens; i++) {
+		const struct wsd_listen *cl = &conf->listens[i];
+
+		for (j = 0; j < srv->nlisteners; j++) {
+			l = srv->listeners[j];
+			if (!l->keep && server_addr_equal(&l->addr, l->addrlen,
+			    &cl->addr, cl->addrlen)) {
+				l->keep = 1;
+				ls[i] = l;
+				break;
+			}
+		}
+		if (ls[i] == NULL &&
+		    (ls[i] = server_listener_new(srv, conf, cl, -1)) == NULL)
+			goto fail;
+	}
+	/* Sockets systemd passed that no line matched stay as they are. */
+	for (n = conf->nlistens, j = 0; j < srv->nlisteners; j++) {
+		if (srv->listeners[j]->passed) {
+			srv->listeners[j]->keep = 1;
+			ls[n++] = srv->listeners[j];
+		}
+	}
+	*np = n;
+	return ls;
+fail:
+	for (i = 0; i < conf->nlistens; i++)
+		if (ls[i] != NULL && !ls[i]->keep)
+			server_listener_free(ls[i]);
+	free(ls);
+	return NULL;
+}
+
+/*
+ * Switches to the listeners from server_listeners_prepare(): the kept ones
+ * take their new flags, the new ones are announced, the rest are closed.
+ */
+static void
+server_listeners_commit(struct server *srv, const struct wsd_config *conf,
+    struct listener **ls, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < srv->nlisteners; i++) {
+		if (srv->listeners[i]->keep)
+			continue;
+		log_info("no longer listening on %s", srv->listeners[i]->name);
+		server_listener_free(srv->listeners[i]);
+	}
+	for (i = 0; i < conf->nlistens; i++) {
+		if (ls[i]->keep && ls[i]->tls != conf->listens[i].tls)
+			log_info("%s: tls now %s", ls[i]->name,
+			    conf->listens[i].tls ? "on" : "off");
+		ls[i]->tls = conf->listens[i].tls;
+		ls[i]->proxy = conf->listens[i].proxy_protocol;
+		if (!ls[i]->keep)
+			server_listener_log(ls[i], 0);
+	}
+	for (i = 0; i < n; i++)
+		ls[i]->keep = 0;
+	free(srv->listeners);
+	srv->listeners = ls;
+	srv->nlisteners = n;
+}
+
+/*
+ * The app route runtimes of conf, parallel to conf->routes: one of the
+ * current config with the same path and app carries on (its state, hub
+ * members and timers survive), the others are created. NULL (logged)
+ * when an app fails to start; nothing has changed then.
+ */
+static struct app_route **
+server_routes_prepare(struct server *srv, struct wsd_config *conf)
+{
+	struct app_route	**rts;
+	const struct wsd_route	 *r, *old;
+	size_t			  i, j;
+
+	if ((rts = calloc(conf->nroutes, sizeof(*rts))) == NULL) {
+		log_warn("routes");
+		return NULL;
+	}
+	for (i = 0; i < conf->nroutes; i++) {
+		r = &conf->routes[i];
+		if (r->app == NULL)
+			continue;
+		for (j = 0; srv->routes != NULL && j < srv->conf->nroutes; j++) {
+			old = &srv->conf->routes[j];
+			if (old->app == r->app &&
+			    strcmp(old->path, r->path) == 0) {
+				rts[i] = app_route_hold(srv->routes[j]);
+				break;
+			}
+		}
+		if (rts[i] == NULL &&
+		    (rts[i] = app_route_new(srv->base, conf, r)) == NULL) {
+			log_warnx("%s:%d: route %s: app %s failed to start",
+			    conf->file ? conf->file : "(embedded)", r->line,
+			    r->path, r->app->name);
+			goto fail;
+		}
+	}
+	return rts;
+fail:
+	for (i = 0; i < conf->nroutes; i++)
+		app_route_free(rts[i]);
+	free(rts);
+	return NULL;
+}
+
+/*
+ * Switches to the runtimes from server_routes_prepare(): carried-over ones
+ * take the new route settings. The old table lets go of its runtimes; a
+ * removed route's runtime lives on while WebSockets still hold it.
+ */
+static void
+server_routes_commit(struct server *srv, struct wsd_config *conf,
+    struct app_route **rts)
+{
+	size_t	i;
+
+	for (i = 0; i < conf->nroutes; i++)
+		if (rts[i] != NULL)
+			app_route_reconfigure(rts[i], conf, &conf->routes[i]);
+	if (srv->routes != NULL)
+		for (i = 0; i < srv->conf->nroutes; i++)
+			app_route_free(srv->routes[i]);
+	free(srv->routes);
+	srv->routes = rts;
+}
+
+/* Strings that may be NULL: equal? */
+static int
+server_str_equal(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * Keys read once at start-up: a reload logs their change as needing a
+ * restart and the running values stay in force.
+ */
+static void
+server_reload_restart_keys(const struct wsd_config *old,
+    struct wsd_config *conf)
+{
+	if (!server_str_equal(old->user, conf->user) ||
+	    !server_str_equal(old->group, conf->group))
+		log_warnx("SIGHUP: user and group: a change needs a restart");
+	if (!server_str_equal(old->pid_file, conf->pid_file))
+		log_warnx("SIGHUP: pid_file: a change needs a restart");
+	if (old->log_target != conf->log_target)
+		log_warnx("SIGHUP: log: a change needs a restart");
+	if (old->max_connections_per_ip != conf->max_connections_per_ip ||
+	    old->max_connection_rate_per_ip !=
+	    conf->max_connection_rate_per_ip) {
+		log_warnx("SIGHUP: max_connections_per_ip and "
+		    "max_connection_rate_per_ip: a change needs a restart");
+		conf->max_connections_per_ip = old->max_connections_per_ip;
+		conf->max_connection_rate_per_ip =
+		    old->max_connection_rate_per_ip;
+	}
+}
+
+/* Logs every line of a config error list as an error. */
+static void
+server_log_errors(char *errors)
+{
+	char	*line, *next;
+
+	for (line = errors; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		log_errx("%s", line);
+	}
+}
+
+/*
+ * SIGHUP: the whole config again. Everything that can fail (parsing,
+ * certificates, binding new listeners, starting new app routes) happens
+ * before the first change; then the switch cannot fail.
+ */
+int
+server_reload(struct server *srv)
+{
+	struct wsd_config	 *conf, *old = srv->conf;
+	struct listener		**ls = NULL;
+	struct app_route	**rts = NULL;
+	size_t			  nls = 0;
+	struct tls		 *tls = NULL;
+	const char		 *name = old->file ? old->file : "(embedded)";
+	char			 *errors = NULL;
+	size_t			  i;
+
+	log_info("SIGHUP: reloading %s", name);
+	if (old->file != NULL)
+		conf = config_load(old->file, &errors);
+	else
+		conf = config_default(srv->www_root, &errors);
+	if (conf == NULL) {
+		server_log_errors(errors);
+		free(errors);
+		goto fail;
+	}
+	if (conf->tls.line != 0 && (tls = tls_new(&conf->tls, &errors)) ==
+	    NULL) {
+		log_errx("%s:%d: tls: reload failed, keeping the old "
+		    "certificate: %s", name, conf->tls.line,
+		    errors ? errors : "?");
+		free(errors);
+		goto fail;
+	}
+	if ((ls = server_listeners_prepare(srv, conf, &nls)) == NULL)
+		goto fail;
+	if ((rts = server_routes_prepare(srv, conf)) == NULL)
+		goto fail;
+
+	server_reload_restart_keys(old, conf);
+
+	/* From here on nothing fails. */
+	server_listeners_commit(srv, conf, ls, nls);
+	server_routes_commit(srv, conf, rts);
+	tls_free(srv->tls);
+	srv->tls = tls;
+	if (tls != NULL)
+		log_info("SIGHUP: tls: certificate reloaded");
+	log_set_level(conf->log_level + srv->verbose);
+	log_set_access(conf->access_log);
+	srv->conf = conf;
+	config_free(old);
+	/* Reloads of other modules' files for the new config go here. */
+	log_info("SIGHUP: configuration reloaded (%zu listeners, %zu routes, "
+	    "%u connections)", srv->nlisteners, conf->nroutes, srv->nconns);
+	return 0;
+fail:
+	if (ls != NULL) {
+		for (i = 0; i < nls; i++)
+			if (!ls[i]->keep)
+				server_listener_free(ls[i]);
+		free(ls);
+	}
+	tls_free(tls);
+	config_free(conf);
+	log_errx("SIGHUP: reload failed, still running the previous "
+	    "configuration");
+	return -1;
+}
+
+/* SIGHUP: reload, with systemd told before and after. */
+static void
+server_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)sig;
+	(void)what;
+	if (srv->draining) {
+		log_info("SIGHUP: ignored, stopping");
+		return;
+	}
+	sd_notify_reloading();
+	server_reload(srv);
+	sd_notify_ready(srv->nconns);
 }
 
 /* The per-address table, when a per-address limit is set. */
@@ -450,38 +835,27 @@ int
 server_init(struct server *srv, struct event_base *base,
     struct wsd_config *conf, struct tls *tls)
 {
-	size_t		 i;
-
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
-	srv->conf = conf;
 	srv->tls = tls;
 	TAILQ_INIT(&srv->conns);
-	if (server_listeners(srv) == -1)
+	/* Set first: server_free() releases conf whatever happens. */
+	srv->conf = conf;
+	if (server_listeners(srv, conf) == -1)
 		return -1;
-	if ((srv->routes = calloc(conf->nroutes, sizeof(*srv->routes))) ==
-	    NULL) {
-		log_warn("routes");
+	/* The same step as a reload, from no runtimes. */
+	if ((srv->routes = server_routes_prepare(srv, conf)) == NULL)
 		return -1;
-	}
-	for (i = 0; i < conf->nroutes; i++) {
-		if (conf->routes[i].app == NULL)
-			continue;
-		srv->routes[i] = app_route_new(base, &conf->routes[i]);
-		if (srv->routes[i] == NULL) {
-			log_warnx("route %s: app %s failed to start",
-			    conf->routes[i].path, conf->routes[i].app->name);
-			return -1;
-		}
-	}
 	if (server_iplimit_init(srv) == -1)
 		return -1;
 	srv->ev_sigterm = evsignal_new(base, SIGTERM, server_stop_cb, srv);
 	srv->ev_sigint = evsignal_new(base, SIGINT, server_stop_cb, srv);
 	srv->ev_sighup = evsignal_new(base, SIGHUP, server_hup_cb, srv);
+	srv->ev_drain = evtimer_new(base, server_drain_cb, srv);
 	srv->ev_stop = evtimer_new(base, server_stop_timeout_cb, srv);
 	if (srv->ev_sigterm == NULL || srv->ev_sigint == NULL ||
-	    srv->ev_sighup == NULL || srv->ev_stop == NULL) {
+	    srv->ev_sighup == NULL || srv->ev_drain == NULL ||
+	    srv->ev_stop == NULL) {
 		log_warnx("cannot set up signal handling");
 		return -1;
 	}
@@ -503,6 +877,7 @@ server_init(struct server *srv, struct event_base *base,
 struct app_route *
 server_app_route(struct server *srv, const struct wsd_route *route)
 {
+	/* c->route is always one of the current config's (conn.c). */
 	return srv->routes[route - srv->conf->routes];
 }
 
@@ -653,23 +1028,23 @@ server_free(struct server *srv)
 
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c, "exit");
-	for (i = 0; i < srv->nlisteners; i++) {
-		evconnlistener_free(srv->listeners[i].lev);
-		if (srv->listeners[i].ev_resume != NULL)
-			event_free(srv->listeners[i].ev_resume);
-	}
+	for (i = 0; i < srv->nlisteners; i++)
+		server_listener_free(srv->listeners[i]);
 	free(srv->listeners);
 	if (srv->routes != NULL)
 		for (i = 0; i < srv->conf->nroutes; i++)
 			app_route_free(srv->routes[i]);
 	free(srv->routes);
 	tls_free(srv->tls);
+	config_free(srv->conf);
 	if (srv->ev_sigterm != NULL)
 		event_free(srv->ev_sigterm);
 	if (srv->ev_sigint != NULL)
 		event_free(srv->ev_sigint);
 	if (srv->ev_sighup != NULL)
 		event_free(srv->ev_sighup);
+	if (srv->ev_drain != NULL)
+		event_free(srv->ev_drain);
 	if (srv->ev_stop != NULL)
 		event_free(srv->ev_stop);
 	if (srv->ev_sd != NULL)

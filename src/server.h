@@ -20,17 +20,22 @@ TAILQ_HEAD(conn_list, conn);
 /* Everything one event loop owns; passed in, never global. */
 struct server {
 	struct event_base	*base;
-	struct wsd_config	*conf;
-	struct listener		*listeners;
+	struct wsd_config	*conf;		/* the current one; a reload
+						 * replaces it */
+	const char		*www_root;	/* embedded default's demo pages */
+	int			 verbose;	/* -v count, added to log_level */
+	struct listener		**listeners;
 	struct app_route	**routes;	/* parallel to conf->routes */
 	struct tls		*tls;		/* NULL: no tls listener */
 	size_t			 nlisteners;
 	struct conn_list	 conns;
 	unsigned		 nconns;
-	int			 stopping;
+	int			 draining;	/* a stop signal came */
+	int			 stopping;	/* not accepting, closing all */
 	struct event		*ev_sigterm;
 	struct event		*ev_sigint;
 	struct event		*ev_sighup;
+	struct event		*ev_drain;	/* end of shutdown_delay */
 	struct event		*ev_stop;	/* close_timeout after a stop */
 	/* systemd (sd.c): watchdog and status tick, under systemd only. */
 	struct event		*ev_sd;
@@ -42,7 +47,8 @@ struct server {
 
 /*
  * Binds every listener of conf; -1 (logged) when one cannot be bound. The
- * server owns tls (NULL when conf has no [tls]) from here on.
+ * server owns conf and tls (NULL when conf has no [tls]) from here on,
+ * whether it succeeds or not: server_free() releases them.
  */
 int	server_init(struct server *srv, struct event_base *base,
 	    struct wsd_config *conf, struct tls *tls);
@@ -51,8 +57,22 @@ int	server_init(struct server *srv, struct event_base *base,
  * it READY=1 first.
  */
 void	server_run(struct server *srv);
-/* Frees listeners, connections and events; conf stays the caller's. */
+/* Frees listeners, connections, events, the config and tls. */
 void	server_free(struct server *srv);
+/*
+ * SIGHUP: reads the config file again (conf->file; the embedded default
+ * is built again from www_root) and the certificates, and switches to
+ * them; 0 on success. On any error (logged, FILE:LINE) nothing changes
+ * and -1 is returned. Listeners with an unchanged address are kept, app
+ * route runtimes with the same path and app carry on, open connections
+ * stay on the config they started with.
+ */
+int	server_reload(struct server *srv);
+/*
+ * 1 from the moment a stop signal arrives (through shutdown_delay and the
+ * stop itself): health checks answer 503 "draining".
+ */
+int	server_draining(const struct server *srv);
 /* Called by conn_close() for every connection that goes away. */
 void	server_conn_gone(struct server *srv);
 
