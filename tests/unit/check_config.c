@@ -626,6 +626,39 @@ START_TEST(test_bounds)
 }
 END_TEST
 
+/* The graceful stop's drain time and the reference count of a reload. */
+START_TEST(test_shutdown_delay)
+{
+	struct wsd_config *conf;
+
+	conf = load_ok("");
+	ck_assert(conf->shutdown_delay == 0);
+	ck_assert_uint_eq(conf->refs, 1);
+	config_free(conf);
+	conf = load_ok("[server]\nshutdown_delay = 2.5s\n");
+	ck_assert(conf->shutdown_delay == 2.5);
+	config_free(conf);
+	conf = load_ok("[server]\nshutdown_delay = 1440m\n");
+	ck_assert(conf->shutdown_delay == 86400);
+	/* Each reference keeps it alive; ASan sees a use after free. */
+	ck_assert_ptr_eq(config_ref(conf), conf);
+	ck_assert_uint_eq(conf->refs, 2);
+	config_free(conf);
+	ck_assert(conf->shutdown_delay == 86400);
+	config_free(conf);
+
+	ck_assert_errors("[server]\nshutdown_delay = -1s\n",
+	    "F:2: shutdown_delay: invalid duration \"-1s\"");
+	ck_assert_errors("[server]\nshutdown_delay = 86401\n",
+	    "F:2: shutdown_delay: \"86401\" is out of range (0s to 86400s)");
+	ck_assert_errors("[server]\nshutdown_delay = soon\n",
+	    "F:2: shutdown_delay: invalid duration \"soon\"");
+	/* A [server] key only. */
+	ck_assert_errors("[route /e]\napp = echo\nshutdown_delay = 1s\n",
+	    "F:3: key \"shutdown_delay\" belongs in the [server] section");
+}
+END_TEST
+
 START_TEST(test_duplicates)
 {
 	struct wsd_config *conf;
@@ -2088,6 +2121,7 @@ config_suite(void)
 	tcase_add_test(tc, test_access_errors);
 	tcase_add_test(tc, test_operations);
 	tcase_add_test(tc, test_clientaddr_keys);
+	tcase_add_test(tc, test_shutdown_delay);
 #ifdef TEST_SRCDIR
 	tcase_add_test(tc, test_example);
 #endif
