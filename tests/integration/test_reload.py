@@ -163,6 +163,17 @@ def test_removed_route_lives_until_its_last_connection(wsd):
     c.close()
 
 
+def test_log_level_applies_at_once(wsd):
+    routes = [("/echo", {"app": "echo"})]
+    d = wsd(conf(routes))
+    helpers.http_get(d.port, "/echo")
+    assert ": connected" not in d.log_text()
+    reload(d, conf(routes, server={"log_level": "debug"}))
+    mark = d.log_mark()
+    helpers.http_get(d.port, "/echo")
+    d.wait_log(r"debug: 127\.0\.0\.1:\d+: connected", start=mark)
+
+
 # --------------------------------------------------------------- app state
 
 def test_counter_state_survives_reload(wsd):

@@ -745,6 +745,30 @@ def test_failed_reload_keeps_old_certificate(wsd, static_root, tmp_path,
     assert run(go())
 
 
+def test_sighup_applies_tls_keys_and_listeners(wsd, static_root, pki, leaf):
+    """A full reload: the [tls] keys besides the files apply too, and a
+    listener can become a TLS one (its socket kept) or be added as one."""
+    d = wsd(tls_config(static_root, leaf.chain, leaf.key, listens=(
+        "127.0.0.1:0", "127.0.0.1:0 tls")))
+    plain, tls = plain_port(d), tls_port(d)
+    rc, out = s_client(tls, pki, "-tls1_2")
+    assert_handshake(rc, out, "TLSv1.2")
+    conf_file = d.argv[d.argv.index("-c") + 1]
+    with open(conf_file, "w") as f:
+        f.write(tls_config(static_root, leaf.chain, leaf.key, listens=(
+            "127.0.0.1:0 tls", "127.0.0.1:0 tls"),
+            tls={"min_version": "1.3"}))
+    log = sighup(d)
+    assert "configuration reloaded" in log, log
+    rc, out = s_client(tls, pki, "-tls1_2")
+    assert_refused(rc, out)
+    rc, out = s_client(tls, pki, "-tls1_3")
+    assert_handshake(rc, out, "TLSv1.3")
+    # The plain listener kept its port and speaks TLS now.
+    assert "127.0.0.1:%d: tls now on" % plain in log, log
+    assert tls_get(plain, pki, "/notes.txt").status == 200
+
+
 def test_sighup_without_tls_is_harmless(wsd):
     d = wsd()
     d.kill(signal.SIGHUP)
