@@ -24,7 +24,6 @@
 	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
 
 struct tls {
-	const struct wsd_tls	*conf;
 	SSL_CTX			*ctx;
 };
 
@@ -166,7 +165,6 @@ tls_new(const struct wsd_tls *conf, char **cause)
 		*cause = strdup("out of memory");
 		return NULL;
 	}
-	t->conf = conf;
 	if ((t->ctx = tls_ctx_new(conf, cause)) == NULL) {
 		free(t);
 		return NULL;
@@ -182,20 +180,6 @@ tls_free(struct tls *t)
 		return;
 	SSL_CTX_free(t->ctx);
 	free(t);
-}
-
-/* Swaps in a context built from the files as they are now. */
-int
-tls_reload(struct tls *t, char **cause)
-{
-	SSL_CTX	*ctx;
-
-	if ((ctx = tls_ctx_new(t->conf, cause)) == NULL)
-		return -1;
-	/* Each SSL holds a reference: open connections are unaffected. */
-	SSL_CTX_free(t->ctx);
-	t->ctx = ctx;
-	return 0;
 }
 
 /* A server SSL for one accepted connection. */

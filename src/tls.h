@@ -15,11 +15,6 @@ struct tls;
  */
 struct tls	*tls_new(const struct wsd_tls *conf, char **cause);
 void		 tls_free(struct tls *t);
-/*
- * Reads certificate and key again. On success new connections get them
- * and returns 0; on failure the old context stays and *cause is set.
- */
-int		 tls_reload(struct tls *t, char **cause);
 /* A new server-side SSL object for one connection; NULL on failure. */
 SSL		*tls_ssl_new(struct tls *t);
 
