@@ -14,12 +14,15 @@ struct wsd_config;
 struct event_base;
 
 /*
- * A built-in app. The core calls route_init once per route at start-up
- * (to create per-route state such as a timer), on_open once the handshake
- * is done, on_message for every complete message (text already validated as
- * UTF-8), on_close exactly once when the session ends, whatever the reason,
- * and route_free at exit. Apps talk back only through the functions below,
- * never to a socket or to libevent.
+ * A built-in app. The core calls route_init once per route (at start-up,
+ * or when a reload adds the route; to create per-route state such as a
+ * timer), on_open once the handshake is done, on_message for every
+ * complete message (text already validated as UTF-8), on_close exactly
+ * once when the session ends, whatever the reason, and route_free when the
+ * route's runtime goes (at exit, or after a reload removed the route and
+ * its last connection ended). A reload that keeps the route keeps its
+ * state: app_route_conf() then returns the new settings. Apps talk back
+ * only through the functions below, never to a socket or to libevent.
  */
 struct app {
 	const char	*name;
