@@ -174,6 +174,17 @@ def test_log_level_applies_at_once(wsd):
     d.wait_log(r"debug: 127\.0\.0\.1:\d+: connected", start=mark)
 
 
+def test_start_up_only_keys_need_a_restart(wsd):
+    routes = [("/echo", {"app": "echo"})]
+    d = wsd(conf(routes))
+    log = reload(d, conf(routes + [("/hello", {"app": "hello"})], server={
+        "max_connections_per_ip": "5", "log": "syslog"}))
+    assert "max_connection_rate_per_ip: a change needs a restart" in log, log
+    assert "SIGHUP: log: a change needs a restart" in log, log
+    # The rest of the new config applies.
+    assert upgrade_status(d.port, "/hello") == 101
+
+
 # --------------------------------------------------------------- app state
 
 def test_counter_state_survives_reload(wsd):
