@@ -463,31 +463,3 @@ access_rate_take(struct access_rate *r, unsigned rate, double now)
 	r->tokens -= 1.0;
 	return 0;
 }
-
-/* Re-reads every route's token file on SIGHUP. */
-void
-access_reload(struct wsd_config *conf)
-{
-	struct wsd_route	*r;
-	struct access_tokens	*t;
-	char			*cause;
-	size_t			 i;
-
-	for (i = 0; i < conf->nroutes; i++) {
-		r = &conf->routes[i];
-		if (r->auth_token_file == NULL)
-			continue;
-		if ((t = access_tokens_load(r->auth_token_file,
-		    &cause)) == NULL) {
-			log_warnx("SIGHUP: route %s: auth_token_file %s: %s; "
-			    "keeping the old tokens", r->path,
-			    r->auth_token_file, cause ? cause : "?");
-			free(cause);
-			continue;
-		}
-		access_tokens_free(r->tokens);
-		r->tokens = t;
-		log_info("SIGHUP: route %s: %zu token%s loaded from %s",
-		    r->path, t->n, t->n == 1 ? "" : "s", r->auth_token_file);
-	}
-}

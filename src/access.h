@@ -87,10 +87,4 @@ void	access_rate_init(struct access_rate *r, unsigned rate, double now);
 /* Takes one message at time now: 0 when allowed, -1 over the rate. Pure. */
 int	access_rate_take(struct access_rate *r, unsigned rate, double now);
 
-/*
- * SIGHUP: re-reads every route's auth_token_file. A file that cannot be
- * read or parsed keeps the route's old tokens; both outcomes are logged.
- */
-void	access_reload(struct wsd_config *conf);
-
 #endif
