@@ -12,11 +12,14 @@
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "stats.h"
 
 extern const struct app app_broadcast;
 extern const struct app app_counter;
 extern const struct app app_echo;
+extern const struct app app_health;
 extern const struct app app_hello;
+extern const struct app app_metrics;
 extern const struct app app_relay;
 extern const struct app app_time;
 
@@ -27,6 +30,8 @@ static const struct app *const apps[] = {
 	&app_broadcast,
 	&app_counter,
 	&app_relay,
+	&app_metrics,
+	&app_health,
 };
 
 /* Per-route runtime. */
@@ -35,8 +40,9 @@ struct app_route {
 	struct event_base	*base;
 	struct wsd_config	*wconf;		/* a reference: conf is in it */
 	const struct wsd_route	*conf;
-	struct hub		*hub;
+	struct hub		*hub;		/* NULL for HTTP apps */
 	void			*data;
+	struct stats_route	 stats;
 };
 
 struct app_timer {
@@ -61,7 +67,7 @@ app_find(const char *name)
 const char *
 app_names(void)
 {
-	return "static hello echo time broadcast counter relay";
+	return "static hello echo time broadcast counter relay metrics health";
 }
 
 /* Whether app declares key among its own route keys. */
@@ -90,9 +96,10 @@ app_route_new(struct event_base *base, struct wsd_config *wconf,
 	r->refs = 1;
 	r->base = base;
 	r->conf = conf;
-	r->hub = hub_new(conf->path, conf->lim.max_send_buffer,
-	    (enum hub_policy)conf->slow_client);
-	if (r->hub == NULL) {
+	/* An HTTP app has no WebSocket members to broadcast to. */
+	if (conf->app->on_http == NULL && (r->hub = hub_new(conf->path,
+	    conf->lim.max_send_buffer, (enum hub_policy)conf->slow_client)) ==
+	    NULL) {
 		free(r);
 		return NULL;
 	}
@@ -152,6 +159,13 @@ struct hub *
 app_route_hub(struct app_route *r)
 {
 	return r->hub;
+}
+
+/* The route's message counters. */
+struct stats_route *
+app_route_stats(struct app_route *r)
+{
+	return &r->stats;
 }
 
 /* The app's per-route pointer. */

@@ -12,6 +12,8 @@ struct app_timer;
 struct wsd_route;
 struct wsd_config;
 struct event_base;
+struct evbuffer;
+struct stats_route;
 
 /*
  * A built-in app. The core calls route_init once per route (at start-up,
@@ -23,6 +25,14 @@ struct event_base;
  * its last connection ended). A reload that keeps the route keeps its
  * state: app_route_conf() then returns the new settings. Apps talk back
  * only through the functions below, never to a socket or to libevent.
+ *
+ * An app with on_http answers plain HTTP instead (metrics, health): a GET
+ * or HEAD on its route calls on_http, which appends the body to body (an
+ * evbuffer it only appends to), sets *type to the Content-Type and returns
+ * the status; the core writes the head (Content-Length, keep-alive) and
+ * leaves the body out for HEAD. Such a route takes no upgrade: an upgrade
+ * request gets 404 like a path without a WebSocket app, and it has no hub
+ * and no message counters. Other methods get 405.
  */
 struct app {
 	const char	*name;
@@ -35,6 +45,8 @@ struct app {
 	void		(*on_message)(struct conn *c, int opcode,
 			    const uint8_t *data, size_t len);
 	void		(*on_close)(struct conn *c);
+	int		(*on_http)(struct conn *c, struct evbuffer *body,
+			    const char **type);
 };
 
 /* The app table (app.c). NULL when no app has that name. */
@@ -65,6 +77,8 @@ void		 app_route_reconfigure(struct app_route *r,
 const struct wsd_route *app_route_conf(const struct app_route *r);
 /* The route's broadcast hub (one per app route). */
 struct hub	*app_route_hub(struct app_route *r);
+/* The route's message counters (metrics). */
+struct stats_route *app_route_stats(struct app_route *r);
 /* The app's per-route pointer. */
 void		*app_route_data(struct app_route *r);
 void		 app_route_set_data(struct app_route *r, void *data);
@@ -94,5 +108,9 @@ struct app_route *conn_app_route(struct conn *c);
 void	 conn_join_hub(struct conn *c);
 /* Peer address for log lines ("127.0.0.1:5555"). */
 const char *conn_peer(const struct conn *c);
+/* For HTTP apps: appends the server's metrics in Prometheus text format. */
+void	 conn_metrics(struct conn *c, struct evbuffer *out);
+/* For HTTP apps: 1 once a graceful stop has begun. */
+int	 conn_draining(const struct conn *c);
 
 #endif

@@ -32,6 +32,7 @@
 #include "proxy.h"
 #include "server.h"
 #include "static.h"
+#include "stats.h"
 #include "tls.h"
 #include "utf8.h"
 #include "ws.h"
@@ -67,6 +68,7 @@ struct conn_ws {
 	uint64_t		 bytes_out;
 	void			*app_data;
 	struct app_route	*rt;		/* the route's runtime */
+	struct stats_route	*stats;		/* the route's counters */
 	struct hub_member	 member;	/* in the route's hub */
 	struct pmd		*pmd;		/* NULL: no permessage-deflate */
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
@@ -93,6 +95,7 @@ struct conn {
 	unsigned		 app_opened:1;	/* on_close still owed */
 	unsigned		 end_pending:1;	/* session over, on_close queued */
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
+	unsigned		 tls:1;		/* counted as a TLS connection */
 	struct timeval		 req_start;	/* for the access log */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	/*
@@ -224,14 +227,17 @@ conn_account(struct conn *c)
 		log_info("%s: connection refused: max_connections_per_ip "
 		    "(%u) reached", c->peer,
 		    c->srv->conf->max_connections_per_ip);
+		stats_hs_fail(&c->srv->stats, STATS_HS_TOO_MANY);
 		return 503;
 	case IPLIMIT_RATE:
 		log_info("%s: connection refused: max_connection_rate_per_ip "
 		    "(%u/s) exceeded", c->peer,
 		    c->srv->conf->max_connection_rate_per_ip);
+		stats_hs_fail(&c->srv->stats, STATS_HS_RATE_LIMITED);
 		return 429;
 	default:
 		log_warnx("%s: per-address table: out of memory", c->peer);
+		stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
 		return 503;
 	}
 }
@@ -305,6 +311,11 @@ conn_start(struct conn *c, evutil_socket_t fd, struct tls *tls)
 	tv.tv_usec = (suseconds_t)((idle - (double)tv.tv_sec) * 1e6);
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (tls != NULL) {
+		c->tls = 1;
+		srv->stats.tls_total++;
+		srv->stats.tls_current++;
+	}
 	conn_set_state(c, CONN_HTTP_HEAD);
 	gettimeofday(&c->req_start, NULL);
 	conn_timer_set(c, srv->conf->handshake_timeout);
@@ -469,6 +480,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
+	srv->stats.conns_total++;
 	log_debug("%s: connected", c->peer);
 	if (proxy) {
 		c->state = CONN_PROXY;
@@ -513,6 +525,9 @@ conn_close(struct conn *c, const char *reason)
 		    conn_elapsed(&c->ws->start),
 		    c->ws->close_code ? c->ws->close_code : WS_CLOSE_ABNORMAL,
 		    c->ws->bytes_in, c->ws->bytes_out);
+		stats_close(&srv->stats, c->ws->close_code ?
+		    c->ws->close_code : WS_CLOSE_ABNORMAL);
+		srv->stats.ws_current--;
 		if (c->ws->msg != NULL)
 			evbuffer_free(c->ws->msg);
 		pmd_free(c->ws->pmd);
@@ -521,6 +536,8 @@ conn_close(struct conn *c, const char *reason)
 	}
 	if (c->ipe != NULL)
 		iplimit_release(srv->iplimit, c->ipe, conn_now());
+	if (c->tls)
+		srv->stats.tls_current--;
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	if (c->bev != NULL)
@@ -604,6 +621,7 @@ conn_http_log(struct conn *c, const struct http_request *req, int status,
 	char	 buf[1024], *target = buf;
 	size_t	 n;
 
+	c->srv->stats.http_requests++;
 	if (req != NULL) {
 		/* Tokens in the query never reach the log. */
 		n = access_target_redact(req->target, req->target_len, buf,
@@ -741,6 +759,32 @@ conn_access(struct conn *c, const struct http_request *req, int upgrade,
 	return 0;
 }
 
+/* Answers a GET or HEAD on the route of an HTTP app (metrics, health). */
+static void
+conn_http_app(struct conn *c, const struct http_request *req, int keepalive)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*body;
+	const char	*type = "text/plain; charset=utf-8";
+	size_t		 len;
+	int		 status, head = http_method_is(req, "HEAD");
+
+	if ((body = evbuffer_new()) == NULL) {
+		conn_http_simple(c, req, 500, NULL, NULL, keepalive);
+		return;
+	}
+	status = c->route->app->on_http(c, body, &type);
+	len = evbuffer_get_length(body);
+	conn_http_head(c, status, keepalive);
+	/* Every answer is about now: no cache may keep it. */
+	evbuffer_add_printf(out, "Content-Type: %s\r\nCache-Control: no-store"
+	    "\r\nContent-Length: %zu\r\n\r\n", type, len);
+	if (!head)
+		evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
+	conn_http_log(c, req, status, head ? 0 : (uint64_t)len);
+}
+
 /* Completes the opening handshake and switches to the WebSocket. */
 static int
 conn_ws_upgrade(struct conn *c, const struct http_request *req,
@@ -768,6 +812,9 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		ws_parser_allow_rsv1(&c->ws->parser);
 	}
 	c->ws->rt = app_route_hold(server_app_route(c->srv, c->route));
+	c->ws->stats = app_route_stats(c->ws->rt);
+	c->srv->stats.ws_total++;
+	c->srv->stats.ws_current++;
 	gettimeofday(&c->ws->start, NULL);
 	if (c->route->lim.max_messages_per_second > 0)
 		access_rate_init(&c->ws->rate,
@@ -910,19 +957,24 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	}
 
 	if (http_header_has_token(req, "Upgrade", "websocket")) {
-		if (c->route == NULL || c->route->app == NULL) {
+		if (c->route == NULL || c->route->app == NULL ||
+		    c->route->app->on_http != NULL) {
+			stats_hs_fail(&c->srv->stats, STATS_HS_NOT_FOUND);
 			conn_http_simple(c, req, 404, NULL,
 			    "no WebSocket app on this path", 0);
 			conn_flush_close(c);
 			return 0;
 		}
 		if (c->srv->stopping) {
+			stats_hs_fail(&c->srv->stats, STATS_HS_SHUTTING_DOWN);
 			conn_http_simple(c, req, 503, NULL, "shutting down", 0);
 			conn_flush_close(c);
 			return 0;
 		}
 		if ((status = ws_handshake_check(req, accept, &reason)) != 0) {
 			log_info("%s: handshake refused: %s", c->peer, reason);
+			stats_hs_fail(&c->srv->stats, status == 426 ?
+			    STATS_HS_VERSION : STATS_HS_BAD_REQUEST);
 			conn_http_simple(c, req, status, status == 426 ?
 			    "Sec-WebSocket-Version: 13\r\n" : NULL, reason, 0);
 			conn_flush_close(c);
@@ -941,6 +993,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 			return 0;
 		}
 		if (conn_ws_upgrade(c, req, accept) == -1) {
+			stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
 			conn_http_simple(c, req, 500, NULL, NULL, 0);
 			conn_flush_close(c);
 		}
@@ -952,7 +1005,9 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	else if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
 		conn_http_simple(c, req, 405, "Allow: GET, HEAD\r\n", NULL, 0);
 		keepalive = 0;
-	} else if (c->route->app != NULL)
+	} else if (c->route->app != NULL && c->route->app->on_http != NULL)
+		conn_http_app(c, req, keepalive);
+	else if (c->route->app != NULL)
 		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n",
 		    "this path speaks WebSocket", keepalive);
 	else if (conn_access(c, req, 0, keepalive) == 0)
@@ -1001,6 +1056,7 @@ conn_http_read(struct conn *c)
 			return;
 		if (n < 0) {
 			log_info("%s: bad request (%d)", c->peer, -n);
+			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			conn_http_error(c, -n);
 			return;
 		}
@@ -1103,6 +1159,8 @@ conn_send_shared(struct conn *c, const void *frame, size_t len,
 	    cleanup, arg) == -1)
 		return -1;
 	c->ws->bytes_out += payload_len;
+	c->ws->stats->msgs_out++;
+	c->ws->stats->bytes_out += payload_len;
 	return 0;
 }
 
@@ -1130,6 +1188,20 @@ conn_join_hub(struct conn *c)
 {
 	if (c->ws != NULL && c->ws->rt != NULL)
 		hub_join(app_route_hub(c->ws->rt), &c->ws->member, c);
+}
+
+/* The server's metrics, for the metrics app. */
+void
+conn_metrics(struct conn *c, struct evbuffer *out)
+{
+	server_metrics(c->srv, out);
+}
+
+/* Whether the server is draining, for the health app. */
+int
+conn_draining(const struct conn *c)
+{
+	return server_draining(c->srv);
 }
 
 /* The peer address, for app log lines. */
@@ -1194,6 +1266,8 @@ conn_send(struct conn *c, int opcode, const void *data, size_t len)
 	} else
 		conn_ws_frame(c, opcode, data, len);
 	c->ws->bytes_out += len;
+	c->ws->stats->msgs_out++;
+	c->ws->stats->bytes_out += len;
 	conn_check_output(c, c->route->lim.max_send_buffer);
 	return 0;
 }
@@ -1245,6 +1319,7 @@ conn_inflate_sink(void *arg, const uint8_t *data, size_t len)
 		return -1;
 	}
 	ws->bytes_in += len;
+	ws->stats->bytes_in += len;
 	return 0;
 }
 
@@ -1298,8 +1373,10 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 	size_t			 len = ev->len;
 
 	/* Message bytes: a compressed message counts once inflated. */
-	if (!ev->compressed)
+	if (!ev->compressed) {
 		ws->bytes_in += len;
+		ws->stats->bytes_in += len;
+	}
 	if (c->state != CONN_WS_OPEN)
 		return;		/* closing: data is discarded */
 	if (ev->first) {
@@ -1328,6 +1405,7 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 		data = len > 0 ? evbuffer_pullup(ws->msg, -1) :
 		    (const uint8_t *)"";
 	}
+	ws->stats->msgs_in++;
 	/* Complete messages only: control frames never count. */
 	if (c->route->lim.max_messages_per_second > 0 &&
 	    access_rate_take(&ws->rate, c->route->lim.max_messages_per_second,
@@ -1501,8 +1579,13 @@ static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
+	SSL		*ssl;
 
 	(void)bev;
+	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && c->tls &&
+	    c->state == CONN_HTTP_HEAD && (ssl =
+	    bufferevent_openssl_get_ssl(bev)) != NULL && !SSL_is_init_finished(ssl))
+		stats_hs_fail(&c->srv->stats, STATS_HS_TLS);
 	if (what & BEV_EVENT_EOF)
 		conn_close(c, c->state == CONN_LINGER ? "closed" : "eof");
 	else if (what & BEV_EVENT_ERROR)
@@ -1534,6 +1617,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CONN_HTTP_HEAD:
 		log_info("%s: request head not complete in time", c->peer);
+		stats_hs_fail(&c->srv->stats, STATS_HS_TIMEOUT);
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
 			conn_http_error(c, 408);
 			return;

@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "app.h"
+#include "hub.h"
 #include "config.h"
 #include "conn.h"
 #include "http.h"
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "sd.h"
 #include "server.h"
+#include "stats.h"
 #include "tls.h"
 
 /* How long a listener rests after accept() ran out of descriptors. */
@@ -120,6 +122,7 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		log_warnx("%s: max_connections (%u) reached, connection "
 		    "refused", l->name, srv->conf->max_connections);
+		stats_hs_fail(&srv->stats, STATS_HS_TOO_MANY);
 		return;
 	}
 	conn_new(srv, fd, sa, (socklen_t)salen, l->tls ? srv->tls : NULL,
@@ -838,6 +841,7 @@ server_init(struct server *srv, struct event_base *base,
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
 	srv->tls = tls;
+	stats_init(&srv->stats, time(NULL));
 	TAILQ_INIT(&srv->conns);
 	/* Set first: server_free() releases conf whatever happens. */
 	srv->conf = conf;
@@ -881,6 +885,40 @@ server_app_route(struct server *srv, const struct wsd_route *route)
 	return srv->routes[route - srv->conf->routes];
 }
 
+/* Gathers the gauges and per-route views and formats every metric. */
+void
+server_metrics(struct server *srv, struct evbuffer *out)
+{
+	struct stats_route_view	*v;
+	struct stats_gauges	 g;
+	struct app_route	*rt;
+	struct hub		*h;
+	size_t			 i, n = 0;
+
+	g.conns = srv->nconns;
+	g.rss = stats_rss();
+	g.now = time(NULL);
+	g.version = PACKAGE_VERSION;
+	/* On a failed allocation the per-route part is left out. */
+	v = calloc(srv->conf->nroutes + 1, sizeof(*v));
+	for (i = 0; v != NULL && i < srv->conf->nroutes; i++) {
+		if ((rt = srv->routes[i]) == NULL ||
+		    srv->conf->routes[i].app->on_http != NULL)
+			continue;
+		v[n].path = srv->conf->routes[i].path;
+		v[n].app = srv->conf->routes[i].app->name;
+		v[n].st = app_route_stats(rt);
+		if ((h = app_route_hub(rt)) != NULL) {
+			v[n].hub = hub_stats(h);
+			v[n].members = hub_size(h);
+		}
+		n++;
+	}
+	stats_format(out, &srv->stats, &g, v, n);
+	free(v);
+}
+
+/* Runs the event loop until the server has stopped. */
 /* Tells systemd we are ready, then runs the loop until stopped. */
 void
 server_run(struct server *srv)

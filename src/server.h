@@ -5,6 +5,8 @@
 #include <sys/queue.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 struct event_base;
 struct event;
 struct wsd_config;
@@ -14,6 +16,7 @@ struct app_route;
 struct wsd_route;
 struct tls;
 struct iplimit;
+struct evbuffer;
 
 TAILQ_HEAD(conn_list, conn);
 
@@ -43,6 +46,7 @@ struct server {
 	unsigned		 sd_nconns;	/* last count sent */
 	struct iplimit		*iplimit;	/* NULL: no per-address limit */
 	struct event		*ev_iplimit;	/* expires idle entries */
+	struct stats		 stats;		/* for the metrics app */
 };
 
 /*
@@ -89,6 +93,8 @@ void	server_pid_file_remove(const struct wsd_config *conf);
  * (logged) when that fails; wsd must then not run.
  */
 int	server_drop_privileges(const struct wsd_config *conf);
+/* Appends every metric of srv in Prometheus text format. */
+void	server_metrics(struct server *srv, struct evbuffer *out);
 
 /* Raises the open-files soft limit to the hard limit; returns the limit. */
 long	server_raise_nofile(void);

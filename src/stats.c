@@ -1,0 +1,292 @@
+/* stats.c -- server counters and their Prometheus text exposition. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "hub.h"
+#include "stats.h"
+
+static const unsigned stats_close_codes[] = STATS_CLOSE_CODES;
+
+/* Labels of enum stats_hs_reason, in its order. */
+static const char *const stats_hs_names[STATS_HS_MAX] = {
+	"bad_request",
+	"version",
+	"not_found",
+	"forbidden_origin",
+	"unauthorized",
+	"rate_limited",
+	"too_many",
+	"tls",
+	"timeout",
+	"shutting_down",
+	"internal",
+};
+
+/* Zeroes the counters and stamps the start. */
+void
+stats_init(struct stats *st, time_t now)
+{
+	memset(st, 0, sizeof(*st));
+	st->start = now;
+}
+
+/* Counts a session end under its close code, or under "other". */
+void
+stats_close(struct stats *st, unsigned code)
+{
+	size_t	i;
+
+	for (i = 0; i < STATS_NCLOSE - 1; i++)
+		if (stats_close_codes[i] == code)
+			break;
+	st->closes[i]++;
+}
+
+/* Counts one refusal. */
+void
+stats_hs_fail(struct stats *st, enum stats_hs_reason reason)
+{
+	if ((unsigned)reason < STATS_HS_MAX)
+		st->hs_failures[reason]++;
+}
+
+/* The label of a reason. */
+const char *
+stats_hs_name(enum stats_hs_reason reason)
+{
+	if ((unsigned)reason >= STATS_HS_MAX)
+		return "unknown";
+	return stats_hs_names[reason];
+}
+
+/* Resident pages from /proc/self/statm, in bytes. */
+long long
+stats_rss(void)
+{
+	FILE		*f;
+	long long	 size, resident;
+	long		 page = sysconf(_SC_PAGESIZE);
+	int		 n;
+
+	if (page <= 0 || (f = fopen("/proc/self/statm", "re")) == NULL)
+		return -1;
+	n = fscanf(f, "%lld %lld", &size, &resident);
+	fclose(f);
+	if (n != 2)
+		return -1;
+	return resident * page;
+}
+
+/* The HELP and TYPE lines that precede a metric's samples. */
+static void
+stats_meta(struct evbuffer *out, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+/*
+ * A label value, escaped as the text format wants (backslash, double
+ * quote, newline); route paths come from the config file.
+ */
+static void
+stats_label(struct evbuffer *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			evbuffer_add(out, "\\\\", 2);
+		else if (*s == '"')
+			evbuffer_add(out, "\\\"", 2);
+		else if (*s == '\n')
+			evbuffer_add(out, "\\n", 2);
+		else
+			evbuffer_add(out, s, 1);
+	}
+}
+
+/* One sample labelled with a route: name{route="/x"EXTRA} value. */
+static void
+stats_route_sample(struct evbuffer *out, const char *name, const char *path,
+    const char *extra, uint64_t value)
+{
+	evbuffer_add_printf(out, "%s{route=\"", name);
+	stats_label(out, path);
+	evbuffer_add_printf(out, "\"%s} %" PRIu64 "\n", extra ? extra : "",
+	    value);
+}
+
+/* Connection counts and totals by kind. */
+static void
+stats_format_conns(struct evbuffer *out, const struct stats *st,
+    const struct stats_gauges *g)
+{
+	unsigned	http = g->conns - st->ws_current;
+
+	if (st->ws_current > g->conns)
+		http = 0;
+	stats_meta(out, "wsd_connections", "gauge", "Open connections: "
+	    "http (not upgraded) + websocket = all; tls counts those over TLS.");
+	evbuffer_add_printf(out, "wsd_connections{kind=\"http\"} %u\n"
+	    "wsd_connections{kind=\"websocket\"} %u\n"
+	    "wsd_connections{kind=\"tls\"} %u\n", http, st->ws_current,
+	    st->tls_current);
+	stats_meta(out, "wsd_connections_total", "counter", "Connections "
+	    "accepted (http: all of them), upgraded to WebSocket, over TLS.");
+	evbuffer_add_printf(out, "wsd_connections_total{kind=\"http\"} %" PRIu64
+	    "\nwsd_connections_total{kind=\"websocket\"} %" PRIu64
+	    "\nwsd_connections_total{kind=\"tls\"} %" PRIu64 "\n",
+	    st->conns_total, st->ws_total, st->tls_total);
+	stats_meta(out, "wsd_http_requests_total", "counter",
+	    "HTTP requests answered with a response other than 101.");
+	evbuffer_add_printf(out, "wsd_http_requests_total %" PRIu64 "\n",
+	    st->http_requests);
+}
+
+/* Refusals by reason and session ends by close code. */
+static void
+stats_format_ends(struct evbuffer *out, const struct stats *st)
+{
+	size_t	i;
+
+	stats_meta(out, "wsd_handshake_failures_total", "counter",
+	    "Connections or upgrades refused or failed before a WebSocket "
+	    "session began, by reason.");
+	for (i = 0; i < STATS_HS_MAX; i++)
+		evbuffer_add_printf(out, "wsd_handshake_failures_total"
+		    "{reason=\"%s\"} %" PRIu64 "\n", stats_hs_names[i],
+		    st->hs_failures[i]);
+	stats_meta(out, "wsd_websocket_closes_total", "counter",
+	    "WebSocket sessions ended, by close code (1006: no close frame).");
+	for (i = 0; i < STATS_NCLOSE; i++) {
+		if (i < STATS_NCLOSE - 1)
+			evbuffer_add_printf(out, "wsd_websocket_closes_total"
+			    "{code=\"%u\"} %" PRIu64 "\n",
+			    stats_close_codes[i], st->closes[i]);
+		else
+			evbuffer_add_printf(out, "wsd_websocket_closes_total"
+			    "{code=\"other\"} %" PRIu64 "\n", st->closes[i]);
+	}
+}
+
+/* Which per-route metric stats_format_routes() writes. */
+enum stats_rcol {
+	STATS_R_MSGS_IN, STATS_R_MSGS_OUT, STATS_R_BYTES_IN, STATS_R_BYTES_OUT,
+	STATS_R_MEMBERS, STATS_R_PUBLISHED, STATS_R_DELIVERED, STATS_R_SLOW,
+	STATS_R_MAX
+};
+
+static const struct {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+	int		 hub;		/* only routes with a hub */
+} stats_rcols[STATS_R_MAX] = {
+	{ "wsd_messages_received_total", "counter",
+	  "Complete WebSocket messages received, by route.", 0 },
+	{ "wsd_messages_sent_total", "counter",
+	  "WebSocket messages queued to clients, by route.", 0 },
+	{ "wsd_received_bytes_total", "counter",
+	  "WebSocket payload bytes received, by route.", 0 },
+	{ "wsd_sent_bytes_total", "counter",
+	  "WebSocket payload bytes queued to clients, by route.", 0 },
+	{ "wsd_hub_members", "gauge",
+	  "Connections in the route's broadcast hub.", 1 },
+	{ "wsd_hub_published_total", "counter",
+	  "Messages published to the route's hub.", 1 },
+	{ "wsd_hub_delivered_total", "counter",
+	  "Hub messages queued to members (one per member).", 1 },
+	{ "wsd_slow_client_total", "counter",
+	  "Slow-client policy actions: members closed (1008), messages "
+	  "dropped, messages replaced by a newer one (conflate).", 1 },
+};
+
+/* The per-route metrics, one metric family at a time. */
+static void
+stats_format_routes(struct evbuffer *out,
+    const struct stats_route_view *routes, size_t nroutes)
+{
+	const struct stats_route_view	*r;
+	const struct hub_stats		*h;
+	size_t				 i, col;
+	uint64_t			 v = 0;
+
+	for (col = 0; col < STATS_R_MAX; col++) {
+		stats_meta(out, stats_rcols[col].name, stats_rcols[col].type,
+		    stats_rcols[col].help);
+		for (i = 0; i < nroutes; i++) {
+			r = &routes[i];
+			h = r->hub;
+			if (r->st == NULL || (stats_rcols[col].hub && h == NULL))
+				continue;
+			switch (col) {
+			case STATS_R_MSGS_IN:
+				v = r->st->msgs_in;
+				break;
+			case STATS_R_MSGS_OUT:
+				v = r->st->msgs_out;
+				break;
+			case STATS_R_BYTES_IN:
+				v = r->st->bytes_in;
+				break;
+			case STATS_R_BYTES_OUT:
+				v = r->st->bytes_out;
+				break;
+			case STATS_R_MEMBERS:
+				v = r->members;
+				break;
+			case STATS_R_PUBLISHED:
+				v = h->published;
+				break;
+			case STATS_R_DELIVERED:
+				v = h->delivered;
+				break;
+			case STATS_R_SLOW:
+				stats_route_sample(out, stats_rcols[col].name,
+				    r->path, ",action=\"close\"", h->slow_closed);
+				stats_route_sample(out, stats_rcols[col].name,
+				    r->path, ",action=\"drop\"", h->dropped);
+				stats_route_sample(out, stats_rcols[col].name,
+				    r->path, ",action=\"conflate\"",
+				    h->conflated);
+				continue;
+			}
+			stats_route_sample(out, stats_rcols[col].name, r->path,
+			    NULL, v);
+		}
+	}
+}
+
+/* Every metric, in Prometheus text format 0.0.4. */
+void
+stats_format(struct evbuffer *out, const struct stats *st,
+    const struct stats_gauges *g, const struct stats_route_view *routes,
+    size_t nroutes)
+{
+	stats_meta(out, "wsd_build_info", "gauge",
+	    "Always 1; the version of wsd in a label.");
+	evbuffer_add(out, "wsd_build_info{version=\"", 24);
+	stats_label(out, g->version);
+	evbuffer_add(out, "\"} 1\n", 5);
+	stats_meta(out, "wsd_start_time_seconds", "gauge",
+	    "Start of the process, seconds since the Unix epoch.");
+	evbuffer_add_printf(out, "wsd_start_time_seconds %lld\n",
+	    (long long)st->start);
+	stats_meta(out, "wsd_uptime_seconds", "gauge",
+	    "Seconds since the process started.");
+	evbuffer_add_printf(out, "wsd_uptime_seconds %lld\n",
+	    g->now > st->start ? (long long)(g->now - st->start) : 0LL);
+	if (g->rss >= 0) {
+		stats_meta(out, "wsd_process_resident_memory_bytes", "gauge",
+		    "Resident set size of the process.");
+		evbuffer_add_printf(out, "wsd_process_resident_memory_bytes "
+		    "%lld\n", g->rss);
+	}
+	stats_format_conns(out, st, g);
+	stats_format_ends(out, st);
+	stats_format_routes(out, routes, nroutes);
+}

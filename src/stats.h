@@ -1,0 +1,96 @@
+/* stats.h -- counters of what the server did, in Prometheus text format. */
+#ifndef WSD_STATS_H
+#define WSD_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct evbuffer;
+struct hub_stats;
+
+/*
+ * Why a connection was refused or failed before its WebSocket (or its
+ * request) got going. Add a reason before STATS_HS_MAX and its label to
+ * stats_hs_names[] in stats.c; nothing else needs to change.
+ */
+enum stats_hs_reason {
+	STATS_HS_BAD_REQUEST,		/* unparsable head, bad handshake */
+	STATS_HS_VERSION,		/* Sec-WebSocket-Version not 13: 426 */
+	STATS_HS_NOT_FOUND,		/* upgrade to a path with no ws app */
+	STATS_HS_FORBIDDEN_ORIGIN,	/* Origin not allowed: 403 */
+	STATS_HS_UNAUTHORIZED,		/* token missing or wrong: 401 */
+	STATS_HS_RATE_LIMITED,		/* per-IP connection rate: 429 */
+	STATS_HS_TOO_MANY,		/* max_connections (or per IP): 503 */
+	STATS_HS_TLS,			/* TLS handshake failed */
+	STATS_HS_TIMEOUT,		/* head not complete in time */
+	STATS_HS_SHUTTING_DOWN,		/* upgrade during a graceful stop */
+	STATS_HS_INTERNAL,		/* out of memory */
+	STATS_HS_MAX
+};
+
+/* Close codes counted one by one; every other code counts as "other". */
+#define STATS_CLOSE_CODES	{ 1000, 1001, 1002, 1003, 1005, 1006, 1007, \
+				  1008, 1009, 1010, 1011 }
+#define STATS_NCLOSE		12	/* the codes above + "other" */
+
+/* Per app route: messages are complete WebSocket messages. */
+struct stats_route {
+	uint64_t	msgs_in;
+	uint64_t	msgs_out;	/* hub deliveries included */
+	uint64_t	bytes_in;	/* payload bytes, as received */
+	uint64_t	bytes_out;	/* payload bytes queued */
+};
+
+/*
+ * One server's counters; lives in struct server (one per event loop),
+ * bumped in place by conn.c and server.c. Never reset.
+ */
+struct stats {
+	time_t		start;		/* wall clock at start-up */
+	uint64_t	conns_total;	/* accepted connections */
+	uint64_t	tls_total;	/* of those, on tls listeners */
+	uint64_t	ws_total;	/* upgrades to WebSocket */
+	unsigned	tls_current;
+	unsigned	ws_current;
+	uint64_t	http_requests;	/* requests answered over HTTP */
+	uint64_t	closes[STATS_NCLOSE];
+	uint64_t	hs_failures[STATS_HS_MAX];
+};
+
+/* What stats_format() shows of one route. */
+struct stats_route_view {
+	const char		*path;
+	const char		*app;
+	const struct stats_route *st;	/* NULL: not a WebSocket app */
+	const struct hub_stats	*hub;	/* NULL: no hub */
+	unsigned		 members;
+};
+
+/* What stats_format() shows besides the counters. */
+struct stats_gauges {
+	unsigned	 conns;		/* open connections, every kind */
+	long long	 rss;		/* bytes; -1: unknown */
+	time_t		 now;
+	const char	*version;
+};
+
+/* Zeroes st and stamps the start time. */
+void	stats_init(struct stats *st, time_t now);
+/* Counts one WebSocket session end with its close code. */
+void	stats_close(struct stats *st, unsigned code);
+/* Counts one refusal. */
+void	stats_hs_fail(struct stats *st, enum stats_hs_reason reason);
+/* The label of a reason ("bad_request"). */
+const char *stats_hs_name(enum stats_hs_reason reason);
+/* The process's resident set in bytes (/proc/self/statm); -1 if unknown. */
+long long stats_rss(void);
+/*
+ * Appends every metric in Prometheus text format 0.0.4 to out: HELP and
+ * TYPE lines, then the samples; routes[] give the per-route ones.
+ */
+void	stats_format(struct evbuffer *out, const struct stats *st,
+	    const struct stats_gauges *g, const struct stats_route_view *routes,
+	    size_t nroutes);
+
+#endif
