@@ -1720,7 +1720,13 @@ config_default(const char *www_root, char **errors)
 	    "app = counter\n"
 	    "\n"
 	    "[route /relay]\n"
-	    "app = relay\n", www_root);
+	    "app = relay\n"
+	    "\n"
+	    "[route /metrics]\n"
+	    "app = metrics\n"
+	    "\n"
+	    "[route /health]\n"
+	    "app = health\n", www_root);
 	conf = config_load_string("(embedded)", text, errors);
 	free(text);
 	if (conf != NULL) {

@@ -313,3 +313,5 @@ def test_embedded_default(wsd, tmp_path, srcdir):
         c.send(helpers.frame(helpers.OP_TEXT, "default"))
         assert helpers.read_message(c)[:2] == (helpers.OP_TEXT,
                                               b"Hello default!")
+    assert helpers.http_get(8080, "/health").body == b"ok\n"
+    assert helpers.http_get(8080, "/metrics").status == 200

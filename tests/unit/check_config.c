@@ -1384,7 +1384,7 @@ END_TEST
 START_TEST(test_embedded)
 {
 	static const char *const paths[] = { "/", "/hello", "/echo", "/time",
-	    "/broadcast", "/counter", "/relay" };
+	    "/broadcast", "/counter", "/relay", "/metrics", "/health" };
 	struct wsd_config *conf;
 	const struct wsd_route *r;
 	char		*errs, *www;
@@ -1399,7 +1399,7 @@ START_TEST(test_embedded)
 	ck_assert_uint_eq(conf->nlistens, 1);
 	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
 	/* Every demo, in this order, with the app keys at their defaults. */
-	ck_assert_uint_eq(conf->nroutes, 7);
+	ck_assert_uint_eq(conf->nroutes, 9);
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
 		ck_assert_str_eq(r->path, paths[i]);
@@ -1959,7 +1959,7 @@ START_TEST(test_example)
 		ck_assert(conf->idle_timeout == def->idle_timeout);
 		ck_assert(conf->close_timeout == def->close_timeout);
 		ck_assert(memcmp(&conf->lim, &def->lim, sizeof(def->lim)) == 0);
-		ck_assert_uint_eq(conf->nroutes, 7);
+		ck_assert_uint_eq(conf->nroutes, 9);
 		for (i = 0; i < conf->nroutes; i++) {
 			r = &conf->routes[i];
 			ck_assert(memcmp(&r->lim, &def->lim,
@@ -1968,6 +1968,10 @@ START_TEST(test_example)
 		}
 		ck_assert_str_eq(route(conf, "/")->root_real, www);
 		ck_assert_ptr_null(route(conf, "/")->app);
+		ck_assert_ptr_eq(route(conf, "/metrics")->app,
+		    app_find("metrics"));
+		ck_assert_ptr_eq(route(conf, "/health")->app,
+		    app_find("health"));
 		/* Every demo route, named after its app. */
 		for (i = 0; i < conf->nroutes; i++) {
 			r = &conf->routes[i];
