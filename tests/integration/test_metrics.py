@@ -11,6 +11,7 @@ import time
 import pytest
 
 import helpers
+from test_tls import leaf, pki  # noqa: F401 (fixtures)
 from helpers import OP_BINARY, OP_TEXT, close_frame, expect_close, frame, \
     read_message
 
@@ -303,6 +304,41 @@ def test_slow_client_counted(wsd):
         time.sleep(0.05)
         s = scrape(d.port)
     pub.close()
+
+
+def test_tls_counted(wsd, static_root, pki, leaf):
+    """TLS connections are counted, and so is a failed TLS handshake."""
+    from test_tls import tls_config, tls_get, tls_ws_connect
+    d = wsd(tls_config(static_root, leaf.chain, leaf.key, listens=(
+        "127.0.0.1:0", "127.0.0.1:0 tls"), routes=[
+            ("/echo", {"app": "echo"}), ("/metrics", {"app": "metrics"})]))
+    plain = [p for p, t in d.ports if not t][0]
+    tls = [p for p, t in d.ports if t][0]
+    c = tls_ws_connect(tls, pki, "/echo")
+    try:
+        c.send(frame(OP_TEXT, "secure"))
+        assert read_message(c)[1] == b"secure"
+        # Scraped over TLS too.
+        r = tls_get(tls, pki, "/metrics")
+        assert r.status == 200, r
+        # Plain HTTP to the TLS port is no TLS handshake.
+        with helpers.Conn(tls) as raw:
+            raw.send(helpers.request("GET", "/metrics"))
+            assert raw.wait_closed(5)
+        s = wait_metric(plain, "wsd_handshake_failures_total", 1,
+                        reason="tls")
+        assert val(s, "wsd_handshake_failures_total", reason="tls") == 1
+        assert val(s, "wsd_connections_total", kind="tls") == 3
+        assert val(s, "wsd_connections", kind="tls") == 1
+        assert val(s, "wsd_connections", kind="websocket") == 1
+        assert val(s, "wsd_messages_received_total", route="/echo") == 1
+    finally:
+        c.close()
+    deadline = time.monotonic() + 5
+    while val(s, "wsd_connections", kind="tls") != 0:
+        assert time.monotonic() < deadline, "tls gauge stuck"
+        time.sleep(0.05)
+        s = scrape(plain)
 
 
 def test_health(wsd):
