@@ -556,6 +556,7 @@ conn_check_output(struct conn *c, size_t limit)
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) <= limit)
 		return;
 	c->paused = 1;
+	c->srv->stats.out_paused++;
 	bufferevent_disable(c->bev, EV_READ);
 	/* The write callback fires once half the backlog has drained. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, limit / 2, 0);
@@ -1439,6 +1440,7 @@ conn_ws_event(struct conn *c, const struct ws_event *ev)
 		 * them is a slow reader and goes. */
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
 		    c->route->lim.max_send_buffer) {
+			c->srv->stats.out_closed++;
 			conn_ws_fail(c, WS_CLOSE_POLICY,
 			    "pongs not read, send buffer full");
 			return 0;

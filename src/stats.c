@@ -145,6 +145,13 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
 	    "HTTP requests answered with a response other than 101.");
 	evbuffer_add_printf(out, "wsd_http_requests_total %" PRIu64 "\n",
 	    st->http_requests);
+	stats_meta(out, "wsd_output_limit_total", "counter", "A connection's "
+	    "own output passed max_send_buffer: reading paused until it "
+	    "drained (pause), or closed with 1008 as pongs went unread "
+	    "(close). Hub traffic: wsd_slow_client_total.");
+	evbuffer_add_printf(out, "wsd_output_limit_total{action=\"pause\"} %"
+	    PRIu64 "\nwsd_output_limit_total{action=\"close\"} %" PRIu64 "\n",
+	    st->out_paused, st->out_closed);
 }
 
 /* Refusals by reason and session ends by close code. */

@@ -54,6 +54,8 @@ struct stats {
 	unsigned	tls_current;
 	unsigned	ws_current;
 	uint64_t	http_requests;	/* requests answered over HTTP */
+	uint64_t	out_paused;	/* reading paused: output over limit */
+	uint64_t	out_closed;	/* closed 1008: pongs not read */
 	uint64_t	closes[STATS_NCLOSE];
 	uint64_t	hs_failures[STATS_HS_MAX];
 };

@@ -341,6 +341,62 @@ def test_tls_counted(wsd, static_root, pki, leaf):
         s = scrape(plain)
 
 
+def send_until(d, conn, data, name, timeout=30, **labels):
+    """Sends data over and over without reading, scraping now and then,
+    until the sample is at least 1 (wsd may stop reading: sends that
+    would block are skipped). Returns the samples."""
+    conn.sock.setblocking(False)
+    deadline = time.monotonic() + timeout
+    pending = memoryview(data)
+    n = 0
+    while True:
+        try:
+            pending = pending[conn.sock.send(pending):]
+            if not pending:
+                pending = memoryview(data)
+        except BlockingIOError:
+            time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # closed by wsd: the scrape tells why
+        n += 1
+        if n % 32 == 0:
+            s = scrape(d.port)
+            if val(s, name, **labels) >= 1:
+                return s
+        assert time.monotonic() < deadline, "%s%r never moved" % (name,
+                                                                  labels)
+
+
+def test_backpressure_counted(wsd):
+    """An echo client that sends but never reads: wsd stops reading from
+    it (pause), the connection stays open."""
+    d = wsd(helpers.make_config(routes=[
+        ("/echo", {"app": "echo", "max_send_buffer": "1k"}),
+        ("/metrics", {"app": "metrics"})]))
+    c = helpers.ws_connect(d.port, "/echo", rcvbuf=4096)
+    try:
+        s = send_until(d, c, frame(OP_BINARY, b"e" * 65536),
+                       "wsd_output_limit_total", action="pause")
+        assert val(s, "wsd_output_limit_total", action="close") == 0
+        assert val(s, "wsd_connections", kind="websocket") == 1
+    finally:
+        c.close()
+
+
+def test_unread_pongs_counted(wsd):
+    """A client that pings but never reads its pongs is closed (1008)."""
+    d = wsd(helpers.make_config(routes=[
+        ("/echo", {"app": "echo", "max_send_buffer": "1k"}),
+        ("/metrics", {"app": "metrics"})]))
+    c = helpers.ws_connect(d.port, "/echo", rcvbuf=4096)
+    try:
+        s = send_until(d, c, frame(helpers.OP_PING, b"p" * 125) * 64,
+                       "wsd_output_limit_total", action="close")
+    finally:
+        c.close()
+    wait_metric(d.port, "wsd_websocket_closes_total", 1, code="1008")
+
+
 def test_health(wsd):
     d = wsd(conf())
     r = helpers.http_get(d.port, "/health")

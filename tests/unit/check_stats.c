@@ -207,6 +207,7 @@ START_TEST(test_format_valid)
 	st.ws_total = 4;
 	st.ws_current = 2;
 	st.tls_current = 1;
+	st.out_paused = 11;
 	s = stats_text(&st, v, 2);
 	ck_assert(has_line(s, "wsd_connections{kind=\"http\"} 1"));
 	ck_assert(has_line(s, "wsd_connections{kind=\"websocket\"} 2"));
@@ -214,6 +215,8 @@ START_TEST(test_format_valid)
 	ck_assert(has_line(s, "wsd_connections_total{kind=\"http\"} 9"));
 	ck_assert(has_line(s, "wsd_build_info{version=\"1.2\\\"3\"} 1"));
 	ck_assert(has_line(s, "wsd_process_resident_memory_bytes 4096"));
+	ck_assert(has_line(s, "wsd_output_limit_total{action=\"pause\"} 11"));
+	ck_assert(has_line(s, "wsd_output_limit_total{action=\"close\"} 0"));
 	ck_assert(has_line(s, "wsd_messages_received_total{route=\"/echo\"} 5"));
 	ck_assert(has_line(s, "wsd_sent_bytes_total{route=\"/echo\"} 70"));
 	/* No hub: no hub samples for /echo. */
