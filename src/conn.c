@@ -926,7 +926,8 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	}
 	if (http_header_find(req, "Transfer-Encoding") != NULL)
 		has_body = 1;
-	if (has_body)
+	/* A stopping server answers, then closes: say so in the head. */
+	if (has_body || c->srv->stopping)
 		keepalive = 0;
 
 	if (req->minor_version >= 1 && http_header_find(req, "Host") == NULL) {
