@@ -406,6 +406,27 @@ def test_health(wsd):
     assert (r.status, r.body, r.header("Content-Length")) == (200, b"", "3")
 
 
+def test_health_draining_during_stop(wsd):
+    """A request that is arriving when SIGTERM comes is still answered
+    (conn_shutdown lets it finish): health says 503 draining. Works
+    without shutdown_delay."""
+    d = wsd(conf())
+    with helpers.Conn(d.port) as c:
+        c.send(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        # Let wsd read the partial head before the signal (an idle
+        # daemon does so at once); the stop keeps such a connection.
+        time.sleep(0.5)
+        d.kill(signal.SIGTERM)
+        d.wait_log(r"SIGTERM: stopping")
+        c.send(b"\r\n")
+        r = helpers.read_response(c)
+    assert (r.status, r.body) == (503, b"draining\n"), r
+    assert r.header("Connection") == "close", r
+    # Exits by itself; a second SIGTERM from the teardown could land
+    # after the handlers are gone.
+    assert d.proc.wait(10) == 0
+
+
 def shutdown_delay_supported(tmp_path):
     """Whether this wsd knows the shutdown_delay key (the reload work)."""
     f = tmp_path / "probe.ini"
