@@ -95,7 +95,7 @@ struct conn {
 	unsigned		 app_opened:1;	/* on_close still owed */
 	unsigned		 end_pending:1;	/* session over, on_close queued */
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
-	unsigned		 tls:1;		/* counted as a TLS connection */
+	unsigned		 tls:1;		/* counted as TLS */
 	struct timeval		 req_start;	/* for the access log */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	/*
@@ -1584,10 +1584,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn	*c = arg;
 	SSL		*ssl;
 
-	(void)bev;
+	/* Gone before the TLS handshake was done: a failed handshake. */
 	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && c->tls &&
-	    c->state == CONN_HTTP_HEAD && (ssl =
-	    bufferevent_openssl_get_ssl(bev)) != NULL && !SSL_is_init_finished(ssl))
+	    c->state == CONN_HTTP_HEAD &&
+	    (ssl = bufferevent_openssl_get_ssl(bev)) != NULL &&
+	    !SSL_is_init_finished(ssl))
 		stats_hs_fail(&c->srv->stats, STATS_HS_TLS);
 	if (what & BEV_EVENT_EOF)
 		conn_close(c, c->state == CONN_LINGER ? "closed" : "eof");

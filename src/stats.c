@@ -129,8 +129,8 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
 
 	if (st->ws_current > g->conns)
 		http = 0;
-	stats_meta(out, "wsd_connections", "gauge", "Open connections: "
-	    "http (not upgraded) + websocket = all; tls counts those over TLS.");
+	stats_meta(out, "wsd_connections", "gauge", "Open connections: http "
+	    "(not upgraded) + websocket = all; tls counts those over TLS.");
 	evbuffer_add_printf(out, "wsd_connections{kind=\"http\"} %u\n"
 	    "wsd_connections{kind=\"websocket\"} %u\n"
 	    "wsd_connections{kind=\"tls\"} %u\n", http, st->ws_current,
@@ -228,7 +228,8 @@ stats_format_routes(struct evbuffer *out,
 		for (i = 0; i < nroutes; i++) {
 			r = &routes[i];
 			h = r->hub;
-			if (r->st == NULL || (stats_rcols[col].hub && h == NULL))
+			if (r->st == NULL || (h == NULL &&
+			    stats_rcols[col].hub))
 				continue;
 			switch (col) {
 			case STATS_R_MSGS_IN:
@@ -254,7 +255,8 @@ stats_format_routes(struct evbuffer *out,
 				break;
 			case STATS_R_SLOW:
 				stats_route_sample(out, stats_rcols[col].name,
-				    r->path, ",action=\"close\"", h->slow_closed);
+				    r->path, ",action=\"close\"",
+				    h->slow_closed);
 				stats_route_sample(out, stats_rcols[col].name,
 				    r->path, ",action=\"drop\"", h->dropped);
 				stats_route_sample(out, stats_rcols[col].name,
