@@ -19,10 +19,10 @@
 #include <event2/listener.h>
 
 #include "app.h"
-#include "hub.h"
 #include "config.h"
 #include "conn.h"
 #include "http.h"
+#include "hub.h"
 #include "iplimit.h"
 #include "log.h"
 #include "sd.h"
