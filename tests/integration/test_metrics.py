@@ -4,8 +4,6 @@ flows (sessions, messages, close codes, refusals, slow clients)."""
 
 import re
 import signal
-import socket
-import struct
 import time
 
 import pytest
@@ -94,14 +92,15 @@ def val(samples, name, **labels):
     return samples[key]
 
 
-def wait_metric(port, name, want, timeout=5.0, **labels):
-    """Scrapes until the sample reaches want (>=); returns the samples.
-    Session ends are counted when the TCP connection goes, a moment after
-    the close frames crossed."""
+def wait_metric(port, name, want, timeout=5.0, exact=False, **labels):
+    """Scrapes until the sample reaches want (>=, or == when exact);
+    returns the samples. Session ends are counted when the TCP connection
+    goes, a moment after the close frames crossed."""
     deadline = time.monotonic() + timeout
     while True:
         s = scrape(port)
-        if val(s, name, **labels) >= want:
+        v = val(s, name, **labels)
+        if v == want or (v > want and not exact):
             return s
         assert time.monotonic() < deadline, "%s%r is %r, want %r" % (
             name, labels, val(s, name, **labels), want)
@@ -210,12 +209,7 @@ def test_messages_and_closes(wsd):
         s = wait_metric(d.port, "wsd_websocket_closes_total", want,
                         code=code)
         assert val(s, "wsd_websocket_closes_total", code=code) == want, code
-    s = wait_metric(d.port, "wsd_connections_total", 4, kind="websocket")
-    deadline = time.monotonic() + 5
-    while val(s, "wsd_connections", kind="websocket") != 0:
-        assert time.monotonic() < deadline, "websocket gauge stuck"
-        time.sleep(0.05)
-        s = scrape(d.port)
+    wait_metric(d.port, "wsd_connections", 0, exact=True, kind="websocket")
 
 
 def test_handshake_failures(wsd):
@@ -297,12 +291,8 @@ def test_slow_client_counted(wsd):
     assert val(s, "wsd_hub_delivered_total", route="/relay") == \
         val(s, "wsd_messages_sent_total", route="/relay")
     slow.close()
-    s = wait_metric(d.port, "wsd_websocket_closes_total", 1, code="1008")
-    deadline = time.monotonic() + 5
-    while val(s, "wsd_hub_members", route="/relay") != 1:
-        assert time.monotonic() < deadline, "slow member still in the hub"
-        time.sleep(0.05)
-        s = scrape(d.port)
+    wait_metric(d.port, "wsd_websocket_closes_total", 1, code="1008")
+    wait_metric(d.port, "wsd_hub_members", 1, exact=True, route="/relay")
     pub.close()
 
 
@@ -334,11 +324,7 @@ def test_tls_counted(wsd, static_root, pki, leaf):
         assert val(s, "wsd_messages_received_total", route="/echo") == 1
     finally:
         c.close()
-    deadline = time.monotonic() + 5
-    while val(s, "wsd_connections", kind="tls") != 0:
-        assert time.monotonic() < deadline, "tls gauge stuck"
-        time.sleep(0.05)
-        s = scrape(plain)
+    wait_metric(plain, "wsd_connections", 0, exact=True, kind="tls")
 
 
 def send_until(d, conn, data, name, timeout=30, **labels):
