@@ -622,7 +622,7 @@ conn_http_log(struct conn *c, const struct http_request *req, int status,
 	char	 buf[1024], *target = buf;
 	size_t	 n;
 
-	c->srv->stats.http_requests++;
+	stats_http(&c->srv->stats, status);
 	if (req != NULL) {
 		/* Tokens in the query never reach the log. */
 		n = access_target_redact(req->target, req->target_len, buf,

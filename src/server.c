@@ -123,6 +123,7 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		log_warnx("%s: max_connections (%u) reached, connection "
 		    "refused", l->name, srv->conf->max_connections);
 		stats_hs_fail(&srv->stats, STATS_HS_TOO_MANY);
+		stats_http(&srv->stats, 503);
 		return;
 	}
 	conn_new(srv, fd, sa, (socklen_t)salen, l->tls ? srv->tls : NULL,

@@ -46,6 +46,14 @@ stats_close(struct stats *st, unsigned code)
 	st->closes[i]++;
 }
 
+/* Counts an HTTP response under 1xx .. 5xx. */
+void
+stats_http(struct stats *st, int status)
+{
+	if (status >= 100 && status <= 599)
+		st->http_status[status / 100 - 1]++;
+}
+
 /* Counts one refusal. */
 void
 stats_hs_fail(struct stats *st, enum stats_hs_reason reason)
@@ -126,6 +134,7 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
     const struct stats_gauges *g)
 {
 	unsigned	http = g->conns - st->ws_current;
+	size_t		i;
 
 	if (st->ws_current > g->conns)
 		http = 0;
@@ -141,10 +150,12 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
 	    "\nwsd_connections_total{kind=\"websocket\"} %" PRIu64
 	    "\nwsd_connections_total{kind=\"tls\"} %" PRIu64 "\n",
 	    st->conns_total, st->ws_total, st->tls_total);
-	stats_meta(out, "wsd_http_requests_total", "counter",
-	    "HTTP requests answered with a response other than 101.");
-	evbuffer_add_printf(out, "wsd_http_requests_total %" PRIu64 "\n",
-	    st->http_requests);
+	stats_meta(out, "wsd_http_responses_total", "counter",
+	    "HTTP responses other than 101, by status class.");
+	for (i = 0; i < 5; i++)
+		evbuffer_add_printf(out, "wsd_http_responses_total"
+		    "{class=\"%zuxx\"} %" PRIu64 "\n", i + 1,
+		    st->http_status[i]);
 	stats_meta(out, "wsd_output_limit_total", "counter", "A connection's "
 	    "own output passed max_send_buffer: reading paused until it "
 	    "drained (pause), or closed with 1008 as pongs went unread "

@@ -53,7 +53,7 @@ struct stats {
 	uint64_t	ws_total;	/* upgrades to WebSocket */
 	unsigned	tls_current;
 	unsigned	ws_current;
-	uint64_t	http_requests;	/* requests answered over HTTP */
+	uint64_t	http_status[5];	/* responses by class: 1xx .. 5xx */
 	uint64_t	out_paused;	/* reading paused: output over limit */
 	uint64_t	out_closed;	/* closed 1008: pongs not read */
 	uint64_t	closes[STATS_NCLOSE];
@@ -81,6 +81,8 @@ struct stats_gauges {
 void	stats_init(struct stats *st, time_t now);
 /* Counts one WebSocket session end with its close code. */
 void	stats_close(struct stats *st, unsigned code);
+/* Counts one HTTP response by its status class. */
+void	stats_http(struct stats *st, int status);
 /* Counts one refusal. */
 void	stats_hs_fail(struct stats *st, enum stats_hs_reason reason);
 /* The label of a reason ("bad_request"). */

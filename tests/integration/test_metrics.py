@@ -86,7 +86,9 @@ def scrape(port):
 
 
 def val(samples, name, **labels):
-    """One sample's value; the sample must exist."""
+    """One sample's value; the sample must exist. A label name may end
+    in "_" (class_ for class)."""
+    labels = {k.rstrip("_"): v for k, v in labels.items()}
     key = (name, tuple(sorted(labels.items())))
     assert key in samples, "no sample %s%r" % (name, labels)
     return samples[key]
@@ -160,7 +162,7 @@ def test_keepalive_scrapes(wsd):
             assert r.status == 200 and r.header("Connection") == \
                 "keep-alive", r
             s = parse_exposition(r.body.decode())[0]
-            counts.append(val(s, "wsd_http_requests_total"))
+            counts.append(val(s, "wsd_http_responses_total", class_="2xx"))
             assert val(s, "wsd_connections_total", kind="http") == 1
         assert counts == [counts[0], counts[0] + 1, counts[0] + 2], counts
 
@@ -238,6 +240,9 @@ def test_handshake_failures(wsd):
         assert val(s, "wsd_handshake_failures_total", reason=reason) == n, \
             reason
     assert val(s, "wsd_connections_total", kind="websocket") == 0
+    # 404 x3, 426, 400 x2, 408.
+    assert val(s, "wsd_http_responses_total", class_="4xx") == 7
+    assert val(s, "wsd_http_responses_total", class_="5xx") == 0
 
 
 def test_max_connections_counted(wsd):
@@ -262,6 +267,7 @@ def test_max_connections_counted(wsd):
             assert time.monotonic() < deadline, "no slot for a scrape"
             time.sleep(0.05)
     assert val(s, "wsd_handshake_failures_total", reason="too_many") >= 1
+    assert val(s, "wsd_http_responses_total", class_="5xx") >= 1
     a.close()
 
 

@@ -152,12 +152,21 @@ START_TEST(test_close_codes)
 	stats_close(&st, 4000);
 	stats_close(&st, 0);
 	stats_close(&st, 1004);
+	stats_http(&st, 200);
+	stats_http(&st, 404);
+	stats_http(&st, 426);
+	stats_http(&st, 600);		/* ignored */
+	stats_http(&st, 99);		/* ignored */
 	s = stats_text(&st, NULL, 0);
 	ck_assert(has_line(s, "wsd_websocket_closes_total{code=\"1000\"} 2"));
 	ck_assert(has_line(s, "wsd_websocket_closes_total{code=\"1011\"} 1"));
 	ck_assert(has_line(s, "wsd_websocket_closes_total{code=\"1001\"} 0"));
 	ck_assert(has_line(s, "wsd_websocket_closes_total{code=\"other\"} 3"));
 	ck_assert(has_line(s, "wsd_uptime_seconds 100"));
+	ck_assert(has_line(s, "wsd_http_responses_total{class=\"2xx\"} 1"));
+	ck_assert(has_line(s, "wsd_http_responses_total{class=\"4xx\"} 2"));
+	ck_assert(has_line(s, "wsd_http_responses_total{class=\"5xx\"} 0"));
+	ck_assert(has_line(s, "wsd_http_responses_total{class=\"1xx\"} 0"));
 	ck_assert(has_line(s, "wsd_start_time_seconds 900"));
 	free(s);
 }
