@@ -40,7 +40,7 @@ struct app_route {
 	struct event_base	*base;
 	struct wsd_config	*wconf;		/* a reference: conf is in it */
 	const struct wsd_route	*conf;
-	struct hub		*hub;		/* NULL for HTTP apps */
+	struct hub		*hub;
 	void			*data;
 	struct stats_route	 stats;
 };
@@ -96,10 +96,13 @@ app_route_new(struct event_base *base, struct wsd_config *wconf,
 	r->refs = 1;
 	r->base = base;
 	r->conf = conf;
-	/* An HTTP app has no WebSocket members to broadcast to. */
-	if (conf->app->on_http == NULL && (r->hub = hub_new(conf->path,
-	    conf->lim.max_send_buffer, (enum hub_policy)conf->slow_client)) ==
-	    NULL) {
+	/*
+	 * HTTP apps get a hub too, never joined: every runtime has one, so
+	 * no caller needs to check.
+	 */
+	r->hub = hub_new(conf->path, conf->lim.max_send_buffer,
+	    (enum hub_policy)conf->slow_client);
+	if (r->hub == NULL) {
 		free(r);
 		return NULL;
 	}

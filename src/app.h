@@ -31,8 +31,9 @@ struct stats_route;
  * evbuffer it only appends to), sets *type to the Content-Type and returns
  * the status; the core writes the head (Content-Length, keep-alive) and
  * leaves the body out for HEAD. Such a route takes no upgrade: an upgrade
- * request gets 404 like a path without a WebSocket app, and it has no hub
- * and no message counters. Other methods get 405.
+ * request gets 404 like a path without a WebSocket app, and its hub and
+ * message counters stay unused (metrics leaves them out). Other methods
+ * get 405.
  */
 struct app {
 	const char	*name;
