@@ -444,3 +444,27 @@ def test_health_draining(wsd, tmp_path):
         assert time.monotonic() < deadline, "health still %d" % r.status
         time.sleep(0.05)
     assert r.body == b"draining\n", r
+
+
+def test_counters_survive_reload(wsd):
+    """SIGHUP with the metrics and health routes kept: the server's and
+    the route's counters go on, and the HTTP apps keep answering."""
+    d = wsd(conf())
+    c = helpers.ws_connect(d.port, "/echo")
+    c.send(frame(OP_TEXT, "before"))
+    assert read_message(c)[1] == b"before"
+    mark = d.log_mark()
+    d.kill(signal.SIGHUP)
+    m = d.wait_log(r"SIGHUP: (configuration reloaded|nothing to reload)",
+                   start=mark)
+    if "nothing" in m.group(0):
+        c.close()
+        pytest.skip("needs the configuration reload (the reload work)")
+    c.send(frame(OP_TEXT, "after"))
+    assert read_message(c)[1] == b"after"
+    s = scrape(d.port)
+    assert val(s, "wsd_messages_received_total", route="/echo") == 2
+    assert val(s, "wsd_connections_total", kind="websocket") == 1
+    assert val(s, "wsd_connections", kind="websocket") == 1
+    assert helpers.http_get(d.port, "/health").body == b"ok\n"
+    c.close()
