@@ -746,6 +746,7 @@ conn_access(struct conn *c, const struct http_request *req, int upgrade,
 	if (upgrade && !access_origin_check(req, r->origins.v, r->origins.n,
 	    r->require_origin, &why)) {
 		log_info("%s: handshake refused: %s", c->peer, why);
+		stats_hs_fail(&c->srv->stats, STATS_HS_FORBIDDEN_ORIGIN);
 		conn_http_simple(c, req, 403, NULL, why, 0);
 		return -1;
 	}
@@ -753,6 +754,7 @@ conn_access(struct conn *c, const struct http_request *req, int upgrade,
 		/* The token itself is never logged. */
 		log_info("%s: %s refused: missing or invalid token", c->peer,
 		    upgrade ? "handshake" : "request");
+		stats_hs_fail(&c->srv->stats, STATS_HS_UNAUTHORIZED);
 		conn_http_simple(c, req, 401, "WWW-Authenticate: Bearer\r\n",
 		    "missing or invalid token", keepalive);
 		return -1;
@@ -990,6 +992,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		    c->route->subprotocols.n, &sel) == -1) {
 			reason = "invalid Sec-WebSocket-Protocol";
 			log_info("%s: handshake refused: %s", c->peer, reason);
+			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			conn_http_simple(c, req, 400, NULL, reason, 0);
 			conn_flush_close(c);
 			return 0;
@@ -1007,9 +1010,11 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	else if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
 		conn_http_simple(c, req, 405, "Allow: GET, HEAD\r\n", NULL, 0);
 		keepalive = 0;
-	} else if (c->route->app != NULL && c->route->app->on_http != NULL)
-		conn_http_app(c, req, keepalive);
-	else if (c->route->app != NULL)
+	} else if (c->route->app != NULL && c->route->app->on_http != NULL) {
+		/* A token guards metrics as it guards files. */
+		if (conn_access(c, req, 0, keepalive) == 0)
+			conn_http_app(c, req, keepalive);
+	} else if (c->route->app != NULL)
 		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n",
 		    "this path speaks WebSocket", keepalive);
 	else if (conn_access(c, req, 0, keepalive) == 0)

@@ -245,6 +245,38 @@ def test_handshake_failures(wsd):
     assert val(s, "wsd_http_responses_total", class_="5xx") == 0
 
 
+def test_access_refusals_counted(wsd, tmp_path):
+    """Refusals of the access rules are counted by reason, and a token
+    file guards the metrics route itself (Prometheus sends the token in
+    Authorization: Bearer)."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# scrapers\ns3cret\n")
+    d = wsd(helpers.make_config(routes=[
+        ("/echo", {"app": "echo", "origins": "https://good.example"}),
+        ("/metrics", {"app": "metrics", "auth_token_file": str(tokens)})]))
+    key = helpers.ws_key()
+    r = helpers.http_raw(d.port, helpers.upgrade_request("/echo", key, extra={
+        "Origin": "https://evil.example"}))
+    assert r.status == 403, r
+    r = helpers.http_raw(d.port, helpers.upgrade_request("/echo", key, extra={
+        "Origin": "https://good.example", "Sec-WebSocket-Protocol": "a b"}))
+    assert r.status == 400, r
+    r = helpers.http_get(d.port, "/metrics")
+    assert r.status == 401 and b"wsd_" not in r.body, r
+    r = helpers.http_get(d.port, "/metrics", headers={
+        "Authorization": "Bearer wrong"})
+    assert r.status == 401, r
+    r = helpers.http_get(d.port, "/metrics", headers={
+        "Authorization": "Bearer s3cret"})
+    assert r.status == 200, r
+    s = parse_exposition(r.body.decode())[0]
+    assert val(s, "wsd_handshake_failures_total",
+               reason="forbidden_origin") == 1
+    assert val(s, "wsd_handshake_failures_total", reason="unauthorized") == 2
+    assert val(s, "wsd_handshake_failures_total", reason="bad_request") == 1
+    assert "s3cret" not in d.log_text()
+
+
 def test_max_connections_counted(wsd):
     d = wsd(conf(max_connections="2"))
     a = helpers.ws_connect(d.port, "/echo")
