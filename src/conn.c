@@ -955,6 +955,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		log_info("%s: %s refused: address not allowed on %s", c->peer,
 		    http_header_has_token(req, "Upgrade", "websocket") ?
 		    "handshake" : "request", c->route->path);
+		stats_hs_fail(&c->srv->stats, STATS_HS_FORBIDDEN_ADDRESS);
 		conn_http_simple(c, req, 403, NULL, conn_refuse_text(403), 0);
 		conn_flush_close(c);
 		return 0;

@@ -24,6 +24,7 @@ static const char *const stats_hs_names[STATS_HS_MAX] = {
 	"timeout",
 	"shutting_down",
 	"internal",
+	"forbidden_address",
 };
 
 /* Zeroes the counters and stamps the start. */

@@ -26,6 +26,7 @@ enum stats_hs_reason {
 	STATS_HS_TIMEOUT,		/* head not complete in time */
 	STATS_HS_SHUTTING_DOWN,		/* upgrade during a graceful stop */
 	STATS_HS_INTERNAL,		/* out of memory */
+	STATS_HS_FORBIDDEN_ADDRESS,	/* client not in the route's allow */
 	STATS_HS_MAX
 };
 

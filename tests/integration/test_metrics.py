@@ -253,7 +253,10 @@ def test_access_refusals_counted(wsd, tmp_path):
     tokens.write_text("# scrapers\ns3cret\n")
     d = wsd(helpers.make_config(routes=[
         ("/echo", {"app": "echo", "origins": "https://good.example"}),
+        ("/hello", {"app": "hello", "allow": "127.0.0.2"}),
         ("/metrics", {"app": "metrics", "auth_token_file": str(tokens)})]))
+    r = helpers.http_raw(d.port, helpers.upgrade_request("/hello", helpers.ws_key()))
+    assert r.status == 403, r
     key = helpers.ws_key()
     r = helpers.http_raw(d.port, helpers.upgrade_request("/echo", key, extra={
         "Origin": "https://evil.example"}))
@@ -273,6 +276,8 @@ def test_access_refusals_counted(wsd, tmp_path):
     assert val(s, "wsd_handshake_failures_total",
                reason="forbidden_origin") == 1
     assert val(s, "wsd_handshake_failures_total", reason="unauthorized") == 2
+    assert val(s, "wsd_handshake_failures_total",
+               reason="forbidden_address") == 1
     assert val(s, "wsd_handshake_failures_total", reason="bad_request") == 1
     assert "s3cret" not in d.log_text()
 
