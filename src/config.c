@@ -1724,6 +1724,7 @@ config_default(const char *www_root, char **errors)
 	    "\n"
 	    "[route /metrics]\n"
 	    "app = metrics\n"
+	    "allow = 127.0.0.0/8 ::1\n"
 	    "\n"
 	    "[route /health]\n"
 	    "app = health\n", www_root);

@@ -1970,6 +1970,8 @@ START_TEST(test_example)
 		ck_assert_ptr_null(route(conf, "/")->app);
 		ck_assert_ptr_eq(route(conf, "/metrics")->app,
 		    app_find("metrics"));
+		/* Loopback only: 127.0.0.0/8 and ::1. */
+		ck_assert_uint_eq(route(conf, "/metrics")->allow.n, 2);
 		ck_assert_ptr_eq(route(conf, "/health")->app,
 		    app_find("health"));
 		/* Every demo route, named after its app. */
