@@ -846,13 +846,10 @@ server_init(struct server *srv, struct event_base *base,
 	TAILQ_INIT(&srv->conns);
 	/* Set first: server_free() releases conf whatever happens. */
 	srv->conf = conf;
-	if (server_listeners(srv, conf) == -1)
-		return -1;
-	/* The same step as a reload, from no runtimes. */
-	if ((srv->routes = server_routes_prepare(srv, conf)) == NULL)
-		return -1;
-	if (server_iplimit_init(srv) == -1)
-		return -1;
+	/*
+	 * Signals first: a SIGTERM that comes while the listeners are bound
+	 * waits for the loop and stops it gracefully instead of killing us.
+	 */
 	srv->ev_sigterm = evsignal_new(base, SIGTERM, server_stop_cb, srv);
 	srv->ev_sigint = evsignal_new(base, SIGINT, server_stop_cb, srv);
 	srv->ev_sighup = evsignal_new(base, SIGHUP, server_hup_cb, srv);
@@ -867,6 +864,13 @@ server_init(struct server *srv, struct event_base *base,
 	evsignal_add(srv->ev_sigterm, NULL);
 	evsignal_add(srv->ev_sigint, NULL);
 	evsignal_add(srv->ev_sighup, NULL);
+	if (server_listeners(srv, conf) == -1)
+		return -1;
+	/* The same step as a reload, from no runtimes. */
+	if ((srv->routes = server_routes_prepare(srv, conf)) == NULL)
+		return -1;
+	if (server_iplimit_init(srv) == -1)
+		return -1;
 	if (sd_notify_enabled()) {
 		srv->sd_watchdog = sd_watchdog_usec();
 		srv->ev_sd = event_new(base, -1, EV_PERSIST, server_sd_cb, srv);
@@ -919,7 +923,6 @@ server_metrics(struct server *srv, struct evbuffer *out)
 	free(v);
 }
 
-/* Runs the event loop until the server has stopped. */
 /* Tells systemd we are ready, then runs the loop until stopped. */
 void
 server_run(struct server *srv)
@@ -1082,6 +1085,13 @@ server_free(struct server *srv)
 		event_free(srv->ev_sigint);
 	if (srv->ev_sighup != NULL)
 		event_free(srv->ev_sighup);
+	/*
+	 * libevent put back the default actions: a late SIGTERM or SIGHUP
+	 * must not kill a daemon that is already on its way out with 0.
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	if (srv->ev_drain != NULL)
 		event_free(srv->ev_drain);
 	if (srv->ev_stop != NULL)
