@@ -404,12 +404,14 @@ conn_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	if (n <= 0) {
 		log_info("%s: %s before the PROXY header", c->peer,
 		    n == 0 ? "eof" : strerror(errno));
+		stats_hs_fail(&c->srv->stats, STATS_HS_PROXY_HEADER);
 		conn_close(c, "no PROXY header");
 		return;
 	}
 	r = proxy_parse(p->buf, p->len + (size_t)n, &h);
 	if (r == PROXY_ERROR) {
 		log_info("%s: invalid PROXY header, closing", c->peer);
+		stats_hs_fail(&c->srv->stats, STATS_HS_PROXY_HEADER);
 		conn_close(c, "invalid PROXY header");
 		return;
 	}
@@ -458,6 +460,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	if (proxy && !conn_hop_trusted(c)) {
 		log_info("%s: PROXY protocol listener: peer not in "
 		    "trusted_proxies, closing", c->peer);
+		stats_hs_fail(&srv->stats, STATS_HS_PROXY_HEADER);
 		evutil_closesocket(fd);
 		free(c);
 		return NULL;
@@ -1418,6 +1421,7 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 	if (c->route->lim.max_messages_per_second > 0 &&
 	    access_rate_take(&ws->rate, c->route->lim.max_messages_per_second,
 	    conn_now()) == -1) {
+		c->srv->stats.rate_closed++;
 		conn_ws_fail(c, WS_CLOSE_POLICY, "message rate exceeded");
 		return;
 	}

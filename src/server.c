@@ -772,6 +772,7 @@ server_reload(struct server *srv)
 	/* Reloads of other modules' files for the new config go here. */
 	log_info("SIGHUP: configuration reloaded (%zu listeners, %zu routes, "
 	    "%u connections)", srv->nlisteners, conf->nroutes, srv->nconns);
+	srv->stats.reloads[0]++;
 	return 0;
 fail:
 	if (ls != NULL) {
@@ -784,6 +785,7 @@ fail:
 	config_free(conf);
 	log_errx("SIGHUP: reload failed, still running the previous "
 	    "configuration");
+	srv->stats.reloads[1]++;
 	return -1;
 }
 

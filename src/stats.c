@@ -25,6 +25,7 @@ static const char *const stats_hs_names[STATS_HS_MAX] = {
 	"shutting_down",
 	"internal",
 	"forbidden_address",
+	"proxy_header",
 };
 
 /* Zeroes the counters and stamps the start. */
@@ -164,6 +165,16 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
 	evbuffer_add_printf(out, "wsd_output_limit_total{action=\"pause\"} %"
 	    PRIu64 "\nwsd_output_limit_total{action=\"close\"} %" PRIu64 "\n",
 	    st->out_paused, st->out_closed);
+	stats_meta(out, "wsd_message_rate_closes_total", "counter",
+	    "WebSockets closed with 1008 for sending more than "
+	    "max_messages_per_second.");
+	evbuffer_add_printf(out, "wsd_message_rate_closes_total %" PRIu64 "\n",
+	    st->rate_closed);
+	stats_meta(out, "wsd_reloads_total", "counter",
+	    "Configuration reloads (SIGHUP) by result.");
+	evbuffer_add_printf(out, "wsd_reloads_total{result=\"ok\"} %" PRIu64
+	    "\nwsd_reloads_total{result=\"failed\"} %" PRIu64 "\n",
+	    st->reloads[0], st->reloads[1]);
 }
 
 /* Refusals by reason and session ends by close code. */

@@ -27,6 +27,7 @@ enum stats_hs_reason {
 	STATS_HS_SHUTTING_DOWN,		/* upgrade during a graceful stop */
 	STATS_HS_INTERNAL,		/* out of memory */
 	STATS_HS_FORBIDDEN_ADDRESS,	/* client not in the route's allow */
+	STATS_HS_PROXY_HEADER,		/* PROXY header bad, absent, untrusted */
 	STATS_HS_MAX
 };
 
@@ -57,6 +58,8 @@ struct stats {
 	uint64_t	http_status[5];	/* responses by class: 1xx .. 5xx */
 	uint64_t	out_paused;	/* reading paused: output over limit */
 	uint64_t	out_closed;	/* closed 1008: pongs not read */
+	uint64_t	rate_closed;	/* closed 1008: message rate */
+	uint64_t	reloads[2];	/* SIGHUP reloads: ok, failed */
 	uint64_t	closes[STATS_NCLOSE];
 	uint64_t	hs_failures[STATS_HS_MAX];
 };
