@@ -225,7 +225,6 @@ server_stop(struct server *srv, const char *why)
 	size_t		 i;
 
 	log_info("%s: stopping (%u connections)", why, srv->nconns);
-	sd_notify_stopping(srv->nconns);
 	srv->stopping = 1;
 	evtimer_del(srv->ev_drain);
 	for (i = 0; i < srv->nlisteners; i++) {
@@ -274,7 +273,9 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 		server_stop(srv, name);
 		return;
 	}
+	/* The stop begins now, shutdown_delay included (sd_notify(3)). */
 	srv->draining = 1;
+	sd_notify_stopping(srv->nconns);
 	if (delay <= 0) {
 		server_stop(srv, name);
 		return;

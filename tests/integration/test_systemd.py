@@ -94,6 +94,20 @@ def test_notify_ready_reload_stopping(wsd, notify):
     assert keys == ["READY", "RELOADING", "READY", "STOPPING"], notify.msgs
 
 
+def test_notify_stopping_before_shutdown_delay(wsd, notify):
+    """STOPPING=1 goes out when the stop begins, while wsd still drains
+    (and serves) for shutdown_delay."""
+    d = wsd(config(shutdown_delay="30s"))
+    notify.wait_for("READY")
+    d.kill(signal.SIGTERM)
+    assert notify.wait_for("STOPPING")["STOPPING"] == "1"
+    assert d.alive()
+    with helpers.ws_connect(d.port, "/echo") as c:
+        c.send(helpers.frame(helpers.OP_TEXT, "still here"))
+        assert helpers.read_message(c)[1] == b"still here"
+    assert d.stop() == 0
+
+
 def test_notify_abstract_socket(wsd, tmp_path, monkeypatch):
     name = "\0wsd-test-%d-%d" % (os.getpid(), time.monotonic_ns())
     n = Notify(name)
