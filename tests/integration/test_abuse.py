@@ -564,3 +564,34 @@ def test_close_stuck_behind_full_send_buffer(wsd, static_root, clients):
     d.wait_log(r"access: 127\.0\.0\.1:%d ws /echo .*close=1011" % port,
                timeout=0.5 + 0.5 + 1 + 3.0, start=mark)
     check_rss(d, rss0, 4 * MIB, "close behind a full buffer", a.sent)
+
+
+def test_pipelined_requests_never_read(wsd, static_root, clients):
+    # Clients pipeline requests for a 3 MiB file and never read: wsd stops
+    # reading them once max_send_buffer is queued (backpressure), keeps
+    # its memory, and drops them when the response makes no progress for
+    # idle_timeout (2s).
+    d = wsd(abuse_config(static_root, max_send_buffer="256k",
+                         idle_timeout="2s", log_level="debug"))
+    rss0 = warm_up(d)
+    mark = d.log_mark()
+    req = request("GET", "/big.bin") * 100
+
+    def feed():
+        return repeat(req, req)
+
+    socks = [Conn(d.port, rcvbuf=64 * 1024) for _ in range(5)]
+    abusers = clients([Abuser(s.sock, feed(), 32 * 1048576, reads=False)
+                       for s in socks])
+    join = in_background(drive, abusers, 30)
+    time.sleep(1)
+    assert_served(d.port, "a pipelining flood")
+    join()
+    sent = sum(a.sent for a in abusers)
+    # wsd read a bounded part of what was offered, and answered the
+    # requests it read one response at a time.
+    assert sent < 5 * 4 * 1048576, "wsd read %d bytes of requests" % sent
+    for a in abusers:
+        d.wait_log(r"127\.0\.0\.1:%d: closing: send timeout"
+                   % a.sock.getsockname()[1], timeout=2 + 3.0, start=mark)
+    check_rss(d, rss0, 4 * MIB, "pipelined requests never read", sent)
