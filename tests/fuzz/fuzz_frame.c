@@ -9,7 +9,8 @@
  * with a small one: both must report the same messages, control frames
  * and final error. Each event is checked against the rules it claims to
  * enforce, and the UTF-8 validator against a plain reference decoder,
- * whole and fed in pieces.
+ * whole and fed in pieces. The input as a close reason checks the
+ * server's close payloads.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -223,6 +224,37 @@ fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
 	free(out);
 }
 
+/*
+ * A close payload built from valid UTF-8 text (the input, up to its first
+ * NUL) fits a control frame, keeps the code and cuts the reason on a
+ * character boundary.
+ */
+static void
+fuzz_close_payload(const uint8_t *s, size_t n)
+{
+	uint8_t		 out[WS_CONTROL_MAX];
+	char		*reason;
+	size_t		 len, rlen;
+
+	if (memchr(s, '\0', n) != NULL)
+		n = (size_t)((const uint8_t *)memchr(s, '\0', n) - s);
+	if (!utf8_valid(s, n) || (reason = malloc(n + 1)) == NULL)
+		return;
+	memcpy(reason, s, n);
+	reason[n] = '\0';
+	len = ws_close_payload(out, WS_CLOSE_POLICY, reason);
+	FUZZ_CHECK(len >= 2 && len <= WS_CONTROL_MAX);
+	FUZZ_CHECK(out[0] == WS_CLOSE_POLICY >> 8 &&
+	    out[1] == (WS_CLOSE_POLICY & 0xff));
+	rlen = len - 2;
+	FUZZ_CHECK(rlen <= n && memcmp(out + 2, reason, rlen) == 0);
+	FUZZ_CHECK(utf8_valid(out + 2, rlen));
+	/* Only as much is cut as the limit needs: at most one character. */
+	FUZZ_CHECK(rlen == n || rlen + 4 > WS_CONTROL_MAX - 2);
+	FUZZ_CHECK(ws_close_payload(out, WS_CLOSE_NO_STATUS, reason) == 0);
+	free(reason);
+}
+
 /* Decodes the stream whole and in pieces and compares. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -240,6 +272,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	seed = fuzz_take(&in, 8) | 1;
 
 	fuzz_utf8(in.data, in.len, seed);
+	fuzz_close_payload(in.data, in.len);
 	fuzz_decode(in.data, in.len, max_message, 16384, 0, &a);
 	fuzz_decode(in.data, in.len, max_message, outcap, seed, &b);
 	FUZZ_CHECK(a.len == b.len && (a.len == 0 ||

@@ -204,13 +204,11 @@ def frames(data):
     i, n = 0, len(data)
     while n - i >= 2:
         b0, b1 = data[i], data[i + 1]
-        ln, h = b1 & 0x7F, 2
-        if ln == 126 and n - i >= 4:
-            ln, h = struct.unpack("!H", data[i + 2:i + 4])[0], 4
-        elif ln == 127 and n - i >= 10:
-            ln, h = struct.unpack("!Q", data[i + 2:i + 10])[0], 10
-        elif ln >= 126 or n - i < h + ln:
+        h = {126: 4, 127: 10}.get(b1 & 0x7F, 2)
+        if n - i < h:
             break
+        ln = (b1 & 0x7F if h == 2 else
+              int.from_bytes(data[i + 2:i + h], "big"))
         if n - i < h + ln:
             break
         out.append(helpers.Frame(b0 >> 7, (b0 >> 4) & 7, b0 & 0x0F,
