@@ -187,9 +187,9 @@ def check_rss(d, rss0, bound_kib, tag, sent):
     """Reports RSS before and after and asserts the growth bound."""
     rss1 = proc_rss_kb(d.pid)
     bound_kib += SANITIZER_SLACK
-    line = ("%s: RSS %d KiB before, %d KiB after (%+d KiB) for %.1f MiB "
+    line = ("%s: RSS %d KiB before, %d KiB after (%+d KiB) for %d KiB "
             "sent; bound %d KiB" % (tag, rss0, rss1, rss1 - rss0,
-                                    sent / 1048576, bound_kib))
+                                    sent // 1024, bound_kib))
     print(line)
     out = os.environ.get("WSD_TEST_OUTPUT")
     if out:
@@ -424,7 +424,7 @@ def test_endless_fragments_1009(wsd, static_root, clients, opcode):
         # Nothing was echoed: 1009 came at the 66th fragment and the
         # rest was discarded, not parsed.
         assert [f.opcode for f in frames(a.received)] == [OP_CLOSE]
-    check_rss(d, rss0, 4 * MIB, "endless fragments",
+    check_rss(d, rss0, 4 * MIB, "endless fragments (opcode %d)" % opcode,
               sum(a.sent for a in abusers))
 
 
