@@ -1,7 +1,9 @@
 /*
  * fuzz_http.c -- libFuzzer target for the HTTP request parser and the
- * helpers that read a parsed request (header lookup, tokens, path
- * decoding, dates, the WebSocket handshake check).
+ * pure code that reads a parsed request: header lookup, tokens, path
+ * decoding, dates, the WebSocket handshake and subprotocol choice, the
+ * access rules (Origin, bearer tokens, the redacted log target). The
+ * input also goes through the token file parser.
  *
  * Input: 2 bytes of max_head, then the request bytes. The request is
  * copied into a buffer of its exact size so that ASan sees any read past
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "http.h"
 #include "ws.h"
 #include "fuzz.h"
@@ -23,6 +26,60 @@ static int
 fuzz_inside(const char *base, size_t len, const char *p, size_t n)
 {
 	return p >= base && n <= len && (size_t)(p - base) <= len - n;
+}
+
+/* The access rules and subprotocols on a parsed request. */
+static void
+fuzz_http_access(const struct http_request *req)
+{
+	static char *const origins[] = {
+		"https://example.org", "http://127.0.0.1:8080",
+	};
+	static char *const protos[] = { "chat", "v2.json" };
+	static const char tokens[] = "# tokens\nsecret-1\n\n  s3cr3t  \n";
+	struct access_tokens *t;
+	const char	*why = NULL;
+	char		*cause = NULL, out[64], *big;
+	size_t		 n, sel = 99;
+	int		 r;
+
+	r = access_origin_check(req, origins, 2, 1, &why);
+	FUZZ_CHECK(r == 1 || (r == 0 && why != NULL));
+	FUZZ_CHECK(access_origin_check(req, origins, 0, 0, &why) == 1);
+	r = ws_subprotocol_select(req, protos, 2, &sel);
+	FUZZ_CHECK(r == -1 || r == 0 || (r == 1 && sel < 2));
+
+	FUZZ_CHECK((t = access_tokens_parse(tokens, sizeof(tokens) - 1,
+	    &cause)) != NULL && t->n == 2);
+	(void)access_token_check(t, req);
+	access_tokens_free(t);
+
+	/* Cut to fit, NUL-terminated; the whole result never holds less. */
+	n = access_target_redact(req->target, req->target_len, out,
+	    sizeof(out));
+	FUZZ_CHECK(strlen(out) == (n < sizeof(out) ? n : sizeof(out) - 1));
+	if ((big = malloc(n + 1)) != NULL) {
+		FUZZ_CHECK(access_target_redact(req->target, req->target_len,
+		    big, n + 1) == n && strlen(big) == n);
+		FUZZ_CHECK(strncmp(big, out, strlen(out)) == 0);
+		free(big);
+	}
+}
+
+/* The input as the text of an auth_token_file. */
+static void
+fuzz_http_token_file(const char *buf, size_t len)
+{
+	struct access_tokens *t;
+	char		*cause = NULL;
+
+	if ((t = access_tokens_parse(buf, len, &cause)) != NULL) {
+		FUZZ_CHECK(t->n > 0 && cause == NULL);
+		access_tokens_free(t);
+	} else {
+		FUZZ_CHECK(cause != NULL);
+		free(cause);
+	}
 }
 
 /* Checks what a complete request head points at and reads it around. */
@@ -78,6 +135,7 @@ fuzz_http_request(const char *buf, size_t head, const struct http_request *req)
 		FUZZ_CHECK(n < 3 || strcmp(path + n - 3, "/..") != 0);
 	}
 
+	fuzz_http_access(req);
 	status = ws_handshake_check(req, accept, &reason);
 	if (status == 0)
 		FUZZ_CHECK(strlen(accept) == WS_ACCEPT_LEN - 1);
@@ -121,6 +179,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (r == HTTP_PARTIAL)
 		/* Incomplete input within the limit is never too big. */
 		FUZZ_CHECK(in.len <= max_head);
+	fuzz_http_token_file(buf, in.len);
 	free(buf);
 	return 0;
 }

@@ -58,6 +58,16 @@ def http_seeds():
                         b"\r\n",
         "obs_text": b"GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\nX: \xff\xfe\r\n\r\n",
         "nul_path": b"GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n",
+        "access": b"GET /chat?a=1&token=s3cr%33t&token=x HTTP/1.1\r\n"
+                  b"Host: x\r\nOrigin: HTTPS://Example.ORG:443\r\n"
+                  b"Authorization: Bearer secret-1\r\n"
+                  b"Sec-WebSocket-Protocol: v1, , chat\r\n"
+                  b"Sec-WebSocket-Protocol: v2.json\r\n\r\n",
+        "access_bad": b"GET /?token=%zz HTTP/1.1\r\nHost: x\r\n"
+                      b"Origin: null\r\nOrigin: http://[::1]:80\r\n"
+                      b"Authorization: bearer  \r\n"
+                      b"Sec-WebSocket-Protocol: a b\r\n\r\n",
+        "token_file": b"# tokens\n\n  secret-1\t\n#x\nsecret 2\n",
     }
     for name, req in seeds.items():
         write("http", name, big + req)
@@ -198,6 +208,17 @@ x = y
         "no_newline": "[route /a]\napp = static\nroot = /",
         "crlf": "[server]\r\nlisten = 127.0.0.1:1\r\n[route /e]\r\napp=echo\r\n",
         "empty_sections": "[]\n[route]\n[route /]\n[tls]\n=\n==\nkey\n",
+        "access": """[server]
+max_messages_per_second = 10
+
+[route /chat]
+app = relay
+origins = https://example.org HTTP://127.0.0.1:8080 wss://[::1]:443
+require_origin = on
+subprotocols = chat v2.json
+max_messages_per_second = 0
+auth_token_file = /dev/null
+""",
     }
     for name, text in seeds.items():
         write("config", name, text.encode())
