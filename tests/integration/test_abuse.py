@@ -193,6 +193,7 @@ def check_rss(d, rss0, bound_kib, tag, sent):
     print(line)
     out = os.environ.get("WSD_TEST_OUTPUT")
     if out:
+        os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "abuse-rss.txt"), "a") as f:
             f.write(line + "\n")
     assert rss1 - rss0 < bound_kib, line
