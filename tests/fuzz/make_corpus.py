@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_corpus.py -- writes the seed corpora of the fuzz targets into
-corpus/<target>/ (http, frame, config). The seeds are committed; rerun this
+corpus/<target>/ (http, frame, config, proxy). The seeds are committed; rerun this
 after changing it and commit what it wrote. Each seed starts with the
 parameter bytes its target reads first (see the comment at the top of
 fuzz_<target>.c)."""
@@ -126,6 +126,30 @@ def frame_seeds():
           + b"\xed\x9f\xbf\xee\x80\x80\xf4\x90\x80\x80")
 
 
+# --------------------------------------------------------------- proxy
+
+def proxy_seeds():
+    sig = b"\r\n\r\n\x00\r\nQUIT\n"
+    v4 = bytes([192, 0, 2, 1, 127, 0, 0, 1]) + struct.pack("!HH", 56324, 443)
+    v6 = (bytes(15) + b"\x01") * 2 + struct.pack("!HH", 1, 2)
+    seeds = {
+        "v1_tcp4": b"PROXY TCP4 192.0.2.1 127.0.0.1 56324 443\r\nGET /",
+        "v1_tcp6": b"PROXY TCP6 2001:db8::1 ::1 56324 443\r\n",
+        "v1_unknown": b"PROXY UNKNOWN ffff::1 ::1 1 2\r\n",
+        "v1_bad_port": b"PROXY TCP4 1.2.3.4 5.6.7.8 65536 1\r\n",
+        "v2_inet": sig + b"\x21\x11" + struct.pack("!H", len(v4)) + v4,
+        "v2_inet6": sig + b"\x21\x21" + struct.pack("!H", len(v6)) + v6,
+        "v2_local": sig + b"\x20\x00\x00\x00",
+        "v2_tlv": sig + b"\x21\x11" + struct.pack("!H", len(v4) + 7) + v4 +
+                  b"\x04\x00\x04abcd",
+        "v2_unix": sig + b"\x21\x31\x00\xd8" + bytes(216),
+        "v2_truncated": sig + b"\x21\x11\x00\x0c" + v4[:5],
+        "cidr_list": b"10.0.0.0/8 ::ffff:127.0.0.1 2001:db8::/32 ::1/128",
+    }
+    for name, data in seeds.items():
+        write("proxy", name, data)
+
+
 # --------------------------------------------------------------- config
 
 def config_seeds():
@@ -231,3 +255,4 @@ if __name__ == "__main__":
     http_seeds()
     frame_seeds()
     config_seeds()
+    proxy_seeds()
