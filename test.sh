@@ -16,6 +16,12 @@ echo "== build (gcc, -Werror)"
 wsd_build build CC=gcc --enable-werror || exit 1
 echo "== build (clang, -Werror, AddressSanitizer + UBSan)"
 wsd_build build-clang CC=clang --enable-werror --enable-asan || exit 1
+echo "== build (clang, libFuzzer targets)"
+wsd_build build-fuzz CC=clang --enable-werror --enable-fuzzing || exit 1
+make -C build-fuzz -j"$(nproc)" fuzz >build-fuzz/make-fuzz.out 2>&1 || {
+	cat build-fuzz/make-fuzz.out
+	exit 1
+}
 
 passed=0
 failed=0
@@ -48,18 +54,47 @@ else
 	failed=$((failed + 1))
 fi
 
+echo "== fuzzing (libFuzzer + ASan + UBSan, ${WSD_FUZZ_SECONDS:-30}s per target)"
+# A crash, leak, sanitizer report or timeout fails its target.
+tests/fuzz/run.sh build-fuzz "${WSD_FUZZ_SECONDS:-30}" "$out/fuzz" |
+    tee "$out/fuzz.out"
+fp=$(grep -c '^fuzz .*: ok' "$out/fuzz.out")
+ff=$(grep -c '^fuzz .*: FAILED' "$out/fuzz.out")
+[ "$fp" -eq 0 ] && [ "$ff" -eq 0 ] && ff=1
+passed=$((passed + fp))
+failed=$((failed + ff))
+
+# Runs the integration suite against one wsd binary and adds its counts.
+# Usage: integration NAME BINARY OUTDIR [VAR=VALUE...]
+integration() {
+	local name=$1 bin=$2 dir=$3 line ip if_ ie
+	shift 3
+	mkdir -p "$dir"
+	env "$@" WSD="$bin" WSD_SRCDIR="$top" WSD_TEST_OUTPUT="$dir" \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	    --junitxml="$out/$name.xml" tests/integration 2>&1 |
+	    tee "$out/$name.out"
+	line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$out/$name.out" | tail -n 1)
+	ip=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+	if_=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+	ie=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+')
+	[ -z "$line" ] && if_=1
+	passed=$((passed + ${ip:-0}))
+	failed=$((failed + ${if_:-0} + ${ie:-0}))
+}
+
 echo "== integration tests (python3-websockets, raw sockets)"
-WSD="$top/build/wsd" WSD_SRCDIR="$top" WSD_TEST_OUTPUT="$out" \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-    --junitxml="$out/integration.xml" tests/integration 2>&1 |
-    tee "$out/integration.out"
-line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$out/integration.out" | tail -n 1)
-ip=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
-if_=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
-ie=$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+')
-[ -z "$line" ] && if_=1
-passed=$((passed + ${ip:-0}))
-failed=$((failed + ${if_:-0} + ${ie:-0}))
+integration integration "$top/build/wsd" "$out"
+
+# The same suite against the ASan+UBSan build: conftest fails a test on
+# any sanitizer report in the daemon's log and on a non-zero exit (leaks
+# at exit included). A small quarantine keeps the RSS-bounded tests
+# meaningful; tests marked sanitizer_slow are skipped (WSD_SANITIZED).
+echo "== integration tests against the ASan + UBSan build (clang)"
+integration integration-asan "$top/build-clang/wsd" "$out/asan" \
+    WSD_SANITIZED=1 \
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:quarantine_size_mb=8 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 echo "== browser tests (Debian chromium, playwright-core, node --test)"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

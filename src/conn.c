@@ -687,7 +687,7 @@ conn_http_static(struct conn *c, const struct http_request *req,
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct static_file	 f;
-	char			 lastmod[30], location[2048];
+	char			 lastmod[30], *location;
 	int			 head = http_method_is(req, "HEAD");
 
 	static_open(c->route->root_real, c->route->path, path, req, &f);
@@ -719,11 +719,21 @@ conn_http_static(struct conn *c, const struct http_request *req,
 		conn_http_log(c, req, 200, head ? 0 : (uint64_t)f.size);
 		break;
 	case 301:
-		/* Built from the raw path: the decoded one may hold CR/LF. */
-		snprintf(location, sizeof(location), "Location: %.*s/%s%.*s\r\n",
+		/*
+		 * Built from the raw path: the decoded one may hold CR/LF.
+		 * Sized to fit: path and query are as long as the request
+		 * head allows, and a cut header line would run into the next.
+		 */
+		if (asprintf(&location, "Location: %.*s/%s%.*s\r\n",
 		    (int)req->path_len, req->path, req->query ? "?" : "",
-		    (int)req->query_len, req->query ? req->query : "");
+		    (int)req->query_len, req->query ? req->query : "") == -1) {
+			log_warn("%s: redirect", c->peer);
+			conn_http_simple(c, req, 500, NULL, NULL, 0);
+			keepalive = 0;
+			break;
+		}
 		conn_http_simple(c, req, 301, location, NULL, keepalive);
+		free(location);
 		break;
 	default:
 		conn_http_simple(c, req, f.status, NULL, NULL, keepalive);

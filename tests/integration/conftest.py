@@ -10,8 +10,13 @@ and for as many listening lines as the config has `listen` keys, and
 returns a Daemon: d.port is the first 127.0.0.1 listener, d.ports all of
 them as (port, is_tls). At teardown every daemon the test started gets
 SIGTERM; the test fails when one needs SIGKILL, exits non-zero or dies of
-a signal (sanitizer runs rely on that). `wsd_module` is the same factory
-for a whole test module: its daemons stop when the module ends.
+a signal (sanitizer runs rely on that), and when its log holds a
+sanitizer report (helpers.SANITIZER_RX), leaks at exit included.
+`wsd_module` is the same factory for a whole test module: its daemons
+stop when the module ends.
+
+WSD_SANITIZED=1 says WSD is an ASan+UBSan build (test.sh's second pass):
+tests marked `@pytest.mark.sanitizer_slow` are skipped there.
 """
 
 import os
@@ -24,7 +29,7 @@ import pytest
 
 import helpers
 
-from helpers import SRCDIR, WSD
+from helpers import SANITIZER_RX, SRCDIR, WSD
 
 START_TIMEOUT = 5.0
 STOP_TIMEOUT = 10.0
@@ -104,6 +109,22 @@ class Daemon:
                 self.proc.wait()
         self._logf.close()
         return self.proc.returncode
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sanitizer_slow: too slow under ASan+UBSan; skipped "
+        "when WSD_SANITIZED=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("WSD_SANITIZED") != "1":
+        return
+    skip = pytest.mark.skip(reason="slow under the sanitizers "
+                            "(WSD_SANITIZED=1)")
+    for item in items:
+        if "sanitizer_slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -223,6 +244,10 @@ def wsd_factory(wsd_binary, tmp_path, static_root, request):
             problems.append("wsd %d died of signal %d" % (d.pid, -rc))
         elif rc != 0:
             problems.append("wsd %d exited with status %d" % (d.pid, rc))
+        m = SANITIZER_RX.search(d.log_text())
+        if m:
+            problems.append("wsd %d logged a sanitizer report: %s"
+                            % (d.pid, m.group(0)))
         if problems and problems[-1].startswith("wsd %d " % d.pid):
             problems.append("log tail:\n" + d.log_tail())
     if problems:

@@ -23,6 +23,11 @@ HOST = "127.0.0.1"
 TIMEOUT = 5.0
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+# A report of ASan, LSan or UBSan in a log (test.sh's sanitizer pass).
+SANITIZER_RX = re.compile(r"ERROR: (?:Address|Leak)Sanitizer\b.*|"
+                          r"WARNING: AddressSanitizer\b.*|"
+                          r"\bruntime error: .*")
+
 OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 
@@ -39,7 +44,11 @@ def run_wsd(args, timeout=10, **kw):
     p = subprocess.run([WSD] + list(args), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=timeout, **kw)
-    return p.returncode, p.stdout.decode("utf-8", "replace")
+    out = p.stdout.decode("utf-8", "replace")
+    m = SANITIZER_RX.search(out)
+    assert not m, "sanitizer report from wsd %s: %s\n%s" % (
+        " ".join(args), m.group(0), out[-4000:])
+    return p.returncode, out
 
 
 def make_config(root=None, server=None, routes=None, route_extra=None):

@@ -169,6 +169,18 @@ def test_directory_without_slash_301(wsd):
     assert urlsplit(r.header("Location", "")).path == "/sub/", r
 
 
+def test_directory_301_with_long_query(wsd):
+    # The Location header holds the whole query, however long the head
+    # allows, and ends its line: it used to be cut at 2 KiB, running
+    # into the next header.
+    d = wsd()
+    query = "q=" + "a" * 5000
+    r = helpers.http_get(d.port, "/sub?" + query)
+    assert r.status == 301, r
+    assert r.header("Location") == "/sub/?" + query
+    assert r.header("Content-Type") == "text/plain; charset=utf-8", r
+
+
 def test_directory_with_slash_index(wsd):
     d = wsd()
     r = helpers.http_get(d.port, "/sub/")

@@ -1,0 +1,63 @@
+/*
+ * fuzz_config.c -- libFuzzer target for the config parser: the input is
+ * an INI file given to config_load_string(). Either a config or errors
+ * come back, every error naming the file; a config answers route lookups.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "fuzz.h"
+
+#define FUZZ_CONFIG_NAME	"fuzz.ini"
+
+/* Checks that every line of errors is "fuzz.ini:...". */
+static void
+fuzz_config_errors(const char *errors)
+{
+	const char	*line = errors, *nl;
+
+	FUZZ_CHECK(*errors != '\0');
+	while (*line != '\0') {
+		FUZZ_CHECK(strncmp(line, FUZZ_CONFIG_NAME ":",
+		    sizeof(FUZZ_CONFIG_NAME)) == 0);
+		if ((nl = strchr(line, '\n')) == NULL)
+			break;
+		line = nl + 1;
+	}
+}
+
+/* Loads the input as config text and looks a few paths up. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const paths[] = {
+		"/", "/echo", "/hello", "/static/x", "/a/b/c", "",
+	};
+	const struct wsd_route *r;
+	struct wsd_config *conf;
+	char		*text, *errors = NULL;
+	size_t		 i;
+
+	if ((text = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	conf = config_load_string(FUZZ_CONFIG_NAME, text, &errors);
+	if (conf == NULL) {
+		FUZZ_CHECK(errors != NULL);
+		fuzz_config_errors(errors);
+	} else {
+		FUZZ_CHECK(errors == NULL);
+		for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+			r = config_route_match(conf, paths[i]);
+			FUZZ_CHECK(r == NULL || (r >= conf->routes &&
+			    r < conf->routes + conf->nroutes));
+		}
+		config_free(conf);
+	}
+	free(errors);
+	free(text);
+	return 0;
+}
