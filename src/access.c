@@ -251,7 +251,7 @@ access_tokens_load(const char *path, char **cause)
 	char		*buf;
 	size_t		 len = 0;
 	ssize_t		 n;
-	int		 fd, saved;
+	int		 fd;
 
 	*cause = NULL;
 	/* Non-blocking: a FIFO must not hang the start-up. */
@@ -259,16 +259,19 @@ access_tokens_load(const char *path, char **cause)
 		access_cause(cause, "%s", strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > ACCESS_FILE_MAX) {
-		saved = errno;
-		if (st.st_size > ACCESS_FILE_MAX && S_ISREG(st.st_mode))
+	if (fstat(fd, &st) == -1) {
+		access_cause(cause, "%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > ACCESS_FILE_MAX) {
+		if (S_ISDIR(st.st_mode))
+			access_cause(cause, "%s", strerror(EISDIR));
+		else if (!S_ISREG(st.st_mode))
+			access_cause(cause, "not a regular file");
+		else
 			access_cause(cause, "larger than %d bytes",
 			    ACCESS_FILE_MAX);
-		else
-			access_cause(cause, "%s", S_ISDIR(st.st_mode) ?
-			    strerror(EISDIR) : !S_ISREG(st.st_mode) ?
-			    "not a regular file" : strerror(saved));
 		close(fd);
 		return NULL;
 	}
