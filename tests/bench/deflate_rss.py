@@ -2,14 +2,16 @@
 """deflate_rss.py -- measures wsd's memory per idle WebSocket, with and
 without permessage-deflate. A benchmark, not a test: it prints numbers.
 
-    WSD=build/wsd /usr/bin/python3 tests/bench/deflate_rss.py [N]
+    WSD=build/wsd /usr/bin/python3 tests/bench/deflate_rss.py [N] [--peer]
 
 For each mode a fresh daemon gets N connections on /echo, each of which
 sends one 200-byte (or 64 KiB) text message and reads the echo (or sends
 nothing),
 then sits idle; the daemon's VmRSS before and after, divided by N, is the
-cost of one idle connection. Everything runs on 127.0.0.1 and every
-process started here is stopped by PID.
+cost of one idle connection. With --peer, python-websockets' echo server
+(serve() with its defaults, compression included) is measured the same
+way in the same run, and the ratio printed. Everything runs on 127.0.0.1
+and every process started here is stopped by PID.
 """
 
 import os
@@ -49,7 +51,23 @@ def rss_kb(pid):
     return helpers.proc_rss_kb(pid)
 
 
-def measure(wsd, n, offer, echo):
+# The peer: python-websockets 10.4's echo server, pings off like wsd here.
+PEER = """
+import asyncio, sys, websockets
+async def echo(ws):
+    async for m in ws:
+        await ws.send(m)
+async def main():
+    async with websockets.serve(echo, "127.0.0.1", 0, ping_interval=None,
+                                max_size=2 ** 20) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        print("listening on 127.0.0.1:%d" % port, flush=True)
+        await asyncio.Future()
+asyncio.run(main())
+"""
+
+
+def measure(wsd, n, offer, echo, peer=False):
     tmp = tempfile.mkdtemp(prefix="wsd-rss-")
     conf = os.path.join(tmp, "wsd.ini")
     with open(conf, "w") as f:
@@ -58,8 +76,8 @@ def measure(wsd, n, offer, echo):
             server={"max_connections": str(n + 100),
                     "ping_interval": "0", "access_log": "off"}))
     log = open(os.path.join(tmp, "wsd.log"), "wb")
-    p = subprocess.Popen([wsd, "-c", conf], stdout=log,
-                         stderr=subprocess.STDOUT,
+    argv = ["/usr/bin/python3", "-c", PEER] if peer else [wsd, "-c", conf]
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL)
     conns = []
     try:
@@ -102,16 +120,23 @@ def measure(wsd, n, offer, echo):
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    args = [a for a in sys.argv[1:] if a != "--peer"]
+    peer = "--peer" in sys.argv[1:]
+    n = int(args[0]) if args else 1000
     wsd = os.environ.get("WSD", "build/wsd")
     helpers.raise_nofile(n + 200)
     print("%d idle connections per mode (%s)" % (n, wsd))
-    print("%-52s %9s %9s %10s" % ("mode", "RSS0 KiB", "RSS1 KiB",
-                                  "KiB/conn"))
+    print("%-52s %9s %9s %10s%s" % ("mode", "RSS0 KiB", "RSS1 KiB",
+                                    "KiB/conn", "  peer KiB  ratio"
+                                    if peer else ""))
     for name, offer, echo in MODES:
         b, a, neg = measure(wsd, n, offer, echo)
         assert neg == (offer is not None), name
-        print("%-52s %9d %9d %10.1f" % (name, b, a, (a - b) / n))
+        line = "%-52s %9d %9d %10.1f" % (name, b, a, (a - b) / n)
+        if peer:
+            pb, pa, _ = measure(wsd, n, offer, echo, peer=True)
+            line += " %10.1f %6.3f" % ((pa - pb) / n, (a - b) / (pa - pb))
+        print(line)
 
 
 if __name__ == "__main__":
