@@ -389,6 +389,10 @@ ws_header_check_length(struct ws_parser *p, struct ws_event *ev)
 	if (n >> 63)
 		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
 		    "invalid frame length");
+	/* RFC 6455 5.2: "the minimal number of bytes MUST be used". */
+	if ((ext == 2 && n < 126) || (ext == 8 && n <= 0xffff))
+		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+		    "non-minimal frame length");
 	p->payload_len = n;
 	p->payload_done = 0;
 	p->ctl_len = 0;

@@ -1213,6 +1213,13 @@ static const struct {
 	    "ERROR 1002 invalid frame length;"),
 	R("\x82\xff\xff\xff\xff\xff\xff\xff\xff\xff" M0, 0,
 	    "ERROR 1002 invalid frame length;"),
+	/* ...and lengths use the fewest bytes that hold them. */
+	R("\x82\xfe\x00\x7d" M0, 0, "ERROR 1002 non-minimal frame length;"),
+	R("\x82\xfe\x00\x00" M0, 0, "ERROR 1002 non-minimal frame length;"),
+	R("\x82\xff\0\0\0\0\0\0\xff\xff" M0, 0,
+	    "ERROR 1002 non-minimal frame length;"),
+	R("\x82\xff\0\0\0\0\0\0\0\x05" M0, 0,
+	    "ERROR 1002 non-minimal frame length;"),
 	/* RFC 6455 5.4: continuations need an open message... */
 	R("\x80\x80" M0, 0, "ERROR 1002 continuation frame without a message;"),
 	R("\x00\x81" M0 "a", 0,
