@@ -46,6 +46,14 @@ iplimit_new(unsigned max_count, unsigned rate, uint64_t seed)
 	return t;
 }
 
+/* Changes the limits; the next acquire applies them. */
+void
+iplimit_set_limits(struct iplimit *t, unsigned max_count, unsigned rate)
+{
+	t->max_count = max_count;
+	t->rate = rate;
+}
+
 /* Frees a table and its entries. */
 void
 iplimit_free(struct iplimit *t)

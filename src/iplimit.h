@@ -26,6 +26,9 @@ struct iplimit_entry;
  */
 struct iplimit *iplimit_new(unsigned max_count, unsigned rate, uint64_t seed);
 void	iplimit_free(struct iplimit *t);
+/* New limits for the table (a reload); counts and buckets carry over. */
+void	iplimit_set_limits(struct iplimit *t, unsigned max_count,
+	    unsigned rate);
 
 /*
  * Counts a new connection from a at time now (seconds, monotonic).

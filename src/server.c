@@ -679,12 +679,51 @@ server_str_equal(const char *a, const char *b)
 }
 
 /*
+ * The per-address table, made when a per-address limit is first set (at
+ * start-up or by a reload) and kept from then on: connections point into
+ * it. A reload changes its limits; counts and buckets carry over.
+ */
+static int
+server_iplimit_apply(struct server *srv, const struct wsd_config *conf)
+{
+	struct timeval	 tv = { 1, 0 };
+	uint64_t	 seed;
+
+	if (srv->iplimit != NULL)
+		iplimit_set_limits(srv->iplimit, conf->max_connections_per_ip,
+		    conf->max_connection_rate_per_ip);
+	else if (conf->max_connections_per_ip == 0 &&
+	    conf->max_connection_rate_per_ip == 0)
+		return 0;
+	else {
+		/* A secret seed, so that nobody picks addresses that collide. */
+		arc4random_buf(&seed, sizeof(seed));
+		srv->iplimit = iplimit_new(conf->max_connections_per_ip,
+		    conf->max_connection_rate_per_ip, seed);
+		if (srv->iplimit == NULL) {
+			log_warnx("per-address limits: out of memory");
+			return -1;
+		}
+	}
+	/* The rate buckets refill; the timer frees the full ones. */
+	if (conf->max_connection_rate_per_ip == 0 || srv->ev_iplimit != NULL)
+		return 0;
+	srv->ev_iplimit = event_new(srv->base, -1, EV_PERSIST,
+	    server_iplimit_cb, srv);
+	if (srv->ev_iplimit == NULL || event_add(srv->ev_iplimit, &tv) == -1) {
+		log_warnx("per-address limits: cannot set up the timer");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Keys read once at start-up: a reload logs their change as needing a
  * restart and the running values stay in force.
  */
 static void
 server_reload_restart_keys(const struct wsd_config *old,
-    struct wsd_config *conf)
+    const struct wsd_config *conf)
 {
 	if (!server_str_equal(old->user, conf->user) ||
 	    !server_str_equal(old->group, conf->group))
@@ -693,15 +732,6 @@ server_reload_restart_keys(const struct wsd_config *old,
 		log_warnx("SIGHUP: pid_file: a change needs a restart");
 	if (old->log_target != conf->log_target)
 		log_warnx("SIGHUP: log: a change needs a restart");
-	if (old->max_connections_per_ip != conf->max_connections_per_ip ||
-	    old->max_connection_rate_per_ip !=
-	    conf->max_connection_rate_per_ip) {
-		log_warnx("SIGHUP: max_connections_per_ip and "
-		    "max_connection_rate_per_ip: a change needs a restart");
-		conf->max_connections_per_ip = old->max_connections_per_ip;
-		conf->max_connection_rate_per_ip =
-		    old->max_connection_rate_per_ip;
-	}
 }
 
 /* Logs every line of a config error list as an error. */
@@ -752,6 +782,9 @@ server_reload(struct server *srv)
 		free(errors);
 		goto fail;
 	}
+	/* New per-address limits; the fail path puts the old ones back. */
+	if (server_iplimit_apply(srv, conf) == -1)
+		goto fail;
 	if ((ls = server_listeners_prepare(srv, conf, &nls)) == NULL)
 		goto fail;
 	if ((rts = server_routes_prepare(srv, conf)) == NULL)
@@ -782,6 +815,9 @@ fail:
 				server_listener_free(ls[i]);
 		free(ls);
 	}
+	if (srv->iplimit != NULL)
+		iplimit_set_limits(srv->iplimit, old->max_connections_per_ip,
+		    old->max_connection_rate_per_ip);
 	tls_free(tls);
 	config_free(conf);
 	log_errx("SIGHUP: reload failed, still running the previous "
@@ -805,36 +841,6 @@ server_hup_cb(evutil_socket_t sig, short what, void *arg)
 	sd_notify_reloading();
 	server_reload(srv);
 	sd_notify_ready(srv->nconns);
-}
-
-/* The per-address table, when a per-address limit is set. */
-static int
-server_iplimit_init(struct server *srv)
-{
-	const struct wsd_config *conf = srv->conf;
-	struct timeval	 tv = { 1, 0 };
-	uint64_t	 seed;
-
-	if (conf->max_connections_per_ip == 0 &&
-	    conf->max_connection_rate_per_ip == 0)
-		return 0;
-	/* A secret seed, so that nobody picks addresses that collide. */
-	arc4random_buf(&seed, sizeof(seed));
-	srv->iplimit = iplimit_new(conf->max_connections_per_ip,
-	    conf->max_connection_rate_per_ip, seed);
-	if (srv->iplimit == NULL) {
-		log_warnx("per-address limits: out of memory");
-		return -1;
-	}
-	if (conf->max_connection_rate_per_ip == 0)
-		return 0;
-	srv->ev_iplimit = event_new(srv->base, -1, EV_PERSIST,
-	    server_iplimit_cb, srv);
-	if (srv->ev_iplimit == NULL || event_add(srv->ev_iplimit, &tv) == -1) {
-		log_warnx("per-address limits: cannot set up the timer");
-		return -1;
-	}
-	return 0;
 }
 
 /* Binds every configured listener and installs the signal handlers. */
@@ -872,7 +878,7 @@ server_init(struct server *srv, struct event_base *base,
 	/* The same step as a reload, from no runtimes. */
 	if ((srv->routes = server_routes_prepare(srv, conf)) == NULL)
 		return -1;
-	if (server_iplimit_init(srv) == -1)
+	if (server_iplimit_apply(srv, conf) == -1)
 		return -1;
 	if (sd_notify_enabled()) {
 		srv->sd_watchdog = sd_watchdog_usec();

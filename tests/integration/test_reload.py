@@ -178,11 +178,23 @@ def test_start_up_only_keys_need_a_restart(wsd):
     routes = [("/echo", {"app": "echo"})]
     d = wsd(conf(routes))
     log = reload(d, conf(routes + [("/hello", {"app": "hello"})], server={
-        "max_connections_per_ip": "5", "log": "syslog"}))
-    assert "max_connection_rate_per_ip: a change needs a restart" in log, log
+        "log": "syslog"}))
     assert "SIGHUP: log: a change needs a restart" in log, log
     # The rest of the new config applies.
     assert upgrade_status(d.port, "/hello") == 101
+
+
+def test_per_ip_limits_follow_reload(wsd):
+    """max_connections_per_ip set by a reload counts the connections
+    opened from then on; a later reload lifts it again."""
+    routes = [("/echo", {"app": "echo"})]
+    d = wsd(conf(routes))
+    reload(d, conf(routes, server={"max_connections_per_ip": "1"}))
+    with helpers.ws_connect(d.port, "/echo"):
+        assert upgrade_status(d.port, "/echo") == 503
+        log = reload(d, conf(routes, server={"max_connections_per_ip": "0"}))
+        assert "needs a restart" not in log, log
+        assert upgrade_status(d.port, "/echo") == 101
 
 
 # --------------------------------------------------------------- app state
