@@ -288,6 +288,34 @@ def test_socket_activation(activated):
         s2.close()
 
 
+def test_socket_activation_survives_reload(activated):
+    """A SIGHUP keeps the passed sockets, the matched one and the one no
+    listen line names: both go on accepting, nothing is bound anew."""
+    s1, s2 = listening_socket(), listening_socket()
+    p1, p2 = s1.getsockname()[1], s2.getsockname()[1]
+    try:
+        a = activated(config(listen="127.0.0.1:%d" % p1), [s1, s2])
+        a.wait_log(r"listening on 127\.0\.0\.1:%d \(socket activation\)"
+                   % p2)
+        s1.close()
+        s2.close()
+        a.conf.write_text(helpers.make_config(
+            routes=[("/echo", {"app": "echo"}), ("/hello", {"app": "hello"})],
+            server={"listen": "127.0.0.1:%d" % p1}))
+        a.proc.send_signal(signal.SIGHUP)
+        a.wait_log(r"SIGHUP: configuration reloaded")
+        assert "cannot bind" not in a.log_text()
+        for port in (p1, p2):
+            c = helpers.ws_connect(port, "/hello")
+            c.send(helpers.frame(0x1, b"again"))
+            assert helpers.read_message(c)[:2] == (0x1, b"Hello again!")
+            c.close()
+        assert a.stop() == 0
+    finally:
+        s1.close()
+        s2.close()
+
+
 def test_socket_activation_port_zero_matches(activated):
     s = listening_socket()
     port = s.getsockname()[1]
