@@ -826,6 +826,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 			return -1;
 		}
 		ws_parser_allow_rsv1(&c->ws->parser);
+		c->srv->stats.ws_deflate++;
 	}
 	c->ws->rt = app_route_hold(server_app_route(c->srv, c->route));
 	c->ws->stats = app_route_stats(c->ws->rt);

@@ -152,6 +152,10 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
 	    "\nwsd_connections_total{kind=\"websocket\"} %" PRIu64
 	    "\nwsd_connections_total{kind=\"tls\"} %" PRIu64 "\n",
 	    st->conns_total, st->ws_total, st->tls_total);
+	stats_meta(out, "wsd_websocket_compressed_total", "counter",
+	    "WebSocket sessions that negotiated permessage-deflate.");
+	evbuffer_add_printf(out, "wsd_websocket_compressed_total %" PRIu64 "\n",
+	    st->ws_deflate);
 	stats_meta(out, "wsd_http_responses_total", "counter",
 	    "HTTP responses other than 101, by status class.");
 	for (i = 0; i < 5; i++)

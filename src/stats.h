@@ -53,6 +53,7 @@ struct stats {
 	uint64_t	conns_total;	/* accepted connections */
 	uint64_t	tls_total;	/* of those, on tls listeners */
 	uint64_t	ws_total;	/* upgrades to WebSocket */
+	uint64_t	ws_deflate;	/* of those, with permessage-deflate */
 	unsigned	tls_current;
 	unsigned	ws_current;
 	uint64_t	http_status[5];	/* responses by class: 1xx .. 5xx */

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import helpers
+from pmd_lib import PmdConn
 from test_tls import leaf, pki  # noqa: F401 (fixtures)
 from helpers import OP_BINARY, OP_TEXT, close_frame, expect_close, frame, \
     read_message
@@ -520,3 +521,13 @@ def test_message_rate_closes_counted(wsd):
     s = scrape(d.port)
     assert val(s, "wsd_message_rate_closes_total") == 1
     assert val(s, "wsd_websocket_closes_total", code="1008") == 1
+
+
+def test_compressed_sessions_counted(wsd):
+    d = wsd(conf())
+    helpers.ws_connect(d.port, "/echo").close()
+    with PmdConn(d.port, "/echo",
+                 offer="permessage-deflate; client_max_window_bits") as c:
+        assert c.params is not None
+    s = wait_metric(d.port, "wsd_connections_total", 2, kind="websocket")
+    assert val(s, "wsd_websocket_compressed_total") == 1
