@@ -1175,10 +1175,23 @@ conn_send_shared(struct conn *c, const void *frame, size_t len,
     size_t payload_len, void (*cleanup)(const void *, size_t, void *),
     void *arg)
 {
+	struct evbuffer	*out;
+
 	if (!conn_is_open(c))
 		return -1;
-	if (evbuffer_add_reference(bufferevent_get_output(c->bev), frame, len,
-	    cleanup, arg) == -1)
+	out = bufferevent_get_output(c->bev);
+	/*
+	 * A reference costs libevent a chain of its own, 1 KiB whatever the
+	 * frame's size, that evbuffer_get_length() does not show: for small
+	 * frames a copy into the buffer's free space is both less memory and
+	 * less work, and keeps max_send_buffer a true bound.
+	 */
+	if (len < CONN_SHARE_MIN) {
+		if (evbuffer_add(out, frame, len) == -1)
+			return -1;
+		cleanup(frame, len, arg);
+	} else if (evbuffer_add_reference(out, frame, len, cleanup,
+	    arg) == -1)
 		return -1;
 	c->ws->bytes_out += payload_len;
 	c->ws->stats->msgs_out++;

@@ -8,6 +8,7 @@ pass max_send_buffer (16k here) and the policy start. The publisher keeps
 at most WINDOW messages ahead of the normal readers, so their pending
 output stays far below the limit: they must get every message."""
 
+import os
 import re
 import selectors
 import socket
@@ -439,3 +440,42 @@ def test_slow_client_close_counter_leaves(wsd):
     finally:
         for c in [slow] + [r.w for r in readers]:
             c.close()
+
+
+def test_tiny_messages_stay_within_max_send_buffer(wsd):
+    """Many members that never read, a flood of tiny messages published
+    faster than wsd writes them out: what wsd holds per member stays near
+    max_send_buffer, not a multiple of it. (A frame
+    shared by reference costs libevent a 1 KiB chain; tiny frames are
+    copied instead, so the bytes counted are the bytes held.)"""
+    members, total, limit = 100, 30000, 16 * 1024
+    d = wsd(helpers.make_config(routes=[
+        ("/relay", {"app": "relay", "echo_self": "off",
+                    "slow_client": "drop", "max_send_buffer": "16k"}),
+        ("/metrics", {"app": "metrics"})],
+        server={"max_connections": "1000"}))
+    slow = [helpers.ws_connect(d.port, "/relay", rcvbuf=SLOW_RCVBUF)
+            for _ in range(members)]
+    pub = nodelay(helpers.ws_connect(d.port, "/relay"))
+    rss = RssWatch(d.pid)
+    msg = frame(OP_TEXT, b"0123456789abcdef")
+    for i in range(0, total, 100):
+        pub.send(msg * 100)
+    rx = re.compile(rb'wsd_messages_received_total\{route="/relay"\} (\d+)')
+    deadline = time.monotonic() + 30
+    while True:
+        body = helpers.http_get(d.port, "/metrics").body
+        if int(rx.search(body).group(1)) == total:
+            break
+        assert time.monotonic() < deadline, "wsd did not take every message"
+        time.sleep(0.1)
+    rss.sample()
+    growth = rss.peak - rss.base
+    bound = members * 3 * limit // 1024 + 4096
+    if os.environ.get("WSD_SANITIZED") == "1":
+        bound += 32 * 1024
+    assert growth < bound, "wsd grew by %d kB for %d members (bound %d kB)" % (
+        growth, members, bound)
+    for c in slow:
+        c.close()
+    pub.close()
