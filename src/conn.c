@@ -75,7 +75,6 @@ struct conn_ws {
 	uint32_t		 ping_seq;
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
-	const char		*subprotocol;	/* the route's; NULL: none */
 	struct access_rate	 rate;		/* max_messages_per_second */
 };
 
@@ -127,6 +126,8 @@ static void	conn_ws_read(struct conn *);
 static void	conn_flush_close(struct conn *);
 static void	conn_http_simple(struct conn *, const struct http_request *,
 		    int, const char *, const char *, int);
+static int	conn_http_fail(struct conn *, const struct http_request *, int,
+		    const char *, const char *);
 
 /* Moves c to a new state, logging the transition at debug level. */
 static void
@@ -258,12 +259,11 @@ conn_refuse_text(int status)
 static void
 conn_refuse(struct conn *c, int status)
 {
-	if (bufferevent_openssl_get_ssl(c->bev) != NULL) {
+	if (c->tls) {
 		c->refuse = status;
 		return;
 	}
-	conn_http_simple(c, NULL, status, NULL, conn_refuse_text(status), 0);
-	conn_flush_close(c);
+	conn_http_fail(c, NULL, status, NULL, conn_refuse_text(status));
 }
 
 /*
@@ -428,12 +428,8 @@ conn_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(p->ev);
 	free(p);
 	c->proxy = NULL;
-	if (conn_start(c, fd, tls) == -1) {
-		c->ipe = NULL;
-		TAILQ_REMOVE(&c->srv->conns, c, entry);
-		c->srv->nconns--;
-		conn_free_early(c);
-	}
+	if (conn_start(c, fd, tls) == -1)
+		conn_close(c, "cannot set up connection");
 }
 
 /* Takes over an accepted socket. */
@@ -493,9 +489,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	c->state = CONN_HTTP_HEAD;
 	if (conn_start(c, fd, tls) == -1) {
-		TAILQ_REMOVE(&srv->conns, c, entry);
-		srv->nconns--;
-		conn_free_early(c);
+		conn_close(c, "cannot set up connection");
 		return NULL;
 	}
 	return c;
@@ -664,17 +658,22 @@ conn_http_simple(struct conn *c, const struct http_request *req, int status,
 	conn_http_head(c, status, keepalive);
 	evbuffer_add_printf(out, "%sContent-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %d\r\n\r\n", extra ? extra : "", n);
-	if (!head && status != 304)
+	if (!head)
 		evbuffer_add(out, body, (size_t)n);
 	conn_http_log(c, req, status, head ? 0 : (uint64_t)n);
 }
 
-/* Answers a request that cannot be parsed and closes. */
-static void
-conn_http_error(struct conn *c, int status)
+/*
+ * Answers with an error (conn_http_simple) and closes once it is written.
+ * Returns 0, conn_http_request()'s "the connection changed state".
+ */
+static int
+conn_http_fail(struct conn *c, const struct http_request *req, int status,
+    const char *extra, const char *detail)
 {
-	conn_http_simple(c, NULL, status, NULL, NULL, 0);
+	conn_http_simple(c, req, status, extra, detail, 0);
 	conn_flush_close(c);
+	return 0;
 }
 
 /*
@@ -804,13 +803,11 @@ conn_http_app(struct conn *c, const struct http_request *req, int keepalive)
 /* Completes the opening handshake and switches to the WebSocket. */
 static int
 conn_ws_upgrade(struct conn *c, const struct http_request *req,
-    const char *accept)
+    const char *accept, const char *proto)
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
-	const struct wsd_strlist *protos = &c->route->subprotocols;
 	struct pmd_params	 pp;
 	char			 ext[PMD_RESPONSE_MAX];
-	size_t			 sel;
 
 	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
 		log_warn("%s: upgrade", c->peer);
@@ -836,22 +833,19 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	if (c->route->lim.max_messages_per_second > 0)
 		access_rate_init(&c->ws->rate,
 		    c->route->lim.max_messages_per_second, conn_now());
-	/* conn_http_request() has refused invalid offers already. */
-	if (ws_subprotocol_select(req, protos->v, protos->n, &sel) == 1)
-		c->ws->subprotocol = protos->v[sel];
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Server: wsd/%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n", PACKAGE_VERSION, accept);
-	if (c->ws->subprotocol != NULL)
+	if (proto != NULL)
 		evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %s\r\n",
-		    c->ws->subprotocol);
+		    proto);
 	if (c->ws->pmd != NULL)
 		evbuffer_add_printf(out, "Sec-WebSocket-Extensions: %s\r\n",
 		    ext);
 	evbuffer_add(out, "\r\n", 2);
 	log_debug("%s: websocket %s%s%s%s%s", c->peer, c->route->path,
-	    c->ws->subprotocol ? " subprotocol " : "",
-	    c->ws->subprotocol ? c->ws->subprotocol : "",
+	    proto ? " subprotocol " : "",
+	    proto ? proto : "",
 	    c->ws->pmd != NULL ? " with " : "", c->ws->pmd != NULL ? ext : "");
 
 	/* WebSockets are kept alive by pings, not by the write timeout. */
@@ -911,7 +905,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	const char	*reason;
 	char		 path[4096], accept[WS_ACCEPT_LEN];
 	size_t		 sel;
-	int		 keepalive, status, has_body = 0;
+	int		 keepalive, status, upgrade, proto, has_body = 0;
 
 	/* RFC 7230 6.3: persistence by version and Connection. */
 	if (req->minor_version >= 1)
@@ -930,12 +924,9 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		for (i = 0; i < h->value_len; i++)
 			if (h->value[i] < '0' || h->value[i] > '9')
 				break;
-		if (h->value_len == 0 || i != h->value_len) {
-			conn_http_simple(c, req, 400, NULL,
-			    "invalid Content-Length", 0);
-			conn_flush_close(c);
-			return 0;
-		}
+		if (h->value_len == 0 || i != h->value_len)
+			return conn_http_fail(c, req, 400, NULL,
+			    "invalid Content-Length");
 		for (i = 0; i < h->value_len; i++)
 			if (h->value[i] != '0')
 				has_body = 1;
@@ -946,76 +937,58 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	if (has_body || c->srv->stopping)
 		keepalive = 0;
 
-	if (req->minor_version >= 1 && http_header_find(req, "Host") == NULL) {
-		conn_http_simple(c, req, 400, NULL, "missing Host header", 0);
-		conn_flush_close(c);
-		return 0;
-	}
+	if (req->minor_version >= 1 && http_header_find(req, "Host") == NULL)
+		return conn_http_fail(c, req, 400, NULL, "missing Host header");
 	if (http_path_decode(req->path, req->path_len, path,
-	    sizeof(path)) == -1) {
-		conn_http_simple(c, req, 400, NULL, "invalid path", 0);
-		conn_flush_close(c);
-		return 0;
-	}
-	if ((status = conn_http_client(c, req)) != 0) {
-		conn_http_simple(c, req, status, NULL,
-		    conn_refuse_text(status), 0);
-		conn_flush_close(c);
-		return 0;
-	}
+	    sizeof(path)) == -1)
+		return conn_http_fail(c, req, 400, NULL, "invalid path");
+	if ((status = conn_http_client(c, req)) != 0)
+		return conn_http_fail(c, req, status, NULL,
+		    conn_refuse_text(status));
+	upgrade = http_header_has_token(req, "Upgrade", "websocket");
 	c->route = config_route_match(c->conf, path);
 	if (c->route != NULL && c->route->allow.n > 0 &&
 	    !cidr_list_match(&c->route->allow, &c->addr)) {
 		log_info("%s: %s refused: address not allowed on %s", c->peer,
-		    http_header_has_token(req, "Upgrade", "websocket") ?
-		    "handshake" : "request", c->route->path);
+		    upgrade ? "handshake" : "request", c->route->path);
 		stats_hs_fail(&c->srv->stats, STATS_HS_FORBIDDEN_ADDRESS);
-		conn_http_simple(c, req, 403, NULL, conn_refuse_text(403), 0);
-		conn_flush_close(c);
-		return 0;
+		return conn_http_fail(c, req, 403, NULL, conn_refuse_text(403));
 	}
 
-	if (http_header_has_token(req, "Upgrade", "websocket")) {
+	if (upgrade) {
 		if (c->route == NULL || c->route->app == NULL ||
 		    c->route->app->on_http != NULL) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_NOT_FOUND);
-			conn_http_simple(c, req, 404, NULL,
-			    "no WebSocket app on this path", 0);
-			conn_flush_close(c);
-			return 0;
+			return conn_http_fail(c, req, 404, NULL,
+			    "no WebSocket app on this path");
 		}
 		if (c->srv->stopping) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_SHUTTING_DOWN);
-			conn_http_simple(c, req, 503, NULL, "shutting down", 0);
-			conn_flush_close(c);
-			return 0;
+			return conn_http_fail(c, req, 503, NULL,
+			    "shutting down");
 		}
 		if ((status = ws_handshake_check(req, accept, &reason)) != 0) {
 			log_info("%s: handshake refused: %s", c->peer, reason);
 			stats_hs_fail(&c->srv->stats, status == 426 ?
 			    STATS_HS_VERSION : STATS_HS_BAD_REQUEST);
-			conn_http_simple(c, req, status, status == 426 ?
-			    "Sec-WebSocket-Version: 13\r\n" : NULL, reason, 0);
-			conn_flush_close(c);
-			return 0;
+			return conn_http_fail(c, req, status, status == 426 ?
+			    "Sec-WebSocket-Version: 13\r\n" : NULL, reason);
 		}
 		if (conn_access(c, req, 1, 0) == -1) {
 			conn_flush_close(c);
 			return 0;
 		}
-		if (ws_subprotocol_select(req, c->route->subprotocols.v,
-		    c->route->subprotocols.n, &sel) == -1) {
+		if ((proto = ws_subprotocol_select(req, c->route->subprotocols.v,
+		    c->route->subprotocols.n, &sel)) == -1) {
 			reason = "invalid Sec-WebSocket-Protocol";
 			log_info("%s: handshake refused: %s", c->peer, reason);
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
-			conn_http_simple(c, req, 400, NULL, reason, 0);
-			conn_flush_close(c);
-			return 0;
+			return conn_http_fail(c, req, 400, NULL, reason);
 		}
-		if (conn_ws_upgrade(c, req, accept) == -1) {
+		if (conn_ws_upgrade(c, req, accept, proto == 1 ?
+		    c->route->subprotocols.v[sel] : NULL) == -1) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
-			conn_http_simple(c, req, 500, NULL, NULL, 0);
-			conn_flush_close(c);
+			return conn_http_fail(c, req, 500, NULL, NULL);
 		}
 		return 0;
 	}
@@ -1079,7 +1052,7 @@ conn_http_read(struct conn *c)
 		if (n < 0) {
 			log_info("%s: bad request (%d)", c->peer, -n);
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
-			conn_http_error(c, -n);
+			conn_http_fail(c, NULL, -n, NULL, NULL);
 			return;
 		}
 		/* req points into buf: drain only once it is answered. */
@@ -1657,7 +1630,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("%s: request head not complete in time", c->peer);
 		stats_hs_fail(&c->srv->stats, STATS_HS_TIMEOUT);
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
-			conn_http_error(c, 408);
+			conn_http_fail(c, NULL, 408, NULL, NULL);
 			return;
 		}
 		conn_close(c, "handshake timeout");
