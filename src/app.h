@@ -19,7 +19,8 @@ struct stats_route;
  * A built-in app. The core calls route_init once per route (at start-up,
  * or when a reload adds the route; to create per-route state such as a
  * timer), on_open once the handshake is done, on_message for every
- * complete message (text already validated as UTF-8), on_close exactly
+ * complete message (text already validated as UTF-8; NULL: messages are
+ * ignored), on_close exactly
  * once when the session ends, whatever the reason, and route_free when the
  * route's runtime goes (at exit, or after a reload removed the route and
  * its last connection ended). A reload that keeps the route keeps its

@@ -64,15 +64,6 @@ hub_policy_parse(const char *s)
 	return -1;
 }
 
-/* Names a slow_client policy. */
-const char *
-hub_policy_name(enum hub_policy p)
-{
-	if ((unsigned)p >= sizeof(hub_policy_names) / sizeof(hub_policy_names[0]))
-		return "unknown";
-	return hub_policy_names[p];
-}
-
 /* Creates an empty hub. */
 struct hub *
 hub_new(const char *name, size_t limit, enum hub_policy policy)

@@ -59,8 +59,7 @@ void		 hub_publish(struct hub *h, int opcode, const void *data,
 void		 hub_member_drained(struct hub_member *m);
 unsigned	 hub_size(const struct hub *h);
 const struct hub_stats *hub_stats(const struct hub *h);
-/* "close", "drop", "conflate" <-> enum; -1 when unknown. */
+/* "close", "drop", "conflate" -> enum; -1 when unknown. */
 int		 hub_policy_parse(const char *s);
-const char	*hub_policy_name(enum hub_policy p);
 
 #endif

@@ -50,13 +50,6 @@ log_init(int level)
 	log_journal = log_stderr_is_journal();
 }
 
-/* Whether stderr lines carry journal priorities. */
-int
-log_get_journal(void)
-{
-	return log_journal;
-}
-
 /* Changes the threshold, clamped to the known levels. */
 void
 log_set_level(int level)
@@ -68,25 +61,11 @@ log_set_level(int level)
 	log_level = level;
 }
 
-/* Returns the threshold. */
-int
-log_get_level(void)
-{
-	return log_level;
-}
-
 /* Turns access lines on or off. */
 void
 log_set_access(int on)
 {
 	log_access_on = on;
-}
-
-/* Returns whether access lines are written. */
-int
-log_get_access(void)
-{
-	return log_access_on;
 }
 
 /* Index of s in a table of names, or -1. */
@@ -128,15 +107,6 @@ log_set_target(int target)
 	log_target = target;
 	if (target == LOG_TO_SYSLOG)
 		openlog("wsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-}
-
-/* Maps a level to its name. */
-const char *
-log_level_name(int level)
-{
-	if (level < LOG_LVL_ERROR || level > LOG_LVL_DEBUG)
-		return "unknown";
-	return log_names[level];
 }
 
 static void	log_vwrite(int, int, const char *, const char *, va_list)

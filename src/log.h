@@ -26,19 +26,14 @@ enum log_target {
  */
 void	log_init(int level);
 void	log_set_level(int level);
-int	log_get_level(void);
 /* Turns the access log on or off. */
 void	log_set_access(int on);
-int	log_get_access(void);
 /* Parses "error|warn|info|debug"; -1 when unknown. */
 int	log_level_parse(const char *s);
-const char *log_level_name(int level);
 /* Parses "stderr|syslog"; -1 when unknown. */
 int	log_target_parse(const char *s);
 /* Sends lines to stderr or to syslog(3) (facility daemon, ident wsd). */
 void	log_set_target(int target);
-/* Whether stderr lines carry journal priorities. */
-int	log_get_journal(void);
 
 /* _warn variants append strerror(errno); _x variants do not. */
 void	log_err(const char *fmt, ...) LOG_PRINTF(1, 2);

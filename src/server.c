@@ -920,7 +920,6 @@ server_metrics(struct server *srv, struct evbuffer *out)
 		    srv->conf->routes[i].app->on_http != NULL)
 			continue;
 		v[n].path = srv->conf->routes[i].path;
-		v[n].app = srv->conf->routes[i].app->name;
 		v[n].st = app_route_stats(rt);
 		if ((h = app_route_hub(rt)) != NULL) {
 			v[n].hub = hub_stats(h);

@@ -68,7 +68,6 @@ struct stats {
 /* What stats_format() shows of one route. */
 struct stats_route_view {
 	const char		*path;
-	const char		*app;
 	const struct stats_route *st;	/* NULL: not a WebSocket app */
 	const struct hub_stats	*hub;	/* NULL: no hub */
 	unsigned		 members;

@@ -68,17 +68,6 @@ broadcast_open(struct conn *c)
 	conn_join_hub(c);
 }
 
-/* Text from the client is ignored. */
-static void
-broadcast_message(struct conn *c, int opcode, const uint8_t *data,
-    size_t len)
-{
-	(void)c;
-	(void)opcode;
-	(void)data;
-	(void)len;
-}
-
 static const char *const broadcast_keys[] = {
 	"interval_min",
 	"interval_max",
@@ -93,5 +82,5 @@ const struct app app_broadcast = {
 	.route_init = broadcast_route_init,
 	.route_free = broadcast_route_free,
 	.on_open = broadcast_open,
-	.on_message = broadcast_message,
+	/* No on_message: text from the client is ignored. */
 };

@@ -60,16 +60,6 @@ fail:
 	conn_ws_close(c, WS_CLOSE_INTERNAL, "out of memory");
 }
 
-/* Text from the client is ignored, as in the Quick start. */
-static void
-time_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
-{
-	(void)c;
-	(void)opcode;
-	(void)data;
-	(void)len;
-}
-
 /* Stops and frees the client's timer. */
 static void
 time_close(struct conn *c)
@@ -94,6 +84,6 @@ const struct app app_time = {
 	.binary_ok = 0,
 	.keys = time_keys,
 	.on_open = time_open,
-	.on_message = time_message,
+	/* No on_message: text is ignored, as in the Quick start. */
 	.on_close = time_close,
 };
