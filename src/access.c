@@ -451,9 +451,9 @@ access_rate_init(struct access_rate *r, unsigned rate, double now)
 	r->last = now;
 }
 
-/* Takes one message from the bucket. */
-int
-access_rate_take(struct access_rate *r, unsigned rate, double now)
+/* Adds the tokens earned since the last look, up to rate. */
+void
+access_rate_refill(struct access_rate *r, unsigned rate, double now)
 {
 	if (now > r->last) {
 		r->tokens += (now - r->last) * rate;
@@ -461,6 +461,13 @@ access_rate_take(struct access_rate *r, unsigned rate, double now)
 			r->tokens = rate;
 	}
 	r->last = now;
+}
+
+/* Takes one message from the bucket. */
+int
+access_rate_take(struct access_rate *r, unsigned rate, double now)
+{
+	access_rate_refill(r, rate, now);
 	if (r->tokens < 1.0)
 		return -1;
 	r->tokens -= 1.0;

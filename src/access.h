@@ -84,6 +84,8 @@ struct access_rate {
 
 /* Fills the bucket at time now. Pure. */
 void	access_rate_init(struct access_rate *r, unsigned rate, double now);
+/* Refills the bucket up to time now (at most rate tokens). Pure. */
+void	access_rate_refill(struct access_rate *r, unsigned rate, double now);
 /* Takes one message at time now: 0 when allowed, -1 over the rate. Pure. */
 int	access_rate_take(struct access_rate *r, unsigned rate, double now);
 

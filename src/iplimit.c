@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "cidr.h"
 #include "iplimit.h"
 
@@ -14,8 +15,7 @@ struct iplimit_entry {
 	struct iplimit_entry	*next;
 	struct cidr_addr	 key;		/* IPv6: the /64 */
 	unsigned		 count;
-	double			 tokens;
-	double			 last;		/* tokens were counted then */
+	struct access_rate	 bucket;	/* new connections */
 };
 
 struct iplimit {
@@ -118,18 +118,6 @@ iplimit_grow(struct iplimit *t)
 	free(old);
 }
 
-/* Refills an entry's bucket up to now. */
-static void
-iplimit_refill(const struct iplimit *t, struct iplimit_entry *e, double now)
-{
-	if (now > e->last) {
-		e->tokens += (now - e->last) * t->rate;
-		if (e->tokens > t->rate)
-			e->tokens = t->rate;
-	}
-	e->last = now;
-}
-
 /* The entry of a key, or NULL. */
 static struct iplimit_entry *
 iplimit_find(const struct iplimit *t, const struct cidr_addr *key)
@@ -156,8 +144,7 @@ iplimit_acquire(struct iplimit *t, const struct cidr_addr *a, double now,
 		if ((e = calloc(1, sizeof(*e))) == NULL)
 			return -1;
 		e->key = key;
-		e->tokens = t->rate;
-		e->last = now;
+		access_rate_init(&e->bucket, t->rate, now);
 		h = iplimit_hash(t, &key);
 		e->next = t->buckets[h];
 		t->buckets[h] = e;
@@ -166,15 +153,10 @@ iplimit_acquire(struct iplimit *t, const struct cidr_addr *a, double now,
 	}
 	if (t->max_count > 0 && e->count >= t->max_count)
 		return IPLIMIT_COUNT;
-	if (t->rate > 0) {
-		iplimit_refill(t, e, now);
-		if (e->tokens < 1) {
-			/* A new entry has a full bucket: e has connections
-			 * or a refill pending and stays. */
-			return IPLIMIT_RATE;
-		}
-		e->tokens -= 1;
-	}
+	/* A new entry has a full bucket: a refused e has connections or a
+	 * refill pending and stays. */
+	if (t->rate > 0 && access_rate_take(&e->bucket, t->rate, now) == -1)
+		return IPLIMIT_RATE;
 	e->count++;
 	*out = e;
 	return IPLIMIT_OK;
@@ -188,8 +170,8 @@ iplimit_idle(const struct iplimit *t, struct iplimit_entry *e, double now)
 		return 0;
 	if (t->rate == 0)
 		return 1;
-	iplimit_refill(t, e, now);
-	return e->tokens >= t->rate;
+	access_rate_refill(&e->bucket, t->rate, now);
+	return e->bucket.tokens >= t->rate;
 }
 
 /* Unlinks and frees an entry. */
