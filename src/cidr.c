@@ -186,7 +186,7 @@ cidr_list_parse(struct cidr_list *list, const char *text, char *bad,
 		}
 		if ((v = reallocarray(list->v, list->n + 1,
 		    sizeof(*v))) == NULL)
-			return -1;
+			return -2;
 		list->v = v;
 		list->v[list->n++] = c;
 		text += n;

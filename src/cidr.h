@@ -48,7 +48,8 @@ int	cidr_parse(const char *s, struct cidr *out);
 
 /*
  * Appends every white-space separated network of text to list. Returns 0,
- * or -1 with the first bad word copied into bad[badlen].
+ * -1 with the first bad word copied into bad[badlen], or -2 when out of
+ * memory.
  */
 int	cidr_list_parse(struct cidr_list *list, const char *text, char *bad,
 	    size_t badlen);

@@ -654,14 +654,23 @@ config_inherit(const struct cfg_key *k, struct wsd_limits *dst,
 {
 	size_t	size;
 
-	if (k->type == CFG_SIZE)
+	switch (k->type) {
+	case CFG_SIZE:
 		size = sizeof(size_t);
-	else if (k->type == CFG_UINT)
+		break;
+	case CFG_UINT:
 		size = sizeof(unsigned);
-	else if (k->type == CFG_BOOL)
+		break;
+	case CFG_BOOL:
 		size = sizeof(int);
-	else
+		break;
+	case CFG_DURATION:
 		size = sizeof(double);
+		break;
+	default:
+		/* A new overridable type must say its size here. */
+		fatalx("%s: key %s: type %d", __func__, k->name, k->type);
+	}
 	memcpy((char *)dst + k->off, (const char *)src + k->off, size);
 }
 
@@ -974,14 +983,18 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	case CFG_GROUP:
 		return config_account(p, k, base, value);
 	case CFG_CIDR:
-		if (cidr_list_parse((struct cidr_list *)(void *)((char *)base +
-		    k->off), value, word, sizeof(word)) == -1) {
+		switch (cidr_list_parse((struct cidr_list *)(void *)((char *)base +
+		    k->off), value, word, sizeof(word))) {
+		case 0:
+			return 0;
+		case -2:
+			fatal("%s", __func__);
+		default:
 			config_error(p, p->line, "%s: invalid address or "
 			    "network \"%s\" (expected ADDR or ADDR/LEN, host "
 			    "bits zero)", k->name, word);
 			return -1;
 		}
-		return 0;
 	default:
 		break;
 	}
