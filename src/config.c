@@ -25,9 +25,9 @@
 #include "app.h"
 #include "cidr.h"
 #include "config.h"
+#include "http.h"
 #include "hub.h"
 #include "log.h"
-#include "ws.h"
 
 #define CFG_KIB		1024.0
 #define CFG_MIB		(1024.0 * 1024.0)
@@ -886,7 +886,7 @@ config_list(struct cfg_parse *p, const struct cfg_key *k, const char *value,
 				continue;
 			}
 			w = buf;
-		} else if (!ws_token_valid(w, strlen(w))) {
+		} else if (!http_token_valid(w, strlen(w))) {
 			config_error(p, p->line, "%s: invalid subprotocol "
 			    "\"%s\" (not an HTTP token)", k->name, w);
 			bad = 1;

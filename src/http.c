@@ -51,13 +51,27 @@ static const struct {
 };
 
 /* RFC 7230 3.2.6: tchar, the characters of a token. */
-static int
+int
 http_is_tchar(unsigned char c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
 	    (c >= 'a' && c <= 'z'))
 		return 1;
 	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Whether s is a non-empty RFC 7230 3.2.6 token. */
+int
+http_token_valid(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!http_is_tchar((unsigned char)s[i]))
+			return 0;
+	return 1;
 }
 
 /* ASCII lower case, independent of the locale. */

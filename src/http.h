@@ -61,6 +61,11 @@ const struct http_header *http_header_find(const struct http_request *req,
 int	http_header_has_token(const struct http_request *req,
 	    const char *name, const char *token);
 
+/* 1 if c is an RFC 7230 3.2.6 tchar, a character of a token. */
+int	http_is_tchar(unsigned char c);
+/* 1 if s is a non-empty RFC 7230 3.2.6 token, else 0. */
+int	http_token_valid(const char *s, size_t len);
+
 /*
  * Steps through a comma-separated header value (RFC 7230 7): *p walks
  * from the value's start to end. Returns 1 with the next element, OWS

@@ -37,28 +37,6 @@ struct pmd_offer {
 	int	cmwb;		/* 0: absent, -1: without a value */
 };
 
-/* RFC 7230 3.2.6 tchar. */
-static int
-pmd_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* 1 if all len bytes of s are tchars. */
-static int
-pmd_all_tchar(const char *s, size_t len)
-{
-	size_t	i;
-
-	for (i = 0; i < len; i++)
-		if (!pmd_tchar((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 /* Skips optional white space. */
 static void
 pmd_ows(const char *s, size_t len, size_t *pos)
@@ -73,7 +51,7 @@ pmd_token(const char *s, size_t len, size_t *pos)
 {
 	size_t	start = *pos;
 
-	while (*pos < len && pmd_tchar((unsigned char)s[*pos]))
+	while (*pos < len && http_is_tchar((unsigned char)s[*pos]))
 		(*pos)++;
 	return *pos - start;
 }
@@ -217,7 +195,7 @@ pmd_offer_parse(const char *s, size_t len, size_t *pos, struct pmd_offer *o)
 				if (pmd_quoted(s, len, pos, qbuf, sizeof(qbuf),
 				    &vlen) == -1 || vlen == 0 ||
 				    vlen >= sizeof(qbuf) ||
-				    !pmd_all_tchar(qbuf, vlen))
+				    !http_token_valid(qbuf, vlen))
 					break;
 				value = qbuf;
 			} else {

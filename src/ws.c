@@ -117,25 +117,6 @@ ws_handshake_check(const struct http_request *req,
 	return status;
 }
 
-/* Whether s is an RFC 7230 3.2.6 token. */
-int
-ws_token_valid(const char *s, size_t len)
-{
-	size_t		i;
-	unsigned char	c;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || (c != '\0' &&
-		    strchr("!#$%&'*+-.^_`|~", c) != NULL)))
-			return 0;
-	}
-	return 1;
-}
-
 /* Picks the first offered subprotocol that we support (RFC 6455 4.2.2). */
 int
 ws_subprotocol_select(const struct http_request *req,
@@ -156,7 +137,7 @@ ws_subprotocol_select(const struct http_request *req,
 			/* RFC 7230 7: empty list elements are ignored. */
 			if (len == 0)
 				continue;
-			if (!ws_token_valid(s, len))
+			if (!http_token_valid(s, len))
 				return -1;
 			for (j = 0; !found && j < n; j++) {
 				/* Subprotocol names compare case-sensitively. */

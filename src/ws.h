@@ -52,8 +52,6 @@ int	ws_accept_key(const char *key, size_t len, char out[WS_ACCEPT_LEN]);
 int	ws_handshake_check(const struct http_request *req,
 	    char accept[WS_ACCEPT_LEN], const char **reason);
 
-/* 1 if s is a non-empty RFC 7230 3.2.6 token, else 0. */
-int	ws_token_valid(const char *s, size_t len);
 
 /*
  * Subprotocol negotiation (RFC 6455 4.2.2): walks the offers of every

@@ -423,12 +423,12 @@ START_TEST(test_subprotocol)
 	parse_req(&req, "/", "Sec-WebSocket-Protocol: a@b\r\n");
 	ck_assert_int_eq(ws_subprotocol_select(&req, NULL, 0, &sel), -1);
 
-	ck_assert_int_eq(ws_token_valid("a", 1), 1);
-	ck_assert_int_eq(ws_token_valid("!#$%&'*+-.^_`|~09AZaz", 21), 1);
-	ck_assert_int_eq(ws_token_valid("", 0), 0);
-	ck_assert_int_eq(ws_token_valid("a\0b", 3), 0);
-	ck_assert_int_eq(ws_token_valid("a,b", 3), 0);
-	ck_assert_int_eq(ws_token_valid("\x7f", 1), 0);
+	ck_assert_int_eq(http_token_valid("a", 1), 1);
+	ck_assert_int_eq(http_token_valid("!#$%&'*+-.^_`|~09AZaz", 21), 1);
+	ck_assert_int_eq(http_token_valid("", 0), 0);
+	ck_assert_int_eq(http_token_valid("a\0b", 3), 0);
+	ck_assert_int_eq(http_token_valid("a,b", 3), 0);
+	ck_assert_int_eq(http_token_valid("\x7f", 1), 0);
 }
 END_TEST
 
