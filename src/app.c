@@ -1,7 +1,6 @@
 /* app.c -- the app table and the runtime apps use: routes, timers. */
 #include <sys/time.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -249,12 +248,5 @@ app_random_interval(double lo, double hi)
 void
 app_timestamp(char out[32])
 {
-	struct timeval	tv;
-	struct tm	tm;
-	size_t		n;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%06ldZ", (long)tv.tv_usec);
+	log_timestamp(out, 6);
 }

@@ -499,7 +499,7 @@ config_parse_address(const char *s, struct sockaddr_storage *ss,
 }
 
 /* Parses an unsigned decimal number. */
-static int
+int
 config_parse_uint(const char *s, unsigned long long *out)
 {
 	char	*end;

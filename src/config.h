@@ -143,6 +143,8 @@ const struct wsd_route *config_route_match(const struct wsd_config *conf,
 int	config_parse_size(const char *s, size_t *out);
 int	config_parse_duration(const char *s, double *out);
 int	config_parse_bool(const char *s, int *out);
+/* A whole unsigned decimal number, digits only. */
+int	config_parse_uint(const char *s, unsigned long long *out);
 /* "ADDR:PORT" or "[V6ADDR]:PORT"; port 0-65535 (0: the kernel picks). */
 int	config_parse_address(const char *s, struct sockaddr_storage *ss,
 	    socklen_t *len);

@@ -118,8 +118,6 @@ log_vwrite(int level, int err, const char *prefix, const char *fmt,
     va_list ap)
 {
 	char		 msg[2048], stamp[32];
-	struct timeval	 tv;
-	struct tm	 tm;
 	size_t		 n;
 
 	if (level > log_level)
@@ -140,15 +138,26 @@ log_vwrite(int level, int err, const char *prefix, const char *fmt,
 		return;
 	}
 
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + n, sizeof(stamp) - n, ".%03ldZ",
-	    (long)(tv.tv_usec / 1000));
+	log_timestamp(stamp, 3);
 
 	/* One fprintf per line keeps lines whole when stderr is shared. */
 	fprintf(stderr, "%s wsd[%ld]: %s: %s%s\n", stamp, (long)getpid(),
 	    log_names[level], prefix, msg);
+}
+
+/* ISO-8601 UTC now, with 3 (ms) or 6 (us) fraction digits and a Z. */
+void
+log_timestamp(char out[32], int digits)
+{
+	struct timeval	tv;
+	struct tm	tm;
+	size_t		n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%0*ldZ", digits, digits == 3 ?
+	    (long)(tv.tv_usec / 1000) : (long)tv.tv_usec);
 }
 
 #define LOG_BODY(level, err, prefix) do {			\

@@ -35,6 +35,9 @@ int	log_target_parse(const char *s);
 /* Sends lines to stderr or to syslog(3) (facility daemon, ident wsd). */
 void	log_set_target(int target);
 
+/* ISO-8601 UTC now, with 3 (ms) or 6 (us) fraction digits and a Z. */
+void	log_timestamp(char out[32], int digits);
+
 /* _warn variants append strerror(errno); _x variants do not. */
 void	log_err(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_errx(const char *fmt, ...) LOG_PRINTF(1, 2);

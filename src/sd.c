@@ -15,22 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "sd.h"
 
-/* Parses a whole decimal number; -1 when s is not one. */
+/* Parses a whole decimal number (an unset variable is none). */
 static int
 sd_parse_ull(const char *s, unsigned long long *out)
 {
-	char	*end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	if (errno == ERANGE || *end != '\0')
-		return -1;
-	return 0;
+	return s == NULL ? -1 : config_parse_uint(s, out);
 }
 
 /* Whether $NOTIFY_SOCKET is set. */
