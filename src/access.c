@@ -129,19 +129,12 @@ int
 access_origin_check(const struct http_request *req, char *const *origins,
     size_t n, int require, const char **why)
 {
-	const struct http_header *h = NULL;
+	const struct http_header *h = http_header_find(req, "Origin");
 	char		 origin[ACCESS_ORIGIN_MAX];
 	const char	*bad;
-	size_t		 i, count = 0;
+	size_t		 i;
 
-	for (i = 0; i < req->nheaders; i++) {
-		if (req->headers[i].name_len == 6 &&
-		    strncasecmp(req->headers[i].name, "Origin", 6) == 0) {
-			h = &req->headers[i];
-			count++;
-		}
-	}
-	if (count == 0) {
+	if (h == NULL) {
 		if (require) {
 			*why = "Origin required";
 			return 0;
@@ -151,7 +144,7 @@ access_origin_check(const struct http_request *req, char *const *origins,
 	if (n == 0)
 		return 1;
 	/* RFC 6454 7.3: one header; "null" and the rest never match. */
-	if (count > 1) {
+	if (http_header_next(req, "Origin", h) != NULL) {
 		*why = "more than one Origin header";
 		return 0;
 	}
@@ -371,18 +364,13 @@ int
 access_token_check(const struct access_tokens *t,
     const struct http_request *req)
 {
-	const struct http_header *h;
+	const struct http_header *h = NULL;
 	struct access_check ck = { t, 0 };
 	const char	*v, *end;
-	size_t		 i;
 
 	if (t == NULL)
 		return 0;
-	for (i = 0; i < req->nheaders; i++) {
-		h = &req->headers[i];
-		if (h->name_len != 13 ||
-		    strncasecmp(h->name, "Authorization", 13) != 0)
-			continue;
+	while ((h = http_header_next(req, "Authorization", h)) != NULL) {
 		/* RFC 6750 2.1: "Bearer" 1*SP b64token; scheme any case. */
 		v = h->value;
 		end = v + h->value_len;

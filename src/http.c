@@ -322,14 +322,35 @@ line_partial:
 const struct http_header *
 http_header_find(const struct http_request *req, const char *name)
 {
-	size_t	i, n = strlen(name);
+	return http_header_next(req, name, NULL);
+}
 
-	for (i = 0; i < req->nheaders; i++) {
+/* The next header called name after prev (NULL: the first). */
+const struct http_header *
+http_header_next(const struct http_request *req, const char *name,
+    const struct http_header *prev)
+{
+	size_t	i = prev == NULL ? 0 : (size_t)(prev - req->headers) + 1;
+	size_t	n = strlen(name);
+
+	for (; i < req->nheaders; i++) {
 		if (req->headers[i].name_len == n &&
 		    http_caseeq(req->headers[i].name, name, n))
 			return &req->headers[i];
 	}
 	return NULL;
+}
+
+/* How many headers are called name. */
+size_t
+http_header_count(const struct http_request *req, const char *name)
+{
+	const struct http_header	*h = NULL;
+	size_t				 n = 0;
+
+	while ((h = http_header_next(req, name, h)) != NULL)
+		n++;
+	return n;
 }
 
 /* Steps to the next element of a comma-separated list (RFC 7230 7). */
@@ -359,15 +380,11 @@ int
 http_header_has_token(const struct http_request *req, const char *name,
     const char *token)
 {
-	const struct http_header	*h;
+	const struct http_header	*h = NULL;
 	const char			*p, *s;
-	size_t				 i, n = strlen(name), tlen = strlen(token);
-	size_t				 slen;
+	size_t				 tlen = strlen(token), slen;
 
-	for (i = 0; i < req->nheaders; i++) {
-		h = &req->headers[i];
-		if (h->name_len != n || !http_caseeq(h->name, name, n))
-			continue;
+	while ((h = http_header_next(req, name, h)) != NULL) {
 		p = h->value;
 		while (http_list_next(&p, h->value + h->value_len, &s, &slen))
 			if (slen == tlen && http_caseeq(s, token, tlen))

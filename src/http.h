@@ -53,6 +53,11 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
 /* First header with that name (case-insensitive), or NULL. */
 const struct http_header *http_header_find(const struct http_request *req,
 	    const char *name);
+/* The next header called name after prev (NULL: the first), or NULL. */
+const struct http_header *http_header_next(const struct http_request *req,
+	    const char *name, const struct http_header *prev);
+/* How many headers are called name (case-insensitive). */
+size_t	http_header_count(const struct http_request *req, const char *name);
 
 /*
  * 1 if any header with that name carries token in its comma-separated list

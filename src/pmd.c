@@ -271,13 +271,10 @@ int
 pmd_negotiate(const struct http_request *req, struct pmd_params *p,
     char resp[PMD_RESPONSE_MAX])
 {
-	const struct http_header	*h;
-	size_t				 i;
+	const struct http_header	*h = NULL;
 
-	for (i = 0; i < req->nheaders; i++) {
-		h = &req->headers[i];
-		if (!pmd_is(h->name, h->name_len, "Sec-WebSocket-Extensions"))
-			continue;
+	while ((h = http_header_next(req, "Sec-WebSocket-Extensions", h)) !=
+	    NULL) {
 		if (pmd_negotiate_value(h->value, h->value_len, p, resp))
 			return 1;
 	}

@@ -256,16 +256,12 @@ static size_t
 proxy_hops(const struct http_request *req, const char *name,
     struct proxy_hop *hops)
 {
-	const struct http_header *h;
+	const struct http_header *h = NULL;
 	const char	*s, *e;
-	size_t		 i, n = 0, len;
+	size_t		 n = 0, len;
 	int		 quoted;
 
-	for (i = 0; i < req->nheaders; i++) {
-		h = &req->headers[i];
-		if (h->name_len != strlen(name) ||
-		    strncasecmp(h->name, name, h->name_len) != 0)
-			continue;
+	while ((h = http_header_next(req, name, h)) != NULL) {
 		s = h->value;
 		e = h->value + h->value_len;
 		while (s <= e) {

@@ -137,17 +137,12 @@ int
 static_not_modified(const struct http_request *req, const char *etag,
     time_t mtime)
 {
-	const struct http_header	*h;
+	const struct http_header	*h = NULL;
 	time_t				 since;
-	size_t				 i;
 	int				 inm = 0;
 
 	/* RFC 7232 3.2: If-None-Match may be split over several lines. */
-	for (i = 0; i < req->nheaders; i++) {
-		h = &req->headers[i];
-		if (h->name_len != 13 ||
-		    strncasecmp(h->name, "If-None-Match", 13) != 0)
-			continue;
+	while ((h = http_header_next(req, "If-None-Match", h)) != NULL) {
 		inm = 1;
 		if (static_etag_match(h->value, h->value + h->value_len, etag))
 			return 1;

@@ -58,20 +58,6 @@ ws_accept_key(const char *key, size_t len, char out[WS_ACCEPT_LEN])
 	return 0;
 }
 
-/* Counts the headers called name (case-insensitive). */
-static size_t
-ws_header_count(const struct http_request *req, const char *name)
-{
-	size_t	i, n = 0, len = strlen(name);
-
-	for (i = 0; i < req->nheaders; i++) {
-		if (req->headers[i].name_len == len &&
-		    strncasecmp(req->headers[i].name, name, len) == 0)
-			n++;
-	}
-	return n;
-}
-
 /* Validates an opening handshake (RFC 6455 4.2.1). */
 int
 ws_handshake_check(const struct http_request *req,
@@ -98,7 +84,7 @@ ws_handshake_check(const struct http_request *req,
 		status = 400;
 		why = "missing or invalid Connection";
 	} else if ((h = http_header_find(req, "Sec-WebSocket-Key")) == NULL ||
-	    ws_header_count(req, "Sec-WebSocket-Key") != 1 ||
+	    http_header_count(req, "Sec-WebSocket-Key") != 1 ||
 	    ws_accept_key(h->value, h->value_len, accept) == -1) {
 		/* RFC 6455 11.3.1: the key appears exactly once. */
 		status = 400;
@@ -122,16 +108,13 @@ int
 ws_subprotocol_select(const struct http_request *req,
     char *const *supported, size_t n, size_t *sel)
 {
-	const struct http_header	*h;
+	const struct http_header	*h = NULL;
 	const char			*p, *s;
-	size_t				 i, j, len;
+	size_t				 j, len;
 	int				 found = 0;
 
-	for (i = 0; i < req->nheaders; i++) {
-		h = &req->headers[i];
-		if (h->name_len != 22 || strncasecmp(h->name,
-		    "Sec-WebSocket-Protocol", 22) != 0)
-			continue;
+	while ((h = http_header_next(req, "Sec-WebSocket-Protocol", h)) !=
+	    NULL) {
 		p = h->value;
 		while (http_list_next(&p, h->value + h->value_len, &s, &len)) {
 			/* RFC 7230 7: empty list elements are ignored. */
