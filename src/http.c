@@ -416,12 +416,24 @@ http_hexval(unsigned char c)
 	return -1;
 }
 
+/* The byte of the escape "%XX" at s (left bytes there), or -1. */
+static int
+http_pct_byte(const char *s, size_t left)
+{
+	int	hi, lo;
+
+	if (left < 3 || (hi = http_hexval((unsigned char)s[1])) == -1 ||
+	    (lo = http_hexval((unsigned char)s[2])) == -1)
+		return -1;
+	return hi << 4 | lo;
+}
+
 /* Percent-decodes a query component; see http.h. */
 int
 http_pct_decode(const char *s, size_t len, char *out, size_t outcap)
 {
 	size_t	i, o = 0;
-	int	hi, lo;
+	int	c;
 
 	for (i = 0; i < len; i++) {
 		if (o >= outcap || o >= INT_MAX)
@@ -430,11 +442,9 @@ http_pct_decode(const char *s, size_t len, char *out, size_t outcap)
 			out[o++] = s[i];
 			continue;
 		}
-		if (len - i < 3 ||
-		    (hi = http_hexval((unsigned char)s[i + 1])) == -1 ||
-		    (lo = http_hexval((unsigned char)s[i + 2])) == -1)
+		if ((c = http_pct_byte(s + i, len - i)) == -1)
 			return -1;
-		out[o++] = (char)(hi << 4 | lo);
+		out[o++] = (char)c;
 		i += 2;
 	}
 	return (int)o;
@@ -453,20 +463,16 @@ http_path_decode(const char *path, size_t len, char *out, size_t outcap)
 {
 	size_t		i, o = 0, seg = 0;
 	unsigned char	c;
-	int		hi, lo;
+	int		b;
 
 	if (len == 0 || path[0] != '/' || outcap == 0)
 		return -1;
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)path[i];
 		if (c == '%') {
-			if (len - i < 3)
+			if ((b = http_pct_byte(path + i, len - i)) == -1)
 				return -1;
-			hi = http_hexval((unsigned char)path[i + 1]);
-			lo = http_hexval((unsigned char)path[i + 2]);
-			if (hi == -1 || lo == -1)
-				return -1;
-			c = (unsigned char)(hi << 4 | lo);
+			c = (unsigned char)b;
 			i += 2;
 			/* An encoded '/' would hide a segment boundary. */
 			if (c == '/')
