@@ -220,8 +220,7 @@ app_timer_add(struct app_timer *t, double seconds)
 
 	if (seconds < 0)
 		seconds = 0;
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	tv = config_timeval(seconds);
 	evtimer_add(t->ev, &tv);
 }
 

@@ -498,6 +498,17 @@ config_parse_address(const char *s, struct sockaddr_storage *ss,
 	return 0;
 }
 
+/* A duration in seconds as a timeval. */
+struct timeval
+config_timeval(double seconds)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
 /* Parses an unsigned decimal number. */
 int
 config_parse_uint(const char *s, unsigned long long *out)

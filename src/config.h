@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "cidr.h"
 
@@ -142,6 +143,8 @@ const struct wsd_route *config_route_match(const struct wsd_config *conf,
  */
 int	config_parse_size(const char *s, size_t *out);
 int	config_parse_duration(const char *s, double *out);
+/* A duration in seconds (>= 0) as a timeval, for timers. */
+struct timeval config_timeval(double seconds);
 int	config_parse_bool(const char *s, int *out);
 /* A whole unsigned decimal number, digits only. */
 int	config_parse_uint(const char *s, unsigned long long *out);

@@ -149,8 +149,7 @@ conn_timer_set(struct conn *c, double seconds)
 		evtimer_del(c->timer);
 		return;
 	}
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	tv = config_timeval(seconds);
 	evtimer_add(c->timer, &tv);
 }
 
@@ -307,8 +306,7 @@ conn_start(struct conn *c, evutil_socket_t fd, struct tls *tls)
 	 * A response that makes no progress for idle_timeout is abandoned:
 	 * libevent runs this write timeout only while output is pending.
 	 */
-	tv.tv_sec = (time_t)idle;
-	tv.tv_usec = (suseconds_t)((idle - (double)tv.tv_sec) * 1e6);
+	tv = config_timeval(idle);
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (tls != NULL) {

@@ -115,8 +115,9 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 %s\r\n"
 		    "Server: wsd/%s\r\nDate: %s\r\nConnection: close\r\n"
 		    "Content-Type: text/plain; charset=utf-8\r\n"
-		    "Content-Length: 24\r\n\r\n503 Service Unavailable\n",
-		    http_status_text(503), PACKAGE_VERSION, date);
+		    "Content-Length: %zu\r\n\r\n503 %s\n",
+		    http_status_text(503), PACKAGE_VERSION, date,
+		    strlen(http_status_text(503)) + 5, http_status_text(503));
 		if (write(fd, busy, (size_t)n) < 0)
 			log_debug("%s: 503 not written", l->name);
 		evutil_closesocket(fd);
@@ -205,23 +206,12 @@ server_signame(int sig)
 	return sig == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
-/* A duration in seconds as a timeval. */
-static struct timeval
-server_timeval(double t)
-{
-	struct timeval	tv;
-
-	tv.tv_sec = (time_t)t;
-	tv.tv_usec = (suseconds_t)((t - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
-
 /* Stops accepting and closes every session gracefully (1001). */
 static void
 server_stop(struct server *srv, const char *why)
 {
 	struct conn	*c, *next;
-	struct timeval	 tv = server_timeval(srv->conf->close_timeout);
+	struct timeval	 tv = config_timeval(srv->conf->close_timeout);
 	size_t		 i;
 
 	log_info("%s: stopping (%u connections)", why, srv->nconns);
@@ -282,7 +272,7 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: draining, stopping in %.3gs (%u connections)", name,
 	    delay, srv->nconns);
-	tv = server_timeval(delay);
+	tv = config_timeval(delay);
 	evtimer_add(srv->ev_drain, &tv);
 }
 
