@@ -1262,7 +1262,17 @@ conn_ws_frame_deflate(struct conn *c, int opcode, const void *data,
 int
 conn_send(struct conn *c, int opcode, const void *data, size_t len)
 {
-	if (c->state != CONN_WS_OPEN || c->close_sent)
+	if (conn_queue(c, opcode, data, len) == -1)
+		return -1;
+	conn_check_output(c, c->route->lim.max_send_buffer);
+	return 0;
+}
+
+/* conn_send() without the backpressure: the hub has its own policy. */
+int
+conn_queue(struct conn *c, int opcode, const void *data, size_t len)
+{
+	if (!conn_is_open(c))
 		return -1;
 	if (c->ws->pmd != NULL) {
 		if (conn_ws_frame_deflate(c, opcode, data, len) == -1) {
@@ -1274,7 +1284,6 @@ conn_send(struct conn *c, int opcode, const void *data, size_t len)
 	c->ws->bytes_out += len;
 	c->ws->stats->msgs_out++;
 	c->ws->stats->bytes_out += len;
-	conn_check_output(c, c->route->lim.max_send_buffer);
 	return 0;
 }
 

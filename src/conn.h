@@ -54,6 +54,13 @@ int	conn_send_shared(struct conn *c, const void *frame, size_t len,
 void	conn_fail(struct conn *c, unsigned code, const char *reason);
 /* c's permessage-deflate state; NULL when not negotiated. */
 struct pmd *conn_pmd(const struct conn *c);
+/*
+ * Encodes (and compresses, when negotiated) one message into c's output,
+ * as conn_send() does but without pausing c's reading: for hub members
+ * with a compression context of their own. -1 when c is not open or
+ * compression failed (c is then failed with 1011).
+ */
+int	conn_queue(struct conn *c, int opcode, const void *data, size_t len);
 /* Calls hub_member_drained() once c's output is at most low bytes. */
 void	conn_watch_drain(struct conn *c, size_t low);
 
