@@ -1,0 +1,127 @@
+/*
+ * conn_priv.h -- what the three files of a connection share: conn.c (the
+ * lifecycle: accept, PROXY, TLS, timers, teardown), http_serve.c (HTTP
+ * requests and responses) and session.c (the WebSocket session). Nothing
+ * else includes it.
+ */
+#ifndef WSD_CONN_PRIV_H
+#define WSD_CONN_PRIV_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdint.h>
+
+#include "access.h"
+#include "cidr.h"
+#include "hub.h"
+#include "ws.h"
+
+struct bufferevent;
+struct event;
+struct http_request;
+struct iplimit_entry;
+struct pmd;
+struct server;
+struct tls;
+struct wsd_config;
+struct wsd_route;
+
+/*
+ * Where a connection is. Every callback dispatches on this; transitions go
+ * through conn_set_state() so that they show up in the debug log.
+ */
+enum conn_state {
+	CONN_PROXY,		/* reading a PROXY protocol header, no bev yet */
+	CONN_HTTP_HEAD,		/* reading a request head */
+	CONN_HTTP_IDLE,		/* keep-alive: between requests */
+	CONN_WS_OPEN,		/* WebSocket session */
+	CONN_WS_CLOSING,	/* our close frame sent, awaiting the peer's */
+	CONN_FLUSH_CLOSE,	/* write what is queued, then half-close */
+	CONN_LINGER,		/* write side shut; discard input until EOF */
+};
+
+/* Bytes handed to the frame parser per step; also the unmask buffer. */
+#define CONN_CHUNK	16384
+
+/* WebSocket session state, allocated at the upgrade only. */
+struct conn_ws {
+	struct ws_parser	 parser;
+	struct evbuffer		*msg;		/* message being assembled */
+	int			 msg_opcode;
+	uint64_t		 bytes_in;	/* message payload bytes */
+	uint64_t		 bytes_out;
+	void			*app_data;
+	struct app_route	*rt;		/* the route's runtime */
+	struct stats_route	*stats;		/* the route's counters */
+	struct hub_member	 member;	/* in the route's hub */
+	struct pmd		*pmd;		/* NULL: no permessage-deflate */
+	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
+	uint32_t		 ping_seq;
+	unsigned		 close_code;	/* for the access log */
+	struct timeval		 start;
+	struct access_rate	 rate;		/* max_messages_per_second */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	struct server		*srv;
+	struct bufferevent	*bev;
+	struct event		*timer;		/* meaning depends on state */
+	struct wsd_config	*conf;		/* a reference; route is in it */
+	const struct wsd_route	*route;
+	struct conn_ws		*ws;		/* NULL until upgraded */
+	enum conn_state		 state;
+	unsigned		 paused:1;	/* output over max_send_buffer */
+	unsigned		 awaiting_pong:1;
+	unsigned		 close_rcvd:1;
+	unsigned		 close_sent:1;
+	unsigned		 app_opened:1;	/* on_close still owed */
+	unsigned		 end_pending:1;	/* session over, on_close queued */
+	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
+	unsigned		 tls:1;		/* counted as TLS */
+	struct timeval		 req_start;	/* for the access log */
+	char			 peer[INET6_ADDRSTRLEN + 8];
+	/*
+	 * The client: hop is who spoke TCP to us (after a PROXY header),
+	 * addr the client that hop reports when hop is a trusted proxy.
+	 */
+	struct cidr_addr	 hop;
+	struct cidr_addr	 addr;
+	struct iplimit_entry	*ipe;		/* counted under addr */
+	int			 refuse;	/* TLS: answer with this status */
+	struct conn_proxy	*proxy;		/* CONN_PROXY only */
+};
+
+/* conn.c */
+void	conn_set_state(struct conn *, enum conn_state);
+/* (Re)arms the connection's single timer; 0 seconds disarms it. */
+void	conn_timer_set(struct conn *, double);
+/* Seconds elapsed since t, for the access log. */
+double	conn_elapsed(const struct timeval *);
+/* Seconds on the monotonic clock. */
+double	conn_now(void);
+int	conn_hop_trusted(const struct conn *);
+int	conn_account(struct conn *);
+const char *conn_refuse_text(int);
+void	conn_use_current_config(struct conn *);
+void	conn_check_output(struct conn *, size_t);
+size_t	conn_send_limit(const struct conn *);
+void	conn_flush_close(struct conn *);
+
+/* http_serve.c */
+void	conn_http_read(struct conn *);
+int	conn_http_fail(struct conn *, const struct http_request *, int,
+	    const char *, const char *);
+
+/* session.c */
+int	conn_ws_upgrade(struct conn *, const struct http_request *,
+	    const char *, const char *);
+void	conn_ws_read(struct conn *);
+void	conn_ws_end(struct conn *);
+void	conn_ws_free(struct conn *);
+void	conn_ws_fail(struct conn *, unsigned, const char *);
+void	conn_ws_timer(struct conn *);
+
+#endif

@@ -1,0 +1,450 @@
+/* http_serve.c -- HTTP/1.1 on a connection: requests, responses, files. */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "access.h"
+#include "app.h"
+#include "config.h"
+#include "conn.h"
+#include "conn_priv.h"
+#include "http.h"
+#include "log.h"
+#include "proxy.h"
+#include "server.h"
+#include "static.h"
+#include "stats.h"
+#include "ws.h"
+
+/*
+ * Queues a status line and the headers every response carries; 426 also
+ * names the protocol to switch to (RFC 7230 6.7).
+ */
+static void
+conn_http_head(struct conn *c, int status, int keepalive)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		 date[30];
+
+	http_date_format(time(NULL), date);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: wsd/%s\r\n"
+	    "Date: %s\r\nConnection: %s%s\r\n", status,
+	    http_status_text(status), PACKAGE_VERSION, date,
+	    status == 426 ? "Upgrade, " : "", keepalive ? "keep-alive" : "close");
+}
+
+/* Logs one HTTP request. */
+static void
+conn_http_log(struct conn *c, const struct http_request *req, int status,
+    uint64_t bytes)
+{
+	char	 buf[1024], *target = buf;
+	size_t	 n;
+
+	stats_http(&c->srv->stats, status);
+	if (req != NULL) {
+		/* Tokens in the query never reach the log. */
+		n = access_target_redact(req->target, req->target_len, buf,
+		    sizeof(buf));
+		if (n >= sizeof(buf) && (target = malloc(n + 1)) != NULL)
+			access_target_redact(req->target, req->target_len,
+			    target, n + 1);
+		log_access("%s \"%.*s %s HTTP/1.%d\" %d %" PRIu64 " %.3fs",
+		    c->peer, (int)req->method_len, req->method,
+		    target != NULL ? target : buf, req->minor_version,
+		    status, bytes, conn_elapsed(&c->req_start));
+		if (target != buf)
+			free(target);
+	} else
+		log_access("%s \"-\" %d %" PRIu64 " %.3fs", c->peer, status,
+		    bytes, conn_elapsed(&c->req_start));
+}
+
+/*
+ * Queues a short plain-text response for a status (errors, redirects,
+ * 426) with optional extra header lines, and logs it.
+ */
+static void
+conn_http_simple(struct conn *c, const struct http_request *req, int status,
+    const char *extra, const char *detail, int keepalive)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		 body[512];
+	int		 n;
+	int		 head = req != NULL && http_method_is(req, "HEAD");
+
+	n = snprintf(body, sizeof(body), "%d %s%s%s\n", status,
+	    http_status_text(status), detail ? ": " : "", detail ? detail : "");
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = (int)strlen(body);
+	conn_http_head(c, status, keepalive);
+	evbuffer_add_printf(out, "%sContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %d\r\n\r\n", extra ? extra : "", n);
+	if (!head)
+		evbuffer_add(out, body, (size_t)n);
+	conn_http_log(c, req, status, head ? 0 : (uint64_t)n);
+}
+
+/*
+ * Answers with an error (conn_http_simple) and closes once it is written.
+ * Returns 0, conn_http_request()'s "the connection changed state".
+ */
+int
+conn_http_fail(struct conn *c, const struct http_request *req, int status,
+    const char *extra, const char *detail)
+{
+	conn_http_simple(c, req, status, extra, detail, 0);
+	conn_flush_close(c);
+	return 0;
+}
+
+/*
+ * Serves a file from a static route. Returns whether the connection may
+ * stay open.
+ */
+static int
+conn_http_static(struct conn *c, const struct http_request *req,
+    const char *path, int keepalive)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct static_file	 f;
+	char			 lastmod[30], *location;
+	int			 head = http_method_is(req, "HEAD");
+
+	static_open(c->route->root_real, c->route->path, path, req, &f);
+	switch (f.status) {
+	case 200:
+	case 304:
+		http_date_format(f.mtime, lastmod);
+		conn_http_head(c, f.status, keepalive);
+		evbuffer_add_printf(out, "Last-Modified: %s\r\nETag: %s\r\n",
+		    lastmod, f.etag);
+		if (f.status == 304) {
+			evbuffer_add(out, "\r\n", 2);
+			conn_http_log(c, req, 304, 0);
+			break;
+		}
+		evbuffer_add_printf(out, "Content-Type: %s\r\n"
+		    "Content-Length: %lld\r\n\r\n", f.mime, (long long)f.size);
+		if (!head && f.size > 0) {
+			/* The buffer owns fd now: sendfile on plain sockets. */
+			if (evbuffer_add_file(out, f.fd, 0, f.size) == 0)
+				f.fd = -1;
+			else {
+				/* The head promised a body: end the
+				 * connection so the client notices. */
+				log_warnx("%s: cannot queue file", c->peer);
+				keepalive = 0;
+			}
+		}
+		conn_http_log(c, req, 200, head ? 0 : (uint64_t)f.size);
+		break;
+	case 301:
+		/*
+		 * Built from the raw path: the decoded one may hold CR/LF.
+		 * Sized to fit: path and query are as long as the request
+		 * head allows, and a cut header line would run into the next.
+		 */
+		if (asprintf(&location, "Location: %.*s/%s%.*s\r\n",
+		    (int)req->path_len, req->path, req->query ? "?" : "",
+		    (int)req->query_len, req->query ? req->query : "") == -1) {
+			log_warn("%s: redirect", c->peer);
+			conn_http_simple(c, req, 500, NULL, NULL, 0);
+			keepalive = 0;
+			break;
+		}
+		conn_http_simple(c, req, 301, location, NULL, keepalive);
+		free(location);
+		break;
+	default:
+		conn_http_simple(c, req, f.status, NULL, NULL, keepalive);
+		break;
+	}
+	if (f.fd != -1)
+		close(f.fd);
+	return keepalive;
+}
+
+/*
+ * The route's access rules for a request: the Origin allow-list (upgrades
+ * only) and the bearer token. Returns 0 when the request may go on, else
+ * answers it (403 or 401), logs why and returns -1.
+ */
+static int
+conn_access(struct conn *c, const struct http_request *req, int upgrade,
+    int keepalive)
+{
+	const struct wsd_route	*r = c->route;
+	const char		*why;
+
+	if (upgrade && !access_origin_check(req, r->origins.v, r->origins.n,
+	    r->require_origin, &why)) {
+		log_info("%s: handshake refused: %s", c->peer, why);
+		stats_hs_fail(&c->srv->stats, STATS_HS_FORBIDDEN_ORIGIN);
+		conn_http_simple(c, req, 403, NULL, why, 0);
+		return -1;
+	}
+	if (r->auth_token_file != NULL && !access_token_check(r->tokens, req)) {
+		/* The token itself is never logged. */
+		log_info("%s: %s refused: missing or invalid token", c->peer,
+		    upgrade ? "handshake" : "request");
+		stats_hs_fail(&c->srv->stats, STATS_HS_UNAUTHORIZED);
+		conn_http_simple(c, req, 401, "WWW-Authenticate: Bearer\r\n",
+		    "missing or invalid token", keepalive);
+		return -1;
+	}
+	return 0;
+}
+
+/* Answers a GET or HEAD on the route of an HTTP app (metrics, health). */
+static void
+conn_http_app(struct conn *c, const struct http_request *req, int keepalive)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*body;
+	const char	*type = "text/plain; charset=utf-8";
+	size_t		 len;
+	int		 status, head = http_method_is(req, "HEAD");
+
+	if ((body = evbuffer_new()) == NULL) {
+		conn_http_simple(c, req, 500, NULL, NULL, keepalive);
+		return;
+	}
+	status = c->route->app->on_http(c, body, &type);
+	len = evbuffer_get_length(body);
+	conn_http_head(c, status, keepalive);
+	/* Every answer is about now: no cache may keep it. */
+	evbuffer_add_printf(out, "Content-Type: %s\r\nCache-Control: no-store"
+	    "\r\nContent-Length: %zu\r\n\r\n", type, len);
+	if (!head)
+		evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
+	conn_http_log(c, req, status, head ? 0 : (uint64_t)len);
+}
+
+/*
+ * Finds the client of a request: a trusted proxy names it in
+ * X-Forwarded-For or Forwarded (each request anew: a proxy's keep-alive
+ * connection carries many clients' requests), and the connection is
+ * counted under it. Returns 0, or the status to refuse the request with.
+ */
+static int
+conn_http_client(struct conn *c, const struct http_request *req)
+{
+	struct cidr_addr a;
+	char		 via[CIDR_ADDR_STRLEN], buf[CIDR_ADDR_STRLEN];
+	int		 status;
+
+	if (c->refuse != 0) {
+		status = c->refuse;
+		c->refuse = 0;
+		return status;
+	}
+	if (!conn_hop_trusted(c))
+		return 0;
+	if (proxy_forwarded_client(req, &c->srv->conf->trusted_proxies,
+	    &a) != 1)
+		a = c->hop;
+	if (cidr_addr_equal(&a, &c->addr) && (c->ipe != NULL ||
+	    c->srv->iplimit == NULL))
+		return 0;
+	c->addr = a;
+	cidr_addr_format(&c->hop, via);
+	cidr_addr_format(&a, buf);
+	snprintf(c->peer, sizeof(c->peer), a.family == AF_INET6 ? "[%s]" :
+	    "%s", buf);
+	log_debug("%s: via %s (forwarded)", c->peer, via);
+	return conn_account(c);
+}
+
+/*
+ * Decides what to do with a complete request head. Returns 1 when the
+ * connection may go on with the next request, 0 when it changed state
+ * (upgrade, close).
+ */
+static int
+conn_http_request(struct conn *c, const struct http_request *req)
+{
+	const struct http_header *h;
+	const char	*reason;
+	char		 path[4096], accept[WS_ACCEPT_LEN];
+	size_t		 sel;
+	int		 keepalive, status, upgrade, proto, has_body = 0;
+
+	/* RFC 7230 6.3: persistence by version and Connection. */
+	if (req->minor_version >= 1)
+		keepalive = !http_header_has_token(req, "Connection", "close");
+	else
+		keepalive = http_header_has_token(req, "Connection",
+		    "keep-alive");
+
+	/*
+	 * A body is never read: the request is answered and the connection
+	 * closed, so that the body cannot be mistaken for a request.
+	 */
+	if ((h = http_header_find(req, "Content-Length")) != NULL) {
+		size_t	i;
+
+		for (i = 0; i < h->value_len; i++)
+			if (h->value[i] < '0' || h->value[i] > '9')
+				break;
+		if (h->value_len == 0 || i != h->value_len)
+			return conn_http_fail(c, req, 400, NULL,
+			    "invalid Content-Length");
+		for (i = 0; i < h->value_len; i++)
+			if (h->value[i] != '0')
+				has_body = 1;
+	}
+	if (http_header_find(req, "Transfer-Encoding") != NULL)
+		has_body = 1;
+	/* A stopping server answers, then closes: say so in the head. */
+	if (has_body || c->srv->stopping)
+		keepalive = 0;
+
+	if (req->minor_version >= 1 && http_header_find(req, "Host") == NULL)
+		return conn_http_fail(c, req, 400, NULL, "missing Host header");
+	if (http_path_decode(req->path, req->path_len, path,
+	    sizeof(path)) == -1)
+		return conn_http_fail(c, req, 400, NULL, "invalid path");
+	if ((status = conn_http_client(c, req)) != 0)
+		return conn_http_fail(c, req, status, NULL,
+		    conn_refuse_text(status));
+	upgrade = http_header_has_token(req, "Upgrade", "websocket");
+	c->route = config_route_match(c->conf, path);
+	if (c->route != NULL && c->route->allow.n > 0 &&
+	    !cidr_list_match(&c->route->allow, &c->addr)) {
+		log_info("%s: %s refused: address not allowed on %s", c->peer,
+		    upgrade ? "handshake" : "request", c->route->path);
+		stats_hs_fail(&c->srv->stats, STATS_HS_FORBIDDEN_ADDRESS);
+		return conn_http_fail(c, req, 403, NULL, conn_refuse_text(403));
+	}
+
+	if (upgrade) {
+		if (c->route == NULL || c->route->app == NULL ||
+		    c->route->app->on_http != NULL) {
+			stats_hs_fail(&c->srv->stats, STATS_HS_NOT_FOUND);
+			return conn_http_fail(c, req, 404, NULL,
+			    "no WebSocket app on this path");
+		}
+		if (c->srv->stopping) {
+			stats_hs_fail(&c->srv->stats, STATS_HS_SHUTTING_DOWN);
+			return conn_http_fail(c, req, 503, NULL,
+			    "shutting down");
+		}
+		if ((status = ws_handshake_check(req, accept, &reason)) != 0) {
+			log_info("%s: handshake refused: %s", c->peer, reason);
+			stats_hs_fail(&c->srv->stats, status == 426 ?
+			    STATS_HS_VERSION : STATS_HS_BAD_REQUEST);
+			return conn_http_fail(c, req, status, status == 426 ?
+			    "Sec-WebSocket-Version: 13\r\n" : NULL, reason);
+		}
+		if (conn_access(c, req, 1, 0) == -1) {
+			conn_flush_close(c);
+			return 0;
+		}
+		if ((proto = ws_subprotocol_select(req, c->route->subprotocols.v,
+		    c->route->subprotocols.n, &sel)) == -1) {
+			reason = "invalid Sec-WebSocket-Protocol";
+			log_info("%s: handshake refused: %s", c->peer, reason);
+			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
+			return conn_http_fail(c, req, 400, NULL, reason);
+		}
+		if (conn_ws_upgrade(c, req, accept, proto == 1 ?
+		    c->route->subprotocols.v[sel] : NULL) == -1) {
+			stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
+			return conn_http_fail(c, req, 500, NULL, NULL);
+		}
+		return 0;
+	}
+
+	if (c->route == NULL)
+		conn_http_simple(c, req, 404, NULL, NULL, keepalive);
+	else if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
+		conn_http_simple(c, req, 405, "Allow: GET, HEAD\r\n", NULL, 0);
+		keepalive = 0;
+	} else if (c->route->app != NULL && c->route->app->on_http != NULL) {
+		/* A token guards metrics as it guards files. */
+		if (conn_access(c, req, 0, keepalive) == 0)
+			conn_http_app(c, req, keepalive);
+	} else if (c->route->app != NULL)
+		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n",
+		    "this path speaks WebSocket", keepalive);
+	else if (conn_access(c, req, 0, keepalive) == 0)
+		keepalive = conn_http_static(c, req, path, keepalive);
+
+	if (!keepalive || c->srv->stopping) {
+		conn_flush_close(c);
+		return 0;
+	}
+	return 1;
+}
+
+/* Reads request heads and answers them, pipelined ones included. */
+void
+conn_http_read(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	const struct wsd_config	*conf;
+	struct http_request	 req;
+	size_t			 len;
+	unsigned char		*buf;
+	int			 n;
+
+	for (;;) {
+		if ((len = evbuffer_get_length(in)) == 0)
+			break;
+		/*
+		 * Between requests: a reload may have replaced the config,
+		 * the next request is routed by the new one.
+		 */
+		c->route = NULL;
+		conn_use_current_config(c);
+		conf = c->conf;
+		if (c->state == CONN_HTTP_IDLE) {
+			/* A new request must now arrive in time. */
+			conn_set_state(c, CONN_HTTP_HEAD);
+			gettimeofday(&c->req_start, NULL);
+			conn_timer_set(c, conf->handshake_timeout);
+		}
+		if (len > conf->max_header_size + 1)
+			len = conf->max_header_size + 1;
+		buf = evbuffer_pullup(in, (ev_ssize_t)len);
+		n = http_parse_request((const char *)buf, len,
+		    conf->max_header_size, &req);
+		if (n == HTTP_PARTIAL)
+			return;
+		if (n < 0) {
+			log_info("%s: bad request (%d)", c->peer, -n);
+			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
+			conn_http_fail(c, NULL, -n, NULL, NULL);
+			return;
+		}
+		/* req points into buf: drain only once it is answered. */
+		conn_timer_set(c, 0);
+		if (!conn_http_request(c, &req)) {
+			evbuffer_drain(in, (size_t)n);
+			/* Frames may follow the head in the same read. */
+			if (c->state == CONN_WS_OPEN)
+				conn_ws_read(c);
+			return;
+		}
+		evbuffer_drain(in, (size_t)n);
+		conn_set_state(c, CONN_HTTP_IDLE);
+		conn_check_output(c, conn_send_limit(c));
+		if (c->paused)
+			return;
+	}
+	if (c->state == CONN_HTTP_IDLE &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_timer_set(c, c->conf->idle_timeout);
+}

@@ -1,0 +1,564 @@
+/* session.c -- the WebSocket session of a connection (RFC 6455, 7692). */
+#include <sys/types.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "access.h"
+#include "app.h"
+#include "config.h"
+#include "conn.h"
+#include "conn_priv.h"
+#include "http.h"
+#include "hub.h"
+#include "log.h"
+#include "pmd.h"
+#include "server.h"
+#include "stats.h"
+#include "utf8.h"
+#include "ws.h"
+
+/* Ends the session for the app: on_close once, then out of the hub. */
+void
+conn_ws_end(struct conn *c)
+{
+	if (!c->app_opened)
+		return;
+	c->app_opened = 0;
+	if (c->route->app->on_close != NULL)
+		c->route->app->on_close(c);
+	/* After on_close, so an app can still tell the others. */
+	hub_leave(&c->ws->member);
+}
+
+/* Completes the opening handshake and switches to the WebSocket. */
+int
+conn_ws_upgrade(struct conn *c, const struct http_request *req,
+    const char *accept, const char *proto)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct pmd_params	 pp;
+	char			 ext[PMD_RESPONSE_MAX];
+
+	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
+		log_warn("%s: upgrade", c->peer);
+		return -1;
+	}
+	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
+	/* RFC 7692: an unacceptable offer only means no compression. */
+	if (c->route->lim.compression && pmd_negotiate(req, &pp, ext)) {
+		if ((c->ws->pmd = pmd_new(&pp, 0)) == NULL) {
+			log_warn("%s: upgrade", c->peer);
+			free(c->ws);
+			c->ws = NULL;
+			return -1;
+		}
+		ws_parser_allow_rsv1(&c->ws->parser);
+		c->srv->stats.ws_deflate++;
+	}
+	c->ws->rt = app_route_hold(server_app_route(c->srv, c->route));
+	c->ws->stats = app_route_stats(c->ws->rt);
+	c->srv->stats.ws_total++;
+	c->srv->stats.ws_current++;
+	gettimeofday(&c->ws->start, NULL);
+	if (c->route->lim.max_messages_per_second > 0)
+		access_rate_init(&c->ws->rate,
+		    c->route->lim.max_messages_per_second, conn_now());
+	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Server: wsd/%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n", PACKAGE_VERSION, accept);
+	if (proto != NULL)
+		evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %s\r\n",
+		    proto);
+	if (c->ws->pmd != NULL)
+		evbuffer_add_printf(out, "Sec-WebSocket-Extensions: %s\r\n",
+		    ext);
+	evbuffer_add(out, "\r\n", 2);
+	log_debug("%s: websocket %s%s%s%s%s", c->peer, c->route->path,
+	    proto ? " subprotocol " : "",
+	    proto ? proto : "",
+	    c->ws->pmd != NULL ? " with " : "", c->ws->pmd != NULL ? ext : "");
+
+	/* WebSockets are kept alive by pings, not by the write timeout. */
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	conn_set_state(c, CONN_WS_OPEN);
+	conn_timer_set(c, c->route->lim.ping_interval);
+	c->app_opened = 1;
+	if (c->route->app->on_open != NULL)
+		c->route->app->on_open(c);
+	return 0;
+}
+
+/* Queues one frame; the payload is copied into the output buffer. */
+static void
+conn_ws_frame(struct conn *c, int opcode, const void *data, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	uint8_t		 hdr[10];
+	size_t		 hlen;
+
+	hlen = ws_frame_header_encode(hdr, 1, opcode, len);
+	evbuffer_add(out, hdr, hlen);
+	if (len > 0)
+		evbuffer_add(out, data, len);
+}
+
+/* Sends a close frame once; later calls do nothing. */
+static void
+conn_ws_send_close(struct conn *c, unsigned code, const char *reason)
+{
+	uint8_t	payload[WS_CONTROL_MAX];
+	size_t	len;
+
+	if (c->close_sent)
+		return;
+	c->close_sent = 1;
+	if (c->ws->close_code == 0)
+		c->ws->close_code = code;
+	len = ws_close_payload(payload, code, reason);
+	conn_ws_frame(c, WS_OP_CLOSE, payload, len);
+}
+
+/*
+ * Fails the connection (RFC 6455 7.1.7): close frame with code, then the
+ * TCP connection goes once it is written; input is no longer parsed.
+ */
+void
+conn_ws_fail(struct conn *c, unsigned code, const char *reason)
+{
+	log_info("%s: ws %s: closing with %u: %s", c->peer, c->route->path,
+	    code, reason);
+	conn_ws_send_close(c, code, reason);
+	conn_flush_close(c);
+}
+
+/* Fails the WebSocket on hub.c's behalf. */
+void
+conn_fail(struct conn *c, unsigned code, const char *reason)
+{
+	if (c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING)
+		conn_ws_fail(c, code, reason);
+}
+
+/* Bytes waiting in the output. */
+size_t
+conn_output_length(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Whether messages may still be sent. */
+int
+conn_is_open(const struct conn *c)
+{
+	return c->state == CONN_WS_OPEN && !c->close_sent;
+}
+
+/* Queues a shared, already encoded frame without copying it. */
+int
+conn_send_shared(struct conn *c, const void *frame, size_t len,
+    size_t payload_len, void (*cleanup)(const void *, size_t, void *),
+    void *arg)
+{
+	struct evbuffer	*out;
+
+	if (!conn_is_open(c))
+		return -1;
+	out = bufferevent_get_output(c->bev);
+	/*
+	 * A reference costs libevent a chain of its own, 1 KiB whatever the
+	 * frame's size, that evbuffer_get_length() does not show: for small
+	 * frames a copy into the buffer's free space is both less memory and
+	 * less work, and keeps max_send_buffer a true bound.
+	 */
+	if (len < CONN_SHARE_MIN) {
+		if (evbuffer_add(out, frame, len) == -1)
+			return -1;
+		cleanup(frame, len, arg);
+	} else if (evbuffer_add_reference(out, frame, len, cleanup,
+	    arg) == -1)
+		return -1;
+	c->ws->bytes_out += payload_len;
+	c->ws->stats->msgs_out++;
+	c->ws->stats->bytes_out += payload_len;
+	return 0;
+}
+
+/* Asks for a write callback once the output is down to low bytes. */
+void
+conn_watch_drain(struct conn *c, size_t low)
+{
+	if (c->hub_drain || c->state != CONN_WS_OPEN)
+		return;
+	c->hub_drain = 1;
+	if (!c->paused)
+		bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
+}
+
+/* The route runtime of a WebSocket. */
+struct app_route *
+conn_app_route(struct conn *c)
+{
+	return c->ws != NULL ? c->ws->rt : NULL;
+}
+
+/* Joins the route's hub. */
+void
+conn_join_hub(struct conn *c)
+{
+	if (c->ws != NULL && c->ws->rt != NULL)
+		hub_join(app_route_hub(c->ws->rt), &c->ws->member, c);
+}
+
+/* The connection's permessage-deflate state, NULL when not negotiated. */
+struct pmd *
+conn_pmd(const struct conn *c)
+{
+	return c->ws != NULL ? c->ws->pmd : NULL;
+}
+
+/*
+ * Queues one compressed message (RSV1, RFC 7692 6): compressed straight
+ * into the output buffer behind room for the longest header, which is
+ * then written in front of it. -1 when zlib fails.
+ */
+static int
+conn_ws_frame_deflate(struct conn *c, int opcode, const void *data,
+    size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec v;
+	uint8_t		 hdr[10], *p;
+	size_t		 hlen, zlen, room = pmd_deflate_bound(len);
+
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(sizeof(hdr) + room), &v,
+	    1) != 1)
+		return -1;
+	p = v.iov_base;
+	if (pmd_deflate(c->ws->pmd, data, len, p + sizeof(hdr), room,
+	    &zlen) != PMD_OK)
+		return -1;
+	hlen = ws_frame_header_encode(hdr, 1, opcode, zlen);
+	hdr[0] |= 0x40;
+	memcpy(p, hdr, hlen);
+	memmove(p + hlen, p + sizeof(hdr), zlen);
+	v.iov_len = hlen + zlen;
+	return evbuffer_commit_space(out, &v, 1);
+}
+
+/*
+ * Queues a message from an app; compressed when the connection negotiated
+ * permessage-deflate. Every message is compressed, tiny ones too, as
+ * python-websockets does: with context takeover even a short JSON message
+ * shrinks, and one rule keeps the stream simple.
+ */
+int
+conn_send(struct conn *c, int opcode, const void *data, size_t len)
+{
+	if (conn_queue(c, opcode, data, len) == -1)
+		return -1;
+	conn_check_output(c, c->route->lim.max_send_buffer);
+	return 0;
+}
+
+/* conn_send() without the backpressure: the hub has its own policy. */
+int
+conn_queue(struct conn *c, int opcode, const void *data, size_t len)
+{
+	if (!conn_is_open(c))
+		return -1;
+	if (c->ws->pmd != NULL) {
+		if (conn_ws_frame_deflate(c, opcode, data, len) == -1) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL, "compression failed");
+			return -1;
+		}
+	} else
+		conn_ws_frame(c, opcode, data, len);
+	c->ws->bytes_out += len;
+	c->ws->stats->msgs_out++;
+	c->ws->stats->bytes_out += len;
+	return 0;
+}
+
+/* Starts the closing handshake on an app's behalf. */
+void
+conn_ws_close(struct conn *c, unsigned code, const char *reason)
+{
+	if (c->state != CONN_WS_OPEN)
+		return;
+	conn_ws_send_close(c, code, reason);
+	conn_set_state(c, CONN_WS_CLOSING);
+	conn_timer_set(c, c->conf->close_timeout);
+}
+
+/* Returns the app's per-connection pointer. */
+void *
+conn_app_data(struct conn *c)
+{
+	return c->ws != NULL ? c->ws->app_data : NULL;
+}
+
+/* Sets the app's per-connection pointer. */
+void
+conn_set_app_data(struct conn *c, void *data)
+{
+	if (c->ws != NULL)
+		c->ws->app_data = data;
+}
+
+/* pmd sink: checks inflated text as it comes and assembles the message. */
+static int
+conn_inflate_sink(void *arg, const uint8_t *data, size_t len)
+{
+	struct conn	*c = arg;
+	struct conn_ws	*ws = c->ws;
+
+	if (ws->msg_opcode == WS_OP_TEXT) {
+		/* RFC 6455 8.1: fail fast, on the inflated bytes. */
+		ws->inf_utf8 = utf8_validate(ws->inf_utf8, data, len);
+		if (ws->inf_utf8 == UTF8_REJECT) {
+			conn_ws_fail(c, WS_CLOSE_INVALID_DATA,
+			    "invalid UTF-8 in text message");
+			return -1;
+		}
+	}
+	if (evbuffer_add(ws->msg, data, len) == -1) {
+		conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+		return -1;
+	}
+	ws->bytes_in += len;
+	ws->stats->bytes_in += len;
+	return 0;
+}
+
+/*
+ * Inflates a piece of a compressed message into ws->msg (RFC 7692 7.2.2),
+ * the inflated size held to max_message_size as it grows. -1 when the
+ * connection was failed.
+ */
+static int
+conn_ws_inflate(struct conn *c, const struct ws_event *ev)
+{
+	struct conn_ws	*ws = c->ws;
+	int		 rc;
+
+	if (ws->msg == NULL && (ws->msg = evbuffer_new()) == NULL) {
+		conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (ev->first)
+		ws->inf_utf8 = UTF8_ACCEPT;
+	rc = pmd_inflate(ws->pmd, ev->data, ev->len, ev->fin,
+	    c->route->lim.max_message_size, conn_inflate_sink, c);
+	switch (rc) {
+	case PMD_OK:
+		break;
+	case PMD_TOO_BIG:
+		conn_ws_fail(c, WS_CLOSE_TOO_BIG, "inflated message too big");
+		return -1;
+	case PMD_ABORT:
+		return -1;	/* the sink failed the connection */
+	default:
+		conn_ws_fail(c, WS_CLOSE_PROTOCOL, "invalid compressed data");
+		return -1;
+	}
+	if (ev->fin && ws->msg_opcode == WS_OP_TEXT &&
+	    ws->inf_utf8 != UTF8_ACCEPT) {
+		conn_ws_fail(c, WS_CLOSE_INVALID_DATA,
+		    "incomplete UTF-8 at end of text message");
+		return -1;
+	}
+	return 0;
+}
+
+/* Hands a piece of a message to the app once the message is complete. */
+static void
+conn_ws_data(struct conn *c, const struct ws_event *ev)
+{
+	struct conn_ws		*ws = c->ws;
+	const struct app	*app = c->route->app;
+	const uint8_t		*data = ev->data;
+	size_t			 len = ev->len;
+
+	/* Message bytes: a compressed message counts once inflated. */
+	if (!ev->compressed) {
+		ws->bytes_in += len;
+		ws->stats->bytes_in += len;
+	}
+	if (c->state != CONN_WS_OPEN)
+		return;		/* closing: data is discarded */
+	if (ev->first) {
+		ws->msg_opcode = ev->opcode;
+		if (ev->opcode == WS_OP_BINARY && !app->binary_ok) {
+			conn_ws_fail(c, WS_CLOSE_UNSUPPORTED,
+			    "binary messages are not supported");
+			return;
+		}
+	}
+	if (ev->compressed || !(ev->first && ev->fin)) {
+		/* Compressed, fragmented or larger than one chunk: assemble. */
+		if (ev->compressed) {
+			if (conn_ws_inflate(c, ev) == -1)
+				return;
+		} else if ((ws->msg == NULL &&
+		    (ws->msg = evbuffer_new()) == NULL) ||
+		    evbuffer_add(ws->msg, data, len) == -1) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+			return;
+		}
+		if (!ev->fin)
+			return;
+		len = evbuffer_get_length(ws->msg);
+		/* An empty buffer pulls up to NULL: apps get "" instead. */
+		data = len > 0 ? evbuffer_pullup(ws->msg, -1) :
+		    (const uint8_t *)"";
+	}
+	ws->stats->msgs_in++;
+	/* Complete messages only: control frames never count. */
+	if (c->route->lim.max_messages_per_second > 0 &&
+	    access_rate_take(&ws->rate, c->route->lim.max_messages_per_second,
+	    conn_now()) == -1) {
+		c->srv->stats.rate_closed++;
+		conn_ws_fail(c, WS_CLOSE_POLICY, "message rate exceeded");
+		return;
+	}
+	if (app->on_message != NULL)
+		app->on_message(c, ws->msg_opcode, data, len);
+	if (ws->msg != NULL)
+		evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
+}
+
+/* Acts on one parser event; returns 0 when parsing must stop. */
+static int
+conn_ws_event(struct conn *c, const struct ws_event *ev)
+{
+	uint8_t	 seq[4];
+
+	switch (ev->type) {
+	case WS_EV_NONE:
+		return 1;
+	case WS_EV_DATA:
+		conn_ws_data(c, ev);
+		break;
+	case WS_EV_PING:
+		if (c->close_sent)
+			break;
+		conn_ws_frame(c, WS_OP_PONG, ev->data, ev->len);
+		/* Pongs cannot be held back: a client that does not read
+		 * them is a slow reader and goes. */
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    c->route->lim.max_send_buffer) {
+			c->srv->stats.out_closed++;
+			conn_ws_fail(c, WS_CLOSE_POLICY,
+			    "pongs not read, send buffer full");
+			return 0;
+		}
+		break;
+	case WS_EV_PONG:
+		memcpy(seq, &c->ws->ping_seq, sizeof(seq));
+		if (c->awaiting_pong && ev->len == sizeof(seq) &&
+		    memcmp(ev->data, seq, sizeof(seq)) == 0) {
+			c->awaiting_pong = 0;
+			if (c->state == CONN_WS_OPEN)
+				conn_timer_set(c, c->route->lim.ping_interval);
+		}
+		break;
+	case WS_EV_CLOSE:
+		c->close_rcvd = 1;
+		if (!c->close_sent)
+			c->ws->close_code = ev->code;
+		/* RFC 6455 5.5.1: answer with the same code, then the
+		 * server closes the TCP connection first. */
+		conn_ws_send_close(c, ev->code, "");
+		conn_flush_close(c);
+		return 0;
+	case WS_EV_ERROR:
+		conn_ws_fail(c, ev->code, ev->reason);
+		return 0;
+	}
+	return c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING;
+}
+
+/*
+ * Parses frames from the input until it is empty, the connection is
+ * paused by backpressure or the session ends. libevent reads at most 16 KiB
+ * per callback, which bounds the work done per wakeup.
+ */
+void
+conn_ws_read(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	uint8_t		 chunk[CONN_CHUNK], out[CONN_CHUNK];
+	struct ws_event	 ev;
+	size_t		 len, off, n;
+
+	while (!c->paused && (len = evbuffer_get_length(in)) > 0) {
+		if (len > sizeof(chunk))
+			len = sizeof(chunk);
+		evbuffer_copyout(in, chunk, len);
+		off = 0;
+		while (off < len) {
+			n = ws_parser_feed(&c->ws->parser, chunk + off,
+			    len - off, out, sizeof(out), &ev);
+			off += n;
+			if (!conn_ws_event(c, &ev) || c->paused)
+				break;
+			if (n == 0 && ev.type == WS_EV_NONE)
+				break;
+		}
+		evbuffer_drain(in, off);
+		if (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING)
+			return;
+	}
+}
+
+/* The session ends for good: access log line, counters, memory. */
+void
+conn_ws_free(struct conn *c)
+{
+	struct server	*srv = c->srv;
+	unsigned	 code = c->ws->close_code ? c->ws->close_code :
+			    WS_CLOSE_ABNORMAL;
+
+	conn_ws_end(c);
+	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
+	    c->peer, c->route->path, conn_elapsed(&c->ws->start), code,
+	    c->ws->bytes_in, c->ws->bytes_out);
+	stats_close(&srv->stats, code);
+	srv->stats.ws_current--;
+	if (c->ws->msg != NULL)
+		evbuffer_free(c->ws->msg);
+	pmd_free(c->ws->pmd);
+	app_route_free(c->ws->rt);
+	free(c->ws);
+	c->ws = NULL;
+}
+
+/*
+ * The timer of an open session: a ping is due, or the pong to the last
+ * one is overdue.
+ */
+void
+conn_ws_timer(struct conn *c)
+{
+	const struct wsd_limits *lim = &c->route->lim;
+
+	if (c->awaiting_pong) {
+		conn_ws_fail(c, WS_CLOSE_INTERNAL, "keepalive ping timeout");
+		return;
+	}
+	c->ws->ping_seq++;
+	conn_ws_frame(c, WS_OP_PING, &c->ws->ping_seq,
+	    sizeof(c->ws->ping_seq));
+	if (lim->ping_timeout > 0) {
+		c->awaiting_pong = 1;
+		conn_timer_set(c, lim->ping_timeout);
+	} else
+		conn_timer_set(c, lim->ping_interval);
+}
