@@ -257,6 +257,7 @@ conn_free_early(struct conn *c)
 	}
 	if (c->timer != NULL)
 		event_free(c->timer);
+	free(c->hp);
 	config_free(c->conf);
 	free(c);
 }

@@ -20,6 +20,7 @@
 
 struct bufferevent;
 struct event;
+struct http_parser;
 struct http_request;
 struct iplimit_entry;
 struct pmd;
@@ -72,6 +73,7 @@ struct conn {
 	struct wsd_config	*conf;		/* a reference; route is in it */
 	const struct wsd_route	*route;
 	struct conn_ws		*ws;		/* NULL until upgraded */
+	struct http_parser	*hp;		/* while a request head arrives */
 	enum conn_state		 state;
 	unsigned		 paused:1;	/* output over max_send_buffer */
 	unsigned		 awaiting_pong:1;

@@ -50,12 +50,19 @@ static const struct {
 	{ 505, "HTTP Version Not Supported" },
 };
 
+/* ASCII letter or digit, independent of the locale. */
+static int
+http_is_alnum(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z');
+}
+
 /* RFC 7230 3.2.6: tchar, the characters of a token. */
 int
 http_is_tchar(unsigned char c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-	    (c >= 'a' && c <= 'z'))
+	if (http_is_alnum(c))
 		return 1;
 	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
@@ -180,14 +187,14 @@ http_parse_request_line(const char **pp, const char *end,
 }
 
 /*
- * Parses one header line, or the empty line that ends the head, at *pp.
- * Returns HTTP_LINE_HEADER, HTTP_LINE_END, HTTP_PARTIAL or an error.
+ * Parses one header line, or the empty line that ends the head, at *pp
+ * into h. Returns HTTP_LINE_HEADER, HTTP_LINE_END, HTTP_PARTIAL or an
+ * error.
  */
 static int
 http_parse_header_line(const char **pp, const char *end,
-    struct http_request *req)
+    struct http_header *h)
 {
-	struct http_header	*h;
 	const char		*p = *pp, *name, *value, *vend;
 	size_t			 name_len;
 	unsigned char		 c;
@@ -206,13 +213,11 @@ http_parse_header_line(const char **pp, const char *end,
 		*pp = p + 1;
 		return HTTP_LINE_END;
 	}
-	/* RFC 7230 3.2.4: obs-fold in a request is rejected with 400. */
+	/* RFC 9112 5.2: obs-fold in a request is rejected with 400. */
 	if (*p == ' ' || *p == '\t')
 		return HTTP_ERR_BAD_REQUEST;
-	if (req->nheaders == HTTP_MAX_HEADERS)
-		return HTTP_ERR_HEADERS_TOO_BIG;
 
-	/* RFC 7230 3.2.4: no whitespace between field-name and colon. */
+	/* RFC 9112 5.1: no whitespace between field-name and colon. */
 	for (name = p; p != end && http_is_tchar((unsigned char)*p); p++)
 		;
 	if (p == end)
@@ -230,6 +235,7 @@ http_parse_header_line(const char **pp, const char *end,
 			return HTTP_PARTIAL;
 		c = (unsigned char)*p;
 		if (c == '\r') {
+			/* RFC 9112 2.2: a bare CR is an error. */
 			if (p + 1 == end)
 				return HTTP_PARTIAL;
 			if (p[1] != '\n')
@@ -250,7 +256,6 @@ http_parse_header_line(const char **pp, const char *end,
 		vend = p;
 	}
 
-	h = &req->headers[req->nheaders++];
 	h->name = name;
 	h->name_len = name_len;
 	h->value = value;
@@ -259,14 +264,85 @@ http_parse_header_line(const char **pp, const char *end,
 	return HTTP_LINE_HEADER;
 }
 
-/* Parses one request head from buf; see http.h. */
-int
-http_parse_request(const char *buf, size_t len, size_t max_head,
+/*
+ * Looks for the LF that ends a line, from p on. Controls other than HTAB
+ * and a CR not followed by LF cannot be in any line of a head: refused as
+ * soon as they arrive (a TLS ClientHello on a plain port gets its 400 at
+ * once). Returns HTTP_LINE_END with *nl at the LF, HTTP_PARTIAL with *nl
+ * where the next call must look again, or HTTP_ERR_BAD_REQUEST.
+ */
+static int
+http_line_scan(const char *p, const char *end, const char **nl)
+{
+	unsigned char	c;
+
+	for (; p != end; p++) {
+		c = (unsigned char)*p;
+		if (c == '\n') {
+			*nl = p;
+			return HTTP_LINE_END;
+		}
+		if (c == '\r') {
+			if (p + 1 == end)
+				break;
+			if (p[1] != '\n')
+				return HTTP_ERR_BAD_REQUEST;
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return HTTP_ERR_BAD_REQUEST;
+	}
+	*nl = p;
+	return HTTP_PARTIAL;
+}
+
+/* Starts the parse of a new request head. */
+void
+http_parser_init(struct http_parser *hp)
+{
+	memset(hp, 0, sizeof(*hp));
+}
+
+/* Fills req from the offsets a complete parse recorded. */
+static void
+http_parser_fill(const struct http_parser *hp, const char *buf,
     struct http_request *req)
 {
-	const char	*p = buf, *end;
-	size_t		 limit = max_head;
-	int		 r;
+	const char	*q;
+	size_t		 i;
+
+	req->method = buf + hp->method[0];
+	req->method_len = hp->method[1];
+	req->target = req->path = buf + hp->target[0];
+	req->target_len = req->path_len = hp->target[1];
+	req->query = NULL;
+	req->query_len = 0;
+	if ((q = memchr(req->target, '?', req->target_len)) != NULL) {
+		req->path_len = (size_t)(q - req->target);
+		req->query = q + 1;
+		req->query_len = req->target_len - req->path_len - 1;
+	}
+	req->minor_version = hp->minor_version;
+	req->nheaders = hp->nheaders;
+	for (i = 0; i < hp->nheaders; i++) {
+		req->headers[i].name = buf + hp->hdr[i][0];
+		req->headers[i].name_len = hp->hdr[i][1];
+		req->headers[i].value = buf + hp->hdr[i][2];
+		req->headers[i].value_len = hp->hdr[i][3];
+	}
+}
+
+/*
+ * Parses what has arrived of a request head since the last call: whole
+ * lines only, each looked at once (see http.h).
+ */
+int
+http_parser_feed(struct http_parser *hp, const char *buf, size_t len,
+    size_t max_head, struct http_request *req)
+{
+	struct http_request	 line;
+	struct http_header	 h;
+	const char		*p, *end, *lend, *nl, *from;
+	size_t			 limit = max_head;
+	int			 r;
 
 	if (limit > INT_MAX)
 		limit = INT_MAX;
@@ -275,47 +351,94 @@ http_parse_request(const char *buf, size_t len, size_t max_head,
 	 * within the first max_head bytes is too long whatever follows.
 	 */
 	end = buf + (len < limit ? len : limit);
-
-	req->method = req->target = req->path = req->query = NULL;
-	req->method_len = req->target_len = req->path_len = 0;
-	req->query_len = 0;
-	req->minor_version = 0;
-	req->nheaders = 0;
-
-	/* RFC 7230 3.5: ignore empty lines before the request line. */
 	for (;;) {
-		if (p == end)
-			goto line_partial;
-		if (*p == '\n')
-			p++;
-		else if (*p == '\r') {
-			if (p + 1 == end)
-				goto line_partial;
-			if (p[1] != '\n')
-				return HTTP_ERR_BAD_REQUEST;
-			p += 2;
-		} else
+		p = buf + hp->off;
+		if (p >= end)
 			break;
-	}
-	r = http_parse_request_line(&p, end, req);
-	if (r == HTTP_PARTIAL)
-		goto line_partial;
-	if (r < 0)
-		return r;
-
-	for (;;) {
-		r = http_parse_header_line(&p, end, req);
-		if (r == HTTP_PARTIAL)
-			return len > limit ? HTTP_ERR_HEADERS_TOO_BIG :
-			    HTTP_PARTIAL;
-		if (r < 0)
+		if (!hp->line1) {
+			/* RFC 9112 2.2: empty lines before the request line. */
+			if (*p == '\n') {
+				hp->off++;
+				continue;
+			}
+			if (*p == '\r') {
+				if (p + 1 == end)
+					break;
+				if (p[1] != '\n')
+					return HTTP_ERR_BAD_REQUEST;
+				hp->off += 2;
+				continue;
+			}
+		} else if (*p != '\r' && *p != '\n') {
+			if (*p == ' ' || *p == '\t')
+				return HTTP_ERR_BAD_REQUEST;	/* obs-fold */
+			if (hp->nheaders == HTTP_MAX_HEADERS)
+				return HTTP_ERR_HEADERS_TOO_BIG;
+		}
+		/*
+		 * The rest of the line; what was searched before is not. The
+		 * request line is not searched past its own limit.
+		 */
+		from = buf + (hp->scan > hp->off ? hp->scan : hp->off);
+		lend = end;
+		if (!hp->line1 && (size_t)(end - p) > HTTP_MAX_REQUEST_LINE)
+			lend = p + HTTP_MAX_REQUEST_LINE;
+		if ((r = http_line_scan(from, lend, &nl)) < 0)
 			return r;
-		if (r == HTTP_LINE_END)
-			return (int)(p - buf);
+		if (r == HTTP_PARTIAL) {
+			if (lend != end)
+				return HTTP_ERR_URI_TOO_LONG;
+			hp->scan = (size_t)(nl - buf);
+			break;
+		}
+		hp->scan = (size_t)(nl + 1 - buf);
+		if (!hp->line1) {
+			r = http_parse_request_line(&p, nl + 1, &line);
+			if (r < 0)
+				return r;
+			if (r != HTTP_LINE_HEADER || p != nl + 1)
+				return HTTP_ERR_BAD_REQUEST;
+			hp->method[0] = (uint32_t)(line.method - buf);
+			hp->method[1] = (uint32_t)line.method_len;
+			hp->target[0] = (uint32_t)(line.target - buf);
+			hp->target[1] = (uint32_t)line.target_len;
+			hp->minor_version = line.minor_version;
+			hp->line1 = 1;
+		} else {
+			r = http_parse_header_line(&p, nl + 1, &h);
+			if (r < 0)
+				return r;
+			if (r == HTTP_PARTIAL || p != nl + 1)
+				return HTTP_ERR_BAD_REQUEST;
+			if (r == HTTP_LINE_END) {
+				hp->off = (size_t)(p - buf);
+				http_parser_fill(hp, buf, req);
+				return (int)hp->off;
+			}
+			hp->hdr[hp->nheaders][0] = (uint32_t)(h.name - buf);
+			hp->hdr[hp->nheaders][1] = (uint32_t)h.name_len;
+			hp->hdr[hp->nheaders][2] = (uint32_t)(h.value - buf);
+			hp->hdr[hp->nheaders][3] = (uint32_t)h.value_len;
+			hp->nheaders++;
+		}
+		hp->off = (size_t)(p - buf);
 	}
+	/* Incomplete: too long once the bytes given pass the limit. */
+	if (len > limit)
+		return hp->line1 ? HTTP_ERR_HEADERS_TOO_BIG :
+		    HTTP_ERR_URI_TOO_LONG;
+	return HTTP_PARTIAL;
+}
 
-line_partial:
-	return len > limit ? HTTP_ERR_URI_TOO_LONG : HTTP_PARTIAL;
+/* Parses one request head from buf; see http.h. */
+int
+http_parse_request(const char *buf, size_t len, size_t max_head,
+    struct http_request *req)
+{
+	struct http_parser	hp;
+
+	http_parser_init(&hp);
+	return http_parser_feed(&hp, buf, len, max_head, req);
 }
 
 /* First header with that name (case-insensitive), or NULL. */
@@ -390,6 +513,98 @@ http_header_has_token(const struct http_request *req, const char *name,
 			if (slen == tlen && http_caseeq(s, token, tlen))
 				return 1;
 	}
+	return 0;
+}
+
+/*
+ * RFC 9110 7.2, RFC 3986 3.2.2: Host = uri-host [ ":" port ], where
+ * uri-host is an IP-literal in brackets or a reg-name (unreserved,
+ * pct-encoded and sub-delims characters; empty is allowed).
+ */
+static int
+http_host_valid(const char *s, size_t len)
+{
+	const char	*p = s, *end = s + len;
+	const char	*extra = "-._~%!$&'()*+,;=";
+
+	if (p != end && *p == '[') {
+		/* IPv6, IPvFuture, a zone: letters, digits and ":.%". */
+		extra = ":.%";
+		p++;
+	}
+	while (p != end && *p != '\0' && (http_is_alnum((unsigned char)*p) ||
+	    strchr(extra, *p) != NULL))
+		p++;
+	if (*s == '[') {
+		if (p == end || *p != ']')
+			return 0;
+		p++;
+	}
+	if (p == end)
+		return 1;
+	if (*p++ != ':')
+		return 0;
+	for (; p != end; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+/* RFC 9112 6.3 and 3.2: framing and Host; see http.h. */
+int
+http_request_check(const struct http_request *req, int *body,
+    const char **why)
+{
+	const struct http_header	*h;
+	size_t				 i;
+	int				 b = 0;
+
+	*body = 0;
+	if (http_header_find(req, "Transfer-Encoding") != NULL) {
+		*why = http_header_find(req, "Content-Length") != NULL ?
+		    "Content-Length with Transfer-Encoding" :
+		    "Transfer-Encoding not supported";
+		return 400;
+	}
+	if ((h = http_header_find(req, "Content-Length")) != NULL) {
+		if (http_header_count(req, "Content-Length") > 1) {
+			*why = "repeated Content-Length";
+			return 400;
+		}
+		/* 1*DIGIT, no sign, no list, at most 18 digits: no overflow. */
+		if (h->value_len == 0 || h->value_len > 18) {
+			*why = "invalid Content-Length";
+			return 400;
+		}
+		for (i = 0; i < h->value_len; i++) {
+			if (h->value[i] < '0' || h->value[i] > '9') {
+				*why = "invalid Content-Length";
+				return 400;
+			}
+			if (h->value[i] != '0')
+				b = 1;
+		}
+	}
+	switch (http_header_count(req, "Host")) {
+	case 0:
+		if (req->minor_version >= 1) {
+			*why = "missing Host";
+			return 400;
+		}
+		break;
+	case 1:
+		h = http_header_find(req, "Host");
+		if (!http_host_valid(h->value, h->value_len)) {
+			*why = "invalid Host";
+			return 400;
+		}
+		break;
+	default:
+		*why = "repeated Host";
+		return 400;
+	}
+	*body = b;
+	*why = NULL;
 	return 0;
 }
 

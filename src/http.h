@@ -3,10 +3,13 @@
 #define WSD_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* More headers than this in one request is answered with 431. */
 #define HTTP_MAX_HEADERS	64
+/* A longer request line (CRLF included) is answered with 414. */
+#define HTTP_MAX_REQUEST_LINE	4096
 
 /* http_parse_request() results besides "bytes consumed". */
 #define HTTP_PARTIAL		0	/* need more bytes */
@@ -38,17 +41,53 @@ struct http_request {
 };
 
 /*
- * Parses one request head from buf. Returns the number of bytes the head
- * takes (request line, headers and the empty line) when complete,
- * HTTP_PARTIAL when more bytes are needed, or a negative HTTP_ERR_* code.
- * max_head bounds the whole head: a request line longer than max_head is
- * HTTP_ERR_URI_TOO_LONG, a longer head HTTP_ERR_HEADERS_TOO_BIG; both are
- * reported as soon as len passes the limit, without waiting for the end.
- * Leading empty lines are skipped (RFC 7230 3.5); bare LF ends a line too.
+ * Where the parse of one request head stands between reads: offsets, not
+ * pointers, since the caller's buffer may move as it grows.
+ */
+struct http_parser {
+	size_t		 off;		/* whole lines parsed up to here */
+	size_t		 scan;		/* searched for '\n' up to here */
+	int		 line1;		/* the request line is parsed */
+	int		 minor_version;
+	uint32_t	 method[2];	/* offset, length */
+	uint32_t	 target[2];
+	size_t		 nheaders;
+	uint32_t	 hdr[HTTP_MAX_HEADERS][4]; /* name, len, value, len */
+};
+
+/* Starts the parse of a new request head. */
+void	http_parser_init(struct http_parser *hp);
+/*
+ * Parses a request head as it arrives: buf holds the bytes of the earlier
+ * calls (possibly moved) and more. Only complete lines are parsed, each
+ * byte is looked at once whatever the pieces, so a head sent a byte at a
+ * time costs what one read of it costs. Returns the number of bytes the
+ * head takes (request line, headers and the empty line) with req filled
+ * (pointing into buf) when complete, HTTP_PARTIAL when more bytes are
+ * needed, or a negative HTTP_ERR_* code. max_head bounds the whole head:
+ * an incomplete request line past it is HTTP_ERR_URI_TOO_LONG, so is a
+ * request line over HTTP_MAX_REQUEST_LINE, and a longer head
+ * HTTP_ERR_HEADERS_TOO_BIG; limits are reported as soon as len passes
+ * them, without waiting for the end. Leading empty lines are skipped
+ * (RFC 9112 2.2); a bare LF ends a line too, a bare CR is an error.
  * Only origin-form targets ("/...") are accepted.
  */
+int	http_parser_feed(struct http_parser *hp, const char *buf, size_t len,
+	    size_t max_head, struct http_request *req);
+/* http_parser_feed() on a fresh parser: one head from buf. */
 int	http_parse_request(const char *buf, size_t len, size_t max_head,
 	    struct http_request *req);
+
+/*
+ * RFC 9112 6.3, 3.2: the checks that keep a request unambiguous. Returns
+ * 0 when the request may be served, with *body set when it announces a
+ * body (Content-Length above 0); else 400 with *why: a repeated or
+ * invalid Content-Length, any Transfer-Encoding (wsd reads no chunked
+ * bodies, and one with Content-Length is a smuggling attempt), a
+ * repeated, missing (HTTP/1.1) or invalid Host.
+ */
+int	http_request_check(const struct http_request *req, int *body,
+	    const char **why);
 
 /* First header with that name (case-insensitive), or NULL. */
 const struct http_header *http_header_find(const struct http_request *req,

@@ -275,11 +275,10 @@ conn_http_client(struct conn *c, const struct http_request *req)
 static int
 conn_http_request(struct conn *c, const struct http_request *req)
 {
-	const struct http_header *h;
 	const char	*reason;
-	char		 path[4096], accept[WS_ACCEPT_LEN];
+	char		 path[HTTP_MAX_REQUEST_LINE], accept[WS_ACCEPT_LEN];
 	size_t		 sel;
-	int		 keepalive, status, upgrade, proto, has_body = 0;
+	int		 keepalive, status, upgrade, proto, has_body, ws_route;
 
 	/* RFC 7230 6.3: persistence by version and Connection. */
 	if (req->minor_version >= 1)
@@ -288,31 +287,19 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		keepalive = http_header_has_token(req, "Connection",
 		    "keep-alive");
 
+	/* RFC 9112 6.3, 3.2: no request whose framing is in doubt. */
+	if (http_request_check(req, &has_body, &reason) != 0) {
+		log_info("%s: bad request: %s", c->peer, reason);
+		stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
+		return conn_http_fail(c, req, 400, NULL, reason);
+	}
 	/*
 	 * A body is never read: the request is answered and the connection
-	 * closed, so that the body cannot be mistaken for a request.
+	 * closed, so that the body cannot be mistaken for a request. A
+	 * stopping server answers, then closes: say so in the head.
 	 */
-	if ((h = http_header_find(req, "Content-Length")) != NULL) {
-		size_t	i;
-
-		for (i = 0; i < h->value_len; i++)
-			if (h->value[i] < '0' || h->value[i] > '9')
-				break;
-		if (h->value_len == 0 || i != h->value_len)
-			return conn_http_fail(c, req, 400, NULL,
-			    "invalid Content-Length");
-		for (i = 0; i < h->value_len; i++)
-			if (h->value[i] != '0')
-				has_body = 1;
-	}
-	if (http_header_find(req, "Transfer-Encoding") != NULL)
-		has_body = 1;
-	/* A stopping server answers, then closes: say so in the head. */
 	if (has_body || c->srv->stopping)
 		keepalive = 0;
-
-	if (req->minor_version >= 1 && http_header_find(req, "Host") == NULL)
-		return conn_http_fail(c, req, 400, NULL, "missing Host header");
 	if (http_path_decode(req->path, req->path_len, path,
 	    sizeof(path)) == -1)
 		return conn_http_fail(c, req, 400, NULL, "invalid path");
@@ -330,6 +317,13 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	}
 
 	if (upgrade) {
+		/* The body would be read as frames: never a 101. */
+		if (has_body) {
+			reason = "WebSocket handshake with a body";
+			log_info("%s: handshake refused: %s", c->peer, reason);
+			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
+			return conn_http_fail(c, req, 400, NULL, reason);
+		}
 		if (c->route == NULL || c->route->app == NULL ||
 		    c->route->app->on_http != NULL) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_NOT_FOUND);
@@ -346,7 +340,8 @@ conn_http_request(struct conn *c, const struct http_request *req)
 			stats_hs_fail(&c->srv->stats, status == 426 ?
 			    STATS_HS_VERSION : STATS_HS_BAD_REQUEST);
 			return conn_http_fail(c, req, status, status == 426 ?
-			    "Sec-WebSocket-Version: 13\r\n" : NULL, reason);
+			    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" :
+			    status == 405 ? "Allow: GET\r\n" : NULL, reason);
 		}
 		if (conn_access(c, req, 1, 0) == -1) {
 			conn_flush_close(c);
@@ -367,10 +362,15 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		return 0;
 	}
 
+	/* Files and HTTP apps take GET and HEAD, WebSocket routes GET. */
+	ws_route = c->route != NULL && c->route->app != NULL &&
+	    c->route->app->on_http == NULL;
 	if (c->route == NULL)
 		conn_http_simple(c, req, 404, NULL, NULL, keepalive);
-	else if (!http_method_is(req, "GET") && !http_method_is(req, "HEAD")) {
-		conn_http_simple(c, req, 405, "Allow: GET, HEAD\r\n", NULL, 0);
+	else if (!http_method_is(req, "GET") &&
+	    (ws_route || !http_method_is(req, "HEAD"))) {
+		conn_http_simple(c, req, 405, ws_route ? "Allow: GET\r\n" :
+		    "Allow: GET, HEAD\r\n", NULL, 0);
 		keepalive = 0;
 	} else if (c->route->app != NULL && c->route->app->on_http != NULL) {
 		/* A token guards metrics as it guards files. */
@@ -403,26 +403,37 @@ conn_http_read(struct conn *c)
 	for (;;) {
 		if ((len = evbuffer_get_length(in)) == 0)
 			break;
-		/*
-		 * Between requests: a reload may have replaced the config,
-		 * the next request is routed by the new one.
-		 */
-		c->route = NULL;
-		conn_use_current_config(c);
-		conf = c->conf;
-		if (c->state == CONN_HTTP_IDLE) {
-			/* A new request must now arrive in time. */
-			conn_set_state(c, CONN_HTTP_HEAD);
-			gettimeofday(&c->req_start, NULL);
-			conn_timer_set(c, conf->handshake_timeout);
+		if (c->hp == NULL) {
+			/*
+			 * A new request: a reload may have replaced the
+			 * config, the request is routed by the new one.
+			 */
+			c->route = NULL;
+			conn_use_current_config(c);
+			if (c->state == CONN_HTTP_IDLE) {
+				/* A new request must now arrive in time. */
+				conn_set_state(c, CONN_HTTP_HEAD);
+				gettimeofday(&c->req_start, NULL);
+				conn_timer_set(c, c->conf->handshake_timeout);
+			}
+			/* Only while a head arrives: idle costs nothing. */
+			if ((c->hp = malloc(sizeof(*c->hp))) == NULL) {
+				log_warn("%s: request", c->peer);
+				conn_close(c, "out of memory");
+				return;
+			}
+			http_parser_init(c->hp);
 		}
+		conf = c->conf;
 		if (len > conf->max_header_size + 1)
 			len = conf->max_header_size + 1;
 		buf = evbuffer_pullup(in, (ev_ssize_t)len);
-		n = http_parse_request((const char *)buf, len,
+		n = http_parser_feed(c->hp, (const char *)buf, len,
 		    conf->max_header_size, &req);
 		if (n == HTTP_PARTIAL)
 			return;
+		free(c->hp);
+		c->hp = NULL;
 		if (n < 0) {
 			log_info("%s: bad request (%d)", c->peer, -n);
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);

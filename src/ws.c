@@ -67,7 +67,8 @@ ws_handshake_check(const struct http_request *req,
 	const char			*why;
 	int				 status;
 
-	/* RFC 6455 4.2.1: the checks in the order the RFC lists them. */
+	/* RFC 6455 4.2.1: the checks in the order the RFC lists them,
+	 * but the version before the key (see below). */
 	if (!http_method_is(req, "GET")) {
 		status = 405;
 		why = "WebSocket handshake must use GET";
@@ -83,17 +84,22 @@ ws_handshake_check(const struct http_request *req,
 	} else if (!http_header_has_token(req, "Connection", "upgrade")) {
 		status = 400;
 		why = "missing or invalid Connection";
+	} else if ((h = http_header_find(req, "Sec-WebSocket-Version")) ==
+	    NULL || http_header_count(req, "Sec-WebSocket-Version") != 1 ||
+	    h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
+		/*
+		 * RFC 6455 4.4: answered with the versions we speak, before
+		 * the key is looked at: a client of another version may not
+		 * send a key of our form.
+		 */
+		status = 426;
+		why = "unsupported Sec-WebSocket-Version";
 	} else if ((h = http_header_find(req, "Sec-WebSocket-Key")) == NULL ||
 	    http_header_count(req, "Sec-WebSocket-Key") != 1 ||
 	    ws_accept_key(h->value, h->value_len, accept) == -1) {
 		/* RFC 6455 11.3.1: the key appears exactly once. */
 		status = 400;
 		why = "missing or invalid Sec-WebSocket-Key";
-	} else if ((h = http_header_find(req, "Sec-WebSocket-Version")) ==
-	    NULL || h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
-		/* RFC 6455 4.4: answered with the versions we speak. */
-		status = 426;
-		why = "unsupported Sec-WebSocket-Version";
 	} else {
 		status = 0;
 		why = NULL;

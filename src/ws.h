@@ -45,9 +45,10 @@ int	ws_accept_key(const char *key, size_t len, char out[WS_ACCEPT_LEN]);
 /*
  * Validates an opening handshake (RFC 6455 4.2.1). Returns 0 and fills
  * accept when the request is a valid version-13 upgrade; otherwise the HTTP
- * status to answer with (405 not GET, 400 bad/missing Upgrade, Connection,
- * Host or Sec-WebSocket-Key, 426 Sec-WebSocket-Version not 13) and *reason,
- * a static human-readable string for the body and the log.
+ * status to answer with (405 not GET, 400 bad/missing Upgrade, Connection
+ * or Host, 426 Sec-WebSocket-Version not one "13", then 400 a bad or
+ * missing Sec-WebSocket-Key) and *reason, a static human-readable string
+ * for the body and the log.
  */
 int	ws_handshake_check(const struct http_request *req,
 	    char accept[WS_ACCEPT_LEN], const char **reason);

@@ -87,10 +87,10 @@ static void
 fuzz_http_request(const char *buf, size_t head, const struct http_request *req)
 {
 	const struct http_header *h;
-	char		 path[4096], accept[WS_ACCEPT_LEN];
+	char		 path[HTTP_MAX_REQUEST_LINE], accept[WS_ACCEPT_LEN];
 	const char	*reason = NULL;
 	size_t		 i;
-	int		 n, status;
+	int		 n, status, body;
 
 	FUZZ_CHECK(req->method_len > 0 &&
 	    fuzz_inside(buf, head, req->method, req->method_len));
@@ -135,6 +135,14 @@ fuzz_http_request(const char *buf, size_t head, const struct http_request *req)
 		FUZZ_CHECK(n < 3 || strcmp(path + n - 3, "/..") != 0);
 	}
 
+	status = http_request_check(req, &body, &reason);
+	FUZZ_CHECK((status == 0 && reason == NULL && (body == 0 ||
+	    body == 1)) || (status == 400 && reason != NULL && body == 0));
+	if (status == 0)
+		FUZZ_CHECK(http_header_count(req, "Content-Length") <= 1 &&
+		    http_header_count(req, "Host") <= 1 &&
+		    http_header_find(req, "Transfer-Encoding") == NULL);
+
 	fuzz_http_access(req);
 	status = ws_handshake_check(req, accept, &reason);
 	if (status == 0)
@@ -142,6 +150,31 @@ fuzz_http_request(const char *buf, size_t head, const struct http_request *req)
 	else
 		FUZZ_CHECK((status == 400 || status == 405 || status == 426) &&
 		    reason != NULL);
+}
+
+/*
+ * Feeds buf to one parser in pieces whose sizes come from the seed bytes,
+ * as reads would bring it; returns the final result.
+ */
+static int
+fuzz_http_pieces(const char *buf, size_t len, size_t max_head,
+    const uint8_t *seed, size_t seedlen)
+{
+	struct http_parser	 hp;
+	struct http_request	 req;
+	size_t			 n = 0, i = 0;
+	int			 r = HTTP_PARTIAL;
+
+	http_parser_init(&hp);
+	while (r == HTTP_PARTIAL && n < len) {
+		n += 1 + (seedlen > 0 ? seed[i++ % seedlen] % 64 : 0);
+		if (n > len)
+			n = len;
+		r = http_parser_feed(&hp, buf, n, max_head, &req);
+	}
+	if (len == 0)
+		r = http_parser_feed(&hp, buf, 0, max_head, &req);
+	return r;
 }
 
 /* Parses the input; checks results, pointers and prefix behaviour. */
@@ -179,6 +212,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (r == HTTP_PARTIAL)
 		/* Incomplete input within the limit is never too big. */
 		FUZZ_CHECK(in.len <= max_head);
+	/* Fed in pieces of sizes drawn from the input: the same answer. */
+	FUZZ_CHECK(fuzz_http_pieces(buf, in.len, max_head, data, size) == r);
 	fuzz_http_token_file(buf, in.len);
 	free(buf);
 	return 0;

@@ -68,11 +68,24 @@ def http_seeds():
                       b"Authorization: bearer  \r\n"
                       b"Sec-WebSocket-Protocol: a b\r\n\r\n",
         "token_file": b"# tokens\n\n  secret-1\t\n#x\nsecret 2\n",
+        "dup_content_length": b"GET / HTTP/1.1\r\nHost: x\r\n"
+                              b"Content-Length: 0\r\nContent-Length: 43\r\n"
+                              b"\r\n",
+        "content_length_odd": b"GET / HTTP/1.1\r\nHost: x\r\n"
+                              b"Content-Length: +0x1, 1\r\n\r\n",
+        "dup_host": b"GET / HTTP/1.1\r\nHost: a\r\nhost: [::1]:80\r\n\r\n",
+        "host_invalid": b"GET / HTTP/1.1\r\nHost: a@b:c/d\r\n\r\n",
+        "bare_cr": b"GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n",
+        "upgrade_body": upgrade.replace(b"\r\n\r\n",
+                                        b"\r\nContent-Length: 5\r\n\r\n")
+                        + b"hello",
     }
     for name, req in seeds.items():
         write("http", name, big + req)
     write("http", "small_limit", small + seeds["upgrade"])
     write("http", "long_line", small + b"GET /" + b"a" * 100 + b" HTTP/1.1")
+    write("http", "long_target", big + b"GET /" + b"a" * 5000 +
+          b" HTTP/1.1\r\nHost: x\r\n\r\n")
 
 
 # --------------------------------------------------------------- frames

@@ -170,11 +170,11 @@ def test_directory_without_slash_301(wsd):
 
 
 def test_directory_301_with_long_query(wsd):
-    # The Location header holds the whole query, however long the head
-    # allows, and ends its line: it used to be cut at 2 KiB, running
-    # into the next header.
+    # The Location header holds the whole query, however long the
+    # request line allows (4 KiB), and ends its line: it used to be cut
+    # at 2 KiB, running into the next header.
     d = wsd()
-    query = "q=" + "a" * 5000
+    query = "q=" + "a" * 4000
     r = helpers.http_get(d.port, "/sub?" + query)
     assert r.status == 301, r
     assert r.header("Location") == "/sub/?" + query

@@ -492,6 +492,203 @@ START_TEST(test_parse_random)
 }
 END_TEST
 
+static void	must_parse(const char *, struct http_request *);
+
+/*
+ * Feeds s to one parser a piece at a time, each time from a fresh copy at
+ * another address (the caller's buffer moves as it grows). Every partial
+ * call must leave the scan at the end of what it was given: no byte is
+ * looked at twice. Returns the final result.
+ */
+static int
+feed_pieces(const char *s, size_t len, size_t max, size_t step,
+    struct http_request *req)
+{
+	struct http_parser	 hp;
+	static char		 copies[2][4 * BIG];
+	size_t			 i, n, pos;
+	int			 r = HTTP_PARTIAL;
+
+	ck_assert_uint_le(len, sizeof(copies[0]));
+	http_parser_init(&hp);
+	for (i = 0, n = 0; n < len && r == HTTP_PARTIAL; i++) {
+		n = n + step < len ? n + step : len;
+		memcpy(copies[i % 2], s, n);
+		r = http_parser_feed(&hp, copies[i % 2], n, max, req);
+		if (r == HTTP_PARTIAL) {
+			pos = hp.scan > hp.off ? hp.scan : hp.off;
+			ck_assert_uint_le(pos, n);
+			/* Only a CR that may start a CRLF waits for more. */
+			ck_assert_msg(pos == n || (pos == n - 1 &&
+			    s[n - 1] == '\r'), "at %zu after %zu bytes", pos,
+			    n);
+		}
+	}
+	if (r > 0) {
+		/* req points into the last copy: check it against s. */
+		ck_assert(req->method >= copies[(i - 1) % 2] &&
+		    req->method < copies[(i - 1) % 2] + n);
+	}
+	return r;
+}
+
+/* Fed in pieces, every request gives what it gives in one piece. */
+START_TEST(test_parse_incremental)
+{
+	struct http_request	 whole, part;
+	size_t			 i, step;
+	int			 r;
+
+	for (i = 0; i < NELEM(valid_reqs); i++) {
+		r = parse(valid_reqs[i].s, valid_reqs[i].len, BIG, &whole);
+		for (step = 1; step <= 7; step++) {
+			ck_assert_int_eq(feed_pieces(valid_reqs[i].s,
+			    valid_reqs[i].len, BIG, step, &part), r);
+			ck_assert_uint_eq(part.nheaders, whole.nheaders);
+			ck_assert_uint_eq(part.method_len, whole.method_len);
+			ck_assert_uint_eq(part.target_len, whole.target_len);
+			ck_assert_uint_eq(part.path_len, whole.path_len);
+			ck_assert_uint_eq(part.query_len, whole.query_len);
+		}
+	}
+	for (i = 0; i < NELEM(bad_reqs); i++)
+		for (step = 1; step <= 3; step++)
+			ck_assert_int_eq(feed_pieces(bad_reqs[i].s,
+			    bad_reqs[i].len, BIG, step, &part), bad_reqs[i].want);
+}
+END_TEST
+
+/*
+ * A long head a byte at a time: the parser's position only moves forward,
+ * so the work is linear in the head's length.
+ */
+START_TEST(test_parse_incremental_long)
+{
+	static char		 buf[3 * BIG];
+	struct http_request	 req;
+	size_t			 n = 0;
+	int			 i;
+
+	n += (size_t)snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\n");
+	for (i = 0; i < 60; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+		    "X-H%d: %0100d\r\n", i, i);
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\n");
+	ck_assert_int_eq(feed_pieces(buf, n, sizeof(buf), 1, &req), (int)n);
+	ck_assert_uint_eq(req.nheaders, 60);
+	ck_span(req.headers[59].name, req.headers[59].name_len, "X-H59");
+}
+END_TEST
+
+/* A request line over HTTP_MAX_REQUEST_LINE is 414 whatever max_head. */
+START_TEST(test_limit_request_line_cap)
+{
+	static char		 buf[2 * HTTP_MAX_REQUEST_LINE + 64];
+	struct http_request	 req;
+	size_t			 n;
+
+	n = make_line(buf, HTTP_MAX_REQUEST_LINE);
+	memcpy(buf + n, "\r\n", 2);
+	ck_assert_int_eq(parse(buf, n + 2, sizeof(buf), &req), (int)n + 2);
+	n = make_line(buf, HTTP_MAX_REQUEST_LINE + 1);
+	memcpy(buf + n, "\r\n", 2);
+	ck_assert_int_eq(parse(buf, n + 2, sizeof(buf), &req),
+	    HTTP_ERR_URI_TOO_LONG);
+	/* Known before the line ends. */
+	ck_assert_int_eq(parse(buf, HTTP_MAX_REQUEST_LINE + 1, sizeof(buf),
+	    &req), HTTP_ERR_URI_TOO_LONG);
+	ck_assert_int_eq(parse(buf, HTTP_MAX_REQUEST_LINE, sizeof(buf),
+	    &req), HTTP_PARTIAL);
+}
+END_TEST
+
+/* Requests for http_request_check() and what it answers. */
+static const struct {
+	const char	*s;
+	int		 status;
+	int		 body;
+	const char	*why;
+} check_vecs[] = {
+	{ "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, 0, NULL },
+	{ "GET / HTTP/1.0\r\n\r\n", 0, 0, NULL },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 0, 0,
+	    NULL },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 000\r\n\r\n", 0, 0,
+	    NULL },
+	{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n", 0, 1,
+	    NULL },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 999999999999999999"
+	    "\r\n\r\n", 0, 1, NULL },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000000000000"
+	    "\r\n\r\n", 400, 0, "Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	    "content-length: 1\r\n\r\n", 400, 0, "repeated Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+	    "Content-Length: 2\r\n\r\n", 400, 0, "repeated Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\n", 400, 0,
+	    "invalid Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n", 400, 0,
+	    "invalid Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400, 0,
+	    "invalid Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x1\r\n\r\n", 400, 0,
+	    "invalid Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400, 0,
+	    "invalid Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", 400, 0,
+	    "invalid Content-Length" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+	    400, 0, "Transfer-Encoding" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+	    400, 0, "Transfer-Encoding" },
+	{ "GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, 0,
+	    "Transfer-Encoding" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", 400, 0,
+	    "Content-Length with Transfer-Encoding" },
+	{ "GET / HTTP/1.1\r\n\r\n", 400, 0, "missing Host" },
+	{ "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400, 0,
+	    "repeated Host" },
+	{ "GET / HTTP/1.0\r\nHost: a\r\nHOST: b\r\n\r\n", 400, 0,
+	    "repeated Host" },
+	{ "GET / HTTP/1.1\r\nHost:\r\n\r\n", 0, 0, NULL },
+	{ "GET / HTTP/1.1\r\nHost: example.org:8080\r\n\r\n", 0, 0, NULL },
+	{ "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 0, 0, NULL },
+	{ "GET / HTTP/1.1\r\nHost: [fe80::1%25eth0]\r\n\r\n", 0, 0, NULL },
+	{ "GET / HTTP/1.1\r\nHost: xn--caf-dma.example\r\n\r\n", 0, 0, NULL },
+	{ "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, 0, "invalid Host" },
+	{ "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400, 0, "invalid Host" },
+	{ "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, 0, "invalid Host" },
+	{ "GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", 400, 0, "invalid Host" },
+	{ "GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n", 400, 0, "invalid Host" },
+	{ "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, 0, "invalid Host" },
+	{ "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400, 0, "invalid Host" },
+	{ "GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400, 0,
+	    "invalid Host" },
+};
+
+/* Framing and Host: RFC 9112 6.3 and 3.2. */
+START_TEST(test_request_check)
+{
+	struct http_request	 req;
+	const char		*why = "unset";
+	int			 body = -1;
+
+	must_parse(check_vecs[_i].s, &req);
+	ck_assert_int_eq(http_request_check(&req, &body, &why),
+	    check_vecs[_i].status);
+	if (check_vecs[_i].status == 0) {
+		ck_assert_int_eq(body, check_vecs[_i].body);
+		ck_assert_ptr_null(why);
+	} else {
+		ck_assert_ptr_nonnull(why);
+		ck_assert_msg(strstr(why, check_vecs[_i].why) != NULL,
+		    "%zu: why \"%s\", want \"%s\"", (size_t)_i, why,
+		    check_vecs[_i].why);
+	}
+}
+END_TEST
+
 /* Parses s (a complete head) into req; fails the test otherwise. */
 static void
 must_parse(const char *s, struct http_request *req)
@@ -865,6 +1062,9 @@ http_suite(void)
 	tcase_add_test(tc, test_parse_pipelined);
 	tcase_add_loop_test(tc, test_parse_bad, 0, NELEM(bad_reqs));
 	tcase_add_test(tc, test_parse_random);
+	tcase_add_test(tc, test_parse_incremental);
+	tcase_add_test(tc, test_parse_incremental_long);
+	tcase_add_loop_test(tc, test_request_check, 0, NELEM(check_vecs));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");
@@ -872,6 +1072,7 @@ http_suite(void)
 	tcase_add_test(tc, test_limit_early);
 	tcase_add_test(tc, test_limit_leading_lines);
 	tcase_add_test(tc, test_limit_header_count);
+	tcase_add_test(tc, test_limit_request_line_cap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("headers");

@@ -798,15 +798,19 @@ START_TEST(test_handshake_order)
 	hs_set(&r, "Upgrade", "websocket");
 	ck_assert_int_eq(hs_check(&r, "Connection"), 400);
 	hs_set(&r, "Connection", "Upgrade");
-	ck_assert_int_eq(hs_check(&r, "Sec-WebSocket-Key"), 400);
-	hs_set(&r, "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
 	ck_assert_int_eq(hs_check(&r, "Sec-WebSocket-Version"), 426);
 	hs_set(&r, "Sec-WebSocket-Version", "13");
+	ck_assert_int_eq(hs_check(&r, "Sec-WebSocket-Key"), 400);
+	hs_set(&r, "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
 	ck_assert_int_eq(hs_check(&r, ""), 0);
-	/* A bad key is reported before an unsupported version. */
+	/* An unsupported version is answered before the key is looked at. */
 	hs_set(&r, "Sec-WebSocket-Key", "bad");
 	hs_set(&r, "Sec-WebSocket-Version", "8");
-	ck_assert_int_eq(hs_check(&r, "Sec-WebSocket-Key"), 400);
+	ck_assert_int_eq(hs_check(&r, "Sec-WebSocket-Version"), 426);
+	/* The version appears once (RFC 6455 4.1). */
+	hs_set(&r, "Sec-WebSocket-Version", "13");
+	hs_add(&r, "Sec-WebSocket-Version", "13");
+	ck_assert_int_eq(hs_check(&r, "Sec-WebSocket-Version"), 426);
 }
 END_TEST
 
