@@ -45,6 +45,9 @@ enum conn_state {
 /* Bytes handed to the frame parser per step; also the unmask buffer. */
 #define CONN_CHUNK	16384
 
+/* Random bytes in a keepalive ping: a pong cannot be forged ahead. */
+#define CONN_PING_LEN	8
+
 /* WebSocket session state, allocated at the upgrade only. */
 struct conn_ws {
 	struct ws_parser	 parser;
@@ -58,7 +61,7 @@ struct conn_ws {
 	struct hub_member	 member;	/* in the route's hub */
 	struct pmd		*pmd;		/* NULL: no permessage-deflate */
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
-	uint32_t		 ping_seq;
+	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
 	struct access_rate	 rate;		/* max_messages_per_second */

@@ -10,6 +10,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <openssl/rand.h>
+
 #include "access.h"
 #include "app.h"
 #include "config.h"
@@ -438,8 +440,6 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 static int
 conn_ws_event(struct conn *c, const struct ws_event *ev)
 {
-	uint8_t	 seq[4];
-
 	switch (ev->type) {
 	case WS_EV_NONE:
 		return 1;
@@ -461,9 +461,10 @@ conn_ws_event(struct conn *c, const struct ws_event *ev)
 		}
 		break;
 	case WS_EV_PONG:
-		memcpy(seq, &c->ws->ping_seq, sizeof(seq));
-		if (c->awaiting_pong && ev->len == sizeof(seq) &&
-		    memcmp(ev->data, seq, sizeof(seq)) == 0) {
+		/* RFC 6455 5.5.3: a pong may be unsolicited. Only the one
+		 * that carries our ping's random bytes answers it. */
+		if (c->awaiting_pong && ev->len == CONN_PING_LEN &&
+		    memcmp(ev->data, c->ws->ping, CONN_PING_LEN) == 0) {
 			c->awaiting_pong = 0;
 			if (c->state == CONN_WS_OPEN)
 				conn_timer_set(c, c->route->lim.ping_interval);
@@ -553,9 +554,14 @@ conn_ws_timer(struct conn *c)
 		conn_ws_fail(c, WS_CLOSE_INTERNAL, "keepalive ping timeout");
 		return;
 	}
-	c->ws->ping_seq++;
-	conn_ws_frame(c, WS_OP_PING, &c->ws->ping_seq,
-	    sizeof(c->ws->ping_seq));
+	/* Unpredictable, so that only a client that read the ping can
+	 * answer it. */
+	if (RAND_bytes(c->ws->ping, sizeof(c->ws->ping)) != 1) {
+		log_warnx("%s: no random bytes for a ping", c->peer);
+		conn_ws_fail(c, WS_CLOSE_INTERNAL, "internal error");
+		return;
+	}
+	conn_ws_frame(c, WS_OP_PING, c->ws->ping, sizeof(c->ws->ping));
 	if (lim->ping_timeout > 0) {
 		c->awaiting_pong = 1;
 		conn_timer_set(c, lim->ping_timeout);
