@@ -126,5 +126,6 @@ void	conn_ws_end(struct conn *);
 void	conn_ws_free(struct conn *);
 void	conn_ws_fail(struct conn *, unsigned, const char *);
 void	conn_ws_timer(struct conn *);
+void	conn_ws_send_timeout(struct conn *);
 
 #endif

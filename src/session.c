@@ -46,6 +46,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct pmd_params	 pp;
+	struct timeval		 tv;
 	char			 ext[PMD_RESPONSE_MAX];
 
 	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
@@ -87,8 +88,17 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	    proto ? proto : "",
 	    c->ws->pmd != NULL ? " with " : "", c->ws->pmd != NULL ? ext : "");
 
-	/* WebSockets are kept alive by pings, not by the write timeout. */
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	/*
+	 * Pings keep the session alive, not the write timeout: that one
+	 * drops a client whose pending output has made no progress for
+	 * send_timeout (libevent runs it only while output is pending),
+	 * which a close frame could never reach.
+	 */
+	if (c->route->lim.send_timeout > 0) {
+		tv = config_timeval(c->route->lim.send_timeout);
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+	} else
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
 	conn_set_state(c, CONN_WS_OPEN);
 	conn_timer_set(c, c->route->lim.ping_interval);
 	c->app_opened = 1;
@@ -567,4 +577,18 @@ conn_ws_timer(struct conn *c)
 		conn_timer_set(c, lim->ping_timeout);
 	} else
 		conn_timer_set(c, lim->ping_interval);
+}
+
+/*
+ * The write timeout: output has been pending for send_timeout without a
+ * byte getting through. The caller drops TCP; a close frame would only
+ * queue behind the rest.
+ */
+void
+conn_ws_send_timeout(struct conn *c)
+{
+	log_info("%s: ws %s: no output progress for %.3gs, dropping "
+	    "the connection", c->peer, c->route->path,
+	    c->route->lim.send_timeout);
+	c->srv->stats.send_timeouts++;
 }
