@@ -16,6 +16,7 @@
 #include "access.h"
 #include "cidr.h"
 #include "hub.h"
+#include "log.h"
 #include "ws.h"
 
 struct bufferevent;
@@ -65,6 +66,7 @@ struct conn_ws {
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
 	struct access_rate	 rate;		/* max_messages_per_second */
+	struct log_limit	 log;		/* lines the client causes */
 };
 
 struct conn {

@@ -54,6 +54,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		return -1;
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
+	log_limit_init(&c->ws->log, c->peer);
 	/* RFC 7692: an unacceptable offer only means no compression. */
 	if (c->route->lim.compression && pmd_negotiate(req, &pp, ext)) {
 		if ((c->ws->pmd = pmd_new(&pp, 0)) == NULL) {
@@ -538,6 +539,7 @@ conn_ws_free(struct conn *c)
 			    WS_CLOSE_ABNORMAL;
 
 	conn_ws_end(c);
+	log_limit_flush(&c->ws->log);
 	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
 	    c->peer, c->route->path, conn_elapsed(&c->ws->start), code,
 	    c->ws->bytes_in, c->ws->bytes_out);
@@ -591,4 +593,11 @@ conn_ws_send_timeout(struct conn *c)
 	    "the connection", c->peer, c->route->path,
 	    c->route->lim.send_timeout);
 	c->srv->stats.send_timeouts++;
+}
+
+/* The connection's budget of client-caused log lines. */
+struct log_limit *
+conn_log_limit(struct conn *c)
+{
+	return &c->ws->log;
 }

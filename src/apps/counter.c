@@ -187,15 +187,19 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 
 	(void)opcode;		/* text only: binary_ok is 0 */
 	if ((delta = counter_parse_action(data, len)) == 0) {
-		/* A bad event is the client's problem: log it, carry on. */
+		/* A bad event is the client's problem: log it (a few
+		 * times per client), carry on. */
 		counter_excerpt(excerpt, data, len);
-		log_errx("counter: %s: unsupported event: %s", conn_peer(c),
-		    excerpt);
+		log_limited(conn_log_limit(c), "counter: unsupported event",
+		    LOG_LVL_INFO, "counter: %s: unsupported event: %s",
+		    conn_peer(c), excerpt);
 		return;
 	}
 	if (counter_apply(&cr->value, delta) == -1) {
-		log_warnx("counter: %s: value %lld at its limit, %s ignored",
-		    conn_peer(c), cr->value, delta > 0 ? "plus" : "minus");
+		log_limited(conn_log_limit(c), "counter: value at its limit",
+		    LOG_LVL_INFO, "counter: %s: value %lld at its limit, %s "
+		    "ignored", conn_peer(c), cr->value,
+		    delta > 0 ? "plus" : "minus");
 		return;
 	}
 	if ((n = counter_value_json(buf, cr->value)) == 0) {
