@@ -569,7 +569,7 @@ conn_ws_timer(struct conn *c)
 	/* Unpredictable, so that only a client that read the ping can
 	 * answer it. */
 	if (RAND_bytes(c->ws->ping, sizeof(c->ws->ping)) != 1) {
-		log_warnx("%s: no random bytes for a ping", c->peer);
+		log_errx("%s: no random bytes for a ping", c->peer);
 		conn_ws_fail(c, WS_CLOSE_INTERNAL, "internal error");
 		return;
 	}
