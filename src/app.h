@@ -9,6 +9,7 @@ struct conn;
 struct hub;
 struct app_route;
 struct app_timer;
+struct log_limit;
 struct wsd_route;
 struct wsd_config;
 struct event_base;
@@ -110,6 +111,8 @@ struct app_route *conn_app_route(struct conn *c);
 void	 conn_join_hub(struct conn *c);
 /* Peer address for log lines ("127.0.0.1:5555"). */
 const char *conn_peer(const struct conn *c);
+/* For log_limited(): lines the client can cause once per message. */
+struct log_limit *conn_log_limit(struct conn *c);
 /* For HTTP apps: appends the server's metrics in Prometheus text format. */
 void	 conn_metrics(struct conn *c, struct evbuffer *out);
 /* For HTTP apps: 1 once a graceful stop has begun. */

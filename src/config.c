@@ -109,6 +109,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "20s", 1, CFG_L(ping_interval) },
 	{ CFG_SERVER, "ping_timeout", CFG_DURATION, 0, CFG_DAY,
 	    "20s", 1, CFG_L(ping_timeout) },
+	{ CFG_SERVER, "send_timeout", CFG_DURATION, 0, CFG_DAY,
+	    "30s", 1, CFG_L(send_timeout) },
 	{ CFG_SERVER, "handshake_timeout", CFG_DURATION, 0.001, CFG_DAY,
 	    "10s", 0, CFG_C(handshake_timeout) },
 	{ CFG_SERVER, "idle_timeout", CFG_DURATION, 0.001, CFG_DAY,

@@ -17,6 +17,7 @@ struct wsd_limits {
 	size_t		 max_send_buffer;
 	double		 ping_interval;		/* 0: no pings */
 	double		 ping_timeout;
+	double		 send_timeout;		/* 0: no limit */
 	unsigned	 max_messages_per_second; /* 0: no limit */
 	int		 compression;		/* permessage-deflate offered */
 };

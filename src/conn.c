@@ -596,8 +596,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	else if (what & BEV_EVENT_ERROR)
 		conn_close(c, evutil_socket_error_to_string(
 		    EVUTIL_SOCKET_ERROR()));
-	else if (what & BEV_EVENT_TIMEOUT)
+	else if (what & BEV_EVENT_TIMEOUT) {
+		if (c->ws != NULL)
+			conn_ws_send_timeout(c);
 		conn_close(c, "send timeout");
+	}
 }
 
 /* The connection's timer: its meaning depends on the state. */

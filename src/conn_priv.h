@@ -16,6 +16,7 @@
 #include "access.h"
 #include "cidr.h"
 #include "hub.h"
+#include "log.h"
 #include "ws.h"
 
 struct bufferevent;
@@ -46,6 +47,9 @@ enum conn_state {
 /* Bytes handed to the frame parser per step; also the unmask buffer. */
 #define CONN_CHUNK	16384
 
+/* Random bytes in a keepalive ping: a pong cannot be forged ahead. */
+#define CONN_PING_LEN	8
+
 /* WebSocket session state, allocated at the upgrade only. */
 struct conn_ws {
 	struct ws_parser	 parser;
@@ -59,10 +63,11 @@ struct conn_ws {
 	struct hub_member	 member;	/* in the route's hub */
 	struct pmd		*pmd;		/* NULL: no permessage-deflate */
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
-	uint32_t		 ping_seq;
+	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
 	struct access_rate	 rate;		/* max_messages_per_second */
+	struct log_limit	 log;		/* lines the client causes */
 };
 
 struct conn {
@@ -125,5 +130,6 @@ void	conn_ws_end(struct conn *);
 void	conn_ws_free(struct conn *);
 void	conn_ws_fail(struct conn *, unsigned, const char *);
 void	conn_ws_timer(struct conn *);
+void	conn_ws_send_timeout(struct conn *);
 
 #endif

@@ -222,6 +222,105 @@ log_access(const char *fmt, ...)
 	LOG_BODY(LOG_LVL_INFO, -1, "access: ");
 }
 
+/* Empties l; summaries will start with who. */
+void
+log_limit_init(struct log_limit *l, const char *who)
+{
+	memset(l, 0, sizeof(*l));
+	l->who = who;
+}
+
+/* The slot of kind: its own, a free one, or else the last. */
+static struct log_limit_slot *
+log_limit_slot(struct log_limit *l, const char *kind)
+{
+	size_t	i;
+
+	for (i = 0; i < LOG_LIMIT_KINDS; i++) {
+		if (l->slot[i].kind == NULL)
+			l->slot[i].kind = kind;
+		if (strcmp(l->slot[i].kind, kind) == 0)
+			return &l->slot[i];
+	}
+	return &l->slot[LOG_LIMIT_KINDS - 1];
+}
+
+/* Counts one line of kind; 1 when it may be logged. */
+int
+log_limit_take(struct log_limit *l, const char *kind, int level,
+    double now, unsigned long *report)
+{
+	struct log_limit_slot	*s = log_limit_slot(l, kind);
+
+	*report = 0;
+	if (s->logged == 0 || now - s->start >= LOG_LIMIT_WINDOW) {
+		*report = s->suppressed;
+		s->suppressed = 0;
+		s->logged = 0;
+		s->start = now;
+	}
+	if (s->logged < LOG_LIMIT_BURST) {
+		s->logged++;
+		return 1;
+	}
+	if (s->suppressed == 0 || level < s->level)
+		s->level = (uint8_t)level;
+	if (s->suppressed < UINT32_MAX)
+		s->suppressed++;
+	return 0;
+}
+
+static void	log_write(int, const char *, ...) LOG_PRINTF(2, 3);
+
+/* log_vwrite() with the arguments inline. */
+static void
+log_write(int level, const char *fmt, ...)
+{
+	LOG_BODY(level, -1, "");
+}
+
+/* The line that stands for n held-back lines of kind. */
+static void
+log_limit_report(const struct log_limit *l, const char *kind, int level,
+    unsigned long n)
+{
+	log_write(level, "%s: %s: %lu similar messages suppressed",
+	    l->who != NULL ? l->who : "-", kind, n);
+}
+
+/* A line of kind, unless l holds it back. */
+void
+log_limited(struct log_limit *l, const char *kind, int level,
+    const char *fmt, ...)
+{
+	struct timespec	ts;
+	unsigned long	n;
+
+	/* Lines under the threshold cost nothing, not even a count. */
+	if (level > log_level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!log_limit_take(l, kind, level,
+	    (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, &n))
+		return;
+	if (n > 0)
+		log_limit_report(l, kind, level, n);
+	LOG_BODY(level, -1, "");
+}
+
+/* Reports what is held back and empties l. */
+void
+log_limit_flush(struct log_limit *l)
+{
+	size_t	i;
+
+	for (i = 0; i < LOG_LIMIT_KINDS; i++)
+		if (l->slot[i].suppressed > 0)
+			log_limit_report(l, l->slot[i].kind,
+			    l->slot[i].level, l->slot[i].suppressed);
+	log_limit_init(l, l->who);
+}
+
 /* Logs with strerror(errno) and exits 1. */
 void
 fatal(const char *fmt, ...)

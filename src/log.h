@@ -3,6 +3,7 @@
 #define WSD_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LVL_ERROR = 0,
@@ -47,6 +48,48 @@ void	log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 /* One line per HTTP request or WebSocket session, when enabled. */
 void	log_access(const char *fmt, ...) LOG_PRINTF(1, 2);
+/*
+ * Lines a client can cause again and again (a bad message, a complaint
+ * per frame) go through a log_limit that the connection holds: of each
+ * kind, LOG_LIMIT_BURST lines per LOG_LIMIT_WINDOW seconds are logged,
+ * the rest only counted, and one "N similar messages suppressed" line
+ * reports them when the next window begins or the holder flushes (the
+ * connection ends). A kind is a constant string naming the line
+ * ("counter: unsupported event"); a holder tells LOG_LIMIT_KINDS kinds
+ * apart, further kinds share the last slot.
+ */
+#define LOG_LIMIT_KINDS		4
+#define LOG_LIMIT_BURST		5
+#define LOG_LIMIT_WINDOW	60.0
+
+struct log_limit_slot {
+	const char	*kind;		/* NULL: unused */
+	double		 start;		/* window start, monotonic seconds */
+	uint32_t	 suppressed;	/* held back in this window */
+	uint16_t	 logged;	/* logged in this window */
+	uint8_t		 level;		/* most severe held-back level */
+};
+
+struct log_limit {
+	const char		*who;	/* summary lines start with it */
+	struct log_limit_slot	 slot[LOG_LIMIT_KINDS];
+};
+
+/* Empties l; who (the peer, kept by the caller) prefixes summaries. */
+void	log_limit_init(struct log_limit *l, const char *who);
+/*
+ * The counting alone, at monotonic time now: 1 when a line of kind may
+ * be logged, 0 when it is held back. *report gets how many were held
+ * back in the window that just ended (0: none), to be reported first.
+ */
+int	log_limit_take(struct log_limit *l, const char *kind, int level,
+	    double now, unsigned long *report);
+/* Logs one line of kind through l at level (LOG_LVL_WARN...). */
+void	log_limited(struct log_limit *l, const char *kind, int level,
+	    const char *fmt, ...) LOG_PRINTF(4, 5);
+/* Reports every held-back count and empties l (the holder goes). */
+void	log_limit_flush(struct log_limit *l);
+
 /* Start-up failures and broken invariants only: log and exit(1). */
 void	fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 void	fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));

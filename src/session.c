@@ -10,6 +10,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <openssl/rand.h>
+
 #include "access.h"
 #include "app.h"
 #include "config.h"
@@ -44,6 +46,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct pmd_params	 pp;
+	struct timeval		 tv;
 	char			 ext[PMD_RESPONSE_MAX];
 
 	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
@@ -51,6 +54,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		return -1;
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
+	log_limit_init(&c->ws->log, c->peer);
 	/* RFC 7692: an unacceptable offer only means no compression. */
 	if (c->route->lim.compression && pmd_negotiate(req, &pp, ext)) {
 		if ((c->ws->pmd = pmd_new(&pp, 0)) == NULL) {
@@ -85,8 +89,17 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	    proto ? proto : "",
 	    c->ws->pmd != NULL ? " with " : "", c->ws->pmd != NULL ? ext : "");
 
-	/* WebSockets are kept alive by pings, not by the write timeout. */
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	/*
+	 * Pings keep the session alive, not the write timeout: that one
+	 * drops a client whose pending output has made no progress for
+	 * send_timeout (libevent runs it only while output is pending),
+	 * which a close frame could never reach.
+	 */
+	if (c->route->lim.send_timeout > 0) {
+		tv = config_timeval(c->route->lim.send_timeout);
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+	} else
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
 	conn_set_state(c, CONN_WS_OPEN);
 	conn_timer_set(c, c->route->lim.ping_interval);
 	c->app_opened = 1;
@@ -438,8 +451,6 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 static int
 conn_ws_event(struct conn *c, const struct ws_event *ev)
 {
-	uint8_t	 seq[4];
-
 	switch (ev->type) {
 	case WS_EV_NONE:
 		return 1;
@@ -461,9 +472,10 @@ conn_ws_event(struct conn *c, const struct ws_event *ev)
 		}
 		break;
 	case WS_EV_PONG:
-		memcpy(seq, &c->ws->ping_seq, sizeof(seq));
-		if (c->awaiting_pong && ev->len == sizeof(seq) &&
-		    memcmp(ev->data, seq, sizeof(seq)) == 0) {
+		/* RFC 6455 5.5.3: a pong may be unsolicited. Only the one
+		 * that carries our ping's random bytes answers it. */
+		if (c->awaiting_pong && ev->len == CONN_PING_LEN &&
+		    memcmp(ev->data, c->ws->ping, CONN_PING_LEN) == 0) {
 			c->awaiting_pong = 0;
 			if (c->state == CONN_WS_OPEN)
 				conn_timer_set(c, c->route->lim.ping_interval);
@@ -527,6 +539,7 @@ conn_ws_free(struct conn *c)
 			    WS_CLOSE_ABNORMAL;
 
 	conn_ws_end(c);
+	log_limit_flush(&c->ws->log);
 	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
 	    c->peer, c->route->path, conn_elapsed(&c->ws->start), code,
 	    c->ws->bytes_in, c->ws->bytes_out);
@@ -553,12 +566,38 @@ conn_ws_timer(struct conn *c)
 		conn_ws_fail(c, WS_CLOSE_INTERNAL, "keepalive ping timeout");
 		return;
 	}
-	c->ws->ping_seq++;
-	conn_ws_frame(c, WS_OP_PING, &c->ws->ping_seq,
-	    sizeof(c->ws->ping_seq));
+	/* Unpredictable, so that only a client that read the ping can
+	 * answer it. */
+	if (RAND_bytes(c->ws->ping, sizeof(c->ws->ping)) != 1) {
+		log_errx("%s: no random bytes for a ping", c->peer);
+		conn_ws_fail(c, WS_CLOSE_INTERNAL, "internal error");
+		return;
+	}
+	conn_ws_frame(c, WS_OP_PING, c->ws->ping, sizeof(c->ws->ping));
 	if (lim->ping_timeout > 0) {
 		c->awaiting_pong = 1;
 		conn_timer_set(c, lim->ping_timeout);
 	} else
 		conn_timer_set(c, lim->ping_interval);
+}
+
+/*
+ * The write timeout: output has been pending for send_timeout without a
+ * byte getting through. The caller drops TCP; a close frame would only
+ * queue behind the rest.
+ */
+void
+conn_ws_send_timeout(struct conn *c)
+{
+	log_info("%s: ws %s: no output progress for %.3gs, dropping "
+	    "the connection", c->peer, c->route->path,
+	    c->route->lim.send_timeout);
+	c->srv->stats.send_timeouts++;
+}
+
+/* The connection's budget of client-caused log lines. */
+struct log_limit *
+conn_log_limit(struct conn *c)
+{
+	return &c->ws->log;
 }

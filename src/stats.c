@@ -174,6 +174,11 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
 	    "max_messages_per_second.");
 	evbuffer_add_printf(out, "wsd_message_rate_closes_total %" PRIu64 "\n",
 	    st->rate_closed);
+	stats_meta(out, "wsd_send_timeouts_total", "counter",
+	    "WebSockets dropped because their pending output made no "
+	    "progress for send_timeout.");
+	evbuffer_add_printf(out, "wsd_send_timeouts_total %" PRIu64 "\n",
+	    st->send_timeouts);
 	stats_meta(out, "wsd_reloads_total", "counter",
 	    "Configuration reloads (SIGHUP) by result.");
 	evbuffer_add_printf(out, "wsd_reloads_total{result=\"ok\"} %" PRIu64

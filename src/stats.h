@@ -60,6 +60,7 @@ struct stats {
 	uint64_t	out_paused;	/* reading paused: output over limit */
 	uint64_t	out_closed;	/* closed 1008: pongs not read */
 	uint64_t	rate_closed;	/* closed 1008: message rate */
+	uint64_t	send_timeouts;	/* dropped: no output progress */
 	uint64_t	reloads[2];	/* SIGHUP reloads: ok, failed */
 	uint64_t	closes[STATS_NCLOSE];
 	uint64_t	hs_failures[STATS_HS_MAX];

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "apps/counter.h"
+#include "config.h"
 #include "hub.h"
 #include "log.h"
 #include "ws.h"
@@ -18,9 +19,25 @@
 /* How much of an unsupported message goes into the log line. */
 #define COUNTER_EXCERPT_MAX	80
 
-/* The route's shared value. */
+/*
+ * Users events are coalesced: the first change after a quiet spell goes
+ * out at once and opens a window of this many seconds; changes inside it
+ * go out as one event, with the count of the moment, when it ends (which
+ * opens the next window). A burst of joins costs each member a few
+ * events, not one per join, and the last one is always exact.
+ */
+#define COUNTER_USERS_WINDOW	0.05
+
+/* The route's shared value and the users events' window. */
 struct counter_route {
-	long long	 value;
+	long long		 value;
+	struct app_route	*route;
+	struct app_timer	*window;	/* ends the window */
+	unsigned		 in_window:1;	/* an event went out lately */
+	unsigned		 pending:1;	/* a change awaits the window end */
+	/* The newest joiner inside the window, told its count directly. */
+	struct conn		*fresh;
+	unsigned		 fresh_count;
 };
 
 /* Maps a message to +1 (plus), -1 (minus) or 0 (anything else). */
@@ -133,7 +150,57 @@ counter_publish_users(struct hub *hub, unsigned count, struct conn *except)
 	hub_publish(hub, WS_OP_TEXT, buf, len, COUNTER_KEY_USERS, except);
 }
 
-/* Creates the route's value, starting at 0. */
+/*
+ * Publishes the users count to every member but except, unless nobody
+ * would get it, and opens a window.
+ */
+static void
+counter_users_now(struct counter_route *cr, unsigned count,
+    struct conn *except)
+{
+	struct hub	*hub = app_route_hub(cr->route);
+
+	if (hub_size(hub) <= (except != NULL ? 1 : 0))
+		return;
+	counter_publish_users(hub, count, except);
+	cr->in_window = 1;
+	app_timer_add(cr->window, COUNTER_USERS_WINDOW);
+}
+
+/* The window ends: the changes made inside it go out as one event. */
+static void
+counter_window_cb(void *arg)
+{
+	struct counter_route	*cr = arg;
+	unsigned		 n = hub_size(app_route_hub(cr->route));
+	struct conn		*except = NULL;
+
+	cr->in_window = 0;
+	if (!cr->pending)
+		return;
+	cr->pending = 0;
+	/* The newest joiner already knows this count. */
+	if (cr->fresh != NULL && cr->fresh_count == n)
+		except = cr->fresh;
+	cr->fresh = NULL;
+	counter_users_now(cr, n, except);
+}
+
+/*
+ * The users count is now count; except (the joiner or the leaver) is
+ * not told. Inside a window the change waits for its end.
+ */
+static void
+counter_users_changed(struct counter_route *cr, unsigned count,
+    struct conn *except)
+{
+	if (cr->in_window)
+		cr->pending = 1;
+	else
+		counter_users_now(cr, count, except);
+}
+
+/* Creates the route's value, starting at 0, and the window's timer. */
 static int
 counter_route_init(struct app_route *r)
 {
@@ -143,19 +210,34 @@ counter_route_init(struct app_route *r)
 		log_warn("counter: calloc");
 		return -1;
 	}
+	cr->route = r;
+	if ((cr->window = app_timer_new(r, counter_window_cb, cr)) == NULL) {
+		log_warnx("counter: %s: cannot create timer",
+		    app_route_conf(r)->path);
+		free(cr);
+		return -1;
+	}
 	app_route_set_data(r, cr);
 	return 0;
 }
 
-/* Frees the route's value. */
+/* Frees the route's value and timer. */
 static void
 counter_route_free(struct app_route *r)
 {
-	free(app_route_data(r));
+	struct counter_route	*cr;
+
+	if ((cr = app_route_data(r)) == NULL)
+		return;
 	app_route_set_data(r, NULL);
+	app_timer_free(cr->window);
+	free(cr);
 }
 
-/* Tells everyone the new user count, then the newcomer the value. */
+/*
+ * Tells the others the new user count, at once or at the window's end,
+ * and the newcomer the count and the value at once.
+ */
 static void
 counter_open(struct conn *c)
 {
@@ -164,9 +246,20 @@ counter_open(struct conn *c)
 	struct hub		*hub = app_route_hub(r);
 	char			 buf[COUNTER_JSON_MAX];
 	size_t			 len;
+	unsigned		 n;
 
 	conn_join_hub(c);
-	counter_publish_users(hub, hub_size(hub), NULL);
+	n = hub_size(hub);
+	counter_users_changed(cr, n, c);
+	if (cr->in_window && cr->pending) {
+		cr->fresh = c;
+		cr->fresh_count = n;
+	}
+	if ((len = counter_users_json(buf, n)) == 0) {
+		log_warnx("counter: cannot encode users event");
+		return;
+	}
+	conn_send(c, WS_OP_TEXT, buf, len);
 	if ((len = counter_value_json(buf, cr->value)) == 0) {
 		log_warnx("counter: cannot encode value event");
 		return;
@@ -187,15 +280,19 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 
 	(void)opcode;		/* text only: binary_ok is 0 */
 	if ((delta = counter_parse_action(data, len)) == 0) {
-		/* A bad event is the client's problem: log it, carry on. */
+		/* A bad event is the client's problem: log it (a few
+		 * times per client), carry on. */
 		counter_excerpt(excerpt, data, len);
-		log_errx("counter: %s: unsupported event: %s", conn_peer(c),
-		    excerpt);
+		log_limited(conn_log_limit(c), "counter: unsupported event",
+		    LOG_LVL_INFO, "counter: %s: unsupported event: %s",
+		    conn_peer(c), excerpt);
 		return;
 	}
 	if (counter_apply(&cr->value, delta) == -1) {
-		log_warnx("counter: %s: value %lld at its limit, %s ignored",
-		    conn_peer(c), cr->value, delta > 0 ? "plus" : "minus");
+		log_limited(conn_log_limit(c), "counter: value at its limit",
+		    LOG_LVL_INFO, "counter: %s: value %lld at its limit, %s "
+		    "ignored", conn_peer(c), cr->value,
+		    delta > 0 ? "plus" : "minus");
 		return;
 	}
 	if ((n = counter_value_json(buf, cr->value)) == 0) {
@@ -210,14 +307,16 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 static void
 counter_close(struct conn *c)
 {
-	struct hub	*hub = app_route_hub(conn_app_route(c));
-	unsigned	 n;
+	struct app_route	*r = conn_app_route(c);
+	struct counter_route	*cr = app_route_data(r);
+	unsigned		 n;
 
+	if (cr->fresh == c)
+		cr->fresh = NULL;
 	/* The core leaves the hub after on_close: c is still counted. */
-	if ((n = hub_size(hub)) > 0)
+	if ((n = hub_size(app_route_hub(r))) > 0)
 		n--;
-	if (n > 0)
-		counter_publish_users(hub, n, c);
+	counter_users_changed(cr, n, c);
 }
 
 static const char *const counter_keys[] = {

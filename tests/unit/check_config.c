@@ -357,6 +357,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(conf->lim.max_send_buffer, 1048576);
 	ck_assert(conf->lim.ping_interval == 20);
 	ck_assert(conf->lim.ping_timeout == 20);
+	ck_assert(conf->lim.send_timeout == 30);
 	ck_assert(conf->handshake_timeout == 10);
 	ck_assert(conf->idle_timeout == 30);
 	ck_assert(conf->close_timeout == 10);
@@ -418,7 +419,8 @@ START_TEST(test_full)
 	    "app=echo\n"
 	    "max_message_size=16k\n"
 	    "[route /hello]\n"
-	    "app = hello\n", www), -1);
+	    "app = hello\n"
+	    "send_timeout = 2.5s\n", www), -1);
 	conf = load_ok(text);
 	free(text);
 
@@ -457,8 +459,10 @@ START_TEST(test_full)
 	ck_assert_uint_eq(r->lim.max_send_buffer, 65536);
 	ck_assert(r->lim.ping_interval == 0);
 	ck_assert(r->lim.ping_timeout == 0.25);
+	ck_assert(r->lim.send_timeout == 30);
 	r = route(conf, "/hello");
 	ck_assert_ptr_eq(r->app, app_find("hello"));
+	ck_assert(r->lim.send_timeout == 2.5);
 	config_free(conf);
 }
 END_TEST

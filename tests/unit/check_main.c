@@ -25,6 +25,7 @@ main(void)
 	srunner_add_suite(sr, iplimit_suite());
 	srunner_add_suite(sr, pmd_suite());
 	srunner_add_suite(sr, stats_suite());
+	srunner_add_suite(sr, log_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

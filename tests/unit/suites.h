@@ -9,6 +9,7 @@ Suite	*cidr_suite(void);
 Suite	*config_suite(void);
 Suite	*counter_suite(void);
 Suite	*http_suite(void);
+Suite	*log_suite(void);
 Suite	*pmd_suite(void);
 Suite	*iplimit_suite(void);
 Suite	*proxy_suite(void);
