@@ -20,12 +20,11 @@
 
 struct bufferevent;
 struct event;
+struct generation;
 struct http_request;
 struct iplimit_entry;
 struct pmd;
 struct server;
-struct tls;
-struct wsd_config;
 struct wsd_route;
 
 /*
@@ -69,7 +68,8 @@ struct conn {
 	struct server		*srv;
 	struct bufferevent	*bev;
 	struct event		*timer;		/* meaning depends on state */
-	struct wsd_config	*conf;		/* a reference; route is in it */
+	struct generation	*gen;		/* a reference: its conf, routes
+						 * and tls; route is in it */
 	const struct wsd_route	*route;
 	struct conn_ws		*ws;		/* NULL until upgraded */
 	enum conn_state		 state;

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "conn.h"
 #include "conn_priv.h"
+#include "generation.h"
 #include "http.h"
 #include "log.h"
 #include "proxy.h"
@@ -252,7 +253,7 @@ conn_http_client(struct conn *c, const struct http_request *req)
 	}
 	if (!conn_hop_trusted(c))
 		return 0;
-	if (proxy_forwarded_client(req, &c->srv->conf->trusted_proxies,
+	if (proxy_forwarded_client(req, &c->gen->conf->trusted_proxies,
 	    &a) != 1)
 		a = c->hop;
 	if (cidr_addr_equal(&a, &c->addr) && (c->ipe != NULL ||
@@ -320,7 +321,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		return conn_http_fail(c, req, status, NULL,
 		    conn_refuse_text(status));
 	upgrade = http_header_has_token(req, "Upgrade", "websocket");
-	c->route = config_route_match(c->conf, path);
+	c->route = config_route_match(c->gen->conf, path);
 	if (c->route != NULL && c->route->allow.n > 0 &&
 	    !cidr_list_match(&c->route->allow, &c->addr)) {
 		log_info("%s: %s refused: address not allowed on %s", c->peer,
@@ -409,7 +410,7 @@ conn_http_read(struct conn *c)
 		 */
 		c->route = NULL;
 		conn_use_current_config(c);
-		conf = c->conf;
+		conf = c->gen->conf;
 		if (c->state == CONN_HTTP_IDLE) {
 			/* A new request must now arrive in time. */
 			conn_set_state(c, CONN_HTTP_HEAD);
@@ -446,5 +447,5 @@ conn_http_read(struct conn *c)
 	}
 	if (c->state == CONN_HTTP_IDLE &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_timer_set(c, c->conf->idle_timeout);
+		conn_timer_set(c, c->gen->conf->idle_timeout);
 }
