@@ -128,13 +128,16 @@ conn_hop_trusted(const struct conn *c)
 
 /*
  * Counts c under its client address. Returns 0, or the HTTP status to
- * refuse it with (503: too many connections, 429: too many new ones).
+ * refuse it with (503: too many connections, 429: too many new ones);
+ * silent: it will be closed without an answer (a TLS listener).
  */
 int
-conn_account(struct conn *c)
+conn_account(struct conn *c, int silent)
 {
 	struct iplimit	*t = c->srv->iplimit;
+	const struct wsd_config *cur = c->srv->gen->conf;
 	struct iplimit_entry *e;
+	const char	*how = silent ? " (tls: closed without an answer)" : "";
 	double		 now = conn_now();
 	int		 r;
 
@@ -144,21 +147,22 @@ conn_account(struct conn *c)
 		iplimit_release(t, c->ipe, now);
 		c->ipe = NULL;
 	}
+	/* The table's limits are the current generation's. */
 	switch ((r = iplimit_acquire(t, &c->addr, now, &e))) {
 	case IPLIMIT_OK:
 		c->ipe = e;
 		return 0;
 	case IPLIMIT_COUNT:
-		log_info("%s: connection refused: max_connections_per_ip "
-		    "(%u) reached", c->peer,
-		    c->srv->gen->conf->max_connections_per_ip);
-		stats_hs_fail(&c->srv->stats, STATS_HS_TOO_MANY);
+		if (server_refused(c->srv, SERVER_REFUSED_PER_IP, silent))
+			log_info("%s: connection refused: "
+			    "max_connections_per_ip (%u) reached%s", c->peer,
+			    cur->max_connections_per_ip, how);
 		return 503;
 	case IPLIMIT_RATE:
-		log_info("%s: connection refused: max_connection_rate_per_ip "
-		    "(%u/s) exceeded", c->peer,
-		    c->srv->gen->conf->max_connection_rate_per_ip);
-		stats_hs_fail(&c->srv->stats, STATS_HS_RATE_LIMITED);
+		if (server_refused(c->srv, SERVER_REFUSED_RATE, silent))
+			log_info("%s: connection refused: "
+			    "max_connection_rate_per_ip (%u/s) exceeded%s",
+			    c->peer, cur->max_connection_rate_per_ip, how);
 		return 429;
 	default:
 		log_warnx("%s: per-address table: out of memory", c->peer);
@@ -177,22 +181,12 @@ conn_refuse_text(int status)
 }
 
 /*
- * Refuses a new connection with status: at once on plain sockets, after
- * the TLS handshake with the first request otherwise.
- */
-static void
-conn_refuse(struct conn *c, int status)
-{
-	if (c->tls) {
-		c->refuse = status;
-		return;
-	}
-	conn_http_fail(c, NULL, status, NULL, conn_refuse_text(status));
-}
-
-/*
  * Sets up the bufferevent (with the generation's TLS context when tls is
- * set) and starts reading a request head. -1 when c was closed.
+ * set) and starts reading a request head. A client over its per-address
+ * limits is refused first, before any TLS work: on a plain socket with a
+ * 503 or 429, on a TLS one by closing it without an answer. A trusted
+ * proxy's clients are counted once a request names them. -1 when c was
+ * closed.
  */
 static int
 conn_start(struct conn *c, evutil_socket_t fd, int tls)
@@ -201,8 +195,14 @@ conn_start(struct conn *c, evutil_socket_t fd, int tls)
 	const struct wsd_config *conf = c->gen->conf;
 	SSL		*ssl;
 	struct timeval	 tv;
-	int		 status;
+	int		 status = 0;
 
+	if (!conn_hop_trusted(c) && (status = conn_account(c, tls)) != 0 &&
+	    tls) {
+		evutil_closesocket(fd);
+		conn_close(c, "refused");
+		return -1;
+	}
 	if (tls) {
 		if ((ssl = tls_ssl_new(c->gen->tls)) != NULL) {
 			/* The bufferevent owns ssl from here on. */
@@ -243,9 +243,8 @@ conn_start(struct conn *c, evutil_socket_t fd, int tls)
 	conn_set_state(c, CONN_HTTP_HEAD);
 	gettimeofday(&c->req_start, NULL);
 	conn_timer_set(c, conf->handshake_timeout);
-	/* A trusted proxy's clients are counted once a request names them. */
-	if (!conn_hop_trusted(c) && (status = conn_account(c)) != 0)
-		conn_refuse(c, status);
+	if (status != 0)
+		conn_http_fail(c, NULL, status, NULL, conn_refuse_text(status));
 	return 0;
 }
 
@@ -358,6 +357,7 @@ conn_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(p->ev);
 	free(p);
 	c->proxy = NULL;
+	/* The per-address limits see the client the header named. */
 	conn_start(c, fd, tls);
 }
 

@@ -90,7 +90,6 @@ struct conn {
 	struct cidr_addr	 hop;
 	struct cidr_addr	 addr;
 	struct iplimit_entry	*ipe;		/* counted under addr */
-	int			 refuse;	/* TLS: answer with this status */
 	struct conn_proxy	*proxy;		/* CONN_PROXY only */
 };
 
@@ -103,7 +102,7 @@ double	conn_elapsed(const struct timeval *);
 /* Seconds on the monotonic clock. */
 double	conn_now(void);
 int	conn_hop_trusted(const struct conn *);
-int	conn_account(struct conn *);
+int	conn_account(struct conn *, int);
 const char *conn_refuse_text(int);
 void	conn_use_current_config(struct conn *);
 void	conn_check_output(struct conn *, size_t);

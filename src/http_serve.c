@@ -244,13 +244,7 @@ conn_http_client(struct conn *c, const struct http_request *req)
 {
 	struct cidr_addr a;
 	char		 via[CIDR_ADDR_STRLEN], buf[CIDR_ADDR_STRLEN];
-	int		 status;
 
-	if (c->refuse != 0) {
-		status = c->refuse;
-		c->refuse = 0;
-		return status;
-	}
 	if (!conn_hop_trusted(c))
 		return 0;
 	if (proxy_forwarded_client(req, &c->gen->conf->trusted_proxies,
@@ -265,7 +259,7 @@ conn_http_client(struct conn *c, const struct http_request *req)
 	snprintf(c->peer, sizeof(c->peer), a.family == AF_INET6 ? "[%s]" :
 	    "%s", buf);
 	log_debug("%s: via %s (forwarded)", c->peer, via);
-	return conn_account(c);
+	return conn_account(c, 0);
 }
 
 /*

@@ -95,37 +95,98 @@ server_sockname(evutil_socket_t fd, char *out, size_t outlen)
 	}
 }
 
-/* A new connection: refuse it when full, else hand it to conn.c. */
+/* What server_refused() logs of each reason. */
+static const char *const server_refusal_names[SERVER_REFUSED_MAX] = {
+	"max_connections", "max_connections_per_ip",
+	"max_connection_rate_per_ip",
+};
+
+/* Counts a refusal; 1 when it is the first of a second: log it. */
+int
+server_refused(struct server *srv, enum server_refusal why, int tls)
+{
+	struct server_refusals	*r = &srv->refused[why];
+	struct timeval		 tv = { 1, 0 };
+
+	stats_hs_fail(&srv->stats, why == SERVER_REFUSED_RATE ?
+	    STATS_HS_RATE_LIMITED : STATS_HS_TOO_MANY);
+	if (tls)
+		srv->stats.tls_refused++;
+	if (evtimer_pending(r->ev, NULL)) {
+		r->n++;
+		r->ntls += tls != 0;
+		return 0;
+	}
+	evtimer_add(r->ev, &tv);
+	return 1;
+}
+
+/*
+ * A second after a logged refusal: the ones since then in one line, and
+ * another second of quiet; after a quiet second the next is logged again.
+ */
+static void
+server_refused_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_refusals	*r = arg;
+	struct timeval		 tv = { 1, 0 };
+
+	(void)fd;
+	(void)what;
+	if (r->n == 0)
+		return;
+	log_info("%u more connection%s refused in the last second: %s "
+	    "(%u on TLS listeners, closed without an answer)", r->n,
+	    r->n == 1 ? "" : "s", r->what, r->ntls);
+	r->n = r->ntls = 0;
+	evtimer_add(r->ev, &tv);
+}
+
+/* The plaintext 503 of a full server; best effort: the socket is fresh. */
+static void
+server_busy(const struct listener *l, evutil_socket_t fd)
+{
+	char	busy[256], date[30];
+	int	n;
+
+	http_date_format(time(NULL), date);
+	n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 %s\r\n"
+	    "Server: wsd/%s\r\nDate: %s\r\nConnection: close\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n\r\n503 %s\n",
+	    http_status_text(503), PACKAGE_VERSION, date,
+	    strlen(http_status_text(503)) + 5, http_status_text(503));
+	if (write(fd, busy, (size_t)n) < 0)
+		log_debug("%s: 503 not written", l->name);
+	stats_http(&l->srv->stats, 503);
+}
+
+/*
+ * A new connection: refuse it when full (a plain listener answers 503, a
+ * TLS one closes it without a byte: plaintext is no answer to a
+ * ClientHello), else hand it to conn.c.
+ */
 static void
 server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener	*l = arg;
 	struct server	*srv = l->srv;
-	char		 busy[256], date[30];
-	int		 n;
+	unsigned	 max = srv->gen->conf->max_connections;
 
 	(void)lev;
 	if (l->paused) {
 		l->paused = 0;
 		log_info("%s: accepting again", l->name);
 	}
-	if (srv->nconns >= srv->gen->conf->max_connections) {
-		/* Best effort: the socket is fresh, the write fits. */
-		http_date_format(time(NULL), date);
-		n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 %s\r\n"
-		    "Server: wsd/%s\r\nDate: %s\r\nConnection: close\r\n"
-		    "Content-Type: text/plain; charset=utf-8\r\n"
-		    "Content-Length: %zu\r\n\r\n503 %s\n",
-		    http_status_text(503), PACKAGE_VERSION, date,
-		    strlen(http_status_text(503)) + 5, http_status_text(503));
-		if (write(fd, busy, (size_t)n) < 0)
-			log_debug("%s: 503 not written", l->name);
+	if (srv->nconns >= max) {
+		if (!l->tls)
+			server_busy(l, fd);
 		evutil_closesocket(fd);
-		log_warnx("%s: max_connections (%u) reached, connection "
-		    "refused", l->name, srv->gen->conf->max_connections);
-		stats_hs_fail(&srv->stats, STATS_HS_TOO_MANY);
-		stats_http(&srv->stats, 503);
+		if (server_refused(srv, SERVER_REFUSED_FULL, l->tls))
+			log_warnx("%s: max_connections (%u) reached, connection "
+			    "refused%s", l->name, max, l->tls ?
+			    " (tls: closed without an answer)" : "");
 		return;
 	}
 	conn_new(srv, fd, sa, (socklen_t)salen, l->tls, l->proxy);
@@ -775,6 +836,8 @@ int
 server_init(struct server *srv, struct event_base *base,
     struct wsd_config *conf, struct tls *tls)
 {
+	size_t	i;
+
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
 	stats_init(&srv->stats, time(NULL));
@@ -797,6 +860,15 @@ server_init(struct server *srv, struct event_base *base,
 	    srv->ev_stop == NULL) {
 		log_warnx("cannot set up signal handling");
 		return -1;
+	}
+	for (i = 0; i < SERVER_REFUSED_MAX; i++) {
+		srv->refused[i].what = server_refusal_names[i];
+		srv->refused[i].ev = evtimer_new(base, server_refused_cb,
+		    &srv->refused[i]);
+		if (srv->refused[i].ev == NULL) {
+			log_warnx("cannot set up a timer");
+			return -1;
+		}
 	}
 	evsignal_add(srv->ev_sigterm, NULL);
 	evsignal_add(srv->ev_sigint, NULL);
@@ -1021,6 +1093,9 @@ server_free(struct server *srv)
 		event_free(srv->ev_sd);
 	if (srv->ev_iplimit != NULL)
 		event_free(srv->ev_iplimit);
+	for (i = 0; i < SERVER_REFUSED_MAX; i++)
+		if (srv->refused[i].ev != NULL)
+			event_free(srv->refused[i].ev);
 	iplimit_free(srv->iplimit);
 	memset(srv, 0, sizeof(*srv));
 }

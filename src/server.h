@@ -19,6 +19,22 @@ struct evbuffer;
 
 TAILQ_HEAD(conn_list, conn);
 
+/* Why a connection was refused by a connection limit. */
+enum server_refusal {
+	SERVER_REFUSED_FULL,		/* max_connections */
+	SERVER_REFUSED_PER_IP,		/* max_connections_per_ip */
+	SERVER_REFUSED_RATE,		/* max_connection_rate_per_ip */
+	SERVER_REFUSED_MAX
+};
+
+/* Refusals of one reason not logged yet (server_refused()). */
+struct server_refusals {
+	const char	*what;
+	unsigned	 n;
+	unsigned	 ntls;		/* of n, on TLS listeners */
+	struct event	*ev;		/* pending: a second after a log line */
+};
+
 /* Everything one event loop owns; passed in, never global. */
 struct server {
 	struct event_base	*base;
@@ -45,6 +61,7 @@ struct server {
 	struct iplimit		*iplimit;	/* NULL: no per-address limit */
 	struct event		*ev_iplimit;	/* expires idle entries */
 	struct stats		 stats;		/* for the metrics app */
+	struct server_refusals	 refused[SERVER_REFUSED_MAX];
 };
 
 /*
@@ -79,6 +96,13 @@ int	server_draining(const struct server *srv);
 /* Called by conn_close() for every connection that goes away. */
 void	server_conn_gone(struct server *srv);
 
+/*
+ * Counts a connection refused by a limit (tls: on a TLS listener, closed
+ * without an answer) in the metrics. Returns 1 when the caller should log
+ * it: the first refusal of a reason in a second is logged, the rest are
+ * summed up in one line a second later.
+ */
+int	server_refused(struct server *srv, enum server_refusal why, int tls);
 
 /* Writes/removes conf->pid_file, if set; -1 (logged) on failure. */
 int	server_pid_file_write(const struct wsd_config *conf);

@@ -506,25 +506,3 @@ def test_per_ip_churn_many_addresses(wsd, static_root):
     grown = helpers.proc_rss_kb(d.pid) - rss0
     assert grown < 4096, "RSS grew by %d KiB" % grown
     assert get(d.port, "/index.html", source="127.0.0.2").status == 200
-
-
-def test_per_ip_limit_over_tls(wsd, static_root, selfsigned):
-    """Over TLS the refusal is an HTTP answer after the handshake."""
-    cert, key = selfsigned
-    text = config(static_root, server={"max_connections_per_ip": "1"},
-                  listens=["127.0.0.1:0 tls"])
-    text += "\n[tls]\ncertificate = %s\nprivate_key = %s\n" % (cert, key)
-    d = wsd(text)
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    first = ctx.wrap_socket(socket.create_connection(("127.0.0.1", d.port),
-                                                     timeout=5),
-                            server_hostname="localhost")
-    try:
-        first.sendall(upgrade_request("/echo", ws_key()))
-        assert first.recv(4096).startswith(b"HTTP/1.1 101 ")
-        data = tls_exchange(d.port, b"", upgrade_request("/echo", ws_key()))
-        assert data.startswith(b"HTTP/1.1 503 "), data
-    finally:
-        first.close()
