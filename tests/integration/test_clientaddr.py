@@ -12,7 +12,6 @@ import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import time
 
 import pytest
@@ -336,14 +335,7 @@ def test_proxy_config_needs_trusted_proxies(tmp_path):
 def selfsigned(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is not installed")
-    d = tmp_path_factory.mktemp("proxytls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-subj", "/CN=localhost", "-days", "2",
-                    "-keyout", str(d / "key.pem"), "-out",
-                    str(d / "cert.pem")], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return d / "cert.pem", d / "key.pem"
+    return helpers.selfsigned_cert(tmp_path_factory.mktemp("proxytls"))
 
 
 def tls_exchange(port, pre, req, timeout=5.0):

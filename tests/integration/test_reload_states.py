@@ -15,8 +15,6 @@ import shutil
 import signal
 import socket
 import ssl
-import subprocess
-import time
 
 import pytest
 
@@ -33,14 +31,9 @@ LISTEN_RX = re.compile(r"listening on (127\.0\.0\.\d):(\d+)")
 
 def openssl_cert(d):
     d.mkdir()
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-subj", "/CN=localhost", "-days", "2",
-                    "-keyout", str(d / "key.pem"), "-out",
-                    str(d / "cert.pem")], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    der = ssl.PEM_cert_to_DER_cert((d / "cert.pem").read_text())
-    return d / "cert.pem", d / "key.pem", hashlib.sha256(der).hexdigest()
+    cert, key = helpers.selfsigned_cert(d)
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    return cert, key, hashlib.sha256(der).hexdigest()
 
 
 @pytest.fixture(scope="module")
