@@ -66,7 +66,7 @@ int		 app_has_key(const struct app *app, const char *key);
  * one (a reload that keeps the route shares it), every WebSocket on the
  * route another (app_route_hold); the last app_route_free runs the app's
  * route_free, so a route removed by a reload lives on until its last
- * connection ends.
+ * WebSocket and the last connection of a generation that has it end.
  */
 struct app_route *app_route_new(struct event_base *base,
 		    struct wsd_config *wconf, const struct wsd_route *conf);
