@@ -55,7 +55,8 @@ generation_routes(struct generation *gen, struct event_base *base,
 			old = &prev->conf->routes[j];
 			if (old->app == r->app &&
 			    strcmp(old->path, r->path) == 0) {
-				gen->routes[i] = app_route_hold(prev->routes[j]);
+				gen->routes[i] =
+				    app_route_hold(prev->routes[j]);
 				break;
 			}
 		}

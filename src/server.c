@@ -184,8 +184,8 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 			server_busy(l, fd);
 		evutil_closesocket(fd);
 		if (server_refused(srv, SERVER_REFUSED_FULL, l->tls))
-			log_warnx("%s: max_connections (%u) reached, connection "
-			    "refused%s", l->name, max, l->tls ?
+			log_warnx("%s: max_connections (%u) reached, "
+			    "connection refused%s", l->name, max, l->tls ?
 			    " (tls: closed without an answer)" : "");
 		return;
 	}
@@ -805,7 +805,8 @@ fail:
 		free(ls);
 	}
 	if (srv->iplimit != NULL)
-		iplimit_set_limits(srv->iplimit, old->conf->max_connections_per_ip,
+		iplimit_set_limits(srv->iplimit,
+		    old->conf->max_connections_per_ip,
 		    old->conf->max_connection_rate_per_ip);
 	generation_unref(gen);
 	log_errx("SIGHUP: reload failed, still running the previous "
