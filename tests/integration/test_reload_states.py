@@ -10,6 +10,7 @@ brings them back.
 """
 
 import hashlib
+import os
 import re
 import shutil
 import signal
@@ -43,6 +44,17 @@ def certs(tmp_path_factory):
         pytest.skip("the openssl command is not installed")
     base = tmp_path_factory.mktemp("reloadtls")
     return openssl_cert(base / "one"), openssl_cert(base / "two")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """index.html and a file larger than the most a socket buffers (4 MiB
+    of send buffer at most): a transfer of it is still in the daemon when
+    the reload comes."""
+    d = tmp_path_factory.mktemp("reloadroot")
+    (d / "index.html").write_text("<p>reload states</p>\n")
+    (d / "big.bin").write_bytes(os.urandom(16 * 1024 * 1024 + 17))
+    return d
 
 
 def config(root, cert=None, counter=True, log_level="info"):
@@ -188,7 +200,7 @@ class States:
         # Request head pending: half a head.
         self.head = self._keep(tcp(PLAIN, p[PLAIN]))
         self.head.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\n")
-        # Static transfer in flight: a 3 MiB file partly read.
+        # Static transfer in flight: a 16 MiB file partly read.
         self.static = self._keep(tcp(PLAIN, p[PLAIN], rcvbuf=16384))
         self.static.send(request("GET", "/big.bin"))
         r = read_response(self.static, head_request=True)
@@ -258,15 +270,15 @@ class States:
         return self.ctr_value if self.counter else None
 
 
-def test_reloads_with_connections_in_every_state(wsd, static_root, certs):
+def test_reloads_with_connections_in_every_state(wsd, root, certs):
     one, two = certs
-    d = wsd(config(static_root, one))
+    d = wsd(config(root, one))
     p = ports(d)
     assert set(p) == {PLAIN, TLS, PROXY, PROXY_TLS}, p
 
     # 1: a new certificate while connections of every state are open.
-    st = States(static_root, p, 0)
-    mark = reload(d, config(static_root, two))
+    st = States(root, p, 0)
+    mark = reload(d, config(root, two))
     assert ports(d, mark) == {}, "a listener was bound anew"
     value = st.finish(cert_fp=one[2])
     # New TLS connections get the new certificate; the counter's value
@@ -278,8 +290,8 @@ def test_reloads_with_connections_in_every_state(wsd, static_root, certs):
         assert counter_value(c) == value
 
     # 2: the TLS listeners, the [tls] section, /counter and /hello go.
-    st = States(static_root, p, value)
-    reload(d, config(static_root, None, counter=False))
+    st = States(root, p, value)
+    reload(d, config(root, None, counter=False))
     st.finish(cert_fp=two[2])
     for addr in (TLS, PROXY_TLS):
         with pytest.raises(ConnectionRefusedError):
@@ -290,8 +302,8 @@ def test_reloads_with_connections_in_every_state(wsd, static_root, certs):
         assert read_response(c, head_request=True).status == 404
 
     # 3: everything back, with the first certificate.
-    st = States(static_root, {PLAIN: p[PLAIN], PROXY: p[PROXY]}, None)
-    mark = reload(d, config(static_root, one))
+    st = States(root, {PLAIN: p[PLAIN], PROXY: p[PROXY]}, None)
+    mark = reload(d, config(root, one))
     st.finish()
     q = ports(d, mark)
     assert set(q) == {TLS, PROXY_TLS}, q
@@ -303,14 +315,14 @@ def test_reloads_with_connections_in_every_state(wsd, static_root, certs):
     assert "reload failed" not in d.log_text()
 
 
-def test_old_generation_lives_until_its_last_connection(wsd, static_root):
+def test_old_generation_lives_until_its_last_connection(wsd, root):
     """The generation a connection was accepted under is freed when the
     last of its connections closes, not at the reload."""
-    d = wsd(config(static_root))
+    d = wsd(config(root))
     p = ports(d)
     ws = helpers.ws_connect(p[PLAIN], "/echo")
-    mark = reload(d, config(static_root, counter=False))
-    reload(d, config(static_root))
+    mark = reload(d, config(root, counter=False))
+    reload(d, config(root))
     log = d.log_text()[mark:]
     # Generation 2 had no connection: freed by the second reload.
     assert re.search(r"generation 2 released", log), log
