@@ -62,10 +62,12 @@ int		 app_has_key(const struct app *app, const char *key);
 /*
  * Per-route runtime (app.c): created for every app route at start-up and
  * for new app routes on a reload. It holds a reference to the config its
- * route lives in. Reference-counted like SSL_CTX: the server's table holds
- * one, every WebSocket on the route another (app_route_hold); the last
- * app_route_free runs the app's route_free, so a route removed by a reload
- * lives on until its last connection ends.
+ * route lives in (not to the generation: generations hold runtimes).
+ * Reference-counted like SSL_CTX: every generation with the route holds
+ * one (a reload that keeps the route shares it), every WebSocket on the
+ * route another (app_route_hold); the last app_route_free runs the app's
+ * route_free, so a route removed by a reload lives on until its last
+ * WebSocket and the last connection of a generation that has it end.
  */
 struct app_route *app_route_new(struct event_base *base,
 		    struct wsd_config *wconf, const struct wsd_route *conf);

@@ -119,10 +119,11 @@ struct wsd_config *config_load_string(const char *name, const char *text,
 struct wsd_config *config_default(const char *www_root, char **errors);
 
 /*
- * A loaded config starts with one reference. Connections and route
- * runtimes take their own (config_ref) so that a reload can replace the
- * server's config while they still point into the old one; config_free
- * drops a reference and frees the config with the last.
+ * A loaded config starts with one reference, which its generation
+ * (generation.h) takes over; route runtimes, which outlive a generation
+ * when a reload keeps their route, and main (for pid_file and user) take
+ * their own (config_ref). config_free drops a reference and frees the
+ * config with the last.
  */
 struct wsd_config *config_ref(struct wsd_config *conf);
 void	config_free(struct wsd_config *conf);

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "conn.h"
 #include "conn_priv.h"
+#include "generation.h"
 #include "iplimit.h"
 #include "log.h"
 #include "proxy.h"
@@ -42,7 +43,8 @@ static const char *const conn_state_names[] = {
 struct conn_proxy {
 	struct event		*ev;		/* the socket is readable */
 	evutil_socket_t		 fd;
-	struct tls		*tls;		/* for after the header */
+	int			 tls;		/* TLS after the header, with
+						 * the generation's context */
 	size_t			 len;
 	uint8_t			 buf[PROXY_V2_MAX];
 };
@@ -121,18 +123,21 @@ conn_now(void)
 int
 conn_hop_trusted(const struct conn *c)
 {
-	return cidr_list_match(&c->srv->conf->trusted_proxies, &c->hop);
+	return cidr_list_match(&c->gen->conf->trusted_proxies, &c->hop);
 }
 
 /*
  * Counts c under its client address. Returns 0, or the HTTP status to
- * refuse it with (503: too many connections, 429: too many new ones).
+ * refuse it with (503: too many connections, 429: too many new ones);
+ * silent: it will be closed without an answer (a TLS listener).
  */
 int
-conn_account(struct conn *c)
+conn_account(struct conn *c, int silent)
 {
 	struct iplimit	*t = c->srv->iplimit;
+	const struct wsd_config *cur = c->srv->gen->conf;
 	struct iplimit_entry *e;
+	const char	*how = silent ? " (tls: closed without an answer)" : "";
 	double		 now = conn_now();
 	int		 r;
 
@@ -142,21 +147,22 @@ conn_account(struct conn *c)
 		iplimit_release(t, c->ipe, now);
 		c->ipe = NULL;
 	}
+	/* The table's limits are the current generation's. */
 	switch ((r = iplimit_acquire(t, &c->addr, now, &e))) {
 	case IPLIMIT_OK:
 		c->ipe = e;
 		return 0;
 	case IPLIMIT_COUNT:
-		log_info("%s: connection refused: max_connections_per_ip "
-		    "(%u) reached", c->peer,
-		    c->srv->conf->max_connections_per_ip);
-		stats_hs_fail(&c->srv->stats, STATS_HS_TOO_MANY);
+		if (server_refused(c->srv, SERVER_REFUSED_PER_IP, silent))
+			log_info("%s: connection refused: "
+			    "max_connections_per_ip (%u) reached%s", c->peer,
+			    cur->max_connections_per_ip, how);
 		return 503;
 	case IPLIMIT_RATE:
-		log_info("%s: connection refused: max_connection_rate_per_ip "
-		    "(%u/s) exceeded", c->peer,
-		    c->srv->conf->max_connection_rate_per_ip);
-		stats_hs_fail(&c->srv->stats, STATS_HS_RATE_LIMITED);
+		if (server_refused(c->srv, SERVER_REFUSED_RATE, silent))
+			log_info("%s: connection refused: "
+			    "max_connection_rate_per_ip (%u/s) exceeded%s",
+			    c->peer, cur->max_connection_rate_per_ip, how);
 		return 429;
 	default:
 		log_warnx("%s: per-address table: out of memory", c->peer);
@@ -175,34 +181,30 @@ conn_refuse_text(int status)
 }
 
 /*
- * Refuses a new connection with status: at once on plain sockets, after
- * the TLS handshake with the first request otherwise.
- */
-static void
-conn_refuse(struct conn *c, int status)
-{
-	if (c->tls) {
-		c->refuse = status;
-		return;
-	}
-	conn_http_fail(c, NULL, status, NULL, conn_refuse_text(status));
-}
-
-/*
- * Sets up the bufferevent (with TLS when tls is set) and starts reading a
- * request head. -1 (fd closed, c not freed) when that fails.
+ * Sets up the bufferevent (with the generation's TLS context when tls is
+ * set) and starts reading a request head. A client over its per-address
+ * limits is refused first, before any TLS work: on a plain socket with a
+ * 503 or 429, on a TLS one by closing it without an answer. A trusted
+ * proxy's clients are counted once a request names them. -1 when c was
+ * closed.
  */
 static int
-conn_start(struct conn *c, evutil_socket_t fd, struct tls *tls)
+conn_start(struct conn *c, evutil_socket_t fd, int tls)
 {
 	struct server	*srv = c->srv;
+	const struct wsd_config *conf = c->gen->conf;
 	SSL		*ssl;
 	struct timeval	 tv;
-	double		 idle = srv->conf->idle_timeout;
-	int		 status;
+	int		 status = 0;
 
-	if (tls != NULL) {
-		if ((ssl = tls_ssl_new(tls)) != NULL) {
+	if (!conn_hop_trusted(c) && (status = conn_account(c, tls)) != 0 &&
+	    tls) {
+		evutil_closesocket(fd);
+		conn_close(c, "refused");
+		return -1;
+	}
+	if (tls) {
+		if ((ssl = tls_ssl_new(c->gen->tls)) != NULL) {
 			/* The bufferevent owns ssl from here on. */
 			c->bev = bufferevent_openssl_socket_new(srv->base, fd,
 			    ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -221,6 +223,7 @@ conn_start(struct conn *c, evutil_socket_t fd, struct tls *tls)
 	if (c->bev == NULL) {
 		log_warnx("%s: cannot set up connection", c->peer);
 		evutil_closesocket(fd);
+		conn_close(c, "cannot set up connection");
 		return -1;
 	}
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
@@ -229,20 +232,19 @@ conn_start(struct conn *c, evutil_socket_t fd, struct tls *tls)
 	 * A response that makes no progress for idle_timeout is abandoned:
 	 * libevent runs this write timeout only while output is pending.
 	 */
-	tv = config_timeval(idle);
+	tv = config_timeval(conf->idle_timeout);
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (tls != NULL) {
+	if (tls) {
 		c->tls = 1;
 		srv->stats.tls_total++;
 		srv->stats.tls_current++;
 	}
 	conn_set_state(c, CONN_HTTP_HEAD);
 	gettimeofday(&c->req_start, NULL);
-	conn_timer_set(c, srv->conf->handshake_timeout);
-	/* A trusted proxy's clients are counted once a request names them. */
-	if (!conn_hop_trusted(c) && (status = conn_account(c)) != 0)
-		conn_refuse(c, status);
+	conn_timer_set(c, conf->handshake_timeout);
+	if (status != 0)
+		conn_http_fail(c, NULL, status, NULL, conn_refuse_text(status));
 	return 0;
 }
 
@@ -258,18 +260,24 @@ conn_free_early(struct conn *c)
 	if (c->timer != NULL)
 		event_free(c->timer);
 	free(c->hp);
-	config_free(c->conf);
+	generation_unref(c->gen);
 	free(c);
 }
 
-/* Moves c to the server's current config (after a reload). */
+/*
+ * Moves c to the server's current generation (after a reload): for an
+ * HTTP connection between requests, which holds nothing of its old one
+ * but c->route (reset by the caller).
+ */
 void
 conn_use_current_config(struct conn *c)
 {
-	if (c->conf == c->srv->conf)
+	struct generation	*old = c->gen;
+
+	if (old == c->srv->gen)
 		return;
-	config_free(c->conf);
-	c->conf = config_ref(c->srv->conf);
+	c->gen = generation_ref(c->srv->gen);
+	generation_unref(old);
 }
 
 /* Formats an address and port like conn_format_peer(). */
@@ -313,7 +321,7 @@ conn_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn		*c = arg;
 	struct conn_proxy	*p = c->proxy;
 	struct proxy_hdr	 h;
-	struct tls		*tls = p->tls;
+	int			 tls = p->tls;
 	ssize_t			 n, got;
 	size_t			 take;
 	int			 r;
@@ -350,14 +358,14 @@ conn_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(p->ev);
 	free(p);
 	c->proxy = NULL;
-	if (conn_start(c, fd, tls) == -1)
-		conn_close(c, "cannot set up connection");
+	/* The per-address limits see the client the header named. */
+	conn_start(c, fd, tls);
 }
 
 /* Takes over an accepted socket. */
 struct conn *
 conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
-    socklen_t salen, struct tls *tls, int proxy)
+    socklen_t salen, int tls, int proxy)
 {
 	struct conn	*c;
 	int		 one = 1;
@@ -375,15 +383,16 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	conn_format_peer(c->peer, sizeof(c->peer), sa);
 	cidr_addr_from_sockaddr(sa, &c->hop);
 	c->addr = c->hop;
+	/* From accept to free: conf, routes and TLS context come from it. */
+	c->gen = generation_ref(srv->gen);
 	if (proxy && !conn_hop_trusted(c)) {
 		log_info("%s: PROXY protocol listener: peer not in "
 		    "trusted_proxies, closing", c->peer);
 		stats_hs_fail(&srv->stats, STATS_HS_PROXY_HEADER);
 		evutil_closesocket(fd);
-		free(c);
+		conn_free_early(c);
 		return NULL;
 	}
-	c->conf = config_ref(srv->conf);
 	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
 	if (proxy && c->timer != NULL &&
 	    (c->proxy = calloc(1, sizeof(*c->proxy))) != NULL) {
@@ -406,14 +415,12 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	if (proxy) {
 		c->state = CONN_PROXY;
 		event_add(c->proxy->ev, NULL);
-		conn_timer_set(c, srv->conf->handshake_timeout);
+		conn_timer_set(c, c->gen->conf->handshake_timeout);
 		return c;
 	}
 	c->state = CONN_HTTP_HEAD;
-	if (conn_start(c, fd, tls) == -1) {
-		conn_close(c, "cannot set up connection");
+	if (conn_start(c, fd, tls) == -1)
 		return NULL;
-	}
 	return c;
 }
 
@@ -462,7 +469,7 @@ conn_send_limit(const struct conn *c)
 {
 	if (c->route != NULL && c->route->app != NULL)
 		return c->route->lim.max_send_buffer;
-	return c->conf->lim.max_send_buffer;
+	return c->gen->conf->lim.max_send_buffer;
 }
 
 /* Goes into flush-then-close: queued output is written first. */
@@ -473,7 +480,7 @@ conn_flush_close(struct conn *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->bev, EV_READ);
 	c->paused = 0;
-	conn_timer_set(c, c->conf->close_timeout);
+	conn_timer_set(c, c->gen->conf->close_timeout);
 	/*
 	 * The WebSocket session is over: the app hears of it now, not when
 	 * the peer gets round to closing TCP. Deferred to the timer callback
@@ -575,7 +582,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->state == CONN_HTTP_IDLE &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) == 0)
-		conn_timer_set(c, c->conf->idle_timeout);
+		conn_timer_set(c, c->gen->conf->idle_timeout);
 }
 
 /* EOF, errors and the write timeout. */
@@ -614,7 +621,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->end_pending) {
 		c->end_pending = 0;
 		conn_ws_end(c);
-		conn_timer_set(c, c->conf->close_timeout);
+		conn_timer_set(c, c->gen->conf->close_timeout);
 		return;
 	}
 	switch (c->state) {

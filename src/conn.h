@@ -7,18 +7,19 @@
 
 struct server;
 struct conn;
-struct tls;
 
 /*
- * Takes over an accepted socket (TLS when tls is set: the handshake must
- * finish within handshake_timeout like the request head) and starts
- * reading a request head; with proxy set, a PROXY protocol header from a
- * trusted proxy comes first (before TLS). NULL (socket closed, logged)
- * when memory runs out or the peer may not send a PROXY header.
+ * Takes over an accepted socket under the server's current generation
+ * (TLS with its context when tls is set: the handshake must finish within
+ * handshake_timeout like the request head) and starts reading a request
+ * head; with proxy set, a PROXY protocol header from a trusted proxy comes
+ * first (before TLS). A client over a per-address limit is refused (on a
+ * TLS listener closed without an answer). NULL (socket closed, logged)
+ * when memory runs out, the peer may not send a PROXY header or a limit
+ * refused it.
  */
 struct conn *conn_new(struct server *srv, evutil_socket_t fd,
-	    const struct sockaddr *sa, socklen_t salen, struct tls *tls,
-	    int proxy);
+	    const struct sockaddr *sa, socklen_t salen, int tls, int proxy);
 
 /*
  * The one teardown path: tells the app, logs the session, frees the

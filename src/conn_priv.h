@@ -21,13 +21,12 @@
 
 struct bufferevent;
 struct event;
+struct generation;
 struct http_parser;
 struct http_request;
 struct iplimit_entry;
 struct pmd;
 struct server;
-struct tls;
-struct wsd_config;
 struct wsd_route;
 
 /*
@@ -75,7 +74,8 @@ struct conn {
 	struct server		*srv;
 	struct bufferevent	*bev;
 	struct event		*timer;		/* meaning depends on state */
-	struct wsd_config	*conf;		/* a reference; route is in it */
+	struct generation	*gen;		/* a reference: its conf, routes
+						 * and tls; route is in it */
 	const struct wsd_route	*route;
 	struct conn_ws		*ws;		/* NULL until upgraded */
 	struct http_parser	*hp;		/* while a request head arrives */
@@ -97,7 +97,6 @@ struct conn {
 	struct cidr_addr	 hop;
 	struct cidr_addr	 addr;
 	struct iplimit_entry	*ipe;		/* counted under addr */
-	int			 refuse;	/* TLS: answer with this status */
 	struct conn_proxy	*proxy;		/* CONN_PROXY only */
 };
 
@@ -110,7 +109,7 @@ double	conn_elapsed(const struct timeval *);
 /* Seconds on the monotonic clock. */
 double	conn_now(void);
 int	conn_hop_trusted(const struct conn *);
-int	conn_account(struct conn *);
+int	conn_account(struct conn *, int);
 const char *conn_refuse_text(int);
 void	conn_use_current_config(struct conn *);
 void	conn_check_output(struct conn *, size_t);

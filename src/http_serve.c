@@ -18,6 +18,7 @@
 #include "config.h"
 #include "conn.h"
 #include "conn_priv.h"
+#include "generation.h"
 #include "http.h"
 #include "log.h"
 #include "proxy.h"
@@ -243,16 +244,10 @@ conn_http_client(struct conn *c, const struct http_request *req)
 {
 	struct cidr_addr a;
 	char		 via[CIDR_ADDR_STRLEN], buf[CIDR_ADDR_STRLEN];
-	int		 status;
 
-	if (c->refuse != 0) {
-		status = c->refuse;
-		c->refuse = 0;
-		return status;
-	}
 	if (!conn_hop_trusted(c))
 		return 0;
-	if (proxy_forwarded_client(req, &c->srv->conf->trusted_proxies,
+	if (proxy_forwarded_client(req, &c->gen->conf->trusted_proxies,
 	    &a) != 1)
 		a = c->hop;
 	if (cidr_addr_equal(&a, &c->addr) && (c->ipe != NULL ||
@@ -264,7 +259,7 @@ conn_http_client(struct conn *c, const struct http_request *req)
 	snprintf(c->peer, sizeof(c->peer), a.family == AF_INET6 ? "[%s]" :
 	    "%s", buf);
 	log_debug("%s: via %s (forwarded)", c->peer, via);
-	return conn_account(c);
+	return conn_account(c, 0);
 }
 
 /*
@@ -307,7 +302,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		return conn_http_fail(c, req, status, NULL,
 		    conn_refuse_text(status));
 	upgrade = http_header_has_token(req, "Upgrade", "websocket");
-	c->route = config_route_match(c->conf, path);
+	c->route = config_route_match(c->gen->conf, path);
 	if (c->route != NULL && c->route->allow.n > 0 &&
 	    !cidr_list_match(&c->route->allow, &c->addr)) {
 		log_info("%s: %s refused: address not allowed on %s", c->peer,
@@ -414,7 +409,7 @@ conn_http_read(struct conn *c)
 				/* A new request must now arrive in time. */
 				conn_set_state(c, CONN_HTTP_HEAD);
 				gettimeofday(&c->req_start, NULL);
-				conn_timer_set(c, c->conf->handshake_timeout);
+				conn_timer_set(c, c->gen->conf->handshake_timeout);
 			}
 			/* Only while a head arrives: idle costs nothing. */
 			if ((c->hp = malloc(sizeof(*c->hp))) == NULL) {
@@ -424,7 +419,7 @@ conn_http_read(struct conn *c)
 			}
 			http_parser_init(c->hp);
 		}
-		conf = c->conf;
+		conf = c->gen->conf;
 		if (len > conf->max_header_size + 1)
 			len = conf->max_header_size + 1;
 		buf = evbuffer_pullup(in, (ev_ssize_t)len);
@@ -457,5 +452,5 @@ conn_http_read(struct conn *c)
 	}
 	if (c->state == CONN_HTTP_IDLE &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_timer_set(c, c->conf->idle_timeout);
+		conn_timer_set(c, c->gen->conf->idle_timeout);
 }

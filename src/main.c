@@ -170,8 +170,9 @@ main(int argc, char *argv[])
 		fatalx("cannot create the event loop");
 	/*
 	 * Bind and load keys as root, then write the pid file and drop. The
-	 * server takes conf and tls; a reload replaces its conf, this
-	 * reference keeps the start-up one (pid_file, user) for main.
+	 * server's first generation takes conf and tls; a reload replaces
+	 * it, this reference keeps the start-up config (pid_file, user) for
+	 * main.
 	 */
 	if (server_init(&srv, base, config_ref(conf), tls) == -1 ||
 	    server_pid_file_write(conf) == -1) {

@@ -21,6 +21,7 @@
 #include "app.h"
 #include "config.h"
 #include "conn.h"
+#include "generation.h"
 #include "http.h"
 #include "hub.h"
 #include "iplimit.h"
@@ -94,41 +95,101 @@ server_sockname(evutil_socket_t fd, char *out, size_t outlen)
 	}
 }
 
-/* A new connection: refuse it when full, else hand it to conn.c. */
+/* What server_refused() logs of each reason. */
+static const char *const server_refusal_names[SERVER_REFUSED_MAX] = {
+	"max_connections", "max_connections_per_ip",
+	"max_connection_rate_per_ip",
+};
+
+/* Counts a refusal; 1 when it is the first of a second: log it. */
+int
+server_refused(struct server *srv, enum server_refusal why, int tls)
+{
+	struct server_refusals	*r = &srv->refused[why];
+	struct timeval		 tv = { 1, 0 };
+
+	stats_hs_fail(&srv->stats, why == SERVER_REFUSED_RATE ?
+	    STATS_HS_RATE_LIMITED : STATS_HS_TOO_MANY);
+	if (tls)
+		srv->stats.tls_refused++;
+	if (evtimer_pending(r->ev, NULL)) {
+		r->n++;
+		r->ntls += tls != 0;
+		return 0;
+	}
+	evtimer_add(r->ev, &tv);
+	return 1;
+}
+
+/*
+ * A second after a logged refusal: the ones since then in one line, and
+ * another second of quiet; after a quiet second the next is logged again.
+ */
+static void
+server_refused_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_refusals	*r = arg;
+	struct timeval		 tv = { 1, 0 };
+
+	(void)fd;
+	(void)what;
+	if (r->n == 0)
+		return;
+	log_info("%u more connection%s refused in the last second: %s "
+	    "(%u on TLS listeners, closed without an answer)", r->n,
+	    r->n == 1 ? "" : "s", r->what, r->ntls);
+	r->n = r->ntls = 0;
+	evtimer_add(r->ev, &tv);
+}
+
+/* The plaintext 503 of a full server; best effort: the socket is fresh. */
+static void
+server_busy(const struct listener *l, evutil_socket_t fd)
+{
+	char	busy[256], date[30];
+	int	n;
+
+	http_date_format(time(NULL), date);
+	n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 %s\r\n"
+	    "Server: wsd/%s\r\nDate: %s\r\nConnection: close\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n\r\n503 %s\n",
+	    http_status_text(503), PACKAGE_VERSION, date,
+	    strlen(http_status_text(503)) + 5, http_status_text(503));
+	if (write(fd, busy, (size_t)n) < 0)
+		log_debug("%s: 503 not written", l->name);
+	stats_http(&l->srv->stats, 503);
+}
+
+/*
+ * A new connection: refuse it when full (a plain listener answers 503, a
+ * TLS one closes it without a byte: plaintext is no answer to a
+ * ClientHello), else hand it to conn.c.
+ */
 static void
 server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener	*l = arg;
 	struct server	*srv = l->srv;
-	char		 busy[256], date[30];
-	int		 n;
+	unsigned	 max = srv->gen->conf->max_connections;
 
 	(void)lev;
 	if (l->paused) {
 		l->paused = 0;
 		log_info("%s: accepting again", l->name);
 	}
-	if (srv->nconns >= srv->conf->max_connections) {
-		/* Best effort: the socket is fresh, the write fits. */
-		http_date_format(time(NULL), date);
-		n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 %s\r\n"
-		    "Server: wsd/%s\r\nDate: %s\r\nConnection: close\r\n"
-		    "Content-Type: text/plain; charset=utf-8\r\n"
-		    "Content-Length: %zu\r\n\r\n503 %s\n",
-		    http_status_text(503), PACKAGE_VERSION, date,
-		    strlen(http_status_text(503)) + 5, http_status_text(503));
-		if (write(fd, busy, (size_t)n) < 0)
-			log_debug("%s: 503 not written", l->name);
+	if (srv->nconns >= max) {
+		if (!l->tls)
+			server_busy(l, fd);
 		evutil_closesocket(fd);
-		log_warnx("%s: max_connections (%u) reached, connection "
-		    "refused", l->name, srv->conf->max_connections);
-		stats_hs_fail(&srv->stats, STATS_HS_TOO_MANY);
-		stats_http(&srv->stats, 503);
+		if (server_refused(srv, SERVER_REFUSED_FULL, l->tls))
+			log_warnx("%s: max_connections (%u) reached, "
+			    "connection refused%s", l->name, max, l->tls ?
+			    " (tls: closed without an answer)" : "");
 		return;
 	}
-	conn_new(srv, fd, sa, (socklen_t)salen, l->tls ? srv->tls : NULL,
-	    l->proxy);
+	conn_new(srv, fd, sa, (socklen_t)salen, l->tls, l->proxy);
 }
 
 /* Re-enables a listener after an accept pause. */
@@ -211,7 +272,7 @@ static void
 server_stop(struct server *srv, const char *why)
 {
 	struct conn	*c, *next;
-	struct timeval	 tv = config_timeval(srv->conf->close_timeout);
+	struct timeval	 tv = config_timeval(srv->gen->conf->close_timeout);
 	size_t		 i;
 
 	log_info("%s: stopping (%u connections)", why, srv->nconns);
@@ -249,7 +310,7 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	struct server	*srv = arg;
 	struct timeval	 tv;
 	const char	*name = server_signame((int)sig);
-	double		 delay = srv->conf->shutdown_delay;
+	double		 delay = srv->gen->conf->shutdown_delay;
 
 	(void)what;
 	if (srv->stopping) {
@@ -595,72 +656,6 @@ server_listeners_commit(struct server *srv, const struct wsd_config *conf,
 	srv->nlisteners = n;
 }
 
-/*
- * The app route runtimes of conf, parallel to conf->routes: one of the
- * current config with the same path and app carries on (its state, hub
- * members and timers survive), the others are created. NULL (logged)
- * when an app fails to start; nothing has changed then.
- */
-static struct app_route **
-server_routes_prepare(struct server *srv, struct wsd_config *conf)
-{
-	struct app_route	**rts;
-	const struct wsd_route	 *r, *old;
-	size_t			  i, j;
-
-	if ((rts = calloc(conf->nroutes, sizeof(*rts))) == NULL) {
-		log_warn("routes");
-		return NULL;
-	}
-	for (i = 0; i < conf->nroutes; i++) {
-		r = &conf->routes[i];
-		if (r->app == NULL)
-			continue;
-		for (j = 0; srv->routes != NULL && j < srv->conf->nroutes; j++) {
-			old = &srv->conf->routes[j];
-			if (old->app == r->app &&
-			    strcmp(old->path, r->path) == 0) {
-				rts[i] = app_route_hold(srv->routes[j]);
-				break;
-			}
-		}
-		if (rts[i] == NULL &&
-		    (rts[i] = app_route_new(srv->base, conf, r)) == NULL) {
-			log_warnx("%s:%d: route %s: app %s failed to start",
-			    conf->file ? conf->file : "(embedded)", r->line,
-			    r->path, r->app->name);
-			goto fail;
-		}
-	}
-	return rts;
-fail:
-	for (i = 0; i < conf->nroutes; i++)
-		app_route_free(rts[i]);
-	free(rts);
-	return NULL;
-}
-
-/*
- * Switches to the runtimes from server_routes_prepare(): carried-over ones
- * take the new route settings. The old table lets go of its runtimes; a
- * removed route's runtime lives on while WebSockets still hold it.
- */
-static void
-server_routes_commit(struct server *srv, struct wsd_config *conf,
-    struct app_route **rts)
-{
-	size_t	i;
-
-	for (i = 0; i < conf->nroutes; i++)
-		if (rts[i] != NULL)
-			app_route_reconfigure(rts[i], conf, &conf->routes[i]);
-	if (srv->routes != NULL)
-		for (i = 0; i < srv->conf->nroutes; i++)
-			app_route_free(srv->routes[i]);
-	free(srv->routes);
-	srv->routes = rts;
-}
-
 /* Strings that may be NULL: equal? */
 static int
 server_str_equal(const char *a, const char *b)
@@ -738,25 +733,27 @@ server_log_errors(char *errors)
 }
 
 /*
- * SIGHUP: the whole config again. Everything that can fail (parsing,
- * certificates, binding new listeners, starting new app routes) happens
- * before the first change; then the switch cannot fail.
+ * SIGHUP: the whole config again, as a new generation. Everything that can
+ * fail (parsing, certificates, binding new listeners, starting new app
+ * routes) happens before the first change; then the switch cannot fail.
+ * The old generation lives on while connections accepted under it do.
  */
 int
 server_reload(struct server *srv)
 {
-	struct wsd_config	 *conf, *old = srv->conf;
+	struct generation	 *gen = NULL, *old = srv->gen;
+	struct wsd_config	 *conf;
 	struct listener		**ls = NULL;
-	struct app_route	**rts = NULL;
 	size_t			  nls = 0;
 	struct tls		 *tls = NULL;
-	const char		 *name = old->file ? old->file : "(embedded)";
+	const char		 *name = old->conf->file ? old->conf->file :
+				    "(embedded)";
 	char			 *errors = NULL;
 	size_t			  i;
 
 	log_info("SIGHUP: reloading %s", name);
-	if (old->file != NULL)
-		conf = config_load(old->file, &errors);
+	if (old->conf->file != NULL)
+		conf = config_load(old->conf->file, &errors);
 	else
 		conf = config_default(srv->www_root, &errors);
 	if (conf == NULL) {
@@ -770,32 +767,34 @@ server_reload(struct server *srv)
 		    "certificate: %s", name, conf->tls.line,
 		    errors ? errors : "?");
 		free(errors);
+		config_free(conf);
 		goto fail;
 	}
+	/* The generation takes conf and tls over, whatever happens. */
+	if ((gen = generation_new(srv->base, conf, tls, old)) == NULL)
+		goto fail;
 	/* New per-address limits; the fail path puts the old ones back. */
 	if (server_iplimit_apply(srv, conf) == -1)
 		goto fail;
 	if ((ls = server_listeners_prepare(srv, conf, &nls)) == NULL)
 		goto fail;
-	if ((rts = server_routes_prepare(srv, conf)) == NULL)
-		goto fail;
 
-	server_reload_restart_keys(old, conf);
+	server_reload_restart_keys(old->conf, conf);
 
 	/* From here on nothing fails. */
 	server_listeners_commit(srv, conf, ls, nls);
-	server_routes_commit(srv, conf, rts);
-	tls_free(srv->tls);
-	srv->tls = tls;
+	generation_activate(gen);
+	srv->gen = gen;
 	if (tls != NULL)
 		log_info("SIGHUP: tls: certificate reloaded");
 	log_set_level(conf->log_level + srv->verbose);
 	log_set_access(conf->access_log);
-	srv->conf = conf;
-	config_free(old);
 	/* Reloads of other modules' files for the new config go here. */
-	log_info("SIGHUP: configuration reloaded (%zu listeners, %zu routes, "
-	    "%u connections)", srv->nlisteners, conf->nroutes, srv->nconns);
+	log_info("SIGHUP: configuration reloaded (generation %u: %zu "
+	    "listeners, %zu routes, %u connections)", gen->id, srv->nlisteners,
+	    conf->nroutes, srv->nconns);
+	/* Freed here unless connections accepted under it still hold it. */
+	generation_unref(old);
 	srv->stats.reloads[0]++;
 	return 0;
 fail:
@@ -806,10 +805,10 @@ fail:
 		free(ls);
 	}
 	if (srv->iplimit != NULL)
-		iplimit_set_limits(srv->iplimit, old->max_connections_per_ip,
-		    old->max_connection_rate_per_ip);
-	tls_free(tls);
-	config_free(conf);
+		iplimit_set_limits(srv->iplimit,
+		    old->conf->max_connections_per_ip,
+		    old->conf->max_connection_rate_per_ip);
+	generation_unref(gen);
 	log_errx("SIGHUP: reload failed, still running the previous "
 	    "configuration");
 	srv->stats.reloads[1]++;
@@ -838,13 +837,16 @@ int
 server_init(struct server *srv, struct event_base *base,
     struct wsd_config *conf, struct tls *tls)
 {
+	size_t	i;
+
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
-	srv->tls = tls;
 	stats_init(&srv->stats, time(NULL));
 	TAILQ_INIT(&srv->conns);
-	/* Set first: server_free() releases conf whatever happens. */
-	srv->conf = conf;
+	/* First: it takes conf and tls over whatever happens. */
+	if ((srv->gen = generation_new(base, conf, tls, NULL)) == NULL)
+		return -1;
+	generation_activate(srv->gen);
 	/*
 	 * Signals first: a SIGTERM that comes while the listeners are bound
 	 * waits for the loop and stops it gracefully instead of killing us.
@@ -860,13 +862,19 @@ server_init(struct server *srv, struct event_base *base,
 		log_warnx("cannot set up signal handling");
 		return -1;
 	}
+	for (i = 0; i < SERVER_REFUSED_MAX; i++) {
+		srv->refused[i].what = server_refusal_names[i];
+		srv->refused[i].ev = evtimer_new(base, server_refused_cb,
+		    &srv->refused[i]);
+		if (srv->refused[i].ev == NULL) {
+			log_warnx("cannot set up a timer");
+			return -1;
+		}
+	}
 	evsignal_add(srv->ev_sigterm, NULL);
 	evsignal_add(srv->ev_sigint, NULL);
 	evsignal_add(srv->ev_sighup, NULL);
 	if (server_listeners(srv, conf) == -1)
-		return -1;
-	/* The same step as a reload, from no runtimes. */
-	if ((srv->routes = server_routes_prepare(srv, conf)) == NULL)
 		return -1;
 	if (server_iplimit_apply(srv, conf) == -1)
 		return -1;
@@ -881,18 +889,11 @@ server_init(struct server *srv, struct event_base *base,
 	return 0;
 }
 
-/* The runtime of an app route. */
-struct app_route *
-server_app_route(struct server *srv, const struct wsd_route *route)
-{
-	/* c->route is always one of the current config's (conn.c). */
-	return srv->routes[route - srv->conf->routes];
-}
-
 /* Gathers the gauges and per-route views and formats every metric. */
 void
 server_metrics(struct server *srv, struct evbuffer *out)
 {
+	const struct wsd_config	*conf = srv->gen->conf;
 	struct stats_route_view	*v;
 	struct stats_gauges	 g;
 	struct app_route	*rt;
@@ -904,12 +905,12 @@ server_metrics(struct server *srv, struct evbuffer *out)
 	g.now = time(NULL);
 	g.version = PACKAGE_VERSION;
 	/* On a failed allocation the per-route part is left out. */
-	v = calloc(srv->conf->nroutes + 1, sizeof(*v));
-	for (i = 0; v != NULL && i < srv->conf->nroutes; i++) {
-		if ((rt = srv->routes[i]) == NULL ||
-		    srv->conf->routes[i].app->on_http != NULL)
+	v = calloc(conf->nroutes + 1, sizeof(*v));
+	for (i = 0; v != NULL && i < conf->nroutes; i++) {
+		if ((rt = srv->gen->routes[i]) == NULL ||
+		    conf->routes[i].app->on_http != NULL)
 			continue;
-		v[n].path = srv->conf->routes[i].path;
+		v[n].path = conf->routes[i].path;
 		v[n].st = app_route_stats(rt);
 		if ((h = app_route_hub(rt)) != NULL) {
 			v[n].hub = hub_stats(h);
@@ -1071,12 +1072,7 @@ server_free(struct server *srv)
 	for (i = 0; i < srv->nlisteners; i++)
 		server_listener_free(srv->listeners[i]);
 	free(srv->listeners);
-	if (srv->routes != NULL)
-		for (i = 0; i < srv->conf->nroutes; i++)
-			app_route_free(srv->routes[i]);
-	free(srv->routes);
-	tls_free(srv->tls);
-	config_free(srv->conf);
+	generation_unref(srv->gen);
 	if (srv->ev_sigterm != NULL)
 		event_free(srv->ev_sigterm);
 	if (srv->ev_sigint != NULL)
@@ -1098,6 +1094,9 @@ server_free(struct server *srv)
 		event_free(srv->ev_sd);
 	if (srv->ev_iplimit != NULL)
 		event_free(srv->ev_iplimit);
+	for (i = 0; i < SERVER_REFUSED_MAX; i++)
+		if (srv->refused[i].ev != NULL)
+			event_free(srv->refused[i].ev);
 	iplimit_free(srv->iplimit);
 	memset(srv, 0, sizeof(*srv));
 }

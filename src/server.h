@@ -11,25 +11,39 @@ struct event_base;
 struct event;
 struct wsd_config;
 struct conn;
+struct generation;
 struct listener;
-struct app_route;
-struct wsd_route;
 struct tls;
 struct iplimit;
 struct evbuffer;
 
 TAILQ_HEAD(conn_list, conn);
 
+/* Why a connection was refused by a connection limit. */
+enum server_refusal {
+	SERVER_REFUSED_FULL,		/* max_connections */
+	SERVER_REFUSED_PER_IP,		/* max_connections_per_ip */
+	SERVER_REFUSED_RATE,		/* max_connection_rate_per_ip */
+	SERVER_REFUSED_MAX
+};
+
+/* Refusals of one reason not logged yet (server_refused()). */
+struct server_refusals {
+	const char	*what;
+	unsigned	 n;
+	unsigned	 ntls;		/* of n, on TLS listeners */
+	struct event	*ev;		/* pending: a second after a log line */
+};
+
 /* Everything one event loop owns; passed in, never global. */
 struct server {
 	struct event_base	*base;
-	struct wsd_config	*conf;		/* the current one; a reload
+	struct generation	*gen;		/* the current one (a
+						 * reference); a reload
 						 * replaces it */
 	const char		*www_root;	/* embedded default's demo pages */
 	int			 verbose;	/* -v count, added to log_level */
 	struct listener		**listeners;
-	struct app_route	**routes;	/* parallel to conf->routes */
-	struct tls		*tls;		/* NULL: no tls listener */
 	size_t			 nlisteners;
 	struct conn_list	 conns;
 	unsigned		 nconns;
@@ -47,12 +61,13 @@ struct server {
 	struct iplimit		*iplimit;	/* NULL: no per-address limit */
 	struct event		*ev_iplimit;	/* expires idle entries */
 	struct stats		 stats;		/* for the metrics app */
+	struct server_refusals	 refused[SERVER_REFUSED_MAX];
 };
 
 /*
  * Binds every listener of conf; -1 (logged) when one cannot be bound. The
- * server owns conf and tls (NULL when conf has no [tls]) from here on,
- * whether it succeeds or not: server_free() releases them.
+ * server's first generation takes conf and tls (NULL when conf has no
+ * [tls]) over, whether this succeeds or not: server_free() releases them.
  */
 int	server_init(struct server *srv, struct event_base *base,
 	    struct wsd_config *conf, struct tls *tls);
@@ -61,15 +76,16 @@ int	server_init(struct server *srv, struct event_base *base,
  * it READY=1 first.
  */
 void	server_run(struct server *srv);
-/* Frees listeners, connections, events, the config and tls. */
+/* Frees listeners, connections, events and the generation. */
 void	server_free(struct server *srv);
 /*
  * SIGHUP: reads the config file again (conf->file; the embedded default
- * is built again from www_root) and the certificates, and switches to
- * them; 0 on success. On any error (logged, FILE:LINE) nothing changes
- * and -1 is returned. Listeners with an unchanged address are kept, app
- * route runtimes with the same path and app carry on, open connections
- * stay on the config they started with.
+ * is built again from www_root) and the certificates into a new
+ * generation, and switches to it; 0 on success. On any error (logged,
+ * FILE:LINE) nothing changes and -1 is returned. Listeners with an
+ * unchanged address are kept, app route runtimes with the same path and
+ * app carry on, open connections keep the generation they hold (an idle
+ * HTTP one moves to the new one with its next request).
  */
 int	server_reload(struct server *srv);
 /*
@@ -80,9 +96,13 @@ int	server_draining(const struct server *srv);
 /* Called by conn_close() for every connection that goes away. */
 void	server_conn_gone(struct server *srv);
 
-/* The runtime of an app route of this server's config. */
-struct app_route *server_app_route(struct server *srv,
-	    const struct wsd_route *route);
+/*
+ * Counts a connection refused by a limit (tls: on a TLS listener, closed
+ * without an answer) in the metrics. Returns 1 when the caller should log
+ * it: the first refusal of a reason in a second is logged, the rest are
+ * summed up in one line a second later.
+ */
+int	server_refused(struct server *srv, enum server_refusal why, int tls);
 
 /* Writes/removes conf->pid_file, if set; -1 (logged) on failure. */
 int	server_pid_file_write(const struct wsd_config *conf);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn.h"
 #include "conn_priv.h"
+#include "generation.h"
 #include "http.h"
 #include "hub.h"
 #include "log.h"
@@ -66,7 +67,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		ws_parser_allow_rsv1(&c->ws->parser);
 		c->srv->stats.ws_deflate++;
 	}
-	c->ws->rt = app_route_hold(server_app_route(c->srv, c->route));
+	c->ws->rt = app_route_hold(generation_route(c->gen, c->route));
 	c->ws->stats = app_route_stats(c->ws->rt);
 	c->srv->stats.ws_total++;
 	c->srv->stats.ws_current++;
@@ -307,7 +308,7 @@ conn_ws_close(struct conn *c, unsigned code, const char *reason)
 		return;
 	conn_ws_send_close(c, code, reason);
 	conn_set_state(c, CONN_WS_CLOSING);
-	conn_timer_set(c, c->conf->close_timeout);
+	conn_timer_set(c, c->gen->conf->close_timeout);
 }
 
 /* Returns the app's per-connection pointer. */

@@ -152,6 +152,11 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
 	    "\nwsd_connections_total{kind=\"websocket\"} %" PRIu64
 	    "\nwsd_connections_total{kind=\"tls\"} %" PRIu64 "\n",
 	    st->conns_total, st->ws_total, st->tls_total);
+	stats_meta(out, "wsd_tls_refused_total", "counter", "Connections on "
+	    "TLS listeners that a connection limit refused: closed at accept "
+	    "without an answer (also in wsd_handshake_failures_total).");
+	evbuffer_add_printf(out, "wsd_tls_refused_total %" PRIu64 "\n",
+	    st->tls_refused);
 	stats_meta(out, "wsd_websocket_compressed_total", "counter",
 	    "WebSocket sessions that negotiated permessage-deflate.");
 	evbuffer_add_printf(out, "wsd_websocket_compressed_total %" PRIu64 "\n",

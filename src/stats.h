@@ -52,6 +52,8 @@ struct stats {
 	time_t		start;		/* wall clock at start-up */
 	uint64_t	conns_total;	/* accepted connections */
 	uint64_t	tls_total;	/* of those, on tls listeners */
+	uint64_t	tls_refused;	/* on tls listeners, refused by a
+					 * limit: closed without an answer */
 	uint64_t	ws_total;	/* upgrades to WebSocket */
 	uint64_t	ws_deflate;	/* of those, with permessage-deflate */
 	unsigned	tls_current;

@@ -1,4 +1,4 @@
-/* tls.h -- the server's TLS context: built from [tls], reloadable. */
+/* tls.h -- a generation's TLS context: built from [tls] at each load. */
 #ifndef WSD_TLS_H
 #define WSD_TLS_H
 

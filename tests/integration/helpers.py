@@ -446,6 +446,18 @@ def proc_cpu_seconds(pid):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def selfsigned_cert(d):
+    """Makes a self-signed EC certificate for localhost in directory d with
+    the openssl command; returns (cert.pem, key.pem)."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-subj", "/CN=localhost", "-days", "2",
+                    "-keyout", str(d / "key.pem"), "-out",
+                    str(d / "cert.pem")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return d / "cert.pem", d / "key.pem"
+
+
 def port_free(port, host=HOST):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -12,7 +12,6 @@ import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import time
 
 import pytest
@@ -336,14 +335,7 @@ def test_proxy_config_needs_trusted_proxies(tmp_path):
 def selfsigned(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is not installed")
-    d = tmp_path_factory.mktemp("proxytls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-subj", "/CN=localhost", "-days", "2",
-                    "-keyout", str(d / "key.pem"), "-out",
-                    str(d / "cert.pem")], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return d / "cert.pem", d / "key.pem"
+    return helpers.selfsigned_cert(tmp_path_factory.mktemp("proxytls"))
 
 
 def tls_exchange(port, pre, req, timeout=5.0):
@@ -506,25 +498,3 @@ def test_per_ip_churn_many_addresses(wsd, static_root):
     grown = helpers.proc_rss_kb(d.pid) - rss0
     assert grown < 4096, "RSS grew by %d KiB" % grown
     assert get(d.port, "/index.html", source="127.0.0.2").status == 200
-
-
-def test_per_ip_limit_over_tls(wsd, static_root, selfsigned):
-    """Over TLS the refusal is an HTTP answer after the handshake."""
-    cert, key = selfsigned
-    text = config(static_root, server={"max_connections_per_ip": "1"},
-                  listens=["127.0.0.1:0 tls"])
-    text += "\n[tls]\ncertificate = %s\nprivate_key = %s\n" % (cert, key)
-    d = wsd(text)
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    first = ctx.wrap_socket(socket.create_connection(("127.0.0.1", d.port),
-                                                     timeout=5),
-                            server_hostname="localhost")
-    try:
-        first.sendall(upgrade_request("/echo", ws_key()))
-        assert first.recv(4096).startswith(b"HTTP/1.1 101 ")
-        data = tls_exchange(d.port, b"", upgrade_request("/echo", ws_key()))
-        assert data.startswith(b"HTTP/1.1 503 "), data
-    finally:
-        first.close()

@@ -217,11 +217,13 @@ START_TEST(test_format_valid)
 	st.ws_current = 2;
 	st.tls_current = 1;
 	st.out_paused = 11;
+	st.tls_refused = 13;
 	s = stats_text(&st, v, 2);
 	ck_assert(has_line(s, "wsd_connections{kind=\"http\"} 1"));
 	ck_assert(has_line(s, "wsd_connections{kind=\"websocket\"} 2"));
 	ck_assert(has_line(s, "wsd_connections{kind=\"tls\"} 1"));
 	ck_assert(has_line(s, "wsd_connections_total{kind=\"http\"} 9"));
+	ck_assert(has_line(s, "wsd_tls_refused_total 13"));
 	ck_assert(has_line(s, "wsd_build_info{version=\"1.2\\\"3\"} 1"));
 	ck_assert(has_line(s, "wsd_process_resident_memory_bytes 4096"));
 	ck_assert(has_line(s, "wsd_output_limit_total{action=\"pause\"} 11"));
