@@ -9,6 +9,7 @@
 
 #include <sys/queue.h>
 #include <sys/time.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -64,6 +65,17 @@ struct conn_ws {
 	struct access_rate	 rate;		/* max_messages_per_second */
 };
 
+/*
+ * A file body being sent (http_serve.c), from the response until its last
+ * byte is queued: read with pread as the output drains.
+ */
+struct conn_file {
+	int			 fd;
+	off_t			 off;		/* next byte to read */
+	off_t			 end;		/* one past the last promised */
+	char			 path[];	/* raw request path, for logs */
+};
+
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	struct server		*srv;
@@ -73,7 +85,8 @@ struct conn {
 	const struct wsd_route	*route;
 	struct conn_ws		*ws;		/* NULL until upgraded */
 	enum conn_state		 state;
-	unsigned		 paused:1;	/* output over max_send_buffer */
+	/* Not reading: output over max_send_buffer, or a file is sent. */
+	unsigned		 paused:1;
 	unsigned		 awaiting_pong:1;
 	unsigned		 close_rcvd:1;
 	unsigned		 close_sent:1;
@@ -92,6 +105,7 @@ struct conn {
 	struct iplimit_entry	*ipe;		/* counted under addr */
 	int			 refuse;	/* TLS: answer with this status */
 	struct conn_proxy	*proxy;		/* CONN_PROXY only */
+	struct conn_file	*file;		/* a file body being sent */
 };
 
 /* conn.c */
@@ -114,6 +128,8 @@ void	conn_flush_close(struct conn *);
 void	conn_http_read(struct conn *);
 int	conn_http_fail(struct conn *, const struct http_request *, int,
 	    const char *, const char *);
+int	conn_http_file_more(struct conn *);
+void	conn_http_file_free(struct conn *);
 
 /* session.c */
 int	conn_ws_upgrade(struct conn *, const struct http_request *,
