@@ -70,10 +70,10 @@ struct conn_ws {
  * byte is queued: read with pread as the output drains.
  */
 struct conn_file {
-	int			 fd;
-	off_t			 off;		/* next byte to read */
-	off_t			 end;		/* one past the last promised */
-	char			 path[];	/* raw request path, for logs */
+	int		 fd;
+	off_t		 off;		/* next byte to read */
+	off_t		 end;		/* one past the last one promised */
+	char		 path[];	/* raw request path, for logs */
 };
 
 struct conn {

@@ -543,7 +543,7 @@ http_uri_encode(const char *s, size_t len, int query, char *out,
 		if (o + 3 < outcap)
 			memcpy(out + o, enc, 3);
 		else if (o < outcap)
-			outcap = o + 1;		/* never half an escape */
+			outcap = o + 1;	/* never half an escape */
 		o += 3;
 	}
 	if (outcap > 0)

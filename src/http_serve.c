@@ -255,7 +255,8 @@ conn_http_static(struct conn *c, const struct http_request *req,
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct static_file	 f;
-	char			 lastmod[30], *location, *extra = NULL;
+	char			 lastmod[30], range[128], *location;
+	char			*extra = NULL;
 	off_t			 len;
 	int			 head = http_method_is(req, "HEAD");
 
@@ -306,13 +307,9 @@ conn_http_static(struct conn *c, const struct http_request *req,
 		break;
 	case 416:
 		/* RFC 9110 15.5.17: the length, for a better next try. */
-		if (asprintf(&extra, "Content-Range: bytes */%lld\r\n"
-		    CONN_NOSNIFF, (long long)f.size) == -1) {
-			extra = NULL;
-			conn_http_simple(c, req, 500, CONN_NOSNIFF, NULL, 0);
-			keepalive = 0;
-		} else
-			conn_http_simple(c, req, 416, extra, NULL, keepalive);
+		snprintf(range, sizeof(range), "Content-Range: bytes */%lld\r\n"
+		    CONN_NOSNIFF, (long long)f.size);
+		conn_http_simple(c, req, 416, range, NULL, keepalive);
 		break;
 	default:
 		conn_http_simple(c, req, f.status, CONN_NOSNIFF, NULL,

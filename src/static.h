@@ -10,12 +10,12 @@ struct http_request;
 
 /* What static_open() decided; http_serve.c turns it into a response. */
 struct static_file {
-	int		 status;	/* 200, 206, 301, 304, 403, 404, 416 */
-	int		 fd;		/* open file for 200 and 206, else -1 */
+	int		 status;	/* 200 206 301 304 403 404 416 */
+	int		 fd;		/* the open file for 200, 206 */
 	off_t		 size;
 	time_t		 mtime;
-	off_t		 first;		/* 200, 206: the bytes to send, */
-	off_t		 last;		/* first..last (last < first: none) */
+	off_t		 first;		/* 200, 206: bytes first..last */
+	off_t		 last;		/* are sent (none: last < first) */
 	const char	*mime;		/* static string */
 	char		 etag[48];	/* quoted entity tag */
 };
