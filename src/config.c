@@ -63,6 +63,7 @@ enum cfg_type {
 	CFG_GROUP,		/* char *, an existing group name */
 	CFG_LOGTARGET,		/* int, enum log_target */
 	CFG_CIDR,		/* struct cidr_list; repeatable, appends */
+	CFG_DOTFILES,		/* int, 1: allow, 0: deny */
 };
 
 /*
@@ -145,6 +146,8 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(app) },
 	{ CFG_ROUTE, "root", CFG_PATH, 0, 0,
 	    NULL, 0, CFG_R(root) },
+	{ CFG_ROUTE, "dotfiles", CFG_DOTFILES, 0, 0,
+	    "deny", 0, CFG_R(dotfiles) },
 	{ CFG_APPKEY, "interval_min", CFG_DURATION, 0.001, CFG_DAY,
 	    "1s", 0, CFG_R(interval_min) },
 	{ CFG_APPKEY, "interval_max", CFG_DURATION, 0.001, CFG_DAY,
@@ -653,6 +656,7 @@ config_store(const struct cfg_key *k, void *base, double v)
 	case CFG_POLICY:
 	case CFG_TLSVER:
 	case CFG_LOGTARGET:
+	case CFG_DOTFILES:
 		*(int *)(void *)field = (int)v;
 		break;
 	default:
@@ -748,6 +752,16 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 			return -1;
 		}
 		*v = b;
+		return 0;
+	case CFG_DOTFILES:
+		if (strcmp(s, "allow") == 0)
+			*v = 1;
+		else if (strcmp(s, "deny") == 0)
+			*v = 0;
+		else {
+			*why = "invalid value (allow|deny)";
+			return -1;
+		}
 		return 0;
 	case CFG_TLSVER:
 		if (strcmp(s, "1.2") == 0)
@@ -1144,14 +1158,18 @@ config_default_store(const struct cfg_key *k, void *base)
 	config_store(k, base, v);
 }
 
-/* Sets a new route's app keys to their defaults, whatever its app. */
+/*
+ * Sets a new route's app keys, and its own keys that have a default, to
+ * their defaults, whatever its app.
+ */
 static void
 config_route_defaults(struct wsd_route *r)
 {
 	size_t	i;
 
 	for (i = 0; i < CFG_NKEYS; i++)
-		if (cfg_keys[i].sect == CFG_APPKEY)
+		if (cfg_keys[i].sect == CFG_APPKEY ||
+		    (cfg_keys[i].sect == CFG_ROUTE && cfg_keys[i].def != NULL))
 			config_default_store(&cfg_keys[i], r);
 }
 
@@ -1537,6 +1555,7 @@ config_list_free(struct wsd_strlist *l)
 static void
 config_finish(struct cfg_parse *p)
 {
+	static const char *const static_only[] = { "root", "dotfiles" };
 	struct wsd_config *conf = p->conf;
 	struct wsd_route *r;
 	struct cfg_route_state *st;
@@ -1566,9 +1585,14 @@ config_finish(struct cfg_parse *p)
 				config_root(p, r, st->seen[root - cfg_keys]);
 			break;
 		case CFG_ROUTE_APP:
-			if (st->seen[root - cfg_keys] != 0)
-				config_error(p, st->seen[root - cfg_keys],
-				    "key \"root\" is only for static routes");
+			for (j = 0; j < sizeof(static_only) /
+			    sizeof(static_only[0]); j++) {
+				k = config_key_find(static_only[j]);
+				if (st->seen[k - cfg_keys] != 0)
+					config_error(p, st->seen[k - cfg_keys],
+					    "key \"%s\" is only for static "
+					    "routes", k->name);
+			}
 			break;
 		case CFG_ROUTE_BAD:
 			break;

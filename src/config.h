@@ -53,6 +53,7 @@ struct wsd_route {
 	const struct app *app;			/* NULL: static files */
 	char		*root;			/* static: as written */
 	char		*root_real;		/* static: realpath(root) */
+	int		 dotfiles;		/* static: ".x" served */
 	struct wsd_limits lim;
 	/* App keys (app->keys says which app takes which). */
 	double		 interval_min;		/* time, broadcast: seconds */

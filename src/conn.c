@@ -433,6 +433,7 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("%s: closing: %s", c->peer, reason);
 	if (c->ws != NULL)
 		conn_ws_free(c);
+	conn_http_file_free(c);
 	if (c->ipe != NULL)
 		iplimit_release(srv->iplimit, c->ipe, conn_now());
 	if (c->tls)
@@ -550,6 +551,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	evutil_socket_t	 fd;
 	SSL		*ssl;
 
+	/* A file body goes first: nothing else until it is all queued. */
+	if (c->file != NULL && conn_http_file_more(c))
+		return;
 	if (c->state == CONN_FLUSH_CLOSE) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 			return;
@@ -644,8 +648,18 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_WS_OPEN:
 		conn_ws_timer(c);
 		break;
-	case CONN_WS_CLOSING:
 	case CONN_FLUSH_CLOSE:
+		/*
+		 * A file body still streaming is bounded by the write timeout
+		 * (no progress for idle_timeout), not by its length.
+		 */
+		if (c->file != NULL) {
+			conn_timer_set(c, c->gen->conf->close_timeout);
+			break;
+		}
+		conn_close(c, "close timeout");
+		break;
+	case CONN_WS_CLOSING:
 	case CONN_LINGER:
 		conn_close(c, "close timeout");
 		break;

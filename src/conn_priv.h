@@ -9,6 +9,7 @@
 
 #include <sys/queue.h>
 #include <sys/time.h>
+#include <sys/types.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -69,6 +70,17 @@ struct conn_ws {
 	struct log_limit	 log;		/* lines the client causes */
 };
 
+/*
+ * A file body being sent (http_serve.c), from the response until its last
+ * byte is queued: read with pread as the output drains.
+ */
+struct conn_file {
+	int		 fd;
+	off_t		 off;		/* next byte to read */
+	off_t		 end;		/* one past the last one promised */
+	char		 path[];	/* raw request path, for logs */
+};
+
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	struct server		*srv;
@@ -80,7 +92,8 @@ struct conn {
 	struct conn_ws		*ws;		/* NULL until upgraded */
 	struct http_parser	*hp;		/* while a request head arrives */
 	enum conn_state		 state;
-	unsigned		 paused:1;	/* output over max_send_buffer */
+	/* Not reading: output over max_send_buffer, or a file is sent. */
+	unsigned		 paused:1;
 	unsigned		 awaiting_pong:1;
 	unsigned		 close_rcvd:1;
 	unsigned		 close_sent:1;
@@ -98,6 +111,7 @@ struct conn {
 	struct cidr_addr	 addr;
 	struct iplimit_entry	*ipe;		/* counted under addr */
 	struct conn_proxy	*proxy;		/* CONN_PROXY only */
+	struct conn_file	*file;		/* a file body being sent */
 };
 
 /* conn.c */
@@ -120,6 +134,8 @@ void	conn_flush_close(struct conn *);
 void	conn_http_read(struct conn *);
 int	conn_http_fail(struct conn *, const struct http_request *, int,
 	    const char *, const char *);
+int	conn_http_file_more(struct conn *);
+void	conn_http_file_free(struct conn *);
 
 /* session.c */
 int	conn_ws_upgrade(struct conn *, const struct http_request *,

@@ -41,6 +41,7 @@ static const struct {
 	{ 408, "Request Timeout" },
 	{ 413, "Content Too Large" },
 	{ 414, "URI Too Long" },
+	{ 416, "Range Not Satisfiable" },
 	{ 426, "Upgrade Required" },
 	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },
@@ -699,6 +700,12 @@ http_path_decode(const char *path, size_t len, char *out, size_t outcap)
 			/* RFC 3986 5.2.4: dot segments are refused, not removed. */
 			if (http_is_dot_segment(out + seg, o - seg))
 				return -1;
+			/*
+			 * Empty segments are collapsed: "//host" must never
+			 * reach a route or a redirect as a network path.
+			 */
+			if (o > 0 && out[o - 1] == '/')
+				continue;
 			seg = o + 1;
 		}
 		if (o + 1 >= outcap)
@@ -709,6 +716,54 @@ http_path_decode(const char *path, size_t len, char *out, size_t outcap)
 		return -1;
 	out[o] = '\0';
 	return (int)o;
+}
+
+/*
+ * 1 if byte c stands for itself in a URI path (RFC 3986 3.3: pchar and
+ * '/'); with query set, in a query (3.4: '?' too, and '%' since the query
+ * is still encoded).
+ */
+static int
+http_uri_keeps(unsigned char c, int query)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	if (strchr("-._~!$&'()*+,;=:@/", c) != NULL)
+		return c != '\0';
+	return query && (c == '?' || c == '%');
+}
+
+/* Percent-encodes a decoded path or a raw query; see http.h. */
+size_t
+http_uri_encode(const char *s, size_t len, int query, char *out,
+    size_t outcap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char	c;
+	size_t		i, o = 0;
+	char		enc[3];
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (http_uri_keeps(c, query)) {
+			if (o + 1 < outcap)
+				out[o] = (char)c;
+			o++;
+			continue;
+		}
+		enc[0] = '%';
+		enc[1] = hex[c >> 4];
+		enc[2] = hex[c & 0xf];
+		if (o + 3 < outcap)
+			memcpy(out + o, enc, 3);
+		else if (o < outcap)
+			outcap = o + 1;	/* never half an escape */
+		o += 3;
+	}
+	if (outcap > 0)
+		out[o < outcap ? o : outcap - 1] = '\0';
+	return o;
 }
 
 /* Reason phrase for a status code; "Unknown" otherwise. */

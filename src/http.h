@@ -129,12 +129,25 @@ int	http_pct_decode(const char *s, size_t len, char *out, size_t outcap);
 int	http_method_is(const struct http_request *req, const char *m);
 
 /*
- * Percent-decodes a request path into out (NUL-terminated). Refuses
- * (returns -1) invalid escapes, an encoded or raw NUL, an encoded '/'
- * ("%2f"), "." or ".." segments (raw or encoded), and a path that does not
- * start with '/' or does not fit in outcap. Returns the decoded length.
+ * Percent-decodes a request path into out (NUL-terminated) and normalises
+ * it: empty segments are collapsed ("//a//b/" is "/a/b/"), so the result
+ * never starts with "//". Refuses (returns -1) invalid escapes, an encoded
+ * or raw NUL, an encoded '/' ("%2f"), "." or ".." segments (raw or
+ * encoded), and a path that does not start with '/' or does not fit in
+ * outcap. Returns the decoded length.
  */
 int	http_path_decode(const char *path, size_t len, char *out,
+	    size_t outcap);
+
+/*
+ * Percent-encodes len bytes of s for a Location header: a decoded path
+ * (query 0: everything but RFC 3986 pchar and '/' is encoded, '%', '?',
+ * '#', controls, space and non-ASCII bytes included) or a query that is
+ * still encoded (query 1: '?' and '%' stay too). Writes what fits of the
+ * result into out, NUL-terminated and never cut inside an escape, and
+ * returns the length of the whole result, like snprintf.
+ */
+size_t	http_uri_encode(const char *s, size_t len, int query, char *out,
 	    size_t outcap);
 
 /* Reason phrase for a status code ("Not Found"); "Unknown" otherwise. */

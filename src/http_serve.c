@@ -2,6 +2,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,142 @@ conn_http_fail(struct conn *c, const struct http_request *req, int status,
 	return 0;
 }
 
+/* Every static response says so: browsers must not guess the type. */
+#define CONN_NOSNIFF	"X-Content-Type-Options: nosniff\r\n"
+
+/*
+ * A file body is read with pread into the output, a chunk at a time, and
+ * refilled as the output drains: never mmap (a file truncated meanwhile
+ * would be SIGBUS) and never the whole file in memory.
+ */
+#define CONN_FILE_CHUNK	65536
+
+/* Frees the file being sent, if any. */
+void
+conn_http_file_free(struct conn *c)
+{
+	if (c->file == NULL)
+		return;
+	close(c->file->fd);
+	free(c->file);
+	c->file = NULL;
+}
+
+/*
+ * Queues file data until the output holds two chunks or the promised
+ * bytes are all queued. Returns 1 while bytes remain, 0 when done, -1
+ * when a read failed (errno set) or the file ended early (errno 0).
+ */
+static int
+conn_file_fill(struct conn *c)
+{
+	struct conn_file	*cf = c->file;
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct evbuffer_iovec	 v;
+	size_t			 want;
+	ssize_t			 n;
+
+	while (cf->off < cf->end &&
+	    evbuffer_get_length(out) < 2 * CONN_FILE_CHUNK) {
+		want = cf->end - cf->off < CONN_FILE_CHUNK ?
+		    (size_t)(cf->end - cf->off) : CONN_FILE_CHUNK;
+		if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) != 1) {
+			errno = ENOMEM;
+			return -1;
+		}
+		do
+			n = pread(cf->fd, v.iov_base, want, cf->off);
+		while (n == -1 && errno == EINTR);
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0;
+			return -1;
+		}
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(out, &v, 1);
+		cf->off += n;
+	}
+	return cf->off < cf->end;
+}
+
+/*
+ * A file cannot be finished: its head promised more bytes than are left
+ * (it shrank) or a read failed (errno). Logs it and frees the file; the
+ * caller closes the connection so that the client sees the body is short.
+ */
+static void
+conn_file_fail(struct conn *c)
+{
+	struct conn_file	*cf = c->file;
+
+	log_warnx("%s: %s: %s at byte %lld of %lld, closing", c->peer,
+	    cf->path, errno != 0 ? strerror(errno) : "file shrank",
+	    (long long)cf->off, (long long)cf->end);
+	conn_http_file_free(c);
+}
+
+/*
+ * The output drained while a file is sent: queues the next chunks.
+ * Returns 1 while the file goes on (or the connection is ending), 0 once
+ * its last byte is queued.
+ */
+int
+conn_http_file_more(struct conn *c)
+{
+	switch (conn_file_fill(c)) {
+	case 1:
+		bufferevent_setwatermark(c->bev, EV_WRITE, CONN_FILE_CHUNK, 0);
+		return 1;
+	case 0:
+		conn_http_file_free(c);
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		return 0;
+	default:
+		/* What is queued still goes out. */
+		conn_file_fail(c);
+		conn_flush_close(c);
+		return 1;
+	}
+}
+
+/*
+ * Starts sending bytes first..last of f's file (taking f->fd). A long one
+ * goes on from conn_write_cb; meanwhile reading is paused, so that the
+ * responses to pipelined requests follow it. -1 (logged) when the body
+ * cannot be sent: the connection must close.
+ */
+static int
+conn_file_start(struct conn *c, const struct http_request *req,
+    struct static_file *f)
+{
+	struct conn_file	*cf;
+
+	if ((cf = malloc(sizeof(*cf) + req->path_len + 1)) == NULL) {
+		log_warn("%s: file", c->peer);
+		return -1;
+	}
+	cf->fd = f->fd;
+	f->fd = -1;
+	cf->off = f->first;
+	cf->end = f->last + 1;
+	memcpy(cf->path, req->path, req->path_len);
+	cf->path[req->path_len] = '\0';
+	c->file = cf;
+	switch (conn_file_fill(c)) {
+	case 0:
+		conn_http_file_free(c);
+		return 0;
+	case 1:
+		c->paused = 1;
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_setwatermark(c->bev, EV_WRITE, CONN_FILE_CHUNK, 0);
+		return 0;
+	default:
+		conn_file_fail(c);
+		return -1;
+	}
+}
+
 /*
  * Serves a file from a static route. Returns whether the connection may
  * stay open.
@@ -119,58 +256,68 @@ conn_http_static(struct conn *c, const struct http_request *req,
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct static_file	 f;
-	char			 lastmod[30], *location;
+	char			 lastmod[30], range[128], *location;
+	char			*extra = NULL;
+	off_t			 len;
 	int			 head = http_method_is(req, "HEAD");
 
-	static_open(c->route->root_real, c->route->path, path, req, &f);
+	static_open(c->route->root_real, c->route->path, path, req,
+	    c->route->dotfiles ? STATIC_DOTFILES : 0, &f);
 	switch (f.status) {
 	case 200:
+	case 206:
 	case 304:
 		http_date_format(f.mtime, lastmod);
 		conn_http_head(c, f.status, keepalive);
-		evbuffer_add_printf(out, "Last-Modified: %s\r\nETag: %s\r\n",
-		    lastmod, f.etag);
+		evbuffer_add_printf(out, "Last-Modified: %s\r\nETag: %s\r\n"
+		    CONN_NOSNIFF, lastmod, f.etag);
 		if (f.status == 304) {
 			evbuffer_add(out, "\r\n", 2);
 			conn_http_log(c, req, 304, 0);
 			break;
 		}
-		evbuffer_add_printf(out, "Content-Type: %s\r\n"
-		    "Content-Length: %lld\r\n\r\n", f.mime, (long long)f.size);
-		if (!head && f.size > 0) {
-			/* The buffer owns fd now: sendfile on plain sockets. */
-			if (evbuffer_add_file(out, f.fd, 0, f.size) == 0)
-				f.fd = -1;
-			else {
-				/* The head promised a body: end the
-				 * connection so the client notices. */
-				log_warnx("%s: cannot queue file", c->peer);
-				keepalive = 0;
-			}
-		}
-		conn_http_log(c, req, 200, head ? 0 : (uint64_t)f.size);
+		len = f.last - f.first + 1;
+		if (f.status == 206)
+			evbuffer_add_printf(out, "Content-Range: bytes "
+			    "%lld-%lld/%lld\r\n", (long long)f.first,
+			    (long long)f.last, (long long)f.size);
+		evbuffer_add_printf(out, "Accept-Ranges: bytes\r\n"
+		    "Content-Type: %s\r\nContent-Length: %lld\r\n\r\n",
+		    f.mime, (long long)len);
+		conn_http_log(c, req, f.status, head ? 0 : (uint64_t)len);
+		/* The head promised a body: without it, the client must
+		 * see the connection end. */
+		if (!head && len > 0 && conn_file_start(c, req, &f) == -1)
+			keepalive = 0;
 		break;
 	case 301:
 		/*
-		 * Built from the raw path: the decoded one may hold CR/LF.
-		 * Sized to fit: path and query are as long as the request
-		 * head allows, and a cut header line would run into the next.
+		 * From the normalised path, encoded again: the decoded one
+		 * may hold CR/LF, and "//host" would send the client away.
 		 */
-		if (asprintf(&location, "Location: %.*s/%s%.*s\r\n",
-		    (int)req->path_len, req->path, req->query ? "?" : "",
-		    (int)req->query_len, req->query ? req->query : "") == -1) {
+		if ((location = static_redirect(path, req->query,
+		    req->query_len)) == NULL || asprintf(&extra,
+		    "Location: %s\r\n" CONN_NOSNIFF, location) == -1) {
 			log_warn("%s: redirect", c->peer);
-			conn_http_simple(c, req, 500, NULL, NULL, 0);
+			extra = NULL;
+			conn_http_simple(c, req, 500, CONN_NOSNIFF, NULL, 0);
 			keepalive = 0;
-			break;
-		}
-		conn_http_simple(c, req, 301, location, NULL, keepalive);
+		} else
+			conn_http_simple(c, req, 301, extra, NULL, keepalive);
 		free(location);
 		break;
+	case 416:
+		/* RFC 9110 15.5.17: the length, for a better next try. */
+		snprintf(range, sizeof(range), "Content-Range: bytes */%lld\r\n"
+		    CONN_NOSNIFF, (long long)f.size);
+		conn_http_simple(c, req, 416, range, NULL, keepalive);
+		break;
 	default:
-		conn_http_simple(c, req, f.status, NULL, NULL, keepalive);
+		conn_http_simple(c, req, f.status, CONN_NOSNIFF, NULL,
+		    keepalive);
 		break;
 	}
+	free(extra);
 	if (f.fd != -1)
 		close(f.fd);
 	return keepalive;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 
 #define STATIC_OPEN_FLAGS	(O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
 #define STATIC_INDEX		"index.html"
+#define STATIC_OFF_MAX		((off_t)(((uintmax_t)1 << \
+				    (sizeof(off_t) * CHAR_BIT - 1)) - 1))
+#define STATIC_WELL_KNOWN	".well-known"
 
 static const struct {
 	const char	*ext;
@@ -157,6 +161,174 @@ static_not_modified(const struct http_request *req, const char *etag,
 	return mtime <= since;
 }
 
+/* 1 if a relative path names a file or directory starting with '.'. */
+int
+static_dotfile(const char *rel, int top)
+{
+	const char	*s = rel;
+	size_t		 n;
+
+	for (;;) {
+		while (*s == '/')
+			s++;
+		if (*s == '\0')
+			return 0;
+		n = strcspn(s, "/");
+		/* RFC 8615: /.well-known/ is for everyone to read. */
+		if (s[0] == '.' && !(top && s == rel &&
+		    n == sizeof(STATIC_WELL_KNOWN) - 1 &&
+		    memcmp(s, STATIC_WELL_KNOWN, n) == 0))
+			return 1;
+		s += n;
+	}
+}
+
+/*
+ * Reads the decimal digits at *p (at least one) into *v, saturating at
+ * STATIC_OFF_MAX: a huge position is still past any file's end. -1 when
+ * there is no digit.
+ */
+static int
+static_range_num(const char **p, const char *e, off_t *v)
+{
+	const char	*s = *p;
+	off_t		 n = 0;
+	int		 d;
+
+	if (s == e || *s < '0' || *s > '9')
+		return -1;
+	for (; s < e && *s >= '0' && *s <= '9'; s++) {
+		d = *s - '0';
+		n = n > (STATIC_OFF_MAX - d) / 10 ? STATIC_OFF_MAX : n * 10 + d;
+	}
+	*p = s;
+	*v = n;
+	return 0;
+}
+
+/*
+ * One range-spec in [s, e): int-range "a-" or "a-b" (*a, and *b or -1) or
+ * suffix-range "-n" (*a -1, *b n). -1 when malformed or when b < a (RFC
+ * 9110 14.1.1: such a range-spec is invalid).
+ */
+static int
+static_range_spec(const char *s, const char *e, off_t *a, off_t *b)
+{
+	*a = *b = -1;
+	if (s < e && *s != '-' && static_range_num(&s, e, a) == -1)
+		return -1;
+	if (s == e || *s++ != '-')
+		return -1;
+	if (s < e && static_range_num(&s, e, b) == -1)
+		return -1;
+	if (s != e || (*a == -1 && *b == -1))
+		return -1;
+	if (*a != -1 && *b != -1 && *b < *a)
+		return -1;
+	return 0;
+}
+
+/* Reads a Range header value against a file of size bytes. */
+int
+static_range_parse(const char *v, size_t len, off_t size, off_t *first,
+    off_t *last)
+{
+	const char	*p, *e = v + len, *elem;
+	size_t		 n, count = 0;
+	off_t		 a, b, fa = -1, fb = -1;
+
+	/* RFC 9110 14.1: the unit is case-insensitive; bytes is ours. */
+	if (len < 6 || strncasecmp(v, "bytes=", 6) != 0)
+		return STATIC_RANGE_IGNORE;
+	p = v + 6;
+	while (http_list_next(&p, e, &elem, &n)) {
+		/* RFC 9110 5.6.1.2: empty list elements do not count. */
+		if (n == 0)
+			continue;
+		if (static_range_spec(elem, elem + n, &a, &b) == -1)
+			return STATIC_RANGE_IGNORE;
+		if (count++ == 0) {
+			fa = a;
+			fb = b;
+		}
+	}
+	/* RFC 9110 14.2: a server may ignore Range; several get it all. */
+	if (count != 1)
+		return STATIC_RANGE_IGNORE;
+	if (fa == -1) {
+		/* RFC 9110 14.1.3: "-0" selects nothing. */
+		if (fb == 0)
+			return STATIC_RANGE_UNSATISFIABLE;
+		/* An empty file has no byte to name in Content-Range. */
+		if (size == 0)
+			return STATIC_RANGE_IGNORE;
+		*first = fb >= size ? 0 : size - fb;
+		*last = size - 1;
+		return STATIC_RANGE_OK;
+	}
+	if (fa >= size)
+		return STATIC_RANGE_UNSATISFIABLE;
+	*first = fa;
+	*last = fb == -1 || fb >= size ? size - 1 : fb;
+	return STATIC_RANGE_OK;
+}
+
+/* If-Range (RFC 9110 13.1.5): 1 when the range may apply. */
+int
+static_if_range(const struct http_request *req, const char *etag,
+    time_t mtime, time_t now)
+{
+	const struct http_header	*h;
+	size_t				 elen = strlen(etag);
+
+	if ((h = http_header_find(req, "If-Range")) == NULL)
+		return 1;
+	if (http_header_count(req, "If-Range") != 1)
+		return 0;
+	/* An entity-tag compares strongly: W/ never matches. */
+	if ((h->value_len > 0 && h->value[0] == '"') ||
+	    (h->value_len > 1 && h->value[0] == 'W' && h->value[1] == '/'))
+		return etag[0] == '"' && h->value_len == elen &&
+		    memcmp(h->value, etag, elen) == 0;
+	/*
+	 * A date must equal Last-Modified, which is a strong validator only
+	 * when at least a second old (RFC 9110 8.8.2.2).
+	 */
+	return http_date_parse(h->value, h->value_len) == mtime &&
+	    mtime < now;
+}
+
+/* The Location of a directory redirect, malloc'd. */
+char *
+static_redirect(const char *path, const char *query, size_t query_len)
+{
+	char	*p, *out;
+	size_t	 plen = strlen(path), i, n = 0, elen, qlen = 0;
+
+	if ((p = malloc(plen + 2)) == NULL)
+		return NULL;
+	/* One '/' first: "//host" would be another site (RFC 3986 4.2). */
+	p[n++] = '/';
+	for (i = 0; i < plen; i++)
+		if (path[i] != '/' || p[n - 1] != '/')
+			p[n++] = path[i];
+	if (p[n - 1] != '/')
+		p[n++] = '/';
+	elen = http_uri_encode(p, n, 0, NULL, 0);
+	if (query != NULL)
+		qlen = 1 + http_uri_encode(query, query_len, 1, NULL, 0);
+	if ((out = malloc(elen + qlen + 1)) != NULL) {
+		http_uri_encode(p, n, 0, out, elen + 1);
+		if (query != NULL) {
+			out[elen] = '?';
+			http_uri_encode(query, query_len, 1, out + elen + 1,
+			    qlen);
+		}
+	}
+	free(p);
+	return out;
+}
+
 /* 1 if the real path of fd is root_real or below it. */
 static int
 static_fd_under_root(int fd, const char *root_real)
@@ -216,8 +388,9 @@ static_open_error(int error, const char *path, const char *root_real)
 /* Opens the file a request refers to, never leaving root_real. */
 void
 static_open(const char *root_real, const char *prefix, const char *path,
-    const struct http_request *req, struct static_file *f)
+    const struct http_request *req, int flags, struct static_file *f)
 {
+	const struct http_header *h;
 	char		 full[PATH_MAX];
 	const char	*name = path;
 	struct stat	 st;
@@ -228,9 +401,10 @@ static_open(const char *root_real, const char *prefix, const char *path,
 	f->fd = -1;
 	f->size = 0;
 	f->mtime = 0;
+	f->first = 0;
+	f->last = -1;
 	f->mime = "application/octet-stream";
 	f->etag[0] = '\0';
-	f->location[0] = '\0';
 
 	/* full = root_real "/" relative path */
 	if (rootlen + 2 > sizeof(full))
@@ -239,6 +413,10 @@ static_open(const char *root_real, const char *prefix, const char *path,
 	full[rootlen] = '/';
 	if (static_path_relative(prefix, path, full + rootlen + 1,
 	    sizeof(full) - rootlen - 1) == -1)
+		return;
+	/* Before open: a hidden directory does not even redirect. */
+	if (!(flags & STATIC_DOTFILES) &&
+	    static_dotfile(full + rootlen + 1, strcmp(prefix, "/") == 0))
 		return;
 
 	if ((fd = open(full, STATIC_OPEN_FLAGS)) == -1) {
@@ -252,10 +430,6 @@ static_open(const char *root_real, const char *prefix, const char *path,
 	if (S_ISDIR(st.st_mode)) {
 		if (plen == 0 || path[plen - 1] != '/') {
 			/* RFC 7231 6.4.2: relative links need the slash. */
-			if (plen + 2 > sizeof(f->location))
-				goto fail;
-			memcpy(f->location, path, plen);
-			memcpy(f->location + plen, "/", 2);
 			f->status = 301;
 			close(fd);
 			return;
@@ -297,6 +471,26 @@ static_open(const char *root_real, const char *prefix, const char *path,
 	}
 	f->status = 200;
 	f->fd = fd;
+	f->last = f->size - 1;
+	/*
+	 * RFC 9110 13.2.2: Range is evaluated after the conditions above;
+	 * more than one Range header is not one range.
+	 */
+	if (req == NULL || (h = http_header_find(req, "Range")) == NULL ||
+	    http_header_count(req, "Range") != 1 ||
+	    !static_if_range(req, f->etag, f->mtime, time(NULL)))
+		return;
+	switch (static_range_parse(h->value, h->value_len, f->size, &f->first,
+	    &f->last)) {
+	case STATIC_RANGE_OK:
+		f->status = 206;
+		break;
+	case STATIC_RANGE_UNSATISFIABLE:
+		f->status = 416;
+		f->fd = -1;
+		close(fd);
+		break;
+	}
 	return;
 
 fail:

@@ -1,9 +1,10 @@
 /*
  * fuzz_http.c -- libFuzzer target for the HTTP request parser and the
  * pure code that reads a parsed request: header lookup, tokens, path
- * decoding, dates, the WebSocket handshake and subprotocol choice, the
- * access rules (Origin, bearer tokens, the redacted log target). The
- * input also goes through the token file parser.
+ * decoding and the redirect built from it, dates, Range and If-Range,
+ * the WebSocket handshake and subprotocol choice, the access rules
+ * (Origin, bearer tokens, the redacted log target). The input also goes
+ * through the token file parser.
  *
  * Input: 2 bytes of max_head, then the request bytes. The request is
  * copied into a buffer of its exact size so that ASan sees any read past
@@ -15,6 +16,7 @@
 
 #include "access.h"
 #include "http.h"
+#include "static.h"
 #include "ws.h"
 #include "fuzz.h"
 
@@ -64,6 +66,55 @@ fuzz_http_access(const struct http_request *req)
 		FUZZ_CHECK(strncmp(big, out, strlen(out)) == 0);
 		free(big);
 	}
+}
+
+/* Range and If-Range against a few file sizes (RFC 9110 14). */
+static void
+fuzz_http_range(const struct http_request *req)
+{
+	static const off_t sizes[] = { 0, 1, 10, 1000, (off_t)1 << 40 };
+	const struct http_header *h = NULL;
+	off_t		 first, last;
+	size_t		 i;
+	int		 r;
+
+	while ((h = http_header_next(req, "Range", h)) != NULL) {
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			first = last = -7;
+			r = static_range_parse(h->value, h->value_len, sizes[i],
+			    &first, &last);
+			FUZZ_CHECK(r == STATIC_RANGE_IGNORE ||
+			    r == STATIC_RANGE_OK ||
+			    r == STATIC_RANGE_UNSATISFIABLE);
+			if (r == STATIC_RANGE_OK)
+				FUZZ_CHECK(0 <= first && first <= last &&
+				    last < sizes[i]);
+			else
+				FUZZ_CHECK(first == -7 && last == -7);
+		}
+	}
+	r = static_if_range(req, "\"5f5e1000-6\"", 1600000000, 1600000100);
+	FUZZ_CHECK(r == 0 || r == 1);
+}
+
+/* The Location of a directory redirect from a decoded path. */
+static void
+fuzz_http_redirect(const struct http_request *req, const char *path)
+{
+	char	*loc;
+	size_t	 i;
+
+	if ((loc = static_redirect(path, req->query, req->query_len)) == NULL)
+		return;
+	/* One leading '/', never a network path; one header line. */
+	FUZZ_CHECK(loc[0] == '/' && loc[1] != '/');
+	for (i = 0; loc[i] != '\0'; i++)
+		FUZZ_CHECK((unsigned char)loc[i] > ' ' &&
+		    (unsigned char)loc[i] < 0x7f && loc[i] != '#');
+	FUZZ_CHECK(strstr(loc, "//") == NULL || (strchr(loc, '?') != NULL &&
+	    strstr(loc, "//") > strchr(loc, '?')));
+	(void)static_dotfile(path + 1, 1);
+	free(loc);
 }
 
 /* The input as the text of an auth_token_file. */
@@ -133,7 +184,11 @@ fuzz_http_request(const char *buf, size_t head, const struct http_request *req)
 		FUZZ_CHECK(strstr(path, "/../") == NULL &&
 		    strstr(path, "/./") == NULL);
 		FUZZ_CHECK(n < 3 || strcmp(path + n - 3, "/..") != 0);
+		/* Empty segments are collapsed. */
+		FUZZ_CHECK(strstr(path, "//") == NULL);
+		fuzz_http_redirect(req, path);
 	}
+	fuzz_http_range(req);
 
 	status = http_request_check(req, &body, &reason);
 	FUZZ_CHECK((status == 0 && reason == NULL && (body == 0 ||

@@ -79,6 +79,15 @@ def http_seeds():
         "upgrade_body": upgrade.replace(b"\r\n\r\n",
                                         b"\r\nContent-Length: 5\r\n\r\n")
                         + b"hello",
+        "range": b"GET //evil.example//a%20b?q=%0d HTTP/1.1\r\nHost: x\r\n"
+                 b"Range: bytes=0-99\r\n"
+                 b"If-Range: \"5f5e1000-6\"\r\n\r\n",
+        "range_suffix": b"HEAD /.well-known/x HTTP/1.1\r\nHost: x\r\n"
+                        b"Range: bytes=-5\r\n"
+                        b"If-Range: Sun, 13 Sep 2020 12:26:40 GMT\r\n\r\n",
+        "range_multi": b"GET /.git/config HTTP/1.1\r\nHost: x\r\n"
+                       b"Range: BYTES=0-1, ,5-,-0,99999999999999999999-\r\n"
+                       b"Range: bytes=5-3\r\nIf-Range: W/\"x\"\r\n\r\n",
     }
     for name, req in seeds.items():
         write("http", name, big + req)

@@ -1330,6 +1330,38 @@ START_TEST(test_static_keys)
 }
 END_TEST
 
+/* dotfiles: allow|deny on static routes only, deny by default. */
+START_TEST(test_dotfiles)
+{
+	struct wsd_config *conf;
+	char		*text, *www;
+
+	ck_assert_ptr_nonnull(www = strdup(make_dir("www")));
+	ck_assert_int_ne(asprintf(&text, "[route /]\napp = static\n"
+	    "root = %s\n[route /a]\napp = static\nroot = %s\n"
+	    "dotfiles = allow\n[route /d]\ndotfiles = deny\napp = static\n"
+	    "root = %s\n", www, www, www), -1);
+	conf = load_ok(text);
+	free(text);
+	ck_assert_int_eq(config_route_match(conf, "/x")->dotfiles, 0);
+	ck_assert_int_eq(config_route_match(conf, "/a/x")->dotfiles, 1);
+	ck_assert_int_eq(config_route_match(conf, "/d/x")->dotfiles, 0);
+	config_free(conf);
+
+	ck_assert_int_ne(asprintf(&text, "[route /]\napp = static\n"
+	    "root = %s\ndotfiles = yes\ndotfiles = allow\n", www), -1);
+	ck_assert_errors(text,
+	    "F:4: dotfiles: invalid value (allow|deny) \"yes\"\n"
+	    "F:5: duplicate key \"dotfiles\" (first at line 4)");
+	free(text);
+	ck_assert_errors("[route /e]\ndotfiles = allow\napp = echo\n",
+	    "F:2: key \"dotfiles\" is only for static routes");
+	ck_assert_errors("[server]\ndotfiles = allow\n",
+	    "F:2: key \"dotfiles\" belongs in a [route PATH] section");
+	free(www);
+}
+END_TEST
+
 START_TEST(test_match)
 {
 	struct wsd_config *conf;
@@ -2120,6 +2152,7 @@ config_suite(void)
 	tcase_add_test(tc, test_inherit);
 	tcase_add_test(tc, test_compression);
 	tcase_add_test(tc, test_static_keys);
+	tcase_add_test(tc, test_dotfiles);
 	tcase_add_test(tc, test_match);
 	tcase_add_test(tc, test_embedded);
 	tcase_add_test(tc, test_files);

@@ -790,7 +790,17 @@ static const struct path_vec path_vecs[] = {
 	PATH_OK("/", "/"),
 	PATH_OK("/a/b", "/a/b"),
 	PATH_OK("/a/b/", "/a/b/"),
-	PATH_OK("//a", "//a"),
+	/* Empty segments are collapsed: never a "//host" path. */
+	PATH_OK("//a", "/a"),
+	PATH_OK("//", "/"),
+	PATH_OK("///", "/"),
+	PATH_OK("//evil.example", "/evil.example"),
+	PATH_OK("//evil.example/", "/evil.example/"),
+	PATH_OK("/a//b", "/a/b"),
+	PATH_OK("/a///b//", "/a/b/"),
+	PATH_OK("/a//", "/a/"),
+	PATH_OK("/%41//%42", "/A/B"),
+	PATH_OK("//.well-known//x", "/.well-known/x"),
 	PATH_OK("/a%20b", "/a b"),
 	PATH_OK("/%41%62%7e", "/Ab~"),
 	PATH_OK("/%c3%a9", "/\xc3\xa9"),
@@ -852,6 +862,11 @@ static const struct path_vec path_vecs[] = {
 	PATH_BAD("/a/%2E%2e"),
 	PATH_BAD("//.."),
 	PATH_BAD("/a//./"),
+	PATH_BAD("//."),
+	PATH_BAD("//../"),
+	PATH_BAD("/a//..//b"),
+	PATH_BAD("//%2f"),
+	PATH_BAD("/%2f/"),
 };
 
 /* Every path decodes to its expected form or is refused. */
@@ -887,9 +902,40 @@ START_TEST(test_path_decode_capacity)
 	ck_assert_int_eq(http_path_decode(S("/%41bc"), out, 4), -1);
 	ck_assert_int_eq(http_path_decode(S("/"), out, 1), -1);
 	ck_assert_int_eq(http_path_decode(S("/"), out, 0), -1);
+	/* Collapsed slashes take no room. */
+	ck_assert_int_eq(http_path_decode(S("//a//b"), out, 5), 4);
+	ck_assert_str_eq(out, "/a/b");
 	/* Only len bytes count: the rest of the target is not the path. */
 	ck_assert_int_eq(http_path_decode("/ab?c", 3, out, sizeof(out)), 3);
 	ck_assert_str_eq(out, "/ab");
+}
+END_TEST
+
+/* Encoding for Location: what fits, never half an escape. */
+START_TEST(test_uri_encode)
+{
+	char	out[16];
+
+	ck_assert_uint_eq(http_uri_encode(S("/a b"), 0, out, sizeof(out)), 6);
+	ck_assert_str_eq(out, "/a%20b");
+	ck_assert_uint_eq(http_uri_encode(S("/%?#"), 0, out, sizeof(out)), 10);
+	ck_assert_str_eq(out, "/%25%3F%23");
+	ck_assert_uint_eq(http_uri_encode(S("a=%20?b#"), 1, out, sizeof(out)),
+	    10);
+	ck_assert_str_eq(out, "a=%20?b%23");
+	ck_assert_uint_eq(http_uri_encode("\0\r\n", 3, 0, out, sizeof(out)),
+	    9);
+	ck_assert_str_eq(out, "%00%0D%0A");
+	/* Cut: "/a" fits in 4, "%20" does not. */
+	ck_assert_uint_eq(http_uri_encode(S("/a b"), 0, out, 4), 6);
+	ck_assert_str_eq(out, "/a");
+	ck_assert_uint_eq(http_uri_encode(S("/a b"), 0, out, 6), 6);
+	ck_assert_str_eq(out, "/a%20");
+	ck_assert_uint_eq(http_uri_encode(S(" b"), 0, out, 3), 4);
+	ck_assert_str_eq(out, "");
+	ck_assert_uint_eq(http_uri_encode(S("ab"), 0, NULL, 0), 2);
+	ck_assert_uint_eq(http_uri_encode(S("ab"), 0, out, 1), 2);
+	ck_assert_str_eq(out, "");
 }
 END_TEST
 
@@ -898,7 +944,7 @@ START_TEST(test_status_text)
 {
 	static const int	codes[] = {
 		101, 200, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405,
-		408, 413, 414, 426, 429, 431, 500, 501, 503, 505
+		408, 413, 414, 416, 426, 429, 431, 500, 501, 503, 505
 	};
 	size_t			i;
 
@@ -1084,6 +1130,7 @@ http_suite(void)
 	tc = tcase_create("path");
 	tcase_add_loop_test(tc, test_path_decode, 0, NELEM(path_vecs));
 	tcase_add_test(tc, test_path_decode_capacity);
+	tcase_add_test(tc, test_uri_encode);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("misc");
