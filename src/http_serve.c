@@ -38,9 +38,11 @@ conn_http_head(struct conn *c, int status, int keepalive)
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	char		 date[30];
 
+	/* Browsers must not guess a type: files, errors and metrics alike. */
 	http_date_format(time(NULL), date);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: wsd/%s\r\n"
-	    "Date: %s\r\nConnection: %s%s\r\n", status,
+	    "Date: %s\r\nConnection: %s%s\r\n"
+	    "X-Content-Type-Options: nosniff\r\n", status,
 	    http_status_text(status), PACKAGE_VERSION, date,
 	    status == 426 ? "Upgrade, " : "", keepalive ? "keep-alive" : "close");
 }
@@ -109,9 +111,6 @@ conn_http_fail(struct conn *c, const struct http_request *req, int status,
 	conn_flush_close(c);
 	return 0;
 }
-
-/* Every static response says so: browsers must not guess the type. */
-#define CONN_NOSNIFF	"X-Content-Type-Options: nosniff\r\n"
 
 /*
  * A file body is read with pread into the output, a chunk at a time, and
@@ -269,8 +268,8 @@ conn_http_static(struct conn *c, const struct http_request *req,
 	case 304:
 		http_date_format(f.mtime, lastmod);
 		conn_http_head(c, f.status, keepalive);
-		evbuffer_add_printf(out, "Last-Modified: %s\r\nETag: %s\r\n"
-		    CONN_NOSNIFF, lastmod, f.etag);
+		evbuffer_add_printf(out, "Last-Modified: %s\r\nETag: %s\r\n",
+		    lastmod, f.etag);
 		if (f.status == 304) {
 			evbuffer_add(out, "\r\n", 2);
 			conn_http_log(c, req, 304, 0);
@@ -297,10 +296,10 @@ conn_http_static(struct conn *c, const struct http_request *req,
 		 */
 		if ((location = static_redirect(path, req->query,
 		    req->query_len)) == NULL || asprintf(&extra,
-		    "Location: %s\r\n" CONN_NOSNIFF, location) == -1) {
+		    "Location: %s\r\n", location) == -1) {
 			log_warn("%s: redirect", c->peer);
 			extra = NULL;
-			conn_http_simple(c, req, 500, CONN_NOSNIFF, NULL, 0);
+			conn_http_simple(c, req, 500, NULL, NULL, 0);
 			keepalive = 0;
 		} else
 			conn_http_simple(c, req, 301, extra, NULL, keepalive);
@@ -308,13 +307,12 @@ conn_http_static(struct conn *c, const struct http_request *req,
 		break;
 	case 416:
 		/* RFC 9110 15.5.17: the length, for a better next try. */
-		snprintf(range, sizeof(range), "Content-Range: bytes */%lld\r\n"
-		    CONN_NOSNIFF, (long long)f.size);
+		snprintf(range, sizeof(range), "Content-Range: bytes */%lld\r\n",
+		    (long long)f.size);
 		conn_http_simple(c, req, 416, range, NULL, keepalive);
 		break;
 	default:
-		conn_http_simple(c, req, f.status, CONN_NOSNIFF, NULL,
-		    keepalive);
+		conn_http_simple(c, req, f.status, NULL, NULL, keepalive);
 		break;
 	}
 	free(extra);

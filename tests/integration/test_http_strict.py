@@ -231,6 +231,7 @@ def test_405_lists_allowed_methods(wsd, static_root, method, path, allow):
         r = read_response(c, head_request=(method == "HEAD"))
         assert r.status == 405, r
         assert r.header("Allow") == allow, r
+        assert r.header("X-Content-Type-Options") == "nosniff", r
 
 
 def test_405_on_upgrade_with_other_method(wsd, static_root):
