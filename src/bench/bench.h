@@ -182,10 +182,11 @@ struct bench {
 
 extern struct bench	bench;
 
-/* time.c-like helpers in main.c */
+/* main.c */
 uint64_t	bench_now(void);
 uint64_t	bench_realtime(void);
 uint64_t	bench_rand(void);
+void		bench_launch(void);
 void		bench_error(struct bconn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 

@@ -108,6 +108,7 @@ bconn_drop(struct bconn *c, const char *reason)
 	}
 	bench.nalive--;
 	mode_closed(c, clean);
+	bench_launch();
 }
 
 /* Writes what is queued; arms write interest on EAGAIN. */
@@ -452,6 +453,7 @@ bconn_handshake(struct bconn *c, const uint8_t *data, size_t len)
 	c->st = BC_OPEN;
 	c->deadline = 0;
 	bench.pending--;
+	bench_launch();
 	mode_open(c);
 	return (ssize_t)hlen;
 }
@@ -757,8 +759,12 @@ bconn_read(struct bconn *c)
 		if (c->ssl == NULL && (size_t)n < cap)
 			break;
 	}
-	if (c->st != BC_DEAD)
-		bconn_flush(c);
+	if (c->st == BC_DEAD)
+		return;
+	/* Records TLS decrypted but we did not take: no readiness follows. */
+	if (c->ssl != NULL && SSL_pending(c->ssl) > 0)
+		event_active(&c->rev, EV_READ, 1);
+	bconn_flush(c);
 }
 
 /* Readable: TLS handshake progress or bytes. */

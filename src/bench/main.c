@@ -470,12 +470,12 @@ phase_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Opens connections while fewer than BENCH_MAX_PENDING are in progress. */
-static void
-launch(void)
+void
+bench_launch(void)
 {
 	static int	busy;
 
-	if (busy)
+	if (bench.phase != PH_CONNECT || busy)
 		return;
 	busy = 1;
 	while (bench.launched < bench.nc && bench.pending < BENCH_MAX_PENDING)
@@ -499,7 +499,7 @@ ticker_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < bench.nc; i++)
 		bconn_check_deadline(&bench.c[i], now);
 	if (bench.phase == PH_CONNECT) {
-		launch();
+		bench_launch();
 		if (bench.mode != MODE_CONNECT &&
 		    now - bench.t_begin > BENCH_CONNECT_PHASE_US)
 			for (i = 0; i < bench.nc; i++)
@@ -736,7 +736,7 @@ main(int argc, char **argv)
 		sample_server(&bench.srv_before);
 	bench.t_begin = bench_now();
 	bench.phase = PH_CONNECT;
-	launch();
+	bench_launch();
 	event_base_dispatch(bench.base);
 	if (bench.progress)
 		fprintf(stderr, "\r\033[K");

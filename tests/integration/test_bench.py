@@ -9,8 +9,10 @@ directory builds both).
 
 import json
 import os
+import pty
 import re
 import resource
+import select
 import socket
 import subprocess
 
@@ -248,3 +250,55 @@ def test_bench_refused():
     r = json.loads(out)
     assert r["units"] == 0 and r["errors"] == 3, r
     assert "connection refused" in err
+
+
+def test_bench_source_address(bench_wsd):
+    """--source binds every connection to a local address (127.0.0.1
+    only here: tests stay on 127.0.0.1)."""
+    r = run_json(bench_wsd, "echo", "/echo", "--source", "127.0.0.1")
+    assert r["units"] > 0
+
+
+def test_bench_cafile_verifies(wsd, tmp_path):
+    """--cafile turns verification on: the self-signed certificate names
+    localhost, not 127.0.0.1, so every handshake fails: exit 1."""
+    d = wsd(bench_config(tmp_path, tls=True))
+    tls = [p for p, is_tls in d.ports if is_tls][0]
+    rc, out, err = run_bench(["echo", "-c", "2", "-d", "0.3", "--ramp", "0",
+                              "--json", "--cafile", tmp_path / "cert.pem",
+                              "wss://127.0.0.1:%d/echo" % tls], timeout=30)
+    assert rc == 1, (rc, out, err)
+    r = json.loads(out)
+    assert r["units"] == 0 and r["errors"] == 2, r
+    assert "TLS handshake failed" in err
+
+
+def test_bench_progress_on_a_terminal(bench_wsd):
+    """With stderr a terminal, a progress line is drawn there and erased;
+    stdout still has the whole report."""
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([BENCH, "echo", "-c", "2", "-d", "1.2", "--ramp",
+                            "0", "ws://127.0.0.1:%d/echo" % bench_wsd.port],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=slave, timeout=RUN_TIMEOUT)
+        os.close(slave)
+        slave = None
+        err = b""
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert p.returncode == 0, (p.stdout, err)
+    assert re.search(rb"\r(window|ramp) +up 2/2  units \d+  errors 0", err), \
+        err
+    assert err.endswith(b"\r\x1b[K"), err
+    assert b"errors        0" in p.stdout
