@@ -378,6 +378,7 @@ enter_ramp(void)
 	double		iv;
 
 	bench.phase = PH_RAMP;
+	mode_start();
 	if (bench.rate > 0) {
 		/* Ticks of 1 to 10 ms: fine enough to keep the rate even. */
 		iv = 1e6 / bench.rate;
