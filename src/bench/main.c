@@ -80,13 +80,15 @@ bench_error(struct bconn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Prints the usage and exits 2. */
+/* Prints the usage and exits 2 (0 and on stdout for --help). */
 static void __attribute__((noreturn))
 usage(const char *why)
 {
-	if (why != NULL)
+	FILE	*f = why != NULL && *why == '\0' ? stdout : stderr;
+
+	if (why != NULL && *why != '\0')
 		fprintf(stderr, "wsd-bench: %s\n", why);
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: wsd-bench connect|echo|broadcast|counter|idle [-c N] "
 	    "[-d SECONDS]\n"
 	    "                 [--ramp SECONDS] [-s BYTES] [-p N] [-r RATE] "
@@ -94,7 +96,7 @@ usage(const char *why)
 	    "                 [--hello] [--deflate] [--source ADDR[,ADDR...]] "
 	    "[--server-pid PID]\n"
 	    "                 [--cafile FILE] [--json] URL\n");
-	exit(2);
+	exit(f == stdout ? 0 : 2);
 }
 
 /* Parses a number in [min, max] or exits 2. */
@@ -284,6 +286,7 @@ parse_args(int argc, char **argv)
 			    1, 4194304);
 			break;
 		case 'h':
+			usage("");
 		default:
 			usage(NULL);
 		}
