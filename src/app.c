@@ -46,8 +46,10 @@ struct app_route {
 
 struct app_timer {
 	struct event	*ev;
+	struct app_route *route;	/* counts skipped ticks */
 	void		(*cb)(void *);
 	void		*arg;
+	double		 deadline;	/* monotonic; 0: no tick yet */
 };
 
 /* Finds a built-in app by name. */
@@ -203,6 +205,7 @@ app_timer_new(struct app_route *r, void (*cb)(void *), void *arg)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
+	t->route = r;
 	t->cb = cb;
 	t->arg = arg;
 	if ((t->ev = evtimer_new(r->base, app_timer_cb, t)) == NULL) {
@@ -222,6 +225,71 @@ app_timer_add(struct app_timer *t, double seconds)
 		seconds = 0;
 	tv = config_timeval(seconds);
 	evtimer_add(t->ev, &tv);
+}
+
+/* Monotonic seconds, the clock deadlines are kept on. */
+static double
+app_monotonic(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The first deadline after now on prev's schedule; counts the others. */
+double
+app_deadline_next(double prev, double now, double period, uint64_t *skipped)
+{
+	uint64_t	k;
+	double		next;
+
+	*skipped = 0;
+	if (prev + period > now)
+		return prev + period;
+	/* Arithmetic, not a loop: a stalled loop may have missed many. */
+	k = (uint64_t)((now - prev) / period);
+	next = prev + (double)(k + 1) * period;
+	/* Rounding may put next a hair on the wrong side of now. */
+	while (next <= now) {
+		next += period;
+		k++;
+	}
+	while (k > 0 && next - period > now) {
+		next -= period;
+		k--;
+	}
+	*skipped = k;
+	return next;
+}
+
+/* Arms the timer for its next deadline on a fixed-rate schedule. */
+void
+app_timer_tick(struct app_timer *t, double period)
+{
+	uint64_t	skipped;
+	double		now;
+
+	if (period < 0.000001)
+		period = 0.000001;	/* a zero period would never advance */
+	now = app_monotonic();
+	if (t->deadline == 0)
+		t->deadline = now + period;
+	else {
+		t->deadline = app_deadline_next(t->deadline, now, period,
+		    &skipped);
+		if (skipped > 0) {
+			t->route->stats.ticks_skipped += skipped;
+			log_debug("%s: timer ran late: %llu ticks skipped",
+			    t->route->conf->path, (unsigned long long)skipped);
+		}
+	}
+	/*
+	 * libevent adds a delay to the time it cached when this loop
+	 * iteration began, which the callback may have used up: refresh it.
+	 */
+	event_base_update_cache_time(t->route->base);
+	app_timer_add(t, t->deadline - app_monotonic());
 }
 
 /* Cancels and frees a timer; NULL is fine. */

@@ -88,11 +88,27 @@ struct stats_route *app_route_stats(struct app_route *r);
 void		*app_route_data(struct app_route *r);
 void		 app_route_set_data(struct app_route *r, void *data);
 
-/* Timers for apps: cb(arg) runs once per app_timer_add(). */
+/* Timers for apps: cb(arg) runs once per app_timer_add() or _tick(). */
 struct app_timer *app_timer_new(struct app_route *r, void (*cb)(void *),
 		    void *arg);
+/* One shot, seconds from now. */
 void		 app_timer_add(struct app_timer *t, double seconds);
+/*
+ * Fixed rate: arms t for the deadline period after its previous one
+ * (after now on the first call), so the time the callback took does
+ * not stretch the schedule. Deadlines that already passed are skipped,
+ * never fired late in a burst; they are counted in the route's stats
+ * (wsd_timer_ticks_skipped_total) and logged at debug level.
+ */
+void		 app_timer_tick(struct app_timer *t, double period);
 void		 app_timer_free(struct app_timer *t);
+/*
+ * The pure part of app_timer_tick(), on monotonic seconds: the first of
+ * prev + period, prev + 2 * period, ... that lies after now; *skipped
+ * gets how many of them did not.
+ */
+double		 app_deadline_next(double prev, double now, double period,
+		    uint64_t *skipped);
 /* Uniformly random seconds in [lo, hi]. */
 double		 app_random_interval(double lo, double hi);
 /* ISO-8601 UTC now with microseconds: 2026-11-25T12:00:00.123456Z. */

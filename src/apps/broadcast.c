@@ -7,13 +7,16 @@
 #include "log.h"
 #include "ws.h"
 
-/* Arms the route's timer with a fresh random delay. */
+/*
+ * Arms the route's timer for its next tick, a fresh random interval
+ * after the previous tick's deadline (not after publishing ended).
+ */
 static void
 broadcast_schedule(struct app_route *r)
 {
 	const struct wsd_route	*conf = app_route_conf(r);
 
-	app_timer_add(app_route_data(r),
+	app_timer_tick(app_route_data(r),
 	    app_random_interval(conf->interval_min, conf->interval_max));
 }
 

@@ -13,14 +13,14 @@ struct time_conn {
 	struct app_timer	*timer;
 };
 
-/* Arms the client's timer with a fresh random delay. */
+/* Arms the client's timer a fresh random interval after its last tick. */
 static void
 time_schedule(struct time_conn *tc)
 {
 	const struct wsd_route	*conf;
 
 	conf = app_route_conf(conn_app_route(tc->conn));
-	app_timer_add(tc->timer,
+	app_timer_tick(tc->timer,
 	    app_random_interval(conf->interval_min, conf->interval_max));
 }
 
