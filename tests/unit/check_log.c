@@ -155,6 +155,9 @@ START_TEST(test_clock_format)
 }
 END_TEST
 
+static size_t	compose(char *, size_t, const char *, const char *, int,
+		    const char *, ...) LOG_PRINTF(6, 7);
+
 /* log_compose() with the arguments inline. */
 static size_t
 compose(char *out, size_t size, const char *head, const char *prefix,
