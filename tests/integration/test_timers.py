@@ -7,6 +7,7 @@ These check the schedule, with generous margins; speed is measured by
 wsd-bench, not here."""
 
 import datetime
+import os
 import re
 import selectors
 import time
@@ -15,6 +16,9 @@ import helpers
 from test_metrics import scrape, val
 
 TS_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+# Under ASan a delivery costs about three times as much: a third of the
+# members keeps a publish the same share of the period.
+SANITIZED = os.environ.get("WSD_SANITIZED") == "1"
 
 
 def ts_seconds(payload):
@@ -62,12 +66,13 @@ def collect(w, seconds):
 def test_broadcast_keeps_rate_under_load(wsd):
     """20ms with 300 members: a publish takes a good part of the period,
     which the old re-arm-after-publish schedule added to every period
-    (it delivered 68-79 % of the ticks here; this code 98-100 %). The count is taken
+    (it delivered 68-79 % of the ticks here; this code 98-100 %; 100
+    members under ASan). The count is taken
     between the first and the last timestamp received, so start-up and
     the client's own delays do not enter."""
     period = 0.02
     d = wsd(conf("20ms"))
-    idle, w = subscribe(d.port, 300)
+    idle, w = subscribe(d.port, 100 if SANITIZED else 300)
     try:
         collect(w, 0.3)                 # settle: every member has joined
         got = collect(w, 2.0)
