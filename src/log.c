@@ -21,8 +21,8 @@ static int	log_journal;		/* stderr is the journal */
 /* "wsd[PID]: ", made at start-up and in a forked child; see log_pid(). */
 static char	log_pidtext[32];
 static size_t	log_pidlen;
-/* The date and time text of the current second, for every time stamp. */
-static struct log_clock log_clock = { -1, "" };
+/* The date and time text of the current second; one per loop thread. */
+static _Thread_local struct log_clock log_clock = { -1, "" };
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 static const int log_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
