@@ -1,6 +1,7 @@
 /* app.c -- the app table and the runtime apps use: routes, timers. */
 #include <sys/time.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,29 @@ static const struct app *const apps[] = {
 	&app_health,
 };
 
+#define APP_N	(sizeof(apps) / sizeof(apps[0]))
+
+#define APP_CONF(f)	offsetof(struct app_conf, f)
+
+/* Keep wsd.ini.5 and etc/wsd.ini in step with these keys. */
+const struct config_key app_key_interval_min = {
+	"interval_min", CONFIG_KEY_DURATION, 0.001, 86400, "1s",
+	APP_CONF(interval_min), NULL, NULL, "interval_max"
+};
+const struct config_key app_key_interval_max = {
+	"interval_max", CONFIG_KEY_DURATION, 0.001, 86400, "3s",
+	APP_CONF(interval_max), NULL, NULL, NULL
+};
+const struct config_key app_key_slow_client = {
+	"slow_client", CONFIG_KEY_WORD, 0, 0, "close",
+	APP_CONF(slow_client), hub_policy_parse,
+	"invalid policy (close|drop|conflate)", NULL
+};
+const struct config_key app_key_echo_self = {
+	"echo_self", CONFIG_KEY_BOOL, 0, 1, "on",
+	APP_CONF(echo_self), NULL, NULL, NULL
+};
+
 /* Per-route runtime. */
 struct app_route {
 	unsigned		 refs;
@@ -46,8 +70,10 @@ struct app_route {
 
 struct app_timer {
 	struct event	*ev;
+	struct app_route *route;	/* counts skipped ticks */
 	void		(*cb)(void *);
 	void		*arg;
+	double		 deadline;	/* monotonic; 0: no tick yet */
 };
 
 /* Finds a built-in app by name. */
@@ -56,7 +82,7 @@ app_find(const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
+	for (i = 0; i < APP_N; i++)
 		if (strcmp(apps[i]->name, name) == 0)
 			return apps[i];
 	return NULL;
@@ -69,18 +95,28 @@ app_names(void)
 	return "static hello echo time broadcast counter relay metrics health";
 }
 
-/* Whether app declares key among its own route keys. */
-int
-app_has_key(const struct app *app, const char *key)
+/* Registers the apps' names and keys with config.c. */
+void
+app_register(void)
 {
-	const char *const *k;
+	static struct config_app		 ca[APP_N];
+	static const struct config_app	*cap[APP_N];
+	size_t				 i;
 
-	if (app == NULL || app->keys == NULL)
-		return 0;
-	for (k = app->keys; *k != NULL; k++)
-		if (strcmp(*k, key) == 0)
-			return 1;
-	return 0;
+	for (i = 0; i < APP_N; i++) {
+		ca[i].name = apps[i]->name;
+		ca[i].app = apps[i];
+		ca[i].keys = apps[i]->keys;
+		cap[i] = &ca[i];
+	}
+	config_register_apps(cap, APP_N, sizeof(struct app_conf));
+}
+
+/* A route's app key values, as config.c filled them in. */
+const struct app_conf *
+app_conf(const struct wsd_route *conf)
+{
+	return conf->app_conf;
 }
 
 /* Creates the runtime of one app route and runs the app's route_init. */
@@ -100,7 +136,7 @@ app_route_new(struct event_base *base, struct wsd_config *wconf,
 	 * no caller needs to check.
 	 */
 	r->hub = hub_new(conf->path, conf->lim.max_send_buffer,
-	    (enum hub_policy)conf->slow_client);
+	    (enum hub_policy)app_conf(conf)->slow_client);
 	if (r->hub == NULL) {
 		free(r);
 		return NULL;
@@ -145,7 +181,7 @@ app_route_reconfigure(struct app_route *r, struct wsd_config *wconf,
 	r->wconf = config_ref(wconf);
 	r->conf = conf;
 	hub_set_limit(r->hub, conf->lim.max_send_buffer,
-	    (enum hub_policy)conf->slow_client);
+	    (enum hub_policy)app_conf(conf)->slow_client);
 	config_free(old);
 }
 
@@ -203,6 +239,7 @@ app_timer_new(struct app_route *r, void (*cb)(void *), void *arg)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
+	t->route = r;
 	t->cb = cb;
 	t->arg = arg;
 	if ((t->ev = evtimer_new(r->base, app_timer_cb, t)) == NULL) {
@@ -222,6 +259,71 @@ app_timer_add(struct app_timer *t, double seconds)
 		seconds = 0;
 	tv = config_timeval(seconds);
 	evtimer_add(t->ev, &tv);
+}
+
+/* Monotonic seconds, the clock deadlines are kept on. */
+static double
+app_monotonic(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The first deadline after now on prev's schedule; counts the others. */
+double
+app_deadline_next(double prev, double now, double period, uint64_t *skipped)
+{
+	uint64_t	k;
+	double		next;
+
+	*skipped = 0;
+	if (prev + period > now)
+		return prev + period;
+	/* Arithmetic, not a loop: a stalled loop may have missed many. */
+	k = (uint64_t)((now - prev) / period);
+	next = prev + (double)(k + 1) * period;
+	/* Rounding may put next a hair on the wrong side of now. */
+	while (next <= now) {
+		next += period;
+		k++;
+	}
+	while (k > 0 && next - period > now) {
+		next -= period;
+		k--;
+	}
+	*skipped = k;
+	return next;
+}
+
+/* Arms the timer for its next deadline on a fixed-rate schedule. */
+void
+app_timer_tick(struct app_timer *t, double period)
+{
+	uint64_t	skipped;
+	double		now;
+
+	if (period < 0.000001)
+		period = 0.000001;	/* a zero period would never advance */
+	now = app_monotonic();
+	if (t->deadline == 0)
+		t->deadline = now + period;
+	else {
+		t->deadline = app_deadline_next(t->deadline, now, period,
+		    &skipped);
+		if (skipped > 0) {
+			t->route->stats.ticks_skipped += skipped;
+			log_debug("%s: timer ran late: %llu ticks skipped",
+			    t->route->conf->path, (unsigned long long)skipped);
+		}
+	}
+	/*
+	 * libevent adds a delay to the time it cached when this loop
+	 * iteration began, which the callback may have used up: refresh it.
+	 */
+	event_base_update_cache_time(t->route->base);
+	app_timer_add(t, t->deadline - app_monotonic());
 }
 
 /* Cancels and frees a timer; NULL is fine. */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct config_key;
 struct conn;
 struct hub;
 struct app_route;
@@ -40,8 +41,11 @@ struct stats_route;
 struct app {
 	const char	*name;
 	int		 binary_ok;	/* 0: a binary message closes with 1003 */
-	/* Route keys this app takes beyond the common ones; NULL-ended. */
-	const char *const *keys;
+	/*
+	 * Route keys this app takes beyond the common ones, NULL-ended:
+	 * entries of app_keys below, their values in struct app_conf.
+	 */
+	const struct config_key *const *keys;
 	int		(*route_init)(struct app_route *r);
 	void		(*route_free)(struct app_route *r);
 	void		(*on_open)(struct conn *c);
@@ -52,12 +56,31 @@ struct app {
 			    const char **type);
 };
 
+/* The values of the app route keys of one route (wsd_route.app_conf). */
+struct app_conf {
+	double		 interval_min;		/* time, broadcast: seconds */
+	double		 interval_max;
+	int		 slow_client;		/* hub apps: enum hub_policy */
+	int		 echo_self;		/* relay: sender gets its own */
+};
+
+/* The app route keys, shared by the apps that take them. */
+extern const struct config_key app_key_interval_min;
+extern const struct config_key app_key_interval_max;
+extern const struct config_key app_key_slow_client;
+extern const struct config_key app_key_echo_self;
+
+/*
+ * Tells config.c about the apps and their keys (config_register_apps);
+ * once, before the first config is loaded.
+ */
+void		 app_register(void);
 /* The app table (app.c). NULL when no app has that name. */
 const struct app *app_find(const char *name);
 /* Space-separated list of app names, for error messages and help. */
 const char	*app_names(void);
-/* 1 if app takes route key `key` (one of its own keys), else 0. */
-int		 app_has_key(const struct app *app, const char *key);
+/* A route's app key values. */
+const struct app_conf *app_conf(const struct wsd_route *conf);
 
 /*
  * Per-route runtime (app.c): created for every app route at start-up and
@@ -88,11 +111,27 @@ struct stats_route *app_route_stats(struct app_route *r);
 void		*app_route_data(struct app_route *r);
 void		 app_route_set_data(struct app_route *r, void *data);
 
-/* Timers for apps: cb(arg) runs once per app_timer_add(). */
+/* Timers for apps: cb(arg) runs once per app_timer_add() or _tick(). */
 struct app_timer *app_timer_new(struct app_route *r, void (*cb)(void *),
 		    void *arg);
+/* One shot, seconds from now. */
 void		 app_timer_add(struct app_timer *t, double seconds);
+/*
+ * Fixed rate: arms t for the deadline period after its previous one
+ * (after now on the first call), so the time the callback took does
+ * not stretch the schedule. Deadlines that already passed are skipped,
+ * never fired late in a burst; they are counted in the route's stats
+ * (wsd_timer_ticks_skipped_total) and logged at debug level.
+ */
+void		 app_timer_tick(struct app_timer *t, double period);
 void		 app_timer_free(struct app_timer *t);
+/*
+ * The pure part of app_timer_tick(), on monotonic seconds: the first of
+ * prev + period, prev + 2 * period, ... that lies after now; *skipped
+ * gets how many of them did not.
+ */
+double		 app_deadline_next(double prev, double now, double period,
+		    uint64_t *skipped);
 /* Uniformly random seconds in [lo, hi]. */
 double		 app_random_interval(double lo, double hi);
 /* ISO-8601 UTC now with microseconds: 2026-11-25T12:00:00.123456Z. */

@@ -22,11 +22,9 @@
 #include <openssl/ssl.h>
 
 #include "access.h"
-#include "app.h"
 #include "cidr.h"
 #include "config.h"
 #include "http.h"
-#include "hub.h"
 #include "log.h"
 
 #define CFG_KIB		1024.0
@@ -40,7 +38,8 @@
 enum cfg_sect {
 	CFG_SERVER,
 	CFG_ROUTE,
-	CFG_APPKEY,		/* [route], only if its app takes the key */
+	CFG_APPKEY,		/* [route], only if its app takes the key;
+				   registered by the app layer */
 	CFG_TLS,
 };
 
@@ -50,7 +49,7 @@ enum cfg_type {
 	CFG_BOOL,		/* int */
 	CFG_UINT,		/* unsigned */
 	CFG_LOGLEVEL,		/* int, LOG_LVL_* */
-	CFG_POLICY,		/* int, enum hub_policy */
+	CFG_WORD,		/* int, from the app key's parse() */
 	CFG_LISTEN,		/* appended to listens; repeatable */
 	CFG_APP,		/* "static" or an app name */
 	CFG_PATH,		/* char *, copied; checked at the end */
@@ -69,10 +68,10 @@ enum cfg_type {
 /*
  * One config key. Where the value lives follows from sect and route:
  * [server]-only keys in struct wsd_config, keys a route may override in
- * struct wsd_limits (the server's or the route's), [route]-only keys and
- * app keys in struct wsd_route, [tls] keys in struct wsd_tls. An app key
- * is accepted on a route only if its app lists it in app->keys; its
- * default applies to every route.
+ * struct wsd_limits (the server's or the route's), [route]-only keys in
+ * struct wsd_route, [tls] keys in struct wsd_tls, app keys in the
+ * route's app_conf. An app key is accepted on a route only if its app
+ * lists it (struct config_app); its default applies to every route.
  */
 struct cfg_key {
 	enum cfg_sect	 sect;
@@ -148,14 +147,6 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(root) },
 	{ CFG_ROUTE, "dotfiles", CFG_DOTFILES, 0, 0,
 	    "deny", 0, CFG_R(dotfiles) },
-	{ CFG_APPKEY, "interval_min", CFG_DURATION, 0.001, CFG_DAY,
-	    "1s", 0, CFG_R(interval_min) },
-	{ CFG_APPKEY, "interval_max", CFG_DURATION, 0.001, CFG_DAY,
-	    "3s", 0, CFG_R(interval_max) },
-	{ CFG_APPKEY, "slow_client", CFG_POLICY, 0, 0,
-	    "close", 0, CFG_R(slow_client) },
-	{ CFG_APPKEY, "echo_self", CFG_BOOL, 0, 1,
-	    "on", 0, CFG_R(echo_self) },
 	{ CFG_TLS, "certificate", CFG_FILE, 0, 0,
 	    NULL, 0, CFG_T(certificate) },
 	{ CFG_TLS, "private_key", CFG_FILE, 0, 0,
@@ -179,6 +170,22 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(auth_token_file) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+/* Room for the keys the apps register. */
+#define CFG_APPKEYS_MAX	32
+#define CFG_MAXKEYS	(CFG_NKEYS + CFG_APPKEYS_MAX)
+
+/*
+ * Every key: the table above, then the app keys registered, each with
+ * its source entry (cfg_src; NULL for the table's). Built once.
+ */
+static struct cfg_key	 cfg_all[CFG_MAXKEYS];
+static const struct config_key *cfg_src[CFG_MAXKEYS];
+static size_t		 cfg_nall;
+/* The registered apps and what their route keys take. */
+static const struct config_app *const *cfg_apps;
+static size_t		 cfg_napps;
+static size_t		 cfg_conf_size;
+static char		 cfg_app_names[256] = "static";
 
 struct cfg_error {
 	int		 line;			/* 0: about the whole file */
@@ -195,9 +202,10 @@ enum cfg_route_kind {
 
 /* Parse-time facts about one route, parallel to conf->routes. */
 struct cfg_route_state {
-	int		 seen[CFG_NKEYS];	/* line of each key, 0: unset */
-	int		 bad[CFG_NKEYS];	/* value was rejected */
+	int		 seen[CFG_MAXKEYS];	/* line of each key, 0: unset */
+	int		 bad[CFG_MAXKEYS];	/* value was rejected */
 	enum cfg_route_kind kind;
+	const struct config_app *app;		/* CFG_ROUTE_APP */
 };
 
 enum cfg_in {
@@ -213,9 +221,9 @@ struct cfg_parse {
 	char		*dir;			/* relative roots; NULL: cwd */
 	struct wsd_config *conf;
 	struct cfg_route_state *rstate;
-	int		 server_seen[CFG_NKEYS];
+	int		 server_seen[CFG_MAXKEYS];
 	int		 server_line;
-	int		 tls_seen[CFG_NKEYS];
+	int		 tls_seen[CFG_MAXKEYS];
 	enum cfg_in	 in;
 	size_t		 route;			/* current route index */
 
@@ -558,15 +566,108 @@ config_fmt_bound(const struct cfg_key *k, double v, char *buf, size_t size)
 	}
 }
 
+/* The table's own keys, once; the apps' follow when they register. */
+static void
+config_keys_init(void)
+{
+	if (cfg_nall == 0) {
+		memcpy(cfg_all, cfg_keys, sizeof(cfg_keys));
+		cfg_nall = CFG_NKEYS;
+	}
+}
+
+/* Adds one app key to the table, or checks it is the one there. */
+static void
+config_key_register(const struct config_key *ak)
+{
+	struct cfg_key	*k;
+	size_t		 i;
+
+	for (i = 0; i < cfg_nall; i++) {
+		if (strcmp(cfg_all[i].name, ak->name) != 0)
+			continue;
+		if (cfg_src[i] != ak)
+			fatalx("%s: key %s registered twice", __func__,
+			    ak->name);
+		return;
+	}
+	if (cfg_nall == CFG_MAXKEYS)
+		fatalx("%s: more than %d app keys", __func__, CFG_APPKEYS_MAX);
+	if (ak->off + (ak->type == CONFIG_KEY_DURATION ? sizeof(double) :
+	    sizeof(int)) > cfg_conf_size || ak->def == NULL ||
+	    (ak->type == CONFIG_KEY_WORD && (ak->parse == NULL ||
+	    ak->why == NULL)))
+		fatalx("%s: key %s: bad entry", __func__, ak->name);
+	k = &cfg_all[cfg_nall];
+	memset(k, 0, sizeof(*k));
+	k->sect = CFG_APPKEY;
+	k->name = ak->name;
+	k->type = ak->type == CONFIG_KEY_DURATION ? CFG_DURATION :
+	    ak->type == CONFIG_KEY_BOOL ? CFG_BOOL : CFG_WORD;
+	k->min = ak->type == CONFIG_KEY_DURATION ? ak->min : 0;
+	k->max = ak->type == CONFIG_KEY_DURATION ? ak->max : 1;
+	k->def = ak->def;
+	k->off = ak->off;
+	cfg_src[cfg_nall++] = ak;
+}
+
+/* Takes the app layer's table: names, keys, the size of app_conf. */
+void
+config_register_apps(const struct config_app *const *apps, size_t n,
+    size_t conf_size)
+{
+	const struct config_key *const *ak, *kmax;
+	size_t		 i, j, len;
+
+	config_keys_init();
+	if (cfg_nall > CFG_NKEYS)
+		fatalx("%s: apps registered twice", __func__);
+	cfg_apps = apps;
+	cfg_napps = n;
+	cfg_conf_size = conf_size;
+	for (i = 0; i < n; i++) {
+		len = strlen(cfg_app_names);
+		if (snprintf(cfg_app_names + len, sizeof(cfg_app_names) - len,
+		    " %s", apps[i]->name) >= (int)(sizeof(cfg_app_names) - len))
+			fatalx("%s: too many apps", __func__);
+		for (ak = apps[i]->keys; ak != NULL && *ak != NULL; ak++)
+			config_key_register(*ak);
+	}
+	for (i = CFG_NKEYS; i < cfg_nall; i++) {
+		if (cfg_src[i]->not_above == NULL)
+			continue;
+		kmax = NULL;
+		for (j = CFG_NKEYS; j < cfg_nall; j++)
+			if (strcmp(cfg_all[j].name, cfg_src[i]->not_above) == 0)
+				kmax = cfg_src[j];
+		if (kmax == NULL || kmax->type != CONFIG_KEY_DURATION ||
+		    cfg_src[i]->type != CONFIG_KEY_DURATION)
+			fatalx("%s: key %s: bad not_above", __func__,
+			    cfg_src[i]->name);
+	}
+}
+
+/* A registered app by name. */
+static const struct config_app *
+config_app_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg_napps; i++)
+		if (strcmp(cfg_apps[i]->name, name) == 0)
+			return cfg_apps[i];
+	return NULL;
+}
+
 /* Looks a key up by name. */
 static const struct cfg_key *
 config_key_find(const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < CFG_NKEYS; i++)
-		if (strcmp(cfg_keys[i].name, name) == 0)
-			return &cfg_keys[i];
+	for (i = 0; i < cfg_nall; i++)
+		if (strcmp(cfg_all[i].name, name) == 0)
+			return &cfg_all[i];
 	return NULL;
 }
 
@@ -620,16 +721,16 @@ config_key_suggest(const char *name, enum cfg_in in)
 	const char	*best = NULL;
 	size_t		 i, d, bestd = 3;	/* at most two edits */
 
-	for (i = 0; i < CFG_NKEYS; i++) {
-		if (!config_key_allowed(&cfg_keys[i], in))
+	for (i = 0; i < cfg_nall; i++) {
+		if (!config_key_allowed(&cfg_all[i], in))
 			continue;
-		d = config_distance(name, cfg_keys[i].name);
+		d = config_distance(name, cfg_all[i].name);
 		/* Short names are a few edits from anything ("foo", "log"). */
-		if (d * 2 > strlen(cfg_keys[i].name))
+		if (d * 2 > strlen(cfg_all[i].name))
 			continue;
 		if (d < bestd) {
 			bestd = d;
-			best = cfg_keys[i].name;
+			best = cfg_all[i].name;
 		}
 	}
 	return best;
@@ -653,7 +754,7 @@ config_store(const struct cfg_key *k, void *base, double v)
 		break;
 	case CFG_BOOL:
 	case CFG_LOGLEVEL:
-	case CFG_POLICY:
+	case CFG_WORD:
 	case CFG_TLSVER:
 	case CFG_LOGTARGET:
 	case CFG_DOTFILES:
@@ -739,9 +840,9 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 		}
 		*v = b;
 		return 0;
-	case CFG_POLICY:
-		if ((b = hub_policy_parse(s)) == -1) {
-			*why = "invalid policy (close|drop|conflate)";
+	case CFG_WORD:
+		if ((b = cfg_src[k - cfg_all]->parse(s)) == -1) {
+			*why = cfg_src[k - cfg_all]->why;
 			return -1;
 		}
 		*v = b;
@@ -958,7 +1059,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 {
 	struct wsd_route *r = NULL;
 	struct cfg_route_state *st = NULL;
-	const struct app *a;
+	const struct config_app *a;
 	const char	*why;
 	char		 lo[32], hi[32], word[64], **field;
 	void		*base;
@@ -967,7 +1068,8 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	if (p->in == CFG_IN_ROUTE) {
 		r = &p->conf->routes[p->route];
 		st = &p->rstate[p->route];
-		base = k->route ? (void *)&r->lim : (void *)r;
+		base = k->sect == CFG_APPKEY ? r->app_conf : k->route ?
+		    (void *)&r->lim : (void *)r;
 	} else if (p->in == CFG_IN_TLS)
 		base = &p->conf->tls;
 	else
@@ -981,13 +1083,14 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		if (strcmp(value, "static") == 0) {
 			st->kind = CFG_ROUTE_STATIC;
 			r->app = NULL;
-		} else if ((a = app_find(value)) != NULL) {
+		} else if ((a = config_app_find(value)) != NULL) {
 			st->kind = CFG_ROUTE_APP;
-			r->app = a;
+			st->app = a;
+			r->app = a->app;
 		} else {
 			st->kind = CFG_ROUTE_BAD;
 			config_error(p, p->line, "unknown app \"%s\" "
-			    "(known: %s)", value, app_names());
+			    "(known: %s)", value, cfg_app_names);
 		}
 		return 0;
 	case CFG_PATH:
@@ -1086,12 +1189,12 @@ config_handler_cb(void *user, const char *section, const char *name,
 	}
 
 	if (p->in == CFG_IN_SERVER)
-		seen = &p->server_seen[k - cfg_keys];
+		seen = &p->server_seen[k - cfg_all];
 	else if (p->in == CFG_IN_TLS)
-		seen = &p->tls_seen[k - cfg_keys];
+		seen = &p->tls_seen[k - cfg_all];
 	else {
-		seen = &p->rstate[p->route].seen[k - cfg_keys];
-		bad = &p->rstate[p->route].bad[k - cfg_keys];
+		seen = &p->rstate[p->route].seen[k - cfg_all];
+		bad = &p->rstate[p->route].bad[k - cfg_all];
 	}
 	if (*seen != 0 && k->type != CFG_LISTEN && k->type != CFG_ORIGINS &&
 	    k->type != CFG_PROTOCOLS && k->type != CFG_CIDR) {
@@ -1167,10 +1270,14 @@ config_route_defaults(struct wsd_route *r)
 {
 	size_t	i;
 
-	for (i = 0; i < CFG_NKEYS; i++)
-		if (cfg_keys[i].sect == CFG_APPKEY ||
-		    (cfg_keys[i].sect == CFG_ROUTE && cfg_keys[i].def != NULL))
-			config_default_store(&cfg_keys[i], r);
+	/* Never empty, so that no app key's store meets a NULL. */
+	if ((r->app_conf = calloc(1, cfg_conf_size + 1)) == NULL)
+		fatal("%s", __func__);
+	for (i = 0; i < cfg_nall; i++)
+		if (cfg_all[i].sect == CFG_APPKEY)
+			config_default_store(&cfg_all[i], r->app_conf);
+		else if (cfg_all[i].sect == CFG_ROUTE && cfg_all[i].def != NULL)
+			config_default_store(&cfg_all[i], r);
 }
 
 /* Opens a section from the text between its brackets. */
@@ -1424,56 +1531,81 @@ config_root(struct cfg_parse *p, struct wsd_route *r, int line)
 	r->root_real = real;
 }
 
+/* Whether the route's app lists the key. */
+static int
+config_app_takes(const struct config_app *a, const struct cfg_key *k)
+{
+	const struct config_key *const *ak;
+
+	if (a == NULL || a->keys == NULL)
+		return 0;
+	for (ak = a->keys; *ak != NULL; ak++)
+		if (strcmp((*ak)->name, k->name) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Checks a route's app keys once its app is known, wherever "app =" stood
- * in the section: each must be one the app takes, and interval_min must
- * not exceed interval_max.
+ * in the section: each must be one the app takes, and one with a
+ * not_above (interval_min) must not exceed that key (interval_max).
  */
 static void
 config_app_keys(struct cfg_parse *p, const struct wsd_route *r,
     const struct cfg_route_state *st)
 {
-	const struct cfg_key *k, *kmin, *kmax;
+	const struct cfg_key *k, *kmax;
 	const char	*name;
 	char		 lo[32], hi[32];
-	size_t		 j;
+	double		 vmin, vmax;
+	size_t		 j, imax;
 	int		 line;
 
 	if (st->kind != CFG_ROUTE_STATIC && st->kind != CFG_ROUTE_APP)
 		return;		/* no app, or a bad one: already reported */
-	name = st->kind == CFG_ROUTE_STATIC ? "static" : r->app->name;
-	for (j = 0; j < CFG_NKEYS; j++) {
-		k = &cfg_keys[j];
+	name = st->kind == CFG_ROUTE_STATIC ? "static" : st->app->name;
+	for (j = 0; j < cfg_nall; j++) {
+		k = &cfg_all[j];
 		if (k->sect != CFG_APPKEY || st->seen[j] == 0)
 			continue;
-		if (st->kind == CFG_ROUTE_APP && app_has_key(r->app, k->name))
+		if (st->kind == CFG_ROUTE_APP && config_app_takes(st->app, k))
 			continue;
 		config_error(p, st->seen[j], "key \"%s\" is not used by app "
 		    "\"%s\"", k->name, name);
 	}
-
-	kmin = config_key_find("interval_min");
-	kmax = config_key_find("interval_max");
-	if (st->kind != CFG_ROUTE_APP || !app_has_key(r->app, kmin->name) ||
-	    !app_has_key(r->app, kmax->name))
+	if (st->kind != CFG_ROUTE_APP)
 		return;
-	/* A rejected value left the default behind: nothing to compare. */
-	if (st->bad[kmin - cfg_keys] || st->bad[kmax - cfg_keys])
-		return;
-	if (r->interval_min <= r->interval_max)
-		return;
-	/* Blame the later of the two keys, or the section if neither is set. */
-	line = st->seen[kmin - cfg_keys];
-	if (st->seen[kmax - cfg_keys] > line)
-		line = st->seen[kmax - cfg_keys];
-	if (line == 0)
-		line = r->line;
-	config_fmt_bound(kmin, r->interval_min, lo, sizeof(lo));
-	config_fmt_bound(kmax, r->interval_max, hi, sizeof(hi));
-	config_error(p, line, "interval_min (%s%s) is greater than "
-	    "interval_max (%s%s)", lo,
-	    st->seen[kmin - cfg_keys] ? "" : ", the default", hi,
-	    st->seen[kmax - cfg_keys] ? "" : ", the default");
+	for (j = 0; j < cfg_nall; j++) {
+		k = &cfg_all[j];
+		if (k->sect != CFG_APPKEY || cfg_src[j]->not_above == NULL ||
+		    !config_app_takes(st->app, k))
+			continue;
+		kmax = config_key_find(cfg_src[j]->not_above);
+		if (!config_app_takes(st->app, kmax))
+			continue;
+		imax = (size_t)(kmax - cfg_all);
+		/* A rejected value left the default: nothing to compare. */
+		if (st->bad[j] || st->bad[imax])
+			continue;
+		/* Registration allows not_above between durations only. */
+		vmin = *(const double *)(const void *)((const char *)r->app_conf +
+		    k->off);
+		vmax = *(const double *)(const void *)((const char *)r->app_conf +
+		    kmax->off);
+		if (vmin <= vmax)
+			continue;
+		/* Blame the later of the two keys, or the section. */
+		line = st->seen[j];
+		if (st->seen[imax] > line)
+			line = st->seen[imax];
+		if (line == 0)
+			line = r->line;
+		config_fmt_bound(k, vmin, lo, sizeof(lo));
+		config_fmt_bound(kmax, vmax, hi, sizeof(hi));
+		config_error(p, line, "%s (%s%s) is greater than %s (%s%s)",
+		    k->name, lo, st->seen[j] ? "" : ", the default", kmax->name,
+		    hi, st->seen[imax] ? "" : ", the default");
+	}
 }
 
 /*
@@ -1488,8 +1620,8 @@ config_finish_tls(struct cfg_parse *p)
 	size_t		 i;
 
 	if (conf->tls.line != 0) {
-		for (i = 0; i < CFG_NKEYS; i++) {
-			k = &cfg_keys[i];
+		for (i = 0; i < cfg_nall; i++) {
+			k = &cfg_all[i];
 			if (k->sect != CFG_TLS || k->type != CFG_FILE ||
 			    p->tls_seen[i] != 0)
 				continue;
@@ -1525,8 +1657,8 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 
 	for (i = 0; i < sizeof(ws_only) / sizeof(ws_only[0]); i++) {
 		k = config_key_find(ws_only[i]);
-		if (st->kind == CFG_ROUTE_STATIC && st->seen[k - cfg_keys])
-			config_error(p, st->seen[k - cfg_keys], "key \"%s\" "
+		if (st->kind == CFG_ROUTE_STATIC && st->seen[k - cfg_all])
+			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
 			    "is only for WebSocket app routes", k->name);
 	}
 	if (r->auth_token_file == NULL)
@@ -1534,7 +1666,7 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 	k = config_key_find("auth_token_file");
 	if ((r->tokens = access_tokens_load(r->auth_token_file,
 	    &cause)) == NULL) {
-		config_error(p, st->seen[k - cfg_keys], "auth_token_file "
+		config_error(p, st->seen[k - cfg_all], "auth_token_file "
 		    "\"%s\": %s", r->auth_token_file, cause ? cause : "?");
 		free(cause);
 	}
@@ -1571,25 +1703,25 @@ config_finish(struct cfg_parse *p)
 			    r->path);
 			break;
 		case CFG_ROUTE_STATIC:
-			for (j = 0; j < CFG_NKEYS; j++) {
-				k = &cfg_keys[j];
+			for (j = 0; j < cfg_nall; j++) {
+				k = &cfg_all[j];
 				if (!k->route || st->seen[j] == 0)
 					continue;
 				config_error(p, st->seen[j], "key \"%s\" is "
 				    "not allowed on a static route", k->name);
 			}
-			if (st->seen[root - cfg_keys] == 0)
+			if (st->seen[root - cfg_all] == 0)
 				config_error(p, r->line, "route %s: missing "
 				    "\"root\"", r->path);
 			else if (r->root != NULL)
-				config_root(p, r, st->seen[root - cfg_keys]);
+				config_root(p, r, st->seen[root - cfg_all]);
 			break;
 		case CFG_ROUTE_APP:
 			for (j = 0; j < sizeof(static_only) /
 			    sizeof(static_only[0]); j++) {
 				k = config_key_find(static_only[j]);
-				if (st->seen[k - cfg_keys] != 0)
-					config_error(p, st->seen[k - cfg_keys],
+				if (st->seen[k - cfg_all] != 0)
+					config_error(p, st->seen[k - cfg_all],
 					    "key \"%s\" is only for static "
 					    "routes", k->name);
 			}
@@ -1600,8 +1732,8 @@ config_finish(struct cfg_parse *p)
 		config_app_keys(p, r, st);
 		config_access_finish(p, r, st);
 		/* After the whole file, so [server] may come after routes. */
-		for (j = 0; j < CFG_NKEYS; j++) {
-			k = &cfg_keys[j];
+		for (j = 0; j < cfg_nall; j++) {
+			k = &cfg_all[j];
 			if (k->route && st->seen[j] == 0)
 				config_inherit(k, &r->lim, &conf->lim);
 		}
@@ -1609,7 +1741,7 @@ config_finish(struct cfg_parse *p)
 
 	/* No listen line at all: the table's default. */
 	k = config_key_find("listen");
-	if (conf->nlistens == 0 && p->server_seen[k - cfg_keys] == 0)
+	if (conf->nlistens == 0 && p->server_seen[k - cfg_all] == 0)
 		config_listen(p, k->def, 0);
 
 	config_finish_tls(p);
@@ -1628,8 +1760,8 @@ config_defaults(struct wsd_config *conf)
 	const struct cfg_key *k;
 	size_t		 i;
 
-	for (i = 0; i < CFG_NKEYS; i++) {
-		k = &cfg_keys[i];
+	for (i = 0; i < cfg_nall; i++) {
+		k = &cfg_all[i];
 		if (k->def == NULL || k->type == CFG_LISTEN)
 			continue;
 		if (k->sect == CFG_TLS)
@@ -1655,6 +1787,7 @@ config_parse(struct cfg_parse *p, const char *file, char **errors)
 	if (slash != NULL && p->dir == NULL)
 		fatal("%s", __func__);
 
+	config_keys_init();
 	if ((conf = calloc(1, sizeof(*conf))) == NULL)
 		fatal("%s", __func__);
 	conf->refs = 1;
@@ -1809,6 +1942,7 @@ config_free(struct wsd_config *conf)
 		free(conf->routes[i].path);
 		free(conf->routes[i].root);
 		free(conf->routes[i].root_real);
+		free(conf->routes[i].app_conf);
 		config_list_free(&conf->routes[i].origins);
 		config_list_free(&conf->routes[i].subprotocols);
 		free(conf->routes[i].auth_token_file);

@@ -55,11 +55,12 @@ struct wsd_route {
 	char		*root_real;		/* static: realpath(root) */
 	int		 dotfiles;		/* static: ".x" served */
 	struct wsd_limits lim;
-	/* App keys (app->keys says which app takes which). */
-	double		 interval_min;		/* time, broadcast: seconds */
-	double		 interval_max;
-	int		 slow_client;		/* hub apps: enum hub_policy */
-	int		 echo_self;		/* relay: sender gets its own */
+	/*
+	 * The values of the registered app keys (config_register_apps),
+	 * every one at its default unless the route set it; the app layer
+	 * knows its type (struct app_conf in app.h).
+	 */
+	void		*app_conf;
 	/* Access control (access.c). */
 	struct wsd_strlist origins;		/* serialised; none: any */
 	int		 require_origin;
@@ -98,6 +99,45 @@ struct wsd_config {
 	unsigned	 max_connections_per_ip;	/* 0: no limit */
 	unsigned	 max_connection_rate_per_ip;	/* per second; 0: off */
 };
+
+/*
+ * config.c knows no app: the app layer registers each app's name and
+ * the route keys it takes, beyond the common ones, before the first
+ * config is loaded (app_register() in app.c). A key is accepted on a
+ * route whose app lists it, and stored at off in the route's app_conf.
+ */
+enum config_key_type {
+	CONFIG_KEY_DURATION,		/* double, seconds, min to max */
+	CONFIG_KEY_BOOL,		/* int, 0 or 1 */
+	CONFIG_KEY_WORD,		/* int, what parse() returns */
+};
+
+struct config_key {
+	const char	*name;
+	enum config_key_type type;
+	double		 min;
+	double		 max;
+	const char	*def;			/* every route starts with it */
+	size_t		 off;			/* in wsd_route.app_conf */
+	int		(*parse)(const char *);	/* WORD: value, or -1 */
+	const char	*why;			/* WORD: "invalid policy (...)" */
+	const char	*not_above;		/* a key it may not exceed */
+};
+
+struct config_app {
+	const char	*name;
+	const struct app *app;			/* becomes wsd_route.app */
+	const struct config_key *const *keys;	/* NULL-ended */
+};
+
+/*
+ * Registers the apps, in the order "unknown app" messages list them, and
+ * the size of a route's app_conf. Keys of the same name are one key:
+ * apps share them by pointer. Once, before config_load; fatal on a
+ * broken table.
+ */
+void	config_register_apps(const struct config_app *const *apps, size_t n,
+	    size_t conf_size);
 
 /*
  * Reads and validates a config file. Returns the config, or NULL with

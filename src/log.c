@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,15 @@
 #include "log.h"
 
 /* Process-wide, like the stderr it writes to. */
-static int	log_level = LOG_LVL_INFO;
+int		log_verbosity = LOG_LVL_INFO;
 static int	log_access_on = 1;
 static int	log_target = LOG_TO_STDERR;
 static int	log_journal;		/* stderr is the journal */
+/* "wsd[PID]: ", made at start-up and in a forked child; see log_pid(). */
+static char	log_pidtext[32];
+static size_t	log_pidlen;
+/* The date and time text of the current second; one per loop thread. */
+static _Thread_local struct log_clock log_clock = { -1, "" };
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 static const int log_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -42,12 +48,39 @@ log_stderr_is_journal(void)
 	    (unsigned long long)st.st_ino == ino;
 }
 
-/* Sets the initial threshold; notices the journal. */
+/* Formats "wsd[PID]: " for this process. */
+static void
+log_pid_reset(void)
+{
+	int	n;
+
+	n = snprintf(log_pidtext, sizeof(log_pidtext), "wsd[%ld]: ",
+	    (long)getpid());
+	log_pidlen = n > 0 && (size_t)n < sizeof(log_pidtext) ? (size_t)n : 0;
+}
+
+/* "wsd[PID]: " without a getpid() per line. */
+static const char *
+log_pid(size_t *len)
+{
+	if (log_pidlen == 0)
+		log_pid_reset();
+	*len = log_pidlen;
+	return log_pidtext;
+}
+
+/* Sets the initial threshold; notices the journal; caches the pid. */
 void
 log_init(int level)
 {
+	static int	atfork;
+
 	log_set_level(level);
 	log_journal = log_stderr_is_journal();
+	log_pid_reset();
+	/* wsd does not fork today; a child must not log its parent's pid. */
+	if (!atfork && pthread_atfork(NULL, NULL, log_pid_reset) == 0)
+		atfork = 1;
 }
 
 /* Changes the threshold, clamped to the known levels. */
@@ -58,7 +91,7 @@ log_set_level(int level)
 		level = LOG_LVL_ERROR;
 	if (level > LOG_LVL_DEBUG)
 		level = LOG_LVL_DEBUG;
-	log_level = level;
+	log_verbosity = level;
 }
 
 /* Turns access lines on or off. */
@@ -109,55 +142,157 @@ log_set_target(int target)
 		openlog("wsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+/* Appends n bytes of s to the line, as many as fit; notes a cut. */
+static void
+log_line_add(char *out, size_t cap, size_t *len, int *cut, const char *s,
+    size_t n)
+{
+	if (n > cap - *len) {
+		n = cap - *len;
+		*cut = 1;
+	}
+	memcpy(out + *len, s, n);
+	*len += n;
+}
+
+/* Builds one line in out; the pure part of every log line. */
+size_t
+log_compose(char *out, size_t size, const char *head, const char *prefix,
+    int err, const char *fmt, va_list ap)
+{
+	/* Text stops at cap: the marker and the newline always fit after. */
+	size_t		 cap = size - sizeof(LOG_TRUNCATED), len = 0;
+	const char	*e;
+	int		 n, cut = 0;
+
+	log_line_add(out, cap, &len, &cut, head, strlen(head));
+	log_line_add(out, cap, &len, &cut, prefix, strlen(prefix));
+	/* vsnprintf may use the byte at cap for its NUL: it is spare. */
+	n = vsnprintf(out + len, cap - len + 1, fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > cap - len) {
+		n = (int)(cap - len);
+		cut = 1;
+	}
+	len += (size_t)n;
+	if (err >= 0) {
+		e = strerror(err);
+		log_line_add(out, cap, &len, &cut, ": ", 2);
+		log_line_add(out, cap, &len, &cut, e, strlen(e));
+	}
+	if (cut) {
+		memcpy(out + len, LOG_TRUNCATED, sizeof(LOG_TRUNCATED) - 1);
+		len += sizeof(LOG_TRUNCATED) - 1;
+	}
+	out[len++] = '\n';
+	return len;
+}
+
+/* Writes a whole line to stderr; a pipe takes up to PIPE_BUF at once. */
+static void
+log_write_all(const char *s, size_t len)
+{
+	ssize_t	n;
+	int	saved = errno;
+
+	while (len > 0) {
+		if ((n = write(STDERR_FILENO, s, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;		/* nowhere to report it */
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+}
+
 static void	log_vwrite(int, int, const char *, const char *, va_list)
 		    __attribute__((format(printf, 4, 0)));
 
-/* Formats and writes one line; err >= 0 appends strerror(err). */
+/*
+ * Formats and writes one line; err >= 0 appends strerror(err). The line
+ * is built once in a buffer and leaves in one write(2): no stdio, no
+ * getpid(), the date recomputed once a second.
+ */
 static void
 log_vwrite(int level, int err, const char *prefix, const char *fmt,
     va_list ap)
 {
-	char		 msg[2048], stamp[32];
-	size_t		 n;
+	char		 line[LOG_LINE_MAX], head[96];
+	const char	*pid;
+	size_t		 len, n, plen;
 
-	if (level > log_level)
+	if (level > log_verbosity)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	if (err >= 0)
-		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
-
 	if (log_target == LOG_TO_SYSLOG) {
-		syslog(log_prio[level], "%s%s", prefix, msg);
+		len = log_compose(line, sizeof(line), "", prefix, err, fmt, ap);
+		line[len - 1] = '\0';
+		syslog(log_prio[level], "%s", line);
 		return;
 	}
 	/* The journal has its own time stamp and pid; give it a priority. */
-	if (log_journal) {
-		fprintf(stderr, "<%d>%s: %s%s\n", log_prio[level],
-		    log_names[level], prefix, msg);
-		return;
+	if (log_journal)
+		snprintf(head, sizeof(head), "<%d>%s: ", log_prio[level],
+		    log_names[level]);
+	else {
+		/* "STAMP wsd[PID]: LEVEL: " */
+		n = log_timestamp(head, 3);
+		head[n++] = ' ';
+		pid = log_pid(&plen);
+		memcpy(head + n, pid, plen);
+		n += plen;
+		plen = strlen(log_names[level]);
+		memcpy(head + n, log_names[level], plen);
+		memcpy(head + n + plen, ": ", 3);
 	}
+	len = log_compose(line, sizeof(line), head, prefix, err, fmt, ap);
+	log_write_all(line, len);
+}
 
-	log_timestamp(stamp, 3);
+/* Date and time text of sec.usec, the date redone only for a new second. */
+size_t
+log_clock_format(struct log_clock *c, time_t sec, long usec, int digits,
+    char out[32])
+{
+	struct tm	tm;
+	size_t		n;
+	long		frac;
+	int		i;
 
-	/* One fprintf per line keeps lines whole when stderr is shared. */
-	fprintf(stderr, "%s wsd[%ld]: %s: %s%s\n", stamp, (long)getpid(),
-	    log_names[level], prefix, msg);
+	if (c->sec != sec || c->text[0] == '\0') {
+		gmtime_r(&sec, &tm);
+		if (strftime(c->text, sizeof(c->text), "%Y-%m-%dT%H:%M:%S",
+		    &tm) == 0)
+			c->text[0] = '\0';
+		c->sec = sec;
+	}
+	n = strlen(c->text);
+	memcpy(out, c->text, n);
+	if (digits != 3)
+		digits = 6;
+	frac = digits == 3 ? usec / 1000 : usec;
+	out[n++] = '.';
+	for (i = digits - 1; i >= 0; i--) {
+		out[n + (size_t)i] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	n += (size_t)digits;
+	out[n++] = 'Z';
+	out[n] = '\0';
+	return n;
 }
 
 /* ISO-8601 UTC now, with 3 (ms) or 6 (us) fraction digits and a Z. */
-void
+size_t
 log_timestamp(char out[32], int digits)
 {
 	struct timeval	tv;
-	struct tm	tm;
-	size_t		n;
 
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%0*ldZ", digits, digits == 3 ?
-	    (long)(tv.tv_usec / 1000) : (long)tv.tv_usec);
+	return log_clock_format(&log_clock, tv.tv_sec, (long)tv.tv_usec,
+	    digits, out);
 }
 
 #define LOG_BODY(level, err, prefix) do {			\
@@ -206,9 +341,9 @@ log_info(const char *fmt, ...)
 	LOG_BODY(LOG_LVL_INFO, -1, "");
 }
 
-/* Debug line. */
+/* Debug line; callers go through the macro in log.h. */
 void
-log_debug(const char *fmt, ...)
+(log_debug)(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LVL_DEBUG, -1, "");
 }
@@ -297,7 +432,7 @@ log_limited(struct log_limit *l, const char *kind, int level,
 	unsigned long	n;
 
 	/* Lines under the threshold cost nothing, not even a count. */
-	if (level > log_level)
+	if (level > log_verbosity)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (!log_limit_take(l, kind, level,

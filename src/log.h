@@ -3,7 +3,9 @@
 #define WSD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 enum log_level {
 	LOG_LVL_ERROR = 0,
@@ -36,8 +38,40 @@ int	log_target_parse(const char *s);
 /* Sends lines to stderr or to syslog(3) (facility daemon, ident wsd). */
 void	log_set_target(int target);
 
-/* ISO-8601 UTC now, with 3 (ms) or 6 (us) fraction digits and a Z. */
-void	log_timestamp(char out[32], int digits);
+/*
+ * ISO-8601 UTC now, with 3 (ms) or 6 (us) fraction digits and a Z;
+ * returns its length.
+ */
+size_t	log_timestamp(char out[32], int digits);
+
+/*
+ * The pure parts, for tests. A log_clock caches the date and time text
+ * of one second: log_clock_format() writes sec.usec into out (like
+ * log_timestamp) and runs gmtime/strftime only when sec is not the
+ * cached second. Start with { -1, "" }.
+ */
+struct log_clock {
+	time_t	sec;
+	char	text[24];		/* "2026-11-25T12:00:00" */
+};
+size_t	log_clock_format(struct log_clock *c, time_t sec, long usec,
+	    int digits, char out[32]);
+
+/*
+ * A line is at most LOG_LINE_MAX bytes, newline included, and leaves in
+ * one write(2) (a pipe keeps up to PIPE_BUF = 4096 bytes whole); a longer
+ * one is cut and ends with LOG_TRUNCATED, never split.
+ */
+#define LOG_LINE_MAX	4096
+#define LOG_TRUNCATED	" [truncated]"
+/*
+ * Builds head, prefix, the formatted message and, when err >= 0,
+ * ": strerror(err)" and a newline into out (size bytes, more than
+ * LOG_TRUNCATED); returns the length written (no NUL).
+ */
+size_t	log_compose(char *out, size_t size, const char *head,
+	    const char *prefix, int err, const char *fmt, va_list ap)
+	    LOG_PRINTF(6, 0);
 
 /* _warn variants append strerror(errno); _x variants do not. */
 void	log_err(const char *fmt, ...) LOG_PRINTF(1, 2);
@@ -45,7 +79,17 @@ void	log_errx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void	log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
-void	log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+void	(log_debug)(const char *fmt, ...) LOG_PRINTF(1, 2);
+/*
+ * The threshold, for the macro below only (set it with log_set_level):
+ * a debug line that is off costs one comparison; its arguments are not
+ * even evaluated, so they must have no side effects.
+ */
+extern int	log_verbosity;
+#define log_debug(...) do {						\
+	if (log_verbosity >= LOG_LVL_DEBUG)				\
+		(log_debug)(__VA_ARGS__);				\
+} while (0)
 /* One line per HTTP request or WebSocket session, when enabled. */
 void	log_access(const char *fmt, ...) LOG_PRINTF(1, 2);
 /*

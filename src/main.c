@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "app.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -83,6 +84,7 @@ main(int argc, char *argv[])
 	long			 nofile;
 
 	log_init(LOG_LVL_INFO);
+	app_register();
 	while ((ch = getopt(argc, argv, "c:thvV")) != -1) {
 		switch (ch) {
 		case 'c':

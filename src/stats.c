@@ -220,8 +220,8 @@ stats_format_ends(struct evbuffer *out, const struct stats *st)
 /* Which per-route metric stats_format_routes() writes. */
 enum stats_rcol {
 	STATS_R_MSGS_IN, STATS_R_MSGS_OUT, STATS_R_BYTES_IN, STATS_R_BYTES_OUT,
-	STATS_R_MEMBERS, STATS_R_PUBLISHED, STATS_R_DELIVERED, STATS_R_SLOW,
-	STATS_R_MAX
+	STATS_R_TICKS_SKIPPED, STATS_R_MEMBERS, STATS_R_PUBLISHED,
+	STATS_R_DELIVERED, STATS_R_SLOW, STATS_R_MAX
 };
 
 static const struct {
@@ -238,6 +238,9 @@ static const struct {
 	  "WebSocket payload bytes received, by route.", 0 },
 	{ "wsd_sent_bytes_total", "counter",
 	  "WebSocket payload bytes queued to clients, by route.", 0 },
+	{ "wsd_timer_ticks_skipped_total", "counter",
+	  "Ticks of the route's fixed-rate timers (broadcast, time) skipped "
+	  "because the previous tick ran past them.", 0 },
 	{ "wsd_hub_members", "gauge",
 	  "Connections in the route's broadcast hub.", 1 },
 	{ "wsd_hub_published_total", "counter",
@@ -280,6 +283,9 @@ stats_format_routes(struct evbuffer *out,
 				break;
 			case STATS_R_BYTES_OUT:
 				v = r->st->bytes_out;
+				break;
+			case STATS_R_TICKS_SKIPPED:
+				v = r->st->ticks_skipped;
 				break;
 			case STATS_R_MEMBERS:
 				v = r->members;

@@ -42,6 +42,7 @@ struct stats_route {
 	uint64_t	msgs_out;	/* hub deliveries included */
 	uint64_t	bytes_in;	/* payload bytes, as received */
 	uint64_t	bytes_out;	/* payload bytes queued */
+	uint64_t	ticks_skipped;	/* app timer deadlines missed */
 };
 
 /*

@@ -7,14 +7,18 @@
 #include "log.h"
 #include "ws.h"
 
-/* Arms the route's timer with a fresh random delay. */
+/*
+ * Arms the route's timer for its next tick, a fresh random interval
+ * after the previous tick's deadline (not after publishing ended).
+ */
 static void
 broadcast_schedule(struct app_route *r)
 {
 	const struct wsd_route	*conf = app_route_conf(r);
 
-	app_timer_add(app_route_data(r),
-	    app_random_interval(conf->interval_min, conf->interval_max));
+	app_timer_tick(app_route_data(r),
+	    app_random_interval(app_conf(conf)->interval_min,
+	    app_conf(conf)->interval_max));
 }
 
 /* Publishes one timestamp to the whole route and waits again. */
@@ -68,10 +72,10 @@ broadcast_open(struct conn *c)
 	conn_join_hub(c);
 }
 
-static const char *const broadcast_keys[] = {
-	"interval_min",
-	"interval_max",
-	"slow_client",
+static const struct config_key *const broadcast_keys[] = {
+	&app_key_interval_min,
+	&app_key_interval_max,
+	&app_key_slow_client,
 	NULL
 };
 

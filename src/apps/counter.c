@@ -319,8 +319,8 @@ counter_close(struct conn *c)
 	counter_users_changed(cr, n, c);
 }
 
-static const char *const counter_keys[] = {
-	"slow_client",
+static const struct config_key *const counter_keys[] = {
+	&app_key_slow_client,
 	NULL
 };
 

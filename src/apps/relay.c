@@ -17,12 +17,12 @@ relay_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 	struct app_route	*r = conn_app_route(c);
 
 	hub_publish(app_route_hub(r), opcode, data, len, 0,
-	    app_route_conf(r)->echo_self ? NULL : c);
+	    app_conf(app_route_conf(r))->echo_self ? NULL : c);
 }
 
-static const char *const relay_keys[] = {
-	"slow_client",
-	"echo_self",
+static const struct config_key *const relay_keys[] = {
+	&app_key_slow_client,
+	&app_key_echo_self,
 	NULL
 };
 

@@ -13,15 +13,16 @@ struct time_conn {
 	struct app_timer	*timer;
 };
 
-/* Arms the client's timer with a fresh random delay. */
+/* Arms the client's timer a fresh random interval after its last tick. */
 static void
 time_schedule(struct time_conn *tc)
 {
 	const struct wsd_route	*conf;
 
 	conf = app_route_conf(conn_app_route(tc->conn));
-	app_timer_add(tc->timer,
-	    app_random_interval(conf->interval_min, conf->interval_max));
+	app_timer_tick(tc->timer,
+	    app_random_interval(app_conf(conf)->interval_min,
+	    app_conf(conf)->interval_max));
 }
 
 /* Sends the time and waits again. */
@@ -73,9 +74,9 @@ time_close(struct conn *c)
 	free(tc);
 }
 
-static const char *const time_keys[] = {
-	"interval_min",
-	"interval_max",
+static const struct config_key *const time_keys[] = {
+	&app_key_interval_min,
+	&app_key_interval_max,
 	NULL
 };
 

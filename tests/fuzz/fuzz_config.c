@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "config.h"
 #include "fuzz.h"
 
@@ -39,7 +40,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct wsd_config *conf;
 	char		*text, *errors = NULL;
 	size_t		 i;
+	static int	 registered;
 
+	/* As main() does: config.c learns the apps' names and keys. */
+	if (!registered) {
+		app_register();
+		registered = 1;
+	}
 	if ((text = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(text, data, size);

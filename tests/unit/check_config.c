@@ -165,12 +165,12 @@ route(const struct wsd_config *conf, const char *path)
 static void
 assert_app_defaults(const struct wsd_route *r)
 {
-	ck_assert_msg(r->interval_min == 1, "%s: interval_min %g", r->path,
-	    r->interval_min);
-	ck_assert_msg(r->interval_max == 3, "%s: interval_max %g", r->path,
-	    r->interval_max);
-	ck_assert_int_eq(r->slow_client, HUB_SLOW_CLOSE);
-	ck_assert_int_eq(r->echo_self, 1);
+	ck_assert_msg(app_conf(r)->interval_min == 1, "%s: interval_min %g", r->path,
+	    app_conf(r)->interval_min);
+	ck_assert_msg(app_conf(r)->interval_max == 3, "%s: interval_max %g", r->path,
+	    app_conf(r)->interval_max);
+	ck_assert_int_eq(app_conf(r)->slow_client, HUB_SLOW_CLOSE);
+	ck_assert_int_eq(app_conf(r)->echo_self, 1);
 }
 
 START_TEST(test_parse_size)
@@ -807,21 +807,21 @@ START_TEST(test_app_keys)
 	    "app = relay\n"
 	    "max_send_buffer = 64k\n");
 	r = route(conf, "/t");
-	ck_assert(r->interval_min == 0.25);
-	ck_assert(r->interval_max == 0.5);
-	ck_assert_int_eq(r->slow_client, HUB_SLOW_CLOSE);
+	ck_assert(app_conf(r)->interval_min == 0.25);
+	ck_assert(app_conf(r)->interval_max == 0.5);
+	ck_assert_int_eq(app_conf(r)->slow_client, HUB_SLOW_CLOSE);
 	r = route(conf, "/b");
-	ck_assert(r->interval_min == 2);
-	ck_assert(r->interval_max == 60);
-	ck_assert_int_eq(r->slow_client, HUB_SLOW_DROP);
+	ck_assert(app_conf(r)->interval_min == 2);
+	ck_assert(app_conf(r)->interval_max == 60);
+	ck_assert_int_eq(app_conf(r)->slow_client, HUB_SLOW_DROP);
 	r = route(conf, "/c");
-	ck_assert_int_eq(r->slow_client, HUB_SLOW_CONFLATE);
-	ck_assert(r->interval_min == 1);
+	ck_assert_int_eq(app_conf(r)->slow_client, HUB_SLOW_CONFLATE);
+	ck_assert(app_conf(r)->interval_min == 1);
 	r = route(conf, "/r");
-	ck_assert_int_eq(r->slow_client, HUB_SLOW_CLOSE);
-	ck_assert_int_eq(r->echo_self, 0);
+	ck_assert_int_eq(app_conf(r)->slow_client, HUB_SLOW_CLOSE);
+	ck_assert_int_eq(app_conf(r)->echo_self, 0);
 	r = route(conf, "/r2");
-	ck_assert_int_eq(r->echo_self, 1);
+	ck_assert_int_eq(app_conf(r)->echo_self, 1);
 	ck_assert_uint_eq(r->lim.max_send_buffer, 65536);
 	config_free(conf);
 }
@@ -940,10 +940,10 @@ START_TEST(test_app_key_defaults)
 
 	/* One key set leaves the others at their defaults. */
 	conf = load_ok("[route /b]\napp = broadcast\nslow_client = drop\n");
-	ck_assert_int_eq(conf->routes[0].slow_client, HUB_SLOW_DROP);
-	ck_assert(conf->routes[0].interval_min == 1);
-	ck_assert(conf->routes[0].interval_max == 3);
-	ck_assert_int_eq(conf->routes[0].echo_self, 1);
+	ck_assert_int_eq(app_conf(&conf->routes[0])->slow_client, HUB_SLOW_DROP);
+	ck_assert(app_conf(&conf->routes[0])->interval_min == 1);
+	ck_assert(app_conf(&conf->routes[0])->interval_max == 3);
+	ck_assert_int_eq(app_conf(&conf->routes[0])->echo_self, 1);
 	config_free(conf);
 }
 END_TEST
@@ -965,7 +965,7 @@ START_TEST(test_policies)
 		snprintf(text, sizeof(text), "[route /r]\napp = relay\n"
 		    "slow_client = %s\n", good[i].s);
 		conf = load_ok(text);
-		ck_assert_int_eq(conf->routes[0].slow_client, good[i].v);
+		ck_assert_int_eq(app_conf(&conf->routes[0])->slow_client, good[i].v);
 		config_free(conf);
 	}
 
@@ -1034,11 +1034,11 @@ START_TEST(test_intervals)
 	    "interval_max = 1440m\n"
 	    "[route /b2]\napp = broadcast\ninterval_min = 86400\n"
 	    "interval_max = 86400s\n");
-	ck_assert(route(conf, "/t")->interval_min == 2);
-	ck_assert(route(conf, "/t")->interval_max == 2);
-	ck_assert(route(conf, "/b")->interval_min == 0.001);
-	ck_assert(route(conf, "/b")->interval_max == 86400);
-	ck_assert(route(conf, "/b2")->interval_min == 86400);
+	ck_assert(app_conf(route(conf, "/t"))->interval_min == 2);
+	ck_assert(app_conf(route(conf, "/t"))->interval_max == 2);
+	ck_assert(app_conf(route(conf, "/b"))->interval_min == 0.001);
+	ck_assert(app_conf(route(conf, "/b"))->interval_max == 86400);
+	ck_assert(app_conf(route(conf, "/b2"))->interval_min == 86400);
 	config_free(conf);
 }
 END_TEST

@@ -1,5 +1,8 @@
-/* check_log.c -- unit tests for the counting of rate-limited log lines. */
+/* check_log.c -- unit tests for rate limits, time stamps and line building. */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -116,6 +119,134 @@ START_TEST(test_level_and_flush)
 }
 END_TEST
 
+/* Known instants, and the one second cache. */
+START_TEST(test_clock_format)
+{
+	static const struct {
+		time_t		 sec;
+		long		 usec;
+		int		 digits;
+		const char	*want;
+	} v[] = {
+		{ 0, 0, 3, "1970-01-01T00:00:00.000Z" },
+		{ 1795608000, 123456, 6, "2026-11-25T12:00:00.123456Z" },
+		{ 1795608000, 123456, 3, "2026-11-25T12:00:00.123Z" },
+		{ 1795608000, 7, 6, "2026-11-25T12:00:00.000007Z" },
+		{ 1795608000, 999999, 3, "2026-11-25T12:00:00.999Z" },
+		{ 1795608001, 0, 3, "2026-11-25T12:00:01.000Z" },
+		{ 1709251199, 1000, 3, "2024-02-29T23:59:59.001Z" },
+		{ 1709251200, 0, 6, "2024-03-01T00:00:00.000000Z" },
+	};
+	struct log_clock	c = { -1, "" };
+	char			out[32];
+	size_t			i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		ck_assert_uint_eq(log_clock_format(&c, v[i].sec, v[i].usec,
+		    v[i].digits, out), strlen(v[i].want));
+		ck_assert_str_eq(out, v[i].want);
+	}
+	/* Within the second the text is the cached one, not recomputed. */
+	memcpy(c.text, "cached-text-of-the-s", 20);
+	log_clock_format(&c, 1709251200, 5000, 3, out);
+	ck_assert_str_eq(out, "cached-text-of-the-s.005Z");
+	log_clock_format(&c, 1709251201, 5000, 3, out);
+	ck_assert_str_eq(out, "2024-03-01T00:00:01.005Z");
+}
+END_TEST
+
+static size_t	compose(char *, size_t, const char *, const char *, int,
+		    const char *, ...) LOG_PRINTF(6, 7);
+
+/* log_compose() with the arguments inline. */
+static size_t
+compose(char *out, size_t size, const char *head, const char *prefix,
+    int err, const char *fmt, ...)
+{
+	va_list	ap;
+	size_t	n;
+
+	va_start(ap, fmt);
+	n = log_compose(out, size, head, prefix, err, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* The line shape the log readers rely on, byte for byte. */
+START_TEST(test_compose_exact)
+{
+	char	out[LOG_LINE_MAX], want[256];
+	size_t	n;
+
+	n = compose(out, sizeof(out), "2026-11-25T12:00:00.123Z wsd[42]: "
+	    "info: ", "access: ", -1, "%s ws %s %d", "127.0.0.1:5555",
+	    "/echo", 101);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "2026-11-25T12:00:00.123Z wsd[42]: info: "
+	    "access: 127.0.0.1:5555 ws /echo 101\n");
+	ck_assert_uint_eq(n, strlen(out));
+	n = compose(out, sizeof(out), "<4>warn: ", "", ENOENT, "open %s",
+	    "x");
+	out[n] = '\0';
+	snprintf(want, sizeof(want), "<4>warn: open x: %s\n",
+	    strerror(ENOENT));
+	ck_assert_str_eq(out, want);
+}
+END_TEST
+
+/* A line longer than the buffer is cut with a marker, whole, one newline. */
+START_TEST(test_compose_truncated)
+{
+	char	out[LOG_LINE_MAX + 1], *big;
+	size_t	n, i, fit;
+
+	big = malloc(3 * LOG_LINE_MAX);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', 3 * LOG_LINE_MAX - 1);
+	big[3 * LOG_LINE_MAX - 1] = '\0';
+	n = compose(out, LOG_LINE_MAX, "H: ", "", EIO, "%s", big);
+	ck_assert_uint_eq(n, LOG_LINE_MAX);
+	out[n] = '\0';
+	ck_assert_int_eq(strncmp(out, "H: aaa", 6), 0);
+	ck_assert_str_eq(out + n - sizeof(LOG_TRUNCATED),
+	    LOG_TRUNCATED "\n");
+	for (i = 0; i < n - 1; i++)
+		ck_assert_int_ne(out[i], '\n');
+	/* Exactly full: no marker; one more byte: the marker. */
+	fit = LOG_LINE_MAX - sizeof(LOG_TRUNCATED) - 3;
+	big[fit] = '\0';
+	n = compose(out, LOG_LINE_MAX, "H: ", "", -1, "%s", big);
+	ck_assert_uint_eq(n, fit + 4);
+	ck_assert_int_eq(out[n - 2], 'a');
+	big[fit] = 'a';
+	big[fit + 1] = '\0';
+	n = compose(out, LOG_LINE_MAX, "H: ", "", -1, "%s", big);
+	out[n] = '\0';
+	ck_assert_uint_eq(n, LOG_LINE_MAX);
+	ck_assert_str_eq(out + n - sizeof(LOG_TRUNCATED),
+	    LOG_TRUNCATED "\n");
+	/* A cut in the strerror part is marked too. */
+	big[fit - 1] = '\0';
+	n = compose(out, LOG_LINE_MAX, "H: ", "", ENOENT, "%s", big);
+	out[n] = '\0';
+	ck_assert_str_eq(out + n - sizeof(LOG_TRUNCATED) - 1,
+	    ":" LOG_TRUNCATED "\n");
+	free(big);
+}
+END_TEST
+
+/* Off debug lines do not evaluate their arguments. */
+START_TEST(test_debug_off_costs_nothing)
+{
+	int	calls = 0;
+
+	log_set_level(LOG_LVL_INFO);
+	log_debug("%d", calls++);
+	ck_assert_int_eq(calls, 0);
+	log_set_level(LOG_LVL_ERROR);
+}
+END_TEST
+
 Suite *
 log_suite(void)
 {
@@ -126,6 +257,12 @@ log_suite(void)
 	tcase_add_test(tc, test_kinds_apart);
 	tcase_add_test(tc, test_kinds_beyond_slots_share);
 	tcase_add_test(tc, test_level_and_flush);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("line");
+	tcase_add_test(tc, test_clock_format);
+	tcase_add_test(tc, test_compose_exact);
+	tcase_add_test(tc, test_compose_truncated);
+	tcase_add_test(tc, test_debug_off_costs_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,7 @@
 /* check_main.c -- runs every unit test suite. */
 #include <stdlib.h>
 
+#include "app.h"
 #include "log.h"
 #include "suites.h"
 
@@ -12,6 +13,8 @@ main(void)
 
 	/* Keep the modules' own log lines out of the test report. */
 	log_init(LOG_LVL_ERROR);
+	/* As main() does: config.c learns the apps' names and keys. */
+	app_register();
 	sr = srunner_create(utf8_suite());
 	srunner_add_suite(sr, ws_suite());
 	srunner_add_suite(sr, http_suite());
@@ -26,6 +29,7 @@ main(void)
 	srunner_add_suite(sr, pmd_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, log_suite());
+	srunner_add_suite(sr, app_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

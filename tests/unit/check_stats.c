@@ -203,7 +203,7 @@ END_TEST
 START_TEST(test_format_valid)
 {
 	struct stats		 st;
-	struct stats_route	 r1 = { 5, 7, 50, 70 }, r2 = { 1, 2, 3, 4 };
+	struct stats_route	 r1 = { 5, 7, 50, 70, 8 }, r2 = { 1, 2, 3, 4, 0 };
 	struct hub_stats	 h = { 10, 20, 3, 4, 5 };
 	struct stats_route_view	 v[2] = {
 		{ "/echo", &r1, NULL, 0 },
@@ -230,6 +230,7 @@ START_TEST(test_format_valid)
 	ck_assert(has_line(s, "wsd_output_limit_total{action=\"close\"} 0"));
 	ck_assert(has_line(s, "wsd_messages_received_total{route=\"/echo\"} 5"));
 	ck_assert(has_line(s, "wsd_sent_bytes_total{route=\"/echo\"} 70"));
+	ck_assert(has_line(s, "wsd_timer_ticks_skipped_total{route=\"/echo\"} 8"));
 	/* No hub: no hub samples for /echo. */
 	ck_assert_ptr_null(strstr(s, "wsd_hub_members{route=\"/echo\"}"));
 	ck_assert(has_line(s, "wsd_hub_members{route=\"/odd\\\"\\\\\\npath\"} 6"));

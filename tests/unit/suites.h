@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite	*access_suite(void);
+Suite	*app_suite(void);
 Suite	*cidr_suite(void);
 Suite	*config_suite(void);
 Suite	*counter_suite(void);
