@@ -57,7 +57,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
 	log_limit_init(&c->ws->log, c->peer);
 	/* RFC 7692: an unacceptable offer only means no compression. */
-	if (c->route->lim.compression && pmd_negotiate(req, &pp, ext)) {
+	if (c->route->lim.compression && pmd_negotiate(req, 0, &pp, ext)) {
 		if ((c->ws->pmd = pmd_new(&pp, 0)) == NULL) {
 			log_warn("%s: upgrade", c->peer);
 			free(c->ws);
