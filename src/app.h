@@ -40,6 +40,8 @@ struct stats_route;
 struct app {
 	const char	*name;
 	int		 binary_ok;	/* 0: a binary message closes with 1003 */
+	/* Messages go through the route's hub: compression = shared. */
+	int		 via_hub;
 	/* Route keys this app takes beyond the common ones; NULL-ended. */
 	const char *const *keys;
 	int		(*route_init)(struct app_route *r);

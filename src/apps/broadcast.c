@@ -77,6 +77,7 @@ static const char *const broadcast_keys[] = {
 
 const struct app app_broadcast = {
 	.name = "broadcast",
+	.via_hub = 1,
 	.binary_ok = 0,
 	.keys = broadcast_keys,
 	.route_init = broadcast_route_init,
