@@ -84,6 +84,21 @@ asyncio.run(main())
 """
 
 
+def start(argv, log):
+    """Starts a server logging to log; returns it and its port (None if it
+    said nothing within 5 s; the caller stops it in any case)."""
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    port = None
+    deadline = time.monotonic() + 5
+    while port is None and time.monotonic() < deadline:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)",
+                      open(log.name).read())
+        port = int(m.group(1)) if m else None
+        time.sleep(0.02)
+    return p, port
+
+
 def measure(wsd, n, offer, echo, peer=False, hub=False, compression=None):
     tmp = tempfile.mkdtemp(prefix="wsd-rss-")
     conf = os.path.join(tmp, "wsd.ini")
@@ -101,17 +116,9 @@ def measure(wsd, n, offer, echo, peer=False, hub=False, compression=None):
                     "ping_interval": "0", "access_log": "off"}))
     log = open(os.path.join(tmp, "wsd.log"), "wb")
     argv = ["/usr/bin/python3", "-c", PEER] if peer else [wsd, "-c", conf]
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL)
+    p, port = start(argv, log)
     conns = []
     try:
-        port = None
-        deadline = time.monotonic() + 5
-        while port is None and time.monotonic() < deadline:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)",
-                          open(log.name).read())
-            port = int(m.group(1)) if m else None
-            time.sleep(0.02)
         # Warm up the allocator and libevent with a few connections.
         for _ in range(0 if hub else 20):
             c = PmdConn(port, "/echo", offer=offer)

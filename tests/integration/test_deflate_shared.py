@@ -14,6 +14,7 @@ import websockets
 import helpers
 from helpers import OP_BINARY, OP_CONT, OP_TEXT, expect_close, frame
 from pmd_lib import PmdConn, TAIL
+from test_deflate import run, url
 
 NCT = "server_no_context_takeover; client_no_context_takeover"
 # What python-websockets (and browsers) offer, answered on a shared route.
@@ -29,14 +30,6 @@ ROUTES = [("/echo", {"app": "echo"}),
 
 def conf(server=None, routes=None):
     return helpers.make_config(routes=routes or ROUTES, server=server)
-
-
-def run(coro, timeout=30):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def url(d, path):
-    return "ws://127.0.0.1:%d%s" % (d.port, path)
 
 
 def fresh_inflate(payload, bits):

@@ -186,6 +186,20 @@ START_TEST(test_negotiate_shared)
 }
 END_TEST
 
+/* Negotiates offer s and checks the agreed parameters. */
+static void
+assert_params(const char *s, int shared, int snct, int cnct, int sw, int cw)
+{
+	struct pmd_params	 p;
+	char			 resp[PMD_RESPONSE_MAX];
+
+	ck_assert(pmd_negotiate_value(s, strlen(s), shared, &p, resp));
+	ck_assert_int_eq(p.server_no_context_takeover, snct);
+	ck_assert_int_eq(p.client_no_context_takeover, cnct);
+	ck_assert_int_eq(p.server_max_window_bits, sw);
+	ck_assert_int_eq(p.client_max_window_bits, cw);
+}
+
 /* The parameters match what the response announced. */
 START_TEST(test_negotiate_params)
 {
@@ -193,32 +207,16 @@ START_TEST(test_negotiate_params)
 	char			 resp[PMD_RESPONSE_MAX];
 	const char		*s;
 
-	s = "permessage-deflate; client_max_window_bits";
-	ck_assert(pmd_negotiate_value(s, strlen(s), 0, &p, resp));
-	ck_assert_int_eq(p.server_no_context_takeover, 0);
-	ck_assert_int_eq(p.client_no_context_takeover, 0);
-	ck_assert_int_eq(p.server_max_window_bits, 12);
-	ck_assert_int_eq(p.client_max_window_bits, 12);
-
+	assert_params("permessage-deflate; client_max_window_bits", 0,
+	    0, 0, 12, 12);
 	/* No client_max_window_bits offered: its window may be 15 bits. */
-	s = "permessage-deflate; server_no_context_takeover; "
-	    "client_no_context_takeover; server_max_window_bits=10";
-	ck_assert(pmd_negotiate_value(s, strlen(s), 0, &p, resp));
-	ck_assert_int_eq(p.server_no_context_takeover, 1);
-	ck_assert_int_eq(p.client_no_context_takeover, 1);
-	ck_assert_int_eq(p.server_max_window_bits, 10);
-	ck_assert_int_eq(p.client_max_window_bits, 15);
-
+	assert_params("permessage-deflate; server_no_context_takeover; "
+	    "client_no_context_takeover; server_max_window_bits=10", 0,
+	    1, 1, 10, 15);
 	/* Shared: the windows as negotiated, no context takeover. */
-	s = "permessage-deflate; client_max_window_bits";
-	ck_assert(pmd_negotiate_value(s, strlen(s), 1, &p, resp));
-	ck_assert_int_eq(p.server_no_context_takeover, 1);
-	ck_assert_int_eq(p.client_no_context_takeover, 1);
-	ck_assert_int_eq(p.server_max_window_bits, 12);
-	ck_assert_int_eq(p.client_max_window_bits, 12);
-	s = "permessage-deflate";
-	ck_assert(pmd_negotiate_value(s, strlen(s), 1, &p, resp));
-	ck_assert_int_eq(p.client_max_window_bits, 15);
+	assert_params("permessage-deflate; client_max_window_bits", 1,
+	    1, 1, 12, 12);
+	assert_params("permessage-deflate", 1, 1, 1, 12, 15);
 
 	/* A value that does not fit the length is no overflow. */
 	s = "permessage-deflate";
