@@ -7,8 +7,9 @@ permessage-deflate. A benchmark, not a test: it prints numbers.
 For each mode a fresh daemon gets N subscribers on a relay route (the
 python-websockets/browser offer, or none) and one plain publisher that
 sends M text messages of 200 bytes, paced so that nobody falls behind.
-The subscribers' sockets are drained without parsing. The daemon's CPU
-time (utime + stime from /proc) over the publishing window, divided by
+The subscribers' sockets are drained without parsing until nothing more
+comes for half a second. The daemon's CPU time (utime + stime from
+/proc) over that window, divided by
 M * N, is its CPU per delivery; the median of RUNS runs is printed, and
 each mode's ratio to the plain one. Everything runs on 127.0.0.1 and
 every process started here is stopped by PID.
@@ -101,10 +102,14 @@ def measure(wsd, n, m, offer, comp):
             drain(sel, 0)
             if i % 10 == 9:
                 drain(sel, 0.001)
-        end = time.monotonic() + 0.5
-        while time.monotonic() < end:
-            drain(sel, 0.05)
+        # Until the fan-out is over: nothing more for half a second.
+        quiet = time.monotonic()
+        while time.monotonic() - quiet < 0.5:
+            if drain(sel, 0.05) > 0:
+                quiet = time.monotonic()
         t1 = cpu(p.pid)
+        assert p.poll() is None, "wsd exited"
+        assert "closing" not in open(log.name).read(), "a member was closed"
         pub.close()
     finally:
         for s in subs:
