@@ -107,6 +107,7 @@ app_register(void)
 		ca[i].name = apps[i]->name;
 		ca[i].app = apps[i];
 		ca[i].keys = apps[i]->keys;
+		ca[i].via_hub = apps[i]->via_hub;
 		cap[i] = &ca[i];
 	}
 	config_register_apps(cap, APP_N, sizeof(struct app_conf));

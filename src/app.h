@@ -41,6 +41,8 @@ struct stats_route;
 struct app {
 	const char	*name;
 	int		 binary_ok;	/* 0: a binary message closes with 1003 */
+	/* Messages go through the route's hub: compression = shared. */
+	int		 via_hub;
 	/*
 	 * Route keys this app takes beyond the common ones, NULL-ended:
 	 * entries of app_keys below, their values in struct app_conf.

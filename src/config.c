@@ -63,6 +63,7 @@ enum cfg_type {
 	CFG_LOGTARGET,		/* int, enum log_target */
 	CFG_CIDR,		/* struct cidr_list; repeatable, appends */
 	CFG_DOTFILES,		/* int, 1: allow, 0: deny */
+	CFG_COMPRESSION,	/* int, enum wsd_compression */
 };
 
 /*
@@ -135,9 +136,13 @@ static const struct cfg_key cfg_keys[] = {
 	    "0", 0, CFG_C(max_connection_rate_per_ip) },
 	{ CFG_ROUTE, "allow", CFG_CIDR, 0, 0,
 	    NULL, 0, CFG_R(allow) },
-	/* permessage-deflate (RFC 7692), per route too. */
-	{ CFG_SERVER, "compression", CFG_BOOL, 0, 1,
-	    "on", 1, CFG_L(compression) },
+	/*
+	 * permessage-deflate (RFC 7692), per route too. No default: a route
+	 * that neither sets it nor inherits it from [server] gets its app's
+	 * (config_finish()).
+	 */
+	{ CFG_SERVER, "compression", CFG_COMPRESSION, 0, 0,
+	    NULL, 1, CFG_L(compression) },
 	/* Graceful stop: draining before the listeners close. */
 	{ CFG_SERVER, "shutdown_delay", CFG_DURATION, 0, CFG_DAY,
 	    "0s", 0, CFG_C(shutdown_delay) },
@@ -758,6 +763,7 @@ config_store(const struct cfg_key *k, void *base, double v)
 	case CFG_TLSVER:
 	case CFG_LOGTARGET:
 	case CFG_DOTFILES:
+	case CFG_COMPRESSION:
 		*(int *)(void *)field = (int)v;
 		break;
 	default:
@@ -780,6 +786,7 @@ config_inherit(const struct cfg_key *k, struct wsd_limits *dst,
 		size = sizeof(unsigned);
 		break;
 	case CFG_BOOL:
+	case CFG_COMPRESSION:
 		size = sizeof(int);
 		break;
 	case CFG_DURATION:
@@ -853,6 +860,17 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 			return -1;
 		}
 		*v = b;
+		return 0;
+	case CFG_COMPRESSION:
+		/* A boolean keeps meaning what it meant: on or off. */
+		if (strcasecmp(s, "shared") == 0)
+			*v = WSD_COMPRESSION_SHARED;
+		else if (config_parse_bool(s, &b) == 0)
+			*v = b ? WSD_COMPRESSION_ON : WSD_COMPRESSION_OFF;
+		else {
+			*why = "invalid value (on|shared|off)";
+			return -1;
+		}
 		return 0;
 	case CFG_DOTFILES:
 		if (strcmp(s, "allow") == 0)
@@ -1737,6 +1755,11 @@ config_finish(struct cfg_parse *p)
 			if (k->route && st->seen[j] == 0)
 				config_inherit(k, &r->lim, &conf->lim);
 		}
+		/* Set nowhere: hub apps share compressed frames. */
+		if (r->lim.compression == WSD_COMPRESSION_APP)
+			r->lim.compression = st->kind == CFG_ROUTE_APP &&
+			    st->app->via_hub ? WSD_COMPRESSION_SHARED :
+			    WSD_COMPRESSION_ON;
 	}
 
 	/* No listen line at all: the table's default. */

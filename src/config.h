@@ -19,7 +19,19 @@ struct wsd_limits {
 	double		 ping_timeout;
 	double		 send_timeout;		/* 0: no limit */
 	unsigned	 max_messages_per_second; /* 0: no limit */
-	int		 compression;		/* permessage-deflate offered */
+	int		 compression;		/* enum wsd_compression */
+};
+
+/*
+ * permessage-deflate on a route (RFC 7692), the compression key. Unset
+ * ([server] without the key) a route gets its app's default: shared when
+ * its messages go through the route's hub, on otherwise.
+ */
+enum wsd_compression {
+	WSD_COMPRESSION_APP = 0,	/* not set: the app decides */
+	WSD_COMPRESSION_OFF,		/* offers are declined */
+	WSD_COMPRESSION_ON,		/* context takeover as offered */
+	WSD_COMPRESSION_SHARED,		/* no context takeover either way */
 };
 
 /* A list value of space-separated words (origins, subprotocols). */
@@ -128,6 +140,7 @@ struct config_app {
 	const char	*name;
 	const struct app *app;			/* becomes wsd_route.app */
 	const struct config_key *const *keys;	/* NULL-ended */
+	int		 via_hub;		/* compression = shared */
 };
 
 /*

@@ -18,12 +18,13 @@
  * reference, and the last one to write it frees it.
  *
  * permessage-deflate (RFC 7692): the plain frame is the message. Members
- * without context takeover on our side get a compressed variant made once
- * per window size and shared like the plain one (same parameters from a
- * reset stream: the same bytes); it hangs off the plain frame. Members
- * with context takeover get their own compressed copy, made when the frame
- * is actually delivered, so that a dropped or conflated message never
- * enters their compression context.
+ * without context takeover on our side (every member of a route with
+ * compression = shared) get a compressed variant made once per window
+ * size and shared like the plain one (same parameters from a reset
+ * stream: the same bytes); it hangs off the plain frame. Members with
+ * context takeover get their own compressed copy, made when the frame is
+ * actually delivered, so that a dropped or conflated message never enters
+ * their compression context.
  */
 struct hub_frame {
 	unsigned	 refs;
@@ -45,7 +46,8 @@ struct hub {
 	enum hub_policy		 policy;
 	uint64_t		 seq;
 	struct hub_stats	 stats;
-	struct pmd		*zs[HUB_ZVARIANTS]; /* no-context compressors */
+	/* No-context compressors: pooled, so no zlib memory of their own. */
+	struct pmd		*zs[HUB_ZVARIANTS];
 	char			*name;
 };
 

@@ -12,6 +12,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "pmd.h"
 #include "server.h"
 #include "tls.h"
 
@@ -194,6 +195,7 @@ main(int argc, char *argv[])
 	srv.verbose = verbose;
 	server_run(&srv);
 	server_free(&srv);
+	pmd_pool_free();
 	server_pid_file_remove(conf);
 	event_base_free(base);
 	config_free(conf);

@@ -19,13 +19,27 @@ static const uint8_t pmd_tail[4] = { 0x00, 0x00, 0xff, 0xff };
 
 struct pmd {
 	struct pmd_params	 params;
-	int			 keep;
-	z_stream		*def;
+	int			 pooled;	/* no-context streams: the loop's */
+	z_stream		*def;		/* pooled: lent for one call */
 	z_stream		*inf;
 	uint64_t		 inf_total;	/* inflated bytes of the message */
 	uint64_t		 inf_in;	/* its compressed bytes */
 	int			 inf_ended;	/* BFINAL block seen */
+	uint8_t			*zin;		/* pooled: pieces held until fin */
+	size_t			 zin_len;
+	size_t			 zin_cap;
 };
+
+/*
+ * The loop's streams for connections without context takeover, by window
+ * bits 8..15: created on first use, reset before each message. Only one
+ * message uses a stream at a time (a whole one per call), so one per
+ * window size serves every connection of the loop; per thread, so that
+ * each loop of a future worker has its own.
+ */
+#define PMD_POOL_N	8
+static _Thread_local z_stream	*pmd_pool_def[PMD_POOL_N];
+static _Thread_local z_stream	*pmd_pool_inf[PMD_POOL_N];
 
 /* What one offer asked for while it is being parsed. */
 struct pmd_offer {
@@ -212,7 +226,7 @@ pmd_offer_parse(const char *s, size_t len, size_t *pos, struct pmd_offer *o)
 
 /* Fills the parameters and the response for an acceptable offer. */
 static int
-pmd_accept(const struct pmd_offer *o, struct pmd_params *p,
+pmd_accept(const struct pmd_offer *o, int shared, struct pmd_params *p,
     char resp[PMD_RESPONSE_MAX])
 {
 	int	n;
@@ -221,8 +235,14 @@ pmd_accept(const struct pmd_offer *o, struct pmd_params *p,
 	if (o->smwb == 8)
 		return 0;
 	memset(p, 0, sizeof(*p));
-	p->server_no_context_takeover = o->snct;
-	p->client_no_context_takeover = o->cnct;
+	/*
+	 * RFC 7692 7.1.1.1: a server may add server_no_context_takeover to
+	 * any response; 7.1.1.2: "A server MAY include the
+	 * client_no_context_takeover extension parameter in an extension
+	 * negotiation response", offered or not. Shared: both, always.
+	 */
+	p->server_no_context_takeover = o->snct || shared;
+	p->client_no_context_takeover = o->cnct || shared;
 	/* RFC 7692 7.1.2.1: we may always announce a smaller window. */
 	p->server_max_window_bits = o->smwb != 0 && o->smwb < PMD_SERVER_WBITS ?
 	    o->smwb : PMD_SERVER_WBITS;
@@ -245,8 +265,8 @@ pmd_accept(const struct pmd_offer *o, struct pmd_params *p,
 
 /* Picks the first acceptable offer of one header value. */
 int
-pmd_negotiate_value(const char *s, size_t len, struct pmd_params *p,
-    char resp[PMD_RESPONSE_MAX])
+pmd_negotiate_value(const char *s, size_t len, int shared,
+    struct pmd_params *p, char resp[PMD_RESPONSE_MAX])
 {
 	struct pmd_offer	o;
 	size_t			pos = 0;
@@ -261,21 +281,22 @@ pmd_negotiate_value(const char *s, size_t len, struct pmd_params *p,
 			continue;
 		}
 		pmd_offer_parse(s, len, &pos, &o);
-		if (o.is_pmd && !o.bad && pmd_accept(&o, p, resp))
+		if (o.is_pmd && !o.bad && pmd_accept(&o, shared, p, resp))
 			return 1;
 	}
 }
 
 /* Picks the first acceptable offer over every extensions header line. */
 int
-pmd_negotiate(const struct http_request *req, struct pmd_params *p,
-    char resp[PMD_RESPONSE_MAX])
+pmd_negotiate(const struct http_request *req, int shared,
+    struct pmd_params *p, char resp[PMD_RESPONSE_MAX])
 {
 	const struct http_header	*h = NULL;
 
 	while ((h = http_header_next(req, "Sec-WebSocket-Extensions", h)) !=
 	    NULL) {
-		if (pmd_negotiate_value(h->value, h->value_len, p, resp))
+		if (pmd_negotiate_value(h->value, h->value_len, shared, p,
+		    resp))
 			return 1;
 	}
 	return 0;
@@ -283,37 +304,124 @@ pmd_negotiate(const struct http_request *req, struct pmd_params *p,
 
 /* Creates the state of one connection; the streams come later. */
 struct pmd *
-pmd_new(const struct pmd_params *params, int keep)
+pmd_new(const struct pmd_params *params, int pooled)
 {
 	struct pmd	*z;
 
 	if ((z = calloc(1, sizeof(*z))) == NULL)
 		return NULL;
 	z->params = *params;
-	z->keep = keep;
+	z->pooled = pooled;
 	return z;
 }
 
-/* Frees the inflater. */
+/* Ends and frees one stream. */
+static void
+pmd_stream_free(z_stream *s, int deflating)
+{
+	if (s == NULL)
+		return;
+	if (deflating)
+		deflateEnd(s);
+	else
+		inflateEnd(s);
+	free(s);
+}
+
+/* A new raw deflate (or inflate) stream with wbits; NULL without memory. */
+static z_stream *
+pmd_stream_new(int deflating, int wbits)
+{
+	z_stream	*s;
+	int		 rc;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if (deflating)
+		rc = deflateInit2(s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -wbits,
+		    PMD_MEM_LEVEL, Z_DEFAULT_STRATEGY);
+	else
+		rc = inflateInit2(s, -wbits);
+	if (rc != Z_OK) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * The loop's stream for a window size, ready for a new message: created
+ * on first use, reset (same window bits) afterwards.
+ */
+static z_stream *
+pmd_pool_get(int deflating, int wbits)
+{
+	z_stream	**slot = deflating ? &pmd_pool_def[wbits - 8] :
+			    &pmd_pool_inf[wbits - 8];
+	int		  rc;
+
+	if (*slot == NULL)
+		return *slot = pmd_stream_new(deflating, wbits);
+	rc = deflating ? deflateReset(*slot) : inflateReset(*slot);
+	if (rc != Z_OK) {
+		pmd_stream_free(*slot, deflating);
+		*slot = NULL;
+	}
+	return *slot;
+}
+
+/* Drops the loop's stream for a window size after a failure. */
+static void
+pmd_pool_drop(int deflating, int wbits)
+{
+	z_stream	**slot = deflating ? &pmd_pool_def[wbits - 8] :
+			    &pmd_pool_inf[wbits - 8];
+
+	pmd_stream_free(*slot, deflating);
+	*slot = NULL;
+}
+
+/* Frees the loop's pooled streams. */
+void
+pmd_pool_free(void)
+{
+	int	i;
+
+	for (i = 0; i < PMD_POOL_N; i++) {
+		pmd_pool_drop(1, i + 8);
+		pmd_pool_drop(0, i + 8);
+	}
+}
+
+/* Whether inflating uses the pool: the peer resets every message. */
+static int
+pmd_inf_pooled(const struct pmd *z)
+{
+	return z->pooled && z->params.client_no_context_takeover;
+}
+
+/* Whether deflating uses the pool: we reset every message. */
+static int
+pmd_def_pooled(const struct pmd *z)
+{
+	return z->pooled && z->params.server_no_context_takeover;
+}
+
+/* Frees the inflater (a pooled one only goes back to the pool). */
 static void
 pmd_inf_free(struct pmd *z)
 {
-	if (z->inf != NULL) {
-		inflateEnd(z->inf);
-		free(z->inf);
-		z->inf = NULL;
-	}
+	if (!pmd_inf_pooled(z))
+		pmd_stream_free(z->inf, 0);
+	z->inf = NULL;
 }
 
 /* Frees the deflater. */
 static void
 pmd_def_free(struct pmd *z)
 {
-	if (z->def != NULL) {
-		deflateEnd(z->def);
-		free(z->def);
-		z->def = NULL;
-	}
+	pmd_stream_free(z->def, 1);
+	z->def = NULL;
 }
 
 /* Frees the state and its streams. */
@@ -324,6 +432,7 @@ pmd_free(struct pmd *z)
 		return;
 	pmd_inf_free(z);
 	pmd_def_free(z);
+	free(z->zin);
 	free(z);
 }
 
@@ -340,14 +449,16 @@ pmd_inflate_end(struct pmd *z)
 {
 	z->inf_total = 0;
 	z->inf_in = 0;
-	if (z->inf == NULL)
-		return;
-	if (z->inf_ended || z->params.client_no_context_takeover) {
+	if (pmd_inf_pooled(z)) {
+		/* The stream goes back; the pool resets it before reuse. */
+		z->inf = NULL;
+		free(z->zin);
+		z->zin = NULL;
+		z->zin_len = z->zin_cap = 0;
+	} else if (z->inf != NULL &&
+	    (z->inf_ended || z->params.client_no_context_takeover)) {
 		/* A new message starts a new stream (RFC 7692 7.2.2). */
-		if (!z->keep)
-			pmd_inf_free(z);
-		else
-			inflateReset(z->inf);
+		pmd_inf_free(z);
 	}
 	z->inf_ended = 0;
 }
@@ -392,6 +503,31 @@ pmd_inflate_run(struct pmd *z, const uint8_t *in, size_t len, uint64_t max,
 	}
 }
 
+/* Keeps a piece of a pooled message until its last piece comes. */
+static int
+pmd_inflate_hold(struct pmd *z, const uint8_t *in, size_t len)
+{
+	uint8_t	*p;
+	size_t	 cap;
+
+	if (len == 0)
+		return PMD_OK;
+	if (len > z->zin_cap - z->zin_len) {
+		if (len > SIZE_MAX / 2 - z->zin_len)
+			return PMD_ERROR;
+		cap = z->zin_cap ? z->zin_cap : 1024;
+		while (cap - z->zin_len < len)
+			cap *= 2;
+		if ((p = realloc(z->zin, cap)) == NULL)
+			return PMD_ERROR;
+		z->zin = p;
+		z->zin_cap = cap;
+	}
+	memcpy(z->zin + z->zin_len, in, len);
+	z->zin_len += len;
+	return PMD_OK;
+}
+
 /* Inflates one piece of a compressed message. */
 int
 pmd_inflate(struct pmd *z, const uint8_t *in, size_t len, int fin,
@@ -408,15 +544,28 @@ pmd_inflate(struct pmd *z, const uint8_t *in, size_t len, int fin,
 		pmd_inflate_end(z);
 		return PMD_OK;
 	}
-	if (z->inf == NULL) {
-		if ((z->inf = calloc(1, sizeof(*z->inf))) == NULL)
-			return PMD_ERROR;
-		if (inflateInit2(z->inf,
-		    -z->params.client_max_window_bits) != Z_OK) {
-			free(z->inf);
-			z->inf = NULL;
+	if (pmd_inf_pooled(z)) {
+		/* The loop's stream serves whole messages only. */
+		if (!fin || z->zin_len > 0) {
+			if (pmd_inflate_hold(z, in, len) != PMD_OK) {
+				pmd_inflate_end(z);
+				return PMD_ERROR;
+			}
+			if (!fin)
+				return PMD_OK;
+			in = z->zin;
+			len = z->zin_len;
+		}
+		z->inf = pmd_pool_get(0, z->params.client_max_window_bits);
+		if (z->inf == NULL) {
+			pmd_inflate_end(z);
 			return PMD_ERROR;
 		}
+		z->inf_ended = 0;
+	} else if (z->inf == NULL) {
+		z->inf = pmd_stream_new(0, z->params.client_max_window_bits);
+		if (z->inf == NULL)
+			return PMD_ERROR;
 		z->inf_ended = 0;
 	}
 	rc = pmd_inflate_run(z, in, len, max, sink, arg);
@@ -442,6 +591,7 @@ int
 pmd_deflate(struct pmd *z, const uint8_t *in, size_t len, uint8_t *out,
     size_t cap, size_t *outlen)
 {
+	int	pooled = pmd_def_pooled(z), wbits;
 	size_t	n;
 	int	rc;
 
@@ -456,17 +606,13 @@ pmd_deflate(struct pmd *z, const uint8_t *in, size_t len, uint8_t *out,
 		*outlen = 1;
 		return PMD_OK;
 	}
-	if (z->def == NULL) {
-		if ((z->def = calloc(1, sizeof(*z->def))) == NULL)
-			return PMD_ERROR;
-		if (deflateInit2(z->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-		    -z->params.server_max_window_bits, PMD_MEM_LEVEL,
-		    Z_DEFAULT_STRATEGY) != Z_OK) {
-			free(z->def);
-			z->def = NULL;
-			return PMD_ERROR;
-		}
-	}
+	wbits = z->params.server_max_window_bits;
+	if (pooled)
+		z->def = pmd_pool_get(1, wbits);
+	else if (z->def == NULL)
+		z->def = pmd_stream_new(1, wbits);
+	if (z->def == NULL)
+		return PMD_ERROR;
 	z->def->next_in = (Bytef *)(uintptr_t)in;
 	z->def->avail_in = (uInt)len;
 	z->def->next_out = out;
@@ -477,16 +623,18 @@ pmd_deflate(struct pmd *z, const uint8_t *in, size_t len, uint8_t *out,
 	    z->def->avail_out == 0 || n < sizeof(pmd_tail) ||
 	    memcmp(out + n - sizeof(pmd_tail), pmd_tail,
 	    sizeof(pmd_tail)) != 0) {
-		pmd_def_free(z);
+		if (pooled) {
+			pmd_pool_drop(1, wbits);
+			z->def = NULL;
+		} else
+			pmd_def_free(z);
 		return PMD_ERROR;
 	}
 	/* RFC 7692 7.2.1: the sync flush marker is not sent. */
 	*outlen = n - sizeof(pmd_tail);
-	if (z->params.server_no_context_takeover) {
-		if (z->keep)
-			deflateReset(z->def);
-		else
-			pmd_def_free(z);
-	}
+	if (pooled)
+		z->def = NULL;		/* back to the pool */
+	else if (z->params.server_no_context_takeover)
+		pmd_def_free(z);
 	return PMD_OK;
 }

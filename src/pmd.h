@@ -12,7 +12,9 @@ struct http_request;
  * uses at most a 4 KiB window (server_max_window_bits=12, announced in
  * every response) and memLevel 5; clients that offer client_max_window_bits
  * are asked for at most 12 too. A deflater then costs about 38 KiB, an
- * inflater about 11 KiB (32 KiB more with a 15-bit client window).
+ * inflater about 11 KiB (32 KiB more with a 15-bit client window): per
+ * connection with context takeover, once per loop and window size for
+ * pooled state (pmd_new()).
  */
 #define PMD_SERVER_WBITS	12
 #define PMD_CLIENT_WBITS	12
@@ -39,24 +41,33 @@ struct pmd_params {
  * Sec-WebSocket-Extensions (RFC 7692 5, 7.1): offers are comma-separated,
  * parameters follow ';', values may be quoted. An offer with an unknown,
  * repeated or invalid parameter is declined, and so is one asking for
- * server_max_window_bits=8, which zlib cannot produce. Returns 1 with the
- * parameters and the response value, 0 when nothing was acceptable.
+ * server_max_window_bits=8, which zlib cannot produce. With shared set
+ * (compression = shared) the response adds server_no_context_takeover
+ * and client_no_context_takeover whatever the offer said, so that no
+ * compression state outlives a message in either direction. Returns 1
+ * with the parameters and the response value, 0 when nothing was
+ * acceptable.
  */
-int	pmd_negotiate_value(const char *value, size_t len,
+int	pmd_negotiate_value(const char *value, size_t len, int shared,
 	    struct pmd_params *params, char resp[PMD_RESPONSE_MAX]);
 
 /* Same over every Sec-WebSocket-Extensions line of a request, in order. */
-int	pmd_negotiate(const struct http_request *req,
+int	pmd_negotiate(const struct http_request *req, int shared,
 	    struct pmd_params *params, char resp[PMD_RESPONSE_MAX]);
 
 /*
  * Per-connection compression state. The zlib streams are created when the
  * first message needs them; a stream without context takeover is freed
- * after each message unless keep is set (a hub's shared compressor).
+ * after each message. With pooled set, a direction without context
+ * takeover uses instead the loop's stream for its window size (created
+ * once, reset per message, never freed before pmd_pool_free()), so the
+ * connection holds no zlib memory at all: a compressed message that
+ * comes in pieces is then kept compressed until its last piece and
+ * inflated in one go, as the shared stream cannot wait for a peer.
  */
 struct pmd;
 
-struct pmd	*pmd_new(const struct pmd_params *params, int keep);
+struct pmd	*pmd_new(const struct pmd_params *params, int pooled);
 void		 pmd_free(struct pmd *z);
 const struct pmd_params *pmd_params(const struct pmd *z);
 
@@ -74,6 +85,9 @@ int	pmd_inflate(struct pmd *z, const uint8_t *in, size_t len, int fin,
 
 /* Room pmd_deflate() may need for a message of len bytes. */
 size_t	pmd_deflate_bound(size_t len);
+
+/* Frees the loop's pooled streams (at exit; they come back on demand). */
+void	pmd_pool_free(void);
 
 /*
  * Compresses one whole message into out (cap >= pmd_deflate_bound(len))

@@ -49,6 +49,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	struct pmd_params	 pp;
 	struct timeval		 tv;
 	char			 ext[PMD_RESPONSE_MAX];
+	int			 shared;
 
 	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
 		log_warn("%s: upgrade", c->peer);
@@ -56,9 +57,15 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
 	log_limit_init(&c->ws->log, c->peer);
-	/* RFC 7692: an unacceptable offer only means no compression. */
-	if (c->route->lim.compression && pmd_negotiate(req, &pp, ext)) {
-		if ((c->ws->pmd = pmd_new(&pp, 0)) == NULL) {
+	/*
+	 * RFC 7692: an unacceptable offer only means no compression. Shared:
+	 * no context takeover either way, so the connection holds no zlib
+	 * state; hub messages come compressed once for all.
+	 */
+	shared = c->route->lim.compression == WSD_COMPRESSION_SHARED;
+	if (c->route->lim.compression != WSD_COMPRESSION_OFF &&
+	    pmd_negotiate(req, shared, &pp, ext)) {
+		if ((c->ws->pmd = pmd_new(&pp, shared)) == NULL) {
 			log_warn("%s: upgrade", c->peer);
 			free(c->ws);
 			c->ws = NULL;

@@ -81,6 +81,7 @@ static const struct config_key *const broadcast_keys[] = {
 
 const struct app app_broadcast = {
 	.name = "broadcast",
+	.via_hub = 1,
 	.binary_ok = 0,
 	.keys = broadcast_keys,
 	.route_init = broadcast_route_init,

@@ -326,6 +326,7 @@ static const struct config_key *const counter_keys[] = {
 
 const struct app app_counter = {
 	.name = "counter",
+	.via_hub = 1,
 	.binary_ok = 0,
 	.keys = counter_keys,
 	.route_init = counter_route_init,

@@ -28,6 +28,7 @@ static const struct config_key *const relay_keys[] = {
 
 const struct app app_relay = {
 	.name = "relay",
+	.via_hub = 1,
 	.binary_ok = 1,
 	.keys = relay_keys,
 	.on_open = relay_open,

@@ -3,6 +3,7 @@
 without permessage-deflate. A benchmark, not a test: it prints numbers.
 
     WSD=build/wsd /usr/bin/python3 tests/bench/deflate_rss.py [N] [--peer]
+    WSD=build/wsd /usr/bin/python3 tests/bench/deflate_rss.py [N] --hub
 
 For each mode a fresh daemon gets N connections on /echo, each of which
 sends one 200-byte (or 64 KiB) text message and reads the echo (or sends
@@ -10,8 +11,12 @@ nothing),
 then sits idle; the daemon's VmRSS before and after, divided by N, is the
 cost of one idle connection. With --peer, python-websockets' echo server
 (serve() with its defaults, compression included) is measured the same
-way in the same run, and the ratio printed. Everything runs on 127.0.0.1
-and every process started here is stopped by PID.
+way in the same run, and the ratio printed. With --hub the connections
+are on a broadcast route instead (a tick every 2 s): each sends one
+200-byte message and reads one broadcast, without compression, with
+python-websockets' offer under the route's default compression and with
+it under compression = on. Everything runs on 127.0.0.1 and every process
+started here is stopped by PID.
 """
 
 import os
@@ -47,6 +52,18 @@ MODES = [
 ]
 
 
+# --hub: (name, offer, compression key of the route or None).
+HUB_MODES = [
+    ("hub, plain", None, None),
+    ("hub, deflate (python-websockets offer), default", "permessage-deflate;"
+     " client_max_window_bits", None),
+    ("hub, deflate (python-websockets offer), on", "permessage-deflate; "
+     "client_max_window_bits", "on"),
+    ("hub, deflate, client window 15 bits, default", "permessage-deflate",
+     None),
+]
+
+
 def rss_kb(pid):
     return helpers.proc_rss_kb(pid)
 
@@ -67,29 +84,43 @@ asyncio.run(main())
 """
 
 
-def measure(wsd, n, offer, echo, peer=False):
+def start(argv, log):
+    """Starts a server logging to log; returns it and its port (None if it
+    said nothing within 5 s; the caller stops it in any case)."""
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+    port = None
+    deadline = time.monotonic() + 5
+    while port is None and time.monotonic() < deadline:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)",
+                      open(log.name).read())
+        port = int(m.group(1)) if m else None
+        time.sleep(0.02)
+    return p, port
+
+
+def measure(wsd, n, offer, echo, peer=False, hub=False, compression=None):
     tmp = tempfile.mkdtemp(prefix="wsd-rss-")
     conf = os.path.join(tmp, "wsd.ini")
+    path = "/broadcast" if hub else "/echo"
+    keys = {"app": "echo"}
+    if hub:
+        keys = {"app": "broadcast", "interval_min": "2s",
+                "interval_max": "2s"}
+    if compression is not None:
+        keys["compression"] = compression
     with open(conf, "w") as f:
         f.write(helpers.make_config(
-            routes=[("/echo", {"app": "echo"})],
+            routes=[(path, keys)],
             server={"max_connections": str(n + 100),
                     "ping_interval": "0", "access_log": "off"}))
     log = open(os.path.join(tmp, "wsd.log"), "wb")
     argv = ["/usr/bin/python3", "-c", PEER] if peer else [wsd, "-c", conf]
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL)
+    p, port = start(argv, log)
     conns = []
     try:
-        port = None
-        deadline = time.monotonic() + 5
-        while port is None and time.monotonic() < deadline:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)",
-                          open(log.name).read())
-            port = int(m.group(1)) if m else None
-            time.sleep(0.02)
         # Warm up the allocator and libevent with a few connections.
-        for _ in range(20):
+        for _ in range(0 if hub else 20):
             c = PmdConn(port, "/echo", offer=offer)
             if echo:
                 c.send(b"w" * 200)
@@ -101,7 +132,24 @@ def measure(wsd, n, offer, echo, peer=False):
         # Text that compresses like real messages, different per byte.
         msg = b"".join(b"%08x idle connection message " % i
                        for i in range(size // 20 + 1))[:size]
-        for _ in range(n):
+        if hub:
+            # Warm up, then one message each way per connection: one
+            # sent, one broadcast received (ticks every 2 s).
+            warm = [PmdConn(port, path, offer=offer) for _ in range(20)]
+            for c in warm:
+                c.send(msg)
+            for c in warm:
+                c.recv(timeout=5)
+                c.close()
+            time.sleep(0.3)
+            before = rss_kb(p.pid)
+            for _ in range(n):
+                c = PmdConn(port, path, offer=offer)
+                c.send(msg)
+                conns.append(c)
+            for c in conns:
+                assert c.recv(timeout=10)[0] == helpers.OP_TEXT
+        for _ in range(0 if hub else n):
             c = PmdConn(port, "/echo", offer=offer)
             if echo:
                 c.send(msg)
@@ -120,8 +168,9 @@ def measure(wsd, n, offer, echo, peer=False):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--peer"]
+    args = [a for a in sys.argv[1:] if a not in ("--peer", "--hub")]
     peer = "--peer" in sys.argv[1:]
+    hub = "--hub" in sys.argv[1:]
     n = int(args[0]) if args else 1000
     wsd = os.environ.get("WSD", "build/wsd")
     helpers.raise_nofile(n + 200)
@@ -129,6 +178,13 @@ def main():
     print("%-52s %9s %9s %10s%s" % ("mode", "RSS0 KiB", "RSS1 KiB",
                                     "KiB/conn", "  peer KiB  ratio"
                                     if peer else ""))
+    if hub:
+        for name, offer, comp in HUB_MODES:
+            b, a, neg = measure(wsd, n, offer, True, hub=True,
+                                compression=comp)
+            assert neg == (offer is not None), name
+            print("%-52s %9d %9d %10.1f" % (name, b, a, (a - b) / n))
+        return
     for name, offer, echo in MODES:
         b, a, neg = measure(wsd, n, offer, echo)
         assert neg == (offer is not None), name

@@ -64,7 +64,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t			 n = 0, step, off, k, zlen;
 	int			 rc, round;
 
-	(void)pmd_negotiate_value((const char *)data, size, &p, resp);
+	(void)pmd_negotiate_value((const char *)data, size, 0, &p,
+	    resp);
 	if (size < 1)
 		return 0;
 	sel = data[0];

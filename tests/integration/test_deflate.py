@@ -13,8 +13,12 @@ from helpers import (OP_BINARY, OP_CONT, OP_PING, OP_TEXT, expect_close,
                      frame)
 from pmd_lib import PmdConn, TAIL
 
+# The relay keeps context takeover here (compression = on), so that the
+# hub's per-member path stays covered; test_deflate_shared.py has the
+# hub routes' default, shared.
 ROUTES = [("/echo", {"app": "echo"}),
-          ("/relay", {"app": "relay", "echo_self": "off"}),
+          ("/relay", {"app": "relay", "echo_self": "off",
+                      "compression": "on"}),
           ("/counter", {"app": "counter"})]
 
 
@@ -321,7 +325,8 @@ def test_hub_drop_keeps_compression_context(wsd):
         assert data == payload(seq), "corrupt message %d" % seq
         return seq
 
-    d = wsd(relay_conf("drop"))
+    d = wsd(relay_conf("drop").replace("app = relay",
+                                       "app = relay\ncompression = on"))
     slow = PmdConn(d.port, "/relay", offer="permessage-deflate",
                    rcvbuf=4096)
     readers = [Reader(helpers.ws_connect(d.port, "/relay"), check)]

@@ -1278,39 +1278,78 @@ START_TEST(test_inherit)
 }
 END_TEST
 
-/* compression: on by default, [server] default, per-route override. */
+/*
+ * compression: the app's default (shared on hub apps, on elsewhere) unless
+ * [server] sets it for every route, a route's own value over both;
+ * booleans mean on and off.
+ */
 START_TEST(test_compression)
 {
+	static const char *const hub_apps[] = { "broadcast", "counter",
+	    "relay" };
+	static const char *const own_apps[] = { "echo", "hello", "time" };
 	struct wsd_config *conf;
+	char		  text[128];
+	size_t		  i;
 
-	conf = load_ok("[route /a]\napp = echo\n");
-	ck_assert_int_eq(conf->lim.compression, 1);
-	ck_assert_int_eq(route(conf, "/a")->lim.compression, 1);
-	config_free(conf);
+	for (i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "[route /h]\napp = %s\n"
+		    "[route /o]\napp = %s\n", hub_apps[i], own_apps[i]);
+		conf = load_ok(text);
+		ck_assert_int_eq(conf->lim.compression, WSD_COMPRESSION_APP);
+		ck_assert_int_eq(route(conf, "/h")->lim.compression,
+		    WSD_COMPRESSION_SHARED);
+		ck_assert_int_eq(route(conf, "/o")->lim.compression,
+		    WSD_COMPRESSION_ON);
+		config_free(conf);
+	}
 
 	conf = load_ok("[route /a]\napp = echo\n[route /b]\napp = echo\n"
-	    "compression = yes\n[server]\ncompression = off\n");
-	ck_assert_int_eq(conf->lim.compression, 0);
-	ck_assert_int_eq(route(conf, "/a")->lim.compression, 0);
-	ck_assert_int_eq(route(conf, "/b")->lim.compression, 1);
+	    "compression = yes\n[route /c]\napp = relay\n"
+	    "[route /d]\napp = relay\ncompression = Shared\n"
+	    "[server]\ncompression = off\n");
+	ck_assert_int_eq(conf->lim.compression, WSD_COMPRESSION_OFF);
+	ck_assert_int_eq(route(conf, "/a")->lim.compression,
+	    WSD_COMPRESSION_OFF);
+	ck_assert_int_eq(route(conf, "/b")->lim.compression,
+	    WSD_COMPRESSION_ON);
+	ck_assert_int_eq(route(conf, "/c")->lim.compression,
+	    WSD_COMPRESSION_OFF);
+	ck_assert_int_eq(route(conf, "/d")->lim.compression,
+	    WSD_COMPRESSION_SHARED);
+	config_free(conf);
+
+	/* [server] on or shared: every route that does not say otherwise. */
+	conf = load_ok("[server]\ncompression = true\n[route /a]\n"
+	    "app = relay\n[route /b]\napp = echo\ncompression = shared\n");
+	ck_assert_int_eq(route(conf, "/a")->lim.compression,
+	    WSD_COMPRESSION_ON);
+	ck_assert_int_eq(route(conf, "/b")->lim.compression,
+	    WSD_COMPRESSION_SHARED);
+	config_free(conf);
+	conf = load_ok("[server]\ncompression = shared\n[route /a]\n"
+	    "app = echo\n[route /b]\napp = counter\ncompression = no\n");
+	ck_assert_int_eq(route(conf, "/a")->lim.compression,
+	    WSD_COMPRESSION_SHARED);
+	ck_assert_int_eq(route(conf, "/b")->lim.compression,
+	    WSD_COMPRESSION_OFF);
 	config_free(conf);
 
 	conf = load_ok("[route /a]\napp = relay\ncompression = off\n");
-	ck_assert_int_eq(conf->lim.compression, 1);
-	ck_assert_int_eq(route(conf, "/a")->lim.compression, 0);
+	ck_assert_int_eq(conf->lim.compression, WSD_COMPRESSION_APP);
+	ck_assert_int_eq(route(conf, "/a")->lim.compression,
+	    WSD_COMPRESSION_OFF);
 	config_free(conf);
 
 	ck_assert_errors("[server]\ncompression = gzip\n",
-	    "F:2: compression: invalid boolean "
-	    "(on|off|yes|no|true|false|1|0) \"gzip\"");
+	    "F:2: compression: invalid value (on|shared|off) \"gzip\"");
 	ck_assert_errors("[server]\ncompression = on\ncompression = off\n",
 	    "F:3: duplicate key \"compression\" (first at line 2)");
 	ck_assert_errors("[route /]\napp = static\nroot = /tmp\n"
 	    "compression = off\n",
 	    "F:4: key \"compression\" is not allowed on a static route");
 	ck_assert_errors("[route /a]\napp = echo\ncompression = 2\n",
-	    "F:3: compression: invalid boolean "
-	    "(on|off|yes|no|true|false|1|0) \"2\"");
+	    "F:3: compression: invalid value (on|shared|off) \"2\"");
 }
 END_TEST
 
@@ -1935,6 +1974,7 @@ START_TEST(test_example)
 {
 	struct wsd_config *conf, *def;
 	const struct wsd_route *r;
+	struct wsd_limits lim;
 	FILE		*fp;
 	char		*line = NULL, *text = NULL, *www, *at, *cert, *key;
 	size_t		 size = 0, tlen = 0, i;
@@ -1998,8 +2038,13 @@ START_TEST(test_example)
 		ck_assert_uint_eq(conf->nroutes, 9);
 		for (i = 0; i < conf->nroutes; i++) {
 			r = &conf->routes[i];
-			ck_assert(memcmp(&r->lim, &def->lim,
-			    sizeof(def->lim)) == 0);
+			/* compression: each app's default, the rest [server]'s. */
+			lim = r->lim;
+			ck_assert_int_eq(lim.compression, r->app != NULL &&
+			    r->app->via_hub ? WSD_COMPRESSION_SHARED :
+			    WSD_COMPRESSION_ON);
+			lim.compression = def->lim.compression;
+			ck_assert(memcmp(&lim, &def->lim, sizeof(lim)) == 0);
 			assert_app_defaults(r);
 		}
 		ck_assert_str_eq(route(conf, "/")->root_real, www);

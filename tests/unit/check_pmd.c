@@ -119,7 +119,8 @@ START_TEST(test_negotiate_value)
 	char			 resp[PMD_RESPONSE_MAX];
 	int			 ok;
 
-	ok = pmd_negotiate_value(t->offer, strlen(t->offer), &p, resp);
+	ok = pmd_negotiate_value(t->offer, strlen(t->offer), 0, &p,
+	    resp);
 	if (t->resp == NULL)
 		ck_assert_msg(!ok, "accepted \"%s\" as \"%s\"", t->offer, resp);
 	else {
@@ -129,6 +130,76 @@ START_TEST(test_negotiate_value)
 }
 END_TEST
 
+/*
+ * compression = shared: the same offers get no context takeover both ways
+ * in the response (RFC 7692 7.1.1.1 and 7.1.1.2 let a server add both),
+ * windows as with on; what on declines, shared declines too.
+ */
+#define SH_NCT	"permessage-deflate; server_no_context_takeover; " \
+		"client_no_context_takeover; "
+static const struct neg_case shared_cases[] = {
+	{ "permessage-deflate", SH_NCT "server_max_window_bits=12" },
+	{ "permessage-deflate; client_max_window_bits",
+	  SH_NCT "server_max_window_bits=12; client_max_window_bits=12" },
+	{ "permessage-deflate; client_max_window_bits=9",
+	  SH_NCT "server_max_window_bits=12; client_max_window_bits=9" },
+	{ "permessage-deflate; server_max_window_bits=10",
+	  SH_NCT "server_max_window_bits=10" },
+	{ "permessage-deflate; client_no_context_takeover",
+	  SH_NCT "server_max_window_bits=12" },
+	{ "permessage-deflate; server_no_context_takeover",
+	  SH_NCT "server_max_window_bits=12" },
+	{ "permessage-deflate; client_no_context_takeover; "
+	  "server_no_context_takeover; server_max_window_bits=11; "
+	  "client_max_window_bits=10",
+	  SH_NCT "server_max_window_bits=11; client_max_window_bits=10" },
+	/* Several offers: the first acceptable one. */
+	{ "permessage-deflate; server_max_window_bits=8, permessage-deflate; "
+	  "server_max_window_bits=9, permessage-deflate",
+	  SH_NCT "server_max_window_bits=9" },
+	{ "x-webkit-deflate-frame, permessage-deflate; bogus, "
+	  "permessage-deflate; client_max_window_bits",
+	  SH_NCT "server_max_window_bits=12; client_max_window_bits=12" },
+	{ "permessage-deflate; server_max_window_bits=8", NULL },
+	{ "permessage-deflate; client_no_context_takeover; "
+	  "client_no_context_takeover", NULL },
+	{ "deflate-frame", NULL },
+};
+
+/* Shared: each offer gets the response it should, or is declined. */
+START_TEST(test_negotiate_shared)
+{
+	const struct neg_case	*t = &shared_cases[_i];
+	struct pmd_params	 p;
+	char			 resp[PMD_RESPONSE_MAX];
+	int			 ok;
+
+	ok = pmd_negotiate_value(t->offer, strlen(t->offer), 1, &p, resp);
+	if (t->resp == NULL) {
+		ck_assert_msg(!ok, "accepted \"%s\" as \"%s\"", t->offer, resp);
+		return;
+	}
+	ck_assert_msg(ok, "declined \"%s\"", t->offer);
+	ck_assert_str_eq(resp, t->resp);
+	ck_assert_int_eq(p.server_no_context_takeover, 1);
+	ck_assert_int_eq(p.client_no_context_takeover, 1);
+}
+END_TEST
+
+/* Negotiates offer s and checks the agreed parameters. */
+static void
+assert_params(const char *s, int shared, int snct, int cnct, int sw, int cw)
+{
+	struct pmd_params	 p;
+	char			 resp[PMD_RESPONSE_MAX];
+
+	ck_assert(pmd_negotiate_value(s, strlen(s), shared, &p, resp));
+	ck_assert_int_eq(p.server_no_context_takeover, snct);
+	ck_assert_int_eq(p.client_no_context_takeover, cnct);
+	ck_assert_int_eq(p.server_max_window_bits, sw);
+	ck_assert_int_eq(p.client_max_window_bits, cw);
+}
+
 /* The parameters match what the response announced. */
 START_TEST(test_negotiate_params)
 {
@@ -136,25 +207,20 @@ START_TEST(test_negotiate_params)
 	char			 resp[PMD_RESPONSE_MAX];
 	const char		*s;
 
-	s = "permessage-deflate; client_max_window_bits";
-	ck_assert(pmd_negotiate_value(s, strlen(s), &p, resp));
-	ck_assert_int_eq(p.server_no_context_takeover, 0);
-	ck_assert_int_eq(p.client_no_context_takeover, 0);
-	ck_assert_int_eq(p.server_max_window_bits, 12);
-	ck_assert_int_eq(p.client_max_window_bits, 12);
-
+	assert_params("permessage-deflate; client_max_window_bits", 0,
+	    0, 0, 12, 12);
 	/* No client_max_window_bits offered: its window may be 15 bits. */
-	s = "permessage-deflate; server_no_context_takeover; "
-	    "client_no_context_takeover; server_max_window_bits=10";
-	ck_assert(pmd_negotiate_value(s, strlen(s), &p, resp));
-	ck_assert_int_eq(p.server_no_context_takeover, 1);
-	ck_assert_int_eq(p.client_no_context_takeover, 1);
-	ck_assert_int_eq(p.server_max_window_bits, 10);
-	ck_assert_int_eq(p.client_max_window_bits, 15);
+	assert_params("permessage-deflate; server_no_context_takeover; "
+	    "client_no_context_takeover; server_max_window_bits=10", 0,
+	    1, 1, 10, 15);
+	/* Shared: the windows as negotiated, no context takeover. */
+	assert_params("permessage-deflate; client_max_window_bits", 1,
+	    1, 1, 12, 12);
+	assert_params("permessage-deflate", 1, 1, 1, 12, 15);
 
 	/* A value that does not fit the length is no overflow. */
 	s = "permessage-deflate";
-	ck_assert(!pmd_negotiate_value(s, 5, &p, resp));
+	ck_assert(!pmd_negotiate_value(s, 5, 0, &p, resp));
 }
 END_TEST
 
@@ -177,14 +243,14 @@ START_TEST(test_negotiate_request)
 
 	ck_assert_int_gt(http_parse_request(req1, sizeof(req1) - 1, 8192,
 	    &req), 0);
-	ck_assert(pmd_negotiate(&req, &p, resp));
+	ck_assert(pmd_negotiate(&req, 0, &p, resp));
 	ck_assert_str_eq(resp, "permessage-deflate; server_max_window_bits=10");
 	ck_assert_int_gt(http_parse_request(req2, sizeof(req2) - 1, 8192,
 	    &req), 0);
-	ck_assert(!pmd_negotiate(&req, &p, resp));
+	ck_assert(!pmd_negotiate(&req, 0, &p, resp));
 	ck_assert_int_gt(http_parse_request(req3, sizeof(req3) - 1, 8192,
 	    &req), 0);
-	ck_assert(!pmd_negotiate(&req, &p, resp));
+	ck_assert(!pmd_negotiate(&req, 0, &p, resp));
 }
 END_TEST
 
@@ -246,10 +312,11 @@ sample(size_t n, unsigned seed)
 /*
  * Our deflater's output, inflated piece by piece (pieces of step bytes) by
  * an inflater with the peer's view of the parameters, gives the message
- * back, over several messages (context takeover when negotiated).
+ * back, over several messages (context takeover when negotiated); pooled
+ * both sides use the loop's streams where there is no context takeover.
  */
 static void
-roundtrip(struct pmd_params pp, size_t n, size_t step)
+roundtrip(struct pmd_params pp, size_t n, size_t step, int pooled)
 {
 	struct pmd_params	 peer;
 	struct pmd		*tx, *rx;
@@ -262,8 +329,8 @@ roundtrip(struct pmd_params pp, size_t n, size_t step)
 	peer = pp;
 	peer.client_max_window_bits = pp.server_max_window_bits;
 	peer.client_no_context_takeover = pp.server_no_context_takeover;
-	tx = pmd_new(&pp, 0);
-	rx = pmd_new(&peer, 0);
+	tx = pmd_new(&pp, pooled);
+	rx = pmd_new(&peer, pooled);
 	ck_assert_ptr_nonnull(tx);
 	ck_assert_ptr_nonnull(rx);
 	for (round = 0; round < 3; round++) {
@@ -300,11 +367,90 @@ START_TEST(test_roundtrip)
 {
 	size_t	n = rt_sizes[_i % NELEM(rt_sizes)];
 
-	roundtrip(params(0, 0, 12, 12), n, SIZE_MAX);
-	roundtrip(params(1, 1, 12, 12), n, SIZE_MAX);
-	roundtrip(params(0, 0, 9, 9), n, 7);
-	roundtrip(params(1, 0, 15, 15), n, 1000);
-	roundtrip(params(0, 1, 10, 10), n, 1);
+	roundtrip(params(0, 0, 12, 12), n, SIZE_MAX, 0);
+	roundtrip(params(1, 1, 12, 12), n, SIZE_MAX, 0);
+	roundtrip(params(0, 0, 9, 9), n, 7, 0);
+	roundtrip(params(1, 0, 15, 15), n, 1000, 0);
+	roundtrip(params(0, 1, 10, 10), n, 1, 0);
+	/* The loop's streams, whole messages and pieces held until fin. */
+	roundtrip(params(1, 1, 12, 12), n, SIZE_MAX, 1);
+	roundtrip(params(1, 1, 9, 9), n, 7, 1);
+	roundtrip(params(1, 1, 15, 15), n, 1000, 1);
+	roundtrip(params(0, 0, 10, 10), n, 333, 1);
+	roundtrip(params(1, 0, 11, 11), n, 1, 1);
+}
+END_TEST
+
+/*
+ * Pooled state: messages of connections with different windows, in
+ * pieces and interleaved, all inflate right through the loop's streams,
+ * and a pooled deflater's bytes are those of a fresh stream, whatever
+ * was compressed in between.
+ */
+START_TEST(test_pooled_interleaved)
+{
+	static const int	 wbits[] = { 9, 15, 12, 9 };
+	struct pmd_params	 pp;
+	struct pmd		*rx[4], *tx[4], *fresh;
+	struct sinkbuf		 sb[4];
+	uint8_t			*msg[4], *z[4], zf[8192];
+	size_t			 zlen[4], flen, n = 5000, half, i, round;
+
+	for (i = 0; i < 4; i++) {
+		/* Our view (receiving) and the peer's (sending) of one conn. */
+		pp = params(1, 1, wbits[i], wbits[i]);
+		ck_assert_ptr_nonnull(rx[i] = pmd_new(&pp, 1));
+		ck_assert_ptr_nonnull(tx[i] = pmd_new(&pp, 1));
+	}
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 4; i++) {
+			msg[i] = sample(n, (unsigned)(round * 4 + i));
+			z[i] = malloc(pmd_deflate_bound(n));
+			ck_assert_int_eq(pmd_deflate(tx[i], msg[i], n, z[i],
+			    pmd_deflate_bound(n), &zlen[i]), PMD_OK);
+			memset(&sb[i], 0, sizeof(sb[i]));
+		}
+		/* First halves of all, then the second halves, reversed. */
+		for (i = 0; i < 4; i++)
+			ck_assert_int_eq(pmd_inflate(rx[i], z[i], zlen[i] / 2,
+			    0, n, sink_cb, &sb[i]), PMD_OK);
+		for (i = 4; i-- > 0;) {
+			half = zlen[i] / 2;
+			ck_assert_int_eq(pmd_inflate(rx[i], z[i] + half,
+			    zlen[i] - half, 1, n, sink_cb, &sb[i]), PMD_OK);
+		}
+		for (i = 0; i < 4; i++) {
+			ck_assert_uint_eq(sb[i].len, n);
+			ck_assert_mem_eq(sb[i].b, msg[i], n);
+			free(sb[i].b);
+		}
+		/* The same bytes as a stream of our own, made fresh. */
+		pp = params(1, 1, wbits[3], wbits[3]);
+		fresh = pmd_new(&pp, 0);
+		ck_assert_int_eq(pmd_deflate(fresh, msg[3], n, zf, sizeof(zf),
+		    &flen), PMD_OK);
+		ck_assert_uint_eq(flen, zlen[3]);
+		ck_assert_mem_eq(zf, z[3], flen);
+		pmd_free(fresh);
+		for (i = 0; i < 4; i++) {
+			free(msg[i]);
+			free(z[i]);
+		}
+	}
+	/* Garbage fails one message and leaves the pool fine for the next. */
+	memset(&sb[0], 0, sizeof(sb[0]));
+	ck_assert_int_eq(pmd_inflate(rx[0], (const uint8_t *)"\xff\xff\xff",
+	    3, 1, n, sink_cb, &sb[0]), PMD_ERROR);
+	free(sb[0].b);
+	roundtrip(params(1, 1, 9, 9), 3000, 100, 1);
+	for (i = 0; i < 4; i++) {
+		pmd_free(rx[i]);
+		pmd_free(tx[i]);
+	}
+	/* Freed pool streams come back on demand. */
+	pmd_pool_free();
+	roundtrip(params(1, 1, 12, 12), 3000, 100, 1);
+	pmd_pool_free();
 }
 END_TEST
 
@@ -622,6 +768,7 @@ pmd_suite(void)
 
 	tc = tcase_create("negotiate");
 	tcase_add_loop_test(tc, test_negotiate_value, 0, NELEM(neg_cases));
+	tcase_add_loop_test(tc, test_negotiate_shared, 0, NELEM(shared_cases));
 	tcase_add_test(tc, test_negotiate_params);
 	tcase_add_test(tc, test_negotiate_request);
 	suite_add_tcase(s, tc);
@@ -633,6 +780,7 @@ pmd_suite(void)
 	tcase_add_test(tc, test_inflate_errors);
 	tcase_add_test(tc, test_inflate_window8);
 	tcase_add_test(tc, test_deflate_context);
+	tcase_add_test(tc, test_pooled_interleaved);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parser");
