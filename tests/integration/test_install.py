@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
     not (BUILDDIR / "Makefile").is_file(),
     reason="no build tree (Makefile) at %s: set WSD_BUILDDIR" % BUILDDIR)
 
-DIRS = ("sbindir", "sysconfdir", "pkgdatadir", "mandir",
+DIRS = ("bindir", "sbindir", "sysconfdir", "pkgdatadir", "mandir",
         "systemdsystemunitdir")
 
 
@@ -72,6 +72,12 @@ def test_install_tree(installed):
     assert (under(dest, dirs["mandir"]) / "man5" / "wsd.ini.5").is_file()
     out = subprocess.run([str(wsd), "-V"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("wsd "), out
+    # The load generator and its page (issue 13).
+    bench = under(dest, dirs["bindir"]) / "wsd-bench"
+    assert bench.is_file() and os.access(bench, os.X_OK), bench
+    assert (under(dest, dirs["mandir"]) / "man1" / "wsd-bench.1").is_file()
+    out = subprocess.run([str(bench)], capture_output=True, text=True)
+    assert out.returncode == 2 and "usage: wsd-bench" in out.stderr, out
 
 
 def test_installed_units(installed):
