@@ -4,7 +4,8 @@
 // ("Multiple servers sharing a single HTTP/S server"); every handler is the
 // README's way of doing it (broadcast: send to each client in a loop).
 // permessage-deflate is switched on (ws's server default is off) so that the
-// --deflate workloads compress here as they do in the other servers.
+// --deflate workloads negotiate it here as in the other servers (with ws's
+// default threshold: messages under 1 KiB still go out uncompressed).
 //
 // Usage: node ws-peer.mjs [--port N] [--period-ms MS]
 import { createServer } from 'node:http';
