@@ -200,6 +200,7 @@ void	bconn_check_deadline(struct bconn *, uint64_t);
 
 /* mode.c: what each mode does with a connection */
 void	mode_open(struct bconn *);
+void	mode_start(void);
 int	mode_message(struct bconn *, int, const uint8_t *, size_t);
 void	mode_closed(struct bconn *, int);
 int	mode_server_close_ok(struct bconn *);

@@ -80,13 +80,15 @@ bench_error(struct bconn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Prints the usage and exits 2. */
+/* Prints the usage and exits 2 (0 and on stdout for --help). */
 static void __attribute__((noreturn))
 usage(const char *why)
 {
-	if (why != NULL)
+	FILE	*f = why != NULL && *why == '\0' ? stdout : stderr;
+
+	if (why != NULL && *why != '\0')
 		fprintf(stderr, "wsd-bench: %s\n", why);
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: wsd-bench connect|echo|broadcast|counter|idle [-c N] "
 	    "[-d SECONDS]\n"
 	    "                 [--ramp SECONDS] [-s BYTES] [-p N] [-r RATE] "
@@ -94,7 +96,7 @@ usage(const char *why)
 	    "                 [--hello] [--deflate] [--source ADDR[,ADDR...]] "
 	    "[--server-pid PID]\n"
 	    "                 [--cafile FILE] [--json] URL\n");
-	exit(2);
+	exit(f == stdout ? 0 : 2);
 }
 
 /* Parses a number in [min, max] or exits 2. */
@@ -284,6 +286,7 @@ parse_args(int argc, char **argv)
 			    1, 4194304);
 			break;
 		case 'h':
+			usage("");
 		default:
 			usage(NULL);
 		}
@@ -378,6 +381,7 @@ enter_ramp(void)
 	double		iv;
 
 	bench.phase = PH_RAMP;
+	mode_start();
 	if (bench.rate > 0) {
 		/* Ticks of 1 to 10 ms: fine enough to keep the rate even. */
 		iv = 1e6 / bench.rate;
@@ -690,8 +694,9 @@ report(void)
 int
 main(int argc, char **argv)
 {
-	struct timeval	tv = { 0, 100000 };
-	size_t		i;
+	struct timeval	 tv = { 0, 100000 }, dispatch_max = { 0, 5000 };
+	struct event_config *cfg;
+	size_t		 i;
 
 	parse_args(argc, argv);
 	raise_nofile();
@@ -702,10 +707,16 @@ main(int argc, char **argv)
 	if (bench.tls)
 		setup_tls();
 	bench.progress = isatty(STDERR_FILENO);
-	if ((bench.base = event_base_new()) == NULL) {
+	/* Look at the clock every 5 ms of callbacks, so the phase timers
+	   keep time while many connections are busy. */
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_max_dispatch_interval(cfg, &dispatch_max, 256,
+	    0) == -1 || (bench.base = event_base_new_with_config(cfg)) ==
+	    NULL) {
 		fprintf(stderr, "wsd-bench: event_base_new failed\n");
 		return 1;
 	}
+	event_config_free(cfg);
 	bench.nc = bench.conns + (bench.mode == MODE_BROADCAST &&
 	    bench.rate > 0);
 	bench.scratch_len = 65536;

@@ -255,7 +255,7 @@ mode_open(struct bconn *c)
 {
 	uint64_t	now = bench_now();
 	char		name[32];
-	int		i, n;
+	int		n;
 
 	switch (bench.mode) {
 	case MODE_CONNECT:
@@ -271,11 +271,9 @@ mode_open(struct bconn *c)
 		mode_ready(c);
 		break;
 	case MODE_ECHO:
+		/* Traffic starts with the ramp: connecting goes faster
+		   without it. */
 		mode_ready(c);
-		for (i = 0; i < bench.pipeline && mode_sending(); i++)
-			if (mode_echo_send(c) == -1)
-				return;
-		c->deadline = now + BENCH_REPLY_TIMEOUT_US;
 		break;
 	case MODE_IDLE:
 		hist_add(&bench.hist, now - c->t_start);
@@ -290,6 +288,30 @@ mode_open(struct bconn *c)
 	case MODE_COUNTER:
 		mode_ready(c);
 		break;
+	}
+}
+
+/* The ramp begins: echo connections fill their pipelines. */
+void
+mode_start(void)
+{
+	struct bconn	*c;
+	uint64_t	 now = bench_now();
+	int		 i, j;
+
+	if (bench.mode != MODE_ECHO)
+		return;
+	for (i = 0; i < bench.nc; i++) {
+		c = &bench.c[i];
+		if (c->st != BC_OPEN)
+			continue;
+		for (j = 0; j < bench.pipeline; j++)
+			if (mode_echo_send(c) == -1)
+				break;
+		if (c->st != BC_OPEN)
+			continue;
+		c->deadline = now + BENCH_REPLY_TIMEOUT_US;
+		bconn_flush(c);
 	}
 }
 

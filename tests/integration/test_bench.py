@@ -302,3 +302,8 @@ def test_bench_progress_on_a_terminal(bench_wsd):
         err
     assert err.endswith(b"\r\x1b[K"), err
     assert b"errors        0" in p.stdout
+
+
+def test_bench_help():
+    rc, out, err = run_bench(["--help"], timeout=10)
+    assert rc == 0 and out.startswith("usage: wsd-bench "), (rc, out, err)
