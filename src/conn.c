@@ -54,7 +54,6 @@ struct conn_proxy {
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
-static void	conn_timer_cb(evutil_socket_t, short, void *);
 
 /* Moves c to a new state, logging the transition at debug level. */
 void
@@ -66,18 +65,131 @@ conn_set_state(struct conn *c, enum conn_state state)
 	c->state = state;
 }
 
+/*
+ * Connection timers without a libevent event each: one list per duration
+ * (handshake_timeout, a route's ping_interval, ...), in the order the
+ * connections were armed, which for one duration is deadline order. Each
+ * list has one libevent timer, for its head. A duration of 0 is "as soon
+ * as the loop comes round" (conn_timer_soon).
+ */
+struct conn_tlist {
+	double			 secs;
+	TAILQ_HEAD(, conn)	 conns;
+	struct event		*ev;
+};
+
+static struct conn_tlist **conn_tlists;
+static size_t		 conn_ntlists;
+
+static void	conn_timer_cb(struct conn *);
+
+/* Arms list t's libevent timer for its head, if any. */
+static void
+conn_tlist_arm(struct conn_tlist *t, double now)
+{
+	struct conn	*c;
+	struct timeval	 tv;
+	double		 left;
+
+	if ((c = TAILQ_FIRST(&t->conns)) == NULL) {
+		evtimer_del(t->ev);
+		return;
+	}
+	left = c->deadline - now;
+	tv = config_timeval(left > 0 ? left : 0);
+	evtimer_add(t->ev, &tv);
+}
+
+/* A list's head is due: runs every connection whose deadline passed. */
+static void
+conn_tlist_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_tlist	*t = arg;
+	struct conn		*c;
+	double			 now = conn_now();
+
+	(void)fd;
+	(void)what;
+	/* A millisecond early is on time: libevent rounds. */
+	while ((c = TAILQ_FIRST(&t->conns)) != NULL &&
+	    c->deadline <= now + 0.001) {
+		TAILQ_REMOVE(&t->conns, c, tentry);
+		c->tlist = NULL;
+		conn_timer_cb(c);
+	}
+	conn_tlist_arm(t, conn_now());
+}
+
+/* The list for a duration, made on first use (or an empty one reused). */
+static struct conn_tlist *
+conn_tlist_get(struct server *srv, double secs)
+{
+	struct conn_tlist	**v, *t, *spare = NULL;
+	size_t			  i;
+
+	for (i = 0; i < conn_ntlists; i++) {
+		if (conn_tlists[i]->secs == secs)
+			return conn_tlists[i];
+		if (spare == NULL && TAILQ_EMPTY(&conn_tlists[i]->conns))
+			spare = conn_tlists[i];
+	}
+	/* Reloads bring new durations: an idle list takes one. */
+	if (spare != NULL && conn_ntlists >= 16) {
+		spare->secs = secs;
+		return spare;
+	}
+	if ((v = reallocarray(conn_tlists, conn_ntlists + 1,
+	    sizeof(*v))) == NULL)
+		return NULL;
+	conn_tlists = v;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->ev = evtimer_new(srv->base, conn_tlist_cb, t)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->secs = secs;
+	TAILQ_INIT(&t->conns);
+	conn_tlists[conn_ntlists++] = t;
+	return t;
+}
+
+/* Takes c off its timer list. */
+static void
+conn_timer_del(struct conn *c)
+{
+	if (c->tlist == NULL)
+		return;
+	/* The list's timer may fire for nothing: it re-arms itself. */
+	TAILQ_REMOVE(&c->tlist->conns, c, tentry);
+	c->tlist = NULL;
+}
+
+/* Arms c's timer for secs (0: as soon as the loop comes round). */
+static void
+conn_timer_arm(struct conn *c, double secs)
+{
+	struct conn_tlist	*t;
+	double			 now = conn_now();
+
+	conn_timer_del(c);
+	if ((t = conn_tlist_get(c->srv, secs)) == NULL)
+		fatalx("cannot create a timer");
+	c->deadline = now + secs;
+	c->tlist = t;
+	TAILQ_INSERT_TAIL(&t->conns, c, tentry);
+	if (TAILQ_FIRST(&t->conns) == c)
+		conn_tlist_arm(t, now);
+}
+
 /* (Re)arms the connection's single timer; 0 seconds disarms it. */
 void
 conn_timer_set(struct conn *c, double seconds)
 {
-	struct timeval	tv;
-
-	if (seconds <= 0) {
-		evtimer_del(c->timer);
-		return;
-	}
-	tv = config_timeval(seconds);
-	evtimer_add(c->timer, &tv);
+	if (seconds <= 0)
+		conn_timer_del(c);
+	else
+		conn_timer_arm(c, seconds);
 }
 
 /* Seconds elapsed since t, for the access log. */
@@ -811,8 +923,7 @@ conn_free_early(struct conn *c)
 			event_free(c->proxy->ev);
 		free(c->proxy);
 	}
-	if (c->timer != NULL)
-		event_free(c->timer);
+	conn_timer_del(c);
 	free(c->hp);
 	generation_unref(c->gen);
 	free(c);
@@ -948,16 +1059,13 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		conn_free_early(c);
 		return NULL;
 	}
-	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
-	if (proxy && c->timer != NULL &&
-	    (c->proxy = calloc(1, sizeof(*c->proxy))) != NULL) {
+	if (proxy && (c->proxy = calloc(1, sizeof(*c->proxy))) != NULL) {
 		c->proxy->fd = fd;
 		c->proxy->tls = tls;
 		c->proxy->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
 		    conn_proxy_cb, c);
 	}
-	if (c->timer == NULL || (proxy && (c->proxy == NULL ||
-	    c->proxy->ev == NULL))) {
+	if (proxy && (c->proxy == NULL || c->proxy->ev == NULL)) {
 		log_warnx("%s: cannot set up connection", c->peer);
 		evutil_closesocket(fd);
 		conn_free_early(c);
@@ -1061,7 +1169,7 @@ conn_flush_close(struct conn *c)
 	 */
 	if (c->app_opened && !c->end_pending) {
 		c->end_pending = 1;
-		event_active(c->timer, EV_TIMEOUT, 1);
+		conn_timer_arm(c, 0);
 	}
 	if (c->bev == NULL)
 		conn_out_dirty(c);	/* half-closes once written */
@@ -1190,12 +1298,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* The connection's timer: its meaning depends on the state. */
 static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+conn_timer_cb(struct conn *c)
 {
-	struct conn	*c = arg;
-
-	(void)fd;
-	(void)what;
 	if (c->end_pending) {
 		c->end_pending = 0;
 		conn_ws_end(c);

@@ -89,6 +89,7 @@ struct conn_file {
 
 struct conn_slice;
 struct conn_input;
+struct conn_tlist;
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
@@ -109,7 +110,10 @@ struct conn {
 	size_t			 out_held;	/* memory the queue holds */
 	struct conn_input	*in;		/* no bev: bytes left over */
 	TAILQ_ENTRY(conn)	 dirty;		/* output to flush this turn */
-	struct event		*timer;		/* meaning depends on state */
+	/* The one timer: its meaning depends on the state (conn.c). */
+	struct conn_tlist	*tlist;		/* NULL: not armed */
+	TAILQ_ENTRY(conn)	 tentry;
+	double			 deadline;	/* on the monotonic clock */
 	struct generation	*gen;		/* a reference: its conf, routes
 						 * and tls; route is in it */
 	const struct wsd_route	*route;
