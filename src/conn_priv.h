@@ -73,7 +73,8 @@ struct conn_ws {
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
 	struct access_rate	 rate;		/* max_messages_per_second */
-	struct log_limit	 log;		/* lines the client causes */
+	struct log_limit	*log;		/* lines the client causes;
+						 * NULL until the first */
 };
 
 /*

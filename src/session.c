@@ -55,7 +55,6 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		return -1;
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
-	log_limit_init(&c->ws->log, c->peer);
 	/* RFC 7692: an unacceptable offer only means no compression. */
 	if (c->route->lim.compression && pmd_negotiate(req, &pp, ext)) {
 		if ((c->ws->pmd = pmd_new(&pp, 0)) == NULL) {
@@ -528,7 +527,10 @@ conn_ws_free(struct conn *c)
 			    WS_CLOSE_ABNORMAL;
 
 	conn_ws_end(c);
-	log_limit_flush(&c->ws->log);
+	if (c->ws->log != NULL) {
+		log_limit_flush(c->ws->log);
+		free(c->ws->log);
+	}
 	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
 	    c->peer, c->route->path, conn_elapsed(&c->ws->start), code,
 	    c->ws->bytes_in, c->ws->bytes_out);
@@ -588,5 +590,14 @@ conn_ws_send_timeout(struct conn *c)
 struct log_limit *
 conn_log_limit(struct conn *c)
 {
-	return &c->ws->log;
+	/* Out of memory: such clients share one budget. */
+	static struct log_limit	 spare = { "clients", { { 0 } } };
+
+	/* Most clients never cause a line: made on the first one. */
+	if (c->ws->log == NULL) {
+		if ((c->ws->log = malloc(sizeof(*c->ws->log))) == NULL)
+			return &spare;
+		log_limit_init(c->ws->log, c->peer);
+	}
+	return c->ws->log;
 }
