@@ -22,6 +22,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include <sys/uio.h>
+
 #include "app.h"
 #include "config.h"
 #include "conn.h"
@@ -52,7 +54,6 @@ struct conn_proxy {
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
-static void	conn_timer_cb(evutil_socket_t, short, void *);
 
 /* Moves c to a new state, logging the transition at debug level. */
 void
@@ -64,18 +65,131 @@ conn_set_state(struct conn *c, enum conn_state state)
 	c->state = state;
 }
 
+/*
+ * Connection timers without a libevent event each: one list per duration
+ * (handshake_timeout, a route's ping_interval, ...), in the order the
+ * connections were armed, which for one duration is deadline order. Each
+ * list has one libevent timer, for its head. A duration of 0 is "as soon
+ * as the loop comes round" (conn_timer_soon).
+ */
+struct conn_tlist {
+	double			 secs;
+	TAILQ_HEAD(, conn)	 conns;
+	struct event		*ev;
+};
+
+static struct conn_tlist **conn_tlists;
+static size_t		 conn_ntlists;
+
+static void	conn_timer_cb(struct conn *);
+
+/* Arms list t's libevent timer for its head, if any. */
+static void
+conn_tlist_arm(struct conn_tlist *t, double now)
+{
+	struct conn	*c;
+	struct timeval	 tv;
+	double		 left;
+
+	if ((c = TAILQ_FIRST(&t->conns)) == NULL) {
+		evtimer_del(t->ev);
+		return;
+	}
+	left = c->deadline - now;
+	tv = config_timeval(left > 0 ? left : 0);
+	evtimer_add(t->ev, &tv);
+}
+
+/* A list's head is due: runs every connection whose deadline passed. */
+static void
+conn_tlist_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_tlist	*t = arg;
+	struct conn		*c;
+	double			 now = conn_now();
+
+	(void)fd;
+	(void)what;
+	/* A millisecond early is on time: libevent rounds. */
+	while ((c = TAILQ_FIRST(&t->conns)) != NULL &&
+	    c->deadline <= now + 0.001) {
+		TAILQ_REMOVE(&t->conns, c, tentry);
+		c->tlist = NULL;
+		conn_timer_cb(c);
+	}
+	conn_tlist_arm(t, conn_now());
+}
+
+/* The list for a duration, made on first use (or an empty one reused). */
+static struct conn_tlist *
+conn_tlist_get(struct server *srv, double secs)
+{
+	struct conn_tlist	**v, *t, *spare = NULL;
+	size_t			  i;
+
+	for (i = 0; i < conn_ntlists; i++) {
+		if (conn_tlists[i]->secs == secs)
+			return conn_tlists[i];
+		if (spare == NULL && TAILQ_EMPTY(&conn_tlists[i]->conns))
+			spare = conn_tlists[i];
+	}
+	/* Reloads bring new durations: an idle list takes one. */
+	if (spare != NULL && conn_ntlists >= 16) {
+		spare->secs = secs;
+		return spare;
+	}
+	if ((v = reallocarray(conn_tlists, conn_ntlists + 1,
+	    sizeof(*v))) == NULL)
+		return NULL;
+	conn_tlists = v;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->ev = evtimer_new(srv->base, conn_tlist_cb, t)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->secs = secs;
+	TAILQ_INIT(&t->conns);
+	conn_tlists[conn_ntlists++] = t;
+	return t;
+}
+
+/* Takes c off its timer list. */
+static void
+conn_timer_del(struct conn *c)
+{
+	if (c->tlist == NULL)
+		return;
+	/* The list's timer may fire for nothing: it re-arms itself. */
+	TAILQ_REMOVE(&c->tlist->conns, c, tentry);
+	c->tlist = NULL;
+}
+
+/* Arms c's timer for secs (0: as soon as the loop comes round). */
+static void
+conn_timer_arm(struct conn *c, double secs)
+{
+	struct conn_tlist	*t;
+	double			 now = conn_now();
+
+	conn_timer_del(c);
+	if ((t = conn_tlist_get(c->srv, secs)) == NULL)
+		fatalx("cannot create a timer");
+	c->deadline = now + secs;
+	c->tlist = t;
+	TAILQ_INSERT_TAIL(&t->conns, c, tentry);
+	if (TAILQ_FIRST(&t->conns) == c)
+		conn_tlist_arm(t, now);
+}
+
 /* (Re)arms the connection's single timer; 0 seconds disarms it. */
 void
 conn_timer_set(struct conn *c, double seconds)
 {
-	struct timeval	tv;
-
-	if (seconds <= 0) {
-		evtimer_del(c->timer);
-		return;
-	}
-	tv = config_timeval(seconds);
-	evtimer_add(c->timer, &tv);
+	if (seconds <= 0)
+		conn_timer_del(c);
+	else
+		conn_timer_arm(c, seconds);
 }
 
 /* Seconds elapsed since t, for the access log. */
@@ -87,6 +201,556 @@ conn_elapsed(const struct timeval *t)
 	gettimeofday(&now, NULL);
 	timersub(&now, t, &d);
 	return (double)d.tv_sec + (double)d.tv_usec / 1e6;
+}
+
+/*
+ * The output queue of a plain WebSocket: slices written with writev.
+ * A reference slice points into a refcounted frame (a hub's, shared by
+ * every member) and costs only the slice; small frames of the
+ * connection's own (pongs, app messages, close) are copied into the tail
+ * slice, which has room for CONN_TAIL_MIN bytes or more, so that a burst
+ * of them costs one allocation. out_held counts what the queue holds:
+ * slices, copy room and referenced bytes, and is what max_send_buffer
+ * bounds.
+ */
+#define CONN_TAIL_MIN	512
+#define CONN_IOV_MAX	64
+#define CONN_FLUSH_AT	16384
+
+struct conn_slice {
+	struct conn_slice	*next;
+	const uint8_t		*base;		/* the bytes */
+	size_t			 len;		/* bytes at base */
+	size_t			 off;		/* bytes written */
+	size_t			 cap;		/* copy: room in buf; 0: a ref */
+	void			(*cleanup)(const void *, size_t, void *);
+	void			*arg;
+	uint8_t			 buf[];
+};
+
+/* Input of a plain WebSocket not parsed yet (backpressure, upgrade). */
+struct conn_input {
+	size_t		 len;
+	uint8_t		 data[];
+};
+
+/* One buffer per loop: every plain WebSocket reads into it. */
+static uint8_t		 conn_scratch[CONN_SCRATCH];
+
+/* Connections with output to write before the loop waits again. */
+static TAILQ_HEAD(, conn) conn_dirty = TAILQ_HEAD_INITIALIZER(conn_dirty);
+static unsigned		 conn_ndirty;
+static struct event	*conn_flush_ev;
+
+static void	conn_out_flush(struct conn *);
+static int	conn_out_write(struct conn *);
+static void	conn_io_write_cb(evutil_socket_t, short, void *);
+
+/* Memory a slice holds. */
+static size_t
+conn_slice_held(const struct conn_slice *s)
+{
+	return sizeof(*s) + (s->cap != 0 ? s->cap : s->len);
+}
+
+/* Frees a slice, releasing a referenced frame. */
+static void
+conn_slice_free(struct conn_slice *s)
+{
+	if (s->cleanup != NULL)
+		s->cleanup(s->base, s->len, s->arg);
+	free(s);
+}
+
+/* Writes the dirty connections' output, once per loop iteration. */
+static void
+conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c;
+	unsigned	 n = conn_ndirty;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* Those that turn dirty meanwhile wait for the next round. */
+	while (n-- > 0 && (c = TAILQ_FIRST(&conn_dirty)) != NULL) {
+		TAILQ_REMOVE(&conn_dirty, c, dirty);
+		conn_ndirty--;
+		c->is_dirty = 0;
+		conn_out_flush(c);
+	}
+	if (conn_ndirty > 0)
+		event_active(conn_flush_ev, EV_TIMEOUT, 1);
+}
+
+/*
+ * Marks c to be flushed in this loop iteration: small messages queued for
+ * it meanwhile leave in one writev. Once the queue holds half the send
+ * limit (or CONN_FLUSH_AT) it is written at once, so that a burst read in
+ * one go does not pile up to the limit before the flush.
+ */
+static void
+conn_out_dirty(struct conn *c)
+{
+	size_t	at = conn_send_limit(c) / 2;
+
+	if (c->bev != NULL)
+		return;
+	if (!c->is_dirty) {
+		if (conn_flush_ev == NULL && (conn_flush_ev = event_new(
+		    c->srv->base, -1, 0, conn_flush_cb, NULL)) == NULL)
+			fatalx("cannot create the flush event");
+		c->is_dirty = 1;
+		TAILQ_INSERT_TAIL(&conn_dirty, c, dirty);
+		if (conn_ndirty++ == 0)
+			event_active(conn_flush_ev, EV_TIMEOUT, 1);
+	}
+	if (c->out_held >= (at < CONN_FLUSH_AT ? at : CONN_FLUSH_AT) &&
+	    (c->wev == NULL || !event_pending(c->wev, EV_WRITE, NULL)))
+		/* Errors and what follows a drain wait for the flush. */
+		conn_out_write(c);
+}
+
+/* Appends a slice to the queue. */
+static void
+conn_out_append(struct conn *c, struct conn_slice *s)
+{
+	s->next = NULL;
+	if (c->out_tail != NULL)
+		c->out_tail->next = s;
+	else
+		c->out = s;
+	c->out_tail = s;
+	c->out_held += conn_slice_held(s);
+}
+
+/* Room for n more bytes in the tail copy slice; NULL when out of memory. */
+static struct conn_slice *
+conn_out_room(struct conn *c, size_t n)
+{
+	struct conn_slice	*s = c->out_tail;
+	size_t			 cap;
+
+	if (s != NULL && s->cap - s->len >= n && s->cap != 0)
+		return s;
+	cap = n < CONN_TAIL_MIN ? CONN_TAIL_MIN : n;
+	if ((s = malloc(sizeof(*s) + cap)) == NULL)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->base = s->buf;
+	s->cap = cap;
+	conn_out_append(c, s);
+	return s;
+}
+
+/* Queues a copy of len bytes. */
+int
+conn_out_add(struct conn *c, const void *data, size_t len)
+{
+	struct conn_slice	*s;
+
+	if (c->bev != NULL)
+		return evbuffer_add(bufferevent_get_output(c->bev), data, len);
+	if (len == 0)
+		return 0;
+	if ((s = conn_out_room(c, len)) == NULL)
+		return -1;
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	conn_out_dirty(c);
+	return 0;
+}
+
+/*
+ * Queues len bytes by reference; cleanup(data, len, arg) runs once they
+ * are written or dropped. A bufferevent copies small ones (a reference
+ * costs it a 1 KiB chain) and calls cleanup at once.
+ */
+int
+conn_out_ref(struct conn *c, const void *data, size_t len,
+    void (*cleanup)(const void *, size_t, void *), void *arg)
+{
+	struct evbuffer		*out;
+	struct conn_slice	*s;
+
+	if (c->bev != NULL) {
+		out = bufferevent_get_output(c->bev);
+		if (len >= CONN_SHARE_MIN)
+			return evbuffer_add_reference(out, data, len, cleanup,
+			    arg);
+		if (evbuffer_add(out, data, len) == -1)
+			return -1;
+		cleanup(data, len, arg);
+		return 0;
+	}
+	if ((s = malloc(sizeof(*s))) == NULL)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	s->base = data;
+	s->len = len;
+	s->cleanup = cleanup;
+	s->arg = arg;
+	conn_out_append(c, s);
+	conn_out_dirty(c);
+	return 0;
+}
+
+/* The reservation of the bufferevent's output between reserve and commit. */
+static struct evbuffer_iovec conn_reserved;
+
+/* Room for up to n bytes at the end of the output; NULL: no memory. */
+uint8_t *
+conn_out_reserve(struct conn *c, size_t n)
+{
+	struct conn_slice	*s;
+
+	if (c->bev != NULL) {
+		if (evbuffer_reserve_space(bufferevent_get_output(c->bev),
+		    (ev_ssize_t)n, &conn_reserved, 1) != 1)
+			return NULL;
+		return conn_reserved.iov_base;
+	}
+	if ((s = conn_out_room(c, n)) == NULL)
+		return NULL;
+	return s->buf + s->len;
+}
+
+/* Adds the first n bytes written at conn_out_reserve()'s pointer. */
+int
+conn_out_commit(struct conn *c, size_t n)
+{
+	if (c->bev != NULL) {
+		conn_reserved.iov_len = n;
+		return evbuffer_commit_space(bufferevent_get_output(c->bev),
+		    &conn_reserved, 1);
+	}
+	c->out_tail->len += n;
+	conn_out_dirty(c);
+	return 0;
+}
+
+/* Bytes waiting in c's output: the memory its queue holds. */
+size_t
+conn_output_length(struct conn *c)
+{
+	if (c->bev != NULL)
+		return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->out_held;
+}
+
+/* Calls hub_member_drained() once c's output is at most low bytes. */
+void
+conn_watch_drain(struct conn *c, size_t low)
+{
+	if (c->hub_drain || c->state != CONN_WS_OPEN)
+		return;
+	c->hub_drain = 1;
+	if (c->bev == NULL) {
+		c->ws->drain_low = low;
+		conn_out_dirty(c);	/* it may be there already */
+	} else if (!c->paused)
+		bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
+}
+
+/* Frees the queue and whatever input is left of a plain WebSocket. */
+static void
+conn_io_free(struct conn *c)
+{
+	struct conn_slice	*s;
+
+	while ((s = c->out) != NULL) {
+		c->out = s->next;
+		conn_slice_free(s);
+	}
+	c->out_tail = NULL;
+	c->out_held = 0;
+	free(c->in);
+	c->in = NULL;
+	if (c->is_dirty) {
+		TAILQ_REMOVE(&conn_dirty, c, dirty);
+		conn_ndirty--;
+		c->is_dirty = 0;
+	}
+	if (c->rev != NULL)
+		event_free(c->rev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	c->rev = c->wev = NULL;
+}
+
+/*
+ * Arms write interest with the send timeout: it fires when the output has
+ * made no progress for that long. Armed again after each progress.
+ */
+static int
+conn_out_arm(struct conn *c)
+{
+	struct timeval	 tv, *tvp = NULL;
+
+	if (c->wev == NULL && (c->wev = event_new(c->srv->base, c->fd,
+	    EV_WRITE | EV_PERSIST, conn_io_write_cb, c)) == NULL)
+		return -1;
+	if (c->ws != NULL && c->route->lim.send_timeout > 0) {
+		tv = config_timeval(c->route->lim.send_timeout);
+		tvp = &tv;
+	}
+	return event_add(c->wev, tvp);
+}
+
+/* Removes n written bytes, and empty slices, from the front of the queue. */
+static void
+conn_out_consume(struct conn *c, size_t n)
+{
+	struct conn_slice	*s;
+	size_t			 k;
+
+	while ((s = c->out) != NULL) {
+		k = s->len - s->off;
+		if (n < k) {
+			s->off += n;
+			return;
+		}
+		n -= k;
+		c->out = s->next;
+		if (c->out == NULL)
+			c->out_tail = NULL;
+		c->out_held -= conn_slice_held(s);
+		conn_slice_free(s);
+	}
+}
+
+/*
+ * What follows a write on a plain WebSocket: the end of flush-then-close,
+ * a hub's drain, the end of backpressure.
+ */
+static void
+conn_out_progress(struct conn *c)
+{
+	if (c->state == CONN_FLUSH_CLOSE) {
+		if (c->out != NULL)
+			return;
+		shutdown(c->fd, SHUT_WR);
+		conn_set_state(c, CONN_LINGER);
+		return;
+	}
+	if (c->hub_drain && c->ws != NULL &&
+	    c->out_held <= c->ws->drain_low) {
+		/* May queue more and ask for the next drain. */
+		c->hub_drain = 0;
+		hub_member_drained(&c->ws->member);
+	}
+	if (c->paused && c->out_held <= conn_send_limit(c) / 2) {
+		c->paused = 0;
+		event_add(c->rev, NULL);
+		log_debug("%s: output drained, reading resumed", c->peer);
+		/* What was read before the pause is still waiting. */
+		conn_io_input(c);
+	}
+}
+
+/*
+ * Writes what the queue holds with writev until it is empty or the socket
+ * is full. Returns 1 after progress, 0 without, -1 on an error (errno).
+ */
+static int
+conn_out_write(struct conn *c)
+{
+	struct iovec		 iov[CONN_IOV_MAX];
+	struct conn_slice	*s;
+	ssize_t			 n;
+	int			 cnt, progress = 0;
+
+	while (c->out != NULL) {
+		for (cnt = 0, s = c->out; s != NULL && cnt < CONN_IOV_MAX;
+		    s = s->next) {
+			if (s->len == s->off)
+				continue;
+			iov[cnt].iov_base = (void *)(s->base + s->off);
+			iov[cnt].iov_len = s->len - s->off;
+			cnt++;
+		}
+		if (cnt == 0) {
+			/* Empty slices only: a reservation not used. */
+			conn_out_consume(c, 0);
+			break;
+		}
+		n = writev(c->fd, iov, cnt);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		progress = 1;
+		conn_out_consume(c, (size_t)n);
+	}
+	return progress;
+}
+
+/*
+ * Writes the queue; write interest is armed only when the socket is full,
+ * and dropped once the queue drains. Then what a drain brings.
+ */
+static void
+conn_out_flush(struct conn *c)
+{
+	int	progress;
+
+	if ((progress = conn_out_write(c)) == -1) {
+		conn_close(c, strerror(errno));
+		return;
+	}
+	if (c->out != NULL) {
+		/* A timeout restarts only with progress. */
+		if ((progress || c->wev == NULL ||
+		    !event_pending(c->wev, EV_WRITE, NULL)) &&
+		    conn_out_arm(c) == -1) {
+			conn_close(c, "cannot wait for output");
+			return;
+		}
+	} else if (c->wev != NULL) {
+		event_free(c->wev);
+		c->wev = NULL;
+	}
+	conn_out_progress(c);
+}
+
+/* A plain WebSocket's socket is writable, or its output stalled. */
+static void
+conn_io_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		if (c->ws != NULL)
+			conn_ws_send_timeout(c);
+		conn_close(c, "send timeout");
+		return;
+	}
+	conn_out_flush(c);
+}
+
+/*
+ * Parses bytes at the front of the scratch buffer; what the session does
+ * not take now (backpressure) is kept until reading resumes.
+ */
+static void
+conn_io_parse(struct conn *c, size_t len)
+{
+	size_t	used;
+
+	if (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING)
+		return;		/* flush-close, linger: input is dropped */
+	used = conn_ws_input(c, conn_scratch, len);
+	if (used == len || (c->state != CONN_WS_OPEN &&
+	    c->state != CONN_WS_CLOSING))
+		return;
+	if ((c->in = malloc(sizeof(*c->in) + len - used)) == NULL) {
+		conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	c->in->len = len - used;
+	memcpy(c->in->data, conn_scratch + used, len - used);
+}
+
+/* Parses what a plain WebSocket has left over, without reading. */
+void
+conn_io_input(struct conn *c)
+{
+	size_t	len;
+
+	if (c->in == NULL || c->bev != NULL)
+		return;
+	len = c->in->len;
+	memcpy(conn_scratch, c->in->data, len);
+	free(c->in);
+	c->in = NULL;
+	conn_io_parse(c, len);
+}
+
+/* A plain WebSocket's socket is readable. */
+static void
+conn_io_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	size_t		 len = 0;
+	ssize_t		 n;
+
+	(void)what;
+	if (c->in != NULL) {
+		len = c->in->len;
+		memcpy(conn_scratch, c->in->data, len);
+		free(c->in);
+		c->in = NULL;
+	}
+	if (len == sizeof(conn_scratch))
+		n = -1, errno = EAGAIN;	/* parse the leftover first */
+	else
+		do
+			n = read(fd, conn_scratch + len,
+			    sizeof(conn_scratch) - len);
+		while (n == -1 && errno == EINTR);
+	if (n == 0) {
+		conn_close(c, c->state == CONN_LINGER ? "closed" : "eof");
+		return;
+	}
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		conn_close(c, strerror(errno));
+		return;
+	}
+	if (n > 0)
+		len += (size_t)n;
+	conn_io_parse(c, len);
+}
+
+/*
+ * Takes a plain WebSocket's socket from its bufferevent once the upgrade
+ * request is answered: what the bufferevent holds (the 101, an app's
+ * first messages, frames that followed the request) moves to c. -1 when
+ * c was closed.
+ */
+int
+conn_io_takeover(struct conn *c)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct conn_slice	*s = NULL;
+	size_t			 olen = evbuffer_get_length(out);
+	size_t			 ilen = evbuffer_get_length(in);
+
+	c->rev = event_new(c->srv->base, c->fd, EV_READ | EV_PERSIST,
+	    conn_io_read_cb, c);
+	if (olen > 0 && (s = malloc(sizeof(*s) + olen)) != NULL) {
+		memset(s, 0, sizeof(*s));
+		s->base = s->buf;
+		s->cap = s->len = olen;
+		/* Its start is frozen: only the bev may drain it. */
+		evbuffer_unfreeze(out, 1);
+		evbuffer_copyout(out, s->buf, olen);
+	}
+	if (ilen > 0 && (c->in = malloc(sizeof(*c->in) + ilen)) != NULL) {
+		c->in->len = ilen;
+		evbuffer_copyout(in, c->in->data, ilen);
+	}
+	if (c->rev == NULL || (olen > 0 && s == NULL) ||
+	    (ilen > 0 && c->in == NULL)) {
+		free(s);
+		log_warnx("%s: cannot take over the socket", c->peer);
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	if (s != NULL) {
+		conn_out_append(c, s);
+		conn_out_dirty(c);
+	}
+	if (!c->paused)
+		event_add(c->rev, NULL);
+	return 0;
 }
 
 /* Formats a peer address as ADDR:PORT or [ADDR]:PORT. */
@@ -218,14 +882,16 @@ conn_start(struct conn *c, evutil_socket_t fd, int tls)
 				    c->bev, 1);
 		}
 	} else
-		c->bev = bufferevent_socket_new(srv->base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
+		/* c closes fd: a WebSocket takes it over from the bev. */
+		c->bev = bufferevent_socket_new(srv->base, fd, 0);
 	if (c->bev == NULL) {
 		log_warnx("%s: cannot set up connection", c->peer);
 		evutil_closesocket(fd);
 		conn_close(c, "cannot set up connection");
 		return -1;
 	}
+	if (!tls)
+		c->fd = fd;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	/*
@@ -257,8 +923,7 @@ conn_free_early(struct conn *c)
 			event_free(c->proxy->ev);
 		free(c->proxy);
 	}
-	if (c->timer != NULL)
-		event_free(c->timer);
+	conn_timer_del(c);
 	free(c->hp);
 	generation_unref(c->gen);
 	free(c);
@@ -380,6 +1045,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		return NULL;
 	}
 	c->srv = srv;
+	c->fd = -1;
 	conn_format_peer(c->peer, sizeof(c->peer), sa);
 	cidr_addr_from_sockaddr(sa, &c->hop);
 	c->addr = c->hop;
@@ -393,16 +1059,13 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		conn_free_early(c);
 		return NULL;
 	}
-	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
-	if (proxy && c->timer != NULL &&
-	    (c->proxy = calloc(1, sizeof(*c->proxy))) != NULL) {
+	if (proxy && (c->proxy = calloc(1, sizeof(*c->proxy))) != NULL) {
 		c->proxy->fd = fd;
 		c->proxy->tls = tls;
 		c->proxy->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
 		    conn_proxy_cb, c);
 	}
-	if (c->timer == NULL || (proxy && (c->proxy == NULL ||
-	    c->proxy->ev == NULL))) {
+	if (proxy && (c->proxy == NULL || c->proxy->ev == NULL)) {
 		log_warnx("%s: cannot set up connection", c->peer);
 		evutil_closesocket(fd);
 		conn_free_early(c);
@@ -440,10 +1103,13 @@ conn_close(struct conn *c, const char *reason)
 		srv->stats.tls_current--;
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
+	conn_io_free(c);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	else if (c->proxy != NULL)
 		evutil_closesocket(c->proxy->fd);
+	if (c->fd != -1)
+		evutil_closesocket(c->fd);
 	conn_free_early(c);
 	server_conn_gone(srv);
 }
@@ -452,11 +1118,17 @@ conn_close(struct conn *c, const char *reason)
 void
 conn_check_output(struct conn *c, size_t limit)
 {
-	if (c->paused ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) <= limit)
+	if (c->paused || conn_output_length(c) <= limit)
 		return;
 	c->paused = 1;
 	c->srv->stats.out_paused++;
+	if (c->bev == NULL) {
+		/* Resumed at half the limit: conn_out_progress(). */
+		event_del(c->rev);
+		log_debug("%s: output over %zu bytes, reading paused",
+		    c->peer, limit);
+		return;
+	}
 	bufferevent_disable(c->bev, EV_READ);
 	/* The write callback fires once half the backlog has drained. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, limit / 2, 0);
@@ -478,8 +1150,16 @@ void
 conn_flush_close(struct conn *c)
 {
 	conn_set_state(c, CONN_FLUSH_CLOSE);
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_READ);
+	if (c->bev != NULL) {
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		bufferevent_enable(c->bev, EV_READ);
+	} else {
+		/* Input is read and dropped from now on. */
+		free(c->in);
+		c->in = NULL;
+		if (c->paused)
+			event_add(c->rev, NULL);
+	}
 	c->paused = 0;
 	conn_timer_set(c, c->gen->conf->close_timeout);
 	/*
@@ -489,9 +1169,11 @@ conn_flush_close(struct conn *c)
 	 */
 	if (c->app_opened && !c->end_pending) {
 		c->end_pending = 1;
-		event_active(c->timer, EV_TIMEOUT, 1);
+		conn_timer_arm(c, 0);
 	}
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (c->bev == NULL)
+		conn_out_dirty(c);	/* half-closes once written */
+	else if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_write_cb(c->bev, c);
 }
 
@@ -616,12 +1298,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* The connection's timer: its meaning depends on the state. */
 static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+conn_timer_cb(struct conn *c)
 {
-	struct conn	*c = arg;
-
-	(void)fd;
-	(void)what;
 	if (c->end_pending) {
 		c->end_pending = 0;
 		conn_ws_end(c);

@@ -35,18 +35,22 @@ void	conn_shutdown(struct conn *c);
 
 /* For hub.c: */
 
-/* Frames at least this long are shared by reference, smaller ones copied. */
+/*
+ * Through a bufferevent (TLS), frames at least this long are shared by
+ * reference, smaller ones copied; a plain WebSocket's queue takes every
+ * frame by reference.
+ */
 #define CONN_SHARE_MIN	1024
 
-/* Bytes waiting in c's output. */
+/* Bytes waiting in c's output (what its queue holds, for a plain one). */
 size_t	conn_output_length(struct conn *c);
 /* 1 while c is a WebSocket that may still be sent messages. */
 int	conn_is_open(const struct conn *c);
 /*
- * Queues an encoded frame by reference (no copy), or copies it when it is
- * smaller than CONN_SHARE_MIN; cleanup(data, len, arg) runs once the
- * output is done with it (at once after a copy). -1 (cleanup not called)
- * when c is not open.
+ * Queues an encoded frame by reference (no copy), or, through a
+ * bufferevent, copies it when it is smaller than CONN_SHARE_MIN;
+ * cleanup(data, len, arg) runs once the output is done with it (at once
+ * after a copy). -1 (cleanup not called) when c is not open.
  */
 int	conn_send_shared(struct conn *c, const void *frame, size_t len,
 	    size_t payload_len, void (*cleanup)(const void *, size_t, void *),

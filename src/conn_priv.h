@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <stdint.h>
 
+#include <event2/util.h>
+
 #include "access.h"
 #include "cidr.h"
 #include "hub.h"
@@ -44,8 +46,11 @@ enum conn_state {
 	CONN_LINGER,		/* write side shut; discard input until EOF */
 };
 
-/* Bytes handed to the frame parser per step; also the unmask buffer. */
-#define CONN_CHUNK	16384
+/*
+ * The per-loop read buffer: a plain WebSocket reads into it and frames are
+ * parsed and unmasked there; it also bounds the bytes read per wakeup.
+ */
+#define CONN_SCRATCH	65536
 
 /* Random bytes in a keepalive ping: a pong cannot be forged ahead. */
 #define CONN_PING_LEN	8
@@ -61,13 +66,15 @@ struct conn_ws {
 	struct app_route	*rt;		/* the route's runtime */
 	struct stats_route	*stats;		/* the route's counters */
 	struct hub_member	 member;	/* in the route's hub */
+	size_t			 drain_low;	/* conn_watch_drain()'s */
 	struct pmd		*pmd;		/* NULL: no permessage-deflate */
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
 	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
 	unsigned		 close_code;	/* for the access log */
 	struct timeval		 start;
 	struct access_rate	 rate;		/* max_messages_per_second */
-	struct log_limit	 log;		/* lines the client causes */
+	struct log_limit	*log;		/* lines the client causes;
+						 * NULL until the first */
 };
 
 /*
@@ -81,11 +88,33 @@ struct conn_file {
 	char		 path[];	/* raw request path, for logs */
 };
 
+struct conn_slice;
+struct conn_input;
+struct conn_tlist;
+
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	struct server		*srv;
+	/*
+	 * HTTP and TLS connections go through a bufferevent. A plain
+	 * WebSocket owns its socket once upgraded (bev NULL): reads go into
+	 * the loop's scratch buffer, output is a queue of slices written
+	 * with writev, and write interest is armed only while the socket
+	 * cannot take more.
+	 */
 	struct bufferevent	*bev;
-	struct event		*timer;		/* meaning depends on state */
+	evutil_socket_t		 fd;		/* -1 for TLS and PROXY */
+	struct event		*rev;		/* no bev: readable */
+	struct event		*wev;		/* no bev: output waits */
+	struct conn_slice	*out;		/* no bev: output queue */
+	struct conn_slice	*out_tail;
+	size_t			 out_held;	/* memory the queue holds */
+	struct conn_input	*in;		/* no bev: bytes left over */
+	TAILQ_ENTRY(conn)	 dirty;		/* output to flush this turn */
+	/* The one timer: its meaning depends on the state (conn.c). */
+	struct conn_tlist	*tlist;		/* NULL: not armed */
+	TAILQ_ENTRY(conn)	 tentry;
+	double			 deadline;	/* on the monotonic clock */
 	struct generation	*gen;		/* a reference: its conf, routes
 						 * and tls; route is in it */
 	const struct wsd_route	*route;
@@ -101,6 +130,7 @@ struct conn {
 	unsigned		 end_pending:1;	/* session over, on_close queued */
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
 	unsigned		 tls:1;		/* counted as TLS */
+	unsigned		 is_dirty:1;	/* on the flush list */
 	struct timeval		 req_start;	/* for the access log */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	/*
@@ -129,6 +159,16 @@ void	conn_use_current_config(struct conn *);
 void	conn_check_output(struct conn *, size_t);
 size_t	conn_send_limit(const struct conn *);
 void	conn_flush_close(struct conn *);
+/* Output, whether through the bufferevent or the slice queue. */
+int	conn_out_add(struct conn *, const void *, size_t);
+int	conn_out_ref(struct conn *, const void *, size_t,
+	    void (*)(const void *, size_t, void *), void *);
+uint8_t	*conn_out_reserve(struct conn *, size_t);
+int	conn_out_commit(struct conn *, size_t);
+/* Hands a plain WebSocket's socket from its bufferevent to c; -1: closed. */
+int	conn_io_takeover(struct conn *);
+/* Parses what a plain WebSocket has left over (no read). */
+void	conn_io_input(struct conn *);
 
 /* http_serve.c */
 void	conn_http_read(struct conn *);
@@ -141,6 +181,7 @@ void	conn_http_file_free(struct conn *);
 int	conn_ws_upgrade(struct conn *, const struct http_request *,
 	    const char *, const char *);
 void	conn_ws_read(struct conn *);
+size_t	conn_ws_input(struct conn *, uint8_t *, size_t);
 void	conn_ws_end(struct conn *);
 void	conn_ws_free(struct conn *);
 void	conn_ws_fail(struct conn *, unsigned, const char *);

@@ -584,6 +584,10 @@ conn_http_read(struct conn *c)
 		conn_timer_set(c, 0);
 		if (!conn_http_request(c, &req)) {
 			evbuffer_drain(in, (size_t)n);
+			/* A plain WebSocket does its own I/O from here on. */
+			if (c->ws != NULL && !c->tls &&
+			    conn_io_takeover(c) == -1)
+				return;
 			/* Frames may follow the head in the same read. */
 			if (c->state == CONN_WS_OPEN)
 				conn_ws_read(c);

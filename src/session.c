@@ -56,7 +56,6 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		return -1;
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
-	log_limit_init(&c->ws->log, c->peer);
 	/*
 	 * RFC 7692: an unacceptable offer only means no compression. Shared:
 	 * no context takeover either way, so the connection holds no zlib
@@ -116,18 +115,17 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	return 0;
 }
 
-/* Queues one frame; the payload is copied into the output buffer. */
+/* Queues one frame; the payload is copied into the output. */
 static void
 conn_ws_frame(struct conn *c, int opcode, const void *data, size_t len)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	uint8_t		 hdr[10];
 	size_t		 hlen;
 
 	hlen = ws_frame_header_encode(hdr, 1, opcode, len);
-	evbuffer_add(out, hdr, hlen);
+	conn_out_add(c, hdr, hlen);
 	if (len > 0)
-		evbuffer_add(out, data, len);
+		conn_out_add(c, data, len);
 }
 
 /* Sends a close frame once; later calls do nothing. */
@@ -167,13 +165,6 @@ conn_fail(struct conn *c, unsigned code, const char *reason)
 		conn_ws_fail(c, code, reason);
 }
 
-/* Bytes waiting in the output. */
-size_t
-conn_output_length(struct conn *c)
-{
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
-}
-
 /* Whether messages may still be sent. */
 int
 conn_is_open(const struct conn *c)
@@ -187,39 +178,14 @@ conn_send_shared(struct conn *c, const void *frame, size_t len,
     size_t payload_len, void (*cleanup)(const void *, size_t, void *),
     void *arg)
 {
-	struct evbuffer	*out;
-
 	if (!conn_is_open(c))
 		return -1;
-	out = bufferevent_get_output(c->bev);
-	/*
-	 * A reference costs libevent a chain of its own, 1 KiB whatever the
-	 * frame's size, that evbuffer_get_length() does not show: for small
-	 * frames a copy into the buffer's free space is both less memory and
-	 * less work, and keeps max_send_buffer a true bound.
-	 */
-	if (len < CONN_SHARE_MIN) {
-		if (evbuffer_add(out, frame, len) == -1)
-			return -1;
-		cleanup(frame, len, arg);
-	} else if (evbuffer_add_reference(out, frame, len, cleanup,
-	    arg) == -1)
+	if (conn_out_ref(c, frame, len, cleanup, arg) == -1)
 		return -1;
 	c->ws->bytes_out += payload_len;
 	c->ws->stats->msgs_out++;
 	c->ws->stats->bytes_out += payload_len;
 	return 0;
-}
-
-/* Asks for a write callback once the output is down to low bytes. */
-void
-conn_watch_drain(struct conn *c, size_t low)
-{
-	if (c->hub_drain || c->state != CONN_WS_OPEN)
-		return;
-	c->hub_drain = 1;
-	if (!c->paused)
-		bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
 }
 
 /* The route runtime of a WebSocket. */
@@ -253,15 +219,11 @@ static int
 conn_ws_frame_deflate(struct conn *c, int opcode, const void *data,
     size_t len)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	struct evbuffer_iovec v;
 	uint8_t		 hdr[10], *p;
 	size_t		 hlen, zlen, room = pmd_deflate_bound(len);
 
-	if (evbuffer_reserve_space(out, (ev_ssize_t)(sizeof(hdr) + room), &v,
-	    1) != 1)
+	if ((p = conn_out_reserve(c, sizeof(hdr) + room)) == NULL)
 		return -1;
-	p = v.iov_base;
 	if (pmd_deflate(c->ws->pmd, data, len, p + sizeof(hdr), room,
 	    &zlen) != PMD_OK)
 		return -1;
@@ -269,8 +231,7 @@ conn_ws_frame_deflate(struct conn *c, int opcode, const void *data,
 	hdr[0] |= 0x40;
 	memcpy(p, hdr, hlen);
 	memmove(p + hlen, p + sizeof(hdr), zlen);
-	v.iov_len = hlen + zlen;
-	return evbuffer_commit_space(out, &v, 1);
+	return conn_out_commit(c, hlen + zlen);
 }
 
 /*
@@ -451,8 +412,11 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 	}
 	if (app->on_message != NULL)
 		app->on_message(c, ws->msg_opcode, data, len);
-	if (ws->msg != NULL)
-		evbuffer_drain(ws->msg, evbuffer_get_length(ws->msg));
+	/* Assembly memory lives only while a message needs it. */
+	if (ws->msg != NULL) {
+		evbuffer_free(ws->msg);
+		ws->msg = NULL;
+	}
 }
 
 /* Acts on one parser event; returns 0 when parsing must stop. */
@@ -471,8 +435,7 @@ conn_ws_event(struct conn *c, const struct ws_event *ev)
 		conn_ws_frame(c, WS_OP_PONG, ev->data, ev->len);
 		/* Pongs cannot be held back: a client that does not read
 		 * them is a slow reader and goes. */
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
-		    c->route->lim.max_send_buffer) {
+		if (conn_output_length(c) > c->route->lim.max_send_buffer) {
 			c->srv->stats.out_closed++;
 			conn_ws_fail(c, WS_CLOSE_POLICY,
 			    "pongs not read, send buffer full");
@@ -506,34 +469,58 @@ conn_ws_event(struct conn *c, const struct ws_event *ev)
 }
 
 /*
- * Parses frames from the input until it is empty, the connection is
- * paused by backpressure or the session ends. libevent reads at most 16 KiB
- * per callback, which bounds the work done per wakeup.
+ * Parses and unmasks frames in place in buf until it is used up, the
+ * connection is paused by backpressure or the session ends. A message
+ * that lies whole in buf reaches the app where it lies. Returns the bytes
+ * used; the rest is for the caller to keep (masked, as it came).
+ */
+size_t
+conn_ws_input(struct conn *c, uint8_t *buf, size_t len)
+{
+	struct ws_event	 ev;
+	size_t		 off = 0, n;
+
+	while (off < len) {
+		n = ws_parser_feed_inplace(&c->ws->parser, buf + off,
+		    len - off, &ev);
+		off += n;
+		if (!conn_ws_event(c, &ev) || c->paused)
+			break;
+		if (n == 0 && ev.type == WS_EV_NONE)
+			break;
+	}
+	return off;
+}
+
+/*
+ * Parses what has arrived. Through a bufferevent (TLS), frames are parsed
+ * in place in its input, which libevent fills 16 KiB per callback at most:
+ * that bounds the work done per wakeup.
  */
 void
 conn_ws_read(struct conn *c)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-	uint8_t		 chunk[CONN_CHUNK], out[CONN_CHUNK];
-	struct ws_event	 ev;
-	size_t		 len, off, n;
+	struct evbuffer	*in;
+	size_t		 len, off;
+	uint8_t		*buf;
 
+	if (c->bev == NULL) {
+		conn_io_input(c);
+		return;
+	}
+	in = bufferevent_get_input(c->bev);
 	while (!c->paused && (len = evbuffer_get_length(in)) > 0) {
-		if (len > sizeof(chunk))
-			len = sizeof(chunk);
-		evbuffer_copyout(in, chunk, len);
-		off = 0;
-		while (off < len) {
-			n = ws_parser_feed(&c->ws->parser, chunk + off,
-			    len - off, out, sizeof(out), &ev);
-			off += n;
-			if (!conn_ws_event(c, &ev) || c->paused)
-				break;
-			if (n == 0 && ev.type == WS_EV_NONE)
-				break;
+		if (len > CONN_SCRATCH)
+			len = CONN_SCRATCH;
+		if ((buf = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+			return;
 		}
+		off = conn_ws_input(c, buf, len);
 		evbuffer_drain(in, off);
 		if (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING)
+			return;
+		if (off < len && !c->paused)
 			return;
 	}
 }
@@ -547,7 +534,10 @@ conn_ws_free(struct conn *c)
 			    WS_CLOSE_ABNORMAL;
 
 	conn_ws_end(c);
-	log_limit_flush(&c->ws->log);
+	if (c->ws->log != NULL) {
+		log_limit_flush(c->ws->log);
+		free(c->ws->log);
+	}
 	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
 	    c->peer, c->route->path, conn_elapsed(&c->ws->start), code,
 	    c->ws->bytes_in, c->ws->bytes_out);
@@ -607,5 +597,14 @@ conn_ws_send_timeout(struct conn *c)
 struct log_limit *
 conn_log_limit(struct conn *c)
 {
-	return &c->ws->log;
+	/* Out of memory: such clients share one budget. */
+	static struct log_limit	 spare = { "clients", { { 0 } } };
+
+	/* Most clients never cause a line: made on the first one. */
+	if (c->ws->log == NULL) {
+		if ((c->ws->log = malloc(sizeof(*c->ws->log))) == NULL)
+			return &spare;
+		log_limit_init(c->ws->log, c->peer);
+	}
+	return c->ws->log;
 }

@@ -523,10 +523,14 @@ ws_control_event(struct ws_parser *p, struct ws_event *ev)
 	ev->len = p->ctl_len - 2;
 }
 
-/* Consumes bytes from in and reports at most one event. */
-size_t
-ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
-    uint8_t *out, size_t outcap, struct ws_event *ev)
+/*
+ * Consumes bytes from in and reports at most one event: DATA payload is
+ * unmasked into out (at most outcap bytes), or in place when buf, the
+ * writable in, is given.
+ */
+static size_t
+ws_parser_run(struct ws_parser *p, const uint8_t *in, size_t len,
+    uint8_t *buf, uint8_t *out, size_t outcap, struct ws_event *ev)
 {
 	size_t		off = 0, n;
 	uint64_t	left;
@@ -552,7 +556,8 @@ ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
 				return off;
 			}
 			if (p->fin) {
-				ws_data_event(p, out, 0, ev);
+				ws_data_event(p, buf != NULL ? buf + off : out,
+				    0, ev);
 				return off;
 			}
 			p->in_frame = 0;
@@ -576,8 +581,11 @@ ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
 			return off;
 		}
 
-		/* Data is handed out piece by piece, unmasked into out. */
-		if (n > outcap)
+		/* Data is handed out piece by piece, unmasked into out or
+		 * where it lies. */
+		if (buf != NULL)
+			out = buf + off;
+		else if (n > outcap)
 			n = outcap;
 		if (n > left)
 			n = (size_t)left;
@@ -589,4 +597,20 @@ ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
 		ws_data_event(p, out, n, ev);
 		return off;
 	}
+}
+
+/* Consumes bytes from in and reports at most one event. */
+size_t
+ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
+    uint8_t *out, size_t outcap, struct ws_event *ev)
+{
+	return ws_parser_run(p, in, len, NULL, out, outcap, ev);
+}
+
+/* ws_parser_feed() unmasking the payload where it lies in buf. */
+size_t
+ws_parser_feed_inplace(struct ws_parser *p, uint8_t *buf, size_t len,
+    struct ws_event *ev)
+{
+	return ws_parser_run(p, buf, len, buf, NULL, 0, ev);
 }

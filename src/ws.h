@@ -171,4 +171,13 @@ void	ws_parser_allow_rsv1(struct ws_parser *p);
 size_t	ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
 	    uint8_t *out, size_t outcap, struct ws_event *ev);
 
+/*
+ * As ws_parser_feed(), but DATA payload is unmasked in place: ev->data
+ * points into buf, at the bytes it was unmasked from, and a piece is as
+ * long as what buf holds of the frame. Masked bytes before the piece are
+ * left as they were; nothing past the bytes consumed is touched.
+ */
+size_t	ws_parser_feed_inplace(struct ws_parser *p, uint8_t *buf, size_t len,
+	    struct ws_event *ev);
+
 #endif

@@ -6,8 +6,8 @@
  * handed out per DATA event, 8 bytes seeding the split points, then the
  * client's byte stream. The stream is decoded twice, in one piece with a
  * large output buffer and in pieces split at points drawn from the seed
- * with a small one: both must report the same messages, control frames
- * and final error. Each event is checked against the rules it claims to
+ * with a small one, and at the same points unmasked in place: all must
+ * report the same messages, control frames and final error. Each event is checked against the rules it claims to
  * enforce, and the UTF-8 validator against a plain reference decoder,
  * whole and fed in pieces. The input as a close reason checks the
  * server's close payloads.
@@ -133,7 +133,8 @@ fuzz_utf8(const uint8_t *s, size_t n, uint64_t seed)
 /*
  * Decodes the stream, cut at split points (seed 0: in one piece), into a
  * transcript of complete messages, control frames and the final error or
- * close. Checks every event on the way.
+ * close; outcap 0 unmasks in place, in a copy of the stream. Checks every
+ * event on the way.
  */
 static void
 fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
@@ -142,12 +143,16 @@ fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
 	struct ws_parser p;
 	struct ws_event	 ev;
 	struct fuzz_buf	 msg = { NULL, 0, 0 };
-	uint8_t		*out;
+	uint8_t		*out, *w = NULL;
 	size_t		 off = 0, end, used;
 	unsigned	 code;
 	int		 opcode = 0, done = 0;
 
-	FUZZ_CHECK((out = malloc(outcap)) != NULL);
+	FUZZ_CHECK((out = malloc(outcap + 1)) != NULL);
+	if (outcap == 0) {
+		FUZZ_CHECK((w = malloc(n + 1)) != NULL);
+		memcpy(w, s, n);
+	}
 	ws_parser_init(&p, max_message);
 	while (off < n && !done) {
 		end = seed == 0 ? n :
@@ -156,8 +161,12 @@ fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
 			end = n;
 		/* Offer [off, end) until the parser wants more. */
 		while (off < end && !done) {
-			used = ws_parser_feed(&p, s + off, end - off, out,
-			    outcap, &ev);
+			if (w != NULL)
+				used = ws_parser_feed_inplace(&p, w + off,
+				    end - off, &ev);
+			else
+				used = ws_parser_feed(&p, s + off, end - off,
+				    out, outcap, &ev);
 			FUZZ_CHECK(used <= end - off);
 			off += used;
 			switch (ev.type) {
@@ -166,7 +175,13 @@ fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
 				FUZZ_CHECK(off == end);
 				break;
 			case WS_EV_DATA:
-				FUZZ_CHECK(ev.data == out && ev.len <= outcap);
+				if (w != NULL)
+					/* The last bytes the call consumed. */
+					FUZZ_CHECK(ev.data >= w + off - used &&
+					    ev.data + ev.len == w + off);
+				else
+					FUZZ_CHECK(ev.data == out &&
+					    ev.len <= outcap);
 				FUZZ_CHECK(ev.opcode == WS_OP_TEXT ||
 				    ev.opcode == WS_OP_BINARY);
 				FUZZ_CHECK(ev.first == (opcode == 0));
@@ -222,6 +237,7 @@ fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
 	}
 	free(msg.data);
 	free(out);
+	free(w);
 }
 
 /*
@@ -261,6 +277,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { data, size };
 	struct fuzz_buf	 a = { NULL, 0, 0 }, b = { NULL, 0, 0 };
+	struct fuzz_buf	 c = { NULL, 0, 0 };
 	uint64_t	 max_message, seed;
 	size_t		 outcap;
 	unsigned	 sel;
@@ -275,9 +292,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_close_payload(in.data, in.len);
 	fuzz_decode(in.data, in.len, max_message, 16384, 0, &a);
 	fuzz_decode(in.data, in.len, max_message, outcap, seed, &b);
+	fuzz_decode(in.data, in.len, max_message, 0, seed, &c);
 	FUZZ_CHECK(a.len == b.len && (a.len == 0 ||
 	    memcmp(a.data, b.data, a.len) == 0));
+	FUZZ_CHECK(a.len == c.len && (a.len == 0 ||
+	    memcmp(a.data, c.data, a.len) == 0));
 	free(a.data);
 	free(b.data);
+	free(c.data);
 	return 0;
 }
