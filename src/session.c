@@ -545,6 +545,7 @@ conn_ws_free(struct conn *c)
 	srv->stats.ws_current--;
 	if (c->ws->msg != NULL)
 		evbuffer_free(c->ws->msg);
+	ws_parser_free(&c->ws->parser);
 	pmd_free(c->ws->pmd);
 	app_route_free(c->ws->rt);
 	free(c->ws);

@@ -1,6 +1,7 @@
 /* ws.c -- pure RFC 6455 handshake, frame codec and close codes. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -223,6 +224,15 @@ ws_parser_init(struct ws_parser *p, uint64_t max_message)
 	p->max_message = max_message;
 	p->utf8_state = UTF8_ACCEPT;
 	p->err_reason = NULL;
+}
+
+/* Frees a control payload being buffered, if any. */
+void
+ws_parser_free(struct ws_parser *p)
+{
+	free(p->ctl);
+	p->ctl = NULL;
+	p->ctl_len = 0;
 }
 
 /* Allows compressed messages (RSV1 on a message's first frame). */
@@ -477,16 +487,17 @@ ws_data_event(struct ws_parser *p, uint8_t *out, size_t n,
 	return 0;
 }
 
-/* Reports the complete control frame buffered in ctl. */
+/* Reports the complete control frame of len unmasked bytes at data. */
 static void
-ws_control_event(struct ws_parser *p, struct ws_event *ev)
+ws_control_event(struct ws_parser *p, const uint8_t *data, size_t len,
+    struct ws_event *ev)
 {
 	unsigned	code;
 
 	p->in_frame = 0;
 	ev->opcode = p->opcode;
-	ev->data = p->ctl;
-	ev->len = p->ctl_len;
+	ev->data = data;
+	ev->len = len;
 	switch (p->opcode) {
 	case WS_OP_PING:
 		ev->type = WS_EV_PING;
@@ -497,30 +508,30 @@ ws_control_event(struct ws_parser *p, struct ws_event *ev)
 	}
 
 	/* RFC 6455 5.5.1: empty, or a 2-byte code and a UTF-8 reason. */
-	if (p->ctl_len == 0) {
+	if (len == 0) {
 		ev->type = WS_EV_CLOSE;
 		ev->code = WS_CLOSE_NO_STATUS;
 		return;
 	}
-	if (p->ctl_len == 1) {
+	if (len == 1) {
 		ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
 		    "close frame with a 1-byte payload");
 		return;
 	}
-	code = (unsigned)p->ctl[0] << 8 | p->ctl[1];
+	code = (unsigned)data[0] << 8 | data[1];
 	if (!ws_close_code_valid(code)) {
 		ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL, "invalid close code");
 		return;
 	}
-	if (!utf8_valid(p->ctl + 2, p->ctl_len - 2)) {
+	if (!utf8_valid(data + 2, len - 2)) {
 		ws_parser_fail(p, ev, WS_CLOSE_INVALID_DATA,
 		    "invalid UTF-8 in close reason");
 		return;
 	}
 	ev->type = WS_EV_CLOSE;
 	ev->code = code;
-	ev->data = p->ctl + 2;
-	ev->len = p->ctl_len - 2;
+	ev->data = data + 2;
+	ev->len = len - 2;
 }
 
 /*
@@ -536,6 +547,9 @@ ws_parser_run(struct ws_parser *p, const uint8_t *in, size_t len,
 	uint64_t	left;
 
 	ws_event_clear(ev);
+	/* The last call's control payload is no longer promised. */
+	if (p->ctl != NULL && !p->in_frame)
+		ws_parser_free(p);
 	if (p->err_code != 0) {
 		ev->type = WS_EV_ERROR;
 		ev->code = p->err_code;
@@ -552,7 +566,7 @@ ws_parser_run(struct ws_parser *p, const uint8_t *in, size_t len,
 				continue;
 			/* An empty frame is complete with its header. */
 			if (ws_opcode_is_control(p->opcode)) {
-				ws_control_event(p, ev);
+				ws_control_event(p, in + off, 0, ev);
 				return off;
 			}
 			if (p->fin) {
@@ -567,9 +581,25 @@ ws_parser_run(struct ws_parser *p, const uint8_t *in, size_t len,
 		left = p->payload_len - p->payload_done;
 		n = len - off;
 		if (ws_opcode_is_control(p->opcode)) {
-			/* At most 125 bytes: buffered until complete. */
+			/* At most 125 bytes: unmasked where they lie when
+			 * all are here, else buffered until complete. */
 			if (n > left)
 				n = (size_t)left;
+			if (buf != NULL && p->ctl == NULL && n == left) {
+				ws_unmask(buf + off, in + off, n, p->mask, 0);
+				off += n;
+				p->payload_done += n;
+				ws_control_event(p, buf + off - n, n, ev);
+				return off;
+			}
+			if (n == 0)
+				return off;
+			if (p->ctl == NULL &&
+			    (p->ctl = malloc(WS_CONTROL_MAX)) == NULL) {
+				ws_parser_fail(p, ev, WS_CLOSE_INTERNAL,
+				    "out of memory");
+				return off;
+			}
 			ws_unmask(p->ctl + p->ctl_len, in + off, n, p->mask,
 			    p->payload_done);
 			off += n;
@@ -577,7 +607,7 @@ ws_parser_run(struct ws_parser *p, const uint8_t *in, size_t len,
 			p->payload_done += n;
 			if (p->payload_done < p->payload_len)
 				return off;
-			ws_control_event(p, ev);
+			ws_control_event(p, p->ctl, p->ctl_len, ev);
 			return off;
 		}
 

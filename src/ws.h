@@ -120,35 +120,40 @@ struct ws_event {
  * fragmentation, continuation order, UTF-8 of text messages (checked as
  * bytes arrive, across fragments) and of close reasons, close codes, and
  * the message size limit (checked against the announced length before any
- * payload is read). No allocation; control payloads are buffered inside.
+ * payload is read). A control frame complete in what one in-place call is
+ * given is unmasked where it lies; otherwise its payload is buffered in
+ * WS_CONTROL_MAX bytes allocated when it starts and freed by the next call
+ * or ws_parser_free(): an idle parser holds nothing but itself.
  */
 struct ws_parser {
 	uint64_t	 max_message;	/* 0: no limit */
-	int		 rsv1_ok;	/* permessage-deflate negotiated */
 	/* current frame */
-	uint8_t		 hdr[WS_HEADER_MAX];
-	size_t		 hdr_len;
-	int		 fin;
-	int		 opcode;
-	uint8_t		 mask[4];
 	uint64_t	 payload_len;
 	uint64_t	 payload_done;
-	int		 in_frame;	/* header parsed, payload pending */
 	/* current message */
-	int		 msg_opcode;	/* 0 when no message is open */
 	uint64_t	 msg_len;
-	int		 msg_started;	/* a DATA event was emitted */
-	int		 msg_compressed; /* RSV1 on its first frame */
 	uint32_t	 utf8_state;
-	/* control frame payload */
-	uint8_t		 ctl[WS_CONTROL_MAX];
-	size_t		 ctl_len;
 	/* sticky error */
 	unsigned	 err_code;
 	const char	*err_reason;
+	/* control frame payload: NULL unless one is being buffered */
+	uint8_t		*ctl;
+	uint8_t		 ctl_len;
+	uint8_t		 hdr[WS_HEADER_MAX];
+	uint8_t		 hdr_len;
+	uint8_t		 mask[4];
+	uint8_t		 opcode;
+	uint8_t		 msg_opcode;	/* 0 when no message is open */
+	unsigned	 fin:1;
+	unsigned	 in_frame:1;	/* header parsed, payload pending */
+	unsigned	 msg_started:1;	/* a DATA event was emitted */
+	unsigned	 msg_compressed:1; /* RSV1 on its first frame */
+	unsigned	 rsv1_ok:1;	/* permessage-deflate negotiated */
 };
 
 void	ws_parser_init(struct ws_parser *p, uint64_t max_message);
+/* Frees what the parser holds (a control frame being buffered). */
+void	ws_parser_free(struct ws_parser *p);
 
 /*
  * Allows RSV1 on the first frame of a data message (RFC 7692 6: the
@@ -165,7 +170,8 @@ void	ws_parser_allow_rsv1(struct ws_parser *p);
  * number of bytes consumed (possibly 0 with an event, e.g. a zero-length
  * final frame already buffered). DATA payload is unmasked into out (at most
  * outcap bytes a call); control payloads point into the parser and stay
- * valid until the next call. After WS_EV_ERROR every call returns 0 and the
+ * valid until the next call. Out of memory for a control payload is an
+ * error with WS_CLOSE_INTERNAL. After WS_EV_ERROR every call returns 0 and the
  * same error.
  */
 size_t	ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
@@ -174,8 +180,10 @@ size_t	ws_parser_feed(struct ws_parser *p, const uint8_t *in, size_t len,
 /*
  * As ws_parser_feed(), but DATA payload is unmasked in place: ev->data
  * points into buf, at the bytes it was unmasked from, and a piece is as
- * long as what buf holds of the frame. Masked bytes before the piece are
- * left as they were; nothing past the bytes consumed is touched.
+ * long as what buf holds of the frame. A control frame wholly in buf is
+ * unmasked there too (ev->data points into buf); one split across calls is
+ * buffered in the parser. Masked bytes before the piece are left as they
+ * were; nothing past the bytes consumed is touched.
  */
 size_t	ws_parser_feed_inplace(struct ws_parser *p, uint8_t *buf, size_t len,
 	    struct ws_event *ev);

@@ -996,6 +996,7 @@ START_TEST(test_close_payload_cut)
 	ck_assert_uint_eq(ev.code, 1001);
 	ck_assert_uint_eq(ev.len, n - 2);
 	ck_assert_mem_eq(ev.data, reason, n - 2);
+	ws_parser_free(&p);
 	tx_free(&t);
 	buf_free(&st);
 }
@@ -1429,7 +1430,9 @@ START_TEST(test_many_pings)
 	}
 	check_splits_n(0, st.b, st.len, w.b, w.len);
 
-	/* One call per frame; the payload points into the parser. */
+	/* One call per frame; the payload points into the parser's
+	 * control buffer, allocated for the frame and freed by the next
+	 * call. */
 	ws_parser_init(&p, 0);
 	for (;;) {
 		n = ws_parser_feed(&p, st.b + off, st.len - off, NULL, 0, &ev);
@@ -1438,15 +1441,68 @@ START_TEST(test_many_pings)
 			break;
 		ck_assert_int_eq(ev.type, WS_EV_PING);
 		ck_assert_uint_eq(n, 8);
-		ck_assert(ev.data >= (const uint8_t *)&p &&
-		    ev.data < (const uint8_t *)(&p + 1));
+		ck_assert_ptr_nonnull(p.ctl);
+		ck_assert_ptr_eq(ev.data, p.ctl);
 		snprintf(s, sizeof(s), "p%d", pings++);
 		ck_assert_mem_eq(ev.data, s, 2);
 	}
 	ck_assert_int_eq(pings, 10);
 	ck_assert_uint_eq(off, st.len);
+	ck_assert_ptr_null(p.ctl);
+	ws_parser_free(&p);
 	buf_free(&st);
 	buf_free(&w);
+}
+END_TEST
+
+/*
+ * In place, a control frame wholly given is unmasked where it lies and
+ * allocates nothing; one split across calls is buffered in an allocation
+ * that lives until the call after its event, or ws_parser_free().
+ */
+START_TEST(test_control_inplace_alloc)
+{
+	struct buf		st = { 0 };
+	struct ws_parser	p;
+	struct ws_event		ev;
+	uint8_t			w[64];
+
+	st_add(&st, PING, "hello");
+	ck_assert_uint_le(st.len, sizeof(w));
+
+	ws_parser_init(&p, 0);
+	memcpy(w, st.b, st.len);
+	ck_assert_uint_eq(ws_parser_feed_inplace(&p, w, st.len, &ev), st.len);
+	ck_assert_int_eq(ev.type, WS_EV_PING);
+	ck_assert_ptr_eq(ev.data, w + st.len - 5);
+	ck_assert_uint_eq(ev.len, 5);
+	ck_assert_mem_eq(ev.data, "hello", 5);
+	ck_assert_ptr_null(p.ctl);
+
+	/* Split after two payload bytes: buffered. */
+	memcpy(w, st.b, st.len);
+	ck_assert_uint_eq(ws_parser_feed_inplace(&p, w, st.len - 3, &ev),
+	    st.len - 3);
+	ck_assert_int_eq(ev.type, WS_EV_NONE);
+	ck_assert_ptr_nonnull(p.ctl);
+	ck_assert_uint_eq(ws_parser_feed_inplace(&p, w + st.len - 3, 3, &ev),
+	    3);
+	ck_assert_int_eq(ev.type, WS_EV_PING);
+	ck_assert_ptr_eq(ev.data, p.ctl);
+	ck_assert_mem_eq(ev.data, "hello", 5);
+	/* The next call lets it go. */
+	ck_assert_uint_eq(ws_parser_feed_inplace(&p, w, 0, &ev), 0);
+	ck_assert_int_eq(ev.type, WS_EV_NONE);
+	ck_assert_ptr_null(p.ctl);
+
+	/* Torn down mid-frame: ws_parser_free() releases the buffer. */
+	memcpy(w, st.b, st.len);
+	ck_assert_uint_eq(ws_parser_feed_inplace(&p, w, st.len - 1, &ev),
+	    st.len - 1);
+	ck_assert_ptr_nonnull(p.ctl);
+	ws_parser_free(&p);
+	ck_assert_ptr_null(p.ctl);
+	buf_free(&st);
 }
 END_TEST
 
@@ -1936,6 +1992,7 @@ ws_suite(void)
 	tcase_add_test(tc, test_fragments);
 	tcase_add_test(tc, test_empty_frames);
 	tcase_add_test(tc, test_many_pings);
+	tcase_add_test(tc, test_control_inplace_alloc);
 	tcase_add_test(tc, test_consumed);
 	tcase_add_test(tc, test_sticky);
 	tcase_add_test(tc, test_max_message_header);
