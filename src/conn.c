@@ -472,7 +472,7 @@ conn_io_free(struct conn *c)
 		c->is_dirty = 0;
 	}
 	if (c->rev != NULL)
-		event_free(c->rev);
+		event_del(c->rev);
 	if (c->wev != NULL)
 		event_free(c->wev);
 	c->rev = c->wev = NULL;
@@ -720,8 +720,11 @@ conn_io_takeover(struct conn *c)
 	size_t			 olen = evbuffer_get_length(out);
 	size_t			 ilen = evbuffer_get_length(in);
 
-	c->rev = event_new(c->srv->base, c->fd, EV_READ | EV_PERSIST,
-	    conn_io_read_cb, c);
+	/* The read event lives in c->ws, whose room conn_ws_upgrade()
+	 * made for it. */
+	if (event_assign((struct event *)c->ws->rev, c->srv->base, c->fd,
+	    EV_READ | EV_PERSIST, conn_io_read_cb, c) == 0)
+		c->rev = (struct event *)c->ws->rev;
 	if (olen > 0 && (s = malloc(sizeof(*s) + olen)) != NULL) {
 		memset(s, 0, sizeof(*s));
 		s->base = s->buf;

@@ -55,11 +55,14 @@ enum conn_state {
 /* Random bytes in a keepalive ping: a pong cannot be forged ahead. */
 #define CONN_PING_LEN	8
 
-/* WebSocket session state, allocated at the upgrade only. */
+/*
+ * WebSocket session state, allocated at the upgrade only. A plain
+ * WebSocket's read event lives at its end (conn_ws_rev()): one
+ * allocation, sized by event_get_struct_event_size().
+ */
 struct conn_ws {
 	struct ws_parser	 parser;
 	struct evbuffer		*msg;		/* message being assembled */
-	int			 msg_opcode;
 	uint64_t		 bytes_in;	/* message payload bytes */
 	uint64_t		 bytes_out;
 	void			*app_data;
@@ -68,13 +71,15 @@ struct conn_ws {
 	struct hub_member	 member;	/* in the route's hub */
 	size_t			 drain_low;	/* conn_watch_drain()'s */
 	struct pmd		*pmd;		/* NULL: no permessage-deflate */
-	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
-	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
-	unsigned		 close_code;	/* for the access log */
-	struct timeval		 start;
 	struct access_rate	 rate;		/* max_messages_per_second */
 	struct log_limit	*log;		/* lines the client causes;
 						 * NULL until the first */
+	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
+	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
+	uint16_t		 close_code;	/* for the access log */
+	uint8_t			 msg_opcode;
+	/* The read event's room (plain WebSockets). */
+	void			*rev[];		/* pointer-aligned, as it is */
 };
 
 /*
@@ -104,7 +109,7 @@ struct conn {
 	 */
 	struct bufferevent	*bev;
 	evutil_socket_t		 fd;		/* -1 for TLS and PROXY */
-	struct event		*rev;		/* no bev: readable */
+	struct event		*rev;		/* no bev: readable; in ws */
 	struct event		*wev;		/* no bev: output waits */
 	struct conn_slice	*out;		/* no bev: output queue */
 	struct conn_slice	*out_tail;
@@ -131,7 +136,9 @@ struct conn {
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
 	unsigned		 tls:1;		/* counted as TLS */
 	unsigned		 is_dirty:1;	/* on the flush list */
-	struct timeval		 req_start;	/* for the access log */
+	struct timeval		 req_start;	/* for the access log: the
+						 * request's, then the
+						 * session's start */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	/*
 	 * The client: hop is who spoke TCP to us (after a PROXY header),

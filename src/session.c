@@ -51,7 +51,8 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	char			 ext[PMD_RESPONSE_MAX];
 	int			 shared;
 
-	if ((c->ws = calloc(1, sizeof(*c->ws))) == NULL) {
+	if ((c->ws = calloc(1, sizeof(*c->ws) +
+	    event_get_struct_event_size())) == NULL) {
 		log_warn("%s: upgrade", c->peer);
 		return -1;
 	}
@@ -77,7 +78,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	c->ws->stats = app_route_stats(c->ws->rt);
 	c->srv->stats.ws_total++;
 	c->srv->stats.ws_current++;
-	gettimeofday(&c->ws->start, NULL);
+	gettimeofday(&c->req_start, NULL);
 	if (c->route->lim.max_messages_per_second > 0)
 		access_rate_init(&c->ws->rate,
 		    c->route->lim.max_messages_per_second, conn_now());
@@ -539,13 +540,18 @@ conn_ws_free(struct conn *c)
 		free(c->ws->log);
 	}
 	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
-	    c->peer, c->route->path, conn_elapsed(&c->ws->start), code,
+	    c->peer, c->route->path, conn_elapsed(&c->req_start), code,
 	    c->ws->bytes_in, c->ws->bytes_out);
 	stats_close(&srv->stats, code);
 	srv->stats.ws_current--;
 	if (c->ws->msg != NULL)
 		evbuffer_free(c->ws->msg);
 	ws_parser_free(&c->ws->parser);
+	/* The read event is in c->ws. */
+	if (c->rev != NULL) {
+		event_del(c->rev);
+		c->rev = NULL;
+	}
 	pmd_free(c->ws->pmd);
 	app_route_free(c->ws->rt);
 	free(c->ws);
