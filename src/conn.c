@@ -60,7 +60,7 @@ void
 conn_set_state(struct conn *c, enum conn_state state)
 {
 	if (c->state != state)
-		log_debug("%s: %s -> %s", c->peer, conn_state_names[c->state],
+		log_debug("%s: %s -> %s", conn_peer(c), conn_state_names[c->state],
 		    conn_state_names[state]);
 	c->state = state;
 }
@@ -542,7 +542,7 @@ conn_out_progress(struct conn *c)
 	if (c->paused && c->out_held <= conn_send_limit(c) / 2) {
 		c->paused = 0;
 		event_add(c->rev, NULL);
-		log_debug("%s: output drained, reading resumed", c->peer);
+		log_debug("%s: output drained, reading resumed", conn_peer(c));
 		/* What was read before the pause is still waiting. */
 		conn_io_input(c);
 	}
@@ -740,7 +740,7 @@ conn_io_takeover(struct conn *c)
 	if (c->rev == NULL || (olen > 0 && s == NULL) ||
 	    (ilen > 0 && c->in == NULL)) {
 		free(s);
-		log_warnx("%s: cannot take over the socket", c->peer);
+		log_warnx("%s: cannot take over the socket", conn_peer(c));
 		conn_close(c, "out of memory");
 		return -1;
 	}
@@ -754,26 +754,6 @@ conn_io_takeover(struct conn *c)
 	if (!c->paused)
 		event_add(c->rev, NULL);
 	return 0;
-}
-
-/* Formats a peer address as ADDR:PORT or [ADDR]:PORT. */
-static void
-conn_format_peer(char *out, size_t outlen, const struct sockaddr *sa)
-{
-	char	addr[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
-		snprintf(out, outlen, "[%s]:%u", addr, ntohs(s6->sin6_port));
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
-		snprintf(out, outlen, "%s:%u", addr, ntohs(s4->sin_port));
-	} else
-		snprintf(out, outlen, "unknown");
 }
 
 /* Seconds on the monotonic clock, for the message and connection rates. */
@@ -822,17 +802,17 @@ conn_account(struct conn *c, int silent)
 	case IPLIMIT_COUNT:
 		if (server_refused(c->srv, SERVER_REFUSED_PER_IP, silent))
 			log_info("%s: connection refused: "
-			    "max_connections_per_ip (%u) reached%s", c->peer,
+			    "max_connections_per_ip (%u) reached%s", conn_peer(c),
 			    cur->max_connections_per_ip, how);
 		return 503;
 	case IPLIMIT_RATE:
 		if (server_refused(c->srv, SERVER_REFUSED_RATE, silent))
 			log_info("%s: connection refused: "
 			    "max_connection_rate_per_ip (%u/s) exceeded%s",
-			    c->peer, cur->max_connection_rate_per_ip, how);
+			    conn_peer(c), cur->max_connection_rate_per_ip, how);
 		return 429;
 	default:
-		log_warnx("%s: per-address table: out of memory", c->peer);
+		log_warnx("%s: per-address table: out of memory", conn_peer(c));
 		stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
 		return 503;
 	}
@@ -888,7 +868,7 @@ conn_start(struct conn *c, evutil_socket_t fd, int tls)
 		/* c closes fd: a WebSocket takes it over from the bev. */
 		c->bev = bufferevent_socket_new(srv->base, fd, 0);
 	if (c->bev == NULL) {
-		log_warnx("%s: cannot set up connection", c->peer);
+		log_warnx("%s: cannot set up connection", conn_peer(c));
 		evutil_closesocket(fd);
 		conn_close(c, "cannot set up connection");
 		return -1;
@@ -948,33 +928,21 @@ conn_use_current_config(struct conn *c)
 	generation_unref(old);
 }
 
-/* Formats an address and port like conn_format_peer(). */
-static void
-conn_format_addr(char *out, size_t outlen, const struct cidr_addr *a,
-    unsigned port)
-{
-	char	buf[CIDR_ADDR_STRLEN];
-
-	cidr_addr_format(a, buf);
-	snprintf(out, outlen, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-	    buf, port);
-}
-
 /* Applies a PROXY header: the client it names is c's from now on. */
 static void
 conn_proxy_apply(struct conn *c, const struct proxy_hdr *h)
 {
-	char	via[sizeof(c->peer)];
+	const char	*via;
 
 	if (h->local) {
-		log_debug("%s: PROXY v%d: local, keeping the peer", c->peer,
+		log_debug("%s: PROXY v%d: local, keeping the peer", conn_peer(c),
 		    h->version);
 		return;
 	}
-	memcpy(via, c->peer, sizeof(via));
+	via = conn_peer(c);
 	c->hop = c->addr = h->src;
-	conn_format_addr(c->peer, sizeof(c->peer), &h->src, h->sport);
-	log_debug("%s: via %s (PROXY v%d)", c->peer, via, h->version);
+	c->port = h->sport;
+	log_debug("%s: via %s (PROXY v%d)", conn_peer(c), via, h->version);
 }
 
 /*
@@ -1000,7 +968,7 @@ conn_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	    errno == EINTR))
 		return;
 	if (n <= 0) {
-		log_info("%s: %s before the PROXY header", c->peer,
+		log_info("%s: %s before the PROXY header", conn_peer(c),
 		    n == 0 ? "eof" : strerror(errno));
 		stats_hs_fail(&c->srv->stats, STATS_HS_PROXY_HEADER);
 		conn_close(c, "no PROXY header");
@@ -1008,7 +976,7 @@ conn_proxy_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	r = proxy_parse(p->buf, p->len + (size_t)n, &h);
 	if (r == PROXY_ERROR) {
-		log_info("%s: invalid PROXY header, closing", c->peer);
+		log_info("%s: invalid PROXY header, closing", conn_peer(c));
 		stats_hs_fail(&c->srv->stats, STATS_HS_PROXY_HEADER);
 		conn_close(c, "invalid PROXY header");
 		return;
@@ -1049,14 +1017,19 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	c->srv = srv;
 	c->fd = -1;
-	conn_format_peer(c->peer, sizeof(c->peer), sa);
 	cidr_addr_from_sockaddr(sa, &c->hop);
+	if (sa->sa_family == AF_INET)
+		c->port = ntohs(((const struct sockaddr_in *)(const void *)
+		    sa)->sin_port);
+	else if (sa->sa_family == AF_INET6)
+		c->port = ntohs(((const struct sockaddr_in6 *)(const void *)
+		    sa)->sin6_port);
 	c->addr = c->hop;
 	/* From accept to free: conf, routes and TLS context come from it. */
 	c->gen = generation_ref(srv->gen);
 	if (proxy && !conn_hop_trusted(c)) {
 		log_info("%s: PROXY protocol listener: peer not in "
-		    "trusted_proxies, closing", c->peer);
+		    "trusted_proxies, closing", conn_peer(c));
 		stats_hs_fail(&srv->stats, STATS_HS_PROXY_HEADER);
 		evutil_closesocket(fd);
 		conn_free_early(c);
@@ -1069,7 +1042,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		    conn_proxy_cb, c);
 	}
 	if (proxy && (c->proxy == NULL || c->proxy->ev == NULL)) {
-		log_warnx("%s: cannot set up connection", c->peer);
+		log_warnx("%s: cannot set up connection", conn_peer(c));
 		evutil_closesocket(fd);
 		conn_free_early(c);
 		return NULL;
@@ -1077,7 +1050,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 	srv->stats.conns_total++;
-	log_debug("%s: connected", c->peer);
+	log_debug("%s: connected", conn_peer(c));
 	if (proxy) {
 		c->state = CONN_PROXY;
 		event_add(c->proxy->ev, NULL);
@@ -1096,7 +1069,7 @@ conn_close(struct conn *c, const char *reason)
 {
 	struct server	*srv = c->srv;
 
-	log_debug("%s: closing: %s", c->peer, reason);
+	log_debug("%s: closing: %s", conn_peer(c), reason);
 	if (c->ws != NULL)
 		conn_ws_free(c);
 	conn_http_file_free(c);
@@ -1129,13 +1102,13 @@ conn_check_output(struct conn *c, size_t limit)
 		/* Resumed at half the limit: conn_out_progress(). */
 		event_del(c->rev);
 		log_debug("%s: output over %zu bytes, reading paused",
-		    c->peer, limit);
+		    conn_peer(c), limit);
 		return;
 	}
 	bufferevent_disable(c->bev, EV_READ);
 	/* The write callback fires once half the backlog has drained. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, limit / 2, 0);
-	log_debug("%s: output over %zu bytes, reading paused", c->peer,
+	log_debug("%s: output over %zu bytes, reading paused", conn_peer(c),
 	    limit);
 }
 
@@ -1194,11 +1167,32 @@ conn_draining(const struct conn *c)
 	return server_draining(c->srv);
 }
 
-/* The peer address, for app log lines. */
+/*
+ * The peer for log lines, formatted on demand (not stored: 56 bytes per
+ * connection that only logs read) into one of a few static buffers in
+ * turn, as a line may name it twice: the hop as ADDR:PORT or [ADDR]:PORT
+ * (who spoke TCP, or what a PROXY header named), or the client a trusted
+ * proxy's X-Forwarded-For or Forwarded named, as ADDR or [ADDR].
+ */
 const char *
 conn_peer(const struct conn *c)
 {
-	return c->peer;
+	static char		 ring[4][CIDR_ADDR_STRLEN + 8];
+	static unsigned		 next;
+	const struct cidr_addr	*a = c->forwarded ? &c->addr : &c->hop;
+	char			 buf[CIDR_ADDR_STRLEN];
+	char			*out = ring[next++ % 4];
+
+	if (a->family != AF_INET && a->family != AF_INET6)
+		return "unknown";
+	cidr_addr_format(a, buf);
+	if (c->forwarded)
+		snprintf(out, sizeof(ring[0]), a->family == AF_INET6 ?
+		    "[%s]" : "%s", buf);
+	else
+		snprintf(out, sizeof(ring[0]), a->family == AF_INET6 ?
+		    "[%s]:%u" : "%s:%u", buf, c->port);
+	return out;
 }
 
 /* Input arrived: dispatch on state. */
@@ -1264,7 +1258,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->paused) {
 		c->paused = 0;
 		bufferevent_enable(bev, EV_READ);
-		log_debug("%s: output drained, reading resumed", c->peer);
+		log_debug("%s: output drained, reading resumed", conn_peer(c));
 		/* What was read before the pause is still waiting. */
 		conn_read_cb(bev, c);
 		return;
@@ -1311,11 +1305,11 @@ conn_timer_cb(struct conn *c)
 	}
 	switch (c->state) {
 	case CONN_PROXY:
-		log_info("%s: PROXY header not complete in time", c->peer);
+		log_info("%s: PROXY header not complete in time", conn_peer(c));
 		conn_close(c, "handshake timeout");
 		break;
 	case CONN_HTTP_HEAD:
-		log_info("%s: request head not complete in time", c->peer);
+		log_info("%s: request head not complete in time", conn_peer(c));
 		stats_hs_fail(&c->srv->stats, STATS_HS_TIMEOUT);
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
 			conn_http_fail(c, NULL, 408, NULL, NULL);

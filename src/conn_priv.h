@@ -108,7 +108,6 @@ struct conn {
 	 * cannot take more.
 	 */
 	struct bufferevent	*bev;
-	evutil_socket_t		 fd;		/* -1 for TLS and PROXY */
 	struct event		*rev;		/* no bev: readable; in ws */
 	struct event		*wev;		/* no bev: output waits */
 	struct conn_slice	*out;		/* no bev: output queue */
@@ -136,16 +135,18 @@ struct conn {
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
 	unsigned		 tls:1;		/* counted as TLS */
 	unsigned		 is_dirty:1;	/* on the flush list */
+	unsigned		 forwarded:1;	/* a proxy's header named addr */
 	struct timeval		 req_start;	/* for the access log: the
 						 * request's, then the
 						 * session's start */
-	char			 peer[INET6_ADDRSTRLEN + 8];
 	/*
 	 * The client: hop is who spoke TCP to us (after a PROXY header),
 	 * addr the client that hop reports when hop is a trusted proxy.
 	 */
 	struct cidr_addr	 hop;
 	struct cidr_addr	 addr;
+	uint16_t		 port;		/* hop's, for conn_peer() */
+	evutil_socket_t		 fd;		/* -1 for TLS and PROXY */
 	struct iplimit_entry	*ipe;		/* counted under addr */
 	struct conn_proxy	*proxy;		/* CONN_PROXY only */
 	struct conn_file	*file;		/* a file body being sent */

@@ -64,13 +64,13 @@ conn_http_log(struct conn *c, const struct http_request *req, int status,
 			access_target_redact(req->target, req->target_len,
 			    target, n + 1);
 		log_access("%s \"%.*s %s HTTP/1.%d\" %d %" PRIu64 " %.3fs",
-		    c->peer, (int)req->method_len, req->method,
+		    conn_peer(c), (int)req->method_len, req->method,
 		    target != NULL ? target : buf, req->minor_version,
 		    status, bytes, conn_elapsed(&c->req_start));
 		if (target != buf)
 			free(target);
 	} else
-		log_access("%s \"-\" %d %" PRIu64 " %.3fs", c->peer, status,
+		log_access("%s \"-\" %d %" PRIu64 " %.3fs", conn_peer(c), status,
 		    bytes, conn_elapsed(&c->req_start));
 }
 
@@ -177,7 +177,7 @@ conn_file_fail(struct conn *c)
 {
 	struct conn_file	*cf = c->file;
 
-	log_warnx("%s: %s: %s at byte %lld of %lld, closing", c->peer,
+	log_warnx("%s: %s: %s at byte %lld of %lld, closing", conn_peer(c),
 	    cf->path, errno != 0 ? strerror(errno) : "file shrank",
 	    (long long)cf->off, (long long)cf->end);
 	conn_http_file_free(c);
@@ -220,7 +220,7 @@ conn_file_start(struct conn *c, const struct http_request *req,
 	struct conn_file	*cf;
 
 	if ((cf = malloc(sizeof(*cf) + req->path_len + 1)) == NULL) {
-		log_warn("%s: file", c->peer);
+		log_warn("%s: file", conn_peer(c));
 		return -1;
 	}
 	cf->fd = f->fd;
@@ -297,7 +297,7 @@ conn_http_static(struct conn *c, const struct http_request *req,
 		if ((location = static_redirect(path, req->query,
 		    req->query_len)) == NULL || asprintf(&extra,
 		    "Location: %s\r\n", location) == -1) {
-			log_warn("%s: redirect", c->peer);
+			log_warn("%s: redirect", conn_peer(c));
 			extra = NULL;
 			conn_http_simple(c, req, 500, NULL, NULL, 0);
 			keepalive = 0;
@@ -335,14 +335,14 @@ conn_access(struct conn *c, const struct http_request *req, int upgrade,
 
 	if (upgrade && !access_origin_check(req, r->origins.v, r->origins.n,
 	    r->require_origin, &why)) {
-		log_info("%s: handshake refused: %s", c->peer, why);
+		log_info("%s: handshake refused: %s", conn_peer(c), why);
 		stats_hs_fail(&c->srv->stats, STATS_HS_FORBIDDEN_ORIGIN);
 		conn_http_simple(c, req, 403, NULL, why, 0);
 		return -1;
 	}
 	if (r->auth_token_file != NULL && !access_token_check(r->tokens, req)) {
 		/* The token itself is never logged. */
-		log_info("%s: %s refused: missing or invalid token", c->peer,
+		log_info("%s: %s refused: missing or invalid token", conn_peer(c),
 		    upgrade ? "handshake" : "request");
 		stats_hs_fail(&c->srv->stats, STATS_HS_UNAUTHORIZED);
 		conn_http_simple(c, req, 401, "WWW-Authenticate: Bearer\r\n",
@@ -388,7 +388,7 @@ static int
 conn_http_client(struct conn *c, const struct http_request *req)
 {
 	struct cidr_addr a;
-	char		 via[CIDR_ADDR_STRLEN], buf[CIDR_ADDR_STRLEN];
+	char		 via[CIDR_ADDR_STRLEN];
 
 	if (!conn_hop_trusted(c))
 		return 0;
@@ -399,11 +399,9 @@ conn_http_client(struct conn *c, const struct http_request *req)
 	    c->srv->iplimit == NULL))
 		return 0;
 	c->addr = a;
+	c->forwarded = 1;
 	cidr_addr_format(&c->hop, via);
-	cidr_addr_format(&a, buf);
-	snprintf(c->peer, sizeof(c->peer), a.family == AF_INET6 ? "[%s]" :
-	    "%s", buf);
-	log_debug("%s: via %s (forwarded)", c->peer, via);
+	log_debug("%s: via %s (forwarded)", conn_peer(c), via);
 	return conn_account(c, 0);
 }
 
@@ -429,7 +427,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 
 	/* RFC 9112 6.3, 3.2: no request whose framing is in doubt. */
 	if (http_request_check(req, &has_body, &reason) != 0) {
-		log_info("%s: bad request: %s", c->peer, reason);
+		log_info("%s: bad request: %s", conn_peer(c), reason);
 		stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 		return conn_http_fail(c, req, 400, NULL, reason);
 	}
@@ -450,7 +448,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	c->route = config_route_match(c->gen->conf, path);
 	if (c->route != NULL && c->route->allow.n > 0 &&
 	    !cidr_list_match(&c->route->allow, &c->addr)) {
-		log_info("%s: %s refused: address not allowed on %s", c->peer,
+		log_info("%s: %s refused: address not allowed on %s", conn_peer(c),
 		    upgrade ? "handshake" : "request", c->route->path);
 		stats_hs_fail(&c->srv->stats, STATS_HS_FORBIDDEN_ADDRESS);
 		return conn_http_fail(c, req, 403, NULL, conn_refuse_text(403));
@@ -460,7 +458,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		/* The body would be read as frames: never a 101. */
 		if (has_body) {
 			reason = "WebSocket handshake with a body";
-			log_info("%s: handshake refused: %s", c->peer, reason);
+			log_info("%s: handshake refused: %s", conn_peer(c), reason);
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			return conn_http_fail(c, req, 400, NULL, reason);
 		}
@@ -476,7 +474,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 			    "shutting down");
 		}
 		if ((status = ws_handshake_check(req, accept, &reason)) != 0) {
-			log_info("%s: handshake refused: %s", c->peer, reason);
+			log_info("%s: handshake refused: %s", conn_peer(c), reason);
 			stats_hs_fail(&c->srv->stats, status == 426 ?
 			    STATS_HS_VERSION : STATS_HS_BAD_REQUEST);
 			return conn_http_fail(c, req, status, status == 426 ?
@@ -490,7 +488,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		if ((proto = ws_subprotocol_select(req, c->route->subprotocols.v,
 		    c->route->subprotocols.n, &sel)) == -1) {
 			reason = "invalid Sec-WebSocket-Protocol";
-			log_info("%s: handshake refused: %s", c->peer, reason);
+			log_info("%s: handshake refused: %s", conn_peer(c), reason);
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			return conn_http_fail(c, req, 400, NULL, reason);
 		}
@@ -558,7 +556,7 @@ conn_http_read(struct conn *c)
 			}
 			/* Only while a head arrives: idle costs nothing. */
 			if ((c->hp = malloc(sizeof(*c->hp))) == NULL) {
-				log_warn("%s: request", c->peer);
+				log_warn("%s: request", conn_peer(c));
 				conn_close(c, "out of memory");
 				return;
 			}
@@ -575,7 +573,7 @@ conn_http_read(struct conn *c)
 		free(c->hp);
 		c->hp = NULL;
 		if (n < 0) {
-			log_info("%s: bad request (%d)", c->peer, -n);
+			log_info("%s: bad request (%d)", conn_peer(c), -n);
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			conn_http_fail(c, NULL, -n, NULL, NULL);
 			return;

@@ -53,7 +53,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 
 	if ((c->ws = calloc(1, sizeof(*c->ws) +
 	    event_get_struct_event_size())) == NULL) {
-		log_warn("%s: upgrade", c->peer);
+		log_warn("%s: upgrade", conn_peer(c));
 		return -1;
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
@@ -66,7 +66,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	if (c->route->lim.compression != WSD_COMPRESSION_OFF &&
 	    pmd_negotiate(req, shared, &pp, ext)) {
 		if ((c->ws->pmd = pmd_new(&pp, shared)) == NULL) {
-			log_warn("%s: upgrade", c->peer);
+			log_warn("%s: upgrade", conn_peer(c));
 			free(c->ws);
 			c->ws = NULL;
 			return -1;
@@ -92,7 +92,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		evbuffer_add_printf(out, "Sec-WebSocket-Extensions: %s\r\n",
 		    ext);
 	evbuffer_add(out, "\r\n", 2);
-	log_debug("%s: websocket %s%s%s%s%s", c->peer, c->route->path,
+	log_debug("%s: websocket %s%s%s%s%s", conn_peer(c), c->route->path,
 	    proto ? " subprotocol " : "",
 	    proto ? proto : "",
 	    c->ws->pmd != NULL ? " with " : "", c->ws->pmd != NULL ? ext : "");
@@ -152,7 +152,7 @@ conn_ws_send_close(struct conn *c, unsigned code, const char *reason)
 void
 conn_ws_fail(struct conn *c, unsigned code, const char *reason)
 {
-	log_info("%s: ws %s: closing with %u: %s", c->peer, c->route->path,
+	log_info("%s: ws %s: closing with %u: %s", conn_peer(c), c->route->path,
 	    code, reason);
 	conn_ws_send_close(c, code, reason);
 	conn_flush_close(c);
@@ -540,7 +540,7 @@ conn_ws_free(struct conn *c)
 		free(c->ws->log);
 	}
 	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
-	    c->peer, c->route->path, conn_elapsed(&c->req_start), code,
+	    conn_peer(c), c->route->path, conn_elapsed(&c->req_start), code,
 	    c->ws->bytes_in, c->ws->bytes_out);
 	stats_close(&srv->stats, code);
 	srv->stats.ws_current--;
@@ -574,7 +574,7 @@ conn_ws_timer(struct conn *c)
 	/* Unpredictable, so that only a client that read the ping can
 	 * answer it. */
 	if (RAND_bytes(c->ws->ping, sizeof(c->ws->ping)) != 1) {
-		log_errx("%s: no random bytes for a ping", c->peer);
+		log_errx("%s: no random bytes for a ping", conn_peer(c));
 		conn_ws_fail(c, WS_CLOSE_INTERNAL, "internal error");
 		return;
 	}
@@ -595,7 +595,7 @@ void
 conn_ws_send_timeout(struct conn *c)
 {
 	log_info("%s: ws %s: no output progress for %.3gs, dropping "
-	    "the connection", c->peer, c->route->path,
+	    "the connection", conn_peer(c), c->route->path,
 	    c->route->lim.send_timeout);
 	c->srv->stats.send_timeouts++;
 }
@@ -611,7 +611,7 @@ conn_log_limit(struct conn *c)
 	if (c->ws->log == NULL) {
 		if ((c->ws->log = malloc(sizeof(*c->ws->log))) == NULL)
 			return &spare;
-		log_limit_init(c->ws->log, c->peer);
+		log_limit_init(c->ws->log, conn_peer(c));
 	}
 	return c->ws->log;
 }

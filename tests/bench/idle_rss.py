@@ -16,10 +16,8 @@ process started here is stopped by PID.
 
 import os
 import pathlib
-import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,21 +26,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import helpers                                      # noqa: E402
-
-
-def start(wsd, conf, log):
-    """Starts wsd logging to log; returns it and its port (None if it said
-    nothing within 5 s; the caller stops it in any case)."""
-    p = subprocess.Popen([wsd, "-c", conf], stdout=log,
-                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    port = None
-    deadline = time.monotonic() + 5
-    while port is None and time.monotonic() < deadline:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)",
-                      open(log.name).read())
-        port = int(m.group(1)) if m else None
-        time.sleep(0.02)
-    return p, port
+from deflate_rss import start                        # noqa: E402
 
 
 def measure(wsd, n):
@@ -56,7 +40,7 @@ def measure(wsd, n):
                     "idle_timeout": "3600s", "handshake_timeout": "60s",
                     "access_log": "off"}))
     log = open(os.path.join(tmp, "wsd.log"), "wb")
-    p, port = start(wsd, conf, log)
+    p, port = start([wsd, "-c", conf], log)
     conns = []
     try:
         assert port is not None, open(log.name).read()

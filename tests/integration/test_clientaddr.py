@@ -139,7 +139,8 @@ def test_allow_repeated_key_appends(wsd, static_root):
     assert upgrade_status(d.port, source="127.0.0.4") == 403
 
 
-def test_allow_ipv6_and_mapped(wsd, static_root):
+def need_ipv6():
+    """Skips the test on a machine without an IPv6 loopback."""
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
     try:
@@ -148,17 +149,38 @@ def test_allow_ipv6_and_mapped(wsd, static_root):
         s.close()
     except OSError:
         pytest.skip("no ::1")
+
+
+def v6_port(d):
+    """The port of d's [::1] listener."""
+    return int(re.search(r"listening on \[::1\]:(\d+)",
+                         d.log_text()).group(1))
+
+
+def test_allow_ipv6_and_mapped(wsd, static_root):
+    need_ipv6()
     # A dual listener on [::1] and the v4 one; allow names both spellings.
     d = wsd(config(static_root, route_extra={
         "/echo": {"allow": "::1 ::ffff:127.0.0.2/128"}},
         listens=["127.0.0.1:0", "[::1]:0"]))
-    v6port = int(re.search(r"listening on \[::1\]:(\d+)",
-                           d.log_text()).group(1))
+    v6port = v6_port(d)
     with Conn(v6port, host="::1") as c:
         c.send(upgrade_request("/echo", ws_key()))
         assert read_response(c, head_request=True).status == 101
     assert upgrade_status(d.port, source="127.0.0.2") == 101
     assert upgrade_status(d.port, source="127.0.0.1") == 403
+
+
+def test_ipv6_peer_named_with_port(wsd, static_root):
+    need_ipv6()
+    # Log lines format the peer from the address and port on demand.
+    d = wsd(config(static_root, listens=["127.0.0.1:0", "[::1]:0"]))
+    v6port = v6_port(d)
+    with Conn(v6port, host="::1") as c:
+        port = c.sock.getsockname()[1]
+        c.send(upgrade_request("/echo", ws_key()))
+        assert read_response(c, head_request=True).status == 101
+    d.wait_log(r"access: \[::1\]:%d ws /echo " % port)
 
 
 # -------------------------------------------------- forwarding headers
