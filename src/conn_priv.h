@@ -24,6 +24,7 @@
 
 struct bufferevent;
 struct event;
+struct ssl_st;
 struct generation;
 struct http_parser;
 struct http_request;
@@ -96,14 +97,15 @@ struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	struct server		*srv;
 	/*
-	 * HTTP and TLS connections go through a bufferevent. A plain
-	 * WebSocket owns its socket once upgraded (bev NULL): reads go into
-	 * the loop's scratch buffer, output is a queue of slices written
-	 * with writev, and write interest is armed only while the socket
-	 * cannot take more.
+	 * HTTP connections go through a bufferevent. A WebSocket owns its
+	 * socket (and SSL) once upgraded (bev NULL): reads go into the
+	 * loop's scratch buffer, output is a queue of slices written with
+	 * writev (SSL_write over TLS), and write interest is armed only
+	 * while the socket cannot take more.
 	 */
 	struct bufferevent	*bev;
-	evutil_socket_t		 fd;		/* -1 for TLS and PROXY */
+	evutil_socket_t		 fd;		/* -1 for PROXY */
+	struct ssl_st		*ssl;		/* TLS: c owns it, not bev */
 	struct event		*rev;		/* no bev: readable */
 	struct event		*wev;		/* no bev: output waits */
 	struct conn_slice	*out;		/* no bev: output queue */
@@ -131,6 +133,8 @@ struct conn {
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
 	unsigned		 tls:1;		/* counted as TLS */
 	unsigned		 is_dirty:1;	/* on the flush list */
+	unsigned		 tls_wr_rd:1;	/* SSL_write awaits readability */
+	unsigned		 tls_rd_wr:1;	/* SSL_read awaits writability */
 	struct timeval		 req_start;	/* for the access log */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	/*
@@ -165,7 +169,7 @@ int	conn_out_ref(struct conn *, const void *, size_t,
 	    void (*)(const void *, size_t, void *), void *);
 uint8_t	*conn_out_reserve(struct conn *, size_t);
 int	conn_out_commit(struct conn *, size_t);
-/* Hands a plain WebSocket's socket from its bufferevent to c; -1: closed. */
+/* Hands a WebSocket's socket and SSL from its bufferevent to c; -1: closed. */
 int	conn_io_takeover(struct conn *);
 /* Parses what a plain WebSocket has left over (no read). */
 void	conn_io_input(struct conn *);
