@@ -219,7 +219,7 @@ conn_elapsed(const struct timeval *t)
 #define CONN_TAIL_MIN	512
 #define CONN_IOV_MAX	64
 #define CONN_FLUSH_AT	16384
-#define CONN_TLS_RECORD	16384	/* the most one TLS record carries */
+#define CONN_TLS_RECORD	16384	/* the most a TLS record carries */
 
 struct conn_slice {
 	struct conn_slice	*next;
@@ -753,7 +753,7 @@ conn_io_parse(struct conn *c, size_t len)
 	memcpy(c->in->data, conn_scratch + used, len - used);
 }
 
-/* Parses what a plain WebSocket has left over, without reading. */
+/* Parses what a WebSocket has left over, without reading. */
 void
 conn_io_input(struct conn *c)
 {

@@ -24,13 +24,13 @@
 
 struct bufferevent;
 struct event;
-struct ssl_st;
 struct generation;
 struct http_parser;
 struct http_request;
 struct iplimit_entry;
 struct pmd;
 struct server;
+struct ssl_st;
 struct wsd_route;
 
 /*
@@ -105,7 +105,7 @@ struct conn {
 	 */
 	struct bufferevent	*bev;
 	evutil_socket_t		 fd;		/* -1 for PROXY */
-	struct ssl_st		*ssl;		/* TLS: c owns it, not bev */
+	struct ssl_st		*ssl;		/* TLS: c's, not bev's */
 	struct event		*rev;		/* no bev: readable */
 	struct event		*wev;		/* no bev: output waits */
 	struct conn_slice	*out;		/* no bev: output queue */
@@ -133,8 +133,8 @@ struct conn {
 	unsigned		 hub_drain:1;	/* hub backlog awaits a drain */
 	unsigned		 tls:1;		/* counted as TLS */
 	unsigned		 is_dirty:1;	/* on the flush list */
-	unsigned		 tls_wr_rd:1;	/* SSL_write awaits readability */
-	unsigned		 tls_rd_wr:1;	/* SSL_read awaits writability */
+	unsigned		 tls_wr_rd:1;	/* SSL_write awaits input */
+	unsigned		 tls_rd_wr:1;	/* SSL_read awaits output */
 	struct timeval		 req_start;	/* for the access log */
 	char			 peer[INET6_ADDRSTRLEN + 8];
 	/*
@@ -171,7 +171,7 @@ uint8_t	*conn_out_reserve(struct conn *, size_t);
 int	conn_out_commit(struct conn *, size_t);
 /* Hands a WebSocket's socket and SSL from its bufferevent to c; -1: closed. */
 int	conn_io_takeover(struct conn *);
-/* Parses what a plain WebSocket has left over (no read). */
+/* Parses what a WebSocket has left over (no read). */
 void	conn_io_input(struct conn *);
 
 /* http_serve.c */
