@@ -24,6 +24,9 @@
 
 #include <sys/uio.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "app.h"
 #include "config.h"
 #include "conn.h"
@@ -216,6 +219,7 @@ conn_elapsed(const struct timeval *t)
 #define CONN_TAIL_MIN	512
 #define CONN_IOV_MAX	64
 #define CONN_FLUSH_AT	16384
+#define CONN_TLS_RECORD	16384	/* the most a TLS record carries */
 
 struct conn_slice {
 	struct conn_slice	*next;
@@ -234,17 +238,20 @@ struct conn_input {
 	uint8_t		 data[];
 };
 
-/* One buffer per loop: every plain WebSocket reads into it. */
+/* One buffer per loop: every WebSocket reads into it. */
 static uint8_t		 conn_scratch[CONN_SCRATCH];
+/* One per loop: small slices of a TLS WebSocket go out as one record. */
+static uint8_t		 conn_tls_out[CONN_TLS_RECORD];
 
 /* Connections with output to write before the loop waits again. */
 static TAILQ_HEAD(, conn) conn_dirty = TAILQ_HEAD_INITIALIZER(conn_dirty);
 static unsigned		 conn_ndirty;
 static struct event	*conn_flush_ev;
 
-static void	conn_out_flush(struct conn *);
+static int	conn_out_flush(struct conn *);
 static int	conn_out_write(struct conn *);
 static void	conn_io_write_cb(evutil_socket_t, short, void *);
+static void	conn_tls_read(struct conn *, size_t);
 
 /* Memory a slice holds. */
 static size_t
@@ -486,9 +493,16 @@ static int
 conn_out_arm(struct conn *c)
 {
 	struct timeval	 tv, *tvp = NULL;
+	evutil_socket_t	 fd = c->tls_wr_rd ? -1 : c->fd;
 
-	if (c->wev == NULL && (c->wev = event_new(c->srv->base, c->fd,
-	    EV_WRITE | EV_PERSIST, conn_io_write_cb, c)) == NULL)
+	/* An SSL_write that awaits readability keeps only the timeout. */
+	if (c->wev != NULL && event_get_fd(c->wev) != fd) {
+		event_free(c->wev);
+		c->wev = NULL;
+	}
+	if (c->wev == NULL && (c->wev = event_new(c->srv->base, fd,
+	    fd == -1 ? 0 : EV_WRITE | EV_PERSIST, conn_io_write_cb,
+	    c)) == NULL)
 		return -1;
 	if (c->ws != NULL && c->route->lim.send_timeout > 0) {
 		tv = config_timeval(c->route->lim.send_timeout);
@@ -529,6 +543,11 @@ conn_out_progress(struct conn *c)
 	if (c->state == CONN_FLUSH_CLOSE) {
 		if (c->out != NULL)
 			return;
+		/* Over TLS the close_notify goes first. */
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			SSL_shutdown(c->ssl);
+		}
 		shutdown(c->fd, SHUT_WR);
 		conn_set_state(c, CONN_LINGER);
 		return;
@@ -543,9 +562,78 @@ conn_out_progress(struct conn *c)
 		c->paused = 0;
 		event_add(c->rev, NULL);
 		log_debug("%s: output drained, reading resumed", conn_peer(c));
-		/* What was read before the pause is still waiting. */
-		conn_io_input(c);
+		/*
+		 * What was read before the pause is still waiting; over TLS,
+		 * OpenSSL may hold more that no readiness will signal.
+		 */
+		if (c->ssl != NULL)
+			event_active(c->rev, EV_READ, 1);
+		else
+			conn_io_input(c);
 	}
+}
+
+/*
+ * Writes a TLS WebSocket's queue with SSL_write: a run of small slices is
+ * copied into one record, a large slice goes out from where it is. With
+ * SSL_MODE_ENABLE_PARTIAL_WRITE each call returns once a record is
+ * written, so the queue gives back what has left even when the socket
+ * fills mid-run; SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets a retried
+ * write come from another buffer: the queue's front bytes are the same.
+ * Returns like conn_out_write().
+ */
+static int
+conn_tls_write(struct conn *c)
+{
+	struct conn_slice	*s;
+	const uint8_t		*p;
+	size_t			 len, k;
+	int			 n, err, progress = 0;
+
+	while (c->out != NULL) {
+		s = c->out;
+		len = s->len - s->off;
+		p = s->base + s->off;
+		if (len < CONN_TLS_RECORD && s->next != NULL) {
+			for (len = 0; s != NULL && len < CONN_TLS_RECORD;
+			    s = s->next) {
+				k = s->len - s->off;
+				if (k > CONN_TLS_RECORD - len)
+					k = CONN_TLS_RECORD - len;
+				memcpy(conn_tls_out + len, s->base + s->off, k);
+				len += k;
+			}
+			p = conn_tls_out;
+		} else if (len > CONN_TLS_RECORD)
+			len = CONN_TLS_RECORD;
+		if (len == 0) {
+			/* Empty slices only: a reservation not used. */
+			conn_out_consume(c, 0);
+			break;
+		}
+		ERR_clear_error();
+		errno = 0;
+		if ((n = SSL_write(c->ssl, p, (int)len)) > 0) {
+			progress = 1;
+			c->tls_wr_rd = 0;
+			conn_out_consume(c, (size_t)n);
+			continue;
+		}
+		err = SSL_get_error(c->ssl, n);
+		if (err == SSL_ERROR_WANT_WRITE)
+			break;
+		if (err == SSL_ERROR_WANT_READ) {
+			/* Readability retries it: conn_io_read_cb(). */
+			c->tls_wr_rd = 1;
+			if (c->rev != NULL)
+				event_add(c->rev, NULL);
+			break;
+		}
+		if (err != SSL_ERROR_SYSCALL || errno == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	return progress;
 }
 
 /*
@@ -560,6 +648,8 @@ conn_out_write(struct conn *c)
 	ssize_t			 n;
 	int			 cnt, progress = 0;
 
+	if (c->ssl != NULL)
+		return conn_tls_write(c);
 	while (c->out != NULL) {
 		for (cnt = 0, s = c->out; s != NULL && cnt < CONN_IOV_MAX;
 		    s = s->next) {
@@ -592,31 +682,32 @@ conn_out_write(struct conn *c)
  * Writes the queue; write interest is armed only when the socket is full,
  * and dropped once the queue drains. Then what a drain brings.
  */
-static void
+static int
 conn_out_flush(struct conn *c)
 {
 	int	progress;
 
 	if ((progress = conn_out_write(c)) == -1) {
 		conn_close(c, strerror(errno));
-		return;
+		return -1;
 	}
-	if (c->out != NULL) {
+	if (c->out != NULL || c->tls_rd_wr) {
 		/* A timeout restarts only with progress. */
-		if ((progress || c->wev == NULL ||
-		    !event_pending(c->wev, EV_WRITE, NULL)) &&
-		    conn_out_arm(c) == -1) {
+		if ((progress || c->wev == NULL || !event_pending(c->wev,
+		    EV_WRITE | EV_TIMEOUT, NULL) || event_get_fd(c->wev) !=
+		    (c->tls_wr_rd ? -1 : c->fd)) && conn_out_arm(c) == -1) {
 			conn_close(c, "cannot wait for output");
-			return;
+			return -1;
 		}
 	} else if (c->wev != NULL) {
 		event_free(c->wev);
 		c->wev = NULL;
 	}
 	conn_out_progress(c);
+	return 0;
 }
 
-/* A plain WebSocket's socket is writable, or its output stalled. */
+/* A WebSocket's socket is writable, or its output stalled. */
 static void
 conn_io_write_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -628,6 +719,13 @@ conn_io_write_cb(evutil_socket_t fd, short what, void *arg)
 			conn_ws_send_timeout(c);
 		conn_close(c, "send timeout");
 		return;
+	}
+	if (c->tls_rd_wr) {
+		/* An SSL_read waited for this: read again. */
+		c->tls_rd_wr = 0;
+		if (!c->paused)
+			event_add(c->rev, NULL);
+		event_active(c->rev, EV_READ, 1);
 	}
 	conn_out_flush(c);
 }
@@ -655,7 +753,7 @@ conn_io_parse(struct conn *c, size_t len)
 	memcpy(c->in->data, conn_scratch + used, len - used);
 }
 
-/* Parses what a plain WebSocket has left over, without reading. */
+/* Parses what a WebSocket has left over, without reading. */
 void
 conn_io_input(struct conn *c)
 {
@@ -679,11 +777,27 @@ conn_io_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t		 n;
 
 	(void)what;
+	if (c->tls_wr_rd) {
+		/* An SSL_write waited for this: write again. */
+		c->tls_wr_rd = 0;
+		if (conn_out_flush(c) == -1)
+			return;
+	}
+	if (c->paused || c->tls_rd_wr) {
+		/* Added only for the write, or come back by event_active(). */
+		if (!c->tls_wr_rd)
+			event_del(c->rev);
+		return;
+	}
 	if (c->in != NULL) {
 		len = c->in->len;
 		memcpy(conn_scratch, c->in->data, len);
 		free(c->in);
 		c->in = NULL;
+	}
+	if (c->ssl != NULL) {
+		conn_tls_read(c, len);
+		return;
 	}
 	if (len == sizeof(conn_scratch))
 		n = -1, errno = EAGAIN;	/* parse the leftover first */
@@ -705,11 +819,74 @@ conn_io_read_cb(evutil_socket_t fd, short what, void *arg)
 	conn_io_parse(c, len);
 }
 
+/* Why a TLS read ended, other than for more bytes: an EOF or an error. */
+static const char *
+conn_tls_error(struct conn *c, int err)
+{
+	unsigned long	e = ERR_peek_error();
+
+	if (err == SSL_ERROR_ZERO_RETURN ||
+	    (err == SSL_ERROR_SYSCALL && errno == 0) ||
+	    (err == SSL_ERROR_SSL &&
+	    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+		return c->state == CONN_LINGER ? "closed" : "eof";
+	if (err == SSL_ERROR_SYSCALL)
+		return strerror(errno);
+	return e != 0 && ERR_reason_error_string(e) != NULL ?
+	    ERR_reason_error_string(e) : "tls error";
+}
+
 /*
- * Takes a plain WebSocket's socket from its bufferevent once the upgrade
- * request is answered: what the bufferevent holds (the 101, an app's
- * first messages, frames that followed the request) moves to c. -1 when
- * c was closed.
+ * A TLS WebSocket reads with SSL_read into the scratch buffer until
+ * OpenSSL wants more from the socket. Bytes OpenSSL still holds when the
+ * buffer is full (or an EOF after data) bring c back by event_active():
+ * no readiness would signal them.
+ */
+static void
+conn_tls_read(struct conn *c, size_t len)
+{
+	const char	*why = NULL;
+	int		 n, err;
+
+	while (len < sizeof(conn_scratch)) {
+		ERR_clear_error();
+		errno = 0;
+		n = SSL_read(c->ssl, conn_scratch + len,
+		    (int)(sizeof(conn_scratch) - len));
+		if (n > 0) {
+			len += (size_t)n;
+			continue;
+		}
+		if ((err = SSL_get_error(c->ssl, n)) == SSL_ERROR_WANT_READ)
+			break;
+		if (err == SSL_ERROR_WANT_WRITE) {
+			/* conn_io_write_cb() reads again. */
+			c->tls_rd_wr = 1;
+			event_del(c->rev);
+			if (conn_out_arm(c) == -1)
+				why = "cannot wait for output";
+			else
+				break;
+		} else
+			why = conn_tls_error(c, err);
+		if (len == 0) {
+			conn_close(c, why);
+			return;
+		}
+		break;		/* the data first, then the end */
+	}
+	conn_io_parse(c, len);
+	if ((why != NULL || len == sizeof(conn_scratch)) && !c->paused &&
+	    !c->tls_rd_wr)
+		event_active(c->rev, EV_READ, 1);
+}
+
+/*
+ * Takes a WebSocket's socket (and SSL: the bufferevent never owned
+ * either) from its bufferevent once the upgrade request is answered:
+ * what the bufferevent holds (the 101, an app's first messages, frames
+ * that followed the request, decrypted or not) moves to c. -1 when c was
+ * closed.
  */
 int
 conn_io_takeover(struct conn *c)
@@ -747,12 +924,19 @@ conn_io_takeover(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
+	if (c->ssl != NULL)
+		SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (s != NULL) {
 		conn_out_append(c, s);
 		conn_out_dirty(c);
 	}
-	if (!c->paused)
+	if (!c->paused) {
 		event_add(c->rev, NULL);
+		/* OpenSSL may hold records the bufferevent did not read. */
+		if (c->ssl != NULL)
+			event_active(c->rev, EV_READ, 1);
+	}
 	return 0;
 }
 
@@ -851,18 +1035,19 @@ conn_start(struct conn *c, evutil_socket_t fd, int tls)
 		return -1;
 	}
 	if (tls) {
+		/* c owns ssl and fd: a WebSocket takes them from the bev. */
 		if ((ssl = tls_ssl_new(c->gen->tls)) != NULL) {
-			/* The bufferevent owns ssl from here on. */
 			c->bev = bufferevent_openssl_socket_new(srv->base, fd,
-			    ssl, BUFFEREVENT_SSL_ACCEPTING,
-			    BEV_OPT_CLOSE_ON_FREE);
+			    ssl, BUFFEREVENT_SSL_ACCEPTING, 0);
 			if (c->bev == NULL)
 				SSL_free(ssl);
-			else
+			else {
+				c->ssl = ssl;
 				/* A peer that just closes TCP is an EOF,
 				 * not an error. */
 				bufferevent_openssl_set_allow_dirty_shutdown(
 				    c->bev, 1);
+			}
 		}
 	} else
 		/* c closes fd: a WebSocket takes it over from the bev. */
@@ -873,8 +1058,7 @@ conn_start(struct conn *c, evutil_socket_t fd, int tls)
 		conn_close(c, "cannot set up connection");
 		return -1;
 	}
-	if (!tls)
-		c->fd = fd;
+	c->fd = fd;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	/*
@@ -1080,10 +1264,18 @@ conn_close(struct conn *c, const char *reason)
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	conn_io_free(c);
-	if (c->bev != NULL)
+	if (c->bev != NULL) {
+		/*
+		 * Disabled first: a bufferevent_openssl inside its own
+		 * callback goes on reading or writing while enabled, and
+		 * the SSL is freed right here, not with the bufferevent.
+		 */
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_free(c->bev);
-	else if (c->proxy != NULL)
+	} else if (c->proxy != NULL)
 		evutil_closesocket(c->proxy->fd);
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
 	if (c->fd != -1)
 		evutil_closesocket(c->fd);
 	conn_free_early(c);

@@ -30,6 +30,7 @@ struct http_request;
 struct iplimit_entry;
 struct pmd;
 struct server;
+struct ssl_st;
 struct wsd_route;
 
 /*
@@ -101,13 +102,15 @@ struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	struct server		*srv;
 	/*
-	 * HTTP and TLS connections go through a bufferevent. A plain
-	 * WebSocket owns its socket once upgraded (bev NULL): reads go into
-	 * the loop's scratch buffer, output is a queue of slices written
-	 * with writev, and write interest is armed only while the socket
-	 * cannot take more.
+	 * HTTP connections go through a bufferevent. A WebSocket owns its
+	 * socket (and SSL) once upgraded (bev NULL): reads go into the
+	 * loop's scratch buffer, output is a queue of slices written with
+	 * writev (SSL_write over TLS), and write interest is armed only
+	 * while the socket cannot take more.
 	 */
 	struct bufferevent	*bev;
+	evutil_socket_t		 fd;		/* -1 for PROXY */
+	struct ssl_st		*ssl;		/* TLS: c's, not bev's */
 	struct event		*rev;		/* no bev: readable; in ws */
 	struct event		*wev;		/* no bev: output waits */
 	struct conn_slice	*out;		/* no bev: output queue */
@@ -136,6 +139,8 @@ struct conn {
 	unsigned		 tls:1;		/* counted as TLS */
 	unsigned		 is_dirty:1;	/* on the flush list */
 	unsigned		 forwarded:1;	/* a proxy's header named addr */
+	unsigned		 tls_wr_rd:1;	/* SSL_write awaits input */
+	unsigned		 tls_rd_wr:1;	/* SSL_read awaits output */
 	struct timeval		 req_start;	/* for the access log: the
 						 * request's, then the
 						 * session's start */
@@ -146,7 +151,6 @@ struct conn {
 	struct cidr_addr	 hop;
 	struct cidr_addr	 addr;
 	uint16_t		 port;		/* hop's, for conn_peer() */
-	evutil_socket_t		 fd;		/* -1 for TLS and PROXY */
 	struct iplimit_entry	*ipe;		/* counted under addr */
 	struct conn_proxy	*proxy;		/* CONN_PROXY only */
 	struct conn_file	*file;		/* a file body being sent */
@@ -173,9 +177,9 @@ int	conn_out_ref(struct conn *, const void *, size_t,
 	    void (*)(const void *, size_t, void *), void *);
 uint8_t	*conn_out_reserve(struct conn *, size_t);
 int	conn_out_commit(struct conn *, size_t);
-/* Hands a plain WebSocket's socket from its bufferevent to c; -1: closed. */
+/* Hands a WebSocket's socket and SSL from its bufferevent to c; -1: closed. */
 int	conn_io_takeover(struct conn *);
-/* Parses what a plain WebSocket has left over (no read). */
+/* Parses what a WebSocket has left over (no read). */
 void	conn_io_input(struct conn *);
 
 /* http_serve.c */

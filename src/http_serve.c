@@ -582,8 +582,8 @@ conn_http_read(struct conn *c)
 		conn_timer_set(c, 0);
 		if (!conn_http_request(c, &req)) {
 			evbuffer_drain(in, (size_t)n);
-			/* A plain WebSocket does its own I/O from here on. */
-			if (c->ws != NULL && !c->tls &&
+			/* A WebSocket does its own I/O from here on. */
+			if (c->ws != NULL &&
 			    conn_io_takeover(c) == -1)
 				return;
 			/* Frames may follow the head in the same read. */

@@ -47,7 +47,6 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct pmd_params	 pp;
-	struct timeval		 tv;
 	char			 ext[PMD_RESPONSE_MAX];
 	int			 shared;
 
@@ -98,16 +97,9 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	    c->ws->pmd != NULL ? " with " : "", c->ws->pmd != NULL ? ext : "");
 
 	/*
-	 * Pings keep the session alive, not the write timeout: that one
-	 * drops a client whose pending output has made no progress for
-	 * send_timeout (libevent runs it only while output is pending),
-	 * which a close frame could never reach.
+	 * The bufferevent goes right after this (conn_io_takeover()):
+	 * send_timeout is carried by the write event that output armed.
 	 */
-	if (c->route->lim.send_timeout > 0) {
-		tv = config_timeval(c->route->lim.send_timeout);
-		bufferevent_set_timeouts(c->bev, NULL, &tv);
-	} else
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
 	conn_set_state(c, CONN_WS_OPEN);
 	conn_timer_set(c, c->route->lim.ping_interval);
 	c->app_opened = 1;
@@ -494,36 +486,13 @@ conn_ws_input(struct conn *c, uint8_t *buf, size_t len)
 }
 
 /*
- * Parses what has arrived. Through a bufferevent (TLS), frames are parsed
- * in place in its input, which libevent fills 16 KiB per callback at most:
- * that bounds the work done per wakeup.
+ * Parses what arrived with the upgrade request. Plain or TLS, a WebSocket
+ * reads on its own after that (conn.c).
  */
 void
 conn_ws_read(struct conn *c)
 {
-	struct evbuffer	*in;
-	size_t		 len, off;
-	uint8_t		*buf;
-
-	if (c->bev == NULL) {
-		conn_io_input(c);
-		return;
-	}
-	in = bufferevent_get_input(c->bev);
-	while (!c->paused && (len = evbuffer_get_length(in)) > 0) {
-		if (len > CONN_SCRATCH)
-			len = CONN_SCRATCH;
-		if ((buf = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
-			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
-			return;
-		}
-		off = conn_ws_input(c, buf, len);
-		evbuffer_drain(in, off);
-		if (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING)
-			return;
-		if (off < len && !c->paused)
-			return;
-	}
+	conn_io_input(c);
 }
 
 /* The session ends for good: access log line, counters, memory. */
