@@ -235,6 +235,8 @@ fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
 			}
 		}
 	}
+	/* A control frame split across pieces holds a buffer. */
+	ws_parser_free(&p);
 	free(msg.data);
 	free(out);
 	free(w);
