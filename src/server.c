@@ -146,12 +146,13 @@ server_refused_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_busy(const struct listener *l, evutil_socket_t fd)
 {
-	char	busy[256], date[30];
+	char	busy[512], date[30];
 	int	n;
 
 	http_date_format(time(NULL), date);
 	n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 %s\r\n"
 	    "Server: wsd/%s\r\nDate: %s\r\nConnection: close\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\n\r\n503 %s\n",
 	    http_status_text(503), PACKAGE_VERSION, date,

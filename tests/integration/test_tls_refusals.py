@@ -123,6 +123,8 @@ def test_max_connections_tls_closed_without_answer(wsd, static_root, cert):
         # A plain listener still answers in plain text.
         r = helpers.http_get(plain, "/index.html")
         assert r.status == 503, r
+        assert r.header("X-Content-Type-Options") == "nosniff", r
+        assert int(r.header("Content-Length")) == len(r.body), r
         d.wait_log(r"127\.0\.0\.1:\d+: max_connections \(2\) reached, "
                    r"connection refused \(tls: closed without an answer\)")
     finally:
