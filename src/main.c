@@ -77,6 +77,7 @@ main(int argc, char *argv[])
 {
 	struct wsd_config	*conf;
 	struct event_base	*base;
+	struct event_config	*ecfg;
 	struct server		 srv;
 	struct tls		*tls = NULL;
 	const char		*file = NULL, *www = NULL;
@@ -169,8 +170,18 @@ main(int argc, char *argv[])
 	/* A peer that goes away mid-write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(main_event_log_cb);
-	if ((base = event_base_new()) == NULL)
+	/*
+	 * The changelist folds the interest changes of one loop iteration
+	 * into one epoll_ctl per socket at most: a bufferevent's enable and
+	 * disable around a response, or the hand-over of an upgraded socket,
+	 * cost nothing when they cancel out (8 to 3 calls per hello).
+	 */
+	if ((ecfg = event_config_new()) == NULL ||
+	    event_config_set_flag(ecfg,
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
+	    (base = event_base_new_with_config(ecfg)) == NULL)
 		fatalx("cannot create the event loop");
+	event_config_free(ecfg);
 	/*
 	 * Bind and load keys as root, then write the pid file and drop. The
 	 * server's first generation takes conf and tls; a reload replaces
