@@ -137,11 +137,26 @@ hub_join(struct hub *h, struct hub_member *m, struct conn *c)
 {
 	if (m->hub != NULL)
 		return;
-	memset(m->pending, 0, sizeof(m->pending));
+	m->pending = NULL;
 	m->hub = h;
 	m->conn = c;
 	TAILQ_INSERT_TAIL(&h->members, m, entry);
 	h->n++;
+}
+
+/* Releases a member's backlog. */
+static void
+hub_backlog_free(struct hub_member *m)
+{
+	size_t	i;
+
+	if (m->pending == NULL)
+		return;
+	for (i = 0; i < HUB_KEYS; i++)
+		if (m->pending[i] != NULL)
+			hub_frame_unref(m->pending[i]);
+	free(m->pending);
+	m->pending = NULL;
 }
 
 /* Removes a member and releases its backlog. */
@@ -149,15 +164,10 @@ void
 hub_leave(struct hub_member *m)
 {
 	struct hub	*h = m->hub;
-	size_t		 i;
 
 	if (h == NULL)
 		return;
-	for (i = 0; i < HUB_KEYS; i++)
-		if (m->pending[i] != NULL) {
-			hub_frame_unref(m->pending[i]);
-			m->pending[i] = NULL;
-		}
+	hub_backlog_free(m);
 	TAILQ_REMOVE(&h->members, m, entry);
 	h->n--;
 	m->hub = NULL;
@@ -283,17 +293,27 @@ hub_member_backlog(const struct hub_member *m)
 {
 	size_t	i;
 
+	if (m->pending == NULL)
+		return 0;
 	for (i = 0; i < HUB_KEYS; i++)
 		if (m->pending[i] != NULL)
 			return 1;
 	return 0;
 }
 
-/* Keeps f as the member's newest unsent message for key. */
+/*
+ * Keeps f as the member's newest unsent message for key; without memory
+ * for the backlog, f is dropped like under the drop policy.
+ */
 static void
 hub_conflate(struct hub *h, struct hub_member *m, struct hub_frame *f,
     unsigned key)
 {
+	if (m->pending == NULL && (m->pending = calloc(HUB_KEYS,
+	    sizeof(*m->pending))) == NULL) {
+		h->stats.dropped++;
+		return;
+	}
 	if (m->pending[key] != NULL) {
 		hub_frame_unref(m->pending[key]);
 		h->stats.conflated++;
@@ -390,6 +410,8 @@ hub_member_drained(struct hub_member *m)
 		hub_deliver(h, m, f);
 		hub_frame_unref(f);
 	}
+	/* An idle member holds no backlog array. */
+	hub_backlog_free(m);
 }
 
 /* Members now. */

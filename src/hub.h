@@ -25,7 +25,8 @@ struct hub_member {
 	TAILQ_ENTRY(hub_member)	 entry;
 	struct hub		*hub;		/* NULL: not a member */
 	struct conn		*conn;
-	struct hub_frame	*pending[HUB_KEYS]; /* conflated backlog */
+	/* Conflated backlog: HUB_KEYS frames, allocated while there is one. */
+	struct hub_frame	**pending;
 };
 
 /* Counters of what a hub did; never reset. */
