@@ -56,11 +56,7 @@ enum conn_state {
 /* Random bytes in a keepalive ping: a pong cannot be forged ahead. */
 #define CONN_PING_LEN	8
 
-/*
- * WebSocket session state, allocated at the upgrade only. A plain
- * WebSocket's read event lives at its end (conn_ws_rev()): one
- * allocation, sized by event_get_struct_event_size().
- */
+/* WebSocket session state, in use from the upgrade on (c->ws). */
 struct conn_ws {
 	struct ws_parser	 parser;
 	struct evbuffer		*msg;		/* message being assembled */
@@ -68,19 +64,16 @@ struct conn_ws {
 	uint64_t		 bytes_out;
 	void			*app_data;
 	struct app_route	*rt;		/* the route's runtime */
-	struct stats_route	*stats;		/* the route's counters */
 	struct hub_member	 member;	/* in the route's hub */
-	size_t			 drain_low;	/* conn_watch_drain()'s */
 	struct pmd		*pmd;		/* NULL: no permessage-deflate */
-	struct access_rate	 rate;		/* max_messages_per_second */
+	/* max_messages_per_second; NULL until the first message. */
+	struct access_rate	*rate;
 	struct log_limit	*log;		/* lines the client causes;
 						 * NULL until the first */
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
 	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
 	uint16_t		 close_code;	/* for the access log */
 	uint8_t			 msg_opcode;
-	/* The read event's room (plain WebSockets). */
-	void			*rev[];		/* pointer-aligned, as it is */
 };
 
 /*
@@ -103,15 +96,14 @@ struct conn {
 	struct server		*srv;
 	/*
 	 * HTTP connections go through a bufferevent. A WebSocket owns its
-	 * socket (and SSL) once upgraded (bev NULL): reads go into the
-	 * loop's scratch buffer, output is a queue of slices written with
-	 * writev (SSL_write over TLS), and write interest is armed only
-	 * while the socket cannot take more.
+	 * socket (and SSL) once upgraded (bev NULL): it waits for input in
+	 * the loop's poller (conn_rd_*()), reads into the loop's scratch
+	 * buffer, queues output as slices written with writev (SSL_write
+	 * over TLS), and arms write interest only while the socket cannot
+	 * take more.
 	 */
 	struct bufferevent	*bev;
-	evutil_socket_t		 fd;		/* -1 for PROXY */
 	struct ssl_st		*ssl;		/* TLS: c's, not bev's */
-	struct event		*rev;		/* no bev: readable; in ws */
 	struct event		*wev;		/* no bev: output waits */
 	struct conn_slice	*out;		/* no bev: output queue */
 	struct conn_slice	*out_tail;
@@ -122,12 +114,26 @@ struct conn {
 	struct conn_tlist	*tlist;		/* NULL: not armed */
 	TAILQ_ENTRY(conn)	 tentry;
 	double			 deadline;	/* on the monotonic clock */
+	/* For the access log: the request's, then the session's start. */
+	double			 req_start;	/* conn_now() */
 	struct generation	*gen;		/* a reference: its conf, routes
 						 * and tls; route is in it */
 	const struct wsd_route	*route;
-	struct conn_ws		*ws;		/* NULL until upgraded */
+	struct conn_ws		*ws;		/* NULL, or &ws_room once
+						 * upgraded */
 	struct http_parser	*hp;		/* while a request head arrives */
+	struct iplimit_entry	*ipe;		/* counted under addr */
+	struct conn_proxy	*proxy;		/* CONN_PROXY only */
+	struct conn_file	*file;		/* a file body being sent */
+	evutil_socket_t		 fd;		/* -1 for PROXY */
 	enum conn_state		 state;
+	/*
+	 * The client: hop is who spoke TCP to us (after a PROXY header),
+	 * addr the client that hop reports when hop is a trusted proxy.
+	 */
+	struct cidr_addr	 hop;
+	struct cidr_addr	 addr;
+	uint16_t		 port;		/* hop's, for conn_peer() */
 	/* Not reading: output over max_send_buffer, or a file is sent. */
 	unsigned		 paused:1;
 	unsigned		 awaiting_pong:1;
@@ -141,27 +147,24 @@ struct conn {
 	unsigned		 forwarded:1;	/* a proxy's header named addr */
 	unsigned		 tls_wr_rd:1;	/* SSL_write awaits input */
 	unsigned		 tls_rd_wr:1;	/* SSL_read awaits output */
-	struct timeval		 req_start;	/* for the access log: the
-						 * request's, then the
-						 * session's start */
+	/* The loop's WebSocket poller (conn_rd_*()). */
+	unsigned		 rd_ok:1;	/* no bev: c reads the socket */
+	unsigned		 rd_on:1;	/* in the epoll set */
+	unsigned		 rd_act:1;	/* a read is due this turn */
 	/*
-	 * The client: hop is who spoke TCP to us (after a PROXY header),
-	 * addr the client that hop reports when hop is a trusted proxy.
+	 * Part of c from the accept on: one allocation that outlives the
+	 * HTTP phase's, so that their memory goes back in one piece.
 	 */
-	struct cidr_addr	 hop;
-	struct cidr_addr	 addr;
-	uint16_t		 port;		/* hop's, for conn_peer() */
-	struct iplimit_entry	*ipe;		/* counted under addr */
-	struct conn_proxy	*proxy;		/* CONN_PROXY only */
-	struct conn_file	*file;		/* a file body being sent */
+	struct conn_ws		 ws_room;
 };
+
 
 /* conn.c */
 void	conn_set_state(struct conn *, enum conn_state);
 /* (Re)arms the connection's single timer; 0 seconds disarms it. */
 void	conn_timer_set(struct conn *, double);
-/* Seconds elapsed since t, for the access log. */
-double	conn_elapsed(const struct timeval *);
+/* Seconds elapsed since t (conn_now()), for the access log. */
+double	conn_elapsed(double);
 /* Seconds on the monotonic clock. */
 double	conn_now(void);
 int	conn_hop_trusted(const struct conn *);
@@ -181,6 +184,8 @@ int	conn_out_commit(struct conn *, size_t);
 int	conn_io_takeover(struct conn *);
 /* Parses what a WebSocket has left over (no read). */
 void	conn_io_input(struct conn *);
+/* A WebSocket stops reading its socket for good: it is closed next. */
+void	conn_rd_end(struct conn *);
 
 /* http_serve.c */
 void	conn_http_read(struct conn *);

@@ -66,12 +66,12 @@ conn_http_log(struct conn *c, const struct http_request *req, int status,
 		log_access("%s \"%.*s %s HTTP/1.%d\" %d %" PRIu64 " %.3fs",
 		    conn_peer(c), (int)req->method_len, req->method,
 		    target != NULL ? target : buf, req->minor_version,
-		    status, bytes, conn_elapsed(&c->req_start));
+		    status, bytes, conn_elapsed(c->req_start));
 		if (target != buf)
 			free(target);
 	} else
 		log_access("%s \"-\" %d %" PRIu64 " %.3fs", conn_peer(c), status,
-		    bytes, conn_elapsed(&c->req_start));
+		    bytes, conn_elapsed(c->req_start));
 }
 
 /*
@@ -551,7 +551,7 @@ conn_http_read(struct conn *c)
 			if (c->state == CONN_HTTP_IDLE) {
 				/* A new request must now arrive in time. */
 				conn_set_state(c, CONN_HTTP_HEAD);
-				gettimeofday(&c->req_start, NULL);
+				c->req_start = conn_now();
 				conn_timer_set(c, c->gen->conf->handshake_timeout);
 			}
 			/* Only while a head arrives: idle costs nothing. */

@@ -50,11 +50,8 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	char			 ext[PMD_RESPONSE_MAX];
 	int			 shared;
 
-	if ((c->ws = calloc(1, sizeof(*c->ws) +
-	    event_get_struct_event_size())) == NULL) {
-		log_warn("%s: upgrade", conn_peer(c));
-		return -1;
-	}
+	c->ws = &c->ws_room;
+	memset(c->ws, 0, sizeof(*c->ws));
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
 	/*
 	 * RFC 7692: an unacceptable offer only means no compression. Shared:
@@ -66,7 +63,6 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	    pmd_negotiate(req, shared, &pp, ext)) {
 		if ((c->ws->pmd = pmd_new(&pp, shared)) == NULL) {
 			log_warn("%s: upgrade", conn_peer(c));
-			free(c->ws);
 			c->ws = NULL;
 			return -1;
 		}
@@ -74,13 +70,9 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		c->srv->stats.ws_deflate++;
 	}
 	c->ws->rt = app_route_hold(generation_route(c->gen, c->route));
-	c->ws->stats = app_route_stats(c->ws->rt);
 	c->srv->stats.ws_total++;
 	c->srv->stats.ws_current++;
-	gettimeofday(&c->req_start, NULL);
-	if (c->route->lim.max_messages_per_second > 0)
-		access_rate_init(&c->ws->rate,
-		    c->route->lim.max_messages_per_second, conn_now());
+	c->req_start = conn_now();
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Server: wsd/%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n", PACKAGE_VERSION, accept);
@@ -165,6 +157,42 @@ conn_is_open(const struct conn *c)
 	return c->state == CONN_WS_OPEN && !c->close_sent;
 }
 
+/* Counts a message queued to c, in the session and the route. */
+static void
+conn_ws_sent(struct conn *c, size_t len)
+{
+	struct stats_route	*stats = app_route_stats(c->ws->rt);
+
+	c->ws->bytes_out += len;
+	stats->msgs_out++;
+	stats->bytes_out += len;
+}
+
+/*
+ * Takes a token of max_messages_per_second; the bucket is allocated on
+ * the first message, so that a route without the limit pays nothing.
+ * -1: c was failed (over the rate, or out of memory).
+ */
+static int
+conn_ws_rate(struct conn *c)
+{
+	unsigned	rate = c->route->lim.max_messages_per_second;
+
+	if (c->ws->rate == NULL) {
+		if ((c->ws->rate = malloc(sizeof(*c->ws->rate))) == NULL) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+			return -1;
+		}
+		access_rate_init(c->ws->rate, rate, conn_now());
+	}
+	if (access_rate_take(c->ws->rate, rate, conn_now()) == -1) {
+		c->srv->stats.rate_closed++;
+		conn_ws_fail(c, WS_CLOSE_POLICY, "message rate exceeded");
+		return -1;
+	}
+	return 0;
+}
+
 /* Queues a shared, already encoded frame without copying it. */
 int
 conn_send_shared(struct conn *c, const void *frame, size_t len,
@@ -175,9 +203,7 @@ conn_send_shared(struct conn *c, const void *frame, size_t len,
 		return -1;
 	if (conn_out_ref(c, frame, len, cleanup, arg) == -1)
 		return -1;
-	c->ws->bytes_out += payload_len;
-	c->ws->stats->msgs_out++;
-	c->ws->stats->bytes_out += payload_len;
+	conn_ws_sent(c, payload_len);
 	return 0;
 }
 
@@ -255,9 +281,7 @@ conn_queue(struct conn *c, int opcode, const void *data, size_t len)
 		}
 	} else
 		conn_ws_frame(c, opcode, data, len);
-	c->ws->bytes_out += len;
-	c->ws->stats->msgs_out++;
-	c->ws->stats->bytes_out += len;
+	conn_ws_sent(c, len);
 	return 0;
 }
 
@@ -308,7 +332,7 @@ conn_inflate_sink(void *arg, const uint8_t *data, size_t len)
 		return -1;
 	}
 	ws->bytes_in += len;
-	ws->stats->bytes_in += len;
+	app_route_stats(ws->rt)->bytes_in += len;
 	return 0;
 }
 
@@ -364,7 +388,7 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 	/* Message bytes: a compressed message counts once inflated. */
 	if (!ev->compressed) {
 		ws->bytes_in += len;
-		ws->stats->bytes_in += len;
+		app_route_stats(ws->rt)->bytes_in += len;
 	}
 	if (c->state != CONN_WS_OPEN)
 		return;		/* closing: data is discarded */
@@ -394,15 +418,11 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 		data = len > 0 ? evbuffer_pullup(ws->msg, -1) :
 		    (const uint8_t *)"";
 	}
-	ws->stats->msgs_in++;
+	app_route_stats(ws->rt)->msgs_in++;
 	/* Complete messages only: control frames never count. */
 	if (c->route->lim.max_messages_per_second > 0 &&
-	    access_rate_take(&ws->rate, c->route->lim.max_messages_per_second,
-	    conn_now()) == -1) {
-		c->srv->stats.rate_closed++;
-		conn_ws_fail(c, WS_CLOSE_POLICY, "message rate exceeded");
+	    conn_ws_rate(c) == -1)
 		return;
-	}
 	if (app->on_message != NULL)
 		app->on_message(c, ws->msg_opcode, data, len);
 	/* Assembly memory lives only while a message needs it. */
@@ -509,21 +529,17 @@ conn_ws_free(struct conn *c)
 		free(c->ws->log);
 	}
 	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
-	    conn_peer(c), c->route->path, conn_elapsed(&c->req_start), code,
+	    conn_peer(c), c->route->path, conn_elapsed(c->req_start), code,
 	    c->ws->bytes_in, c->ws->bytes_out);
 	stats_close(&srv->stats, code);
 	srv->stats.ws_current--;
 	if (c->ws->msg != NULL)
 		evbuffer_free(c->ws->msg);
+	free(c->ws->rate);
 	ws_parser_free(&c->ws->parser);
-	/* The read event is in c->ws. */
-	if (c->rev != NULL) {
-		event_del(c->rev);
-		c->rev = NULL;
-	}
+	conn_rd_end(c);
 	pmd_free(c->ws->pmd);
 	app_route_free(c->ws->rt);
-	free(c->ws);
 	c->ws = NULL;
 }
 
