@@ -913,7 +913,12 @@ server_metrics(struct server *srv, struct evbuffer *out)
 			continue;
 		v[n].path = conf->routes[i].path;
 		v[n].st = app_route_stats(rt);
-		if ((h = app_route_hub(rt)) != NULL) {
+		/*
+		 * Every runtime has a hub, but only a hub app's members join
+		 * it: the others would show hub series that are always 0.
+		 */
+		if (conf->routes[i].app->via_hub &&
+		    (h = app_route_hub(rt)) != NULL) {
 			v[n].hub = hub_stats(h);
 			v[n].members = hub_size(h);
 		}
