@@ -843,6 +843,7 @@ server_init(struct server *srv, struct event_base *base,
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
 	stats_init(&srv->stats, time(NULL));
+	log_limit_init(&srv->tls_log, "tls");
 	TAILQ_INIT(&srv->conns);
 	/* First: it takes conf and tls over whatever happens. */
 	if ((srv->gen = generation_new(base, conf, tls, NULL)) == NULL)
@@ -1075,6 +1076,8 @@ server_free(struct server *srv)
 
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c, "exit");
+	/* What the last minute held back is still worth a line. */
+	log_limit_flush(&srv->tls_log);
 	for (i = 0; i < srv->nlisteners; i++)
 		server_listener_free(srv->listeners[i]);
 	free(srv->listeners);

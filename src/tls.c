@@ -188,3 +188,21 @@ tls_ssl_new(struct tls *t)
 {
 	return SSL_new(t->ctx);
 }
+
+/* First bytes a TLS client may send; anything else is not TLS at all. */
+int
+tls_record_start(uint8_t b)
+{
+	return (b >= 20 && b <= 24) || (b & 0x80) != 0;
+}
+
+/* OpenSSL's reason for error e, or what. */
+const char *
+tls_reason(unsigned long e, const char *what)
+{
+	const char	*r;
+
+	if (e == 0 || (r = ERR_reason_error_string(e)) == NULL)
+		return what;
+	return r;
+}

@@ -2,6 +2,8 @@
 #ifndef WSD_TLS_H
 #define WSD_TLS_H
 
+#include <stdint.h>
+
 #include <openssl/ssl.h>
 
 struct wsd_tls;
@@ -17,5 +19,19 @@ struct tls	*tls_new(const struct wsd_tls *conf, char **cause);
 void		 tls_free(struct tls *t);
 /* A new server-side SSL object for one connection; NULL on failure. */
 SSL		*tls_ssl_new(struct tls *t);
+
+/*
+ * Whether b can be the first byte of what a TLS client sends: a record's
+ * content type (RFC 8446 5.1, 20 to 23, and 24 for heartbeats, RFC 6520)
+ * or the high bit of an SSLv2-compatible ClientHello's length (RFC 5246
+ * E.2). A plain HTTP request starts with a letter of its method.
+ */
+int		 tls_record_start(uint8_t b);
+/*
+ * Why a handshake failed, from an OpenSSL error code: its reason string
+ * ("wrong version number", "no shared cipher", "tlsv1 alert protocol
+ * version"), or what for 0.
+ */
+const char	*tls_reason(unsigned long e, const char *what);
 
 #endif
