@@ -1108,6 +1108,8 @@ conn_sniff_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (conn_start_io(c, fd, 0, 0) == -1)
 		return;
+	/* Accepted on a TLS listener all the same, like a failed handshake. */
+	c->srv->stats.tls_total++;
 	stats_hs_fail(&c->srv->stats, STATS_HS_TLS);
 	log_limited(&c->srv->tls_log, "plain HTTP on a TLS listener",
 	    LOG_LVL_INFO, "%s: plain HTTP on a TLS listener (first byte "
