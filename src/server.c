@@ -751,6 +751,7 @@ server_reload(struct server *srv)
 				    "(embedded)";
 	char			 *errors = NULL;
 	size_t			  i;
+	int			  tls_line;
 
 	log_info("SIGHUP: reloading %s", name);
 	if (old->conf->file != NULL)
@@ -762,11 +763,10 @@ server_reload(struct server *srv)
 		free(errors);
 		goto fail;
 	}
-	if (conf->tls.line != 0 && (tls = tls_new(&conf->tls, &errors)) ==
-	    NULL) {
+	if (conf->tls.line != 0 && (tls = tls_new(conf, &errors,
+	    &tls_line)) == NULL) {
 		log_errx("%s:%d: tls: reload failed, keeping the old "
-		    "certificate: %s", name, conf->tls.line,
-		    errors ? errors : "?");
+		    "certificate: %s", name, tls_line, errors ? errors : "?");
 		free(errors);
 		config_free(conf);
 		goto fail;
@@ -787,7 +787,8 @@ server_reload(struct server *srv)
 	generation_activate(gen);
 	srv->gen = gen;
 	if (tls != NULL)
-		log_info("SIGHUP: tls: certificate reloaded");
+		log_info("SIGHUP: tls: certificate reloaded%s", tls_count(tls) >
+		    1 ? " with those of the [tls NAME] sections" : "");
 	log_set_level(conf->log_level + srv->verbose);
 	log_set_access(conf->access_log);
 	/* Reloads of other modules' files for the new config go here. */
@@ -913,6 +914,8 @@ server_metrics(struct server *srv, struct evbuffer *out)
 		    conf->routes[i].app->on_http != NULL)
 			continue;
 		v[n].path = conf->routes[i].path;
+		if (conf->routes[i].hosts.n > 0)
+			v[n].host = conf->routes[i].hosts.v[0];
 		v[n].st = app_route_stats(rt);
 		/*
 		 * Every runtime has a hub, but only a hub app's members join

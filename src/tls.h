@@ -6,17 +6,25 @@
 
 #include <openssl/ssl.h>
 
+struct wsd_config;
 struct wsd_tls;
 struct tls;
 
 /*
- * Builds a TLS context from the config: certificate chain, private key
- * (checked against the certificate), minimum version, cipher lists, ALPN
- * http/1.1. Returns NULL with *cause (caller frees) naming the file that
- * failed. An expired certificate is only a warning.
+ * Builds the TLS contexts of a config: [tls]'s, the default, and one for
+ * each [tls NAME...] section, chosen by the client's SNI name at the
+ * handshake (the best match, exact before wildcard). Each has its
+ * certificate chain and private key (checked against the certificate);
+ * all share [tls]'s minimum version, cipher lists and ALPN http/1.1.
+ * Returns NULL with *cause (caller frees) naming the file that failed and
+ * *line the line of its section. An expired certificate is only a
+ * warning.
  */
-struct tls	*tls_new(const struct wsd_tls *conf, char **cause);
+struct tls	*tls_new(const struct wsd_config *conf, char **cause,
+		    int *line);
 void		 tls_free(struct tls *t);
+/* How many certificates t serves (0 for NULL). */
+size_t		 tls_count(const struct tls *t);
 /* A new server-side SSL object for one connection; NULL on failure. */
 SSL		*tls_ssl_new(struct tls *t);
 
