@@ -372,3 +372,52 @@ def test_check_reports_vhost_errors(tmp_path, static_root, leaf, vh_a):
     assert rc == 1, err
     assert "%s:6: tls: certificate %s/missing.pem: No such file" % (
         name, tmp_path) in err, err
+
+
+def ws_host(port, path, host):
+    """A plain WebSocket with a Host header of its own."""
+    key = helpers.ws_key()
+    c = helpers.Conn(port)
+    c.send(helpers.upgrade_request(path, key, host=host))
+    r = helpers.read_response(c, head_request=True)
+    assert r.status == 101, r
+    return c
+
+
+def test_same_path_on_two_hosts_are_two_routes(wsd, tmp_path):
+    """Two relay routes on /chat, one per host: two hubs, kept apart
+    across a reload, which keeps each one's runtime (its members)."""
+    text = helpers.make_config(routes=[
+        ("/chat", {"app": "relay", "host": "a.test", "echo_self": "off"}),
+        ("/chat", {"app": "relay", "host": "b.test", "echo_self": "off"}),
+    ])
+    conf = tmp_path / "two.ini"
+    conf.write_text(text)
+    d = wsd(text, config_file=conf)
+    a1, a2 = ws_host(d.port, "/chat", "a.test"), ws_host(d.port, "/chat",
+                                                          "A.TEST:1")
+    b1 = ws_host(d.port, "/chat", "b.test")
+    try:
+        mark = d.log_mark()
+        d.kill(signal.SIGHUP)
+        d.wait_log(r"configuration reloaded", start=mark)
+        a1.send(helpers.frame(helpers.OP_TEXT, "for a"))
+        assert helpers.read_message(a2)[1] == b"for a"
+        b1.send(helpers.frame(helpers.OP_TEXT, "for b"))
+        # a2 gets nothing from b's hub; b1 nothing from a's.
+        a1.send(helpers.frame(helpers.OP_TEXT, "again a"))
+        assert helpers.read_message(a2)[1] == b"again a"
+        b2 = ws_host(d.port, "/chat", "b.test")
+        try:
+            b1.send(helpers.frame(helpers.OP_TEXT, "b only"))
+            assert helpers.read_message(b2)[1] == b"b only"
+        finally:
+            b2.close()
+        with pytest.raises(TimeoutError):
+            helpers.read_message(b1, timeout=0.3)
+    finally:
+        for c in (a1, a2, b1):
+            c.close()
+    # No host: neither route, nothing else on /chat.
+    up = helpers.upgrade_request("/chat", helpers.ws_key(), host="c.test")
+    assert helpers.http_raw(d.port, up).status == 404
