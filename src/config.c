@@ -179,6 +179,10 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(hosts) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+/* The names of a [tls NAME...] header, checked like a host value. */
+static const struct cfg_key cfg_tls_names = {
+	CFG_TLS, "[tls]", CFG_HOSTS, 0, 0, NULL, 0, 0
+};
 /* Room for the keys the apps register. */
 #define CFG_APPKEYS_MAX	32
 #define CFG_MAXKEYS	(CFG_NKEYS + CFG_APPKEYS_MAX)
@@ -1016,43 +1020,6 @@ config_file_path(struct cfg_parse *p, const struct cfg_key *k,
 	return abs;
 }
 
-/*
- * Appends the words of a list value (origins, subprotocols) to a route's
- * list, checking each; -1 when one is bad.
- */
-static int
-config_list(struct cfg_parse *p, const struct cfg_key *k, const char *value,
-    struct wsd_strlist *l)
-{
-	char		*copy, *w, *save = NULL, buf[ACCESS_ORIGIN_MAX];
-	const char	*why;
-	int		 bad = 0;
-
-	copy = config_xstrdup(value);
-	for (w = strtok_r(copy, " \t", &save); w != NULL;
-	    w = strtok_r(NULL, " \t", &save)) {
-		if (k->type == CFG_ORIGINS) {
-			if (access_origin_serialise(w, strlen(w), buf,
-			    sizeof(buf), &why) == -1) {
-				config_error(p, p->line, "%s: invalid origin "
-				    "\"%s\": %s", k->name, w, why);
-				bad = 1;
-				continue;
-			}
-			w = buf;
-		} else if (!http_token_valid(w, strlen(w))) {
-			config_error(p, p->line, "%s: invalid subprotocol "
-			    "\"%s\" (not an HTTP token)", k->name, w);
-			bad = 1;
-			continue;
-		}
-		l->v = config_xrealloc(l->v, l->n + 1, sizeof(*l->v));
-		l->v[l->n++] = config_xstrdup(w);
-	}
-	free(copy);
-	return bad ? -1 : 0;
-}
-
 /* Why name cannot be a host name of host or [tls NAME...], or NULL. */
 static const char *
 config_host_check(const char *name)
@@ -1086,34 +1053,65 @@ config_host_check(const char *name)
 }
 
 /*
- * Appends the host names of a value (host, or the names of a [tls NAME...]
- * header) to l, lowercase, checking each; -1 when one is bad.
+ * Checks one host name of a list (host, [tls NAME...]) and lowercases it
+ * in place; -1 (reported) when it is bad or already in l.
  */
 static int
-config_hosts(struct cfg_parse *p, const char *what, const char *value,
+config_host_word(struct cfg_parse *p, const char *what, char *w,
+    const struct wsd_strlist *l)
+{
+	const char	*why;
+	char		*c;
+	size_t		 i;
+
+	for (c = w; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if ((why = config_host_check(w)) != NULL) {
+		config_error(p, p->line, "%s: invalid host name \"%s\": %s",
+		    what, w, why);
+		return -1;
+	}
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], w) == 0) {
+			config_error(p, p->line, "%s: host name \"%s\" given "
+			    "twice", what, w);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * Appends the words of a list value (origins, subprotocols, host names)
+ * to a list, checking each; -1 when one is bad.
+ */
+static int
+config_list(struct cfg_parse *p, const struct cfg_key *k, const char *value,
     struct wsd_strlist *l)
 {
-	char		*copy, *w, *c, *save = NULL;
+	char		*copy, *w, *save = NULL, buf[ACCESS_ORIGIN_MAX];
 	const char	*why;
-	size_t		 i;
 	int		 bad = 0;
 
 	copy = config_xstrdup(value);
 	for (w = strtok_r(copy, " \t", &save); w != NULL;
 	    w = strtok_r(NULL, " \t", &save)) {
-		for (c = w; *c != '\0'; c++)
-			*c = (char)tolower((unsigned char)*c);
-		if ((why = config_host_check(w)) != NULL) {
-			config_error(p, p->line, "%s: invalid host name \"%s\": "
-			    "%s", what, w, why);
-			bad = 1;
-			continue;
-		}
-		for (i = 0; i < l->n && strcmp(l->v[i], w) != 0; i++)
-			;
-		if (i < l->n) {
-			config_error(p, p->line, "%s: host name \"%s\" given "
-			    "twice", what, w);
+		if (k->type == CFG_ORIGINS) {
+			if (access_origin_serialise(w, strlen(w), buf,
+			    sizeof(buf), &why) == -1) {
+				config_error(p, p->line, "%s: invalid origin "
+				    "\"%s\": %s", k->name, w, why);
+				bad = 1;
+				continue;
+			}
+			w = buf;
+		} else if (k->type == CFG_HOSTS) {
+			if (config_host_word(p, k->name, w, l) == -1) {
+				bad = 1;
+				continue;
+			}
+		} else if (!http_token_valid(w, strlen(w))) {
+			config_error(p, p->line, "%s: invalid subprotocol "
+			    "\"%s\" (not an HTTP token)", k->name, w);
 			bad = 1;
 			continue;
 		}
@@ -1205,10 +1203,8 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		return 0;
 	case CFG_ORIGINS:
 	case CFG_PROTOCOLS:
-		return config_list(p, k, value,
-		    (struct wsd_strlist *)(void *)((char *)base + k->off));
 	case CFG_HOSTS:
-		return config_hosts(p, k->name, value,
+		return config_list(p, k, value,
 		    (struct wsd_strlist *)(void *)((char *)base + k->off));
 	case CFG_USER:
 	case CFG_GROUP:
@@ -1403,7 +1399,7 @@ config_tls_host_section(struct cfg_parse *p, const char *arg)
 	size_t		 i, j, k;
 	int		 bad;
 
-	bad = config_hosts(p, "[tls]", arg, &names) == -1;
+	bad = config_list(p, &cfg_tls_names, arg, &names) == -1;
 	for (i = 0; i < names.n; i++)
 		for (j = 0; j < conf->ntls_hosts; j++)
 			for (k = 0; k < conf->tls_hosts[j].names.n; k++) {

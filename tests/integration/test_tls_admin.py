@@ -1,5 +1,9 @@
 """test_tls_admin.py -- issue 16: what an admin meets on TLS listeners.
 
+Item 13: virtual hosts: [tls NAME...] sections chosen by SNI (python ssl
+with server_hostname, openssl s_client -servername, curl --resolve), host
+= NAME... routes matched against Host, SIGHUP and wsd -t.
+
 Item 6: plain HTTP sent to a TLS port gets a plaintext 400 saying so (the
 first byte, peeked before OpenSSL sees the socket, cannot start a TLS
 record), and failed handshakes are logged at info with OpenSSL's reason,
@@ -8,8 +12,10 @@ a few lines a minute at most.
 Certificates come from test_tls's Pki (openssl command line, temporary
 directory)."""
 
+import hashlib
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -18,8 +24,8 @@ import time
 import pytest
 
 import helpers
-from test_tls import (TlsConn, client_ctx, leaf, pki,  # noqa: F401
-                      s_client, start_tls, tls_get)
+from test_tls import (OPENSSL, Leaf, TlsConn, client_ctx,  # noqa: F401
+                      client_hello, leaf, pki, s_client, start_tls, tls_get)
 
 CURL = shutil.which("curl")
 PLAIN_400 = b"plain HTTP request sent to a TLS port"
@@ -66,12 +72,7 @@ def test_curl_http_to_tls_port(wsd, static_root, leaf):
 def test_tls_client_unaffected_by_sniffing(wsd, static_root, pki, leaf):
     """A ClientHello that arrives one byte at a time still makes it."""
     d = start_tls(wsd, static_root, leaf)
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = client_ctx(pki).wrap_bio(incoming, outgoing,
-                                   server_hostname="localhost")
-    with pytest.raises(ssl.SSLWantReadError):
-        obj.do_handshake()
-    hello = outgoing.read()
+    hello = client_hello(pki)
     s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
     try:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -144,13 +145,6 @@ def test_handshake_failures_rate_limited(wsd, static_root, pki, leaf):
 
 
 # ------------------------------------------------- item 13: virtual hosts
-
-import hashlib  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-
-from test_tls import Leaf, OPENSSL  # noqa: E402
-
 
 def named_leaf(pki, *names):
     """A leaf for DNS names, signed by the test intermediate."""
