@@ -1425,7 +1425,6 @@ config_tls_host_section(struct cfg_parse *p, const char *arg)
 	memset(&p->tls_hseen[conf->ntls_hosts], 0, sizeof(*p->tls_hseen));
 	t->names = names;
 	t->line = p->line;
-	t->min_version = conf->tls.min_version;
 	p->tls_cur = ++conf->ntls_hosts;
 	p->in = CFG_IN_TLS;
 }
