@@ -64,7 +64,7 @@ enum cfg_type {
 	CFG_CIDR,		/* struct cidr_list; repeatable, appends */
 	CFG_DOTFILES,		/* int, 1: allow, 0: deny */
 	CFG_COMPRESSION,	/* int, enum wsd_compression */
-	CFG_HOSTS,		/* struct wsd_strlist of host names; repeatable */
+	CFG_HOSTS,		/* struct wsd_strlist of host names; repeats */
 };
 
 /*
