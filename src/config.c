@@ -64,6 +64,7 @@ enum cfg_type {
 	CFG_CIDR,		/* struct cidr_list; repeatable, appends */
 	CFG_DOTFILES,		/* int, 1: allow, 0: deny */
 	CFG_COMPRESSION,	/* int, enum wsd_compression */
+	CFG_HOSTS,		/* struct wsd_strlist of host names; repeats */
 };
 
 /*
@@ -173,8 +174,15 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(subprotocols) },
 	{ CFG_ROUTE, "auth_token_file", CFG_FILE, 0, 0,
 	    NULL, 0, CFG_R(auth_token_file) },
+	/* Virtual hosts: the Host names a route serves; none: every one. */
+	{ CFG_ROUTE, "host", CFG_HOSTS, 0, 0,
+	    NULL, 0, CFG_R(hosts) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+/* The names of a [tls NAME...] header, checked like a host value. */
+static const struct cfg_key cfg_tls_names = {
+	CFG_TLS, "[tls]", CFG_HOSTS, 0, 0, NULL, 0, 0
+};
 /* Room for the keys the apps register. */
 #define CFG_APPKEYS_MAX	32
 #define CFG_MAXKEYS	(CFG_NKEYS + CFG_APPKEYS_MAX)
@@ -229,6 +237,9 @@ struct cfg_parse {
 	int		 server_seen[CFG_MAXKEYS];
 	int		 server_line;
 	int		 tls_seen[CFG_MAXKEYS];
+	/* [tls NAME...] sections: the one being read (0: [tls]), seen keys. */
+	size_t		 tls_cur;
+	int		(*tls_hseen)[CFG_MAXKEYS];
 	enum cfg_in	 in;
 	size_t		 route;			/* current route index */
 
@@ -247,6 +258,7 @@ struct cfg_parse {
 
 static void	config_error(struct cfg_parse *, int, const char *, ...)
 		    LOG_PRINTF(3, 4);
+static void	config_list_free(struct wsd_strlist *);
 static char	*config_xasprintf(const char *, ...) LOG_PRINTF(1, 2);
 static char	*config_xvasprintf(const char *, va_list) LOG_PRINTF(1, 0);
 
@@ -1008,9 +1020,69 @@ config_file_path(struct cfg_parse *p, const struct cfg_key *k,
 	return abs;
 }
 
+/* Why name cannot be a host name of host or [tls NAME...], or NULL. */
+static const char *
+config_host_check(const char *name)
+{
+	const char	*label = name;
+	size_t		 n, i;
+
+	if (strlen(name) > 253)
+		return "longer than 253 characters";
+	if (label[0] == '*') {
+		if (label[1] != '.' || label[2] == '\0')
+			return "a wildcard is \"*.\" and a name";
+		label += 2;
+	}
+	for (;;) {
+		n = strcspn(label, ".");
+		if (n == 0)
+			return "empty label (no final dot, no \"..\")";
+		if (n > 63)
+			return "a label is longer than 63 characters";
+		for (i = 0; i < n; i++)
+			if (!isalnum((unsigned char)label[i]) &&
+			    label[i] != '-')
+				return "only letters, digits, \"-\" and \".\"";
+		if (label[0] == '-' || label[n - 1] == '-')
+			return "a label starts or ends with \"-\"";
+		if (label[n] == '\0')
+			return NULL;
+		label += n + 1;
+	}
+}
+
 /*
- * Appends the words of a list value (origins, subprotocols) to a route's
- * list, checking each; -1 when one is bad.
+ * Checks one host name of a list (host, [tls NAME...]) and lowercases it
+ * in place; -1 (reported) when it is bad or already in l.
+ */
+static int
+config_host_word(struct cfg_parse *p, const char *what, char *w,
+    const struct wsd_strlist *l)
+{
+	const char	*why;
+	char		*c;
+	size_t		 i;
+
+	for (c = w; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if ((why = config_host_check(w)) != NULL) {
+		config_error(p, p->line, "%s: invalid host name \"%s\": %s",
+		    what, w, why);
+		return -1;
+	}
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], w) == 0) {
+			config_error(p, p->line, "%s: host name \"%s\" given "
+			    "twice", what, w);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * Appends the words of a list value (origins, subprotocols, host names)
+ * to a list, checking each; -1 when one is bad.
  */
 static int
 config_list(struct cfg_parse *p, const struct cfg_key *k, const char *value,
@@ -1032,6 +1104,11 @@ config_list(struct cfg_parse *p, const struct cfg_key *k, const char *value,
 				continue;
 			}
 			w = buf;
+		} else if (k->type == CFG_HOSTS) {
+			if (config_host_word(p, k->name, w, l) == -1) {
+				bad = 1;
+				continue;
+			}
 		} else if (!http_token_valid(w, strlen(w))) {
 			config_error(p, p->line, "%s: invalid subprotocol "
 			    "\"%s\" (not an HTTP token)", k->name, w);
@@ -1089,7 +1166,8 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		base = k->sect == CFG_APPKEY ? r->app_conf : k->route ?
 		    (void *)&r->lim : (void *)r;
 	} else if (p->in == CFG_IN_TLS)
-		base = &p->conf->tls;
+		base = p->tls_cur == 0 ? &p->conf->tls :
+		    &p->conf->tls_hosts[p->tls_cur - 1];
 	else
 		base = k->route ? (void *)&p->conf->lim : (void *)p->conf;
 
@@ -1125,6 +1203,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		return 0;
 	case CFG_ORIGINS:
 	case CFG_PROTOCOLS:
+	case CFG_HOSTS:
 		return config_list(p, k, value,
 		    (struct wsd_strlist *)(void *)((char *)base + k->off));
 	case CFG_USER:
@@ -1206,8 +1285,16 @@ config_handler_cb(void *user, const char *section, const char *name,
 		return 1;
 	}
 
+	/* One set of protocol settings: the ClientHello is read once. */
+	if (p->in == CFG_IN_TLS && p->tls_cur != 0 && k->type != CFG_FILE) {
+		config_error(p, p->line, "key \"%s\" belongs in the [tls] "
+		    "section: it applies to every certificate", name);
+		return 1;
+	}
 	if (p->in == CFG_IN_SERVER)
 		seen = &p->server_seen[k - cfg_all];
+	else if (p->in == CFG_IN_TLS && p->tls_cur != 0)
+		seen = &p->tls_hseen[p->tls_cur - 1][k - cfg_all];
 	else if (p->in == CFG_IN_TLS)
 		seen = &p->tls_seen[k - cfg_all];
 	else {
@@ -1215,7 +1302,8 @@ config_handler_cb(void *user, const char *section, const char *name,
 		bad = &p->rstate[p->route].bad[k - cfg_all];
 	}
 	if (*seen != 0 && k->type != CFG_LISTEN && k->type != CFG_ORIGINS &&
-	    k->type != CFG_PROTOCOLS && k->type != CFG_CIDR) {
+	    k->type != CFG_PROTOCOLS && k->type != CFG_CIDR &&
+	    k->type != CFG_HOSTS) {
 		config_error(p, p->line, "duplicate key \"%s\" (first at line "
 		    "%d)", name, *seen);
 		return 1;
@@ -1298,6 +1386,49 @@ config_route_defaults(struct wsd_route *r)
 			config_default_store(&cfg_all[i], r);
 }
 
+/*
+ * Opens a [tls NAME...] section: a certificate for those names, chosen by
+ * SNI. A name may belong to one section only.
+ */
+static void
+config_tls_host_section(struct cfg_parse *p, const char *arg)
+{
+	struct wsd_config *conf = p->conf;
+	struct wsd_strlist names = { NULL, 0 };
+	struct wsd_tls	*t;
+	size_t		 i, j, k;
+	int		 bad;
+
+	bad = config_list(p, &cfg_tls_names, arg, &names) == -1;
+	for (i = 0; i < names.n; i++)
+		for (j = 0; j < conf->ntls_hosts; j++)
+			for (k = 0; k < conf->tls_hosts[j].names.n; k++) {
+				if (strcmp(names.v[i],
+				    conf->tls_hosts[j].names.v[k]) != 0)
+					continue;
+				config_error(p, p->line, "[tls]: host name "
+				    "\"%s\" already has a certificate (at "
+				    "line %d)", names.v[i],
+				    conf->tls_hosts[j].line);
+				bad = 1;
+			}
+	if (bad) {
+		config_list_free(&names);
+		return;		/* p->in stays CFG_IN_SKIP */
+	}
+	conf->tls_hosts = config_xrealloc(conf->tls_hosts,
+	    conf->ntls_hosts + 1, sizeof(*conf->tls_hosts));
+	p->tls_hseen = config_xrealloc(p->tls_hseen, conf->ntls_hosts + 1,
+	    sizeof(*p->tls_hseen));
+	t = &conf->tls_hosts[conf->ntls_hosts];
+	memset(t, 0, sizeof(*t));
+	memset(&p->tls_hseen[conf->ntls_hosts], 0, sizeof(*p->tls_hseen));
+	t->names = names;
+	t->line = p->line;
+	p->tls_cur = ++conf->ntls_hosts;
+	p->in = CFG_IN_TLS;
+}
+
 /* Opens a section from the text between its brackets. */
 static void
 config_section(struct cfg_parse *p, char *s)
@@ -1305,7 +1436,7 @@ config_section(struct cfg_parse *p, char *s)
 	struct wsd_config *conf = p->conf;
 	struct wsd_route *r;
 	const char	*why, *arg;
-	size_t		 i, len, wlen;
+	size_t		 len, wlen;
 
 	p->in = CFG_IN_SKIP;
 	while (isspace((unsigned char)*s))
@@ -1335,7 +1466,12 @@ config_section(struct cfg_parse *p, char *s)
 			return;
 		}
 		conf->tls.line = p->line;
+		p->tls_cur = 0;
 		p->in = CFG_IN_TLS;
+		return;
+	}
+	if (wlen == 3 && strncmp(s, "tls", 3) == 0) {
+		config_tls_host_section(p, arg);
 		return;
 	}
 	if (wlen != 5 || strncmp(s, "route", 5) != 0) {
@@ -1352,14 +1488,7 @@ config_section(struct cfg_parse *p, char *s)
 		    why);
 		return;
 	}
-	for (i = 0; i < conf->nroutes; i++) {
-		if (strcmp(conf->routes[i].path, arg) == 0) {
-			config_error(p, p->line, "duplicate route %s (first at "
-			    "line %d)", arg, conf->routes[i].line);
-			return;
-		}
-	}
-
+	/* Duplicates wait for the hosts: config_finish_hosts(). */
 	conf->routes = config_xrealloc(conf->routes, conf->nroutes + 1,
 	    sizeof(*conf->routes));
 	p->rstate = config_xrealloc(p->rstate, conf->nroutes + 1,
@@ -1701,6 +1830,72 @@ config_list_free(struct wsd_strlist *l)
 	free(l->v);
 }
 
+/* Whether two routes' host lists share a name (both empty: yes). */
+static int
+config_hosts_overlap(const struct wsd_route *a, const struct wsd_route *b)
+{
+	size_t	i, j;
+
+	if (a->hosts.n == 0 || b->hosts.n == 0)
+		return a->hosts.n == b->hosts.n;
+	for (i = 0; i < a->hosts.n; i++)
+		for (j = 0; j < b->hosts.n; j++)
+			if (strcmp(a->hosts.v[i], b->hosts.v[j]) == 0)
+				return 1;
+	return 0;
+}
+
+/*
+ * Virtual hosts once the whole file is read: a path may appear once per
+ * host (and once without host); each [tls NAME...] section needs its
+ * files, and a [tls] section with the default certificate beside it.
+ */
+static void
+config_finish_hosts(struct cfg_parse *p)
+{
+	struct wsd_config *conf = p->conf;
+	const struct wsd_route *r, *o;
+	const struct cfg_key *k;
+	size_t		 i, j, host = config_key_find("host") - cfg_all;
+
+	for (i = 0; i < conf->nroutes; i++) {
+		r = &conf->routes[i];
+		/* A rejected host value says nothing about duplicates. */
+		if (p->rstate[i].bad[host])
+			continue;
+		for (j = 0; j < i; j++) {
+			o = &conf->routes[j];
+			if (p->rstate[j].bad[host] ||
+			    strcmp(o->path, r->path) != 0 ||
+			    !config_hosts_overlap(o, r))
+				continue;
+			if (r->hosts.n == 0)
+				config_error(p, r->line, "duplicate route %s "
+				    "(first at line %d)", r->path, o->line);
+			else
+				config_error(p, r->line, "duplicate route %s "
+				    "on the same host (first at line %d)",
+				    r->path, o->line);
+			break;
+		}
+	}
+	for (i = 0; i < conf->ntls_hosts; i++)
+		for (j = 0; j < cfg_nall; j++) {
+			k = &cfg_all[j];
+			if (k->sect != CFG_TLS || k->type != CFG_FILE ||
+			    p->tls_hseen[i][j] != 0)
+				continue;
+			config_error(p, conf->tls_hosts[i].line, "[tls %s]: "
+			    "missing \"%s\"", conf->tls_hosts[i].names.v[0],
+			    k->name);
+		}
+	if (conf->ntls_hosts > 0 && conf->tls.line == 0)
+		config_error(p, conf->tls_hosts[0].line, "[tls %s]: no [tls] "
+		    "section with the default certificate (for clients "
+		    "without SNI or with another name)",
+		    conf->tls_hosts[0].names.v[0]);
+}
+
 /* Checks what only the whole file shows and fills in inherited values. */
 static void
 config_finish(struct cfg_parse *p)
@@ -1768,6 +1963,7 @@ config_finish(struct cfg_parse *p)
 		config_listen(p, k->def, 0);
 
 	config_finish_tls(p);
+	config_finish_hosts(p);
 	for (i = 0; i < conf->nlistens; i++)
 		if (conf->listens[i].proxy_protocol &&
 		    conf->trusted_proxies.n == 0)
@@ -1828,6 +2024,7 @@ config_parse(struct cfg_parse *p, const char *file, char **errors)
 
 	free(p->dir);
 	free(p->rstate);
+	free(p->tls_hseen);
 	if (p->nerrs == 0) {
 		if (errors != NULL)
 			*errors = NULL;
@@ -1971,7 +2168,15 @@ config_free(struct wsd_config *conf)
 		free(conf->routes[i].auth_token_file);
 		access_tokens_free(conf->routes[i].tokens);
 		cidr_list_free(&conf->routes[i].allow);
+		config_list_free(&conf->routes[i].hosts);
 	}
+	for (i = 0; i < conf->ntls_hosts; i++) {
+		free(conf->tls_hosts[i].certificate);
+		free(conf->tls_hosts[i].private_key);
+		config_list_free(&conf->tls_hosts[i].names);
+	}
+	free(conf->tls_hosts);
+	config_list_free(&conf->tls.names);
 	cidr_list_free(&conf->trusted_proxies);
 	free(conf->listens);
 	free(conf->routes);
@@ -1986,21 +2191,98 @@ config_free(struct wsd_config *conf)
 	free(conf);
 }
 
-/* Finds the route for a decoded request path. */
+/* Finds the route for a decoded request path, whatever the host. */
 const struct wsd_route *
 config_route_match(const struct wsd_config *conf, const char *path)
 {
-	const struct wsd_route *r, *best = NULL;
-	size_t		 i;
+	return config_route_match_host(conf, NULL, path);
+}
 
+/* A Host header value or SNI name, lowercase, without port or final dot. */
+int
+config_host_normalize(const char *s, char *out, size_t size)
+{
+	const char	*end;
+	size_t		 len, i;
+
+	/* RFC 9110 7.2: uri-host [ ":" port ]; an IPv6 literal in brackets. */
+	if (*s == '[')
+		len = (end = strchr(s, ']')) != NULL ? (size_t)(end - s) + 1 :
+		    strlen(s);
+	else
+		len = strcspn(s, ":");
+	if (len > 0 && s[len - 1] == '.')
+		len--;
+	if (len == 0 || len >= size)
+		return -1;
+	for (i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[len] = '\0';
+	return 0;
+}
+
+/* How well host matches pattern: 2 exactly, 1 by wildcard, 0 not. */
+int
+config_host_rank(const char *pattern, const char *host)
+{
+	const char	*dot;
+
+	if (strcmp(pattern, host) == 0)
+		return 2;
+	/* "*.example.org": exactly one label more, as in RFC 6125 6.4.3. */
+	if (pattern[0] == '*' && pattern[1] == '.' &&
+	    (dot = strchr(host, '.')) != NULL && dot != host &&
+	    strcmp(dot + 1, pattern + 2) == 0)
+		return 1;
+	return 0;
+}
+
+/* A route's rank for a host: -1 not for it, 0 any host, 1-2 by name. */
+static int
+config_route_rank(const struct wsd_route *r, const char *host)
+{
+	size_t	i;
+	int	best = -1, rank;
+
+	if (r->hosts.n == 0)
+		return 0;
+	for (i = 0; host != NULL && i < r->hosts.n; i++)
+		if ((rank = config_host_rank(r->hosts.v[i], host)) > 0 &&
+		    rank > best)
+			best = rank;
+	return best;
+}
+
+/* Finds the route for a decoded request path and Host header. */
+const struct wsd_route *
+config_route_match_host(const struct wsd_config *conf, const char *host,
+    const char *path)
+{
+	const struct wsd_route *r, *best = NULL;
+	char		 name[256];
+	size_t		 i;
+	int		 rank, best_rank = -1;
+
+	if (host != NULL && config_host_normalize(host, name,
+	    sizeof(name)) == -1)
+		host = NULL;
+	else if (host != NULL)
+		host = name;
+	/* App routes match exactly. */
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
-		if (r->app != NULL) {
-			/* App routes match exactly. */
-			if (strcmp(r->path, path) == 0)
-				return r;
+		if (r->app == NULL || strcmp(r->path, path) != 0 ||
+		    (rank = config_route_rank(r, host)) <= best_rank)
 			continue;
-		}
+		best = r;
+		best_rank = rank;
+	}
+	if (best != NULL)
+		return best;
+	for (i = 0; i < conf->nroutes; i++) {
+		r = &conf->routes[i];
+		if (r->app != NULL)
+			continue;
 		/* Static: a prefix ending on a segment boundary. */
 		if (r->path_len > 1 &&
 		    (strncmp(path, r->path, r->path_len) != 0 ||
@@ -2008,8 +2290,31 @@ config_route_match(const struct wsd_config *conf, const char *path)
 			continue;
 		if (r->path_len == 1 && path[0] != '/')
 			continue;
-		if (best == NULL || r->path_len > best->path_len)
+		if ((rank = config_route_rank(r, host)) < 0)
+			continue;
+		if (best == NULL || r->path_len > best->path_len ||
+		    (r->path_len == best->path_len && rank > best_rank)) {
 			best = r;
+			best_rank = rank;
+		}
 	}
 	return best;
+}
+
+/* Whether two routes serve the same host names, in any order. */
+int
+config_route_same_host(const struct wsd_route *a, const struct wsd_route *b)
+{
+	size_t	i, j;
+
+	if (a->hosts.n != b->hosts.n)
+		return 0;
+	for (i = 0; i < a->hosts.n; i++) {
+		for (j = 0; j < b->hosts.n; j++)
+			if (strcmp(a->hosts.v[i], b->hosts.v[j]) == 0)
+				break;
+		if (j == b->hosts.n)
+			return 0;
+	}
+	return 1;
 }

@@ -49,7 +49,11 @@ struct wsd_listen {
 	int		 line;
 };
 
-/* The [tls] section; paths are absolute (resolved like roots). */
+/*
+ * The [tls] section, or a [tls NAME...] one (certificate and private_key
+ * only: the protocol keys of [tls] apply to every certificate); paths are
+ * absolute (resolved like roots).
+ */
 struct wsd_tls {
 	char		*certificate;		/* full chain PEM */
 	char		*private_key;
@@ -57,6 +61,8 @@ struct wsd_tls {
 	char		*ciphers;		/* TLS <= 1.2 list; NULL: default */
 	char		*ciphersuites;		/* TLS 1.3; NULL: default */
 	int		 line;			/* of the section; 0: absent */
+	struct wsd_strlist names;		/* [tls NAME...]: lowercase
+						 * names, "*.x" wildcards */
 };
 
 struct wsd_route {
@@ -80,6 +86,8 @@ struct wsd_route {
 	char		*auth_token_file;	/* absolute; NULL: no auth */
 	struct access_tokens *tokens;		/* re-read on SIGHUP */
 	struct cidr_list allow;			/* clients allowed; empty: all */
+	/* Virtual hosts: Host names (lowercase, "*.x"); none: any host. */
+	struct wsd_strlist hosts;
 	int		 line;
 };
 
@@ -91,6 +99,9 @@ struct wsd_config {
 	struct wsd_route *routes;
 	size_t		 nroutes;
 	struct wsd_tls	 tls;
+	/* [tls NAME...] sections: certificates chosen by SNI. */
+	struct wsd_tls	*tls_hosts;
+	size_t		 ntls_hosts;
 	int		 log_level;		/* LOG_LVL_* */
 	int		 access_log;
 	unsigned	 max_connections;
@@ -190,6 +201,28 @@ void	config_free(struct wsd_config *conf);
  */
 const struct wsd_route *config_route_match(const struct wsd_config *conf,
 	    const char *path);
+/*
+ * The same for a request with a Host header (raw, NULL: none). Candidates
+ * are the routes whose host matches it and the routes without host; the
+ * rules above pick one, and of two as specific (the same path), the one
+ * whose host matches best wins: an exact name, then a wildcard, then a
+ * route without host.
+ */
+const struct wsd_route *config_route_match_host(const struct wsd_config *conf,
+	    const char *host, const char *path);
+/* Whether two routes serve the same host names (both none included). */
+int	config_route_same_host(const struct wsd_route *a,
+	    const struct wsd_route *b);
+/*
+ * Virtual host names, pure. config_host_normalize: a Host header value or
+ * SNI name as a lowercase name without port or final dot, into out; -1
+ * when empty or longer than size - 1. config_host_rank: how a normalized
+ * name matches a pattern of host or [tls NAME...]: 2 the same name, 1
+ * "*.example.org" for one more label ("a.example.org", not
+ * "example.org" or "a.b.example.org"), 0 not at all.
+ */
+int	config_host_normalize(const char *s, char *out, size_t size);
+int	config_host_rank(const char *pattern, const char *host);
 
 /*
  * Value parsers shared with tests: 0 on success, -1 on a bad value.

@@ -45,12 +45,16 @@ static const char *const conn_state_names[] = {
 	"flush-close", "linger",
 };
 
-/* What a connection needs while its PROXY header arrives. */
+/*
+ * What a connection needs while its PROXY header arrives, or (sniff) while
+ * a TLS listener waits for the first byte that tells TLS from plain HTTP.
+ */
 struct conn_proxy {
 	struct event		*ev;		/* the socket is readable */
 	evutil_socket_t		 fd;
 	int			 tls;		/* TLS after the header, with
 						 * the generation's context */
+	int			 sniff;		/* no header: the first byte */
 	size_t			 len;
 	uint8_t			 buf[PROXY_V2_MAX];
 };
@@ -1132,27 +1136,17 @@ conn_refuse_text(int status)
 
 /*
  * Sets up the bufferevent (with the generation's TLS context when tls is
- * set) and starts reading a request head. A client over its per-address
- * limits is refused first, before any TLS work: on a plain socket with a
- * 503 or 429, on a TLS one by closing it without an answer. A trusted
- * proxy's clients are counted once a request names them. -1 when c was
- * closed.
+ * set) and starts reading a request head; status: refuse it with that
+ * (conn_account()). -1 when c was closed.
  */
 static int
-conn_start(struct conn *c, evutil_socket_t fd, int tls)
+conn_start_io(struct conn *c, evutil_socket_t fd, int tls, int status)
 {
 	struct server	*srv = c->srv;
 	const struct wsd_config *conf = c->gen->conf;
 	SSL		*ssl;
 	struct timeval	 tv;
-	int		 status = 0;
 
-	if (!conn_hop_trusted(c) && (status = conn_account(c, tls)) != 0 &&
-	    tls) {
-		evutil_closesocket(fd);
-		conn_close(c, "refused");
-		return -1;
-	}
 	if (tls) {
 		/* c owns ssl and fd: a WebSocket takes them from the bev. */
 		if ((ssl = tls_ssl_new(c->gen->tls)) != NULL) {
@@ -1263,6 +1257,98 @@ conn_release(struct conn *c)
 	}
 	c->entry.tqe_next = conn_free_list;
 	conn_free_list = c;
+}
+
+/*
+ * The first byte on a TLS listener, peeked: a TLS client's goes to
+ * OpenSSL; anything else (http:// to an https port, most likely) gets a
+ * plaintext 400 that says so, instead of a TLS alert nobody can read.
+ */
+static void
+conn_sniff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	uint8_t		 b;
+	ssize_t		 n;
+
+	(void)what;
+	n = recv(fd, &b, 1, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* A port check: connected, said nothing. Not worth a line. */
+		stats_hs_fail(&c->srv->stats, STATS_HS_TLS);
+		conn_close(c, n == 0 ? "eof before the TLS handshake" :
+		    strerror(errno));
+		return;
+	}
+	event_free(c->proxy->ev);
+	free(c->proxy);
+	c->proxy = NULL;
+	if (tls_record_start(b)) {
+		conn_start_io(c, fd, 1, 0);
+		return;
+	}
+	if (conn_start_io(c, fd, 0, 0) == -1)
+		return;
+	/* Accepted on a TLS listener all the same, like a failed handshake. */
+	c->srv->stats.tls_total++;
+	stats_hs_fail(&c->srv->stats, STATS_HS_TLS);
+	log_limited(&c->srv->tls_log, "plain HTTP on a TLS listener",
+	    LOG_LVL_INFO, "%s: plain HTTP on a TLS listener (first byte "
+	    "0x%02x): 400", conn_peer(c), b);
+	conn_http_fail(c, NULL, 400, NULL,
+	    "plain HTTP request sent to a TLS port");
+}
+
+/* Waits for a TLS listener's first byte (conn_sniff_cb); -1: c closed. */
+static int
+conn_sniff_start(struct conn *c, evutil_socket_t fd)
+{
+	if ((c->proxy = calloc(1, sizeof(*c->proxy))) == NULL) {
+		log_warn("%s: cannot set up connection", conn_peer(c));
+		evutil_closesocket(fd);
+		conn_close(c, "cannot set up connection");
+		return -1;
+	}
+	c->proxy->fd = fd;
+	c->proxy->tls = 1;
+	c->proxy->sniff = 1;
+	if ((c->proxy->ev = event_new(c->srv->base, fd, EV_READ | EV_PERSIST,
+	    conn_sniff_cb, c)) == NULL) {
+		log_warnx("%s: cannot set up connection", conn_peer(c));
+		conn_close(c, "cannot set up connection");
+		return -1;
+	}
+	conn_set_state(c, CONN_PROXY);
+	event_add(c->proxy->ev, NULL);
+	conn_timer_set(c, c->gen->conf->handshake_timeout);
+	return 0;
+}
+
+/*
+ * Starts a connection once its client is known. A client over its
+ * per-address limits is refused first, before any TLS work: on a plain
+ * socket with a 503 or 429, on a TLS one by closing it without an
+ * answer. A trusted proxy's clients are counted once a request names
+ * them. A TLS listener first looks at the first byte. -1 when c was
+ * closed.
+ */
+static int
+conn_start(struct conn *c, evutil_socket_t fd, int tls)
+{
+	int	status = 0;
+
+	if (!conn_hop_trusted(c) && (status = conn_account(c, tls)) != 0 &&
+	    tls) {
+		evutil_closesocket(fd);
+		conn_close(c, "refused");
+		return -1;
+	}
+	if (tls)
+		return conn_sniff_start(c, fd);
+	return conn_start_io(c, fd, 0, status);
 }
 
 /* Frees a connection that never got a bufferevent. */
@@ -1644,6 +1730,29 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		conn_timer_set(c, c->gen->conf->idle_timeout);
 }
 
+/*
+ * Logs why a TLS handshake failed, from OpenSSL's error queue (which
+ * libevent empties into the bufferevent), at most a few lines a minute.
+ */
+static void
+conn_tls_failed(struct conn *c, struct bufferevent *bev, short what)
+{
+	unsigned long	 e, first = 0;
+	const char	*why;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (first == 0)
+			first = e;
+	if (first != 0)
+		why = tls_reason(first, "?");
+	else if (what & BEV_EVENT_EOF)
+		why = "eof during the handshake";
+	else
+		why = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+	log_limited(&c->srv->tls_log, "tls handshake failed", LOG_LVL_INFO,
+	    "%s: tls handshake failed: %s", conn_peer(c), why);
+}
+
 /* EOF, errors and the write timeout. */
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -1655,8 +1764,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && c->tls &&
 	    c->state == CONN_HTTP_HEAD &&
 	    (ssl = bufferevent_openssl_get_ssl(bev)) != NULL &&
-	    !SSL_is_init_finished(ssl))
+	    !SSL_is_init_finished(ssl)) {
 		stats_hs_fail(&c->srv->stats, STATS_HS_TLS);
+		conn_tls_failed(c, bev, what);
+	}
 	if (what & BEV_EVENT_EOF)
 		conn_close(c, c->state == CONN_LINGER ? "closed" : "eof");
 	else if (what & BEV_EVENT_ERROR)
@@ -1681,7 +1792,14 @@ conn_timer_cb(struct conn *c)
 	}
 	switch (c->state) {
 	case CONN_PROXY:
-		log_info("%s: PROXY header not complete in time", conn_peer(c));
+		if (c->proxy != NULL && c->proxy->sniff) {
+			stats_hs_fail(&c->srv->stats, STATS_HS_TIMEOUT);
+			log_limited(&c->srv->tls_log, "tls handshake failed",
+			    LOG_LVL_INFO, "%s: tls handshake failed: nothing "
+			    "sent in time", conn_peer(c));
+		} else
+			log_info("%s: PROXY header not complete in time",
+			    conn_peer(c));
 		conn_close(c, "handshake timeout");
 		break;
 	case CONN_HTTP_HEAD:

@@ -31,7 +31,8 @@ generation_free(struct generation *gen)
 
 /*
  * The app route runtimes of gen's config, parallel to its routes: one of
- * prev with the same path and app carries on, the others are created.
+ * prev with the same path, hosts and app carries on, the others are
+ * created.
  * -1 (logged) when an app fails to start.
  */
 static int
@@ -54,7 +55,8 @@ generation_routes(struct generation *gen, struct event_base *base,
 		for (j = 0; prev != NULL && j < prev->conf->nroutes; j++) {
 			old = &prev->conf->routes[j];
 			if (old->app == r->app &&
-			    strcmp(old->path, r->path) == 0) {
+			    strcmp(old->path, r->path) == 0 &&
+			    config_route_same_host(old, r)) {
 				gen->routes[i] =
 				    app_route_hold(prev->routes[j]);
 				break;

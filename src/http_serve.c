@@ -406,6 +406,24 @@ conn_http_client(struct conn *c, const struct http_request *req)
 }
 
 /*
+ * The route for a request: by path and, for routes limited to hosts, by
+ * its Host header (a longer one than any host name matches none).
+ */
+static const struct wsd_route *
+conn_http_route(struct conn *c, const struct http_request *req,
+    const char *path)
+{
+	const struct http_header *h;
+	char		 host[256];
+
+	if ((h = http_header_find(req, "Host")) == NULL ||
+	    h->value_len >= sizeof(host))
+		return config_route_match_host(c->gen->conf, NULL, path);
+	memcpy(host, h->value, h->value_len);
+	host[h->value_len] = '\0';
+	return config_route_match_host(c->gen->conf, host, path);
+}
+/*
  * Decides what to do with a complete request head. Returns 1 when the
  * connection may go on with the next request, 0 when it changed state
  * (upgrade, close).
@@ -445,7 +463,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		return conn_http_fail(c, req, status, NULL,
 		    conn_refuse_text(status));
 	upgrade = http_header_has_token(req, "Upgrade", "websocket");
-	c->route = config_route_match(c->gen->conf, path);
+	c->route = conn_http_route(c, req, path);
 	if (c->route != NULL && c->route->allow.n > 0 &&
 	    !cidr_list_match(&c->route->allow, &c->addr)) {
 		log_info("%s: %s refused: address not allowed on %s", conn_peer(c),

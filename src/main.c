@@ -82,7 +82,7 @@ main(int argc, char *argv[])
 	struct tls		*tls = NULL;
 	const char		*file = NULL, *www = NULL;
 	char			*errors = NULL;
-	int			 ch, test = 0, verbose = 0, embedded = 0;
+	int			 ch, test = 0, verbose = 0, embedded = 0, tls_line;
 	long			 nofile;
 
 	log_init(LOG_LVL_INFO);
@@ -132,9 +132,9 @@ main(int argc, char *argv[])
 	}
 	/* Certificates are part of the config: -t loads them too. */
 	if (conf->tls.line != 0 &&
-	    (tls = tls_new(&conf->tls, &errors)) == NULL) {
+	    (tls = tls_new(conf, &errors, &tls_line)) == NULL) {
 		fprintf(stderr, "%s:%d: tls: %s\n", file ? file : "(embedded)",
-		    conf->tls.line, errors ? errors : "?");
+		    tls_line, errors ? errors : "?");
 		free(errors);
 		if (test)
 			fprintf(stderr, "%s: configuration failed\n",

@@ -751,6 +751,7 @@ server_reload(struct server *srv)
 				    "(embedded)";
 	char			 *errors = NULL;
 	size_t			  i;
+	int			  tls_line;
 
 	log_info("SIGHUP: reloading %s", name);
 	if (old->conf->file != NULL)
@@ -762,11 +763,10 @@ server_reload(struct server *srv)
 		free(errors);
 		goto fail;
 	}
-	if (conf->tls.line != 0 && (tls = tls_new(&conf->tls, &errors)) ==
-	    NULL) {
+	if (conf->tls.line != 0 && (tls = tls_new(conf, &errors,
+	    &tls_line)) == NULL) {
 		log_errx("%s:%d: tls: reload failed, keeping the old "
-		    "certificate: %s", name, conf->tls.line,
-		    errors ? errors : "?");
+		    "certificate: %s", name, tls_line, errors ? errors : "?");
 		free(errors);
 		config_free(conf);
 		goto fail;
@@ -787,7 +787,8 @@ server_reload(struct server *srv)
 	generation_activate(gen);
 	srv->gen = gen;
 	if (tls != NULL)
-		log_info("SIGHUP: tls: certificate reloaded");
+		log_info("SIGHUP: tls: certificate reloaded%s", tls_count(tls) >
+		    1 ? " with those of the [tls NAME] sections" : "");
 	log_set_level(conf->log_level + srv->verbose);
 	log_set_access(conf->access_log);
 	/* Reloads of other modules' files for the new config go here. */
@@ -843,6 +844,7 @@ server_init(struct server *srv, struct event_base *base,
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
 	stats_init(&srv->stats, time(NULL));
+	log_limit_init(&srv->tls_log, "tls");
 	TAILQ_INIT(&srv->conns);
 	/* First: it takes conf and tls over whatever happens. */
 	if ((srv->gen = generation_new(base, conf, tls, NULL)) == NULL)
@@ -912,8 +914,15 @@ server_metrics(struct server *srv, struct evbuffer *out)
 		    conf->routes[i].app->on_http != NULL)
 			continue;
 		v[n].path = conf->routes[i].path;
+		if (conf->routes[i].hosts.n > 0)
+			v[n].host = conf->routes[i].hosts.v[0];
 		v[n].st = app_route_stats(rt);
-		if ((h = app_route_hub(rt)) != NULL) {
+		/*
+		 * Every runtime has a hub, but only a hub app's members join
+		 * it: the others would show hub series that are always 0.
+		 */
+		if (conf->routes[i].app->via_hub &&
+		    (h = app_route_hub(rt)) != NULL) {
 			v[n].hub = hub_stats(h);
 			v[n].members = hub_size(h);
 		}
@@ -1070,6 +1079,8 @@ server_free(struct server *srv)
 
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c, "exit");
+	/* What the last minute held back is still worth a line. */
+	log_limit_flush(&srv->tls_log);
 	for (i = 0; i < srv->nlisteners; i++)
 		server_listener_free(srv->listeners[i]);
 	free(srv->listeners);

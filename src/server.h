@@ -5,6 +5,7 @@
 #include <sys/queue.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "stats.h"
 
 struct event_base;
@@ -62,6 +63,8 @@ struct server {
 	struct event		*ev_iplimit;	/* expires idle entries */
 	struct stats		 stats;		/* for the metrics app */
 	struct server_refusals	 refused[SERVER_REFUSED_MAX];
+	/* TLS handshake failures and plain HTTP on TLS listeners. */
+	struct log_limit	 tls_log;
 };
 
 /*

@@ -121,11 +121,16 @@ stats_label(struct evbuffer *out, const char *s)
 
 /* One sample labelled with a route: name{route="/x"EXTRA} value. */
 static void
-stats_route_sample(struct evbuffer *out, const char *name, const char *path,
-    const char *extra, uint64_t value)
+stats_route_sample(struct evbuffer *out, const char *name,
+    const struct stats_route_view *r, const char *extra, uint64_t value)
 {
 	evbuffer_add_printf(out, "%s{route=\"", name);
-	stats_label(out, path);
+	stats_label(out, r->path);
+	if (r->host != NULL) {
+		/* Routes of one path on several hosts stay apart. */
+		evbuffer_add(out, "\",host=\"", 8);
+		stats_label(out, r->host);
+	}
 	evbuffer_add_printf(out, "\"%s} %" PRIu64 "\n", extra ? extra : "",
 	    value);
 }
@@ -298,16 +303,16 @@ stats_format_routes(struct evbuffer *out,
 				break;
 			case STATS_R_SLOW:
 				stats_route_sample(out, stats_rcols[col].name,
-				    r->path, ",action=\"close\"",
+				    r, ",action=\"close\"",
 				    h->slow_closed);
 				stats_route_sample(out, stats_rcols[col].name,
-				    r->path, ",action=\"drop\"", h->dropped);
+				    r, ",action=\"drop\"", h->dropped);
 				stats_route_sample(out, stats_rcols[col].name,
-				    r->path, ",action=\"conflate\"",
+				    r, ",action=\"conflate\"",
 				    h->conflated);
 				continue;
 			}
-			stats_route_sample(out, stats_rcols[col].name, r->path,
+			stats_route_sample(out, stats_rcols[col].name, r,
 			    NULL, v);
 		}
 	}

@@ -75,6 +75,8 @@ struct stats_route_view {
 	const struct stats_route *st;	/* NULL: not a WebSocket app */
 	const struct hub_stats	*hub;	/* NULL: no hub */
 	unsigned		 members;
+	const char		*host;		/* its first host name; NULL:
+						 * none (no host label) */
 };
 
 /* What stats_format() shows besides the counters. */

@@ -23,8 +23,17 @@
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
 	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
 
-struct tls {
+/* A [tls NAME...] section's certificate and the names it serves. */
+struct tls_host {
 	SSL_CTX			*ctx;
+	char			**names;	/* lowercase, "*.x" wildcards */
+	size_t			 nnames;
+};
+
+struct tls {
+	SSL_CTX			*ctx;		/* [tls]: the default */
+	struct tls_host		*hosts;
+	size_t			 nhosts;
 };
 
 /* "<what> <path>: <OpenSSL's first queued reason>", for *cause. */
@@ -86,22 +95,28 @@ tls_check_dates(SSL_CTX *ctx, const char *path)
 		log_warnx("tls: certificate %s is not valid yet", path);
 }
 
-/* Builds one SSL_CTX from the config's files. */
+/*
+ * Builds one SSL_CTX: protocol settings from conf ([tls]), certificate
+ * and key from files (conf itself or a [tls NAME...] section). Every
+ * context gets the same settings: the servername callback may switch a
+ * handshake to another one, whose callbacks (ALPN) then apply.
+ */
 static SSL_CTX *
-tls_ctx_new(const struct wsd_tls *conf, char **cause)
+tls_ctx_new(const struct wsd_tls *conf, const struct wsd_tls *files,
+    char **cause)
 {
 	SSL_CTX	*ctx;
 
 	*cause = NULL;
 	/* Plain errno first: it names the real problem best. */
-	if (access(conf->certificate, R_OK) == -1) {
-		if (asprintf(cause, "certificate %s: %s", conf->certificate,
+	if (access(files->certificate, R_OK) == -1) {
+		if (asprintf(cause, "certificate %s: %s", files->certificate,
 		    strerror(errno)) == -1)
 			*cause = NULL;
 		return NULL;
 	}
-	if (access(conf->private_key, R_OK) == -1) {
-		if (asprintf(cause, "private key %s: %s", conf->private_key,
+	if (access(files->private_key, R_OK) == -1) {
+		if (asprintf(cause, "private key %s: %s", files->private_key,
 		    strerror(errno)) == -1)
 			*cause = NULL;
 		return NULL;
@@ -128,25 +143,25 @@ tls_ctx_new(const struct wsd_tls *conf, char **cause)
 		*cause = tls_cause("ciphersuites", conf->ciphersuites);
 		goto fail;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, conf->certificate) != 1) {
+	if (SSL_CTX_use_certificate_chain_file(ctx, files->certificate) != 1) {
 		*cause = tls_cause("cannot load certificate",
-		    conf->certificate);
+		    files->certificate);
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, conf->private_key,
+	if (SSL_CTX_use_PrivateKey_file(ctx, files->private_key,
 	    SSL_FILETYPE_PEM) != 1) {
 		*cause = tls_cause("cannot load private key",
-		    conf->private_key);
+		    files->private_key);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		ERR_clear_error();
 		if (asprintf(cause, "private key %s does not match certificate "
-		    "%s", conf->private_key, conf->certificate) == -1)
+		    "%s", files->private_key, files->certificate) == -1)
 			*cause = NULL;
 		goto fail;
 	}
-	tls_check_dates(ctx, conf->certificate);
+	tls_check_dates(ctx, files->certificate);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -155,31 +170,131 @@ fail:
 	return NULL;
 }
 
-/* Creates the server's TLS context. */
+/* The context for a client's SNI name: the best match, else NULL. */
+static SSL_CTX *
+tls_host_ctx(const struct tls *t, const char *sni)
+{
+	SSL_CTX	*best = NULL;
+	char	 name[256];
+	size_t	 i, j;
+	int	 rank, best_rank = 0;
+
+	if (config_host_normalize(sni, name, sizeof(name)) == -1)
+		return NULL;
+	for (i = 0; i < t->nhosts; i++)
+		for (j = 0; j < t->hosts[i].nnames; j++)
+			if ((rank = config_host_rank(t->hosts[i].names[j],
+			    name)) > best_rank) {
+				best = t->hosts[i].ctx;
+				best_rank = rank;
+			}
+	return best;
+}
+
+/*
+ * The servername callback (RFC 6066 3), run as the ClientHello is read,
+ * before the cipher is chosen: a name with a certificate of its own
+ * switches the handshake to that context; no name or another name keeps
+ * the default.
+ */
+static int
+tls_sni_cb(SSL *ssl, int *alert, void *arg)
+{
+	const struct tls	*t = arg;
+	const char		*sni;
+	SSL_CTX			*ctx;
+
+	(void)alert;
+	if ((sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) ==
+	    NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	if ((ctx = tls_host_ctx(t, sni)) != NULL &&
+	    SSL_set_SSL_CTX(ssl, ctx) == NULL)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Adds the context of one [tls NAME...] section; -1 with *cause. */
+static int
+tls_host_add(struct tls *t, const struct wsd_tls *conf,
+    const struct wsd_tls *host, char **cause)
+{
+	struct tls_host	*h = &t->hosts[t->nhosts];
+	size_t		 i;
+
+	if ((h->ctx = tls_ctx_new(conf, host, cause)) == NULL)
+		return -1;
+	t->nhosts++;
+	if ((h->names = calloc(host->names.n, sizeof(*h->names))) == NULL)
+		goto oom;
+	for (i = 0; i < host->names.n; i++) {
+		if ((h->names[i] = strdup(host->names.v[i])) == NULL)
+			goto oom;
+		h->nnames++;
+	}
+	return 0;
+oom:
+	*cause = strdup("out of memory");
+	return -1;
+}
+
+/* Creates the server's TLS contexts: the default, then one per name. */
 struct tls *
-tls_new(const struct wsd_tls *conf, char **cause)
+tls_new(const struct wsd_config *conf, char **cause, int *line)
 {
 	struct tls	*t;
+	size_t		 i;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
+	*line = conf->tls.line;
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->hosts = calloc(conf->ntls_hosts + 1,
+	    sizeof(*t->hosts))) == NULL) {
+		free(t);
 		*cause = strdup("out of memory");
 		return NULL;
 	}
-	if ((t->ctx = tls_ctx_new(conf, cause)) == NULL) {
-		free(t);
-		return NULL;
+	if ((t->ctx = tls_ctx_new(&conf->tls, &conf->tls, cause)) == NULL)
+		goto fail;
+	for (i = 0; i < conf->ntls_hosts; i++) {
+		*line = conf->tls_hosts[i].line;
+		if (tls_host_add(t, &conf->tls, &conf->tls_hosts[i],
+		    cause) == -1)
+			goto fail;
+	}
+	if (t->nhosts > 0) {
+		SSL_CTX_set_tlsext_servername_callback(t->ctx, tls_sni_cb);
+		SSL_CTX_set_tlsext_servername_arg(t->ctx, t);
 	}
 	return t;
+fail:
+	tls_free(t);
+	return NULL;
 }
 
-/* Frees the context; open connections keep their own reference. */
+/* Frees the contexts; open connections keep their own references. */
 void
 tls_free(struct tls *t)
 {
+	size_t	i, j;
+
 	if (t == NULL)
 		return;
+	for (i = 0; i < t->nhosts; i++) {
+		SSL_CTX_free(t->hosts[i].ctx);
+		for (j = 0; j < t->hosts[i].nnames; j++)
+			free(t->hosts[i].names[j]);
+		free(t->hosts[i].names);
+	}
+	free(t->hosts);
 	SSL_CTX_free(t->ctx);
 	free(t);
+}
+
+/* How many certificates t serves: the default and one per section. */
+size_t
+tls_count(const struct tls *t)
+{
+	return t == NULL ? 0 : 1 + t->nhosts;
 }
 
 /* A server SSL for one accepted connection. */
@@ -187,4 +302,22 @@ SSL *
 tls_ssl_new(struct tls *t)
 {
 	return SSL_new(t->ctx);
+}
+
+/* First bytes a TLS client may send; anything else is not TLS at all. */
+int
+tls_record_start(uint8_t b)
+{
+	return (b >= 20 && b <= 24) || (b & 0x80) != 0;
+}
+
+/* OpenSSL's reason for error e, or what. */
+const char *
+tls_reason(unsigned long e, const char *what)
+{
+	const char	*r;
+
+	if (e == 0 || (r = ERR_reason_error_string(e)) == NULL)
+		return what;
+	return r;
 }

@@ -36,6 +36,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const paths[] = {
 		"/", "/echo", "/hello", "/static/x", "/a/b/c", "",
 	};
+	static const char *const hosts[] = {
+		"example.org", "A.Example.NET:443", NULL, "[::1]:80", ":1",
+		"www.example.org.",
+	};
 	const struct wsd_route *r;
 	struct wsd_config *conf;
 	char		*text, *errors = NULL;
@@ -59,6 +63,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(errors == NULL);
 		for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 			r = config_route_match(conf, paths[i]);
+			FUZZ_CHECK(r == NULL || (r >= conf->routes &&
+			    r < conf->routes + conf->nroutes));
+			/* Virtual hosts: a Host header picks among them. */
+			r = config_route_match_host(conf, hosts[i], paths[i]);
 			FUZZ_CHECK(r == NULL || (r >= conf->routes &&
 			    r < conf->routes + conf->nroutes));
 		}

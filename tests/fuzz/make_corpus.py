@@ -178,6 +178,36 @@ def config_seeds():
     seeds = {
         "minimal": "[server]\nlisten = 127.0.0.1:0\n\n[route /echo]\n"
                    "app = echo\n",
+        # Issue 16: virtual hosts, good and bad names.
+        "vhosts_ini": """[server]
+listen = 127.0.0.1:0 tls
+
+[tls]
+certificate = c.pem
+private_key = k.pem
+
+[tls example.org WWW.example.org]
+certificate = a.pem
+private_key = a.key
+
+[tls *.example.net]
+certificate = b.pem
+private_key = b.key
+ciphers = HIGH
+
+[route /]
+app = static
+root = /tmp
+host = example.org www.example.org
+
+[route /]
+app = static
+root = /tmp
+
+[route /chat]
+app = relay
+host = *.example.net a..b -x.org
+""",
         "all_apps": """; every app
 [server]
 listen = 127.0.0.1:8080

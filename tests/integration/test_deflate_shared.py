@@ -6,6 +6,7 @@ defaults and precedence of the compression key."""
 
 import asyncio
 import json
+import re
 import time
 import zlib
 
@@ -277,3 +278,90 @@ def test_shared_limits_and_errors(wsd):
             assert r.recv() == (OP_BINARY, bytes(n))
         a.send(bytes(65537), OP_BINARY, frag=1000)
         expect_close(a.conn, 1009)
+
+
+# ------------------------------------------------- documented memory cost
+
+
+def zlib_bytes(deflating, wbits, mem_level):
+    """Bytes zlib allocates for one raw stream the way pmd.c sets it up,
+    after one short message went through it (inflate allocates its window
+    on first use): counted by a zalloc hook through ctypes."""
+    import ctypes
+    import ctypes.util
+    lib = ctypes.CDLL(ctypes.util.find_library("z"))
+    alloc_t = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p,
+                               ctypes.c_uint, ctypes.c_uint)
+    free_t = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+    class ZStream(ctypes.Structure):
+        _fields_ = [("next_in", ctypes.c_void_p), ("avail_in", ctypes.c_uint),
+                    ("total_in", ctypes.c_ulong),
+                    ("next_out", ctypes.c_void_p),
+                    ("avail_out", ctypes.c_uint),
+                    ("total_out", ctypes.c_ulong), ("msg", ctypes.c_char_p),
+                    ("state", ctypes.c_void_p), ("zalloc", alloc_t),
+                    ("zfree", free_t), ("opaque", ctypes.c_void_p),
+                    ("data_type", ctypes.c_int), ("adler", ctypes.c_ulong),
+                    ("reserved", ctypes.c_ulong)]
+
+    libc = ctypes.CDLL(None)
+    libc.calloc.restype = ctypes.c_void_p
+    libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    total = [0]
+
+    def zalloc(_, n, size):
+        total[0] += n * size
+        return libc.calloc(n, size)
+
+    def zfree(_, p):
+        libc.free(p)
+
+    keep = (alloc_t(zalloc), free_t(zfree))
+    src = b"hello " * 20
+    comp = zlib.compressobj(wbits=-wbits)
+    payload = comp.compress(src) + comp.flush(zlib.Z_SYNC_FLUSH)
+    s = ZStream(zalloc=keep[0], zfree=keep[1])
+    lib.zlibVersion.restype = ctypes.c_char_p
+    ver = lib.zlibVersion()
+    if deflating:
+        assert lib.deflateInit2_(ctypes.byref(s), -1, 8, -wbits, mem_level,
+                                 0, ver, ctypes.sizeof(s)) == 0
+        inp = src
+    else:
+        assert lib.inflateInit2_(ctypes.byref(s), -wbits, ver,
+                                 ctypes.sizeof(s)) == 0
+        inp = payload
+    ibuf = ctypes.create_string_buffer(inp, len(inp))
+    obuf = ctypes.create_string_buffer(4096)
+    s.next_in, s.avail_in = ctypes.addressof(ibuf), len(inp)
+    s.next_out, s.avail_out = ctypes.addressof(obuf), 4096
+    (lib.deflate if deflating else lib.inflate)(ctypes.byref(s), 2)
+    (lib.deflateEnd if deflating else lib.inflateEnd)(ctypes.byref(s))
+    return total[0]
+
+
+def test_documented_compression_memory_matches_zlib(srcdir):
+    """Issue 16 item 9: README, wsd.ini(5) and etc/wsd.ini give the same
+    memory cost for compression = on, and it is what zlib allocates for
+    pmd.c's streams (server window and memLevel from pmd.h): a deflate
+    context, an inflate one for a 4 KiB client window or a 32 KiB one."""
+    h = (srcdir / "src" / "pmd.h").read_text()
+    wbits = int(re.search(r"#define PMD_SERVER_WBITS\s+(\d+)", h).group(1))
+    cbits = int(re.search(r"#define PMD_CLIENT_WBITS\s+(\d+)", h).group(1))
+    level = int(re.search(r"#define PMD_MEM_LEVEL\s+(\d+)", h).group(1))
+    kib = lambda n: round(n / 1024)         # noqa: E731
+    d = zlib_bytes(True, wbits, level)
+    i = zlib_bytes(False, cbits, level)
+    i15 = zlib_bytes(False, 15, level)
+    want = ["%d KiB to compress and %d KiB to inflate" % (kib(d), kib(i)),
+            "%d KiB" % kib(d + i), "%d KiB for a" % kib(d + i15)]
+    for doc in ("README.md", "man/wsd.ini.5", "etc/wsd.ini"):
+        text = re.sub(r"[\s;]+", " ", (srcdir / doc).read_text())
+        for w in want:
+            assert w in text, "%s does not say %r" % (doc, w)
+    # shared: no per-connection zlib state, said everywhere too.
+    for doc in ("README.md", "man/wsd.ini.5", "etc/wsd.ini"):
+        text = re.sub(r"[\s;]+", " ", (srcdir / doc).read_text())
+        assert "holds no zlib state" in text, doc

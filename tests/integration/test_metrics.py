@@ -152,6 +152,25 @@ def test_metrics_format(wsd):
     assert helpers.http_get(d.port, "/metrics?x=1").status == 200
 
 
+HUB_FAMILIES = ("wsd_hub_members", "wsd_hub_published_total",
+                "wsd_hub_delivered_total", "wsd_slow_client_total")
+
+
+def test_hub_series_only_for_hub_routes(wsd):
+    """Issue 16 item 9: hub and slow-client series name the routes whose
+    app has a hub (relay here), not echo or hello, which never join one;
+    the per-route message series still cover every WebSocket route."""
+    d = wsd(conf())
+    samples, _ = parse_exposition(
+        helpers.http_get(d.port, "/metrics").body.decode("utf-8"))
+    for fam in HUB_FAMILIES:
+        routes = {dict(k[1]).get("route") for k in samples if k[0] == fam}
+        assert routes == {"/relay"}, (fam, routes)
+    actions = {dict(k[1]).get("action") for k in samples
+               if k[0] == "wsd_slow_client_total"}
+    assert actions == {"close", "drop", "conflate"}
+
+
 def test_keepalive_scrapes(wsd):
     """Scrapes on one keep-alive connection see the request count rise."""
     d = wsd(conf())

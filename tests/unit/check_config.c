@@ -1064,9 +1064,143 @@ START_TEST(test_sections)
 	    "F:3: key \"log_level\" belongs in the [server] section");
 	ck_assert_errors("[route /e]\napp = echo\nlisten = 127.0.0.1:0\n",
 	    "F:3: key \"listen\" belongs in the [server] section");
+	/* Issue 16: [tls NAME...] is a certificate for those names. */
 	ck_assert_errors("[tls main]\n",
-	    "F:1: unknown section \"[tls main]\"");
+	    "F:1: [tls main]: missing \"certificate\"\n"
+	    "F:1: [tls main]: missing \"private_key\"\n"
+	    "F:1: [tls main]: no [tls] section with the default certificate "
+	    "(for clients without SNI or with another name)");
 	ck_assert_errors("[TLS]\n", "F:1: unknown section \"[TLS]\"");
+}
+END_TEST
+
+/* Issue 16: virtual hosts, [tls NAME...] sections and host keys. */
+START_TEST(test_vhost_config)
+{
+	struct wsd_config *conf;
+	const char	*tls = "[tls]\ncertificate = c\nprivate_key = k\n";
+	char		*text;
+
+	ck_assert_int_ne(asprintf(&text, "%s[tls Example.ORG www.example.org]\n"
+	    "certificate = a.pem\nprivate_key = a.key\n"
+	    "[tls *.example.net]\ncertificate = b.pem\nprivate_key = b.key\n"
+	    "[route /]\napp = static\nroot = /tmp\nhost = example.org\n"
+	    "host = WWW.example.org\n"
+	    "[route /]\napp = static\nroot = /\n"
+	    "[route /e]\napp = echo\nhost = *.example.net\n"
+	    "[route /e]\napp = hello\n", tls), -1);
+	conf = load_ok(text);
+	free(text);
+	ck_assert_uint_eq(conf->ntls_hosts, 2);
+	ck_assert_uint_eq(conf->tls_hosts[0].names.n, 2);
+	ck_assert_str_eq(conf->tls_hosts[0].names.v[0], "example.org");
+	ck_assert_str_eq(conf->tls_hosts[0].names.v[1], "www.example.org");
+	ck_assert_int_eq(conf->tls_hosts[0].line, 4);
+	ck_assert(strstr(conf->tls_hosts[1].certificate, "/b.pem") != NULL);
+	ck_assert_uint_eq(conf->routes[0].hosts.n, 2);
+	ck_assert_str_eq(conf->routes[0].hosts.v[1], "www.example.org");
+	ck_assert_uint_eq(conf->routes[1].hosts.n, 0);
+	/* Host routes first for their names, the others for the rest. */
+	ck_assert_ptr_eq(config_route_match_host(conf, "example.org", "/x"),
+	    &conf->routes[0]);
+	ck_assert_ptr_eq(config_route_match_host(conf, "WWW.Example.Org:8443",
+	    "/x"), &conf->routes[0]);
+	ck_assert_ptr_eq(config_route_match_host(conf, "example.org.", "/"),
+	    &conf->routes[0]);
+	ck_assert_ptr_eq(config_route_match_host(conf, "other.org", "/x"),
+	    &conf->routes[1]);
+	ck_assert_ptr_eq(config_route_match_host(conf, NULL, "/x"),
+	    &conf->routes[1]);
+	ck_assert_ptr_eq(config_route_match_host(conf, "a.example.net", "/e"),
+	    &conf->routes[2]);
+	ck_assert_ptr_eq(config_route_match_host(conf, "a.b.example.net",
+	    "/e"), &conf->routes[3]);
+	ck_assert_ptr_eq(config_route_match_host(conf, "example.net", "/e"),
+	    &conf->routes[3]);
+	/* An exact app path beats a static prefix on the host. */
+	ck_assert_ptr_eq(config_route_match_host(conf, "example.org", "/e"),
+	    &conf->routes[3]);
+	ck_assert_ptr_eq(config_route_match(conf, "/e"), &conf->routes[3]);
+	ck_assert(config_route_same_host(&conf->routes[1], &conf->routes[3]));
+	ck_assert(!config_route_same_host(&conf->routes[0],
+	    &conf->routes[1]));
+	config_free(conf);
+
+	/* Without a route for the other hosts: 404 (no route). */
+	conf = load_ok("[route /]\napp = static\nroot = /tmp\n"
+	    "host = a.test\n");
+	ck_assert_ptr_nonnull(config_route_match_host(conf, "a.test", "/"));
+	ck_assert_ptr_null(config_route_match_host(conf, "b.test", "/"));
+	ck_assert_ptr_null(config_route_match_host(conf, NULL, "/"));
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_vhost_errors)
+{
+	ck_assert_errors("[route /x]\napp = echo\nhost = a.test\n"
+	    "[route /x]\napp = hello\nhost = b.test a.test\n",
+	    "F:4: duplicate route /x on the same host (first at line 1)");
+	ck_assert_errors("[route /x]\napp = echo\nhost = a_b.test\n"
+	    "host = -a.test x..y *x.test *. a.test a.test\n",
+	    "F:3: host: invalid host name \"a_b.test\": only letters, "
+	    "digits, \"-\" and \".\"\n"
+	    "F:4: host: invalid host name \"-a.test\": a label starts or "
+	    "ends with \"-\"\n"
+	    "F:4: host: invalid host name \"x..y\": empty label (no final "
+	    "dot, no \"..\")\n"
+	    "F:4: host: invalid host name \"*x.test\": a wildcard is \"*.\" "
+	    "and a name\n"
+	    "F:4: host: invalid host name \"*.\": a wildcard is \"*.\" and a "
+	    "name\n"
+	    "F:4: host: host name \"a.test\" given twice");
+	ck_assert_errors("[route /x]\napp = echo\nhost =\n",
+	    "F:3: host: missing value");
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "[tls a.test]\ncertificate = c\nprivate_key = k\nciphers = X\n"
+	    "min_version = 1.3\ncertificate = d\n"
+	    "[tls b.test A.test]\ncertificate = c\n"
+	    "[tls c..test]\n",
+	    "F:7: key \"ciphers\" belongs in the [tls] section: it applies to "
+	    "every certificate\n"
+	    "F:8: key \"min_version\" belongs in the [tls] section: it applies "
+	    "to every certificate\n"
+	    "F:9: duplicate key \"certificate\" (first at line 5)\n"
+	    "F:10: [tls]: host name \"a.test\" already has a certificate (at "
+	    "line 4)\n"
+	    "F:12: [tls]: invalid host name \"c..test\": empty label (no final "
+	    "dot, no \"..\")");
+	ck_assert_errors("[tls]\ncertificate = c\nprivate_key = k\n"
+	    "[tls a.test]\ncertificate = c\n",
+	    "F:4: [tls a.test]: missing \"private_key\"");
+}
+END_TEST
+
+/* Host header and SNI names, and how a name matches a pattern. */
+START_TEST(test_host_names)
+{
+	char	out[16];
+
+	ck_assert_int_eq(config_host_normalize("Example.ORG:8080", out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "example.org");
+	ck_assert_int_eq(config_host_normalize("a.test.", out, sizeof(out)),
+	    0);
+	ck_assert_str_eq(out, "a.test");
+	ck_assert_int_eq(config_host_normalize("[::1]:80", out, sizeof(out)),
+	    0);
+	ck_assert_str_eq(out, "[::1]");
+	ck_assert_int_eq(config_host_normalize("", out, sizeof(out)), -1);
+	ck_assert_int_eq(config_host_normalize(":80", out, sizeof(out)), -1);
+	ck_assert_int_eq(config_host_normalize("a-very-long-name.test", out,
+	    sizeof(out)), -1);
+	ck_assert_int_eq(config_host_rank("a.test", "a.test"), 2);
+	ck_assert_int_eq(config_host_rank("a.test", "b.test"), 0);
+	ck_assert_int_eq(config_host_rank("*.a.test", "x.a.test"), 1);
+	ck_assert_int_eq(config_host_rank("*.a.test", "a.test"), 0);
+	ck_assert_int_eq(config_host_rank("*.a.test", "y.x.a.test"), 0);
+	ck_assert_int_eq(config_host_rank("*.a.test", ".a.test"), 0);
+	ck_assert_int_eq(config_host_rank("*.a.test", "xa.test"), 0);
 }
 END_TEST
 
@@ -2181,6 +2315,9 @@ config_suite(void)
 	tcase_add_test(tc, test_bad_values);
 	tcase_add_test(tc, test_bounds);
 	tcase_add_test(tc, test_duplicates);
+	tcase_add_test(tc, test_vhost_config);
+	tcase_add_test(tc, test_vhost_errors);
+	tcase_add_test(tc, test_host_names);
 	tcase_add_test(tc, test_root);
 	tcase_add_test(tc, test_apps);
 	tcase_add_test(tc, test_app_names);

@@ -205,9 +205,10 @@ START_TEST(test_format_valid)
 	struct stats		 st;
 	struct stats_route	 r1 = { 5, 7, 50, 70, 8 }, r2 = { 1, 2, 3, 4, 0 };
 	struct hub_stats	 h = { 10, 20, 3, 4, 5 };
-	struct stats_route_view	 v[2] = {
-		{ "/echo", &r1, NULL, 0 },
-		{ "/odd\"\\\npath", &r2, &h, 6 },
+	struct stats_route_view	 v[3] = {
+		{ "/echo", &r1, NULL, 0, NULL },
+		{ "/odd\"\\\npath", &r2, &h, 6, NULL },
+		{ "/echo", &r2, NULL, 0, "a.test" },
 	};
 	char			*s;
 
@@ -218,7 +219,7 @@ START_TEST(test_format_valid)
 	st.tls_current = 1;
 	st.out_paused = 11;
 	st.tls_refused = 13;
-	s = stats_text(&st, v, 2);
+	s = stats_text(&st, v, 3);
 	ck_assert(has_line(s, "wsd_connections{kind=\"http\"} 1"));
 	ck_assert(has_line(s, "wsd_connections{kind=\"websocket\"} 2"));
 	ck_assert(has_line(s, "wsd_connections{kind=\"tls\"} 1"));
@@ -229,6 +230,9 @@ START_TEST(test_format_valid)
 	ck_assert(has_line(s, "wsd_output_limit_total{action=\"pause\"} 11"));
 	ck_assert(has_line(s, "wsd_output_limit_total{action=\"close\"} 0"));
 	ck_assert(has_line(s, "wsd_messages_received_total{route=\"/echo\"} 5"));
+	/* Issue 16: a route limited to hosts has a host label. */
+	ck_assert(has_line(s, "wsd_messages_received_total{route=\"/echo\","
+	    "host=\"a.test\"} 1"));
 	ck_assert(has_line(s, "wsd_sent_bytes_total{route=\"/echo\"} 70"));
 	ck_assert(has_line(s, "wsd_timer_ticks_skipped_total{route=\"/echo\"} 8"));
 	/* No hub: no hub samples for /echo. */

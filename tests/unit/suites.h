@@ -17,6 +17,7 @@ Suite	*proxy_suite(void);
 Suite	*sd_suite(void);
 Suite	*static_suite(void);
 Suite	*stats_suite(void);
+Suite	*tls_suite(void);
 Suite	*utf8_suite(void);
 Suite	*ws_suite(void);
 
