@@ -114,13 +114,12 @@ bc=$(grep -E '^# cancelled [0-9]+$' "$out/browser.out" | tail -n 1 | grep -oE '[
 passed=$((passed + ${bp:-0}))
 failed=$((failed + ${bf:-0} + ${bc:-0}))
 
-echo "== packaging: mandoc -T lint, make distcheck"
-mandoc -T lint -W warning man/* >"$out/mandoc.out" 2>&1
-if [ $? -eq 0 ] && [ ! -s "$out/mandoc.out" ]; then
+echo "== packaging: mandoc -T lint (STYLE), make distcheck"
+if tests/lint_man.sh >"$out/mandoc.out" 2>&1; then
 	passed=$((passed + 1))
 else
 	cat "$out/mandoc.out"
-	echo "mandoc -T lint -W warning man/* is not clean"
+	echo "mandoc -T lint -W style on man/* is not clean"
 	failed=$((failed + 1))
 fi
 if make -C build distcheck >"$out/distcheck.out" 2>&1; then

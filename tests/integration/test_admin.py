@@ -75,3 +75,14 @@ def test_unknown_long_option_fails_with_usage_on_stderr():
     assert p.returncode == 1, p
     assert p.stdout == "", p.stdout
     assert "usage: wsd" in p.stderr, p.stderr
+
+
+# -------------------------------------------------------------- man pages
+
+
+def test_man_pages_lint_clean_at_style_level():
+    """mandoc -T lint -W style on man/* (tests/lint_man.sh) says nothing."""
+    if not shutil.which("mandoc"):
+        pytest.skip("mandoc not installed")
+    p = run([str(SRCDIR / "tests" / "lint_man.sh")])
+    assert p.returncode == 0 and p.stdout == "", p.stdout + p.stderr
