@@ -86,3 +86,45 @@ def test_man_pages_lint_clean_at_style_level():
         pytest.skip("mandoc not installed")
     p = run([str(SRCDIR / "tests" / "lint_man.sh")])
     assert p.returncode == 0 and p.stdout == "", p.stdout + p.stderr
+
+
+@pytest.fixture(scope="module")
+def etc_build(tmp_path_factory):
+    """A build tree configured as a distribution would, with only the man
+    pages made."""
+    if not (SRCDIR / "configure").is_file():
+        pytest.skip("no configure in %s (autoreconf -fi)" % SRCDIR)
+    build = tmp_path_factory.mktemp("etc-build")
+    p = run([str(SRCDIR / "configure"), "--prefix=/usr", "--sysconfdir=/etc",
+             "--with-systemdsystemunitdir=/lib/systemd/system"],
+            cwd=build, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr
+    p = run(["make", "-s", "gen/wsd.8", "gen/wsd.ini.5", "gen/wsd-bench.1"],
+            cwd=build, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return build
+
+
+def test_built_man_pages_name_configured_paths(etc_build):
+    wsd8 = (etc_build / "gen" / "wsd.8").read_text()
+    ini5 = (etc_build / "gen" / "wsd.ini.5").read_text()
+    assert ".It Pa /etc/wsd/wsd.ini\n" in wsd8
+    assert ".It Pa /usr/share/wsd/www\n" in wsd8
+    assert "$ wsd -t -c /etc/wsd/wsd.ini\n" in wsd8
+    assert ".It Pa /etc/wsd/wsd.ini\n" in ini5
+    assert "root = /usr/share/wsd/www\n" in ini5
+    for page in ("wsd.8", "wsd.ini.5", "wsd-bench.1"):
+        text = (etc_build / "gen" / page).read_text()
+        assert "/usr/local" not in text, page
+    # The installed pages are these.
+    p = run(["make", "-s", "install-man", "DESTDIR=%s" % (etc_build / "d")],
+            cwd=etc_build)
+    assert p.returncode == 0, p.stdout + p.stderr
+    inst = (etc_build / "d" / "usr/share/man/man8/wsd.8").read_text()
+    assert inst == wsd8
+
+
+def test_source_man_pages_name_usr_local():
+    """The pages in man/ are the templates: /usr/local, the default."""
+    assert ".It Pa /usr/local/etc/wsd/wsd.ini\n" in \
+        (SRCDIR / "man" / "wsd.8").read_text()
