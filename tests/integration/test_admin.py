@@ -128,3 +128,92 @@ def test_source_man_pages_name_usr_local():
     """The pages in man/ are the templates: /usr/local, the default."""
     assert ".It Pa /usr/local/etc/wsd/wsd.ini\n" in \
         (SRCDIR / "man" / "wsd.8").read_text()
+
+
+# ---------------------------------------------------- README quick start
+
+
+def test_run_sh_installs_the_python_client():
+    """./run.sh installs what the README's Python example imports."""
+    run_sh = (SRCDIR / "run.sh").read_text()
+    m = re.search(r"(?m)^wsd_deps (\w+)$", run_sh)
+    assert m, run_sh
+    p = run(["bash", "-c", '. tests/lib/deps.sh && wsd_pkgs "$1"', "-",
+             m.group(1)], cwd=SRCDIR)
+    assert p.returncode == 0, p.stderr
+    assert "python3-websockets" in p.stdout.split(), p.stdout
+
+
+def test_readme_python_example(wsd, tmp_path):
+    """The Quick start's Python example, against the embedded default's
+    /hello route (on a free port instead of 8080)."""
+    quick = readme_section("Quick start")
+    (example,) = code_blocks(quick, "python")
+    d = wsd()
+    assert "ws://127.0.0.1:8080/hello" in example
+    script = tmp_path / "example.py"
+    script.write_text(example.replace("127.0.0.1:8080",
+                                      "127.0.0.1:%d" % d.port))
+    p = run(["/usr/bin/python3", str(script)], timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "Hello world!\n", p.stdout
+
+
+# ------------------------------------------------- README TLS walk-through
+
+
+def tls_walkthrough():
+    """(shell commands, wsd.ini text, run command) of the README's TLS
+    walk-through."""
+    tls = readme_section("TLS")
+    sh = code_blocks(tls, "sh")
+    (ini,) = code_blocks(tls, "ini")
+    m = re.search(r"Run `([^`]+)`", tls)
+    assert m, tls
+    return sh[0], ini, m.group(1)
+
+
+def test_tls_walkthrough_files_are_ignored_by_git():
+    """The files the walk-through makes in the source tree are ignored."""
+    commands, _, _ = tls_walkthrough()
+    m = re.match(r"mkdir (?:-p )?(\S+) && cd \1\n", commands)
+    assert m, commands
+    if not (SRCDIR / ".git").exists():
+        pytest.skip("not a git checkout")
+    for f in ("cert.pem", "key.pem", "wsd.ini"):
+        path = "%s/%s" % (m.group(1), f)
+        p = run(["git", "-C", str(SRCDIR), "check-ignore", "-q", path])
+        assert p.returncode == 0, "%s is not ignored by git" % path
+
+
+def test_tls_walkthrough_works(wsd, tmp_path):
+    """The walk-through's commands, in a copy of the tree's layout (www/
+    and the build directory ./run.sh makes), serve https."""
+    commands, ini, runcmd = tls_walkthrough()
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    os.symlink(SRCDIR / "www", tree / "www")
+    m = re.fullmatch(r"\.\./(\S+) -c wsd\.ini", runcmd)
+    assert m, runcmd
+    # The README runs the binary ./run.sh builds: build/wsd.
+    assert m.group(1) == "build/wsd", runcmd
+    p = run(["sh", "-ec", commands], cwd=tree)
+    assert p.returncode == 0, p.stderr
+    tlsdir = tree / re.match(r"mkdir (?:-p )?(\S+)", commands).group(1)
+    assert (tlsdir / "cert.pem").is_file() and (tlsdir / "key.pem").is_file()
+    assert "listen = 127.0.0.1:8443 tls" in ini
+    d = wsd(ini.replace("127.0.0.1:8443", "127.0.0.1:0"), cwd=tlsdir,
+            config_file=tlsdir / "wsd.ini")
+    ctx = ssl.create_default_context(cafile=str(tlsdir / "cert.pem"))
+    with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            t.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = t.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    assert data.startswith(b"HTTP/1.1 200 "), data[:200]
+    assert b"<html" in data.lower()
