@@ -131,6 +131,22 @@ else
 	failed=$((failed + 1))
 fi
 
+# Shell tests that end with "NAME: N passed, N failed": each check counts.
+# Usage: shell_test NAME SCRIPT
+shell_test() {
+	local line sp sf
+	"$2" "$out/$1" 2>&1 | tee "$out/$1.out"
+	line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed$" "$out/$1.out")
+	sp=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
+	sf=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed$/\1/p')
+	[ -z "$line" ] && sf=1
+	passed=$((passed + ${sp:-0}))
+	failed=$((failed + ${sf:-0}))
+}
+
+echo "== README install from a fresh copy of the tree (about a minute)"
+shell_test readme_install tests/readme_install.sh
+
 echo "== total"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
