@@ -147,6 +147,9 @@ shell_test() {
 echo "== README install from a fresh copy of the tree (about a minute)"
 shell_test readme_install tests/readme_install.sh
 
+echo "== Debian package: dpkg-buildpackage, dpkg-deb, lintian (about a minute)"
+shell_test package tests/package.sh
+
 echo "== total"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -11,12 +11,15 @@ wsd_run_pkgs="python3 python3-websockets"
 wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
 	openssl mandoc chromium fonts-dejavu-core systemd man-db util-linux"
 
+# tests/package.sh: dpkg-buildpackage, debhelper's dh and lintian.
+wsd_pkg_pkgs="dpkg-dev debhelper fakeroot lintian"
+
 # Prints the packages MODE needs (build, run or test).
 wsd_pkgs() {
 	pkgs=$wsd_build_pkgs
 	case $1 in
 	run)	pkgs="$pkgs $wsd_run_pkgs" ;;
-	test)	pkgs="$pkgs $wsd_run_pkgs $wsd_test_pkgs" ;;
+	test)	pkgs="$pkgs $wsd_run_pkgs $wsd_test_pkgs $wsd_pkg_pkgs" ;;
 	esac
 	echo $pkgs
 }
