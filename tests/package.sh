@@ -80,8 +80,16 @@ check "depends on sysusers and the libraries" \
 
 root=$tmp/root
 dpkg-deb -x "$deb" "$root"
-check "the user file names wsd" grep -q '^u wsd ' \
-    "$root/usr/lib/sysusers.d/wsd.conf"
+# What postinst's systemd-sysusers makes of it, in a scratch root.
+users=$tmp/users
+mkdir -p "$users/etc"
+touch "$users/etc/passwd" "$users/etc/group" "$users/etc/shadow" \
+    "$users/etc/gshadow"
+check "systemd-sysusers makes a wsd system user and group of it" \
+    sh -c "systemd-sysusers --root='$users' \
+            '$root/usr/lib/sysusers.d/wsd.conf' &&
+        grep -E '^wsd:x:[0-9]+:[0-9]+:[^:]*:/nonexistent:/usr/sbin/nologin\$' \
+            '$users/etc/passwd' && grep -q '^wsd:x:' '$users/etc/group'"
 check "wsd.ini serves the installed demo site" \
     grep -qx 'root = /usr/share/wsd/www' "$root/etc/wsd/wsd.ini"
 check "wsd.service runs /usr/sbin/wsd on /etc/wsd/wsd.ini" \
