@@ -11,16 +11,8 @@
 # the .deb and lintian's output. Prints one line per check and ends with
 # "package: N passed, N failed"; exits 1 if a check failed.
 set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-out=${1:-$tmp/out}
-mkdir -p "$out" || exit 1
 name=package
-. "$top/tests/lib/shtest.sh"
-
-src=$tmp/wsd
-wsd_copy_tree "$top" "$src" || exit 1
+. "$(dirname "$0")/lib/shtest.sh"
 
 # The unit tests are test.sh's business (DEB_BUILD_OPTIONS=nocheck): here
 # only the package is at stake. WSD_PACKAGE_CHECK=1 runs them too.

@@ -11,18 +11,9 @@
 # and their output. Prints one line per check and ends with
 # "readme_install: N passed, N failed"; exits 1 if a check failed.
 set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d) || exit 1
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-out=${1:-$tmp/out}
-mkdir -p "$out" || exit 1
 name=readme_install
-. "$top/tests/lib/shtest.sh"
-
-src=$tmp/wsd
+. "$(dirname "$0")/lib/shtest.sh"
 dest=$tmp/dest
-wsd_copy_tree "$top" "$src" || exit 1
 
 # The first sh block of the section, as written but for DESTDIR; the
 # systemctl lines need a running systemd and root.

@@ -1,9 +1,14 @@
 # shtest.sh -- sourced by the shell tests that start from a fresh clone
-# (tests/readme_install.sh, tests/package.sh). The sourcing script sets
-# $tmp (a scratch directory) and $name (its name in the summary line).
+# (tests/readme_install.sh, tests/package.sh) as
+#	name=NAME; . "$(dirname "$0")/lib/shtest.sh"
+# with the script's arguments ([OUTDIR]) still in "$@". It sets $top (the
+# source tree), $tmp (a scratch directory, removed at exit with the
+# process $pid if the script set one), $out (OUTDIR, default $tmp/out) and
+# $src (a fresh copy of the tree, see wsd_copy_tree).
 
 passed=0
 failed=0
+pid=
 
 # Copies the source tree at TOP to DEST as a fresh clone would have it: the
 # files git tracks or would track (new files not yet committed included,
@@ -41,3 +46,17 @@ finish() {
 	[ "$failed" -eq 0 ]
 	exit
 }
+
+# Stops the process $pid, if any, and removes $tmp.
+shtest_cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d) || exit 1
+trap shtest_cleanup EXIT
+out=${1:-$tmp/out}
+mkdir -p "$out" || exit 1
+src=$tmp/wsd
+wsd_copy_tree "$top" "$src" || exit 1
