@@ -114,13 +114,12 @@ bc=$(grep -E '^# cancelled [0-9]+$' "$out/browser.out" | tail -n 1 | grep -oE '[
 passed=$((passed + ${bp:-0}))
 failed=$((failed + ${bf:-0} + ${bc:-0}))
 
-echo "== packaging: mandoc -T lint, make distcheck"
-mandoc -T lint -W warning man/* >"$out/mandoc.out" 2>&1
-if [ $? -eq 0 ] && [ ! -s "$out/mandoc.out" ]; then
+echo "== packaging: mandoc -T lint (STYLE), make distcheck"
+if tests/lint_man.sh >"$out/mandoc.out" 2>&1; then
 	passed=$((passed + 1))
 else
 	cat "$out/mandoc.out"
-	echo "mandoc -T lint -W warning man/* is not clean"
+	echo "mandoc -T lint -W style on man/* is not clean"
 	failed=$((failed + 1))
 fi
 if make -C build distcheck >"$out/distcheck.out" 2>&1; then
@@ -131,6 +130,25 @@ else
 	echo "make distcheck failed"
 	failed=$((failed + 1))
 fi
+
+# Shell tests that end with "NAME: N passed, N failed": each check counts.
+# Usage: shell_test NAME SCRIPT
+shell_test() {
+	local line sp sf
+	"$2" "$out/$1" 2>&1 | tee "$out/$1.out"
+	line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed$" "$out/$1.out")
+	sp=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
+	sf=$(echo "$line" | sed -nE 's/.* ([0-9]+) failed$/\1/p')
+	[ -z "$line" ] && sf=1
+	passed=$((passed + ${sp:-0}))
+	failed=$((failed + ${sf:-0}))
+}
+
+echo "== README install from a fresh copy of the tree (about a minute)"
+shell_test readme_install tests/readme_install.sh
+
+echo "== Debian package: dpkg-buildpackage, dpkg-deb, lintian (about a minute)"
+shell_test package tests/package.sh
 
 echo "== total"
 echo "$passed passed, $failed failed"

@@ -1,5 +1,6 @@
 /* main.c -- command line, start-up order, exit codes. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,17 +19,27 @@
 
 #define WSD_CONFIG_FILE	WSD_SYSCONFDIR "/wsd.ini"
 
+/* Long options: one per line, each the twin of a short one. */
+static const struct option main_longopts[] = {
+	{ "config",	required_argument,	NULL,	'c' },
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "test",	no_argument,		NULL,	't' },
+	{ "verbose",	no_argument,		NULL,	'v' },
+	{ "version",	no_argument,		NULL,	'V' },
+	{ NULL,		0,			NULL,	0 }
+};
+
 /* Prints the usage line to f. */
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: wsd [-tVhv] [-c file]\n"
-	    "  -c file  read this config file (default: %s,\n"
-	    "           or the embedded default when it does not exist)\n"
-	    "  -t       check the config and exit\n"
-	    "  -v       more verbose logging (repeatable)\n"
-	    "  -V       print the version and exit\n"
-	    "  -h       print this help and exit\n", WSD_CONFIG_FILE);
+	    "  -c, --config file  read this config file (default: %s,\n"
+	    "                     or the embedded default when it does not exist)\n"
+	    "  -t, --test         check the config and exit\n"
+	    "  -v, --verbose      more verbose logging (repeatable)\n"
+	    "  -V, --version      print the version and exit\n"
+	    "  -h, --help         print this help and exit\n", WSD_CONFIG_FILE);
 }
 
 /* Routes libevent's own messages through our log. */
@@ -87,7 +98,8 @@ main(int argc, char *argv[])
 
 	log_init(LOG_LVL_INFO);
 	app_register();
-	while ((ch = getopt(argc, argv, "c:thvV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:thvV", main_longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;

@@ -132,3 +132,25 @@ def test_reinstall_keeps_config_and_uninstall(tmp_path):
     make("install", "DESTDIR=%s" % dest)
     make("uninstall", "DESTDIR=%s" % dest)
     assert [p for p in dest.rglob("*") if p.is_file()] == []
+
+
+def test_reinstall_puts_new_default_beside_kept_config(tmp_path):
+    """An install that keeps a changed wsd.ini installs the new default
+    beside it as wsd.ini.dist and says so; uninstall removes the .dist
+    (unchanged) and keeps the admin's file."""
+    dest = tmp_path / "dest"
+    make("install", "DESTDIR=%s" % dest)
+    dirs = install_dirs()
+    ini = under(dest, dirs["sysconfdir"]) / "wsd" / "wsd.ini"
+    dist = ini.with_name("wsd.ini.dist")
+    default = ini.read_text()
+    assert not dist.exists()
+    ini.write_text("; the admin's own\n")
+    out = make("install", "DESTDIR=%s" % dest)
+    assert "keeping existing %s" % ini in out, out
+    assert "the new default is %s" % dist in out, out
+    assert ini.read_text() == "; the admin's own\n"
+    assert dist.read_text() == default
+    make("uninstall", "DESTDIR=%s" % dest)
+    assert not dist.exists()
+    assert ini.read_text() == "; the admin's own\n"

@@ -1,16 +1,31 @@
 # deps.sh -- installs the Debian packages wsd needs; sourced by run.sh and
-# test.sh. Usage: wsd_deps build|test
+# test.sh. Usage: wsd_deps build|run|test (run: what the README's quick
+# start uses next to the build, its Python client; test: everything)
 #
 # Only what is missing is installed, so a second run costs nothing.
 
 wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
 	libinih-dev libjansson-dev check zlib1g-dev"
+# The README's Python example right after ./run.sh.
+wsd_run_pkgs="python3 python3-websockets"
 wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
 	openssl mandoc chromium fonts-dejavu-core systemd man-db util-linux"
 
-wsd_deps() {
+# tests/package.sh: dpkg-buildpackage, debhelper's dh and lintian.
+wsd_pkg_pkgs="dpkg-dev debhelper fakeroot lintian"
+
+# Prints the packages MODE needs (build, run or test).
+wsd_pkgs() {
 	pkgs=$wsd_build_pkgs
-	[ "$1" = test ] && pkgs="$pkgs $wsd_test_pkgs"
+	case $1 in
+	run)	pkgs="$pkgs $wsd_run_pkgs" ;;
+	test)	pkgs="$pkgs $wsd_run_pkgs $wsd_test_pkgs $wsd_pkg_pkgs" ;;
+	esac
+	echo $pkgs
+}
+
+wsd_deps() {
+	pkgs=$(wsd_pkgs "$1")
 	missing=
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
