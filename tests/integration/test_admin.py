@@ -167,7 +167,9 @@ def tls_walkthrough():
     walk-through."""
     tls = readme_section("TLS")
     sh = code_blocks(tls, "sh")
-    (ini,) = code_blocks(tls, "ini")
+    # The walk-through's config is the section's last (virtual hosts
+    # come first).
+    ini = code_blocks(tls, "ini")[-1]
     m = re.search(r"Run `([^`]+)`", tls)
     assert m, tls
     return sh[0], ini, m.group(1)
