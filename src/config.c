@@ -173,6 +173,11 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(subprotocols) },
 	{ CFG_ROUTE, "auth_token_file", CFG_FILE, 0, 0,
 	    NULL, 0, CFG_R(auth_token_file) },
+	/* HTTP publish (channels, relay); see config_publish_finish(). */
+	{ CFG_ROUTE, "publish_allow", CFG_CIDR, 0, 0,
+	    NULL, 0, CFG_R(publish_allow) },
+	{ CFG_ROUTE, "publish_token_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_R(publish_token_file) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 /* Room for the keys the apps register. */
@@ -599,6 +604,7 @@ config_key_register(const struct config_key *ak)
 	if (cfg_nall == CFG_MAXKEYS)
 		fatalx("%s: more than %d app keys", __func__, CFG_APPKEYS_MAX);
 	if (ak->off + (ak->type == CONFIG_KEY_DURATION ? sizeof(double) :
+	    ak->type == CONFIG_KEY_SIZE ? sizeof(size_t) :
 	    sizeof(int)) > cfg_conf_size || ak->def == NULL ||
 	    (ak->type == CONFIG_KEY_WORD && (ak->parse == NULL ||
 	    ak->why == NULL)))
@@ -608,9 +614,13 @@ config_key_register(const struct config_key *ak)
 	k->sect = CFG_APPKEY;
 	k->name = ak->name;
 	k->type = ak->type == CONFIG_KEY_DURATION ? CFG_DURATION :
-	    ak->type == CONFIG_KEY_BOOL ? CFG_BOOL : CFG_WORD;
-	k->min = ak->type == CONFIG_KEY_DURATION ? ak->min : 0;
-	k->max = ak->type == CONFIG_KEY_DURATION ? ak->max : 1;
+	    ak->type == CONFIG_KEY_BOOL ? CFG_BOOL :
+	    ak->type == CONFIG_KEY_UINT ? CFG_UINT :
+	    ak->type == CONFIG_KEY_SIZE ? CFG_SIZE : CFG_WORD;
+	k->min = ak->type == CONFIG_KEY_BOOL ||
+	    ak->type == CONFIG_KEY_WORD ? 0 : ak->min;
+	k->max = ak->type == CONFIG_KEY_BOOL ||
+	    ak->type == CONFIG_KEY_WORD ? 1 : ak->max;
 	k->def = ak->def;
 	k->off = ak->off;
 	cfg_src[cfg_nall++] = ak;
@@ -1253,11 +1263,12 @@ config_route_path_check(const char *path)
 	}
 	if (path[1] == '\0')
 		return NULL;
-	if (s[-1] == '/')
-		return "must not end with \"/\"";
+	/* A trailing "/" is for prefix apps only: config_finish() says. */
 	for (seg = path + 1; seg != NULL; seg = s ? s + 1 : NULL) {
 		s = strchr(seg, '/');
 		len = s ? (size_t)(s - seg) : strlen(seg);
+		if (len == 0 && s == NULL && seg[-1] == '/' && seg - 1 > path)
+			break;
 		if (len == 0)
 			return "must not contain empty segments (\"//\")";
 		if ((len == 1 && seg[0] == '.') ||
@@ -1690,6 +1701,39 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 	}
 }
 
+/*
+ * The HTTP publish keys: only for apps that take a POST (channels,
+ * relay); the token file is read now, like auth_token_file.
+ */
+static void
+config_publish_finish(struct cfg_parse *p, struct wsd_route *r,
+    const struct cfg_route_state *st)
+{
+	static const char *const keys[] = {
+		"publish_allow", "publish_token_file",
+	};
+	const struct cfg_key *k;
+	char		*cause;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		k = config_key_find(keys[i]);
+		if (st->seen[k - cfg_all] && (st->kind != CFG_ROUTE_APP ||
+		    !st->app->publish))
+			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
+			    "is only for channels and relay routes", k->name);
+	}
+	if (r->publish_token_file == NULL)
+		return;
+	k = config_key_find("publish_token_file");
+	if ((r->publish_tokens = access_tokens_load(r->publish_token_file,
+	    &cause)) == NULL) {
+		config_error(p, st->seen[k - cfg_all], "publish_token_file "
+		    "\"%s\": %s", r->publish_token_file, cause ? cause : "?");
+		free(cause);
+	}
+}
+
 /* Frees the words of a list value. */
 static void
 config_list_free(struct wsd_strlist *l)
@@ -1715,6 +1759,23 @@ config_finish(struct cfg_parse *p)
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
 		st = &p->rstate[i];
+		/* "/live/": channels serve what is below it; others may not. */
+		r->prefix = st->kind == CFG_ROUTE_APP && st->app->prefix;
+		if (r->path_len > 1 && r->path[r->path_len - 1] == '/' &&
+		    !r->prefix && st->kind != CFG_ROUTE_BAD) {
+			config_error(p, r->line, "invalid route path \"%s\": "
+			    "must not end with \"/\"%s", r->path,
+			    st->kind == CFG_ROUTE_UNSET ? "" :
+			    " (only channels routes do)");
+			continue;
+		}
+		if (r->prefix && r->path[r->path_len - 1] != '/') {
+			config_error(p, r->line, "route %s: app %s needs a path "
+			    "ending in \"/\" (channels are below it)", r->path,
+			    st->app->name);
+			continue;
+		}
+		config_publish_finish(p, r, st);
 		switch (st->kind) {
 		case CFG_ROUTE_UNSET:
 			config_error(p, r->line, "route %s: missing \"app\"",
@@ -1928,6 +1989,10 @@ config_default(const char *www_root, char **errors)
 	    "[route /relay]\n"
 	    "app = relay\n"
 	    "\n"
+	    "[route /live/]\n"
+	    "app = channels\n"
+	    "history = 100\n"
+	    "\n"
 	    "[route /metrics]\n"
 	    "app = metrics\n"
 	    "allow = 127.0.0.0/8 ::1\n"
@@ -1971,6 +2036,9 @@ config_free(struct wsd_config *conf)
 		free(conf->routes[i].auth_token_file);
 		access_tokens_free(conf->routes[i].tokens);
 		cidr_list_free(&conf->routes[i].allow);
+		cidr_list_free(&conf->routes[i].publish_allow);
+		free(conf->routes[i].publish_token_file);
+		access_tokens_free(conf->routes[i].publish_tokens);
 	}
 	cidr_list_free(&conf->trusted_proxies);
 	free(conf->listens);
@@ -1995,6 +2063,13 @@ config_route_match(const struct wsd_config *conf, const char *path)
 
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
+		if (r->app != NULL && r->prefix) {
+			/* "/live/" serves "/live/news": what is below it. */
+			if (strncmp(path, r->path, r->path_len) == 0 &&
+			    (best == NULL || r->path_len > best->path_len))
+				best = r;
+			continue;
+		}
 		if (r->app != NULL) {
 			/* App routes match exactly. */
 			if (strcmp(r->path, path) == 0)
