@@ -1992,6 +1992,7 @@ config_default(const char *www_root, char **errors)
 	    "[route /live/]\n"
 	    "app = channels\n"
 	    "history = 100\n"
+	    "envelope = json\n"
 	    "\n"
 	    "[route /metrics]\n"
 	    "app = metrics\n"
