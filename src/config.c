@@ -1669,6 +1669,28 @@ config_finish_tls(struct cfg_parse *p)
 }
 
 /*
+ * Reads a route's token file (key name, path NULL: not set) now, so that
+ * `wsd -t` reports a missing or empty one. NULL after an error.
+ */
+static struct access_tokens *
+config_tokens(struct cfg_parse *p, const struct cfg_route_state *st,
+    const char *name, const char *path)
+{
+	const struct cfg_key *k = config_key_find(name);
+	struct access_tokens *t;
+	char		*cause;
+
+	if (path == NULL)
+		return NULL;
+	if ((t = access_tokens_load(path, &cause)) == NULL) {
+		config_error(p, st->seen[k - cfg_all], "%s \"%s\": %s", name,
+		    path, cause ? cause : "?");
+		free(cause);
+	}
+	return t;
+}
+
+/*
  * Access keys once the route's kind is known: origins, require_origin and
  * subprotocols only make sense for WebSocket routes; the token file is
  * read now, so that `wsd -t` reports a missing or empty one.
@@ -1681,7 +1703,6 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 		"origins", "require_origin", "subprotocols",
 	};
 	const struct cfg_key *k;
-	char		*cause;
 	size_t		 i;
 
 	for (i = 0; i < sizeof(ws_only) / sizeof(ws_only[0]); i++) {
@@ -1690,15 +1711,8 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
 			    "is only for WebSocket app routes", k->name);
 	}
-	if (r->auth_token_file == NULL)
-		return;
-	k = config_key_find("auth_token_file");
-	if ((r->tokens = access_tokens_load(r->auth_token_file,
-	    &cause)) == NULL) {
-		config_error(p, st->seen[k - cfg_all], "auth_token_file "
-		    "\"%s\": %s", r->auth_token_file, cause ? cause : "?");
-		free(cause);
-	}
+	r->tokens = config_tokens(p, st, "auth_token_file",
+	    r->auth_token_file);
 }
 
 /*
@@ -1713,7 +1727,6 @@ config_publish_finish(struct cfg_parse *p, struct wsd_route *r,
 		"publish_allow", "publish_token_file",
 	};
 	const struct cfg_key *k;
-	char		*cause;
 	size_t		 i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -1723,15 +1736,8 @@ config_publish_finish(struct cfg_parse *p, struct wsd_route *r,
 			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
 			    "is only for channels and relay routes", k->name);
 	}
-	if (r->publish_token_file == NULL)
-		return;
-	k = config_key_find("publish_token_file");
-	if ((r->publish_tokens = access_tokens_load(r->publish_token_file,
-	    &cause)) == NULL) {
-		config_error(p, st->seen[k - cfg_all], "publish_token_file "
-		    "\"%s\": %s", r->publish_token_file, cause ? cause : "?");
-		free(cause);
-	}
+	r->publish_tokens = config_tokens(p, st, "publish_token_file",
+	    r->publish_token_file);
 }
 
 /* Frees the words of a list value. */
