@@ -542,6 +542,16 @@ conn_sse_free(struct conn *c)
 	c->sse = NULL;
 }
 
+/* After an answer: the next request, or close once it is written. */
+static int
+conn_http_pub_done(struct conn *c, int keepalive)
+{
+	if (keepalive)
+		return 1;
+	conn_flush_close(c);
+	return 0;
+}
+
 /*
  * A request other than an upgrade on a publish route (channels, relay):
  * SSE subscribers (GET, Accept: text/event-stream), publishers (POST
@@ -594,7 +604,7 @@ conn_http_pub(struct conn *c, const struct http_request *req,
 	    !http_header_has_token(req, "Accept", "application/json"))) {
 		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n",
 		    "this path speaks WebSocket", keepalive);
-		return keepalive;
+		return conn_http_pub_done(c, keepalive);
 	}
 	if (http_method_is(req, "POST")) {
 		/* RFC 9110 15.5.12, 15.5.14: length first, before any byte. */
@@ -616,11 +626,7 @@ conn_http_pub(struct conn *c, const struct http_request *req,
 		stats_pub_refused(app_route_stats(rt), status);
 		/* The body, if any, was not read: it must not be taken
 		 * for the next request. */
-		if (clen > 0 || !keepalive) {
-			conn_flush_close(c);
-			return 0;
-		}
-		return 1;
+		return conn_http_pub_done(c, keepalive && clen == 0);
 	}
 	if (clen > 0) {
 		if (evbuffer_get_length(in) < head + clen) {
@@ -646,7 +652,7 @@ conn_http_pub(struct conn *c, const struct http_request *req,
 	}
 	conn_http_api(c, req, path, body, clen, keepalive);
 	free(body);
-	return keepalive;
+	return conn_http_pub_done(c, keepalive);
 }
 
 /*

@@ -441,3 +441,18 @@ def test_relay_accepts_post(wsd, tmp_path):
     assert r.status == 200 and json.loads(r.body) == {"subscribers": 1}
     assert read_message(c)[:2] == (OP_TEXT, b"from backend")
     c.close()
+
+
+def test_unread_body_closes_connection(wsd):
+    """A DELETE or GET with a body is answered, then the connection closes:
+    the body is never taken for the next request."""
+    d = wsd(chan_config())
+    for method, headers in (("DELETE", {}),
+                            ("GET", {"Accept": "application/json"})):
+        with Conn(d.port) as c:
+            c.send(helpers.request(method, "/live/b", headers=dict(
+                headers, **{"Content-Length": "3"}), body=b"abc"))
+            r = read_response(c)
+            assert r.status in (200, 204), r
+            assert r.header("Connection") == "close"
+            assert c.read_to_eof(timeout=5) == b""
