@@ -15,6 +15,7 @@
 #include "stats.h"
 
 extern const struct app app_broadcast;
+extern const struct app app_channels;
 extern const struct app app_counter;
 extern const struct app app_echo;
 extern const struct app app_health;
@@ -30,6 +31,7 @@ static const struct app *const apps[] = {
 	&app_broadcast,
 	&app_counter,
 	&app_relay,
+	&app_channels,
 	&app_metrics,
 	&app_health,
 };
@@ -92,7 +94,8 @@ app_find(const char *name)
 const char *
 app_names(void)
 {
-	return "static hello echo time broadcast counter relay metrics health";
+	return "static hello echo time broadcast counter relay channels "
+	    "metrics health";
 }
 
 /* Registers the apps' names and keys with config.c. */
@@ -108,6 +111,8 @@ app_register(void)
 		ca[i].app = apps[i];
 		ca[i].keys = apps[i]->keys;
 		ca[i].via_hub = apps[i]->via_hub;
+		ca[i].prefix = apps[i]->prefix;
+		ca[i].publish = apps[i]->publish;
 		cap[i] = &ca[i];
 	}
 	config_register_apps(cap, APP_N, sizeof(struct app_conf));

@@ -15,7 +15,9 @@ struct wsd_route;
 struct wsd_config;
 struct event_base;
 struct evbuffer;
+struct http_request;
 struct stats_route;
+struct stats_channels;
 
 /*
  * A built-in app. The core calls route_init once per route (at start-up,
@@ -56,6 +58,32 @@ struct app {
 	void		(*on_close)(struct conn *c);
 	int		(*on_http)(struct conn *c, struct evbuffer *body,
 			    const char **type);
+
+	/*
+	 * HTTP publish (channels, relay). publish: the route takes
+	 * publish_allow and publish_token_file, and the methods in
+	 * methods ("GET, POST, DELETE"); others get 405. prefix: the
+	 * route path ends in "/" and serves every path below it.
+	 * on_request sees a subscribing request (upgrade, or an SSE GET)
+	 * before it is accepted: 0 lets it go on, else the status to
+	 * refuse it with (why for the answer and log). on_api answers a
+	 * publisher's request (POST with its whole body, DELETE, GET for
+	 * JSON): it appends the response body to out, sets *type and
+	 * returns the status. path is the decoded request path.
+	 */
+	int		 publish;
+	int		 prefix;
+	const char	*methods;
+	int		(*on_request)(struct conn *c, struct app_route *r,
+			    const struct http_request *req, const char *path,
+			    const char **why);
+	int		(*on_api)(struct conn *c, struct app_route *r,
+			    const struct http_request *req, const char *path,
+			    const uint8_t *body, size_t len,
+			    struct evbuffer *out, const char **type);
+	/* Channel counters for the metrics (channels). */
+	void		(*metrics)(struct app_route *r,
+			    struct stats_channels *st);
 };
 
 /* The values of the app route keys of one route (wsd_route.app_conf). */
@@ -64,6 +92,15 @@ struct app_conf {
 	double		 interval_max;
 	int		 slow_client;		/* hub apps: enum hub_policy */
 	int		 echo_self;		/* relay: sender gets its own */
+	/* channels */
+	unsigned	 history;		/* messages kept per channel */
+	double		 history_ttl;		/* seconds */
+	size_t		 history_max_bytes;	/* per route */
+	int		 envelope;		/* enum channels_envelope */
+	int		 client_publish;
+	unsigned	 max_channels;
+	double		 sse_keepalive;		/* seconds */
+	double		 sse_retry;		/* seconds */
 };
 
 /* The app route keys, shared by the apps that take them. */
@@ -141,10 +178,27 @@ void		 app_timestamp(char out[32]);
 
 /* App API for connections, implemented by conn.c. */
 
+/*
+ * The request a subscriber came with (path, query, headers): valid only
+ * while on_open runs, NULL elsewhere.
+ */
+const struct http_request *conn_open_request(void);
+/* Joins hub h (a channel's); the core leaves it when the connection ends. */
+void	 conn_join(struct conn *c, struct hub *h);
+/* Queues raw bytes on an SSE stream (a replayed event); -1 once closing. */
+int	 conn_sse_send(struct conn *c, const void *data, size_t len);
+
 /* Queues one message (WS_OP_TEXT or WS_OP_BINARY); -1 once closing. */
 int	 conn_send(struct conn *c, int opcode, const void *data, size_t len);
-/* Starts the closing handshake with code and reason. */
+/*
+ * Starts the closing handshake with code and reason; an SSE stream ends
+ * once what is queued is written.
+ */
 void	 conn_ws_close(struct conn *c, unsigned code, const char *reason);
+/* 1 if c is a Server-Sent Events stream rather than a WebSocket. */
+int	 conn_is_sse(const struct conn *c);
+/* conn_send() without pausing c's reading (a replay, a hub's own). */
+int	 conn_queue(struct conn *c, int opcode, const void *data, size_t len);
 /* Per-connection pointer owned by the app. */
 void	*conn_app_data(struct conn *c);
 void	 conn_set_app_data(struct conn *c, void *data);

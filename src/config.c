@@ -177,6 +177,11 @@ static const struct cfg_key cfg_keys[] = {
 	/* Virtual hosts: the Host names a route serves; none: every one. */
 	{ CFG_ROUTE, "host", CFG_HOSTS, 0, 0,
 	    NULL, 0, CFG_R(hosts) },
+	/* HTTP publish (channels, relay); see config_publish_finish(). */
+	{ CFG_ROUTE, "publish_allow", CFG_CIDR, 0, 0,
+	    NULL, 0, CFG_R(publish_allow) },
+	{ CFG_ROUTE, "publish_token_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_R(publish_token_file) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 /* The names of a [tls NAME...] header, checked like a host value. */
@@ -611,6 +616,7 @@ config_key_register(const struct config_key *ak)
 	if (cfg_nall == CFG_MAXKEYS)
 		fatalx("%s: more than %d app keys", __func__, CFG_APPKEYS_MAX);
 	if (ak->off + (ak->type == CONFIG_KEY_DURATION ? sizeof(double) :
+	    ak->type == CONFIG_KEY_SIZE ? sizeof(size_t) :
 	    sizeof(int)) > cfg_conf_size || ak->def == NULL ||
 	    (ak->type == CONFIG_KEY_WORD && (ak->parse == NULL ||
 	    ak->why == NULL)))
@@ -620,9 +626,13 @@ config_key_register(const struct config_key *ak)
 	k->sect = CFG_APPKEY;
 	k->name = ak->name;
 	k->type = ak->type == CONFIG_KEY_DURATION ? CFG_DURATION :
-	    ak->type == CONFIG_KEY_BOOL ? CFG_BOOL : CFG_WORD;
-	k->min = ak->type == CONFIG_KEY_DURATION ? ak->min : 0;
-	k->max = ak->type == CONFIG_KEY_DURATION ? ak->max : 1;
+	    ak->type == CONFIG_KEY_BOOL ? CFG_BOOL :
+	    ak->type == CONFIG_KEY_UINT ? CFG_UINT :
+	    ak->type == CONFIG_KEY_SIZE ? CFG_SIZE : CFG_WORD;
+	k->min = ak->type == CONFIG_KEY_BOOL ||
+	    ak->type == CONFIG_KEY_WORD ? 0 : ak->min;
+	k->max = ak->type == CONFIG_KEY_BOOL ||
+	    ak->type == CONFIG_KEY_WORD ? 1 : ak->max;
 	k->def = ak->def;
 	k->off = ak->off;
 	cfg_src[cfg_nall++] = ak;
@@ -1341,11 +1351,12 @@ config_route_path_check(const char *path)
 	}
 	if (path[1] == '\0')
 		return NULL;
-	if (s[-1] == '/')
-		return "must not end with \"/\"";
+	/* A trailing "/" is for prefix apps only: config_finish() says. */
 	for (seg = path + 1; seg != NULL; seg = s ? s + 1 : NULL) {
 		s = strchr(seg, '/');
 		len = s ? (size_t)(s - seg) : strlen(seg);
+		if (len == 0 && s == NULL && seg[-1] == '/' && seg - 1 > path)
+			break;
 		if (len == 0)
 			return "must not contain empty segments (\"//\")";
 		if ((len == 1 && seg[0] == '.') ||
@@ -1787,6 +1798,28 @@ config_finish_tls(struct cfg_parse *p)
 }
 
 /*
+ * Reads a route's token file (key name, path NULL: not set) now, so that
+ * `wsd -t` reports a missing or empty one. NULL after an error.
+ */
+static struct access_tokens *
+config_tokens(struct cfg_parse *p, const struct cfg_route_state *st,
+    const char *name, const char *path)
+{
+	const struct cfg_key *k = config_key_find(name);
+	struct access_tokens *t;
+	char		*cause;
+
+	if (path == NULL)
+		return NULL;
+	if ((t = access_tokens_load(path, &cause)) == NULL) {
+		config_error(p, st->seen[k - cfg_all], "%s \"%s\": %s", name,
+		    path, cause ? cause : "?");
+		free(cause);
+	}
+	return t;
+}
+
+/*
  * Access keys once the route's kind is known: origins, require_origin and
  * subprotocols only make sense for WebSocket routes; the token file is
  * read now, so that `wsd -t` reports a missing or empty one.
@@ -1799,7 +1832,6 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 		"origins", "require_origin", "subprotocols",
 	};
 	const struct cfg_key *k;
-	char		*cause;
 	size_t		 i;
 
 	for (i = 0; i < sizeof(ws_only) / sizeof(ws_only[0]); i++) {
@@ -1808,15 +1840,33 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
 			    "is only for WebSocket app routes", k->name);
 	}
-	if (r->auth_token_file == NULL)
-		return;
-	k = config_key_find("auth_token_file");
-	if ((r->tokens = access_tokens_load(r->auth_token_file,
-	    &cause)) == NULL) {
-		config_error(p, st->seen[k - cfg_all], "auth_token_file "
-		    "\"%s\": %s", r->auth_token_file, cause ? cause : "?");
-		free(cause);
+	r->tokens = config_tokens(p, st, "auth_token_file",
+	    r->auth_token_file);
+}
+
+/*
+ * The HTTP publish keys: only for apps that take a POST (channels,
+ * relay); the token file is read now, like auth_token_file.
+ */
+static void
+config_publish_finish(struct cfg_parse *p, struct wsd_route *r,
+    const struct cfg_route_state *st)
+{
+	static const char *const keys[] = {
+		"publish_allow", "publish_token_file",
+	};
+	const struct cfg_key *k;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		k = config_key_find(keys[i]);
+		if (st->seen[k - cfg_all] && (st->kind != CFG_ROUTE_APP ||
+		    !st->app->publish))
+			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
+			    "is only for channels and relay routes", k->name);
 	}
+	r->publish_tokens = config_tokens(p, st, "publish_token_file",
+	    r->publish_token_file);
 }
 
 /* Frees the words of a list value. */
@@ -1910,6 +1960,23 @@ config_finish(struct cfg_parse *p)
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
 		st = &p->rstate[i];
+		/* "/live/": channels serve what is below it; others may not. */
+		r->prefix = st->kind == CFG_ROUTE_APP && st->app->prefix;
+		if (r->path_len > 1 && r->path[r->path_len - 1] == '/' &&
+		    !r->prefix && st->kind != CFG_ROUTE_BAD) {
+			config_error(p, r->line, "invalid route path \"%s\": "
+			    "must not end with \"/\"%s", r->path,
+			    st->kind == CFG_ROUTE_UNSET ? "" :
+			    " (only channels routes do)");
+			continue;
+		}
+		if (r->prefix && r->path[r->path_len - 1] != '/') {
+			config_error(p, r->line, "route %s: app %s needs a path "
+			    "ending in \"/\" (channels are below it)", r->path,
+			    st->app->name);
+			continue;
+		}
+		config_publish_finish(p, r, st);
 		switch (st->kind) {
 		case CFG_ROUTE_UNSET:
 			config_error(p, r->line, "route %s: missing \"app\"",
@@ -2125,6 +2192,11 @@ config_default(const char *www_root, char **errors)
 	    "[route /relay]\n"
 	    "app = relay\n"
 	    "\n"
+	    "[route /live/]\n"
+	    "app = channels\n"
+	    "history = 100\n"
+	    "envelope = json\n"
+	    "\n"
 	    "[route /metrics]\n"
 	    "app = metrics\n"
 	    "allow = 127.0.0.0/8 ::1\n"
@@ -2169,6 +2241,9 @@ config_free(struct wsd_config *conf)
 		access_tokens_free(conf->routes[i].tokens);
 		cidr_list_free(&conf->routes[i].allow);
 		config_list_free(&conf->routes[i].hosts);
+		cidr_list_free(&conf->routes[i].publish_allow);
+		free(conf->routes[i].publish_token_file);
+		access_tokens_free(conf->routes[i].publish_tokens);
 	}
 	for (i = 0; i < conf->ntls_hosts; i++) {
 		free(conf->tls_hosts[i].certificate);
@@ -2271,7 +2346,7 @@ config_route_match_host(const struct wsd_config *conf, const char *host,
 	/* App routes match exactly. */
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
-		if (r->app == NULL || strcmp(r->path, path) != 0 ||
+		if (r->app == NULL || r->prefix || strcmp(r->path, path) != 0 ||
 		    (rank = config_route_rank(r, host)) <= best_rank)
 			continue;
 		best = r;
@@ -2279,16 +2354,21 @@ config_route_match_host(const struct wsd_config *conf, const char *host,
 	}
 	if (best != NULL)
 		return best;
+	/* Then the longest prefix: static and channel routes. */
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
-		if (r->app != NULL)
+		if (r->app != NULL && !r->prefix)
 			continue;
-		/* Static: a prefix ending on a segment boundary. */
-		if (r->path_len > 1 &&
+		if (r->app != NULL) {
+			/* "/live/" serves "/live/news": what is below it. */
+			if (strncmp(path, r->path, r->path_len) != 0)
+				continue;
+		} else if (r->path_len > 1 &&
 		    (strncmp(path, r->path, r->path_len) != 0 ||
 		    (path[r->path_len] != '\0' && path[r->path_len] != '/')))
+			/* Static: a prefix ending on a segment boundary. */
 			continue;
-		if (r->path_len == 1 && path[0] != '/')
+		else if (r->path_len == 1 && path[0] != '/')
 			continue;
 		if ((rank = config_route_rank(r, host)) < 0)
 			continue;

@@ -88,6 +88,11 @@ struct wsd_route {
 	struct cidr_list allow;			/* clients allowed; empty: all */
 	/* Virtual hosts: Host names (lowercase, "*.x"); none: any host. */
 	struct wsd_strlist hosts;
+	/* Channels and relay: who may publish over HTTP. */
+	int		 prefix;		/* path ends in "/": below it */
+	struct cidr_list publish_allow;		/* empty: loopback only */
+	char		*publish_token_file;	/* absolute; NULL: none */
+	struct access_tokens *publish_tokens;	/* re-read on SIGHUP */
 	int		 line;
 };
 
@@ -133,6 +138,8 @@ enum config_key_type {
 	CONFIG_KEY_DURATION,		/* double, seconds, min to max */
 	CONFIG_KEY_BOOL,		/* int, 0 or 1 */
 	CONFIG_KEY_WORD,		/* int, what parse() returns */
+	CONFIG_KEY_UINT,		/* unsigned, min to max */
+	CONFIG_KEY_SIZE,		/* size_t, bytes, min to max */
 };
 
 struct config_key {
@@ -152,6 +159,10 @@ struct config_app {
 	const struct app *app;			/* becomes wsd_route.app */
 	const struct config_key *const *keys;	/* NULL-ended */
 	int		 via_hub;		/* compression = shared */
+	/* Channels: the route path ends in "/" and matches below it. */
+	int		 prefix;
+	/* Takes publish_allow and publish_token_file (HTTP publish). */
+	int		 publish;
 };
 
 /*
@@ -197,7 +208,8 @@ void	config_free(struct wsd_config *conf);
  * Route for a decoded request path: an app route whose path equals it
  * exactly, else the static route with the longest prefix that ends on a
  * segment boundary ("/static" matches "/static" and "/static/x", not
- * "/staticx"). NULL when nothing matches.
+ * "/staticx") or the prefix app route (channels, "/live/") with the
+ * longest path that starts it. NULL when nothing matches.
  */
 const struct wsd_route *config_route_match(const struct wsd_config *conf,
 	    const char *path);

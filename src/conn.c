@@ -42,7 +42,7 @@
 
 static const char *const conn_state_names[] = {
 	"proxy", "http-head", "http-idle", "ws-open", "ws-closing",
-	"flush-close", "linger",
+	"flush-close", "linger", "sse",
 };
 
 /*
@@ -576,7 +576,7 @@ conn_output_length(struct conn *c)
 void
 conn_watch_drain(struct conn *c, size_t low)
 {
-	if (c->hub_drain || c->state != CONN_WS_OPEN)
+	if (c->hub_drain || (c->state != CONN_WS_OPEN && c->state != CONN_SSE))
 		return;
 	c->hub_drain = 1;
 	if (c->bev == NULL) {
@@ -682,7 +682,7 @@ conn_out_progress(struct conn *c)
 	    c->out_held <= conn_send_limit(c) / 2) {
 		/* May queue more and ask for the next drain. */
 		c->hub_drain = 0;
-		hub_member_drained(&c->ws->member);
+		hub_member_drained(conn_member(c));
 	}
 	if (c->paused && c->out_held <= conn_send_limit(c) / 2) {
 		c->paused = 0;
@@ -1526,6 +1526,8 @@ conn_close(struct conn *c, const char *reason)
 	log_debug("%s: closing: %s", conn_peer(c), reason);
 	if (c->ws != NULL)
 		conn_ws_free(c);
+	if (c->sse != NULL)
+		conn_sse_free(c);
 	conn_http_file_free(c);
 	if (c->ipe != NULL)
 		iplimit_release(srv->iplimit, c->ipe, conn_now());
@@ -1675,6 +1677,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	case CONN_WS_CLOSING:
 		conn_ws_read(c);
 		break;
+	case CONN_SSE:		/* an SSE client has nothing to say */
 	case CONN_FLUSH_CLOSE:
 	case CONN_LINGER:
 		/* Read and drop, so that closing does not reset the peer
@@ -1715,7 +1718,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->hub_drain) {
 		/* May queue more and ask for the next drain. */
 		c->hub_drain = 0;
-		hub_member_drained(&c->ws->member);
+		hub_member_drained(conn_member(c));
 	}
 	if (c->paused) {
 		c->paused = 0;
@@ -1806,6 +1809,11 @@ conn_timer_cb(struct conn *c)
 		log_info("%s: request head not complete in time", conn_peer(c));
 		stats_hs_fail(&c->srv->stats, STATS_HS_TIMEOUT);
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+			/* A publisher's body that did not come (channels). */
+			if (c->route != NULL && c->route->app != NULL &&
+			    c->route->app->publish)
+				stats_pub_refused(app_route_stats(
+				    generation_route(c->gen, c->route)), 408);
 			conn_http_fail(c, NULL, 408, NULL, NULL);
 			return;
 		}
@@ -1816,6 +1824,9 @@ conn_timer_cb(struct conn *c)
 		break;
 	case CONN_WS_OPEN:
 		conn_ws_timer(c);
+		break;
+	case CONN_SSE:
+		conn_sse_timer(c);
 		break;
 	case CONN_FLUSH_CLOSE:
 		/*
@@ -1863,6 +1874,9 @@ conn_shutdown(struct conn *c)
 		break;
 	case CONN_WS_OPEN:
 		conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+		break;
+	case CONN_SSE:
+		conn_flush_close(c);
 		break;
 	case CONN_WS_CLOSING:
 	case CONN_FLUSH_CLOSE:

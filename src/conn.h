@@ -44,8 +44,10 @@ void	conn_shutdown(struct conn *c);
 
 /* Bytes waiting in c's output (what its queue holds, for a plain one). */
 size_t	conn_output_length(struct conn *c);
-/* 1 while c is a WebSocket that may still be sent messages. */
+/* 1 while c is a WebSocket or SSE stream that may still be sent to. */
 int	conn_is_open(const struct conn *c);
+/* 1 if c is a Server-Sent Events stream (its frames are the SSE form). */
+int	conn_is_sse(const struct conn *c);
 /*
  * Queues an encoded frame by reference (no copy), or, through a
  * bufferevent, copies it when it is smaller than CONN_SHARE_MIN;

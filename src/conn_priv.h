@@ -45,6 +45,7 @@ enum conn_state {
 	CONN_WS_CLOSING,	/* our close frame sent, awaiting the peer's */
 	CONN_FLUSH_CLOSE,	/* write what is queued, then half-close */
 	CONN_LINGER,		/* write side shut; discard input until EOF */
+	CONN_SSE,		/* a Server-Sent Events stream (channels) */
 };
 
 /*
@@ -87,6 +88,17 @@ struct conn_file {
 	char		 path[];	/* raw request path, for logs */
 };
 
+/*
+ * A Server-Sent Events stream (http_serve.c): the response head is sent,
+ * the connection stays on its bufferevent and is a hub member like a
+ * WebSocket; its frames are the events' text.
+ */
+struct conn_sse {
+	struct hub_member	 member;
+	struct app_route	*rt;		/* the route's runtime */
+	void			*app_data;
+};
+
 struct conn_slice;
 struct conn_input;
 struct conn_tlist;
@@ -125,6 +137,7 @@ struct conn {
 	struct iplimit_entry	*ipe;		/* counted under addr */
 	struct conn_proxy	*proxy;		/* CONN_PROXY only */
 	struct conn_file	*file;		/* a file body being sent */
+	struct conn_sse		*sse;		/* NULL: not an SSE stream */
 	evutil_socket_t		 fd;		/* -1 for PROXY */
 	enum conn_state		 state;
 	/*
@@ -193,6 +206,8 @@ int	conn_http_fail(struct conn *, const struct http_request *, int,
 	    const char *, const char *);
 int	conn_http_file_more(struct conn *);
 void	conn_http_file_free(struct conn *);
+void	conn_sse_free(struct conn *);
+void	conn_sse_timer(struct conn *);
 
 /* session.c */
 int	conn_ws_upgrade(struct conn *, const struct http_request *,
@@ -200,9 +215,12 @@ int	conn_ws_upgrade(struct conn *, const struct http_request *,
 void	conn_ws_read(struct conn *);
 size_t	conn_ws_input(struct conn *, uint8_t *, size_t);
 void	conn_ws_end(struct conn *);
+void	conn_app_open(struct conn *, const struct http_request *);
 void	conn_ws_free(struct conn *);
 void	conn_ws_fail(struct conn *, unsigned, const char *);
 void	conn_ws_timer(struct conn *);
 void	conn_ws_send_timeout(struct conn *);
+/* The hub membership of a WebSocket or SSE stream; NULL for others. */
+struct hub_member *conn_member(struct conn *);
 
 #endif

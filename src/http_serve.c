@@ -405,6 +405,256 @@ conn_http_client(struct conn *c, const struct http_request *req)
 	return conn_account(c, 0);
 }
 
+/* 1 if the comma-separated list methods names the request's method. */
+static int
+conn_method_listed(const struct http_request *req, const char *methods)
+{
+	const char	*p = methods, *end = methods + strlen(methods), *m;
+	size_t		 len;
+
+	while (http_list_next(&p, end, &m, &len))
+		if (len == req->method_len &&
+		    memcmp(m, req->method, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Who may publish on the route (POST, DELETE, GET for JSON):
+ * publish_allow (loopback unless set), then publish_token_file. 0 when
+ * the request may go on, else the status it was refused with (answered).
+ */
+static int
+conn_publish_access(struct conn *c, const struct http_request *req,
+    int keepalive)
+{
+	static struct cidr_list	 loopback;	/* the default */
+	const struct wsd_route	*r = c->route;
+	char			 bad[64];
+
+	if (loopback.n == 0 && cidr_list_parse(&loopback, "127.0.0.0/8 ::1",
+	    bad, sizeof(bad)) != 0)
+		fatalx("%s: %s", __func__, bad);
+	if (!cidr_list_match(r->publish_allow.n > 0 ? &r->publish_allow :
+	    &loopback, &c->addr)) {
+		log_info("%s: publish refused: address not allowed on %s",
+		    conn_peer(c), r->path);
+		conn_http_simple(c, req, 403, NULL, "publishing not allowed",
+		    keepalive);
+		return 403;
+	}
+	if (r->publish_tokens != NULL &&
+	    !access_token_check(r->publish_tokens, req)) {
+		log_info("%s: publish refused: missing or invalid token",
+		    conn_peer(c));
+		conn_http_simple(c, req, 401, "WWW-Authenticate: Bearer\r\n",
+		    "missing or invalid token", keepalive);
+		return 401;
+	}
+	return 0;
+}
+
+/* Answers with what an app's on_api produced. */
+static void
+conn_http_api(struct conn *c, const struct http_request *req,
+    const char *path, const uint8_t *body, size_t len, int keepalive)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct evbuffer		*rb;
+	struct app_route	*rt = generation_route(c->gen, c->route);
+	const char		*type = "text/plain; charset=utf-8";
+	size_t			 blen;
+	int			 status;
+
+	if ((rb = evbuffer_new()) == NULL) {
+		conn_http_simple(c, req, 500, NULL, NULL, keepalive);
+		return;
+	}
+	status = c->route->app->on_api(c, rt, req, path, body, len, rb, &type);
+	if (status >= 400)
+		stats_pub_refused(app_route_stats(rt), status);
+	blen = evbuffer_get_length(rb);
+	conn_http_head(c, status, keepalive);
+	/* RFC 9110 15.3.5: a 204 has no body, nor its length. */
+	if (status == 204)
+		evbuffer_add(out, "\r\n", 2);
+	else {
+		evbuffer_add_printf(out, "Content-Type: %s\r\nCache-Control: "
+		    "no-store\r\nContent-Length: %zu\r\n\r\n", type, blen);
+		evbuffer_add_buffer(out, rb);
+	}
+	evbuffer_free(rb);
+	conn_http_log(c, req, status, status == 204 ? 0 : (uint64_t)blen);
+}
+
+/*
+ * Starts a Server-Sent Events stream on a channels route: the head, then
+ * the app replays and joins; the connection stays open for the events.
+ */
+static int
+conn_sse_start(struct conn *c, const struct http_request *req)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	if ((c->sse = calloc(1, sizeof(*c->sse))) == NULL) {
+		log_warn("%s: sse", conn_peer(c));
+		return -1;
+	}
+	c->sse->rt = app_route_hold(generation_route(c->gen, c->route));
+	/* The stream ends with the connection: no length, no keep-alive. */
+	conn_http_head(c, 200, 0);
+	evbuffer_add_printf(out, "Content-Type: text/event-stream\r\n"
+	    "Cache-Control: no-cache\r\n\r\n");
+	conn_http_log(c, req, 200, 0);
+	c->req_start = conn_now();
+	conn_set_state(c, CONN_SSE);
+	conn_timer_set(c, app_conf(c->route)->sse_keepalive);
+	conn_app_open(c, req);
+	return 0;
+}
+
+/* An SSE stream's timer: a comment keeps proxies from timing it out. */
+void
+conn_sse_timer(struct conn *c)
+{
+	evbuffer_add(bufferevent_get_output(c->bev), ": keepalive\n\n", 13);
+	conn_timer_set(c, app_conf(c->route)->sse_keepalive);
+}
+
+/* Queues raw bytes on an SSE stream. */
+int
+conn_sse_send(struct conn *c, const void *data, size_t len)
+{
+	if (c->state != CONN_SSE)
+		return -1;
+	return evbuffer_add(bufferevent_get_output(c->bev), data, len);
+}
+
+/* The end of an SSE stream: the app hears of it, the route is let go. */
+void
+conn_sse_free(struct conn *c)
+{
+	log_access("%s sse %s %.3fs", conn_peer(c), c->route->path,
+	    conn_elapsed(c->req_start));
+	conn_ws_end(c);
+	app_route_free(c->sse->rt);
+	free(c->sse);
+	c->sse = NULL;
+}
+
+/* After an answer: the next request, or close once it is written. */
+static int
+conn_http_pub_done(struct conn *c, int keepalive)
+{
+	if (keepalive)
+		return 1;
+	conn_flush_close(c);
+	return 0;
+}
+
+/*
+ * A request other than an upgrade on a publish route (channels, relay):
+ * SSE subscribers (GET, Accept: text/event-stream), publishers (POST
+ * with a body, DELETE, GET for JSON). Returns like conn_http_request();
+ * 2 while the body has yet to arrive; *extra gets the body's length,
+ * to be drained with the head.
+ */
+static int
+conn_http_pub(struct conn *c, const struct http_request *req,
+    const char *path, int keepalive, size_t head, size_t *extra)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	const struct app	*app = c->route->app;
+	struct app_route	*rt = generation_route(c->gen, c->route);
+	const struct http_header *h;
+	struct evbuffer_ptr	 pos;
+	const char		*why = NULL;
+	unsigned long long	 clen = 0;
+	uint8_t			*body = NULL;
+	char			 allow[64], num[24];
+	double			 left;
+	int			 status;
+
+	if (!conn_method_listed(req, app->methods)) {
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", app->methods);
+		stats_pub_refused(app_route_stats(rt), 405);
+		conn_http_simple(c, req, 405, allow, NULL, 0);
+		conn_flush_close(c);
+		return 0;
+	}
+	if (http_method_is(req, "GET") && app->on_request != NULL &&
+	    http_header_has_token(req, "Accept", "text/event-stream")) {
+		/* A subscriber, behind the same checks as a WebSocket. */
+		if (conn_access(c, req, 1, 0) == -1) {
+			conn_flush_close(c);
+			return 0;
+		}
+		if (c->srv->stopping)
+			return conn_http_fail(c, req, 503, NULL,
+			    "shutting down");
+		if ((status = app->on_request(c, rt, req, path, &why)) != 0) {
+			log_info("%s: sse refused: %s", conn_peer(c), why);
+			return conn_http_fail(c, req, status, NULL, why);
+		}
+		if (conn_sse_start(c, req) == -1)
+			return conn_http_fail(c, req, 500, NULL, NULL);
+		return 0;
+	}
+	if (http_method_is(req, "GET") && (app->on_request == NULL ||
+	    !http_header_has_token(req, "Accept", "application/json"))) {
+		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n",
+		    "this path speaks WebSocket", keepalive);
+		return conn_http_pub_done(c, keepalive);
+	}
+	if (http_method_is(req, "POST")) {
+		/* RFC 9110 15.5.12, 15.5.14: length first, before any byte. */
+		if ((h = http_header_find(req, "Content-Length")) == NULL) {
+			stats_pub_refused(app_route_stats(rt), 411);
+			return conn_http_fail(c, req, 411, NULL,
+			    "Content-Length required");
+		}
+		snprintf(num, sizeof(num), "%.*s", (int)(h->value_len <
+		    sizeof(num) ? h->value_len : sizeof(num) - 1), h->value);
+		if (config_parse_uint(num, &clen) == -1 ||
+		    clen > c->route->lim.max_message_size) {
+			stats_pub_refused(app_route_stats(rt), 413);
+			return conn_http_fail(c, req, 413, NULL,
+			    "message larger than max_message_size");
+		}
+	}
+	if ((status = conn_publish_access(c, req, keepalive)) != 0) {
+		stats_pub_refused(app_route_stats(rt), status);
+		/* The body, if any, was not read: it must not be taken
+		 * for the next request. */
+		return conn_http_pub_done(c, keepalive && clen == 0);
+	}
+	if (clen > 0) {
+		if (evbuffer_get_length(in) < head + clen) {
+			/* The body must come within handshake_timeout too. */
+			left = c->gen->conf->handshake_timeout -
+			    conn_elapsed(c->req_start);
+			if (left <= 0) {
+				stats_pub_refused(app_route_stats(rt), 408);
+				return conn_http_fail(c, req, 408, NULL,
+				    "body not complete in time");
+			}
+			conn_timer_set(c, left);
+			return 2;
+		}
+		if ((body = malloc(clen)) == NULL ||
+		    evbuffer_ptr_set(in, &pos, head, EVBUFFER_PTR_SET) == -1 ||
+		    evbuffer_copyout_from(in, &pos, body, clen) !=
+		    (ev_ssize_t)clen) {
+			free(body);
+			return conn_http_fail(c, req, 500, NULL, NULL);
+		}
+		*extra = clen;
+	}
+	conn_http_api(c, req, path, body, clen, keepalive);
+	free(body);
+	return conn_http_pub_done(c, keepalive);
+}
+
 /*
  * The route for a request: by path and, for routes limited to hosts, by
  * its Host header (a longer one than any host name matches none).
@@ -429,12 +679,14 @@ conn_http_route(struct conn *c, const struct http_request *req,
  * (upgrade, close).
  */
 static int
-conn_http_request(struct conn *c, const struct http_request *req)
+conn_http_request(struct conn *c, const struct http_request *req, size_t head,
+    size_t *extra)
 {
 	const char	*reason;
 	char		 path[HTTP_MAX_REQUEST_LINE], accept[WS_ACCEPT_LEN];
 	size_t		 sel;
 	int		 keepalive, status, upgrade, proto, has_body, ws_route;
+	int		 pub;
 
 	/* RFC 7230 6.3: persistence by version and Connection. */
 	if (req->minor_version >= 1)
@@ -443,6 +695,21 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		keepalive = http_header_has_token(req, "Connection",
 		    "keep-alive");
 
+	/*
+	 * A publisher's POST must say its length: chunked bodies are not
+	 * read (RFC 9110 15.5.12).
+	 */
+	if (http_method_is(req, "POST") &&
+	    http_header_find(req, "Content-Length") == NULL &&
+	    http_path_decode(req->path, req->path_len, path,
+	    sizeof(path)) != -1 &&
+	    (c->route = config_route_match(c->gen->conf, path)) != NULL &&
+	    c->route->app != NULL && c->route->app->publish) {
+		stats_pub_refused(app_route_stats(generation_route(c->gen,
+		    c->route)), 411);
+		return conn_http_fail(c, req, 411, NULL,
+		    "Content-Length required");
+	}
 	/* RFC 9112 6.3, 3.2: no request whose framing is in doubt. */
 	if (http_request_check(req, &has_body, &reason) != 0) {
 		log_info("%s: bad request: %s", conn_peer(c), reason);
@@ -454,7 +721,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	 * closed, so that the body cannot be mistaken for a request. A
 	 * stopping server answers, then closes: say so in the head.
 	 */
-	if (has_body || c->srv->stopping)
+	if (c->srv->stopping)
 		keepalive = 0;
 	if (http_path_decode(req->path, req->path_len, path,
 	    sizeof(path)) == -1)
@@ -464,6 +731,11 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		    conn_refuse_text(status));
 	upgrade = http_header_has_token(req, "Upgrade", "websocket");
 	c->route = conn_http_route(c, req, path);
+	/* Publish routes read a POST's body (conn_http_pub()). */
+	pub = c->route != NULL && c->route->app != NULL &&
+	    c->route->app->publish && !upgrade;
+	if (has_body && !(pub && http_method_is(req, "POST")))
+		keepalive = 0;
 	if (c->route != NULL && c->route->allow.n > 0 &&
 	    !cidr_list_match(&c->route->allow, &c->addr)) {
 		log_info("%s: %s refused: address not allowed on %s", conn_peer(c),
@@ -503,6 +775,16 @@ conn_http_request(struct conn *c, const struct http_request *req)
 			conn_flush_close(c);
 			return 0;
 		}
+		/* Channels: a valid name, room for one more channel. */
+		if (c->route->app->on_request != NULL &&
+		    (status = c->route->app->on_request(c,
+		    generation_route(c->gen, c->route), req, path,
+		    &reason)) != 0) {
+			log_info("%s: handshake refused: %s", conn_peer(c),
+			    reason);
+			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
+			return conn_http_fail(c, req, status, NULL, reason);
+		}
 		if ((proto = ws_subprotocol_select(req, c->route->subprotocols.v,
 		    c->route->subprotocols.n, &sel)) == -1) {
 			reason = "invalid Sec-WebSocket-Protocol";
@@ -516,6 +798,17 @@ conn_http_request(struct conn *c, const struct http_request *req)
 			return conn_http_fail(c, req, 500, NULL, NULL);
 		}
 		return 0;
+	}
+
+	if (pub) {
+		if ((status = conn_http_pub(c, req, path, keepalive, head,
+		    extra)) != 1)
+			return status;
+		if (c->srv->stopping) {
+			conn_flush_close(c);
+			return 0;
+		}
+		return 1;
 	}
 
 	/* Files and HTTP apps take GET and HEAD, WebSocket routes GET. */
@@ -552,9 +845,9 @@ conn_http_read(struct conn *c)
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	const struct wsd_config	*conf;
 	struct http_request	 req;
-	size_t			 len;
+	size_t			 len, extra;
 	unsigned char		*buf;
-	int			 n;
+	int			 n, rc;
 
 	for (;;) {
 		if ((len = evbuffer_get_length(in)) == 0)
@@ -598,8 +891,12 @@ conn_http_read(struct conn *c)
 		}
 		/* req points into buf: drain only once it is answered. */
 		conn_timer_set(c, 0);
-		if (!conn_http_request(c, &req)) {
-			evbuffer_drain(in, (size_t)n);
+		extra = 0;
+		rc = conn_http_request(c, &req, (size_t)n, &extra);
+		if (rc == 2)
+			return;		/* the body is on its way */
+		if (rc == 0) {
+			evbuffer_drain(in, (size_t)n + extra);
 			/* A WebSocket does its own I/O from here on. */
 			if (c->ws != NULL &&
 			    conn_io_takeover(c) == -1)
@@ -609,7 +906,7 @@ conn_http_read(struct conn *c)
 				conn_ws_read(c);
 			return;
 		}
-		evbuffer_drain(in, (size_t)n);
+		evbuffer_drain(in, (size_t)n + extra);
 		conn_set_state(c, CONN_HTTP_IDLE);
 		conn_check_output(c, conn_send_limit(c));
 		if (c->paused)

@@ -34,6 +34,7 @@ struct hub_frame {
 	size_t		 hlen;		/* header */
 	size_t		 payload_len;	/* of the message, uncompressed */
 	struct hub_frame *z[HUB_ZVARIANTS]; /* shared compressed variants */
+	struct hub_frame *sse;		/* the Server-Sent Events form */
 	uint8_t		 data[];
 };
 
@@ -119,6 +120,8 @@ hub_frame_unref(struct hub_frame *f)
 	for (i = 0; i < HUB_ZVARIANTS; i++)
 		if (f->z[i] != NULL)
 			hub_frame_unref(f->z[i]);
+	if (f->sse != NULL)
+		hub_frame_unref(f->sse);
 	free(f);
 }
 
@@ -265,6 +268,12 @@ hub_deliver(struct hub *h, struct hub_member *m, struct hub_frame *f)
 	const struct pmd_params	*p;
 	struct hub_frame	*zf;
 
+	/* An SSE stream gets the event form, when the message has one. */
+	if (conn_is_sse(m->conn)) {
+		if (f->sse != NULL)
+			hub_send(h, m, f->sse);
+		return;
+	}
 	if (z == NULL) {
 		hub_send(h, m, f);
 		return;
@@ -350,6 +359,28 @@ void
 hub_publish(struct hub *h, int opcode, const void *data, size_t len,
     unsigned key, struct conn *except)
 {
+	hub_publish_sse(h, opcode, data, len, NULL, 0, key, except);
+}
+
+/* The SSE form of a message: the bytes as they are, shared like a frame. */
+static struct hub_frame *
+hub_frame_sse(const void *sse, size_t len)
+{
+	struct hub_frame	*f;
+
+	if ((f = hub_frame_new(len)) == NULL)
+		return NULL;
+	f->off = 10;
+	f->len = f->payload_len = len;
+	memcpy(f->data + 10, sse, len);
+	return f;
+}
+
+/* hub_publish() with the message's Server-Sent Events form too. */
+void
+hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
+    const void *sse, size_t sse_len, unsigned key, struct conn *except)
+{
 	struct hub_member	*m;
 	struct hub_frame	*f;
 
@@ -368,6 +399,11 @@ hub_publish(struct hub *h, int opcode, const void *data, size_t len,
 	if (len > 0)
 		memcpy(f->data + 10, data, len);
 	hub_frame_finish(f, opcode, 0, len);
+	if (sse != NULL && (f->sse = hub_frame_sse(sse, sse_len)) == NULL) {
+		log_warn("hub %s: publish", h->name);
+		hub_frame_unref(f);
+		return;
+	}
 
 	TAILQ_FOREACH(m, &h->members, entry) {
 		if (m->conn == except || !conn_is_open(m->conn))
@@ -419,6 +455,18 @@ unsigned
 hub_size(const struct hub *h)
 {
 	return h->n;
+}
+
+/* Visits every member. */
+void
+hub_each(struct hub *h, void (*fn)(struct conn *, void *), void *arg)
+{
+	struct hub_member	*m, *next;
+
+	for (m = TAILQ_FIRST(&h->members); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		fn(m->conn, arg);
+	}
 }
 
 /* What the hub did so far. */

@@ -56,9 +56,21 @@ void		 hub_leave(struct hub_member *m);
  */
 void		 hub_publish(struct hub *h, int opcode, const void *data,
 		    size_t len, unsigned key, struct conn *except);
+/*
+ * hub_publish() with the message's Server-Sent Events form (sse, NULL:
+ * none), shared by reference with the members that are SSE streams the
+ * way the frame is with WebSockets; SSE members get nothing of a
+ * message without one.
+ */
+void		 hub_publish_sse(struct hub *h, int opcode, const void *data,
+		    size_t len, const void *sse, size_t sse_len, unsigned key,
+		    struct conn *except);
 /* The member's output drained below half the limit: send its backlog. */
 void		 hub_member_drained(struct hub_member *m);
 unsigned	 hub_size(const struct hub *h);
+/* Calls fn(conn, arg) for every member; fn must not make any leave. */
+void		 hub_each(struct hub *h, void (*fn)(struct conn *, void *),
+		    void *arg);
 const struct hub_stats *hub_stats(const struct hub *h);
 /* "close", "drop", "conflate" -> enum; -1 when unknown. */
 int		 hub_policy_parse(const char *s);

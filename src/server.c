@@ -898,6 +898,7 @@ server_metrics(struct server *srv, struct evbuffer *out)
 {
 	const struct wsd_config	*conf = srv->gen->conf;
 	struct stats_route_view	*v;
+	struct stats_channels	*ch;
 	struct stats_gauges	 g;
 	struct app_route	*rt;
 	struct hub		*h;
@@ -909,6 +910,11 @@ server_metrics(struct server *srv, struct evbuffer *out)
 	g.version = PACKAGE_VERSION;
 	/* On a failed allocation the per-route part is left out. */
 	v = calloc(conf->nroutes + 1, sizeof(*v));
+	ch = calloc(conf->nroutes + 1, sizeof(*ch));
+	if (ch == NULL) {
+		free(v);
+		v = NULL;
+	}
 	for (i = 0; v != NULL && i < conf->nroutes; i++) {
 		if ((rt = srv->gen->routes[i]) == NULL ||
 		    conf->routes[i].app->on_http != NULL)
@@ -926,10 +932,16 @@ server_metrics(struct server *srv, struct evbuffer *out)
 			v[n].hub = hub_stats(h);
 			v[n].members = hub_size(h);
 		}
+		v[n].publish = conf->routes[i].app->publish;
+		if (conf->routes[i].app->metrics != NULL) {
+			conf->routes[i].app->metrics(rt, &ch[n]);
+			v[n].ch = &ch[n];
+		}
 		n++;
 	}
 	stats_format(out, &srv->stats, &g, v, n);
 	free(v);
+	free(ch);
 }
 
 /* Tells systemd we are ready, then runs the loop until stopped. */

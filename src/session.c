@@ -37,7 +37,40 @@ conn_ws_end(struct conn *c)
 	if (c->route->app->on_close != NULL)
 		c->route->app->on_close(c);
 	/* After on_close, so an app can still tell the others. */
-	hub_leave(&c->ws->member);
+	hub_leave(conn_member(c));
+}
+
+/* The hub membership of a WebSocket or an SSE stream. */
+struct hub_member *
+conn_member(struct conn *c)
+{
+	if (c->ws != NULL)
+		return &c->ws->member;
+	if (c->sse != NULL)
+		return &c->sse->member;
+	return NULL;
+}
+
+/* The request on_open may look at (thread-local: one loop per thread). */
+static _Thread_local const struct http_request *conn_opening;
+
+/* The request of the subscriber being opened. */
+const struct http_request *
+conn_open_request(void)
+{
+	return conn_opening;
+}
+
+/* Runs the app's on_open with the request at hand. */
+void
+conn_app_open(struct conn *c, const struct http_request *req)
+{
+	c->app_opened = 1;
+	if (c->route->app->on_open == NULL)
+		return;
+	conn_opening = req;
+	c->route->app->on_open(c);
+	conn_opening = NULL;
 }
 
 /* Completes the opening handshake and switches to the WebSocket. */
@@ -94,9 +127,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	 */
 	conn_set_state(c, CONN_WS_OPEN);
 	conn_timer_set(c, c->route->lim.ping_interval);
-	c->app_opened = 1;
-	if (c->route->app->on_open != NULL)
-		c->route->app->on_open(c);
+	conn_app_open(c, req);
 	return 0;
 }
 
@@ -148,13 +179,26 @@ conn_fail(struct conn *c, unsigned code, const char *reason)
 {
 	if (c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING)
 		conn_ws_fail(c, code, reason);
+	else if (c->state == CONN_SSE) {
+		log_info("%s: sse %s: closing: %s", conn_peer(c),
+		    c->route->path, reason);
+		conn_flush_close(c);
+	}
 }
 
 /* Whether messages may still be sent. */
 int
 conn_is_open(const struct conn *c)
 {
-	return c->state == CONN_WS_OPEN && !c->close_sent;
+	return (c->state == CONN_WS_OPEN && !c->close_sent) ||
+	    c->state == CONN_SSE;
+}
+
+/* Whether c is an SSE stream. */
+int
+conn_is_sse(const struct conn *c)
+{
+	return c->sse != NULL;
 }
 
 /* Counts a message queued to c, in the session and the route. */
@@ -203,7 +247,9 @@ conn_send_shared(struct conn *c, const void *frame, size_t len,
 		return -1;
 	if (conn_out_ref(c, frame, len, cleanup, arg) == -1)
 		return -1;
-	conn_ws_sent(c, payload_len);
+	/* An SSE stream (c->sse) has no session to count in. */
+	if (c->ws != NULL)
+		conn_ws_sent(c, payload_len);
 	return 0;
 }
 
@@ -211,15 +257,29 @@ conn_send_shared(struct conn *c, const void *frame, size_t len,
 struct app_route *
 conn_app_route(struct conn *c)
 {
-	return c->ws != NULL ? c->ws->rt : NULL;
+	if (c->ws != NULL)
+		return c->ws->rt;
+	return c->sse != NULL ? c->sse->rt : NULL;
 }
 
 /* Joins the route's hub. */
 void
 conn_join_hub(struct conn *c)
 {
-	if (c->ws != NULL && c->ws->rt != NULL)
-		hub_join(app_route_hub(c->ws->rt), &c->ws->member, c);
+	struct app_route	*rt = conn_app_route(c);
+
+	if (rt != NULL)
+		conn_join(c, app_route_hub(rt));
+}
+
+/* Joins a hub of the app's (a channel's). */
+void
+conn_join(struct conn *c, struct hub *h)
+{
+	struct hub_member	*m = conn_member(c);
+
+	if (m != NULL)
+		hub_join(h, m, c);
 }
 
 /* The connection's permessage-deflate state, NULL when not negotiated. */
@@ -272,7 +332,7 @@ conn_send(struct conn *c, int opcode, const void *data, size_t len)
 int
 conn_queue(struct conn *c, int opcode, const void *data, size_t len)
 {
-	if (!conn_is_open(c))
+	if (!conn_is_open(c) || c->ws == NULL)
 		return -1;
 	if (c->ws->pmd != NULL) {
 		if (conn_ws_frame_deflate(c, opcode, data, len) == -1) {
@@ -289,6 +349,12 @@ conn_queue(struct conn *c, int opcode, const void *data, size_t len)
 void
 conn_ws_close(struct conn *c, unsigned code, const char *reason)
 {
+	if (c->state == CONN_SSE) {
+		log_debug("%s: sse %s: ending: %s", conn_peer(c),
+		    c->route->path, reason);
+		conn_flush_close(c);
+		return;
+	}
 	if (c->state != CONN_WS_OPEN)
 		return;
 	conn_ws_send_close(c, code, reason);
@@ -300,7 +366,9 @@ conn_ws_close(struct conn *c, unsigned code, const char *reason)
 void *
 conn_app_data(struct conn *c)
 {
-	return c->ws != NULL ? c->ws->app_data : NULL;
+	if (c->ws != NULL)
+		return c->ws->app_data;
+	return c->sse != NULL ? c->sse->app_data : NULL;
 }
 
 /* Sets the app's per-connection pointer. */
@@ -309,6 +377,8 @@ conn_set_app_data(struct conn *c, void *data)
 {
 	if (c->ws != NULL)
 		c->ws->app_data = data;
+	else if (c->sse != NULL)
+		c->sse->app_data = data;
 }
 
 /* pmd sink: checks inflated text as it comes and assembles the message. */

@@ -318,6 +318,100 @@ stats_format_routes(struct evbuffer *out,
 	}
 }
 
+/* Counts a refused HTTP publish request by its status. */
+void
+stats_pub_refused(struct stats_route *r, int status)
+{
+	static const int	codes[STATS_NPUB] = STATS_PUB_STATUSES;
+	size_t			i;
+
+	for (i = 0; i < STATS_NPUB; i++)
+		if (codes[i] == status)
+			r->pub_refused[i]++;
+}
+
+/* Which channels metric stats_format_channels() writes. */
+enum stats_ccol {
+	STATS_C_PUBLISHED, STATS_C_DELIVERIES, STATS_C_CHANNELS,
+	STATS_C_SUBSCRIBERS, STATS_C_HIST_MSGS, STATS_C_HIST_BYTES,
+	STATS_C_MAX
+};
+
+static const struct {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+} stats_ccols[STATS_C_MAX] = {
+	{ "wsd_channel_published_total", "counter",
+	  "Messages published to the route's channels (HTTP and clients)." },
+	{ "wsd_channel_deliveries_total", "counter",
+	  "Channel messages queued to subscribers (one per subscriber)." },
+	{ "wsd_channels", "gauge",
+	  "Channels that exist (with subscribers or history)." },
+	{ "wsd_channel_subscribers", "gauge",
+	  "Subscribers (WebSocket and SSE) of the route's channels." },
+	{ "wsd_channel_history_messages", "gauge",
+	  "Messages retained for resuming subscribers." },
+	{ "wsd_channel_history_bytes", "gauge",
+	  "Payload bytes of the retained messages." },
+};
+
+/* The channels routes' metrics and every publish route's refusals. */
+static void
+stats_format_channels(struct evbuffer *out,
+    const struct stats_route_view *routes, size_t nroutes)
+{
+	static const int	 codes[STATS_NPUB] = STATS_PUB_STATUSES;
+	const struct stats_channels *c;
+	size_t			 i, col;
+	uint64_t		 v = 0;
+	char			 label[32];
+
+	for (col = 0; col < STATS_C_MAX; col++) {
+		stats_meta(out, stats_ccols[col].name, stats_ccols[col].type,
+		    stats_ccols[col].help);
+		for (i = 0; i < nroutes; i++) {
+			if ((c = routes[i].ch) == NULL)
+				continue;
+			switch (col) {
+			case STATS_C_PUBLISHED:
+				v = c->published;
+				break;
+			case STATS_C_DELIVERIES:
+				v = c->deliveries;
+				break;
+			case STATS_C_CHANNELS:
+				v = c->channels;
+				break;
+			case STATS_C_SUBSCRIBERS:
+				v = c->subscribers;
+				break;
+			case STATS_C_HIST_MSGS:
+				v = c->history_msgs;
+				break;
+			case STATS_C_HIST_BYTES:
+				v = c->history_bytes;
+				break;
+			}
+			stats_route_sample(out, stats_ccols[col].name,
+			    &routes[i], NULL, v);
+		}
+	}
+	stats_meta(out, "wsd_publish_refused_total", "counter",
+	    "HTTP publish requests refused, by status.");
+	for (i = 0; i < nroutes; i++) {
+		if (!routes[i].publish || routes[i].st == NULL)
+			continue;
+		for (col = 0; col < STATS_NPUB; col++) {
+			snprintf(label, sizeof(label), ",status=\"%d\"",
+			    codes[col]);
+			stats_route_sample(out, "wsd_publish_refused_total",
+			    &routes[i], label,
+			    routes[i].st->pub_refused[col]);
+		}
+	}
+}
+
 /* Every metric, in Prometheus text format 0.0.4. */
 void
 stats_format(struct evbuffer *out, const struct stats *st,
@@ -346,4 +440,5 @@ stats_format(struct evbuffer *out, const struct stats *st,
 	stats_format_conns(out, st, g);
 	stats_format_ends(out, st);
 	stats_format_routes(out, routes, nroutes);
+	stats_format_channels(out, routes, nroutes);
 }

@@ -36,6 +36,10 @@ enum stats_hs_reason {
 				  1008, 1009, 1010, 1011 }
 #define STATS_NCLOSE		12	/* the codes above + "other" */
 
+/* HTTP publish refusals are counted per route for these statuses. */
+#define STATS_PUB_STATUSES	{ 400, 401, 403, 405, 408, 411, 413, 503 }
+#define STATS_NPUB		8
+
 /* Per app route: messages are complete WebSocket messages. */
 struct stats_route {
 	uint64_t	msgs_in;
@@ -43,6 +47,7 @@ struct stats_route {
 	uint64_t	bytes_in;	/* payload bytes, as received */
 	uint64_t	bytes_out;	/* payload bytes queued */
 	uint64_t	ticks_skipped;	/* app timer deadlines missed */
+	uint64_t	pub_refused[STATS_NPUB]; /* HTTP publish refusals */
 };
 
 /*
@@ -69,6 +74,19 @@ struct stats {
 	uint64_t	hs_failures[STATS_HS_MAX];
 };
 
+/* A channels route's counters and gauges (channels.c). */
+struct stats_channels {
+	uint64_t	published;	/* messages published */
+	uint64_t	deliveries;	/* queued to subscribers */
+	unsigned	channels;
+	unsigned	subscribers;
+	uint64_t	history_msgs;
+	uint64_t	history_bytes;
+};
+
+/* Counts one refused publish request (STATS_PUB_STATUSES) on a route. */
+void	stats_pub_refused(struct stats_route *r, int status);
+
 /* What stats_format() shows of one route. */
 struct stats_route_view {
 	const char		*path;
@@ -77,6 +95,8 @@ struct stats_route_view {
 	unsigned		 members;
 	const char		*host;		/* its first host name; NULL:
 						 * none (no host label) */
+	const struct stats_channels *ch; /* NULL: not a channels route */
+	int			 publish; /* takes HTTP publish requests */
 };
 
 /* What stats_format() shows besides the counters. */

@@ -110,6 +110,11 @@ app = counter
 
 [route /relay]
 app = relay
+
+[route /live/]
+app = channels
+history = 100
+envelope = json
 ${tlsSection}`;
 }
 
@@ -491,7 +496,7 @@ pageTest('index.html links every demo, and each link loads', async (open) => {
 	const hrefs = await page.$$eval('main a', (as) =>
 	    as.map((a) => a.getAttribute('href')));
 	for (const want of ['hello.html', 'echo.html', 'show_time.html',
-	    'broadcast.html', 'counter.html', 'relay.html'])
+	    'broadcast.html', 'counter.html', 'relay.html', 'live.html'])
 		assert.ok(hrefs.includes(want), `index.html has no link to ` +
 		    `${want}; links: ${JSON.stringify(hrefs)}`);
 	for (const href of hrefs) {
@@ -641,6 +646,74 @@ pageTest('relay.html: a message sent in one page appears in the other',
 	    'second page\'s log');
 	await shot(a, 'relay-1');
 	await shot(b, 'relay-2');
+});
+
+// Publishes text to a channel of the test daemon with curl, as a backend
+// would; returns the JSON answer.
+function curlPublish(channel, text) {
+	const out = execFileSync('curl', ['-sS', '--max-time', '5',
+	    '-H', 'Content-Type: text/plain', '--data-binary', text,
+	    `${base}live/${channel}`], { encoding: 'utf8' });
+	const rep = JSON.parse(out);
+	assert.match(rep.id, /^\d+-\d+$/, `publish answer ${out}`);
+	return rep;
+}
+
+// Subscribes live.html to channel over transport ('ws' or 'sse').
+async function liveSubscribe(page, channel, transport) {
+	await page.fill('#channel', channel);
+	await page.selectOption('#transport', transport);
+	await page.click('#subscribe');
+	await waitText(page, '#status', `Subscribed to ${channel} (` +
+	    (transport === 'ws' ? 'WebSocket' : 'EventSource') + ').');
+}
+
+for (const transport of ['ws', 'sse']) {
+	pageTest(`live.html over ${transport}: a message published with curl ` +
+	    'appears with its id, and the page\'s form publishes',
+	    async (open) => {
+		const page = await open('live.html');
+		const channel = `browser-${transport}`;
+		await liveSubscribe(page, channel, transport);
+		// The subscription is in place once the channel counts it.
+		const rep = curlPublish(channel, 'from curl \u2713');
+		assert.equal(rep.subscribers, 1, 'subscribers in the answer');
+		await waitHasText(page, '#log li.received .text',
+		    'from curl \u2713');
+		assert.deepEqual(await textsOf(page, '#log li.received .id'),
+		    [rep.id], 'the message\'s id on the page');
+		await page.fill('#line', 'from the form');
+		await page.click('#publish');
+		await waitHasText(page, '#log li.received .text',
+		    'from the form');
+		await shot(page, `live-${transport}`);
+	});
+}
+
+pageTest('live.html resumes after the server drops its WebSocket, ' +
+    'losing no message', async (open) => {
+	const page = await open('live.html');
+	const channel = 'browser-resume';
+	await liveSubscribe(page, channel, 'ws');
+	const a = curlPublish(channel, 'before the drop');
+	await waitHasText(page, '#log li.received .text', 'before the drop');
+	// A subscriber may not publish (client_publish = off): the server
+	// closes the socket with 1008, and the page reconnects after 1 s.
+	await page.evaluate(() => window.liveDemo.socket().send('x'));
+	await waitText(page, '#status',
+	    'Closed (code 1008), reconnecting in 1 s\u2026');
+	const b = curlPublish(channel, 'while away');
+	await waitHasText(page, '#log li.received .text', 'while away');
+	await waitText(page, '#status', `Subscribed to ${channel} ` +
+	    '(WebSocket).');
+	const c = curlPublish(channel, 'after the return');
+	await waitHasText(page, '#log li.received .text', 'after the return');
+	// Each once, in order, nothing reset.
+	assert.deepEqual(await textsOf(page, '#log li.received .id'),
+	    [a.id, b.id, c.id], 'ids on the page');
+	assert.deepEqual(await textsOf(page, '#log li.info'), [],
+	    'no reset notice');
+	await shot(page, 'live-resume');
 });
 
 // The counter page's socket is compressed: Chromium offers

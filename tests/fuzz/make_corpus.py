@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make_corpus.py -- writes the seed corpora of the fuzz targets into
-corpus/<target>/ (http, frame, config, proxy). The seeds are committed; rerun this
-after changing it and commit what it wrote. Each seed starts with the
+corpus/<target>/ (http, frame, config, proxy, channel). The seeds are
+committed; rerun this after changing it and commit what it wrote. Each seed starts with the
 parameter bytes its target reads first (see the comment at the top of
 fuzz_<target>.c)."""
 
@@ -302,9 +302,32 @@ auth_token_file = /dev/null
         write("config", "etc_wsd_ini", f.read().replace(b"@WWWDIR@", b"/"))
 
 
+# --------------------------------------------------------------- channel
+
+def channel_seeds():
+    """fuzz_channel: name length, name, epoch (8), seq (8), kind, a flag
+    (1: kind from the Content-Type at the body's front), then the body."""
+    def seed(name, kind, body, ctype_flag=0):
+        return (bytes([len(name)]) + name + struct.pack("<QQ", 1733, 42) +
+                bytes([kind, ctype_flag]) + body)
+    seeds = {
+        "text": seed(b"news", 0, b"hello\nworld\r\nagain\rend"),
+        "json": seed(b"a.b_c:d-e", 1, b'{"a":[1,2,{"b":null}]}'),
+        "json_bad": seed(b"x", 1, b'{"a":'),
+        "binary": seed(b"bin", 2, bytes(range(256))),
+        "bad_name": seed(b"a/b c", 0, b"x"),
+        "ctype": seed(b"t", 0, b"application/json; charset=utf-8", 1),
+        "id_text": seed(b"i", 0, b"1733350000123-42"),
+        "not_utf8": seed(b"u", 0, b"\xff\xfe\xc3"),
+    }
+    for name, data in seeds.items():
+        write("channel", name, data)
+
+
 if __name__ == "__main__":
     os.umask(0o022)
     http_seeds()
     frame_seeds()
     config_seeds()
     proxy_seeds()
+    channel_seeds()

@@ -1231,9 +1231,18 @@ START_TEST(test_route_paths)
 	ck_assert_errors("[route /a//b]\n",
 	    "F:1: invalid route path \"/a//b\": must not contain empty "
 	    "segments (\"//\")");
-	/* Keys under a rejected section are not reported again. */
-	ck_assert_errors("[route /a/]\napp = nope\nfoo = bar\n",
-	    "F:1: invalid route path \"/a/\": must not end with \"/\"");
+	/* Only a channels route may end in "/", and it must. */
+	ck_assert_errors("[route /a/]\napp = echo\n",
+	    "F:1: invalid route path \"/a/\": must not end with \"/\" "
+	    "(only channels routes do)");
+	ck_assert_errors("[route /a]\napp = channels\n",
+	    "F:1: route /a: app channels needs a path ending in \"/\" "
+	    "(channels are below it)");
+	conf = load_ok("[route /a/]\napp = channels\n");
+	ck_assert_int_eq(conf->routes[0].prefix, 1);
+	ck_assert_ptr_eq(config_route_match(conf, "/a/news"), &conf->routes[0]);
+	ck_assert_ptr_null(config_route_match(conf, "/a"));
+	config_free(conf);
 
 	/* Dots inside a segment are fine, and so are long paths. */
 	long_path = "[route /a.b/..c/.d./x-y_z~1/"
@@ -1593,7 +1602,8 @@ END_TEST
 START_TEST(test_embedded)
 {
 	static const char *const paths[] = { "/", "/hello", "/echo", "/time",
-	    "/broadcast", "/counter", "/relay", "/metrics", "/health" };
+	    "/broadcast", "/counter", "/relay", "/live/", "/metrics",
+	    "/health" };
 	struct wsd_config *conf;
 	const struct wsd_route *r;
 	char		*errs, *www;
@@ -1608,12 +1618,14 @@ START_TEST(test_embedded)
 	ck_assert_uint_eq(conf->nlistens, 1);
 	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
 	/* Every demo, in this order, with the app keys at their defaults. */
-	ck_assert_uint_eq(conf->nroutes, 9);
+	ck_assert_uint_eq(conf->nroutes, 10);
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
 		ck_assert_str_eq(r->path, paths[i]);
 		if (i == 0)
 			ck_assert_ptr_null(r->app);
+		else if (r->prefix)
+			ck_assert_ptr_eq(r->app, app_find("channels"));
 		else
 			ck_assert_ptr_eq(r->app, app_find(paths[i] + 1));
 		ck_assert_ptr_nonnull(config_route_match(conf, paths[i]));
@@ -2169,7 +2181,7 @@ START_TEST(test_example)
 		ck_assert(conf->idle_timeout == def->idle_timeout);
 		ck_assert(conf->close_timeout == def->close_timeout);
 		ck_assert(memcmp(&conf->lim, &def->lim, sizeof(def->lim)) == 0);
-		ck_assert_uint_eq(conf->nroutes, 9);
+		ck_assert_uint_eq(conf->nroutes, 10);
 		for (i = 0; i < conf->nroutes; i++) {
 			r = &conf->routes[i];
 			/* compression: each app's default, the rest [server]'s. */
@@ -2192,7 +2204,9 @@ START_TEST(test_example)
 		/* Every demo route, named after its app. */
 		for (i = 0; i < conf->nroutes; i++) {
 			r = &conf->routes[i];
-			if (strcmp(r->path, "/") != 0)
+			if (r->prefix)
+				ck_assert_ptr_eq(r->app, app_find("channels"));
+			else if (strcmp(r->path, "/") != 0)
 				ck_assert_ptr_eq(r->app, app_find(r->path + 1));
 		}
 		ck_assert_ptr_nonnull(route(conf, "/hello"));

@@ -203,12 +203,13 @@ END_TEST
 START_TEST(test_format_valid)
 {
 	struct stats		 st;
-	struct stats_route	 r1 = { 5, 7, 50, 70, 8 }, r2 = { 1, 2, 3, 4, 0 };
+	struct stats_route	 r1 = { 5, 7, 50, 70, 8, { 0 } },
+				 r2 = { 1, 2, 3, 4, 0, { 0 } };
 	struct hub_stats	 h = { 10, 20, 3, 4, 5 };
 	struct stats_route_view	 v[3] = {
-		{ "/echo", &r1, NULL, 0, NULL },
-		{ "/odd\"\\\npath", &r2, &h, 6, NULL },
-		{ "/echo", &r2, NULL, 0, "a.test" },
+		{ "/echo", &r1, NULL, 0, NULL, NULL, 0 },
+		{ "/odd\"\\\npath", &r2, &h, 6, NULL, NULL, 0 },
+		{ "/echo", &r2, NULL, 0, "a.test", NULL, 0 },
 	};
 	char			*s;
 
