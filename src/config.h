@@ -122,6 +122,10 @@ enum config_key_type {
 	CONFIG_KEY_DURATION,		/* double, seconds, min to max */
 	CONFIG_KEY_BOOL,		/* int, 0 or 1 */
 	CONFIG_KEY_WORD,		/* int, what parse() returns */
+	CONFIG_KEY_STRING,		/* char *, copied; NULL when unset;
+					 * parse(), if any, returns -1 on a
+					 * bad value; def NULL: a route of
+					 * the app must set it, else "" */
 };
 
 struct config_key {
