@@ -40,7 +40,7 @@
 #include "tls.h"
 
 static const char *const conn_state_names[] = {
-	"proxy", "http-head", "http-idle", "ws-open", "ws-closing",
+	"proxy", "http-head", "http-idle", "ws-pending", "ws-open", "ws-closing",
 	"flush-close", "linger",
 };
 
@@ -560,6 +560,12 @@ conn_out_progress(struct conn *c)
 	}
 	if (c->paused && c->out_held <= conn_send_limit(c) / 2) {
 		c->paused = 0;
+		/* The app may read its source again (a proxy's backend). */
+		if (c->ws != NULL && c->route->app->on_drain != NULL &&
+		    (c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING))
+			c->route->app->on_drain(c);
+		if (c->app_paused)
+			return;
 		event_add(c->rev, NULL);
 		log_debug("%s: output drained, reading resumed", conn_peer(c));
 		/*
@@ -723,7 +729,7 @@ conn_io_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->tls_rd_wr) {
 		/* An SSL_read waited for this: read again. */
 		c->tls_rd_wr = 0;
-		if (!c->paused)
+		if (conn_reading(c))
 			event_add(c->rev, NULL);
 		event_active(c->rev, EV_READ, 1);
 	}
@@ -783,7 +789,7 @@ conn_io_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (conn_out_flush(c) == -1)
 			return;
 	}
-	if (c->paused || c->tls_rd_wr) {
+	if (!conn_reading(c) || c->tls_rd_wr) {
 		/* Added only for the write, or come back by event_active(). */
 		if (!c->tls_wr_rd)
 			event_del(c->rev);
@@ -876,7 +882,7 @@ conn_tls_read(struct conn *c, size_t len)
 		break;		/* the data first, then the end */
 	}
 	conn_io_parse(c, len);
-	if ((why != NULL || len == sizeof(conn_scratch)) && !c->paused &&
+	if ((why != NULL || len == sizeof(conn_scratch)) && conn_reading(c) &&
 	    !c->tls_rd_wr)
 		event_active(c->rev, EV_READ, 1);
 }
@@ -931,7 +937,7 @@ conn_io_takeover(struct conn *c)
 		conn_out_append(c, s);
 		conn_out_dirty(c);
 	}
-	if (!c->paused) {
+	if (conn_reading(c)) {
 		event_add(c->rev, NULL);
 		/* OpenSSL may hold records the bufferevent did not read. */
 		if (c->ssl != NULL)
@@ -1325,10 +1331,11 @@ conn_flush_close(struct conn *c)
 		/* Input is read and dropped from now on. */
 		free(c->in);
 		c->in = NULL;
-		if (c->paused)
+		if (!conn_reading(c))
 			event_add(c->rev, NULL);
 	}
 	c->paused = 0;
+	c->app_paused = 0;
 	conn_timer_set(c, c->gen->conf->close_timeout);
 	/*
 	 * The WebSocket session is over: the app hears of it now, not when
@@ -1401,6 +1408,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	case CONN_HTTP_IDLE:
 		conn_http_read(c);
 		break;
+	case CONN_WS_PENDING:
+		break;		/* not reading: the app answers first */
 	case CONN_WS_OPEN:
 	case CONN_WS_CLOSING:
 		conn_ws_read(c);
@@ -1512,6 +1521,8 @@ conn_timer_cb(struct conn *c)
 	case CONN_HTTP_IDLE:
 		conn_close(c, "idle timeout");
 		break;
+	case CONN_WS_PENDING:
+		break;		/* no timer: the app bounds its wait */
 	case CONN_WS_OPEN:
 		conn_ws_timer(c);
 		break;
@@ -1558,6 +1569,9 @@ conn_shutdown(struct conn *c)
 			conn_flush_close(c);
 		else
 			conn_close(c, "shutdown");
+		break;
+	case CONN_WS_PENDING:
+		conn_ws_pending_close(c);
 		break;
 	case CONN_WS_OPEN:
 		conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");

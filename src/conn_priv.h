@@ -41,6 +41,7 @@ enum conn_state {
 	CONN_PROXY,		/* reading a PROXY protocol header, no bev yet */
 	CONN_HTTP_HEAD,		/* reading a request head */
 	CONN_HTTP_IDLE,		/* keep-alive: between requests */
+	CONN_WS_PENDING,	/* upgrade held: the app answers later */
 	CONN_WS_OPEN,		/* WebSocket session */
 	CONN_WS_CLOSING,	/* our close frame sent, awaiting the peer's */
 	CONN_FLUSH_CLOSE,	/* write what is queued, then half-close */
@@ -61,6 +62,8 @@ enum conn_state {
  * WebSocket's read event lives at its end (conn_ws_rev()): one
  * allocation, sized by event_get_struct_event_size().
  */
+struct conn_upgrade;
+
 struct conn_ws {
 	struct ws_parser	 parser;
 	struct evbuffer		*msg;		/* message being assembled */
@@ -75,10 +78,12 @@ struct conn_ws {
 	struct access_rate	 rate;		/* max_messages_per_second */
 	struct log_limit	*log;		/* lines the client causes;
 						 * NULL until the first */
+	struct conn_upgrade	*upg;		/* CONN_WS_PENDING only */
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
 	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
 	uint16_t		 close_code;	/* for the access log */
 	uint8_t			 msg_opcode;
+	uint8_t			 frame_op;	/* on_frame: next frame's */
 	/* The read event's room (plain WebSockets). */
 	void			*rev[];		/* pointer-aligned, as it is */
 };
@@ -141,6 +146,7 @@ struct conn {
 	unsigned		 forwarded:1;	/* a proxy's header named addr */
 	unsigned		 tls_wr_rd:1;	/* SSL_write awaits input */
 	unsigned		 tls_rd_wr:1;	/* SSL_read awaits output */
+	unsigned		 app_paused:1;	/* conn_pause_reading() */
 	struct timeval		 req_start;	/* for the access log: the
 						 * request's, then the
 						 * session's start */
@@ -177,6 +183,8 @@ int	conn_out_ref(struct conn *, const void *, size_t,
 	    void (*)(const void *, size_t, void *), void *);
 uint8_t	*conn_out_reserve(struct conn *, size_t);
 int	conn_out_commit(struct conn *, size_t);
+/* Whether c may read: neither backpressure nor the app holds it. */
+#define conn_reading(c)	(!(c)->paused && !(c)->app_paused)
 /* Hands a WebSocket's socket and SSL from its bufferevent to c; -1: closed. */
 int	conn_io_takeover(struct conn *);
 /* Parses what a WebSocket has left over (no read). */
@@ -192,6 +200,7 @@ void	conn_http_file_free(struct conn *);
 /* session.c */
 int	conn_ws_upgrade(struct conn *, const struct http_request *,
 	    const char *, const char *);
+void	conn_ws_pending_close(struct conn *);
 void	conn_ws_read(struct conn *);
 size_t	conn_ws_input(struct conn *, uint8_t *, size_t);
 void	conn_ws_end(struct conn *);
