@@ -43,6 +43,13 @@ struct stats_route {
 	uint64_t	bytes_in;	/* payload bytes, as received */
 	uint64_t	bytes_out;	/* payload bytes queued */
 	uint64_t	ticks_skipped;	/* app timer deadlines missed */
+	/* Proxy routes (backend set): the backend side. */
+	int		backend;
+	uint64_t	backend_total;		/* handshakes completed */
+	uint64_t	backend_current;
+	uint64_t	backend_failed;		/* refused, unreachable, slow */
+	uint64_t	backend_bytes_in;	/* payload from the backend */
+	uint64_t	backend_bytes_out;	/* payload to the backend */
 };
 
 /*
