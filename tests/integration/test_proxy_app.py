@@ -487,7 +487,6 @@ def rss_growth_bounded(d, before, limit_kb, what):
         what, now - before)
 
 
-@pytest.mark.sanitizer_slow
 def test_backpressure_backend_to_slow_client(wsd, backend):
     b = backend("--port", "0")
     d = wsd(proxy_config("ws://127.0.0.1:%s/flood" % b.addr,
@@ -523,7 +522,6 @@ def test_backpressure_backend_to_slow_client(wsd, backend):
         assert b.count("sent ") > prev
 
 
-@pytest.mark.sanitizer_slow
 def test_backpressure_client_to_slow_backend(wsd, backend):
     b = backend("--port", "0")
     d = wsd(proxy_config("ws://127.0.0.1:%s/sink" % b.addr,
