@@ -37,6 +37,8 @@
 #define BACKEND_HEAD_MAX	8192
 /* Input read from the backend per wakeup, at most. */
 #define BACKEND_READ_MAX	65536
+/* Frames up to this size are masked on the stack and may go out at once. */
+#define BACKEND_SMALL_FRAME	16384
 
 enum backend_state {
 	BK_CONNECTING,		/* TCP (and TLS), then the 101 */
@@ -62,6 +64,7 @@ struct backend {
 	unsigned		 close_rcvd:1;
 	unsigned		 over:1;	/* output was over the limit */
 	unsigned		 listed:1;
+	unsigned		 tls:1;
 };
 
 static TAILQ_HEAD(, backend) backend_closing =
@@ -262,18 +265,49 @@ backend_mask_key(uint8_t key[4])
 	memcpy(key, pool + left, 4);
 }
 
+/*
+ * Writes a small frame straight to a plain socket when nothing is queued
+ * before it, as the core does for clients: no write event is armed for
+ * output the socket takes at once. Returns the bytes written (the rest
+ * is for the caller to queue), or 0.
+ */
+static size_t
+backend_write_now(struct backend *b, const uint8_t *frame, size_t len)
+{
+	evutil_socket_t	fd;
+	ssize_t		n;
+
+	if (b->tls || b->st != BK_OPEN ||
+	    evbuffer_get_length(bufferevent_get_output(b->bev)) > 0 ||
+	    (fd = bufferevent_getfd(b->bev)) == -1)
+		return 0;
+	do
+		n = send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	/* Errors show up on the next read or write of the bufferevent. */
+	return n > 0 ? (size_t)n : 0;
+}
+
 /* Queues one masked frame; the payload is masked into the output. */
 static int
 backend_frame_out(struct backend *b, int opcode, int fin, const void *data,
     size_t len)
 {
+	static uint8_t		 small[BACKEND_SMALL_FRAME];
 	struct evbuffer		*out = bufferevent_get_output(b->bev);
 	struct evbuffer_iovec	 v;
 	uint8_t			 hdr[WS_HEADER_MAX], key[4];
-	size_t			 hlen;
+	size_t			 hlen, done;
 
 	backend_mask_key(key);
 	hlen = ws_frame_header_encode_masked(hdr, fin, opcode, len, key);
+	if (hlen + len <= sizeof(small)) {
+		memcpy(small, hdr, hlen);
+		ws_unmask(small + hlen, data, len, key, 0);
+		done = backend_write_now(b, small, hlen + len);
+		return done == hlen + len ? 0 :
+		    evbuffer_add(out, small + done, hlen + len - done);
+	}
 	if (evbuffer_reserve_space(out, (ev_ssize_t)(hlen + len), &v, 1) < 1)
 		return -1;
 	memcpy(v.iov_base, hdr, hlen);
@@ -789,6 +823,10 @@ backend_connect(struct event_base *base, const struct backend_url *u,
 			*why = "cannot set up TLS";
 			goto fail;
 		}
+		/*
+		 * Deferred: bufferevent_openssl may run callbacks from inside
+		 * a write; a plain socket's run from its events only.
+		 */
 		b->bev = bufferevent_openssl_socket_new(base, -1, ssl,
 		    BUFFEREVENT_SSL_CONNECTING,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -796,8 +834,9 @@ backend_connect(struct event_base *base, const struct backend_url *u,
 			SSL_free(ssl);
 			goto fail;
 		}
+		b->tls = 1;
 	} else if ((b->bev = bufferevent_socket_new(base, -1,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)) == NULL)
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		goto fail;
 	bufferevent_setcb(b->bev, backend_read_cb, backend_write_cb,
 	    backend_event_cb, b);
