@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -803,7 +804,8 @@ backend_connect(struct event_base *base, const struct backend_url *u,
 	SSL			*ssl = NULL;
 	uint8_t			 nonce[16];
 	char			 key[32], host[300];
-	int			 sslen;
+	evutil_socket_t		 fd;
+	int			 sslen, one = 1;
 
 	*why = "out of memory";
 	if (backend_addr(u, &ss, &sslen, why) == -1)
@@ -858,6 +860,9 @@ backend_connect(struct event_base *base, const struct backend_url *u,
 		*why = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
 		goto fail;
 	}
+	/* Frames go out as they are relayed, not held for more (Nagle). */
+	if (u->kind != BACKEND_UNIX && (fd = bufferevent_getfd(b->bev)) != -1)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
 	tv.tv_sec = (time_t)o->connect_timeout;
 	tv.tv_usec = (suseconds_t)((o->connect_timeout - (double)tv.tv_sec) *
