@@ -365,6 +365,8 @@ proxy_release(struct proxy_conn *pc, const uint8_t *payload, size_t len)
 	pc->open = 0;
 	backend_close(pc->b, payload, len);
 	pc->b = NULL;
+	/* Nothing waits for the backend now: the client's close is read. */
+	conn_pause_reading(pc->c, 0);
 }
 
 /* The backend closed: its code and reason go to the client. */

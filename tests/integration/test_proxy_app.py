@@ -13,13 +13,13 @@ a reload that leaves running sessions on their old backend.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import threading
@@ -29,10 +29,9 @@ import pytest
 import websockets
 
 import helpers
-from helpers import (OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT, Conn,
-                     close_frame, expect_close, frame, read_frame,
-                     read_message, read_response, upgrade_request, ws_accept,
-                     ws_key)
+from helpers import (OP_BINARY, OP_CONT, OP_TEXT, Conn, close_frame,
+                     expect_close, frame, read_frame, read_message,
+                     read_response, upgrade_request, ws_key)
 
 OPENSSL = shutil.which("openssl")
 BACKEND = str(helpers.HERE / "ws_backend.py")
@@ -129,18 +128,16 @@ def proxy_config(backend_url, extra=None, server=None, routes=None):
 
 
 def ws_open(port, path="/p", headers=None, **kw):
-    """A raw client WebSocket to wsd; returns (conn, response)."""
-    key = ws_key()
-    c = Conn(port, **kw)
-    try:
-        c.send(upgrade_request(path, key, extra=headers))
-        r = read_response(c, head_request=True)
-        assert r.status == 101, r
-        assert r.header("Sec-WebSocket-Accept") == ws_accept(key), r
-    except BaseException:
-        c.close()
-        raise
-    return c, r
+    """A raw client WebSocket to wsd; returns (conn, its 101)."""
+    c = helpers.ws_connect(port, path, headers=headers, **kw)
+    return c, c.response
+
+
+def proxied(wsd, backend, path="/echo", extra=None, *args):
+    """A ws_backend.py (with args) and a wsd whose /p goes to its path."""
+    b = backend("--port", "0", *args)
+    return b, wsd(proxy_config("ws://127.0.0.1:%s%s" % (b.addr, path),
+                               extra=extra))
 
 
 def handshake_status(port, path="/p", timeout=10.0):
@@ -149,6 +146,23 @@ def handshake_status(port, path="/p", timeout=10.0):
         c.send(upgrade_request(path, ws_key()))
         r = read_response(c, timeout=timeout)
         return r.status, r
+
+
+@contextlib.contextmanager
+def mute_backend():
+    """A port that listens (the kernel completes TCP handshakes) but never
+    accepts or answers; yields (port, listening socket)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield s.getsockname()[1], s
+
+
+def echo_still_served(port):
+    """Another route of the same wsd answers at once."""
+    with helpers.ws_connect(port, "/echo") as e:
+        e.send(frame(OP_TEXT, "unaffected"))
+        assert read_message(e)[1] == b"unaffected"
 
 
 def metric(port, name, route="/p"):
@@ -201,8 +215,7 @@ def echo_checks(c):
 
 
 def test_relay_over_tcp_with_headers_and_subprotocol(wsd, backend):
-    b = backend("--port", "0")
-    d = wsd(proxy_config("ws://127.0.0.1:%s/headers" % b.addr))
+    b, d = proxied(wsd, backend, "/headers")
     c, r = ws_open(d.port, "/p?room=7&x=y", headers={
         "Sec-WebSocket-Protocol": "foo, superchat",
         "Cookie": "session=abc", "Authorization": "Bearer t0k",
@@ -257,8 +270,7 @@ def test_relay_over_unix_socket(wsd, backend, tmp_path):
 
 
 def test_fragments_kept_and_1mib_messages_intact(wsd, backend):
-    b = backend("--port", "0")
-    d = wsd(proxy_config("ws://127.0.0.1:%s/echo" % b.addr))
+    b, d = proxied(wsd, backend, "/echo")
     c, _ = ws_open(d.port)
     with c:
         # Backend to client: its frames arrive as they were sent
@@ -306,8 +318,7 @@ def test_compression_negotiated_with_the_client_only(wsd, backend):
 
 
 def test_close_code_and_reason_passed_both_ways(wsd, backend):
-    b = backend("--port", "0")
-    d = wsd(proxy_config("ws://127.0.0.1:%s/echo" % b.addr))
+    b, d = proxied(wsd, backend, "/echo")
     # Backend first: its code and reason reach the client.
     c, _ = ws_open(d.port)
     with c:
@@ -331,8 +342,7 @@ def test_close_code_and_reason_passed_both_ways(wsd, backend):
 
 
 def test_backend_killed_mid_session_closes_client_1011(wsd, backend):
-    b = backend("--port", "0")
-    d = wsd(proxy_config("ws://127.0.0.1:%s/echo" % b.addr))
+    b, d = proxied(wsd, backend, "/echo")
     c, _ = ws_open(d.port)
     with c:
         c.send(frame(OP_TEXT, "alive"))
@@ -370,11 +380,7 @@ def test_backend_refusing_upgrade_gets_502(wsd):
 
 
 def test_backend_never_answering_gets_504(wsd):
-    # Listens (the kernel completes TCP handshakes) but never accepts.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(8)
-        port = s.getsockname()[1]
+    with mute_backend() as (port, mute):
         d = wsd(proxy_config("ws://127.0.0.1:%d/" % port,
                              extra={"backend_connect_timeout": "0.5s"}))
         t0 = time.monotonic()
@@ -384,9 +390,7 @@ def test_backend_never_answering_gets_504(wsd):
         assert 0.4 < took < 5, took
         d.wait_log(r"no answer in time \(504\)")
         # The other routes were served meanwhile and still are.
-        with helpers.ws_connect(d.port, "/echo") as e:
-            e.send(frame(OP_TEXT, "fine"))
-            assert read_message(e)[1] == b"fine"
+        echo_still_served(d.port)
 
 
 def test_config_errors(tmp_path):
@@ -488,9 +492,7 @@ def rss_growth_bounded(d, before, limit_kb, what):
 
 
 def test_backpressure_backend_to_slow_client(wsd, backend):
-    b = backend("--port", "0")
-    d = wsd(proxy_config("ws://127.0.0.1:%s/flood" % b.addr,
-                         extra={"max_send_buffer": "256k"}))
+    b, d = proxied(wsd, backend, "/flood", {"max_send_buffer": "256k"})
     before = helpers.proc_rss_kb(d.pid)
     c, _ = ws_open(d.port, rcvbuf=16384)
     with c:
@@ -511,9 +513,7 @@ def test_backpressure_backend_to_slow_client(wsd, backend):
         assert prev * 16 * 64 < 32 * 1024, prev
         rss_growth_bounded(d, before, 24 * 1024, "backend flood")
         # Others are served meanwhile.
-        with helpers.ws_connect(d.port, "/echo") as e:
-            e.send(frame(OP_TEXT, "unaffected"))
-            assert read_message(e)[1] == b"unaffected"
+        echo_still_served(d.port)
         # Reading again drains it all: the flood resumes.
         got = 0
         while got < 8 << 20:
@@ -523,9 +523,7 @@ def test_backpressure_backend_to_slow_client(wsd, backend):
 
 
 def test_backpressure_client_to_slow_backend(wsd, backend):
-    b = backend("--port", "0")
-    d = wsd(proxy_config("ws://127.0.0.1:%s/sink" % b.addr,
-                         extra={"max_send_buffer": "256k"}))
+    b, d = proxied(wsd, backend, "/sink", {"max_send_buffer": "256k"})
     before = helpers.proc_rss_kb(d.pid)
     c, _ = ws_open(d.port, sndbuf=65536)
     with c:
@@ -543,17 +541,14 @@ def test_backpressure_client_to_slow_backend(wsd, backend):
         assert sent < 64 << 20, "wsd read %d bytes a stuck backend " \
             "could not take" % sent
         rss_growth_bounded(d, before, 24 * 1024, "client flood")
-        with helpers.ws_connect(d.port, "/echo") as e:
-            e.send(frame(OP_TEXT, "unaffected"))
-            assert read_message(e)[1] == b"unaffected"
+        echo_still_served(d.port)
 
 
 # ------------------------------------------------------------ ops
 
 
 def test_metrics_count_backend_connections_and_bytes(wsd, backend):
-    b = backend("--port", "0")
-    d = wsd(proxy_config("ws://127.0.0.1:%s/echo" % b.addr))
+    b, d = proxied(wsd, backend, "/echo")
     c, _ = ws_open(d.port)
     with c:
         c.send(frame(OP_TEXT, "x" * 1000))
@@ -601,10 +596,7 @@ def test_reload_keeps_sessions_on_their_backend(wsd, backend):
 def test_client_gone_while_backend_connects(wsd):
     """A client that leaves during the backend handshake costs nothing:
     the pending backend goes with it at the timeout, wsd serves on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(8)
-        port = s.getsockname()[1]
+    with mute_backend() as (port, mute):
         d = wsd(proxy_config("ws://127.0.0.1:%d/" % port,
                              extra={"backend_connect_timeout": "0.3s"}))
         for _ in range(5):
@@ -612,6 +604,30 @@ def test_client_gone_while_backend_connects(wsd):
             c.send(upgrade_request("/p", ws_key()))
             c.close()
         d.wait_log(r"no answer in time \(504\)")
-        with helpers.ws_connect(d.port, "/echo") as e:
-            e.send(frame(OP_TEXT, "fine"))
-            assert read_message(e)[1] == b"fine"
+        echo_still_served(d.port)
+
+
+def test_sigterm_closes_both_sides(wsd, backend):
+    """A stop sends 1001 to the client, the backend hears it too, a held
+    upgrade gets 503, and wsd exits cleanly (conftest checks)."""
+    b = backend("--port", "0")
+    with mute_backend() as (port, mute):
+        text = proxy_config("ws://127.0.0.1:%s/echo" % b.addr, routes=[
+            ("/mute", {"app": "proxy", "backend":
+                       "ws://127.0.0.1:%d/" % port,
+                       "backend_connect_timeout": "30s"})])
+        d = wsd(text)
+        c, _ = ws_open(d.port)
+        held = Conn(d.port, timeout=10)
+        with c, held:
+            c.send(frame(OP_TEXT, "before the stop"))
+            assert read_message(c)[1] == b"before the stop"
+            held.send(upgrade_request("/mute", ws_key()))
+            # Held: wsd's backend connection waits in the accept queue.
+            assert helpers.readable(mute, 10)
+            d.kill(signal.SIGTERM)
+            assert read_response(held, timeout=10).status == 503
+            expect_close(c, 1001, timeout=10)
+            c.send(close_frame(1001))
+            b.wait_line("closed 1001")
+            assert d.proc.wait(10) == 0
