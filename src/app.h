@@ -94,7 +94,7 @@ struct app_conf {
 	double		 interval_max;
 	int		 slow_client;		/* hub apps: enum hub_policy */
 	int		 echo_self;		/* relay: sender gets its own */
-	char		*backend;		/* proxy: ws://, wss://, unix: */
+	char		*backend;		/* proxy: ws, wss, unix URL */
 	char		*backend_ca;		/* proxy: NULL: system store */
 	double		 backend_connect_timeout; /* proxy: to the 101 */
 };

@@ -368,8 +368,8 @@ backend_pause_reading(struct backend *b, int pause)
 	bufferevent_enable(b->bev, EV_READ);
 	/* What was read before the pause is parsed from the loop. */
 	if (evbuffer_get_length(bufferevent_get_input(b->bev)) > 0)
-		bufferevent_trigger(b->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+		bufferevent_trigger(b->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* Ends the closing handshake: the connection goes once flushed. */
@@ -439,7 +439,8 @@ backend_handshake(struct backend *b, struct evbuffer *in)
 		return -1;
 	}
 	if (status != 101) {
-		snprintf(why, sizeof(why), "answered %d instead of 101", status);
+		snprintf(why, sizeof(why), "answered %d instead of 101",
+		    status);
 		backend_fail(b, 502, why);
 		return -1;
 	}
@@ -599,8 +600,8 @@ backend_frames(struct backend *b, struct evbuffer *in)
 	/* More than one pass holds: come back from the loop. */
 	if (evbuffer_get_length(in) > 0 && b->st != BK_CONNECTING &&
 	    (bufferevent_get_enabled(b->bev) & EV_READ) && !b->close_rcvd)
-		bufferevent_trigger(b->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+		bufferevent_trigger(b->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* Input from the backend. */
