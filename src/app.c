@@ -21,6 +21,7 @@ extern const struct app app_echo;
 extern const struct app app_health;
 extern const struct app app_hello;
 extern const struct app app_metrics;
+extern const struct app app_proxy;
 extern const struct app app_relay;
 extern const struct app app_time;
 
@@ -34,6 +35,7 @@ static const struct app *const apps[] = {
 	&app_channels,
 	&app_metrics,
 	&app_health,
+	&app_proxy,
 };
 
 #define APP_N	(sizeof(apps) / sizeof(apps[0]))
@@ -95,7 +97,7 @@ const char *
 app_names(void)
 {
 	return "static hello echo time broadcast counter relay channels "
-	    "metrics health";
+	    "metrics health proxy";
 }
 
 /* Registers the apps' names and keys with config.c. */
@@ -196,6 +198,20 @@ const struct wsd_route *
 app_route_conf(const struct app_route *r)
 {
 	return r->conf;
+}
+
+/* The route's event loop. */
+struct event_base *
+app_route_base(struct app_route *r)
+{
+	return r->base;
+}
+
+/* The closing-handshake timeout of the route's config. */
+double
+app_route_close_timeout(const struct app_route *r)
+{
+	return r->wconf->close_timeout;
 }
 
 /* The route's hub. */

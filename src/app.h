@@ -18,6 +18,7 @@ struct evbuffer;
 struct http_request;
 struct stats_route;
 struct stats_channels;
+struct http_request;
 
 /*
  * A built-in app. The core calls route_init once per route (at start-up,
@@ -52,8 +53,31 @@ struct app {
 	const struct config_key *const *keys;
 	int		(*route_init)(struct app_route *r);
 	void		(*route_free)(struct app_route *r);
+	/*
+	 * Optional: called once an upgrade request passed every check of
+	 * the core, before the 101. Returns 0 to upgrade now, an HTTP
+	 * status (400-599) to refuse now (the app logs why), or 1 to
+	 * answer later with conn_upgrade_accept() or conn_upgrade_fail():
+	 * the client then waits, nothing of it is read, and the app must
+	 * answer in bounded time (a proxy's connect timeout). req lives
+	 * only during the call; the app may keep per-connection data from
+	 * here on. After a 1, on_close comes exactly once whatever
+	 * happens: after on_open, after a fail, or when wsd stops first.
+	 */
+	int		(*pre_upgrade)(struct conn *c,
+			    const struct http_request *req);
 	void		(*on_open)(struct conn *c);
 	void		(*on_message)(struct conn *c, int opcode,
+			    const uint8_t *data, size_t len);
+	/*
+	 * Optional, instead of on_message: each frame of a data message as
+	 * it came, once the whole frame is in (a compressed message's frames
+	 * inflated one by one); opcode is WS_OP_TEXT or WS_OP_BINARY on a
+	 * message's first frame and WS_OP_CONT on the others, fin marks the
+	 * last. The peer's close frame comes here too (WS_OP_CLOSE, fin 1,
+	 * its payload: code and reason) before the core answers it.
+	 */
+	void		(*on_frame)(struct conn *c, int opcode, int fin,
 			    const uint8_t *data, size_t len);
 	void		(*on_close)(struct conn *c);
 	int		(*on_http)(struct conn *c, struct evbuffer *body,
@@ -84,6 +108,12 @@ struct app {
 	/* Channel counters for the metrics (channels). */
 	void		(*metrics)(struct app_route *r,
 			    struct stats_channels *st);
+	/*
+	 * Optional: c's pending output (conn_pending()) went over the
+	 * route's max_send_buffer and has now fallen to at most half of
+	 * it: a source the app stopped reading may be read again.
+	 */
+	void		(*on_drain)(struct conn *c);
 };
 
 /* The values of the app route keys of one route (wsd_route.app_conf). */
@@ -101,6 +131,9 @@ struct app_conf {
 	unsigned	 max_channels;
 	double		 sse_keepalive;		/* seconds */
 	double		 sse_retry;		/* seconds */
+	char		*backend;		/* proxy: ws, wss, unix URL */
+	char		*backend_ca;		/* proxy: NULL: system store */
+	double		 backend_connect_timeout; /* proxy: to the 101 */
 };
 
 /* The app route keys, shared by the apps that take them. */
@@ -146,6 +179,9 @@ const struct wsd_route *app_route_conf(const struct app_route *r);
 struct hub	*app_route_hub(struct app_route *r);
 /* The route's message counters (metrics). */
 struct stats_route *app_route_stats(struct app_route *r);
+/* The route's event loop and closing-handshake timeout. */
+struct event_base *app_route_base(struct app_route *r);
+double		 app_route_close_timeout(const struct app_route *r);
 /* The app's per-route pointer. */
 void		*app_route_data(struct app_route *r);
 void		 app_route_set_data(struct app_route *r, void *data);
@@ -190,6 +226,38 @@ int	 conn_sse_send(struct conn *c, const void *data, size_t len);
 
 /* Queues one message (WS_OP_TEXT or WS_OP_BINARY); -1 once closing. */
 int	 conn_send(struct conn *c, int opcode, const void *data, size_t len);
+/*
+ * Queues one frame of a message as it is (fragments kept): opcode
+ * WS_OP_TEXT or WS_OP_BINARY starts a message, WS_OP_CONT continues it,
+ * fin ends it. A whole message (a first frame with fin) goes through
+ * conn_send() and may be compressed; fragments go uncompressed, which
+ * RFC 7692 allows message by message. -1 once closing.
+ */
+int	 conn_send_frame(struct conn *c, int opcode, int fin, const void *data,
+	    size_t len);
+/* Bytes queued for c and not yet written to its socket. */
+size_t	 conn_pending(const struct conn *c);
+/*
+ * Stops (pause 1) or resumes (0) reading c's input, for an app whose
+ * destination is full; independent of the core's own backpressure.
+ * Bytes already read (over TLS, also those OpenSSL holds) are parsed
+ * once reading resumes.
+ */
+void	 conn_pause_reading(struct conn *c, int pause);
+/* Ends a deferred upgrade (pre_upgrade returned 1): the 101 goes out. */
+void	 conn_upgrade_accept(struct conn *c, const char *subprotocol);
+/* Ends a deferred upgrade with an error status and closes. */
+void	 conn_upgrade_fail(struct conn *c, int status, const char *detail);
+/* 1 when the client came over TLS. */
+int	 conn_is_tls(const struct conn *c);
+/*
+ * The address that spoke to us (after a PROXY header) as text, and
+ * whether it is a trusted proxy whose forwarding headers count.
+ */
+void	 conn_hop_text(const struct conn *c, char *out, size_t outlen);
+int	 conn_hop_is_trusted(const struct conn *c);
+/* The close code the session ended with (0 while open). */
+unsigned conn_close_code(const struct conn *c);
 /*
  * Starts the closing handshake with code and reason; an SSE stream ends
  * once what is queued is written.

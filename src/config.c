@@ -617,9 +617,11 @@ config_key_register(const struct config_key *ak)
 		fatalx("%s: more than %d app keys", __func__, CFG_APPKEYS_MAX);
 	if (ak->off + (ak->type == CONFIG_KEY_DURATION ? sizeof(double) :
 	    ak->type == CONFIG_KEY_SIZE ? sizeof(size_t) :
-	    sizeof(int)) > cfg_conf_size || ak->def == NULL ||
-	    (ak->type == CONFIG_KEY_WORD && (ak->parse == NULL ||
-	    ak->why == NULL)))
+	    ak->type == CONFIG_KEY_STRING ? sizeof(char *) :
+	    sizeof(int)) > cfg_conf_size ||
+	    (ak->def == NULL && ak->type != CONFIG_KEY_STRING) ||
+	    ((ak->type == CONFIG_KEY_WORD || (ak->type == CONFIG_KEY_STRING &&
+	    ak->parse != NULL)) && (ak->parse == NULL || ak->why == NULL)))
 		fatalx("%s: key %s: bad entry", __func__, ak->name);
 	k = &cfg_all[cfg_nall];
 	memset(k, 0, sizeof(*k));
@@ -628,11 +630,14 @@ config_key_register(const struct config_key *ak)
 	k->type = ak->type == CONFIG_KEY_DURATION ? CFG_DURATION :
 	    ak->type == CONFIG_KEY_BOOL ? CFG_BOOL :
 	    ak->type == CONFIG_KEY_UINT ? CFG_UINT :
-	    ak->type == CONFIG_KEY_SIZE ? CFG_SIZE : CFG_WORD;
+	    ak->type == CONFIG_KEY_SIZE ? CFG_SIZE :
+	    ak->type == CONFIG_KEY_STRING ? CFG_STRING : CFG_WORD;
 	k->min = ak->type == CONFIG_KEY_BOOL ||
-	    ak->type == CONFIG_KEY_WORD ? 0 : ak->min;
+	    ak->type == CONFIG_KEY_WORD ||
+	    ak->type == CONFIG_KEY_STRING ? 0 : ak->min;
 	k->max = ak->type == CONFIG_KEY_BOOL ||
-	    ak->type == CONFIG_KEY_WORD ? 1 : ak->max;
+	    ak->type == CONFIG_KEY_WORD ||
+	    ak->type == CONFIG_KEY_STRING ? 1 : ak->max;
 	k->def = ak->def;
 	k->off = ak->off;
 	cfg_src[cfg_nall++] = ak;
@@ -1209,6 +1214,13 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		return 0;
 	case CFG_STRING:
 		field = (char **)(void *)((char *)base + k->off);
+		if (k->sect == CFG_APPKEY && cfg_src[k - cfg_all]->parse !=
+		    NULL && cfg_src[k - cfg_all]->parse(value) == -1) {
+			config_error(p, p->line, "%s: %s \"%s\"", k->name,
+			    cfg_src[k - cfg_all]->why, value);
+			return -1;
+		}
+		free(*field);
 		*field = config_xstrdup(value);
 		return 0;
 	case CFG_ORIGINS:
@@ -1390,8 +1402,10 @@ config_route_defaults(struct wsd_route *r)
 	/* Never empty, so that no app key's store meets a NULL. */
 	if ((r->app_conf = calloc(1, cfg_conf_size + 1)) == NULL)
 		fatal("%s", __func__);
+	/* String app keys start unset (NULL). */
 	for (i = 0; i < cfg_nall; i++)
-		if (cfg_all[i].sect == CFG_APPKEY)
+		if (cfg_all[i].sect == CFG_APPKEY &&
+		    cfg_all[i].type != CFG_STRING)
 			config_default_store(&cfg_all[i], r->app_conf);
 		else if (cfg_all[i].sect == CFG_ROUTE && cfg_all[i].def != NULL)
 			config_default_store(&cfg_all[i], r);
@@ -1733,6 +1747,14 @@ config_app_keys(struct cfg_parse *p, const struct wsd_route *r,
 	}
 	if (st->kind != CFG_ROUTE_APP)
 		return;
+	for (j = 0; j < cfg_nall; j++) {
+		k = &cfg_all[j];
+		if (k->sect == CFG_APPKEY && k->type == CFG_STRING &&
+		    cfg_src[j]->def == NULL &&
+		    st->seen[j] == 0 && config_app_takes(st->app, k))
+			config_error(p, r->line, "route %s: app \"%s\" needs "
+			    "\"%s\"", r->path, name, k->name);
+	}
 	for (j = 0; j < cfg_nall; j++) {
 		k = &cfg_all[j];
 		if (k->sect != CFG_APPKEY || cfg_src[j]->not_above == NULL ||
@@ -2220,6 +2242,21 @@ config_ref(struct wsd_config *conf)
 	return conf;
 }
 
+/* Frees the string app keys of a route's app_conf. */
+static void
+config_app_strings_free(void *app_conf)
+{
+	size_t	i;
+
+	if (app_conf == NULL)
+		return;
+	for (i = 0; i < cfg_nall; i++)
+		if (cfg_all[i].sect == CFG_APPKEY &&
+		    cfg_all[i].type == CFG_STRING)
+			free(*(char **)(void *)((char *)app_conf +
+			    cfg_all[i].off));
+}
+
 /* Drops a reference; the last frees the config and every string in it. */
 void
 config_free(struct wsd_config *conf)
@@ -2234,6 +2271,7 @@ config_free(struct wsd_config *conf)
 		free(conf->routes[i].path);
 		free(conf->routes[i].root);
 		free(conf->routes[i].root_real);
+		config_app_strings_free(conf->routes[i].app_conf);
 		free(conf->routes[i].app_conf);
 		config_list_free(&conf->routes[i].origins);
 		config_list_free(&conf->routes[i].subprotocols);

@@ -140,6 +140,10 @@ enum config_key_type {
 	CONFIG_KEY_WORD,		/* int, what parse() returns */
 	CONFIG_KEY_UINT,		/* unsigned, min to max */
 	CONFIG_KEY_SIZE,		/* size_t, bytes, min to max */
+	CONFIG_KEY_STRING,		/* char *, copied; NULL when unset;
+					 * parse(), if any, returns -1 on a
+					 * bad value; def NULL: a route of
+					 * the app must set it, else "" */
 };
 
 struct config_key {

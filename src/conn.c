@@ -41,7 +41,7 @@
 #include "tls.h"
 
 static const char *const conn_state_names[] = {
-	"proxy", "http-head", "http-idle", "ws-open", "ws-closing",
+	"proxy", "http-head", "http-idle", "ws-pending", "ws-open", "ws-closing",
 	"flush-close", "linger", "sse",
 };
 
@@ -311,7 +311,7 @@ conn_ep_init(struct event_base *base)
 }
 
 /* c reads its socket when it is readable; a no-op once it already does. */
-static void
+void
 conn_rd_on(struct conn *c)
 {
 	struct epoll_event	ev;
@@ -350,14 +350,14 @@ conn_rd_leave(struct conn *c, int del)
 }
 
 /* c stops waiting for input (a pause: epoll's HUP would wake it). */
-static void
+void
 conn_rd_off(struct conn *c)
 {
 	conn_rd_leave(c, 1);
 }
 
 /* A read is due without readiness: it runs in this loop iteration. */
-static void
+void
 conn_rd_activate(struct conn *c)
 {
 	if (!c->rd_ok)
@@ -686,6 +686,12 @@ conn_out_progress(struct conn *c)
 	}
 	if (c->paused && c->out_held <= conn_send_limit(c) / 2) {
 		c->paused = 0;
+		/* The app may read its source again (a proxy's backend). */
+		if (c->ws != NULL && c->route->app->on_drain != NULL &&
+		    (c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING))
+			c->route->app->on_drain(c);
+		if (c->app_paused)
+			return;
 		conn_rd_on(c);
 		log_debug("%s: output drained, reading resumed", conn_peer(c));
 		/*
@@ -848,7 +854,7 @@ conn_io_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->tls_rd_wr) {
 		/* An SSL_read waited for this: read again. */
 		c->tls_rd_wr = 0;
-		if (!c->paused)
+		if (conn_reading(c))
 			conn_rd_on(c);
 		conn_rd_activate(c);
 	}
@@ -908,7 +914,7 @@ conn_io_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (conn_out_flush(c) == -1)
 			return;
 	}
-	if (c->paused || c->tls_rd_wr) {
+	if (!conn_reading(c) || c->tls_rd_wr) {
 		/* Added only for the write, or come back by event_active(). */
 		if (!c->tls_wr_rd)
 			conn_rd_off(c);
@@ -1001,7 +1007,7 @@ conn_tls_read(struct conn *c, size_t len)
 		break;		/* the data first, then the end */
 	}
 	conn_io_parse(c, len);
-	if ((why != NULL || len == sizeof(conn_scratch)) && !c->paused &&
+	if ((why != NULL || len == sizeof(conn_scratch)) && conn_reading(c) &&
 	    !c->tls_rd_wr)
 		conn_rd_activate(c);
 }
@@ -1054,7 +1060,7 @@ conn_io_takeover(struct conn *c)
 		conn_out_append(c, s);
 		conn_out_dirty(c);
 	}
-	if (!c->paused) {
+	if (conn_reading(c)) {
 		conn_rd_on(c);
 		/* OpenSSL may hold records the bufferevent did not read. */
 		if (c->ssl != NULL)
@@ -1597,10 +1603,11 @@ conn_flush_close(struct conn *c)
 		/* Input is read and dropped from now on. */
 		free(c->in);
 		c->in = NULL;
-		if (c->paused)
+		if (!conn_reading(c))
 			conn_rd_on(c);
 	}
 	c->paused = 0;
+	c->app_paused = 0;
 	conn_timer_set(c, c->gen->conf->close_timeout);
 	/*
 	 * The WebSocket session is over: the app hears of it now, not when
@@ -1673,6 +1680,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	case CONN_HTTP_IDLE:
 		conn_http_read(c);
 		break;
+	case CONN_WS_PENDING:
+		break;		/* not reading: the app answers first */
 	case CONN_WS_OPEN:
 	case CONN_WS_CLOSING:
 		conn_ws_read(c);
@@ -1822,6 +1831,8 @@ conn_timer_cb(struct conn *c)
 	case CONN_HTTP_IDLE:
 		conn_close(c, "idle timeout");
 		break;
+	case CONN_WS_PENDING:
+		break;		/* no timer: the app bounds its wait */
 	case CONN_WS_OPEN:
 		conn_ws_timer(c);
 		break;
@@ -1871,6 +1882,9 @@ conn_shutdown(struct conn *c)
 			conn_flush_close(c);
 		else
 			conn_close(c, "shutdown");
+		break;
+	case CONN_WS_PENDING:
+		conn_ws_pending_close(c);
 		break;
 	case CONN_WS_OPEN:
 		conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");

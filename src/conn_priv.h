@@ -41,6 +41,7 @@ enum conn_state {
 	CONN_PROXY,		/* reading a PROXY protocol header, no bev yet */
 	CONN_HTTP_HEAD,		/* reading a request head */
 	CONN_HTTP_IDLE,		/* keep-alive: between requests */
+	CONN_WS_PENDING,	/* upgrade held: the app answers later */
 	CONN_WS_OPEN,		/* WebSocket session */
 	CONN_WS_CLOSING,	/* our close frame sent, awaiting the peer's */
 	CONN_FLUSH_CLOSE,	/* write what is queued, then half-close */
@@ -58,6 +59,8 @@ enum conn_state {
 #define CONN_PING_LEN	8
 
 /* WebSocket session state, in use from the upgrade on (c->ws). */
+struct conn_upgrade;
+
 struct conn_ws {
 	struct ws_parser	 parser;
 	struct evbuffer		*msg;		/* message being assembled */
@@ -71,10 +74,12 @@ struct conn_ws {
 	struct access_rate	*rate;
 	struct log_limit	*log;		/* lines the client causes;
 						 * NULL until the first */
+	struct conn_upgrade	*upg;		/* CONN_WS_PENDING only */
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
 	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
 	uint16_t		 close_code;	/* for the access log */
 	uint8_t			 msg_opcode;
+	uint8_t			 frame_op;	/* on_frame: next frame's */
 };
 
 /*
@@ -164,6 +169,7 @@ struct conn {
 	unsigned		 rd_ok:1;	/* no bev: c reads the socket */
 	unsigned		 rd_on:1;	/* in the epoll set */
 	unsigned		 rd_act:1;	/* a read is due this turn */
+	unsigned		 app_paused:1;	/* conn_pause_reading() */
 	/*
 	 * Part of c from the accept on: one allocation that outlives the
 	 * HTTP phase's, so that their memory goes back in one piece.
@@ -193,11 +199,20 @@ int	conn_out_ref(struct conn *, const void *, size_t,
 	    void (*)(const void *, size_t, void *), void *);
 uint8_t	*conn_out_reserve(struct conn *, size_t);
 int	conn_out_commit(struct conn *, size_t);
+/* Whether c may read: neither backpressure nor the app holds it. */
+#define conn_reading(c)	(!(c)->paused && !(c)->app_paused)
 /* Hands a WebSocket's socket and SSL from its bufferevent to c; -1: closed. */
 int	conn_io_takeover(struct conn *);
 /* Parses what a WebSocket has left over (no read). */
 void	conn_io_input(struct conn *);
-/* A WebSocket stops reading its socket for good: it is closed next. */
+/*
+ * A WebSocket's reading (conn.c's poller): on waits for readability, off
+ * stops, activate reads in this loop iteration without readiness (bytes
+ * left over, records OpenSSL holds); end: for good, it is closed next.
+ */
+void	conn_rd_on(struct conn *);
+void	conn_rd_off(struct conn *);
+void	conn_rd_activate(struct conn *);
 void	conn_rd_end(struct conn *);
 
 /* http_serve.c */
@@ -212,6 +227,7 @@ void	conn_sse_timer(struct conn *);
 /* session.c */
 int	conn_ws_upgrade(struct conn *, const struct http_request *,
 	    const char *, const char *);
+void	conn_ws_pending_close(struct conn *);
 void	conn_ws_read(struct conn *);
 size_t	conn_ws_input(struct conn *, uint8_t *, size_t);
 void	conn_ws_end(struct conn *);

@@ -443,6 +443,73 @@ http_parse_request(const char *buf, size_t len, size_t max_head,
 	return http_parser_feed(&hp, buf, len, max_head, req);
 }
 
+/* Parses the status line "HTTP/1.x SSS reason" at *pp up to end. */
+static int
+http_parse_status_line(const char **pp, const char *end, int *status)
+{
+	const char	*p = *pp;
+	int		 i, v = 0;
+
+	if (end - p < 12)
+		return HTTP_PARTIAL;
+	if (memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
+	    p[8] != ' ')
+		return HTTP_ERR_BAD_REQUEST;
+	for (i = 9; i < 12; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return HTTP_ERR_BAD_REQUEST;
+		v = v * 10 + (p[i] - '0');
+	}
+	if (v < 100)
+		return HTTP_ERR_BAD_REQUEST;
+	*status = v;
+	*pp = p + 12;
+	return HTTP_LINE_HEADER;
+}
+
+/* Parses one response head from buf; see http.h. */
+int
+http_parse_response(const char *buf, size_t len, size_t max_head,
+    int *status, struct http_request *hdrs)
+{
+	const char	*p = buf, *end, *nl;
+	int		 r;
+
+	if (len > max_head)
+		len = max_head;
+	end = buf + len;
+	memset(hdrs, 0, offsetof(struct http_request, headers));
+	hdrs->nheaders = 0;
+	/* The status line: its reason phrase is anything up to the LF. */
+	if ((nl = memchr(p, '\n', len)) == NULL)
+		return len == max_head ? HTTP_ERR_HEADERS_TOO_BIG :
+		    HTTP_PARTIAL;
+	if ((r = http_parse_status_line(&p, nl + 1, status)) < 0)
+		return r;
+	if (r == HTTP_PARTIAL || (*p != ' ' && *p != '\r' && *p != '\n'))
+		return HTTP_ERR_BAD_REQUEST;
+	hdrs->method = buf;
+	hdrs->method_len = (size_t)(p - buf);
+	hdrs->target = hdrs->path = "";
+	hdrs->minor_version = buf[7] - '0';
+	p = nl + 1;
+	for (;;) {
+		if (hdrs->nheaders == HTTP_MAX_HEADERS && p != end &&
+		    *p != '\r' && *p != '\n')
+			return HTTP_ERR_HEADERS_TOO_BIG;
+		r = http_parse_header_line(&p, end,
+		    &hdrs->headers[hdrs->nheaders]);
+		if (r == HTTP_PARTIAL)
+			return len == max_head ? HTTP_ERR_HEADERS_TOO_BIG :
+			    HTTP_PARTIAL;
+		if (r < 0)
+			return r;
+		if (r == HTTP_LINE_END)
+			return (int)(p - buf);
+		hdrs->nheaders++;
+	}
+}
+
 /* First header with that name (case-insensitive), or NULL. */
 const struct http_header *
 http_header_find(const struct http_request *req, const char *name)

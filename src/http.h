@@ -79,6 +79,18 @@ int	http_parse_request(const char *buf, size_t len, size_t max_head,
 	    struct http_request *req);
 
 /*
+ * Parses a response head (a client's view, RFC 9112 4): "HTTP/1.x",
+ * a three-digit status and a reason phrase, then header lines as in a
+ * request. Returns the bytes the head takes with *status set and the
+ * headers in hdrs (method and target point at the status line, pointers
+ * into buf), HTTP_PARTIAL when incomplete, HTTP_ERR_BAD_REQUEST for bad
+ * syntax and HTTP_ERR_HEADERS_TOO_BIG past max_head bytes or
+ * HTTP_MAX_HEADERS headers.
+ */
+int	http_parse_response(const char *buf, size_t len, size_t max_head,
+	    int *status, struct http_request *hdrs);
+
+/*
  * RFC 9112 6.3, 3.2: the checks that keep a request unambiguous. Returns
  * 0 when the request may be served, with *body set when it announces a
  * body (Content-Length above 0); else 400 with *why: a repeated or

@@ -792,10 +792,11 @@ conn_http_request(struct conn *c, const struct http_request *req, size_t head,
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			return conn_http_fail(c, req, 400, NULL, reason);
 		}
-		if (conn_ws_upgrade(c, req, accept, proto == 1 ?
-		    c->route->subprotocols.v[sel] : NULL) == -1) {
+		if ((status = conn_ws_upgrade(c, req, accept, proto == 1 ?
+		    c->route->subprotocols.v[sel] : NULL)) != 0) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
-			return conn_http_fail(c, req, 500, NULL, NULL);
+			return conn_http_fail(c, req, status == -1 ? 500 :
+			    status, NULL, NULL);
 		}
 		return 0;
 	}
@@ -897,6 +898,11 @@ conn_http_read(struct conn *c)
 			return;		/* the body is on its way */
 		if (rc == 0) {
 			evbuffer_drain(in, (size_t)n + extra);
+			/* A held upgrade reads nothing until answered. */
+			if (c->state == CONN_WS_PENDING) {
+				bufferevent_disable(c->bev, EV_READ);
+				return;
+			}
 			/* A WebSocket does its own I/O from here on. */
 			if (c->ws != NULL &&
 			    conn_io_takeover(c) == -1)

@@ -73,14 +73,21 @@ conn_app_open(struct conn *c, const struct http_request *req)
 	conn_opening = NULL;
 }
 
-/* Completes the opening handshake and switches to the WebSocket. */
-int
-conn_ws_upgrade(struct conn *c, const struct http_request *req,
-    const char *accept, const char *proto)
+/* What a held upgrade needs to answer later (CONN_WS_PENDING). */
+struct conn_upgrade {
+	char		 accept[WS_ACCEPT_LEN];
+	char		 ext[PMD_RESPONSE_MAX];
+};
+
+/*
+ * Sets up the session of an upgrade request: parser, compression agreed
+ * with the request's offer (the response value in ext), the route held.
+ */
+static int
+conn_ws_start(struct conn *c, const struct http_request *req,
+    char ext[PMD_RESPONSE_MAX])
 {
-	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct pmd_params	 pp;
-	char			 ext[PMD_RESPONSE_MAX];
 	int			 shared;
 
 	c->ws = &c->ws_room;
@@ -100,9 +107,34 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 			return -1;
 		}
 		ws_parser_allow_rsv1(&c->ws->parser);
-		c->srv->stats.ws_deflate++;
 	}
 	c->ws->rt = app_route_hold(generation_route(c->gen, c->route));
+	return 0;
+}
+
+/* Frees a session that never opened (a held upgrade that failed). */
+static void
+conn_ws_discard(struct conn *c)
+{
+	ws_parser_free(&c->ws->parser);
+	pmd_free(c->ws->pmd);
+	app_route_free(c->ws->rt);
+	free(c->ws->upg);
+	c->ws = NULL;
+}
+
+/*
+ * Queues the 101 and opens the session: counters, timers, on_open (which
+ * sees req through conn_open_request(); NULL for a held upgrade).
+ */
+static void
+conn_ws_answer(struct conn *c, const struct http_request *req,
+    const char *accept, const char *ext, const char *proto)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+
+	if (c->ws->pmd != NULL)
+		c->srv->stats.ws_deflate++;
 	c->srv->stats.ws_total++;
 	c->srv->stats.ws_current++;
 	c->req_start = conn_now();
@@ -128,20 +160,101 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	conn_set_state(c, CONN_WS_OPEN);
 	conn_timer_set(c, c->route->lim.ping_interval);
 	conn_app_open(c, req);
-	return 0;
 }
 
-/* Queues one frame; the payload is copied into the output. */
+/*
+ * Completes the opening handshake and switches to the WebSocket, or
+ * holds it for an app's pre_upgrade. Returns 0 (upgraded or held), -1
+ * on an internal error, or the status an app refused with.
+ */
+int
+conn_ws_upgrade(struct conn *c, const struct http_request *req,
+    const char *accept, const char *proto)
+{
+	const struct app	*app = c->route->app;
+	char			 ext[PMD_RESPONSE_MAX];
+	int			 rc;
+
+	if (conn_ws_start(c, req, ext) == -1)
+		return -1;
+	if (app->pre_upgrade == NULL) {
+		conn_ws_answer(c, req, accept, ext, proto);
+		return 0;
+	}
+	/* on_close is owed from here on, whatever happens. */
+	c->app_opened = 1;
+	rc = app->pre_upgrade(c, req);
+	if (rc == 0) {
+		conn_ws_answer(c, req, accept, ext, proto);
+		return 0;
+	}
+	if (rc == 1 && (c->ws->upg = malloc(sizeof(*c->ws->upg))) != NULL) {
+		memcpy(c->ws->upg->accept, accept, WS_ACCEPT_LEN);
+		memcpy(c->ws->upg->ext, ext, sizeof(ext));
+		conn_set_state(c, CONN_WS_PENDING);
+		return 0;
+	}
+	conn_ws_end(c);
+	conn_ws_discard(c);
+	return rc >= 400 && rc <= 599 ? rc : -1;
+}
+
+/* Ends a held upgrade with the 101; the session starts. */
+void
+conn_upgrade_accept(struct conn *c, const char *subprotocol)
+{
+	struct conn_upgrade	*upg;
+
+	if (c->state != CONN_WS_PENDING)
+		return;
+	upg = c->ws->upg;
+	c->ws->upg = NULL;
+	conn_ws_answer(c, NULL, upg->accept, upg->ext, subprotocol);
+	free(upg);
+	/* As conn_http_read() does for an upgrade answered at once. */
+	if (conn_io_takeover(c) == -1)
+		return;
+	if (c->state == CONN_WS_OPEN)
+		conn_ws_read(c);
+}
+
+/* Ends a held upgrade with an error: on_close, the answer, the close. */
+void
+conn_upgrade_fail(struct conn *c, int status, const char *detail)
+{
+	if (c->state != CONN_WS_PENDING)
+		return;
+	conn_ws_end(c);
+	conn_ws_discard(c);
+	conn_http_fail(c, NULL, status, NULL, detail);
+}
+
+/* A held upgrade meets a stop: on_close now, then 503. */
+void
+conn_ws_pending_close(struct conn *c)
+{
+	conn_upgrade_fail(c, 503, "shutting down");
+}
+
+/* Queues one frame, final or not; the payload is copied. */
 static void
-conn_ws_frame(struct conn *c, int opcode, const void *data, size_t len)
+conn_ws_frame_fin(struct conn *c, int fin, int opcode, const void *data,
+    size_t len)
 {
 	uint8_t		 hdr[10];
 	size_t		 hlen;
 
-	hlen = ws_frame_header_encode(hdr, 1, opcode, len);
+	hlen = ws_frame_header_encode(hdr, fin, opcode, len);
 	conn_out_add(c, hdr, hlen);
 	if (len > 0)
 		conn_out_add(c, data, len);
+}
+
+/* Queues one final frame; the payload is copied into the output. */
+static void
+conn_ws_frame(struct conn *c, int opcode, const void *data, size_t len)
+{
+	conn_ws_frame_fin(c, 1, opcode, data, len);
 }
 
 /* Sends a close frame once; later calls do nothing. */
@@ -345,6 +458,95 @@ conn_queue(struct conn *c, int opcode, const void *data, size_t len)
 	return 0;
 }
 
+/* Queues one frame of a message as it is, fragments kept. */
+int
+conn_send_frame(struct conn *c, int opcode, int fin, const void *data,
+    size_t len)
+{
+	if (opcode != WS_OP_CONT && fin)
+		return conn_send(c, opcode, data, len);
+	if (!conn_is_open(c))
+		return -1;
+	conn_ws_frame_fin(c, fin, opcode, data, len);
+	c->ws->bytes_out += len;
+	app_route_stats(c->ws->rt)->bytes_out += len;
+	if (fin)
+		app_route_stats(c->ws->rt)->msgs_out++;
+	conn_check_output(c, c->route->lim.max_send_buffer);
+	return 0;
+}
+
+/* Bytes queued for c, not yet written. */
+size_t
+conn_pending(const struct conn *c)
+{
+	if (c->bev != NULL)
+		return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->out_held;
+}
+
+/* Stops or resumes reading c for its app. */
+void
+conn_pause_reading(struct conn *c, int pause)
+{
+	if (c->app_paused == (pause != 0))
+		return;
+	c->app_paused = pause != 0;
+	/* Held upgrades and HTTP read through the bufferevent: the
+	 * takeover honours the flag. */
+	if (!c->rd_ok)
+		return;
+	if (pause) {
+		conn_rd_off(c);
+		return;
+	}
+	if (!conn_reading(c) || (c->state != CONN_WS_OPEN &&
+	    c->state != CONN_WS_CLOSING))
+		return;
+	/*
+	 * Bytes read before the pause wait in c->in, and over TLS OpenSSL
+	 * may hold records no readiness will signal: the read callback
+	 * takes both, from the loop rather than from inside the caller.
+	 */
+	conn_rd_on(c);
+	conn_rd_activate(c);
+}
+
+/* Whether the client came over TLS. */
+int
+conn_is_tls(const struct conn *c)
+{
+	return c->tls;
+}
+
+/* The hop's address as text. */
+void
+conn_hop_text(const struct conn *c, char *out, size_t outlen)
+{
+	char	buf[CIDR_ADDR_STRLEN];
+
+	if (c->hop.family != AF_INET && c->hop.family != AF_INET6) {
+		snprintf(out, outlen, "unknown");
+		return;
+	}
+	cidr_addr_format(&c->hop, buf);
+	snprintf(out, outlen, "%s", buf);
+}
+
+/* Whether the hop is a trusted proxy. */
+int
+conn_hop_is_trusted(const struct conn *c)
+{
+	return conn_hop_trusted(c);
+}
+
+/* The close code of the session, 0 while none was sent or received. */
+unsigned
+conn_close_code(const struct conn *c)
+{
+	return c->ws != NULL ? c->ws->close_code : 0;
+}
+
 /* Starts the closing handshake on an app's behalf. */
 void
 conn_ws_close(struct conn *c, unsigned code, const char *reason)
@@ -446,6 +648,50 @@ conn_ws_inflate(struct conn *c, const struct ws_event *ev)
 	return 0;
 }
 
+/*
+ * For an app with on_frame: hands it each frame once whole. A frame that
+ * lies whole in one piece goes where it lies; others are assembled in
+ * ws->msg (a frame is at most a message: max_message_size bounds it).
+ */
+static void
+conn_ws_frame_in(struct conn *c, const struct ws_event *ev)
+{
+	struct conn_ws	*ws = c->ws;
+	const uint8_t	*data = ev->data;
+	size_t		 len = ev->len;
+	int		 opcode;
+
+	if (ev->first)
+		ws->frame_op = (uint8_t)ev->opcode;
+	if (ev->compressed) {
+		if (conn_ws_inflate(c, ev) == -1)
+			return;
+	} else if ((ws->msg != NULL && evbuffer_get_length(ws->msg) > 0) ||
+	    !ev->frame_end) {
+		if ((ws->msg == NULL && (ws->msg = evbuffer_new()) == NULL) ||
+		    evbuffer_add(ws->msg, data, len) == -1) {
+			conn_ws_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+			return;
+		}
+	}
+	if (!ev->frame_end)
+		return;
+	if (ws->msg != NULL) {
+		len = evbuffer_get_length(ws->msg);
+		data = len > 0 ? evbuffer_pullup(ws->msg, -1) :
+		    (const uint8_t *)"";
+	}
+	if (ev->fin)
+		app_route_stats(ws->rt)->msgs_in++;
+	opcode = ws->frame_op;
+	ws->frame_op = WS_OP_CONT;
+	c->route->app->on_frame(c, opcode, ev->fin, data, len);
+	if (ws->msg != NULL) {
+		evbuffer_free(ws->msg);
+		ws->msg = NULL;
+	}
+}
+
 /* Hands a piece of a message to the app once the message is complete. */
 static void
 conn_ws_data(struct conn *c, const struct ws_event *ev)
@@ -469,6 +715,10 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 			    "binary messages are not supported");
 			return;
 		}
+	}
+	if (app->on_frame != NULL) {
+		conn_ws_frame_in(c, ev);
+		return;
 	}
 	if (ev->compressed || !(ev->first && ev->fin)) {
 		/* Compressed, fragmented or larger than one chunk: assemble. */
@@ -500,6 +750,21 @@ conn_ws_data(struct conn *c, const struct ws_event *ev)
 		evbuffer_free(ws->msg);
 		ws->msg = NULL;
 	}
+}
+
+/* Hands the peer's close frame to an app with on_frame. */
+static void
+conn_ws_close_frame_in(struct conn *c, const struct ws_event *ev)
+{
+	uint8_t	payload[WS_CONTROL_MAX];
+	char	reason[WS_CONTROL_MAX];
+	size_t	len;
+
+	len = ev->len < sizeof(reason) ? ev->len : sizeof(reason) - 1;
+	memcpy(reason, ev->data, len);
+	reason[len] = '\0';
+	len = ws_close_payload(payload, ev->code, reason);
+	c->route->app->on_frame(c, WS_OP_CLOSE, 1, payload, len);
 }
 
 /* Acts on one parser event; returns 0 when parsing must stop. */
@@ -539,6 +804,8 @@ conn_ws_event(struct conn *c, const struct ws_event *ev)
 		c->close_rcvd = 1;
 		if (!c->close_sent)
 			c->ws->close_code = ev->code;
+		if (c->route->app->on_frame != NULL && c->state == CONN_WS_OPEN)
+			conn_ws_close_frame_in(c, ev);
 		/* RFC 6455 5.5.1: answer with the same code, then the
 		 * server closes the TCP connection first. */
 		conn_ws_send_close(c, ev->code, "");
@@ -567,7 +834,7 @@ conn_ws_input(struct conn *c, uint8_t *buf, size_t len)
 		n = ws_parser_feed_inplace(&c->ws->parser, buf + off,
 		    len - off, &ev);
 		off += n;
-		if (!conn_ws_event(c, &ev) || c->paused)
+		if (!conn_ws_event(c, &ev) || !conn_reading(c))
 			break;
 		if (n == 0 && ev.type == WS_EV_NONE)
 			break;
@@ -594,6 +861,10 @@ conn_ws_free(struct conn *c)
 			    WS_CLOSE_ABNORMAL;
 
 	conn_ws_end(c);
+	if (c->state == CONN_WS_PENDING) {
+		conn_ws_discard(c);	/* never opened: nothing to count */
+		return;
+	}
 	if (c->ws->log != NULL) {
 		log_limit_flush(c->ws->log);
 		free(c->ws->log);

@@ -226,14 +226,18 @@ stats_format_ends(struct evbuffer *out, const struct stats *st)
 enum stats_rcol {
 	STATS_R_MSGS_IN, STATS_R_MSGS_OUT, STATS_R_BYTES_IN, STATS_R_BYTES_OUT,
 	STATS_R_TICKS_SKIPPED, STATS_R_MEMBERS, STATS_R_PUBLISHED,
-	STATS_R_DELIVERED, STATS_R_SLOW, STATS_R_MAX
+	STATS_R_DELIVERED, STATS_R_SLOW,
+	STATS_R_BACKEND_TOTAL, STATS_R_BACKEND_CURRENT, STATS_R_BACKEND_FAILED,
+	STATS_R_BACKEND_IN, STATS_R_BACKEND_OUT,
+	STATS_R_MAX
 };
 
 static const struct {
 	const char	*name;
 	const char	*type;
 	const char	*help;
-	int		 hub;		/* only routes with a hub */
+	int		 hub;		/* only routes with a hub; 2: only
+					 * proxy routes */
 } stats_rcols[STATS_R_MAX] = {
 	{ "wsd_messages_received_total", "counter",
 	  "Complete WebSocket messages received, by route.", 0 },
@@ -255,6 +259,18 @@ static const struct {
 	{ "wsd_slow_client_total", "counter",
 	  "Slow-client policy actions: members closed (1008), messages "
 	  "dropped, messages replaced by a newer one (conflate).", 1 },
+	{ "wsd_backend_connections_total", "counter",
+	  "Backend WebSocket connections opened (handshake done), by proxy "
+	  "route.", 2 },
+	{ "wsd_backend_connections", "gauge",
+	  "Backend WebSocket connections open, by proxy route.", 2 },
+	{ "wsd_backend_connect_failures_total", "counter",
+	  "Backend connections that failed: unreachable, refused, bad "
+	  "handshake or too slow (502 and 504 answers), by proxy route.", 2 },
+	{ "wsd_backend_received_bytes_total", "counter",
+	  "Payload bytes received from backends, by proxy route.", 2 },
+	{ "wsd_backend_sent_bytes_total", "counter",
+	  "Payload bytes sent to backends, by proxy route.", 2 },
 };
 
 /* The per-route metrics, one metric family at a time. */
@@ -274,7 +290,8 @@ stats_format_routes(struct evbuffer *out,
 			r = &routes[i];
 			h = r->hub;
 			if (r->st == NULL || (h == NULL &&
-			    stats_rcols[col].hub))
+			    stats_rcols[col].hub == 1) ||
+			    (!r->st->backend && stats_rcols[col].hub == 2))
 				continue;
 			switch (col) {
 			case STATS_R_MSGS_IN:
@@ -300,6 +317,21 @@ stats_format_routes(struct evbuffer *out,
 				break;
 			case STATS_R_DELIVERED:
 				v = h->delivered;
+				break;
+			case STATS_R_BACKEND_TOTAL:
+				v = r->st->backend_total;
+				break;
+			case STATS_R_BACKEND_CURRENT:
+				v = r->st->backend_current;
+				break;
+			case STATS_R_BACKEND_FAILED:
+				v = r->st->backend_failed;
+				break;
+			case STATS_R_BACKEND_IN:
+				v = r->st->backend_bytes_in;
+				break;
+			case STATS_R_BACKEND_OUT:
+				v = r->st->backend_bytes_out;
 				break;
 			case STATS_R_SLOW:
 				stats_route_sample(out, stats_rcols[col].name,

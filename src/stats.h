@@ -48,6 +48,13 @@ struct stats_route {
 	uint64_t	bytes_out;	/* payload bytes queued */
 	uint64_t	ticks_skipped;	/* app timer deadlines missed */
 	uint64_t	pub_refused[STATS_NPUB]; /* HTTP publish refusals */
+	/* Proxy routes (backend set): the backend side. */
+	int		backend;
+	uint64_t	backend_total;		/* handshakes completed */
+	uint64_t	backend_current;
+	uint64_t	backend_failed;		/* refused, unreachable, slow */
+	uint64_t	backend_bytes_in;	/* payload from the backend */
+	uint64_t	backend_bytes_out;	/* payload to the backend */
 };
 
 /*

@@ -142,6 +142,18 @@ ws_subprotocol_select(const struct http_request *req,
 	return found;
 }
 
+/* Writes a masked client frame header (RFC 6455 5.2, 5.3). */
+size_t
+ws_frame_header_encode_masked(uint8_t out[WS_HEADER_MAX], int fin,
+    int opcode, uint64_t len, const uint8_t key[4])
+{
+	size_t	n = ws_frame_header_encode(out, fin, opcode, len);
+
+	out[1] |= 0x80;
+	memcpy(out + n, key, 4);
+	return n + 4;
+}
+
 /* Writes an unmasked server frame header (RFC 6455 5.2). */
 size_t
 ws_frame_header_encode(uint8_t out[10], int fin, int opcode, uint64_t len)
@@ -242,6 +254,13 @@ ws_parser_allow_rsv1(struct ws_parser *p)
 	p->rsv1_ok = 1;
 }
 
+/* The parser reads a server's frames. */
+void
+ws_parser_set_client(struct ws_parser *p)
+{
+	p->client = 1;
+}
+
 /* 1 for close, ping and pong (RFC 6455 5.5). */
 static int
 ws_opcode_is_control(int opcode)
@@ -274,6 +293,7 @@ ws_event_clear(struct ws_event *ev)
 	ev->opcode = 0;
 	ev->first = 0;
 	ev->fin = 0;
+	ev->frame_end = 0;
 	ev->compressed = 0;
 	ev->data = NULL;
 	ev->len = 0;
@@ -341,8 +361,14 @@ ws_header_check_start(struct ws_parser *p, struct ws_event *ev)
 			return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
 			    "control frame too long");
 	}
-	/* RFC 6455 5.1: a server closes on any unmasked client frame. */
-	if (!(b1 & 0x80))
+	/*
+	 * RFC 6455 5.1: a server closes on any unmasked client frame, a
+	 * client on any masked server frame.
+	 */
+	if (p->client && (b1 & 0x80))
+		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
+		    "masked frame from the server");
+	if (!p->client && !(b1 & 0x80))
 		return ws_parser_fail(p, ev, WS_CLOSE_PROTOCOL,
 		    "unmasked frame");
 	return 0;
@@ -430,8 +456,13 @@ ws_header_byte(struct ws_parser *p, uint8_t b, struct ws_event *ev)
 	ext = ws_header_extlen(p);
 	if (p->hdr_len == 2 + ext && ws_header_check_length(p, ev) == -1)
 		return -1;
-	/* The mask bit is set (checked above): 4 key bytes end the header. */
-	if (p->hdr_len == 2 + ext + 4) {
+	/* A client frame's mask bit is set (checked above): 4 key bytes
+	 * end the header. A server frame has none: the key stays zero. */
+	if (p->client && p->hdr_len == 2 + ext) {
+		memset(p->mask, 0, sizeof(p->mask));
+		p->hdr_len = 0;
+		p->in_frame = 1;
+	} else if (!p->client && p->hdr_len == 2 + ext + 4) {
 		memcpy(p->mask, p->hdr + 2 + ext, 4);
 		p->hdr_len = 0;
 		p->in_frame = 1;
@@ -478,6 +509,7 @@ ws_data_event(struct ws_parser *p, uint8_t *out, size_t n,
 	ev->opcode = p->msg_opcode;
 	ev->first = !p->msg_started;
 	ev->fin = msg_end;
+	ev->frame_end = frame_end;
 	ev->compressed = p->msg_compressed;
 	ev->data = out;
 	ev->len = n;
@@ -621,7 +653,10 @@ ws_parser_run(struct ws_parser *p, const uint8_t *in, size_t len,
 			n = (size_t)left;
 		if (n == 0)
 			return off;
-		ws_unmask(out, in + off, n, p->mask, p->payload_done);
+		if (!p->client)
+			ws_unmask(out, in + off, n, p->mask, p->payload_done);
+		else if (out != in + off)
+			memcpy(out, in + off, n);
 		off += n;
 		p->payload_done += n;
 		ws_data_event(p, out, n, ev);

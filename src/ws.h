@@ -106,6 +106,7 @@ struct ws_event {
 	int		 opcode;	/* DATA: message opcode, TEXT or BINARY */
 	int		 first;		/* DATA: first piece of the message */
 	int		 fin;		/* DATA: last piece of the message */
+	int		 frame_end;	/* DATA: last piece of its frame */
 	int		 compressed;	/* DATA: RSV1 message (RFC 7692) */
 	const uint8_t	*data;		/* payload piece (out buffer or parser) */
 	size_t		 len;
@@ -149,6 +150,7 @@ struct ws_parser {
 	unsigned	 msg_started:1;	/* a DATA event was emitted */
 	unsigned	 msg_compressed:1; /* RSV1 on its first frame */
 	unsigned	 rsv1_ok:1;	/* permessage-deflate negotiated */
+	unsigned	 client:1;	/* we are the client: frames unmasked */
 };
 
 void	ws_parser_init(struct ws_parser *p, uint64_t max_message);
@@ -164,6 +166,20 @@ void	ws_parser_free(struct ws_parser *p);
  * is the caller's limit.
  */
 void	ws_parser_allow_rsv1(struct ws_parser *p);
+
+/*
+ * Makes the parser a client's (RFC 6455 5.1): frames from the server are
+ * unmasked, and a masked one is a protocol error.
+ */
+void	ws_parser_set_client(struct ws_parser *p);
+
+/*
+ * Writes a masked client frame header (RFC 6455 5.2, 5.3) with the
+ * masking key into out and returns its length (6, 8 or 14). The payload
+ * is masked with ws_unmask(), which is its own inverse.
+ */
+size_t	ws_frame_header_encode_masked(uint8_t out[WS_HEADER_MAX], int fin,
+	    int opcode, uint64_t len, const uint8_t key[4]);
 
 /*
  * Consumes bytes from in and reports at most one event in *ev. Returns the

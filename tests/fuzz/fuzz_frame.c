@@ -10,7 +10,8 @@
  * report the same messages, control frames and final error. Each event is checked against the rules it claims to
  * enforce, and the UTF-8 validator against a plain reference decoder,
  * whole and fed in pieces. The input as a close reason checks the
- * server's close payloads.
+ * server's close payloads. Everything is done again by a client's
+ * parser (server frames: unmasked), which must agree with itself too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -138,7 +139,7 @@ fuzz_utf8(const uint8_t *s, size_t n, uint64_t seed)
  */
 static void
 fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
-    uint64_t seed, struct fuzz_buf *t)
+    uint64_t seed, int client, struct fuzz_buf *t)
 {
 	struct ws_parser p;
 	struct ws_event	 ev;
@@ -154,6 +155,8 @@ fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
 		memcpy(w, s, n);
 	}
 	ws_parser_init(&p, max_message);
+	if (client)
+		ws_parser_set_client(&p);
 	while (off < n && !done) {
 		end = seed == 0 ? n :
 		    off + 1 + (size_t)(fuzz_rand(&seed) % 64);
@@ -185,6 +188,8 @@ fuzz_decode(const uint8_t *s, size_t n, uint64_t max_message, size_t outcap,
 				FUZZ_CHECK(ev.opcode == WS_OP_TEXT ||
 				    ev.opcode == WS_OP_BINARY);
 				FUZZ_CHECK(ev.first == (opcode == 0));
+				/* A message ends with a frame. */
+				FUZZ_CHECK(!ev.fin || ev.frame_end);
 				if (!ev.first)
 					FUZZ_CHECK(ev.opcode == opcode);
 				opcode = ev.opcode;
@@ -283,6 +288,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t	 max_message, seed;
 	size_t		 outcap;
 	unsigned	 sel;
+	int		 client;
 
 	sel = (unsigned)fuzz_take(&in, 1);
 	/* 0: no limit, else a limit small enough to be hit. */
@@ -292,13 +298,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_utf8(in.data, in.len, seed);
 	fuzz_close_payload(in.data, in.len);
-	fuzz_decode(in.data, in.len, max_message, 16384, 0, &a);
-	fuzz_decode(in.data, in.len, max_message, outcap, seed, &b);
-	fuzz_decode(in.data, in.len, max_message, 0, seed, &c);
-	FUZZ_CHECK(a.len == b.len && (a.len == 0 ||
-	    memcmp(a.data, b.data, a.len) == 0));
-	FUZZ_CHECK(a.len == c.len && (a.len == 0 ||
-	    memcmp(a.data, c.data, a.len) == 0));
+	for (client = 0; client < 2; client++) {
+		fuzz_decode(in.data, in.len, max_message, 16384, 0, client,
+		    &a);
+		fuzz_decode(in.data, in.len, max_message, outcap, seed,
+		    client, &b);
+		fuzz_decode(in.data, in.len, max_message, 0, seed, client, &c);
+		FUZZ_CHECK(a.len == b.len && (a.len == 0 ||
+		    memcmp(a.data, b.data, a.len) == 0));
+		FUZZ_CHECK(a.len == c.len && (a.len == 0 ||
+		    memcmp(a.data, c.data, a.len) == 0));
+		a.len = b.len = c.len = 0;
+	}
 	free(a.data);
 	free(b.data);
 	free(c.data);

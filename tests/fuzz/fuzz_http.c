@@ -232,6 +232,34 @@ fuzz_http_pieces(const char *buf, size_t len, size_t max_head,
 	return r;
 }
 
+/*
+ * The input as a backend's response head: a result in range, headers
+ * inside the head, every prefix of a complete head incomplete.
+ */
+static void
+fuzz_http_response(const char *buf, size_t len, size_t max_head)
+{
+	struct http_request	 h;
+	size_t			 i;
+	int			 r, status;
+
+	r = http_parse_response(buf, len, max_head, &status, &h);
+	FUZZ_CHECK(r == HTTP_PARTIAL || r == HTTP_ERR_BAD_REQUEST ||
+	    r == HTTP_ERR_HEADERS_TOO_BIG || r > 0);
+	if (r <= 0)
+		return;
+	FUZZ_CHECK((size_t)r <= len && (size_t)r <= max_head);
+	FUZZ_CHECK(status >= 100 && status <= 999);
+	FUZZ_CHECK(h.nheaders <= HTTP_MAX_HEADERS);
+	for (i = 0; i < h.nheaders; i++)
+		FUZZ_CHECK(fuzz_inside(buf, (size_t)r, h.headers[i].name,
+		    h.headers[i].name_len) && fuzz_inside(buf, (size_t)r,
+		    h.headers[i].value, h.headers[i].value_len));
+	for (i = 0; i < (size_t)r && i < FUZZ_HTTP_ALL_PREFIXES; i++)
+		FUZZ_CHECK(http_parse_response(buf, i, max_head, &status,
+		    &h) == HTTP_PARTIAL);
+}
+
 /* Parses the input; checks results, pointers and prefix behaviour. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -270,6 +298,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Fed in pieces of sizes drawn from the input: the same answer. */
 	FUZZ_CHECK(fuzz_http_pieces(buf, in.len, max_head, data, size) == r);
 	fuzz_http_token_file(buf, in.len);
+	fuzz_http_response(buf, in.len, max_head);
 	free(buf);
 	return 0;
 }

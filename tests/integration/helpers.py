@@ -299,19 +299,22 @@ def upgrade_request(path="/echo", key=None, version="13", method="GET",
     return request(method, path, http, headers, host)
 
 
-def ws_connect(port, path="/echo", after=b"", timeout=TIMEOUT, **kw):
+def ws_connect(port, path="/echo", after=b"", timeout=TIMEOUT, headers=None,
+               **kw):
     """Opens a WebSocket by hand; `after` is sent in the same write as the
-    request. Returns the Conn; bytes behind the 101 stay buffered."""
+    request, with the extra request headers given. Returns the Conn, its
+    101 in c.response; bytes behind the 101 stay buffered."""
     key = ws_key()
     c = Conn(port, timeout=timeout, **kw)
     try:
-        c.send(upgrade_request(path, key) + after)
+        c.send(upgrade_request(path, key, extra=headers) + after)
         r = read_response(c, head_request=True)
         assert r.status == 101, r
         assert r.header("Sec-WebSocket-Accept") == ws_accept(key), r
     except BaseException:
         c.close()
         raise
+    c.response = r
     return c
 
 

@@ -1,7 +1,9 @@
 /* check_app.c -- unit tests for the app runtime's pure parts. */
 #include <stdint.h>
+#include <string.h>
 
 #include "app.h"
+#include "backend.h"
 #include "suites.h"
 
 /*
@@ -66,6 +68,45 @@ START_TEST(deadline_invariants)
 }
 END_TEST
 
+/* The proxy app's backend URLs: ws://, wss://, unix:, and what is not. */
+START_TEST(backend_urls)
+{
+	static const char *const bad[] = {
+		"http://h/", "ws://", "ws:///x", "ws://h:0/", "ws://h:65536/",
+		"ws://h:/", "ws://h:8x/", "ws://h?x", "ws://[::1/", "ws://[::1]x/",
+		"ws://u@h/", "unix:", "unix:rel.sock", "unix:/s.sock:path",
+		"ws://h/a b", "ws://h/\x7f", "wss//h/",
+	};
+	struct backend_url	 u;
+	size_t			 i;
+
+	ck_assert_int_eq(backend_url_parse("ws://127.0.0.1:9000/chat?x=1", &u),
+	    0);
+	ck_assert_int_eq(u.kind, BACKEND_WS);
+	ck_assert_str_eq(u.host, "127.0.0.1");
+	ck_assert_str_eq(u.port, "9000");
+	ck_assert_str_eq(u.path, "/chat?x=1");
+	ck_assert_int_eq(backend_url_parse("wss://example.org", &u), 0);
+	ck_assert_int_eq(u.kind, BACKEND_WSS);
+	ck_assert_str_eq(u.port, "443");
+	ck_assert_str_eq(u.path, "/");
+	ck_assert_int_eq(backend_url_parse("ws://[::1]:81/p", &u), 0);
+	ck_assert_str_eq(u.host, "::1");
+	ck_assert_str_eq(u.port, "81");
+	ck_assert_int_eq(backend_url_parse("ws://h", &u), 0);
+	ck_assert_str_eq(u.port, "80");
+	ck_assert_int_eq(backend_url_parse("unix:/run/app.sock:/chat", &u), 0);
+	ck_assert_int_eq(u.kind, BACKEND_UNIX);
+	ck_assert_str_eq(u.sock, "/run/app.sock");
+	ck_assert_str_eq(u.path, "/chat");
+	ck_assert_int_eq(backend_url_parse("unix:/run/app.sock", &u), 0);
+	ck_assert_str_eq(u.path, "/");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(backend_url_check(bad[i]) == -1, "accepted %s",
+		    bad[i]);
+}
+END_TEST
+
 Suite *
 app_suite(void)
 {
@@ -74,6 +115,7 @@ app_suite(void)
 
 	tcase_add_test(tc, deadline_vectors);
 	tcase_add_test(tc, deadline_invariants);
+	tcase_add_test(tc, backend_urls);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1095,6 +1095,53 @@ START_TEST(test_date_roundtrip)
 END_TEST
 
 /* The suite for http.c. */
+/* A backend's 101, and what a response head may not be. */
+START_TEST(test_parse_response)
+{
+	static const char	 ok[] = "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nFRAME";
+	struct http_request	 h;
+	const struct http_header *v;
+	const char		*g;
+	size_t			 i, len = sizeof(ok) - 1;
+	int			 status = 0;
+
+	g = guard_place(ok, len);
+	ck_assert_int_eq(http_parse_response(g, len, BIG, &status, &h),
+	    (int)len - 5);
+	ck_assert_int_eq(status, 101);
+	ck_assert_uint_eq(h.nheaders, 3);
+	ck_assert_ptr_nonnull(v = http_header_find(&h, "sec-websocket-accept"));
+	ck_assert_int_eq(strncmp(v->value, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+	    v->value_len), 0);
+	ck_assert(http_header_has_token(&h, "Connection", "upgrade"));
+	/* Every prefix is incomplete, read right up to the guard page. */
+	for (i = 0; i < len - 5; i++) {
+		g = guard_place(ok, i);
+		ck_assert_int_eq(http_parse_response(g, i, BIG, &status, &h),
+		    HTTP_PARTIAL);
+	}
+	/* No reason phrase, bare LF, another status. */
+	g = guard_place(S("HTTP/1.0 404\nA: b\n\n"));
+	ck_assert_int_eq(http_parse_response(g, 19, BIG, &status, &h), 19);
+	ck_assert_int_eq(status, 404);
+	g = guard_place(S("HTTP/2 101 x\r\n\r\n"));
+	ck_assert_int_eq(http_parse_response(g, 16, BIG, &status, &h),
+	    HTTP_ERR_BAD_REQUEST);
+	g = guard_place(S("HTTP/1.1 1x1 x\r\n\r\n"));
+	ck_assert_int_eq(http_parse_response(g, 18, BIG, &status, &h),
+	    HTTP_ERR_BAD_REQUEST);
+	g = guard_place(S("HTTP/1.1 101 x\r\nBad Name: v\r\n\r\n"));
+	ck_assert_int_eq(http_parse_response(g, 31, BIG, &status, &h),
+	    HTTP_ERR_BAD_REQUEST);
+	/* Past max_head without its end: too big, not partial. */
+	g = guard_place(ok, len);
+	ck_assert_int_eq(http_parse_response(g, len, 40, &status, &h),
+	    HTTP_ERR_HEADERS_TOO_BIG);
+}
+END_TEST
+
 Suite *
 http_suite(void)
 {
@@ -1135,6 +1182,7 @@ http_suite(void)
 
 	tc = tcase_create("misc");
 	tcase_add_test(tc, test_status_text);
+	tcase_add_test(tc, test_parse_response);
 	tcase_add_test(tc, test_date_format);
 	tcase_add_loop_test(tc, test_date_parse, 0, NELEM(date_vecs));
 	tcase_add_test(tc, test_date_roundtrip);

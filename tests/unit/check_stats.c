@@ -203,8 +203,13 @@ END_TEST
 START_TEST(test_format_valid)
 {
 	struct stats		 st;
-	struct stats_route	 r1 = { 5, 7, 50, 70, 8, { 0 } },
-				 r2 = { 1, 2, 3, 4, 0, { 0 } };
+	struct stats_route	 r1 = { .msgs_in = 5, .msgs_out = 7,
+				    .bytes_in = 50, .bytes_out = 70,
+				    .ticks_skipped = 8, .backend = 1,
+				    .backend_total = 3, .backend_failed = 2,
+				    .backend_bytes_out = 9 };
+	struct stats_route	 r2 = { .msgs_in = 1, .msgs_out = 2,
+				    .bytes_in = 3, .bytes_out = 4 };
 	struct hub_stats	 h = { 10, 20, 3, 4, 5 };
 	struct stats_route_view	 v[3] = {
 		{ "/echo", &r1, NULL, 0, NULL, NULL, 0 },
@@ -236,6 +241,12 @@ START_TEST(test_format_valid)
 	    "host=\"a.test\"} 1"));
 	ck_assert(has_line(s, "wsd_sent_bytes_total{route=\"/echo\"} 70"));
 	ck_assert(has_line(s, "wsd_timer_ticks_skipped_total{route=\"/echo\"} 8"));
+	/* Backend samples for a proxy route only. */
+	ck_assert(has_line(s, "wsd_backend_connections_total{route=\"/echo\"} 3"));
+	ck_assert(has_line(s, "wsd_backend_connect_failures_total"
+	    "{route=\"/echo\"} 2"));
+	ck_assert(has_line(s, "wsd_backend_sent_bytes_total{route=\"/echo\"} 9"));
+	ck_assert_ptr_null(strstr(s, "wsd_backend_connections{route=\"/odd"));
 	/* No hub: no hub samples for /echo. */
 	ck_assert_ptr_null(strstr(s, "wsd_hub_members{route=\"/echo\"}"));
 	ck_assert(has_line(s, "wsd_hub_members{route=\"/odd\\\"\\\\\\npath\"} 6"));

@@ -1948,6 +1948,74 @@ START_TEST(test_close_frame_codes)
 END_TEST
 
 /* The check suite for ws.c. */
+/*
+ * A client's parser (RFC 6455 5.1): server frames are unmasked, a masked
+ * one is an error; frame_end marks where each frame ends.
+ */
+START_TEST(test_client_parser)
+{
+	struct ws_parser	 p;
+	struct ws_event		 ev;
+	uint8_t			 in[64], hdr[WS_HEADER_MAX], key[4] = { 1, 2, 3,
+				    4 }, payload[5];
+	size_t			 n, off, hl;
+
+	ws_parser_init(&p, 0);
+	ws_parser_set_client(&p);
+	/* RFC 6455 5.7: "Hel" then "lo", unmasked fragments. */
+	memcpy(in, "\x01\x03Hel\x80\x02lo", 9);
+	n = ws_parser_feed_inplace(&p, in, 9, &ev);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_int_eq(ev.type, WS_EV_DATA);
+	ck_assert(ev.first && !ev.fin && ev.frame_end);
+	ck_assert_int_eq(memcmp(ev.data, "Hel", 3), 0);
+	off = n;
+	n = ws_parser_feed_inplace(&p, in + off, 1, &ev);
+	ck_assert_int_eq(ev.type, WS_EV_NONE);
+	off += n;
+	n = ws_parser_feed_inplace(&p, in + off, 2, &ev);
+	ck_assert_int_eq(ev.type, WS_EV_DATA);
+	ck_assert(!ev.first && !ev.fin && !ev.frame_end);
+	ck_assert_int_eq(ev.data[0], 'l');
+	off += n;
+	n = ws_parser_feed_inplace(&p, in + off, 1, &ev);
+	ck_assert(ev.fin && ev.frame_end);
+	ck_assert_int_eq(ev.data[0], 'o');
+	/* A ping from the server, unmasked. */
+	memcpy(in, "\x89\x02hi", 4);
+	ws_parser_feed_inplace(&p, in, 4, &ev);
+	ck_assert_int_eq(ev.type, WS_EV_PING);
+	ck_assert_int_eq(memcmp(ev.data, "hi", 2), 0);
+	/* A masked frame from the server is a protocol error. */
+	hl = ws_frame_header_encode_masked(hdr, 1, WS_OP_TEXT, 5, key);
+	ck_assert_uint_eq(hl, 6);
+	memcpy(in, hdr, hl);
+	ws_unmask(in + hl, (const uint8_t *)"Hello", 5, key, 0);
+	ws_parser_feed_inplace(&p, in, hl + 5, &ev);
+	ck_assert_int_eq(ev.type, WS_EV_ERROR);
+	ck_assert_uint_eq(ev.code, WS_CLOSE_PROTOCOL);
+	ws_parser_free(&p);
+
+	/* The same masked frame is what a server's parser reads back. */
+	ws_parser_init(&p, 0);
+	ws_parser_feed_inplace(&p, in, hl + 5, &ev);
+	ck_assert_int_eq(ev.type, WS_EV_DATA);
+	ck_assert(ev.first && ev.fin && ev.frame_end);
+	memcpy(payload, ev.data, 5);
+	ck_assert_int_eq(memcmp(payload, "Hello", 5), 0);
+	ws_parser_free(&p);
+	/* Longer headers carry the key after the extended length. */
+	ck_assert_uint_eq(ws_frame_header_encode_masked(hdr, 0, WS_OP_BINARY,
+	    300, key), 8);
+	ck_assert_int_eq(hdr[0], WS_OP_BINARY);
+	ck_assert_int_eq(hdr[1], 0x80 | 126);
+	ck_assert_int_eq(memcmp(hdr + 4, key, 4), 0);
+	ck_assert_uint_eq(ws_frame_header_encode_masked(hdr, 1, WS_OP_BINARY,
+	    70000, key), 14);
+	ck_assert_int_eq(memcmp(hdr + 10, key, 4), 0);
+}
+END_TEST
+
 Suite *
 ws_suite(void)
 {
@@ -2007,6 +2075,7 @@ ws_suite(void)
 	tcase_add_test(tc, test_utf8_state);
 	tcase_add_test(tc, test_close_frames);
 	tcase_add_test(tc, test_close_frame_codes);
+	tcase_add_test(tc, test_client_parser);
 	suite_add_tcase(s, tc);
 
 	return s;
