@@ -25,6 +25,7 @@
 #include "cidr.h"
 #include "config.h"
 #include "http.h"
+#include "jwt.h"
 #include "log.h"
 
 #define CFG_KIB		1024.0
@@ -64,6 +65,8 @@ enum cfg_type {
 	CFG_CIDR,		/* struct cidr_list; repeatable, appends */
 	CFG_DOTFILES,		/* int, 1: allow, 0: deny */
 	CFG_COMPRESSION,	/* int, enum wsd_compression */
+	CFG_ACCESSLOG,		/* int on|off, or a file: access_log_file */
+	CFG_LOGFORMAT,		/* int, enum log_format */
 };
 
 /*
@@ -96,8 +99,10 @@ static const struct cfg_key cfg_keys[] = {
 	    "127.0.0.1:8080", 0, 0 },
 	{ CFG_SERVER, "log_level", CFG_LOGLEVEL, 0, 0,
 	    "info", 0, CFG_C(log_level) },
-	{ CFG_SERVER, "access_log", CFG_BOOL, 0, 1,
+	{ CFG_SERVER, "access_log", CFG_ACCESSLOG, 0, 1,
 	    "on", 0, CFG_C(access_log) },
+	{ CFG_SERVER, "log_format", CFG_LOGFORMAT, 0, 0,
+	    "text", 0, CFG_C(log_format) },
 	{ CFG_SERVER, "max_connections", CFG_UINT, 1, 1000000,
 	    "10000", 0, CFG_C(max_connections) },
 	{ CFG_SERVER, "max_header_size", CFG_SIZE, CFG_KIB, CFG_MIB,
@@ -173,6 +178,13 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(subprotocols) },
 	{ CFG_ROUTE, "auth_token_file", CFG_FILE, 0, 0,
 	    NULL, 0, CFG_R(auth_token_file) },
+	/* Signed tokens (jwt.c); see config_access_finish(). */
+	{ CFG_ROUTE, "auth_jwt_key_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_R(auth_jwt_key_file) },
+	{ CFG_ROUTE, "jwt_leeway", CFG_DURATION, 0, 3600,
+	    "30s", 0, CFG_R(jwt_leeway) },
+	{ CFG_ROUTE, "jwt_expire_close", CFG_BOOL, 0, 1,
+	    "off", 0, CFG_R(jwt_expire_close) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 /* Room for the keys the apps register. */
@@ -758,6 +770,8 @@ config_store(const struct cfg_key *k, void *base, double v)
 		*(unsigned *)(void *)field = (unsigned)v;
 		break;
 	case CFG_BOOL:
+	case CFG_ACCESSLOG:
+	case CFG_LOGFORMAT:
 	case CFG_LOGLEVEL:
 	case CFG_WORD:
 	case CFG_TLSVER:
@@ -836,6 +850,21 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 	case CFG_BOOL:
 		if (config_parse_bool(s, &b) == -1) {
 			*why = "invalid boolean (on|off|yes|no|true|false|1|0)";
+			return -1;
+		}
+		*v = b;
+		return 0;
+	case CFG_ACCESSLOG:
+		/* A file is taken by config_set(); here only on and off. */
+		if (config_parse_bool(s, &b) == -1) {
+			*why = "invalid value (on|off or a file path with a /)";
+			return -1;
+		}
+		*v = b;
+		return 0;
+	case CFG_LOGFORMAT:
+		if ((b = log_format_parse(s)) == -1) {
+			*why = "invalid format (text|json)";
 			return -1;
 		}
 		*v = b;
@@ -1082,6 +1111,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	char		 lo[32], hi[32], word[64], **field;
 	void		*base;
 	double		 v;
+	int		 b;
 
 	if (p->in == CFG_IN_ROUTE) {
 		r = &p->conf->routes[p->route];
@@ -1119,6 +1149,17 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		if ((*field = config_file_path(p, k, value)) == NULL)
 			return -1;
 		return 0;
+	case CFG_ACCESSLOG:
+		/* on|off as a boolean; a path names a file of its own. */
+		if (config_parse_bool(value, &b) == -1 &&
+		    strchr(value, '/') != NULL) {
+			p->conf->access_log = 1;
+			if ((p->conf->access_log_file = config_file_path(p, k,
+			    value)) == NULL)
+				return -1;
+			return 0;
+		}
+		break;
 	case CFG_STRING:
 		field = (char **)(void *)((char *)base + k->off);
 		*field = config_xstrdup(value);
@@ -1668,6 +1709,10 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 {
 	static const char *const ws_only[] = {
 		"origins", "require_origin", "subprotocols",
+		"jwt_expire_close",
+	};
+	static const char *const jwt_only[] = {
+		"jwt_leeway", "jwt_expire_close",
 	};
 	const struct cfg_key *k;
 	char		*cause;
@@ -1679,6 +1724,22 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
 			    "is only for WebSocket app routes", k->name);
 	}
+	for (i = 0; i < sizeof(jwt_only) / sizeof(jwt_only[0]); i++) {
+		k = config_key_find(jwt_only[i]);
+		if (r->auth_jwt_key_file == NULL && st->seen[k - cfg_all])
+			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
+			    "needs auth_jwt_key_file on the route", k->name);
+	}
+	if (r->auth_jwt_key_file != NULL) {
+		k = config_key_find("auth_jwt_key_file");
+		if ((r->jwt_key = access_jwt_key_load(r->auth_jwt_key_file,
+		    &cause)) == NULL) {
+			config_error(p, st->seen[k - cfg_all], "auth_jwt_key_file"
+			    " \"%s\": %s", r->auth_jwt_key_file,
+			    cause ? cause : "?");
+			free(cause);
+		}
+	}
 	if (r->auth_token_file == NULL)
 		return;
 	k = config_key_find("auth_token_file");
@@ -1688,6 +1749,32 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 		    "\"%s\": %s", r->auth_token_file, cause ? cause : "?");
 		free(cause);
 	}
+}
+
+/*
+ * The access log file is opened at start-up (log.c); -t can at least
+ * tell that its directory is missing.
+ */
+static void
+config_finish_access_log(struct cfg_parse *p)
+{
+	const struct cfg_key *k = config_key_find("access_log");
+	struct stat	 st;
+	char		*dir, *slash;
+
+	if (p->conf->access_log_file == NULL || k == NULL)
+		return;
+	dir = config_xstrdup(p->conf->access_log_file);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
+		config_error(p, p->server_seen[k - cfg_all], "access_log "
+		    "\"%s\": %s: %s", p->conf->access_log_file, dir,
+		    strerror(stat(dir, &st) == -1 ? errno : ENOTDIR));
+	free(dir);
 }
 
 /* Frees the words of a list value. */
@@ -1768,6 +1855,7 @@ config_finish(struct cfg_parse *p)
 		config_listen(p, k->def, 0);
 
 	config_finish_tls(p);
+	config_finish_access_log(p);
 	for (i = 0; i < conf->nlistens; i++)
 		if (conf->listens[i].proxy_protocol &&
 		    conf->trusted_proxies.n == 0)
@@ -1970,6 +2058,8 @@ config_free(struct wsd_config *conf)
 		config_list_free(&conf->routes[i].subprotocols);
 		free(conf->routes[i].auth_token_file);
 		access_tokens_free(conf->routes[i].tokens);
+		free(conf->routes[i].auth_jwt_key_file);
+		jwt_key_free(conf->routes[i].jwt_key);
 		cidr_list_free(&conf->routes[i].allow);
 	}
 	cidr_list_free(&conf->trusted_proxies);
@@ -1982,6 +2072,7 @@ config_free(struct wsd_config *conf)
 	free(conf->user);
 	free(conf->group);
 	free(conf->pid_file);
+	free(conf->access_log_file);
 	free(conf->file);
 	free(conf);
 }

@@ -28,6 +28,7 @@ struct generation;
 struct http_parser;
 struct http_request;
 struct iplimit_entry;
+struct jwt_claims;
 struct pmd;
 struct server;
 struct ssl_st;
@@ -75,6 +76,8 @@ struct conn_ws {
 	struct access_rate	 rate;		/* max_messages_per_second */
 	struct log_limit	*log;		/* lines the client causes;
 						 * NULL until the first */
+	struct jwt_claims	*jwt;		/* the token's; NULL: none */
+	struct event		*jwt_timer;	/* jwt_expire_close: at exp */
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
 	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
 	uint16_t		 close_code;	/* for the access log */
@@ -191,7 +194,7 @@ void	conn_http_file_free(struct conn *);
 
 /* session.c */
 int	conn_ws_upgrade(struct conn *, const struct http_request *,
-	    const char *, const char *);
+	    const char *, const char *, struct jwt_claims *);
 void	conn_ws_read(struct conn *);
 size_t	conn_ws_input(struct conn *, uint8_t *, size_t);
 void	conn_ws_end(struct conn *);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <time.h>
 
+struct event_base;
+
 enum log_level {
 	LOG_LVL_ERROR = 0,
 	LOG_LVL_WARN,
@@ -29,8 +31,13 @@ enum log_target {
  */
 void	log_init(int level);
 void	log_set_level(int level);
-/* Turns the access log on or off. */
-void	log_set_access(int on);
+/* How access lines are written: access_log's log_format key. */
+enum log_format {
+	LOG_FORMAT_TEXT = 0,
+	LOG_FORMAT_JSON,		/* one JSON object per line */
+};
+/* Parses "text|json"; -1 when unknown. */
+int	log_format_parse(const char *s);
 /* Parses "error|warn|info|debug"; -1 when unknown. */
 int	log_level_parse(const char *s);
 /* Parses "stderr|syslog"; -1 when unknown. */
@@ -90,8 +97,49 @@ extern int	log_verbosity;
 	if (log_verbosity >= LOG_LVL_DEBUG)				\
 		(log_debug)(__VA_ARGS__);				\
 } while (0)
-/* One line per HTTP request or WebSocket session, when enabled. */
-void	log_access(const char *fmt, ...) LOG_PRINTF(1, 2);
+/* What one access line tells: an HTTP response or a WebSocket's end. */
+struct log_access_rec {
+	const char	*client;	/* conn_peer() */
+	int		 ws;		/* 1: a WebSocket session ended */
+	/* HTTP: method NULL when no request could be parsed. */
+	const char	*method;
+	size_t		 method_len;
+	const char	*target;	/* with tokens redacted */
+	int		 minor;		/* HTTP/1.minor */
+	int		 status;
+	uint64_t	 bytes;		/* body bytes sent */
+	/* WebSocket. */
+	const char	*path;
+	unsigned	 close_code;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	double		 secs;		/* request or session duration */
+};
+/* Longest target shown in a JSON access line; longer ones are cut. */
+#define LOG_JSON_TARGET_MAX	2048
+/*
+ * Builds one access line into out (size at least 256, ends with a
+ * newline, never split as log_compose says): text as the main log has
+ * always shown it, after "stamp " unless stamp is NULL; or a JSON object
+ * ("time" is stamp) with jansson, every string valid UTF-8 (other bytes
+ * are shown as \xNN). Returns its length. Pure.
+ */
+size_t	log_access_format(char *out, size_t size, int format,
+	    const char *stamp, const struct log_access_rec *r);
+/*
+ * Where access lines go: off, the main log (info, "access: " prefix) or
+ * file, opened (O_APPEND | O_NONBLOCK, logfile.c) unless it is the one
+ * already open; base drains its queue. On failure nothing changes and
+ * -1 comes back with *cause (caller frees).
+ */
+int	log_access_configure(int on, const char *file, int format,
+	    struct event_base *base, char **cause);
+/* SIGUSR1: opens the access log file again; 0 when there is none. */
+int	log_access_reopen(char **cause);
+/* Writes one access line, when access lines are on. */
+void	log_access(const struct log_access_rec *r);
+/* Closes the access log file (the end of the process). */
+void	log_access_close(void);
 /*
  * Lines a client can cause again and again (a bad message, a complaint
  * per frame) go through a log_limit that the connection holds: of each

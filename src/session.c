@@ -20,6 +20,7 @@
 #include "generation.h"
 #include "http.h"
 #include "hub.h"
+#include "jwt.h"
 #include "log.h"
 #include "pmd.h"
 #include "server.h"
@@ -40,10 +41,53 @@ conn_ws_end(struct conn *c)
 	hub_leave(&c->ws->member);
 }
 
+/* jwt_expire_close: the token's exp (and leeway) has come. */
+static void
+conn_ws_jwt_expired_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (conn_is_open(c))
+		conn_ws_fail(c, WS_CLOSE_POLICY, "token expired");
+}
+
+/*
+ * With jwt_expire_close, arms a timer for the moment the token stops
+ * being valid (exp + jwt_leeway, as at the handshake). -1 without memory.
+ */
+static int
+conn_ws_jwt_timer(struct conn *c)
+{
+	struct timeval	 now, tv;
+	double		 left;
+
+	if (c->ws->jwt == NULL || !c->ws->jwt->has_exp ||
+	    !c->route->jwt_expire_close)
+		return 0;
+	gettimeofday(&now, NULL);
+	left = (double)c->ws->jwt->exp + c->route->jwt_leeway -
+	    ((double)now.tv_sec + now.tv_usec / 1e6);
+	if ((c->ws->jwt_timer = evtimer_new(c->srv->base,
+	    conn_ws_jwt_expired_cb, c)) == NULL)
+		return -1;
+	tv = config_timeval(left > 0 ? left : 0);
+	evtimer_add(c->ws->jwt_timer, &tv);
+	return 0;
+}
+
+/* The claims of the token the WebSocket came with; NULL: none. */
+const struct jwt_claims *
+conn_jwt_claims(const struct conn *c)
+{
+	return c->ws != NULL ? c->ws->jwt : NULL;
+}
+
 /* Completes the opening handshake and switches to the WebSocket. */
 int
 conn_ws_upgrade(struct conn *c, const struct http_request *req,
-    const char *accept, const char *proto)
+    const char *accept, const char *proto, struct jwt_claims *claims)
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct pmd_params	 pp;
@@ -53,6 +97,15 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	if ((c->ws = calloc(1, sizeof(*c->ws) +
 	    event_get_struct_event_size())) == NULL) {
 		log_warn("%s: upgrade", conn_peer(c));
+		jwt_claims_free(claims);
+		return -1;
+	}
+	c->ws->jwt = claims;
+	if (conn_ws_jwt_timer(c) == -1) {
+		log_warn("%s: upgrade", conn_peer(c));
+		jwt_claims_free(claims);
+		free(c->ws);
+		c->ws = NULL;
 		return -1;
 	}
 	ws_parser_init(&c->ws->parser, c->route->lim.max_message_size);
@@ -66,6 +119,9 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	    pmd_negotiate(req, shared, &pp, ext)) {
 		if ((c->ws->pmd = pmd_new(&pp, shared)) == NULL) {
 			log_warn("%s: upgrade", conn_peer(c));
+			if (c->ws->jwt_timer != NULL)
+				event_free(c->ws->jwt_timer);
+			jwt_claims_free(c->ws->jwt);
 			free(c->ws);
 			c->ws = NULL;
 			return -1;
@@ -500,6 +556,7 @@ void
 conn_ws_free(struct conn *c)
 {
 	struct server	*srv = c->srv;
+	struct log_access_rec r;
 	unsigned	 code = c->ws->close_code ? c->ws->close_code :
 			    WS_CLOSE_ABNORMAL;
 
@@ -508,9 +565,15 @@ conn_ws_free(struct conn *c)
 		log_limit_flush(c->ws->log);
 		free(c->ws->log);
 	}
-	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
-	    conn_peer(c), c->route->path, conn_elapsed(&c->req_start), code,
-	    c->ws->bytes_in, c->ws->bytes_out);
+	memset(&r, 0, sizeof(r));
+	r.client = conn_peer(c);
+	r.ws = 1;
+	r.path = c->route->path;
+	r.close_code = code;
+	r.bytes_in = c->ws->bytes_in;
+	r.bytes_out = c->ws->bytes_out;
+	r.secs = conn_elapsed(&c->req_start);
+	log_access(&r);
 	stats_close(&srv->stats, code);
 	srv->stats.ws_current--;
 	if (c->ws->msg != NULL)
@@ -522,6 +585,9 @@ conn_ws_free(struct conn *c)
 		c->rev = NULL;
 	}
 	pmd_free(c->ws->pmd);
+	if (c->ws->jwt_timer != NULL)
+		event_free(c->ws->jwt_timer);
+	jwt_claims_free(c->ws->jwt);
 	app_route_free(c->ws->rt);
 	free(c->ws);
 	c->ws = NULL;
