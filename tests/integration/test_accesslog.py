@@ -1,0 +1,187 @@
+"""test_accesslog.py -- access_log to a file: text and JSON lines, SIGUSR1
+reopens the file after logrotate renamed it, and writes never block: a
+full disk (/dev/full) or a FIFO nobody reads only drops lines, counted in
+wsd_log_lines_dropped_total and noted in the main log."""
+
+import fcntl
+import json
+import os
+import re
+import signal
+import time
+
+import helpers
+from helpers import OP_TEXT, Conn, frame, read_message, read_response
+
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+def log_config(static_root, path, fmt=None, **server):
+    srv = {"access_log": str(path)}
+    if fmt is not None:
+        srv["log_format"] = fmt
+    srv.update(server)
+    return helpers.make_config(static_root, server=srv, routes=[
+        ("/", {"app": "static", "root": str(static_root)}),
+        ("/echo", {"app": "echo"}),
+        ("/metrics", {"app": "metrics"}),
+    ])
+
+
+def wait_lines(path, n, timeout=5.0):
+    """The file's lines once it has at least n of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= n or time.monotonic() > deadline:
+            assert len(lines) >= n, "want %d lines in %s, got %r" % (
+                n, path, lines)
+            return lines
+        time.sleep(0.02)
+
+
+def echo_session(port):
+    c = helpers.ws_connect(port, "/echo")
+    try:
+        c.send(frame(OP_TEXT, b"hi"))
+        assert read_message(c)[:2] == (OP_TEXT, b"hi")
+        c.send(helpers.close_frame(1000))
+        helpers.expect_close(c, 1000)
+    finally:
+        c.close()
+
+
+def dropped(port):
+    body = helpers.http_get(port, "/metrics").body.decode()
+    m = re.search(r"(?m)^wsd_log_lines_dropped_total (\d+)$", body)
+    assert m, body
+    return int(m.group(1))
+
+
+def test_access_log_text_file(wsd, static_root, tmp_path):
+    path = tmp_path / "access.log"
+    d = wsd(log_config(static_root, path))
+    assert helpers.http_get(d.port, "/index.html?token=secret").status == 200
+    assert helpers.http_get(d.port, "/nope").status == 404
+    echo_session(d.port)
+    lines = wait_lines(path, 3)
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+    assert re.match(stamp + r'127\.0\.0\.1:\d+ "GET /index\.html\?token=\*\*\*'
+                    r' HTTP/1\.1" 200 \d+ \d+\.\d{3}s$', lines[0]), lines[0]
+    assert re.match(stamp + r'127\.0\.0\.1:\d+ "GET /nope HTTP/1\.1" 404 ',
+                    lines[1]), lines[1]
+    ws = [l for l in lines if " ws /echo " in l]
+    assert ws and re.search(r" close=1000 in=2 out=2$", ws[0]), lines
+    # The main log no longer carries access lines.
+    assert "access: " not in d.log_text()
+    assert "secret" not in path.read_text()
+
+
+def test_access_log_json_file(wsd, static_root, tmp_path):
+    path = tmp_path / "access.json"
+    d = wsd(log_config(static_root, path, "json"))
+    assert helpers.http_get(d.port, "/index.html").status == 200
+    echo_session(d.port)
+    # A target with a quote, a backslash and a control character.
+    c = Conn(d.port)
+    c.send(b'GET /x%22y\\z?a="b" HTTP/1.1\r\nHost: x\r\n\r\n')
+    assert read_response(c).status in (400, 404)
+    c.close()
+    lines = wait_lines(path, 3)
+    recs = [json.loads(l) for l in lines]
+    http = recs[0]
+    assert http["type"] == "http"
+    assert http["method"] == "GET" and http["target"] == "/index.html"
+    assert http["status"] == 200 and http["http"] == "1.1"
+    assert http["bytes"] > 0 and http["duration"] >= 0
+    assert re.match(r"\d{4}-\d\d-\d\dT.*Z$", http["time"])
+    assert re.match(r"127\.0\.0\.1:\d+$", http["client"])
+    ws = [r for r in recs if r["type"] == "ws"][0]
+    assert ws["path"] == "/echo" and ws["close"] == 1000
+    assert ws["bytes_in"] == 2 and ws["bytes_out"] == 2
+    odd = [r for r in recs if r.get("target", "").startswith("/x")]
+    assert odd and odd[0]["target"] == '/x%22y\\z?a="b"', recs
+
+
+def test_access_log_reopen_on_sigusr1(wsd, static_root, tmp_path):
+    """logrotate's way: rename the file, SIGUSR1, the next lines go to a
+    new file under the old name."""
+    path = tmp_path / "access.log"
+    rotated = tmp_path / "access.log.1"
+    d = wsd(log_config(static_root, path))
+    assert helpers.http_get(d.port, "/index.html?n=1").status == 200
+    wait_lines(path, 1)
+    os.rename(path, rotated)
+    # Until the signal, lines follow the renamed file.
+    assert helpers.http_get(d.port, "/index.html?n=2").status == 200
+    assert len(wait_lines(rotated, 2)) == 2
+    mark = d.log_mark()
+    d.kill(signal.SIGUSR1)
+    d.wait_log(r"SIGUSR1: log files reopened", start=mark)
+    assert helpers.http_get(d.port, "/index.html?n=3").status == 200
+    lines = wait_lines(path, 1)
+    assert len(lines) == 1 and "?n=3 " in lines[0], lines
+    assert "?n=3" not in rotated.read_text()
+    assert oct(path.stat().st_mode & 0o777) == oct(0o640)
+
+
+def test_access_log_full_disk(wsd, static_root):
+    """/dev/full: every write fails with ENOSPC; the lines are dropped and
+    counted, the main log says so once, and serving goes on."""
+    d = wsd(log_config(static_root, "/dev/full"))
+    for i in range(20):
+        assert helpers.http_get(d.port, "/index.html").status == 200
+    n = dropped(d.port)
+    assert n >= 20, n
+    d.wait_log(r"access log /dev/full: \d+ lines dropped \(No space left "
+               r"on device\)")
+    # At most one note a minute.
+    assert len(re.findall(r"lines dropped", d.log_text())) == 1
+    echo_session(d.port)
+    assert dropped(d.port) > n
+
+
+def test_access_log_fifo_nobody_reads(wsd, static_root, tmp_path):
+    """A FIFO whose reader never reads: the pipe fills, then the bounded
+    queue; later lines are dropped while every request is still answered
+    at once."""
+    fifo = tmp_path / "access.fifo"
+    os.mkfifo(fifo)
+    # Opened for reading (so that the daemon's open succeeds), never read.
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        try:
+            fcntl.fcntl(rfd, F_SETPIPE_SZ, 4096)
+        except OSError:
+            pass
+        d = wsd(log_config(static_root, fifo))
+        # Lines of about 4 KiB: a few hundred of them pass the 256 KiB
+        # queue; each response still comes at once.
+        target = "/nope?" + "x" * 3800
+        c = Conn(d.port)
+        try:
+            for i in range(120):
+                c.send(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                        % target).encode())
+                t0 = time.monotonic()
+                assert read_response(c).status == 404
+                assert time.monotonic() - t0 < 5
+        finally:
+            c.close()
+        assert dropped(d.port) > 0
+        d.wait_log(r"access log .*access\.fifo: \d+ lines dropped")
+        echo_session(d.port)
+        assert d.alive()
+    finally:
+        os.close(rfd)
+
+
+def test_access_log_config_errors(tmp_path):
+    bad = tmp_path / "wsd.ini"
+    bad.write_text("[server]\naccess_log = %s/missing/a.log\n"
+                   "log_format = yaml\n" % tmp_path)
+    rc, out = helpers.run_wsd(["-t", "-c", str(bad)])
+    assert rc == 1
+    assert '%s:2: access_log "%s/missing/a.log": %s/missing: No such file' % (
+        bad, tmp_path, tmp_path) in out
+    assert '%s:3: log_format: invalid format (text|json) "yaml"' % bad in out
