@@ -7,8 +7,13 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import signal
+import subprocess
 import time
+from pathlib import Path
+
+import pytest
 
 import helpers
 from helpers import OP_TEXT, Conn, frame, read_message, read_response
@@ -123,6 +128,42 @@ def test_access_log_reopen_on_sigusr1(wsd, static_root, tmp_path):
     assert len(lines) == 1 and "?n=3 " in lines[0], lines
     assert "?n=3" not in rotated.read_text()
     assert oct(path.stat().st_mode & 0o777) == oct(0o640)
+
+
+def test_logrotate_snippet(wsd, static_root, srcdir, tmp_path):
+    """The installed snippet, run by logrotate itself on a copy that points
+    at this test's directory and signals this daemon: the old lines stay
+    in access.log.1, new ones go to a new access.log."""
+    logrotate = shutil.which("logrotate") or "/usr/sbin/logrotate"
+    if not os.path.exists(logrotate):
+        pytest.skip("logrotate is not installed (tests/lib/deps.sh)")
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o755)
+    path = logs / "access.log"
+    d = wsd(log_config(static_root, path))
+    assert helpers.http_get(d.port, "/index.html?n=1").status == 200
+    wait_lines(path, 1)
+    snippet = (Path(srcdir) / "etc" / "logrotate.d" / "wsd").read_text()
+    assert "/var/log/wsd/*.log {" in snippet
+    snippet = snippet.replace("/var/log/wsd/", str(logs) + "/")
+    snippet = re.sub(r"(?s)postrotate\n.*?endscript",
+                     "postrotate\n\t\tkill -USR1 %d\n\tendscript" % d.pid,
+                     snippet)
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text(snippet)
+    os.chmod(conf, 0o644)
+    mark = d.log_mark()
+    p = subprocess.run([logrotate, "-f", "-s", str(tmp_path / "state"),
+                        str(conf)], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    d.wait_log(r"SIGUSR1: log files reopened", start=mark)
+    rotated = logs / "access.log.1"
+    assert "?n=1 " in rotated.read_text()
+    assert helpers.http_get(d.port, "/index.html?n=2").status == 200
+    lines = wait_lines(path, 1)
+    assert len(lines) == 1 and "?n=2 " in lines[0], lines
+    assert "?n=2" not in rotated.read_text()
 
 
 def test_access_log_full_disk(wsd, static_root):

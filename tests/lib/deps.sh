@@ -7,6 +7,8 @@ wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
 	libinih-dev libjansson-dev check zlib1g-dev"
 wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
 	openssl mandoc chromium fonts-dejavu-core systemd man-db util-linux"
+# The logrotate snippet is tested with logrotate itself.
+wsd_test_pkgs="$wsd_test_pkgs logrotate"
 
 wsd_deps() {
 	pkgs=$wsd_build_pkgs
