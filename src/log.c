@@ -491,6 +491,15 @@ log_access_configure(int on, const char *file, int format,
 	return 0;
 }
 
+/* Gives a created access log file to the unprivileged user. */
+int
+log_access_chown(uid_t uid, gid_t gid)
+{
+	if (log_access_file == NULL)
+		return 0;
+	return logfile_chown(log_access_file, uid, gid);
+}
+
 /* SIGUSR1: the access log file again, after a rename. */
 int
 log_access_reopen(char **cause)

@@ -2,6 +2,8 @@
 #ifndef WSD_LOG_H
 #define WSD_LOG_H
 
+#include <sys/types.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,6 +136,11 @@ size_t	log_access_format(char *out, size_t size, int format,
  */
 int	log_access_configure(int on, const char *file, int format,
 	    struct event_base *base, char **cause);
+/*
+ * Gives the access log file, if wsd created it, to the user privileges
+ * are dropped to, so that it can open it again after a rotation.
+ */
+int	log_access_chown(uid_t uid, gid_t gid);
 /* SIGUSR1: opens the access log file again; 0 when there is none. */
 int	log_access_reopen(char **cause);
 /* Writes one access line, when access lines are on. */

@@ -23,6 +23,7 @@ struct logfile {
 	struct event	*wev;		/* armed while the queue holds bytes */
 	char		*queue;		/* LOGFILE_QUEUE_MAX + one line */
 	size_t		 qlen;
+	int		 created;	/* the last open made the file */
 	uint64_t	 unreported;	/* dropped since the last note */
 	time_t		 noted;		/* when the last note went out */
 };
@@ -44,15 +45,26 @@ logfile_cause(char **cause, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Opens the file for appending without ever blocking on it. */
+/*
+ * Opens the file for appending without ever blocking on it; *created
+ * says whether this open made it.
+ */
 static int
-logfile_fd(const char *path, char **cause)
+logfile_fd(const char *path, int *created, char **cause)
 {
-	int	fd;
-
 	/* A FIFO without a reader: ENXIO rather than a hang. */
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK |
-	    O_CLOEXEC | O_NOCTTY, 0640)) == -1)
+	const int	flags = O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC |
+			    O_NOCTTY;
+	int		fd;
+
+	*created = 0;
+	if ((fd = open(path, flags)) == -1 && errno == ENOENT) {
+		if ((fd = open(path, flags | O_CREAT | O_EXCL, 0640)) != -1)
+			*created = 1;
+		else if (errno == EEXIST)
+			fd = open(path, flags);
+	}
+	if (fd == -1)
 		logfile_cause(cause, "%s", strerror(errno));
 	return fd;
 }
@@ -82,7 +94,7 @@ logfile_open(const char *path, struct event_base *base, char **cause)
 	    (lf->path = strdup(path)) == NULL)
 		fatal("%s", __func__);
 	lf->base = base;
-	if ((lf->fd = logfile_fd(path, cause)) == -1 ||
+	if ((lf->fd = logfile_fd(path, &lf->created, cause)) == -1 ||
 	    logfile_event(lf) == -1) {
 		if (*cause == NULL)
 			logfile_cause(cause, "cannot make its event");
@@ -216,11 +228,12 @@ logfile_write(struct logfile *lf, const char *s, size_t len)
 int
 logfile_reopen(struct logfile *lf, char **cause)
 {
-	int	fd, old = lf->fd;
+	int	fd, old = lf->fd, created;
 
 	*cause = NULL;
-	if ((fd = logfile_fd(lf->path, cause)) == -1)
+	if ((fd = logfile_fd(lf->path, &created, cause)) == -1)
 		return -1;
+	lf->created = created;
 	lf->fd = fd;
 	if (logfile_event(lf) == -1) {
 		logfile_cause(cause, "cannot make its event");
@@ -233,6 +246,15 @@ logfile_reopen(struct logfile *lf, char **cause)
 	if (lf->qlen > 0)
 		event_add(lf->wev, NULL);
 	return 0;
+}
+
+/* Gives a file the open made to the user that will write to it. */
+int
+logfile_chown(struct logfile *lf, uid_t uid, gid_t gid)
+{
+	if (!lf->created)
+		return 0;
+	return fchown(lf->fd, uid, gid);
 }
 
 /* Last chance for the queue, then the file goes. */

@@ -2,6 +2,8 @@
 #ifndef WSD_LOGFILE_H
 #define WSD_LOGFILE_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +31,11 @@ struct logfile	*logfile_open(const char *path, struct event_base *base,
  * comes back with *cause (caller frees).
  */
 int		 logfile_reopen(struct logfile *lf, char **cause);
+/*
+ * Before privileges are dropped: a file that the open created (as root)
+ * goes to the user that will reopen it after a rotation. -1 with errno.
+ */
+int		 logfile_chown(struct logfile *lf, uid_t uid, gid_t gid);
 /* Tries once to write what is queued, then closes and frees. */
 void		 logfile_free(struct logfile *lf);
 const char	*logfile_path(const struct logfile *lf);

@@ -1078,6 +1078,10 @@ server_drop_privileges(const struct wsd_config *conf)
 		}
 		gid = gr->gr_gid;
 	}
+	/* Still root: a rotated access log is reopened as the user. */
+	if (pw != NULL && log_access_chown(uid, gid) == -1)
+		log_warn("access_log %s: cannot give it to user %s",
+		    conf->access_log_file, conf->user);
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1) {
 		log_err("cannot drop privileges to gid %ld", (long)gid);
 		return -1;

@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -164,6 +165,37 @@ def test_logrotate_snippet(wsd, static_root, srcdir, tmp_path):
     lines = wait_lines(path, 1)
     assert len(lines) == 1 and "?n=2 " in lines[0], lines
     assert "?n=2" not in rotated.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become nobody")
+def test_access_log_given_to_user(wsd, static_root):
+    """Started as root with user = nobody: the file wsd creates is given to
+    nobody (the static root is not readable by nobody: 404s are logged
+    too), so that after a rotation (logrotate's create copies the old
+    file's owner) the unprivileged daemon can open the new file."""
+    logs = Path(tempfile.mkdtemp(prefix="wsd-accesslog-"))
+    try:
+        os.chmod(logs, 0o755)
+        path = logs / "access.log"
+        d = wsd(log_config(static_root, path, user="nobody",
+                           group="nogroup"))
+        d.wait_log(r"running as user nobody")
+        assert helpers.http_get(d.port, "/nope?n=1").status == 404
+        wait_lines(path, 1)
+        st = path.stat()
+        assert (st.st_uid, st.st_gid) == (65534, 65534), st
+        os.rename(path, logs / "access.log.1")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        os.fchown(fd, st.st_uid, st.st_gid)
+        os.close(fd)
+        mark = d.log_mark()
+        d.kill(signal.SIGUSR1)
+        d.wait_log(r"SIGUSR1: log files reopened", start=mark)
+        assert helpers.http_get(d.port, "/nope?n=2").status == 404
+        lines = wait_lines(path, 1)
+        assert "?n=2 " in lines[0], lines
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
 
 
 def test_access_log_full_disk(wsd, static_root):
