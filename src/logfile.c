@@ -133,11 +133,12 @@ logfile_drop(struct logfile *lf, uint64_t n, int err)
 static uint64_t
 logfile_lines(const char *s, size_t n)
 {
-	const char	*end = s + n;
+	const char	*end;
 	uint64_t	 lines = 0;
 
 	if (s == NULL)
 		return 0;
+	end = s + n;
 	while (s < end && (s = memchr(s, '\n', (size_t)(end - s))) != NULL) {
 		lines++;
 		s++;
