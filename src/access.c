@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,18 +160,6 @@ access_origin_check(const struct http_request *req, char *const *origins,
 
 /* Tokens. */
 
-/* Sets *cause to a formatted message. */
-static void LOG_PRINTF(2, 3)
-access_cause(char **cause, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-}
-
 /* SHA-256 of a token. */
 static void
 access_digest(const char *s, size_t len, unsigned char out[32])
@@ -211,12 +198,12 @@ access_tokens_parse(const char *text, size_t len, char **cause)
 				break;
 		}
 		if (c != e) {
-			access_cause(cause, "line %d: a token is printable "
+			log_cause(cause, "line %d: a token is printable "
 			    "ASCII without spaces", line);
 			goto fail;
 		}
 		if ((size_t)(e - b) > ACCESS_TOKEN_MAX) {
-			access_cause(cause, "line %d: token longer than %d "
+			log_cause(cause, "line %d: token longer than %d "
 			    "characters", line, ACCESS_TOKEN_MAX);
 			goto fail;
 		}
@@ -227,7 +214,7 @@ access_tokens_parse(const char *text, size_t len, char **cause)
 		access_digest(b, (size_t)(e - b), t->digest[t->n++]);
 	}
 	if (t->n == 0) {
-		access_cause(cause, "no token in the file");
+		log_cause(cause, "no token in the file");
 		goto fail;
 	}
 	return t;
@@ -252,21 +239,21 @@ access_file_read(const char *path, size_t *lenp, char **cause)
 	*cause = NULL;
 	/* Non-blocking: a FIFO must not hang the start-up. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		access_cause(cause, "%s", strerror(errno));
+		log_cause(cause, "%s", strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		access_cause(cause, "%s", strerror(errno));
+		log_cause(cause, "%s", strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > ACCESS_FILE_MAX) {
 		if (S_ISDIR(st.st_mode))
-			access_cause(cause, "%s", strerror(EISDIR));
+			log_cause(cause, "%s", strerror(EISDIR));
 		else if (!S_ISREG(st.st_mode))
-			access_cause(cause, "not a regular file");
+			log_cause(cause, "not a regular file");
 		else
-			access_cause(cause, "larger than %d bytes",
+			log_cause(cause, "larger than %d bytes",
 			    ACCESS_FILE_MAX);
 		close(fd);
 		return NULL;
@@ -279,7 +266,7 @@ access_file_read(const char *path, size_t *lenp, char **cause)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			access_cause(cause, "%s", strerror(errno));
+			log_cause(cause, "%s", strerror(errno));
 			close(fd);
 			OPENSSL_cleanse(buf, len);
 			free(buf);

@@ -848,16 +848,12 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 		*v = (double)n;
 		break;
 	case CFG_BOOL:
-		if (config_parse_bool(s, &b) == -1) {
-			*why = "invalid boolean (on|off|yes|no|true|false|1|0)";
-			return -1;
-		}
-		*v = b;
-		return 0;
 	case CFG_ACCESSLOG:
-		/* A file is taken by config_set(); here only on and off. */
+		/* access_log: a file is taken by config_set(), not here. */
 		if (config_parse_bool(s, &b) == -1) {
-			*why = "invalid value (on|off or a file path with a /)";
+			*why = k->type == CFG_BOOL ? "invalid boolean "
+			    "(on|off|yes|no|true|false|1|0)" : "invalid value "
+			    "(on|off or a file path with a /)";
 			return -1;
 		}
 		*v = b;

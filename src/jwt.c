@@ -1,6 +1,5 @@
 /* jwt.c -- signed tokens (RFC 7519 JWTs in the RFC 7515 compact form). */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +28,6 @@ struct jwt_key {
 	unsigned char	*secret;	/* HS256 */
 	size_t		 secret_len;
 };
-
-/* Sets *cause to a formatted message. */
-static void LOG_PRINTF(2, 3)
-jwt_cause(char **cause, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-}
 
 /* The name of an algorithm, as in a JOSE header. */
 const char *
@@ -76,19 +63,19 @@ jwt_key_pem(const char *text, size_t len, char **cause)
 
 	if (len > INT32_MAX || (bio = BIO_new_mem_buf(text, (int)len)) ==
 	    NULL) {
-		jwt_cause(cause, "cannot read the key");
+		log_cause(cause, "cannot read the key");
 		return NULL;
 	}
 	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (pkey == NULL) {
-		jwt_cause(cause, "not a PEM public key (\"-----BEGIN PUBLIC "
+		log_cause(cause, "not a PEM public key (\"-----BEGIN PUBLIC "
 		    "KEY-----\")");
 		return NULL;
 	}
 	if (EVP_PKEY_is_a(pkey, "RSA")) {
 		if (EVP_PKEY_get_bits(pkey) < JWT_RSA_BITS_MIN) {
-			jwt_cause(cause, "RSA key of %d bits: RS256 needs at "
+			log_cause(cause, "RSA key of %d bits: RS256 needs at "
 			    "least %d", EVP_PKEY_get_bits(pkey),
 			    JWT_RSA_BITS_MIN);
 			EVP_PKEY_free(pkey);
@@ -99,14 +86,14 @@ jwt_key_pem(const char *text, size_t len, char **cause)
 		if (EVP_PKEY_get_utf8_string_param(pkey,
 		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
 		    NULL) != 1 || strcmp(group, "prime256v1") != 0) {
-			jwt_cause(cause, "EC key not on P-256: ES256 needs "
+			log_cause(cause, "EC key not on P-256: ES256 needs "
 			    "prime256v1");
 			EVP_PKEY_free(pkey);
 			return NULL;
 		}
 		alg = JWT_ES256;
 	} else {
-		jwt_cause(cause, "public key neither RSA nor EC P-256");
+		log_cause(cause, "public key neither RSA nor EC P-256");
 		EVP_PKEY_free(pkey);
 		return NULL;
 	}
@@ -133,7 +120,7 @@ jwt_key_parse(const char *text, size_t len, char **cause)
 	while (len > 0 && isspace((unsigned char)text[len - 1]))
 		len--;
 	if (len < JWT_SECRET_MIN) {
-		jwt_cause(cause, "HS256 secret shorter than %d bytes (or not "
+		log_cause(cause, "HS256 secret shorter than %d bytes (or not "
 		    "a PEM public key)", JWT_SECRET_MIN);
 		return NULL;
 	}

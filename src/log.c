@@ -639,6 +639,18 @@ log_limit_flush(struct log_limit *l)
 	log_limit_init(l, l->who);
 }
 
+/* Formats an error for the caller. */
+void
+log_cause(char **cause, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) == -1)
+		*cause = NULL;
+	va_end(ap);
+}
+
 /* Logs with strerror(errno) and exits 1. */
 void
 fatal(const char *fmt, ...)

@@ -189,6 +189,12 @@ void	log_limited(struct log_limit *l, const char *kind, int level,
 /* Reports every held-back count and empties l (the holder goes). */
 void	log_limit_flush(struct log_limit *l);
 
+/*
+ * Sets *cause to a formatted message for the caller to print and free
+ * (the tmux way of returning errors); NULL when out of memory.
+ */
+void	log_cause(char **cause, const char *fmt, ...) LOG_PRINTF(2, 3);
+
 /* Start-up failures and broken invariants only: log and exit(1). */
 void	fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 void	fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,18 +32,6 @@ static uint64_t	logfile_ndropped;
 
 static void	logfile_write_cb(evutil_socket_t, short, void *);
 
-/* Sets *cause to a formatted message. */
-static void LOG_PRINTF(2, 3)
-logfile_cause(char **cause, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-}
-
 /*
  * Opens the file for appending without ever blocking on it; *created
  * says whether this open made it.
@@ -65,7 +52,7 @@ logfile_fd(const char *path, int *created, char **cause)
 			fd = open(path, flags);
 	}
 	if (fd == -1)
-		logfile_cause(cause, "%s", strerror(errno));
+		log_cause(cause, "%s", strerror(errno));
 	return fd;
 }
 
@@ -97,7 +84,7 @@ logfile_open(const char *path, struct event_base *base, char **cause)
 	if ((lf->fd = logfile_fd(path, &lf->created, cause)) == -1 ||
 	    logfile_event(lf) == -1) {
 		if (*cause == NULL)
-			logfile_cause(cause, "cannot make its event");
+			log_cause(cause, "cannot make its event");
 		logfile_free(lf);
 		return NULL;
 	}
@@ -237,7 +224,7 @@ logfile_reopen(struct logfile *lf, char **cause)
 	lf->created = created;
 	lf->fd = fd;
 	if (logfile_event(lf) == -1) {
-		logfile_cause(cause, "cannot make its event");
+		log_cause(cause, "cannot make its event");
 		close(fd);
 		lf->fd = old;
 		logfile_event(lf);
