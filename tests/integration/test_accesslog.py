@@ -258,3 +258,29 @@ def test_access_log_config_errors(tmp_path):
     assert '%s:2: access_log "%s/missing/a.log": %s/missing: No such file' % (
         bad, tmp_path, tmp_path) in out
     assert '%s:3: log_format: invalid format (text|json) "yaml"' % bad in out
+
+
+def test_access_log_follows_reload(wsd, static_root, tmp_path):
+    """SIGHUP applies access_log and log_format: a new file is opened, the
+    old one gets no more lines; back to on, lines go to the main log."""
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    conf = tmp_path / "reload.ini"
+    conf.write_text(log_config(static_root, first))
+    d = wsd(config_file=conf, config_text=conf.read_text())
+    assert helpers.http_get(d.port, "/index.html?n=1").status == 200
+    wait_lines(first, 1)
+    for text, path in ((log_config(static_root, second, "json"), second),
+                       (log_config(static_root, "on"), None)):
+        conf.write_text(text)
+        mark = d.log_mark()
+        d.kill(signal.SIGHUP)
+        d.wait_log(r"SIGHUP: configuration reloaded", start=mark)
+        assert helpers.http_get(d.port, "/index.html?n=2").status == 200
+        if path is not None:
+            assert json.loads(wait_lines(path, 1)[0])["target"] == \
+                "/index.html?n=2"
+        else:
+            d.wait_log(r'access: 127\.0\.0\.1:\d+ "GET /index\.html\?n=2 ',
+                       start=mark)
+    assert len(first.read_text().splitlines()) == 1
+    assert len(second.read_text().splitlines()) == 1
