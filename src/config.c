@@ -1730,9 +1730,9 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 		k = config_key_find("auth_jwt_key_file");
 		if ((r->jwt_key = access_jwt_key_load(r->auth_jwt_key_file,
 		    &cause)) == NULL) {
-			config_error(p, st->seen[k - cfg_all], "auth_jwt_key_file"
-			    " \"%s\": %s", r->auth_jwt_key_file,
-			    cause ? cause : "?");
+			config_error(p, st->seen[k - cfg_all],
+			    "auth_jwt_key_file \"%s\": %s",
+			    r->auth_jwt_key_file, cause ? cause : "?");
 			free(cause);
 		}
 	}

@@ -357,8 +357,9 @@ conn_access(struct conn *c, const struct http_request *req, int upgrade,
 		return 0;
 	if (r->jwt_key != NULL) {
 		gettimeofday(&now, NULL);
-		if ((*claims = access_jwt_check(r->jwt_key, req, (double)now.tv_sec +
-		    now.tv_usec / 1e6, r->jwt_leeway, &why)) != NULL)
+		*claims = access_jwt_check(r->jwt_key, req, (double)now.tv_sec +
+		    now.tv_usec / 1e6, r->jwt_leeway, &why);
+		if (*claims != NULL)
 			return 0;
 	}
 	/* The token itself is never logged. */
