@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "access.h"
 #include "config.h"
 #include "http.h"
+#include "jwt.h"
 #include "log.h"
 
 /* A token file larger than this is refused: it is not a token list. */
@@ -160,18 +160,6 @@ access_origin_check(const struct http_request *req, char *const *origins,
 
 /* Tokens. */
 
-/* Sets *cause to a formatted message. */
-static void LOG_PRINTF(2, 3)
-access_cause(char **cause, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) == -1)
-		*cause = NULL;
-	va_end(ap);
-}
-
 /* SHA-256 of a token. */
 static void
 access_digest(const char *s, size_t len, unsigned char out[32])
@@ -210,12 +198,12 @@ access_tokens_parse(const char *text, size_t len, char **cause)
 				break;
 		}
 		if (c != e) {
-			access_cause(cause, "line %d: a token is printable "
+			log_cause(cause, "line %d: a token is printable "
 			    "ASCII without spaces", line);
 			goto fail;
 		}
 		if ((size_t)(e - b) > ACCESS_TOKEN_MAX) {
-			access_cause(cause, "line %d: token longer than %d "
+			log_cause(cause, "line %d: token longer than %d "
 			    "characters", line, ACCESS_TOKEN_MAX);
 			goto fail;
 		}
@@ -226,7 +214,7 @@ access_tokens_parse(const char *text, size_t len, char **cause)
 		access_digest(b, (size_t)(e - b), t->digest[t->n++]);
 	}
 	if (t->n == 0) {
-		access_cause(cause, "no token in the file");
+		log_cause(cause, "no token in the file");
 		goto fail;
 	}
 	return t;
@@ -235,11 +223,13 @@ fail:
 	return NULL;
 }
 
-/* Reads and parses a token file. */
-struct access_tokens *
-access_tokens_load(const char *path, char **cause)
+/*
+ * Reads a small regular file whole into a NUL-terminated buffer (caller
+ * frees, after OPENSSL_cleanse if it holds secrets); NULL with *cause.
+ */
+static char *
+access_file_read(const char *path, size_t *lenp, char **cause)
 {
-	struct access_tokens *t;
 	struct stat	 st;
 	char		*buf;
 	size_t		 len = 0;
@@ -249,21 +239,21 @@ access_tokens_load(const char *path, char **cause)
 	*cause = NULL;
 	/* Non-blocking: a FIFO must not hang the start-up. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		access_cause(cause, "%s", strerror(errno));
+		log_cause(cause, "%s", strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
-		access_cause(cause, "%s", strerror(errno));
+		log_cause(cause, "%s", strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > ACCESS_FILE_MAX) {
 		if (S_ISDIR(st.st_mode))
-			access_cause(cause, "%s", strerror(EISDIR));
+			log_cause(cause, "%s", strerror(EISDIR));
 		else if (!S_ISREG(st.st_mode))
-			access_cause(cause, "not a regular file");
+			log_cause(cause, "not a regular file");
 		else
-			access_cause(cause, "larger than %d bytes",
+			log_cause(cause, "larger than %d bytes",
 			    ACCESS_FILE_MAX);
 		close(fd);
 		return NULL;
@@ -276,8 +266,9 @@ access_tokens_load(const char *path, char **cause)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			access_cause(cause, "%s", strerror(errno));
+			log_cause(cause, "%s", strerror(errno));
 			close(fd);
+			OPENSSL_cleanse(buf, len);
 			free(buf);
 			return NULL;
 		}
@@ -286,11 +277,42 @@ access_tokens_load(const char *path, char **cause)
 		len += (size_t)n;
 	}
 	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/* Reads and parses a token file. */
+struct access_tokens *
+access_tokens_load(const char *path, char **cause)
+{
+	struct access_tokens *t;
+	char		*buf;
+	size_t		 len;
+
+	if ((buf = access_file_read(path, &len, cause)) == NULL)
+		return NULL;
 	t = access_tokens_parse(buf, len, cause);
 	/* The plain tokens do not stay in memory. */
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	return t;
+}
+
+/* Reads and parses a JWT key file. */
+struct jwt_key *
+access_jwt_key_load(const char *path, char **cause)
+{
+	struct jwt_key	*key;
+	char		*buf;
+	size_t		 len;
+
+	if ((buf = access_file_read(path, &len, cause)) == NULL)
+		return NULL;
+	key = jwt_key_parse(buf, len, cause);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return key;
 }
 
 /* Frees a token list. */
@@ -321,55 +343,20 @@ access_token_match(const struct access_tokens *t, const char *s, size_t len)
 }
 
 /*
- * Calls cb(arg, value, len) for the value of every "token" parameter of
- * a query string (name compared as sent, before decoding).
+ * Calls cb(arg, token, len) for every token a request carries: each
+ * "Authorization: Bearer TOKEN" header, then each "token" query parameter
+ * (name compared as sent, value percent-decoded). Values too long to
+ * decode are skipped.
  */
 static void
-access_query_tokens(const char *q, size_t len,
+access_candidates(const struct http_request *req,
     void (*cb)(void *, const char *, size_t), void *arg)
 {
-	const char	*p = q, *end = q + len, *amp, *eq;
-
-	for (; p < end; p = amp + 1) {
-		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
-			amp = end;
-		eq = memchr(p, '=', (size_t)(amp - p));
-		if (eq != NULL && eq - p == 5 && strncmp(p, "token", 5) == 0)
-			cb(arg, eq + 1, (size_t)(amp - eq - 1));
-		if (amp == end)
-			break;
-	}
-}
-
-struct access_check {
-	const struct access_tokens *t;
-	int		 ok;
-};
-
-/* Checks one "token" query parameter. */
-static void
-access_query_cb(void *arg, const char *value, size_t len)
-{
-	struct access_check *ck = arg;
-	char		 buf[ACCESS_TOKEN_MAX];
+	const struct http_header *h = NULL;
+	const char	*v, *end, *p, *amp, *eq;
+	char		 buf[JWT_TOKEN_MAX];
 	int		 n;
 
-	if ((n = http_pct_decode(value, len, buf, sizeof(buf))) > 0)
-		ck->ok |= access_token_match(ck->t, buf, (size_t)n);
-	OPENSSL_cleanse(buf, sizeof(buf));
-}
-
-/* Whether the request carries one of the tokens. */
-int
-access_token_check(const struct access_tokens *t,
-    const struct http_request *req)
-{
-	const struct http_header *h = NULL;
-	struct access_check ck = { t, 0 };
-	const char	*v, *end;
-
-	if (t == NULL)
-		return 0;
 	while ((h = http_header_next(req, "Authorization", h)) != NULL) {
 		/* RFC 6750 2.1: "Bearer" 1*SP b64token; scheme any case. */
 		v = h->value;
@@ -381,12 +368,87 @@ access_token_check(const struct access_tokens *t,
 			;
 		if (memchr(v, ' ', (size_t)(end - v)) != NULL)
 			continue;
-		ck.ok |= access_token_match(t, v, (size_t)(end - v));
+		cb(arg, v, (size_t)(end - v));
 	}
-	if (req->query != NULL)
-		access_query_tokens(req->query, req->query_len,
-		    access_query_cb, &ck);
+	if (req->query == NULL)
+		return;
+	end = req->query + req->query_len;
+	for (p = req->query; p < end; p = amp + 1) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if (eq != NULL && eq - p == 5 && strncmp(p, "token", 5) == 0 &&
+		    (n = http_pct_decode(eq + 1, (size_t)(amp - eq - 1), buf,
+		    sizeof(buf))) > 0) {
+			cb(arg, buf, (size_t)n);
+			OPENSSL_cleanse(buf, (size_t)n);
+		}
+		if (amp == end)
+			break;
+	}
+}
+
+struct access_check {
+	const struct access_tokens *t;
+	int		 ok;
+};
+
+/* Checks one candidate against the token list. */
+static void
+access_token_cb(void *arg, const char *value, size_t len)
+{
+	struct access_check *ck = arg;
+
+	ck->ok |= access_token_match(ck->t, value, len);
+}
+
+/* Whether the request carries one of the tokens. */
+int
+access_token_check(const struct access_tokens *t,
+    const struct http_request *req)
+{
+	struct access_check ck = { t, 0 };
+
+	if (t == NULL)
+		return 0;
+	access_candidates(req, access_token_cb, &ck);
 	return ck.ok;
+}
+
+struct access_jwt {
+	const struct jwt_key *key;
+	double		 now;
+	double		 leeway;
+	struct jwt_claims *claims;	/* the first valid token's */
+	const char	*why;		/* the first refusal's */
+};
+
+/* Verifies one candidate unless a valid token came already. */
+static void
+access_jwt_cb(void *arg, const char *value, size_t len)
+{
+	struct access_jwt *aj = arg;
+	const char	*why;
+
+	if (aj->claims != NULL)
+		return;
+	if (jwt_verify(aj->key, value, len, aj->now, aj->leeway, &aj->claims,
+	    &why) == -1 && aj->why == NULL)
+		aj->why = why;
+}
+
+/* The claims of the first valid JWT a request carries. */
+struct jwt_claims *
+access_jwt_check(const struct jwt_key *key, const struct http_request *req,
+    double now, double leeway, const char **why)
+{
+	struct access_jwt aj = { key, now, leeway, NULL, NULL };
+
+	if (key != NULL)
+		access_candidates(req, access_jwt_cb, &aj);
+	*why = aj.claims != NULL ? NULL : aj.why != NULL ? aj.why :
+	    "missing token";
+	return aj.claims;
 }
 
 /* Copies a request target with token values replaced by "***". */

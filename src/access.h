@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 struct http_request;
+struct jwt_claims;
+struct jwt_key;
 struct wsd_config;
 
 /* Longest serialised origin we keep or compare, NUL included. */
@@ -63,6 +65,20 @@ void	access_tokens_free(struct access_tokens *t);
  */
 int	access_token_check(const struct access_tokens *t,
 	    const struct http_request *req);
+
+/* Reads and parses a JWT key file (jwt_key_parse); NULL with *cause. */
+struct jwt_key *access_jwt_key_load(const char *path, char **cause);
+
+/*
+ * The claims of the first valid JWT (jwt_verify with key at wall-clock
+ * time now, leeway seconds) that the request carries where tokens go:
+ * "Authorization: Bearer" or a "token" query parameter. NULL with *why
+ * ("missing token", "token expired", ...: a refusal's reason, from the
+ * first candidate) when none is valid. Pure.
+ */
+struct jwt_claims *access_jwt_check(const struct jwt_key *key,
+	    const struct http_request *req, double now, double leeway,
+	    const char **why);
 
 /*
  * Copies a request target into out (NUL-terminated, cut to outcap) with

@@ -7,6 +7,7 @@
 
 struct config_key;
 struct conn;
+struct jwt_claims;
 struct hub;
 struct app_route;
 struct app_timer;
@@ -272,6 +273,11 @@ void	*conn_app_data(struct conn *c);
 void	 conn_set_app_data(struct conn *c, void *data);
 /* The route this connection came in on. */
 struct app_route *conn_app_route(struct conn *c);
+/*
+ * The verified claims of the JWT the WebSocket came with (a route with
+ * auth_jwt_key_file), for jwt_allows_channel(); NULL: no token.
+ */
+const struct jwt_claims *conn_jwt_claims(const struct conn *c);
 /* Joins the route's hub; the core leaves it when the connection ends. */
 void	 conn_join_hub(struct conn *c);
 /* Peer address for log lines ("127.0.0.1:5555"). */

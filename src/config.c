@@ -25,6 +25,7 @@
 #include "cidr.h"
 #include "config.h"
 #include "http.h"
+#include "jwt.h"
 #include "log.h"
 
 #define CFG_KIB		1024.0
@@ -65,6 +66,8 @@ enum cfg_type {
 	CFG_DOTFILES,		/* int, 1: allow, 0: deny */
 	CFG_COMPRESSION,	/* int, enum wsd_compression */
 	CFG_HOSTS,		/* struct wsd_strlist of host names; repeats */
+	CFG_ACCESSLOG,		/* int on|off, or a file: access_log_file */
+	CFG_LOGFORMAT,		/* int, enum log_format */
 };
 
 /*
@@ -97,8 +100,10 @@ static const struct cfg_key cfg_keys[] = {
 	    "127.0.0.1:8080", 0, 0 },
 	{ CFG_SERVER, "log_level", CFG_LOGLEVEL, 0, 0,
 	    "info", 0, CFG_C(log_level) },
-	{ CFG_SERVER, "access_log", CFG_BOOL, 0, 1,
+	{ CFG_SERVER, "access_log", CFG_ACCESSLOG, 0, 1,
 	    "on", 0, CFG_C(access_log) },
+	{ CFG_SERVER, "log_format", CFG_LOGFORMAT, 0, 0,
+	    "text", 0, CFG_C(log_format) },
 	{ CFG_SERVER, "max_connections", CFG_UINT, 1, 1000000,
 	    "10000", 0, CFG_C(max_connections) },
 	{ CFG_SERVER, "max_header_size", CFG_SIZE, CFG_KIB, CFG_MIB,
@@ -182,6 +187,13 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_R(publish_allow) },
 	{ CFG_ROUTE, "publish_token_file", CFG_FILE, 0, 0,
 	    NULL, 0, CFG_R(publish_token_file) },
+	/* Signed tokens (jwt.c); see config_access_finish(). */
+	{ CFG_ROUTE, "auth_jwt_key_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_R(auth_jwt_key_file) },
+	{ CFG_ROUTE, "jwt_leeway", CFG_DURATION, 0, 3600,
+	    "30s", 0, CFG_R(jwt_leeway) },
+	{ CFG_ROUTE, "jwt_expire_close", CFG_BOOL, 0, 1,
+	    "off", 0, CFG_R(jwt_expire_close) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 /* The names of a [tls NAME...] header, checked like a host value. */
@@ -785,6 +797,8 @@ config_store(const struct cfg_key *k, void *base, double v)
 		*(unsigned *)(void *)field = (unsigned)v;
 		break;
 	case CFG_BOOL:
+	case CFG_ACCESSLOG:
+	case CFG_LOGFORMAT:
 	case CFG_LOGLEVEL:
 	case CFG_WORD:
 	case CFG_TLSVER:
@@ -861,8 +875,19 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 		*v = (double)n;
 		break;
 	case CFG_BOOL:
+	case CFG_ACCESSLOG:
+		/* access_log: a file is taken by config_set(), not here. */
 		if (config_parse_bool(s, &b) == -1) {
-			*why = "invalid boolean (on|off|yes|no|true|false|1|0)";
+			*why = k->type == CFG_BOOL ? "invalid boolean "
+			    "(on|off|yes|no|true|false|1|0)" : "invalid value "
+			    "(on|off or a file path with a /)";
+			return -1;
+		}
+		*v = b;
+		return 0;
+	case CFG_LOGFORMAT:
+		if ((b = log_format_parse(s)) == -1) {
+			*why = "invalid format (text|json)";
 			return -1;
 		}
 		*v = b;
@@ -1174,6 +1199,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	char		 lo[32], hi[32], word[64], **field;
 	void		*base;
 	double		 v;
+	int		 b;
 
 	if (p->in == CFG_IN_ROUTE) {
 		r = &p->conf->routes[p->route];
@@ -1212,6 +1238,17 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		if ((*field = config_file_path(p, k, value)) == NULL)
 			return -1;
 		return 0;
+	case CFG_ACCESSLOG:
+		/* on|off as a boolean; a path names a file of its own. */
+		if (config_parse_bool(value, &b) == -1 &&
+		    strchr(value, '/') != NULL) {
+			p->conf->access_log = 1;
+			if ((p->conf->access_log_file = config_file_path(p, k,
+			    value)) == NULL)
+				return -1;
+			return 0;
+		}
+		break;
 	case CFG_STRING:
 		field = (char **)(void *)((char *)base + k->off);
 		if (k->sect == CFG_APPKEY && cfg_src[k - cfg_all]->parse !=
@@ -1852,8 +1889,13 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 {
 	static const char *const ws_only[] = {
 		"origins", "require_origin", "subprotocols",
+		"jwt_expire_close",
+	};
+	static const char *const jwt_only[] = {
+		"jwt_leeway", "jwt_expire_close",
 	};
 	const struct cfg_key *k;
+	char		*cause;
 	size_t		 i;
 
 	for (i = 0; i < sizeof(ws_only) / sizeof(ws_only[0]); i++) {
@@ -1861,6 +1903,22 @@ config_access_finish(struct cfg_parse *p, struct wsd_route *r,
 		if (st->kind == CFG_ROUTE_STATIC && st->seen[k - cfg_all])
 			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
 			    "is only for WebSocket app routes", k->name);
+	}
+	for (i = 0; i < sizeof(jwt_only) / sizeof(jwt_only[0]); i++) {
+		k = config_key_find(jwt_only[i]);
+		if (r->auth_jwt_key_file == NULL && st->seen[k - cfg_all])
+			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
+			    "needs auth_jwt_key_file on the route", k->name);
+	}
+	if (r->auth_jwt_key_file != NULL) {
+		k = config_key_find("auth_jwt_key_file");
+		if ((r->jwt_key = access_jwt_key_load(r->auth_jwt_key_file,
+		    &cause)) == NULL) {
+			config_error(p, st->seen[k - cfg_all],
+			    "auth_jwt_key_file \"%s\": %s",
+			    r->auth_jwt_key_file, cause ? cause : "?");
+			free(cause);
+		}
 	}
 	r->tokens = config_tokens(p, st, "auth_token_file",
 	    r->auth_token_file);
@@ -1889,6 +1947,32 @@ config_publish_finish(struct cfg_parse *p, struct wsd_route *r,
 	}
 	r->publish_tokens = config_tokens(p, st, "publish_token_file",
 	    r->publish_token_file);
+}
+
+/*
+ * The access log file is opened at start-up (log.c); -t can at least
+ * tell that its directory is missing.
+ */
+static void
+config_finish_access_log(struct cfg_parse *p)
+{
+	const struct cfg_key *k = config_key_find("access_log");
+	struct stat	 st;
+	char		*dir, *slash;
+
+	if (p->conf->access_log_file == NULL || k == NULL)
+		return;
+	dir = config_xstrdup(p->conf->access_log_file);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
+		config_error(p, p->server_seen[k - cfg_all], "access_log "
+		    "\"%s\": %s: %s", p->conf->access_log_file, dir,
+		    strerror(stat(dir, &st) == -1 ? errno : ENOTDIR));
+	free(dir);
 }
 
 /* Frees the words of a list value. */
@@ -2053,6 +2137,7 @@ config_finish(struct cfg_parse *p)
 
 	config_finish_tls(p);
 	config_finish_hosts(p);
+	config_finish_access_log(p);
 	for (i = 0; i < conf->nlistens; i++)
 		if (conf->listens[i].proxy_protocol &&
 		    conf->trusted_proxies.n == 0)
@@ -2277,6 +2362,8 @@ config_free(struct wsd_config *conf)
 		config_list_free(&conf->routes[i].subprotocols);
 		free(conf->routes[i].auth_token_file);
 		access_tokens_free(conf->routes[i].tokens);
+		free(conf->routes[i].auth_jwt_key_file);
+		jwt_key_free(conf->routes[i].jwt_key);
 		cidr_list_free(&conf->routes[i].allow);
 		config_list_free(&conf->routes[i].hosts);
 		cidr_list_free(&conf->routes[i].publish_allow);
@@ -2300,6 +2387,7 @@ config_free(struct wsd_config *conf)
 	free(conf->user);
 	free(conf->group);
 	free(conf->pid_file);
+	free(conf->access_log_file);
 	free(conf->file);
 	free(conf);
 }

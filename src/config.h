@@ -10,6 +10,7 @@
 
 struct app;
 struct access_tokens;
+struct jwt_key;
 
 /* Limits that a [route] may override; seconds are doubles. */
 struct wsd_limits {
@@ -85,6 +86,11 @@ struct wsd_route {
 	struct wsd_strlist subprotocols;
 	char		*auth_token_file;	/* absolute; NULL: no auth */
 	struct access_tokens *tokens;		/* re-read on SIGHUP */
+	/* Signed tokens (jwt.c): the key is re-read on SIGHUP too. */
+	char		*auth_jwt_key_file;	/* absolute; NULL: no JWT */
+	struct jwt_key	*jwt_key;
+	double		 jwt_leeway;		/* seconds, exp and nbf */
+	int		 jwt_expire_close;	/* close 1008 at exp */
 	struct cidr_list allow;			/* clients allowed; empty: all */
 	/* Virtual hosts: Host names (lowercase, "*.x"); none: any host. */
 	struct wsd_strlist hosts;
@@ -108,7 +114,9 @@ struct wsd_config {
 	struct wsd_tls	*tls_hosts;
 	size_t		 ntls_hosts;
 	int		 log_level;		/* LOG_LVL_* */
-	int		 access_log;
+	int		 access_log;		/* on: main log or file */
+	char		*access_log_file;	/* absolute; NULL: main log */
+	int		 log_format;		/* enum log_format, access */
 	unsigned	 max_connections;
 	size_t		 max_header_size;	/* request head bytes */
 	double		 handshake_timeout;

@@ -28,6 +28,7 @@ struct generation;
 struct http_parser;
 struct http_request;
 struct iplimit_entry;
+struct jwt_claims;
 struct pmd;
 struct server;
 struct ssl_st;
@@ -61,6 +62,12 @@ enum conn_state {
 /* WebSocket session state, in use from the upgrade on (c->ws). */
 struct conn_upgrade;
 
+/* A session's signed token (session.c), for routes that take one. */
+struct conn_jwt {
+	struct jwt_claims	*claims;
+	struct event		*timer;		/* jwt_expire_close: at exp */
+};
+
 struct conn_ws {
 	struct ws_parser	 parser;
 	struct evbuffer		*msg;		/* message being assembled */
@@ -74,7 +81,8 @@ struct conn_ws {
 	struct access_rate	*rate;
 	struct log_limit	*log;		/* lines the client causes;
 						 * NULL until the first */
-	struct conn_upgrade	*upg;		/* CONN_WS_PENDING only */
+	/* The token's claims and its expiry timer; NULL: no token. */
+	struct conn_jwt		*jwt;
 	uint32_t		 inf_utf8;	/* inflated text's UTF-8 state */
 	uint8_t			 ping[CONN_PING_LEN]; /* the outstanding one */
 	uint16_t		 close_code;	/* for the access log */
@@ -125,7 +133,11 @@ struct conn {
 	struct conn_slice	*out;		/* no bev: output queue */
 	struct conn_slice	*out_tail;
 	size_t			 out_held;	/* memory the queue holds */
-	struct conn_input	*in;		/* no bev: bytes left over */
+	union {
+		struct conn_input *in;		/* no bev: bytes left over */
+		/* CONN_WS_PENDING (a bev still): the held answer. */
+		struct conn_upgrade *upg;
+	};
 	TAILQ_ENTRY(conn)	 dirty;		/* output to flush this turn */
 	/* The one timer: its meaning depends on the state (conn.c). */
 	struct conn_tlist	*tlist;		/* NULL: not armed */
@@ -226,7 +238,7 @@ void	conn_sse_timer(struct conn *);
 
 /* session.c */
 int	conn_ws_upgrade(struct conn *, const struct http_request *,
-	    const char *, const char *);
+	    const char *, const char *, struct jwt_claims *);
 void	conn_ws_pending_close(struct conn *);
 void	conn_ws_read(struct conn *);
 size_t	conn_ws_input(struct conn *, uint8_t *, size_t);

@@ -1,6 +1,7 @@
 /* http_serve.c -- HTTP/1.1 on a connection: requests, responses, files. */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 #include "conn_priv.h"
 #include "generation.h"
 #include "http.h"
+#include "jwt.h"
 #include "log.h"
 #include "proxy.h"
 #include "server.h"
@@ -52,10 +54,16 @@ static void
 conn_http_log(struct conn *c, const struct http_request *req, int status,
     uint64_t bytes)
 {
+	struct log_access_rec r;
 	char	 buf[1024], *target = buf;
 	size_t	 n;
 
 	stats_http(&c->srv->stats, status);
+	memset(&r, 0, sizeof(r));
+	r.client = conn_peer(c);
+	r.status = status;
+	r.bytes = bytes;
+	r.secs = conn_elapsed(c->req_start);
 	if (req != NULL) {
 		/* Tokens in the query never reach the log. */
 		n = access_target_redact(req->target, req->target_len, buf,
@@ -63,15 +71,14 @@ conn_http_log(struct conn *c, const struct http_request *req, int status,
 		if (n >= sizeof(buf) && (target = malloc(n + 1)) != NULL)
 			access_target_redact(req->target, req->target_len,
 			    target, n + 1);
-		log_access("%s \"%.*s %s HTTP/1.%d\" %d %" PRIu64 " %.3fs",
-		    conn_peer(c), (int)req->method_len, req->method,
-		    target != NULL ? target : buf, req->minor_version,
-		    status, bytes, conn_elapsed(c->req_start));
-		if (target != buf)
-			free(target);
-	} else
-		log_access("%s \"-\" %d %" PRIu64 " %.3fs", conn_peer(c), status,
-		    bytes, conn_elapsed(c->req_start));
+		r.method = req->method;
+		r.method_len = req->method_len;
+		r.target = target != NULL ? target : buf;
+		r.minor = req->minor_version;
+	}
+	log_access(&r);
+	if (target != buf)
+		free(target);
 }
 
 /*
@@ -323,16 +330,20 @@ conn_http_static(struct conn *c, const struct http_request *req,
 
 /*
  * The route's access rules for a request: the Origin allow-list (upgrades
- * only) and the bearer token. Returns 0 when the request may go on, else
+ * only) and the tokens: with auth_token_file, auth_jwt_key_file or both,
+ * one token must pass either. Returns 0 when the request may go on, with
+ * the claims of a valid JWT in *claims (NULL: none; caller frees), else
  * answers it (403 or 401), logs why and returns -1.
  */
 static int
 conn_access(struct conn *c, const struct http_request *req, int upgrade,
-    int keepalive)
+    int keepalive, struct jwt_claims **claims)
 {
 	const struct wsd_route	*r = c->route;
-	const char		*why;
+	const char		*why = "missing or invalid token";
+	struct timeval		 now;
 
+	*claims = NULL;
 	if (upgrade && !access_origin_check(req, r->origins.v, r->origins.n,
 	    r->require_origin, &why)) {
 		log_info("%s: handshake refused: %s", conn_peer(c), why);
@@ -340,15 +351,36 @@ conn_access(struct conn *c, const struct http_request *req, int upgrade,
 		conn_http_simple(c, req, 403, NULL, why, 0);
 		return -1;
 	}
-	if (r->auth_token_file != NULL && !access_token_check(r->tokens, req)) {
-		/* The token itself is never logged. */
-		log_info("%s: %s refused: missing or invalid token", conn_peer(c),
-		    upgrade ? "handshake" : "request");
-		stats_hs_fail(&c->srv->stats, STATS_HS_UNAUTHORIZED);
-		conn_http_simple(c, req, 401, "WWW-Authenticate: Bearer\r\n",
-		    "missing or invalid token", keepalive);
-		return -1;
+	if (r->auth_token_file == NULL && r->auth_jwt_key_file == NULL)
+		return 0;
+	if (r->auth_token_file != NULL && access_token_check(r->tokens, req))
+		return 0;
+	if (r->jwt_key != NULL) {
+		gettimeofday(&now, NULL);
+		*claims = access_jwt_check(r->jwt_key, req, (double)now.tv_sec +
+		    now.tv_usec / 1e6, r->jwt_leeway, &why);
+		if (*claims != NULL)
+			return 0;
 	}
+	/* The token itself is never logged. */
+	log_info("%s: %s refused: %s", conn_peer(c), upgrade ? "handshake" :
+	    "request", why);
+	stats_hs_fail(&c->srv->stats, STATS_HS_UNAUTHORIZED);
+	conn_http_simple(c, req, 401, "WWW-Authenticate: Bearer\r\n", why,
+	    keepalive);
+	return -1;
+}
+
+/* conn_access() for a plain request: the claims are not kept. */
+static int
+conn_access_http(struct conn *c, const struct http_request *req,
+    int keepalive)
+{
+	struct jwt_claims *claims;
+
+	if (conn_access(c, req, 0, keepalive, &claims) == -1)
+		return -1;
+	jwt_claims_free(claims);
 	return 0;
 }
 
@@ -534,8 +566,14 @@ conn_sse_send(struct conn *c, const void *data, size_t len)
 void
 conn_sse_free(struct conn *c)
 {
-	log_access("%s sse %s %.3fs", conn_peer(c), c->route->path,
-	    conn_elapsed(c->req_start));
+	struct log_access_rec	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.client = conn_peer(c);
+	r.ws = 2;
+	r.path = c->route->path;
+	r.secs = conn_elapsed(c->req_start);
+	log_access(&r);
 	conn_ws_end(c);
 	app_route_free(c->sse->rt);
 	free(c->sse);
@@ -569,6 +607,7 @@ conn_http_pub(struct conn *c, const struct http_request *req,
 	const struct http_header *h;
 	struct evbuffer_ptr	 pos;
 	const char		*why = NULL;
+	struct jwt_claims	*claims;
 	unsigned long long	 clen = 0;
 	uint8_t			*body = NULL;
 	char			 allow[64], num[24];
@@ -585,10 +624,11 @@ conn_http_pub(struct conn *c, const struct http_request *req,
 	if (http_method_is(req, "GET") && app->on_request != NULL &&
 	    http_header_has_token(req, "Accept", "text/event-stream")) {
 		/* A subscriber, behind the same checks as a WebSocket. */
-		if (conn_access(c, req, 1, 0) == -1) {
+		if (conn_access(c, req, 1, 0, &claims) == -1) {
 			conn_flush_close(c);
 			return 0;
 		}
+		jwt_claims_free(claims);
 		if (c->srv->stopping)
 			return conn_http_fail(c, req, 503, NULL,
 			    "shutting down");
@@ -685,6 +725,7 @@ conn_http_request(struct conn *c, const struct http_request *req, size_t head,
 	const char	*reason;
 	char		 path[HTTP_MAX_REQUEST_LINE], accept[WS_ACCEPT_LEN];
 	size_t		 sel;
+	struct jwt_claims *claims;
 	int		 keepalive, status, upgrade, proto, has_body, ws_route;
 	int		 pub;
 
@@ -771,7 +812,7 @@ conn_http_request(struct conn *c, const struct http_request *req, size_t head,
 			    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" :
 			    status == 405 ? "Allow: GET\r\n" : NULL, reason);
 		}
-		if (conn_access(c, req, 1, 0) == -1) {
+		if (conn_access(c, req, 1, 0, &claims) == -1) {
 			conn_flush_close(c);
 			return 0;
 		}
@@ -787,13 +828,15 @@ conn_http_request(struct conn *c, const struct http_request *req, size_t head,
 		}
 		if ((proto = ws_subprotocol_select(req, c->route->subprotocols.v,
 		    c->route->subprotocols.n, &sel)) == -1) {
+			jwt_claims_free(claims);
 			reason = "invalid Sec-WebSocket-Protocol";
 			log_info("%s: handshake refused: %s", conn_peer(c), reason);
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			return conn_http_fail(c, req, 400, NULL, reason);
 		}
+		/* The session takes the claims over, whatever happens. */
 		if ((status = conn_ws_upgrade(c, req, accept, proto == 1 ?
-		    c->route->subprotocols.v[sel] : NULL)) != 0) {
+		    c->route->subprotocols.v[sel] : NULL, claims)) != 0) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
 			return conn_http_fail(c, req, status == -1 ? 500 :
 			    status, NULL, NULL);
@@ -824,12 +867,12 @@ conn_http_request(struct conn *c, const struct http_request *req, size_t head,
 		keepalive = 0;
 	} else if (c->route->app != NULL && c->route->app->on_http != NULL) {
 		/* A token guards metrics as it guards files. */
-		if (conn_access(c, req, 0, keepalive) == 0)
+		if (conn_access_http(c, req, keepalive) == 0)
 			conn_http_app(c, req, keepalive);
 	} else if (c->route->app != NULL)
 		conn_http_simple(c, req, 426, "Upgrade: websocket\r\n",
 		    "this path speaks WebSocket", keepalive);
-	else if (conn_access(c, req, 0, keepalive) == 0)
+	else if (conn_access_http(c, req, keepalive) == 0)
 		keepalive = conn_http_static(c, req, path, keepalive);
 
 	if (!keepalive || c->srv->stopping) {

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "log.h"
+#include "logfile.h"
 
 /* Process-wide, like the stderr it writes to. */
 int		log_verbosity = LOG_LVL_INFO;
 static int	log_access_on = 1;
+static int	log_access_fmt = LOG_FORMAT_TEXT;
+static struct logfile *log_access_file;	/* NULL: the main log */
 static int	log_target = LOG_TO_STDERR;
 static int	log_journal;		/* stderr is the journal */
 /* "wsd[PID]: ", made at start-up and in a forked child; see log_pid(). */
@@ -27,6 +33,7 @@ static _Thread_local struct log_clock log_clock = { -1, "" };
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 static const int log_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 static const char *const log_targets[] = { "stderr", "syslog" };
+static const char *const log_formats[] = { "text", "json" };
 
 /*
  * systemd sets JOURNAL_STREAM=DEV:INODE when it connects stderr to the
@@ -94,13 +101,6 @@ log_set_level(int level)
 	log_verbosity = level;
 }
 
-/* Turns access lines on or off. */
-void
-log_set_access(int on)
-{
-	log_access_on = on;
-}
-
 /* Index of s in a table of names, or -1. */
 static int
 log_name_index(const char *const *names, size_t n, const char *s)
@@ -127,6 +127,14 @@ log_target_parse(const char *s)
 {
 	return log_name_index(log_targets,
 	    sizeof(log_targets) / sizeof(log_targets[0]), s);
+}
+
+/* Maps an access log format name to its value. */
+int
+log_format_parse(const char *s)
+{
+	return log_name_index(log_formats,
+	    sizeof(log_formats) / sizeof(log_formats[0]), s);
 }
 
 /* Switches between stderr and syslog. */
@@ -348,13 +356,198 @@ void
 	LOG_BODY(LOG_LVL_DEBUG, -1, "");
 }
 
-/* Access line: info level, when the access log is on. */
-void
-log_access(const char *fmt, ...)
+/* A JSON string of n bytes; bytes that are not UTF-8 become "\\xNN". */
+static json_t *
+log_json_str(const char *s, size_t n)
 {
+	json_t	*j;
+	char	*esc;
+	size_t	 i, o = 0;
+
+	if ((j = json_stringn(s, n)) != NULL)
+		return j;
+	if ((esc = malloc(n * 4 + 1)) == NULL)
+		return json_string("");
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x80 && s[i] != '\0')
+			esc[o++] = s[i];
+		else
+			o += (size_t)snprintf(esc + o, 5, "\\x%02X",
+			    (unsigned char)s[i]);
+	}
+	j = json_stringn(esc, o);
+	free(esc);
+	return j != NULL ? j : json_string("");
+}
+
+/* The JSON object of one access line, or NULL without memory. */
+static json_t *
+log_access_json(const char *stamp, const struct log_access_rec *r)
+{
+	json_t	*o;
+	size_t	 tlen;
+	char	 ver[8];
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (stamp != NULL)
+		json_object_set_new(o, "time", json_string(stamp));
+	json_object_set_new(o, "client", log_json_str(r->client,
+	    strlen(r->client)));
+	json_object_set_new(o, "type", json_string(r->ws == 2 ? "sse" :
+	    r->ws ? "ws" : "http"));
+	if (r->ws == 2)
+		json_object_set_new(o, "path", log_json_str(r->path,
+		    strlen(r->path)));
+	else if (r->ws) {
+		json_object_set_new(o, "path", log_json_str(r->path,
+		    strlen(r->path)));
+		json_object_set_new(o, "close", json_integer(r->close_code));
+		json_object_set_new(o, "bytes_in",
+		    json_integer((json_int_t)r->bytes_in));
+		json_object_set_new(o, "bytes_out",
+		    json_integer((json_int_t)r->bytes_out));
+	} else {
+		if (r->method != NULL) {
+			tlen = strlen(r->target);
+			json_object_set_new(o, "method", log_json_str(r->method,
+			    r->method_len));
+			json_object_set_new(o, "target", log_json_str(r->target,
+			    tlen < LOG_JSON_TARGET_MAX ? tlen :
+			    LOG_JSON_TARGET_MAX));
+			if (tlen > LOG_JSON_TARGET_MAX)
+				json_object_set_new(o, "truncated",
+				    json_true());
+			snprintf(ver, sizeof(ver), "1.%d", r->minor);
+			json_object_set_new(o, "http", json_string(ver));
+		}
+		json_object_set_new(o, "status", json_integer(r->status));
+		json_object_set_new(o, "bytes",
+		    json_integer((json_int_t)r->bytes));
+	}
+	json_object_set_new(o, "duration", json_real(r->secs));
+	return o;
+}
+
+/* Builds one access line, text or JSON. */
+size_t
+log_access_format(char *out, size_t size, int format, const char *stamp,
+    const struct log_access_rec *r)
+{
+	/* Room for the marker and the newline, as in log_compose(). */
+	size_t	 cap = size - sizeof(LOG_TRUNCATED), len;
+	json_t	*o;
+	char	*text = NULL;
+	int	 n;
+
+	if (format == LOG_FORMAT_JSON && (o = log_access_json(stamp, r)) !=
+	    NULL) {
+		text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		json_decref(o);
+	}
+	if (text != NULL)
+		n = snprintf(out, cap + 1, "%s", text);
+	else if (r->ws == 2)
+		n = snprintf(out, cap + 1, "%s%s%s sse %s %.3fs",
+		    stamp ? stamp : "", stamp ? " " : "", r->client, r->path,
+		    r->secs);
+	else if (r->ws)
+		n = snprintf(out, cap + 1, "%s%s%s ws %s %.3fs close=%u "
+		    "in=%" PRIu64 " out=%" PRIu64, stamp ? stamp : "",
+		    stamp ? " " : "", r->client, r->path, r->secs,
+		    r->close_code, r->bytes_in, r->bytes_out);
+	else if (r->method != NULL)
+		n = snprintf(out, cap + 1, "%s%s%s \"%.*s %s HTTP/1.%d\" %d %"
+		    PRIu64 " %.3fs", stamp ? stamp : "", stamp ? " " : "",
+		    r->client, (int)r->method_len, r->method, r->target,
+		    r->minor, r->status, r->bytes, r->secs);
+	else
+		n = snprintf(out, cap + 1, "%s%s%s \"-\" %d %" PRIu64 " %.3fs",
+		    stamp ? stamp : "", stamp ? " " : "", r->client, r->status,
+		    r->bytes, r->secs);
+	free(text);
+	len = n < 0 ? 0 : (size_t)n;
+	if (len > cap) {
+		/* Only a long target gets here: a text line, cut. */
+		len = cap;
+		memcpy(out + len, LOG_TRUNCATED, sizeof(LOG_TRUNCATED) - 1);
+		len += sizeof(LOG_TRUNCATED) - 1;
+	}
+	out[len++] = '\n';
+	return len;
+}
+
+/* Sets where access lines go; a new file is opened first. */
+int
+log_access_configure(int on, const char *file, int format,
+    struct event_base *base, char **cause)
+{
+	struct logfile	*lf = log_access_file;
+
+	*cause = NULL;
+	if (!on || file == NULL)
+		lf = NULL;
+	else if (lf == NULL || strcmp(logfile_path(lf), file) != 0) {
+		if ((lf = logfile_open(file, base, cause)) == NULL)
+			return -1;
+	}
+	if (lf != log_access_file)
+		logfile_free(log_access_file);
+	log_access_file = lf;
+	log_access_on = on;
+	log_access_fmt = format;
+	return 0;
+}
+
+/* Gives a created access log file to the unprivileged user. */
+int
+log_access_chown(uid_t uid, gid_t gid)
+{
+	if (log_access_file == NULL)
+		return 0;
+	return logfile_chown(log_access_file, uid, gid);
+}
+
+/* SIGUSR1: the access log file again, after a rename. */
+int
+log_access_reopen(char **cause)
+{
+	*cause = NULL;
+	if (log_access_file == NULL)
+		return 0;
+	return logfile_reopen(log_access_file, cause);
+}
+
+/* Closes the access log file. */
+void
+log_access_close(void)
+{
+	logfile_free(log_access_file);
+	log_access_file = NULL;
+}
+
+static void	log_write(int, const char *, ...) LOG_PRINTF(2, 3);
+
+/* Access line: to its file, or the main log at info, when on. */
+void
+log_access(const struct log_access_rec *r)
+{
+	char	 line[LOG_LINE_MAX], stamp[32];
+	size_t	 len;
+
 	if (!log_access_on)
 		return;
-	LOG_BODY(LOG_LVL_INFO, -1, "access: ");
+	if (log_access_file != NULL) {
+		log_timestamp(stamp, 3);
+		len = log_access_format(line, sizeof(line), log_access_fmt,
+		    stamp, r);
+		logfile_write(log_access_file, line, len);
+		return;
+	}
+	if (LOG_LVL_INFO > log_verbosity)
+		return;
+	len = log_access_format(line, sizeof(line), log_access_fmt, NULL, r);
+	log_write(LOG_LVL_INFO, "access: %.*s", (int)len - 1, line);
 }
 
 /* Empties l; summaries will start with who. */
@@ -405,8 +598,6 @@ log_limit_take(struct log_limit *l, const char *kind, int level,
 	return 0;
 }
 
-static void	log_write(int, const char *, ...) LOG_PRINTF(2, 3);
-
 /* log_vwrite() with the arguments inline. */
 static void
 log_write(int level, const char *fmt, ...)
@@ -454,6 +645,18 @@ log_limit_flush(struct log_limit *l)
 			log_limit_report(l, l->slot[i].kind,
 			    l->slot[i].level, l->slot[i].suppressed);
 	log_limit_init(l, l->who);
+}
+
+/* Formats an error for the caller. */
+void
+log_cause(char **cause, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) == -1)
+		*cause = NULL;
+	va_end(ap);
 }
 
 /* Logs with strerror(errno) and exits 1. */

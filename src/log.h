@@ -2,10 +2,14 @@
 #ifndef WSD_LOG_H
 #define WSD_LOG_H
 
+#include <sys/types.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+struct event_base;
 
 enum log_level {
 	LOG_LVL_ERROR = 0,
@@ -29,8 +33,13 @@ enum log_target {
  */
 void	log_init(int level);
 void	log_set_level(int level);
-/* Turns the access log on or off. */
-void	log_set_access(int on);
+/* How access lines are written: access_log's log_format key. */
+enum log_format {
+	LOG_FORMAT_TEXT = 0,
+	LOG_FORMAT_JSON,		/* one JSON object per line */
+};
+/* Parses "text|json"; -1 when unknown. */
+int	log_format_parse(const char *s);
 /* Parses "error|warn|info|debug"; -1 when unknown. */
 int	log_level_parse(const char *s);
 /* Parses "stderr|syslog"; -1 when unknown. */
@@ -90,8 +99,55 @@ extern int	log_verbosity;
 	if (log_verbosity >= LOG_LVL_DEBUG)				\
 		(log_debug)(__VA_ARGS__);				\
 } while (0)
-/* One line per HTTP request or WebSocket session, when enabled. */
-void	log_access(const char *fmt, ...) LOG_PRINTF(1, 2);
+/* What one access line tells: an HTTP response or a WebSocket's end. */
+struct log_access_rec {
+	const char	*client;	/* conn_peer() */
+	int		 ws;		/* 1: a WebSocket session ended,
+					 * 2: an SSE stream (path, secs) */
+	/* HTTP: method NULL when no request could be parsed. */
+	const char	*method;
+	size_t		 method_len;
+	const char	*target;	/* with tokens redacted */
+	int		 minor;		/* HTTP/1.minor */
+	int		 status;
+	uint64_t	 bytes;		/* body bytes sent */
+	/* WebSocket. */
+	const char	*path;
+	unsigned	 close_code;
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	double		 secs;		/* request or session duration */
+};
+/* Longest target shown in a JSON access line; longer ones are cut. */
+#define LOG_JSON_TARGET_MAX	2048
+/*
+ * Builds one access line into out (size at least 256, ends with a
+ * newline, never split as log_compose says): text as the main log has
+ * always shown it, after "stamp " unless stamp is NULL; or a JSON object
+ * ("time" is stamp) with jansson, every string valid UTF-8 (other bytes
+ * are shown as \xNN). Returns its length. Pure.
+ */
+size_t	log_access_format(char *out, size_t size, int format,
+	    const char *stamp, const struct log_access_rec *r);
+/*
+ * Where access lines go: off, the main log (info, "access: " prefix) or
+ * file, opened (O_APPEND | O_NONBLOCK, logfile.c) unless it is the one
+ * already open; base drains its queue. On failure nothing changes and
+ * -1 comes back with *cause (caller frees).
+ */
+int	log_access_configure(int on, const char *file, int format,
+	    struct event_base *base, char **cause);
+/*
+ * Gives the access log file, if wsd created it, to the user privileges
+ * are dropped to, so that it can open it again after a rotation.
+ */
+int	log_access_chown(uid_t uid, gid_t gid);
+/* SIGUSR1: opens the access log file again; 0 when there is none. */
+int	log_access_reopen(char **cause);
+/* Writes one access line, when access lines are on. */
+void	log_access(const struct log_access_rec *r);
+/* Closes the access log file (the end of the process). */
+void	log_access_close(void);
 /*
  * Lines a client can cause again and again (a bad message, a complaint
  * per frame) go through a log_limit that the connection holds: of each
@@ -133,6 +189,12 @@ void	log_limited(struct log_limit *l, const char *kind, int level,
 	    const char *fmt, ...) LOG_PRINTF(4, 5);
 /* Reports every held-back count and empties l (the holder goes). */
 void	log_limit_flush(struct log_limit *l);
+
+/*
+ * Sets *cause to a formatted message for the caller to print and free
+ * (the tmux way of returning errors); NULL when out of memory.
+ */
+void	log_cause(char **cause, const char *fmt, ...) LOG_PRINTF(2, 3);
 
 /* Start-up failures and broken invariants only: log and exit(1). */
 void	fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));

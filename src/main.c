@@ -163,7 +163,6 @@ main(int argc, char *argv[])
 	}
 
 	log_set_level(conf->log_level + verbose);
-	log_set_access(conf->access_log);
 	log_set_target(conf->log_target);
 	if (embedded)
 		log_info("wsd %s starting: no config file (%s not found), "
@@ -201,14 +200,17 @@ main(int argc, char *argv[])
 	 * main.
 	 */
 	if (server_init(&srv, base, config_ref(conf), tls) == -1 ||
+	    server_access_log(&srv, conf, "") == -1 ||
 	    server_pid_file_write(conf) == -1) {
 		server_free(&srv);
+		log_access_close();
 		event_base_free(base);
 		config_free(conf);
 		return 1;
 	}
 	if (server_drop_privileges(conf) == -1) {
 		server_free(&srv);
+		log_access_close();
 		server_pid_file_remove(conf);
 		event_base_free(base);
 		config_free(conf);
@@ -218,6 +220,7 @@ main(int argc, char *argv[])
 	srv.verbose = verbose;
 	server_run(&srv);
 	server_free(&srv);
+	log_access_close();
 	pmd_pool_free();
 	server_pid_file_remove(conf);
 	event_base_free(base);

@@ -26,6 +26,7 @@
 #include "hub.h"
 #include "iplimit.h"
 #include "log.h"
+#include "logfile.h"
 #include "sd.h"
 #include "server.h"
 #include "stats.h"
@@ -790,7 +791,7 @@ server_reload(struct server *srv)
 		log_info("SIGHUP: tls: certificate reloaded%s", tls_count(tls) >
 		    1 ? " with those of the [tls NAME] sections" : "");
 	log_set_level(conf->log_level + srv->verbose);
-	log_set_access(conf->access_log);
+	server_access_log(srv, conf, "SIGHUP: ");
 	/* Reloads of other modules' files for the new config go here. */
 	log_info("SIGHUP: configuration reloaded (generation %u: %zu "
 	    "listeners, %zu routes, %u connections)", gen->id, srv->nlisteners,
@@ -815,6 +816,43 @@ fail:
 	    "configuration");
 	srv->stats.reloads[1]++;
 	return -1;
+}
+
+/*
+ * Points access lines where conf says; a file that cannot be opened is
+ * logged and the previous destination kept. -1 on failure.
+ */
+int
+server_access_log(struct server *srv, const struct wsd_config *conf,
+    const char *what)
+{
+	char	*cause;
+
+	if (log_access_configure(conf->access_log, conf->access_log_file,
+	    conf->log_format, srv->base, &cause) == 0)
+		return 0;
+	log_errx("%saccess_log %s: %s", what, conf->access_log_file,
+	    cause != NULL ? cause : "?");
+	free(cause);
+	return -1;
+}
+
+/* SIGUSR1: log files opened again, after logrotate renamed them. */
+static void
+server_usr1_cb(evutil_socket_t sig, short what, void *arg)
+{
+	char	*cause;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (log_access_reopen(&cause) == -1) {
+		log_errx("SIGUSR1: access log: cannot reopen, still writing "
+		    "the old file: %s", cause != NULL ? cause : "?");
+		free(cause);
+		return;
+	}
+	log_info("SIGUSR1: log files reopened");
 }
 
 /* SIGHUP: reload, with systemd told before and after. */
@@ -857,10 +895,12 @@ server_init(struct server *srv, struct event_base *base,
 	srv->ev_sigterm = evsignal_new(base, SIGTERM, server_stop_cb, srv);
 	srv->ev_sigint = evsignal_new(base, SIGINT, server_stop_cb, srv);
 	srv->ev_sighup = evsignal_new(base, SIGHUP, server_hup_cb, srv);
+	srv->ev_sigusr1 = evsignal_new(base, SIGUSR1, server_usr1_cb, srv);
 	srv->ev_drain = evtimer_new(base, server_drain_cb, srv);
 	srv->ev_stop = evtimer_new(base, server_stop_timeout_cb, srv);
 	if (srv->ev_sigterm == NULL || srv->ev_sigint == NULL ||
-	    srv->ev_sighup == NULL || srv->ev_drain == NULL ||
+	    srv->ev_sighup == NULL || srv->ev_sigusr1 == NULL ||
+	    srv->ev_drain == NULL ||
 	    srv->ev_stop == NULL) {
 		log_warnx("cannot set up signal handling");
 		return -1;
@@ -877,6 +917,7 @@ server_init(struct server *srv, struct event_base *base,
 	evsignal_add(srv->ev_sigterm, NULL);
 	evsignal_add(srv->ev_sigint, NULL);
 	evsignal_add(srv->ev_sighup, NULL);
+	evsignal_add(srv->ev_sigusr1, NULL);
 	if (server_listeners(srv, conf) == -1)
 		return -1;
 	if (server_iplimit_apply(srv, conf) == -1)
@@ -906,6 +947,7 @@ server_metrics(struct server *srv, struct evbuffer *out)
 
 	g.conns = srv->nconns;
 	g.rss = stats_rss();
+	g.log_dropped = logfile_dropped();
 	g.now = time(NULL);
 	g.version = PACKAGE_VERSION;
 	/* On a failed allocation the per-route part is left out. */
@@ -1057,6 +1099,10 @@ server_drop_privileges(const struct wsd_config *conf)
 		}
 		gid = gr->gr_gid;
 	}
+	/* Still root: a rotated access log is reopened as the user. */
+	if (pw != NULL && log_access_chown(uid, gid) == -1)
+		log_warn("access_log %s: cannot give it to user %s",
+		    conf->access_log_file, conf->user);
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1) {
 		log_err("cannot drop privileges to gid %ld", (long)gid);
 		return -1;
@@ -1103,6 +1149,8 @@ server_free(struct server *srv)
 		event_free(srv->ev_sigint);
 	if (srv->ev_sighup != NULL)
 		event_free(srv->ev_sighup);
+	if (srv->ev_sigusr1 != NULL)
+		event_free(srv->ev_sigusr1);
 	/*
 	 * libevent put back the default actions: a late SIGTERM or SIGHUP
 	 * must not kill a daemon that is already on its way out with 0.
@@ -1110,6 +1158,7 @@ server_free(struct server *srv)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	if (srv->ev_drain != NULL)
 		event_free(srv->ev_drain);
 	if (srv->ev_stop != NULL)

@@ -53,6 +53,7 @@ struct server {
 	struct event		*ev_sigterm;
 	struct event		*ev_sigint;
 	struct event		*ev_sighup;
+	struct event		*ev_sigusr1;	/* reopen log files */
 	struct event		*ev_drain;	/* end of shutdown_delay */
 	struct event		*ev_stop;	/* close_timeout after a stop */
 	/* systemd (sd.c): watchdog and status tick, under systemd only. */
@@ -91,6 +92,13 @@ void	server_free(struct server *srv);
  * HTTP one moves to the new one with its next request).
  */
 int	server_reload(struct server *srv);
+/*
+ * Sends access lines where conf says (access_log, log_format): opens the
+ * file as it is at start-up, before privileges are dropped. A failure is
+ * logged with what in front; -1.
+ */
+int	server_access_log(struct server *srv, const struct wsd_config *conf,
+	    const char *what);
 /*
  * 1 from the moment a stop signal arrives (through shutdown_delay and the
  * stop itself): health checks answer 503 "draining".

@@ -20,6 +20,7 @@
 #include "generation.h"
 #include "http.h"
 #include "hub.h"
+#include "jwt.h"
 #include "log.h"
 #include "pmd.h"
 #include "server.h"
@@ -38,6 +39,71 @@ conn_ws_end(struct conn *c)
 		c->route->app->on_close(c);
 	/* After on_close, so an app can still tell the others. */
 	hub_leave(conn_member(c));
+}
+
+/* jwt_expire_close: the token's exp (and leeway) has come. */
+static void
+conn_ws_jwt_expired_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (conn_is_open(c))
+		conn_ws_fail(c, WS_CLOSE_POLICY, "token expired");
+}
+
+/*
+ * The session takes claims over (a connection without a token costs one
+ * NULL pointer) and, with jwt_expire_close, arms a timer for the moment
+ * the token stops being valid (exp + jwt_leeway, as at the handshake).
+ * -1 without memory; the claims are freed then too.
+ */
+static int
+conn_ws_jwt_set(struct conn *c, struct jwt_claims *claims)
+{
+	struct timeval	 now, tv;
+	double		 left;
+
+	if (claims == NULL)
+		return 0;
+	if ((c->ws->jwt = calloc(1, sizeof(*c->ws->jwt))) == NULL) {
+		jwt_claims_free(claims);
+		return -1;
+	}
+	c->ws->jwt->claims = claims;
+	if (!claims->has_exp || !c->route->jwt_expire_close)
+		return 0;
+	gettimeofday(&now, NULL);
+	left = (double)claims->exp + c->route->jwt_leeway -
+	    ((double)now.tv_sec + now.tv_usec / 1e6);
+	if ((c->ws->jwt->timer = evtimer_new(c->srv->base,
+	    conn_ws_jwt_expired_cb, c)) == NULL)
+		return -1;
+	tv = config_timeval(left > 0 ? left : 0);
+	evtimer_add(c->ws->jwt->timer, &tv);
+	return 0;
+}
+
+/* Frees the session's token claims and expiry timer. */
+static void
+conn_ws_jwt_free(struct conn *c)
+{
+	if (c->ws->jwt == NULL)
+		return;
+	if (c->ws->jwt->timer != NULL)
+		event_free(c->ws->jwt->timer);
+	jwt_claims_free(c->ws->jwt->claims);
+	free(c->ws->jwt);
+	c->ws->jwt = NULL;
+}
+
+/* The claims of the token the WebSocket came with; NULL: none. */
+const struct jwt_claims *
+conn_jwt_claims(const struct conn *c)
+{
+	return c->ws != NULL && c->ws->jwt != NULL ? c->ws->jwt->claims :
+	    NULL;
 }
 
 /* The hub membership of a WebSocket or an SSE stream. */
@@ -118,8 +184,10 @@ conn_ws_discard(struct conn *c)
 {
 	ws_parser_free(&c->ws->parser);
 	pmd_free(c->ws->pmd);
+	conn_ws_jwt_free(c);
 	app_route_free(c->ws->rt);
-	free(c->ws->upg);
+	free(c->upg);
+	c->upg = NULL;
 	c->ws = NULL;
 }
 
@@ -164,19 +232,27 @@ conn_ws_answer(struct conn *c, const struct http_request *req,
 
 /*
  * Completes the opening handshake and switches to the WebSocket, or
- * holds it for an app's pre_upgrade. Returns 0 (upgraded or held), -1
- * on an internal error, or the status an app refused with.
+ * holds it for an app's pre_upgrade; the session takes the token's claims
+ * over, whatever happens. Returns 0 (upgraded or held), -1 on an internal
+ * error, or the status an app refused with.
  */
 int
 conn_ws_upgrade(struct conn *c, const struct http_request *req,
-    const char *accept, const char *proto)
+    const char *accept, const char *proto, struct jwt_claims *claims)
 {
 	const struct app	*app = c->route->app;
 	char			 ext[PMD_RESPONSE_MAX];
 	int			 rc;
 
-	if (conn_ws_start(c, req, ext) == -1)
+	if (conn_ws_start(c, req, ext) == -1) {
+		jwt_claims_free(claims);
 		return -1;
+	}
+	if (conn_ws_jwt_set(c, claims) == -1) {
+		log_warn("%s: upgrade", conn_peer(c));
+		conn_ws_discard(c);
+		return -1;
+	}
 	if (app->pre_upgrade == NULL) {
 		conn_ws_answer(c, req, accept, ext, proto);
 		return 0;
@@ -188,9 +264,9 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		conn_ws_answer(c, req, accept, ext, proto);
 		return 0;
 	}
-	if (rc == 1 && (c->ws->upg = malloc(sizeof(*c->ws->upg))) != NULL) {
-		memcpy(c->ws->upg->accept, accept, WS_ACCEPT_LEN);
-		memcpy(c->ws->upg->ext, ext, sizeof(ext));
+	if (rc == 1 && (c->upg = malloc(sizeof(*c->upg))) != NULL) {
+		memcpy(c->upg->accept, accept, WS_ACCEPT_LEN);
+		memcpy(c->upg->ext, ext, sizeof(ext));
 		conn_set_state(c, CONN_WS_PENDING);
 		return 0;
 	}
@@ -207,8 +283,8 @@ conn_upgrade_accept(struct conn *c, const char *subprotocol)
 
 	if (c->state != CONN_WS_PENDING)
 		return;
-	upg = c->ws->upg;
-	c->ws->upg = NULL;
+	upg = c->upg;
+	c->upg = NULL;
 	conn_ws_answer(c, NULL, upg->accept, upg->ext, subprotocol);
 	free(upg);
 	/* As conn_http_read() does for an upgrade answered at once. */
@@ -857,6 +933,7 @@ void
 conn_ws_free(struct conn *c)
 {
 	struct server	*srv = c->srv;
+	struct log_access_rec r;
 	unsigned	 code = c->ws->close_code ? c->ws->close_code :
 			    WS_CLOSE_ABNORMAL;
 
@@ -869,9 +946,15 @@ conn_ws_free(struct conn *c)
 		log_limit_flush(c->ws->log);
 		free(c->ws->log);
 	}
-	log_access("%s ws %s %.3fs close=%u in=%" PRIu64 " out=%" PRIu64,
-	    conn_peer(c), c->route->path, conn_elapsed(c->req_start), code,
-	    c->ws->bytes_in, c->ws->bytes_out);
+	memset(&r, 0, sizeof(r));
+	r.client = conn_peer(c);
+	r.ws = 1;
+	r.path = c->route->path;
+	r.close_code = code;
+	r.bytes_in = c->ws->bytes_in;
+	r.bytes_out = c->ws->bytes_out;
+	r.secs = conn_elapsed(c->req_start);
+	log_access(&r);
 	stats_close(&srv->stats, code);
 	srv->stats.ws_current--;
 	if (c->ws->msg != NULL)
@@ -880,6 +963,7 @@ conn_ws_free(struct conn *c)
 	ws_parser_free(&c->ws->parser);
 	conn_rd_end(c);
 	pmd_free(c->ws->pmd);
+	conn_ws_jwt_free(c);
 	app_route_free(c->ws->rt);
 	c->ws = NULL;
 }

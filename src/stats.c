@@ -469,6 +469,12 @@ stats_format(struct evbuffer *out, const struct stats *st,
 		evbuffer_add_printf(out, "wsd_process_resident_memory_bytes "
 		    "%lld\n", g->rss);
 	}
+	stats_meta(out, "wsd_log_lines_dropped_total", "counter",
+	    "Access log lines dropped because the file could not take them "
+	    "(full disk, a reader that does not keep up): writes never "
+	    "block.");
+	evbuffer_add_printf(out, "wsd_log_lines_dropped_total %" PRIu64 "\n",
+	    g->log_dropped);
 	stats_format_conns(out, st, g);
 	stats_format_ends(out, st);
 	stats_format_routes(out, routes, nroutes);

@@ -112,6 +112,7 @@ struct stats_gauges {
 	long long	 rss;		/* bytes; -1: unknown */
 	time_t		 now;
 	const char	*version;
+	uint64_t	 log_dropped;	/* access log lines dropped */
 };
 
 /* Zeroes st and stamps the start time. */

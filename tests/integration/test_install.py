@@ -70,6 +70,9 @@ def test_install_tree(installed):
         assert (www / page).is_file(), page
     assert (under(dest, dirs["mandir"]) / "man8" / "wsd.8").is_file()
     assert (under(dest, dirs["mandir"]) / "man5" / "wsd.ini.5").is_file()
+    # The logrotate snippet: rotates /var/log/wsd, then SIGUSR1.
+    lr = (under(dest, dirs["sysconfdir"]) / "logrotate.d" / "wsd").read_text()
+    assert "/var/log/wsd/*.log {" in lr and "SIGUSR1" in lr, lr
     out = subprocess.run([str(wsd), "-V"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("wsd "), out
     # The load generator and its page (issue 13).

@@ -10,6 +10,8 @@ wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
 wsd_run_pkgs="python3 python3-websockets"
 wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
 	openssl mandoc chromium fonts-dejavu-core systemd man-db util-linux"
+# The logrotate snippet is tested with logrotate itself.
+wsd_test_pkgs="$wsd_test_pkgs logrotate"
 
 # tests/package.sh: dpkg-buildpackage, debhelper's dh and lintian.
 wsd_pkg_pkgs="dpkg-dev debhelper fakeroot lintian"

@@ -538,7 +538,7 @@ START_TEST(test_bad_values)
 	ck_assert_errors("[server]\nclose_timeout = -1\n",
 	    "F:2: close_timeout: invalid duration \"-1\"");
 	ck_assert_errors("[server]\naccess_log = maybe\n",
-	    "F:2: access_log: invalid boolean (on|off|yes|no|true|false|1|0) "
+	    "F:2: access_log: invalid value (on|off or a file path with a /) "
 	    "\"maybe\"");
 	ck_assert_errors("[server]\nlog_level = verbose\n",
 	    "F:2: log_level: invalid level (error|warn|info|debug) "
@@ -2303,6 +2303,68 @@ START_TEST(test_clientaddr_keys)
 END_TEST
 
 /* The config suite. */
+START_TEST(test_log_jwt_keys)
+{
+	struct wsd_config *conf;
+	char		 text[1024], *key, *errs;
+
+	/* access_log: on, off or a file; log_format. */
+	conf = load_ok("[server]\n");
+	ck_assert_int_eq(conf->access_log, 1);
+	ck_assert_ptr_null(conf->access_log_file);
+	ck_assert_int_eq(conf->log_format, LOG_FORMAT_TEXT);
+	config_free(conf);
+	conf = load_ok("[server]\naccess_log = /tmp/wsd-access.log\n"
+	    "log_format = json\n");
+	ck_assert_int_eq(conf->access_log, 1);
+	ck_assert_str_eq(conf->access_log_file, "/tmp/wsd-access.log");
+	ck_assert_int_eq(conf->log_format, LOG_FORMAT_JSON);
+	config_free(conf);
+	ck_assert_errors("[server]\nlog_format = xml\n",
+	    "F:2: log_format: invalid format (text|json) \"xml\"");
+	ck_assert_errors("[server]\naccess_log = /nonexistent/dir/a.log\n",
+	    "F:2: access_log \"/nonexistent/dir/a.log\": /nonexistent/dir: "
+	    "No such file or directory");
+
+	/* JWT keys: a secret file, leeway, close at exp. */
+	key = strdup(write_file("jwt.key",
+	    "0123456789abcdef0123456789abcdef\n"));
+	snprintf(text, sizeof(text), "[route /e]\napp = echo\n"
+	    "auth_jwt_key_file = %s\njwt_leeway = 5s\njwt_expire_close = on\n",
+	    key);
+	conf = load_ok(text);
+	ck_assert_str_eq(conf->routes[0].auth_jwt_key_file, key);
+	ck_assert_ptr_nonnull(conf->routes[0].jwt_key);
+	ck_assert(conf->routes[0].jwt_leeway == 5.0);
+	ck_assert_int_eq(conf->routes[0].jwt_expire_close, 1);
+	config_free(conf);
+	conf = load_ok("[route /e]\napp = echo\n");
+	ck_assert(conf->routes[0].jwt_leeway == 30.0);
+	ck_assert_int_eq(conf->routes[0].jwt_expire_close, 0);
+	ck_assert_ptr_null(conf->routes[0].jwt_key);
+	config_free(conf);
+	ck_assert_errors("[route /e]\napp = echo\njwt_leeway = 1s\n"
+	    "jwt_expire_close = on\n",
+	    "F:3: key \"jwt_leeway\" needs auth_jwt_key_file on the route\n"
+	    "F:4: key \"jwt_expire_close\" needs auth_jwt_key_file on the "
+	    "route");
+	ck_assert_errors("[route /e]\napp = echo\n"
+	    "auth_jwt_key_file = /nonexistent/k\n",
+	    "F:3: auth_jwt_key_file \"/nonexistent/k\": No such file or "
+	    "directory");
+	free(key);
+	key = strdup(write_file("short.key", "short\n"));
+	snprintf(text, sizeof(text), "[route /e]\napp = echo\n"
+	    "auth_jwt_key_file = %s\n", key);
+	errs = load_errors(text);
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_ptr_nonnull(strstr(errs,
+	    "HS256 secret shorter than 32 bytes"));
+	free(errs);
+	free(key);
+}
+END_TEST
+
 Suite *
 config_suite(void)
 {
@@ -2358,6 +2420,7 @@ config_suite(void)
 	tcase_add_test(tc, test_tls_errors);
 	tcase_add_test(tc, test_access_keys);
 	tcase_add_test(tc, test_access_errors);
+	tcase_add_test(tc, test_log_jwt_keys);
 	tcase_add_test(tc, test_operations);
 	tcase_add_test(tc, test_clientaddr_keys);
 	tcase_add_test(tc, test_shutdown_delay);

@@ -1,11 +1,21 @@
 /* check_log.c -- unit tests for rate limits, time stamps and line building. */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
 #include "log.h"
+#include "logfile.h"
 #include "suites.h"
 
 #define KIND_A	"app: bad message"
@@ -247,6 +257,149 @@ START_TEST(test_debug_off_costs_nothing)
 }
 END_TEST
 
+START_TEST(test_access_text)
+{
+	struct log_access_rec r = { 0 };
+	char	 out[LOG_LINE_MAX];
+	size_t	 n;
+
+	r.client = "127.0.0.1:5555";
+	r.method = "GETX";
+	r.method_len = 3;
+	r.target = "/a?token=***";
+	r.minor = 1;
+	r.status = 200;
+	r.bytes = 12;
+	r.secs = 0.0014;
+	/* As the main log has always shown it. */
+	n = log_access_format(out, sizeof(out), LOG_FORMAT_TEXT, NULL, &r);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "127.0.0.1:5555 \"GET /a?token=*** HTTP/1.1\" "
+	    "200 12 0.001s\n");
+	n = log_access_format(out, sizeof(out), LOG_FORMAT_TEXT,
+	    "2026-01-02T03:04:05.678Z", &r);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "2026-01-02T03:04:05.678Z 127.0.0.1:5555 "
+	    "\"GET /a?token=*** HTTP/1.1\" 200 12 0.001s\n");
+	r.method = NULL;
+	r.status = 400;
+	n = log_access_format(out, sizeof(out), LOG_FORMAT_TEXT, NULL, &r);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "127.0.0.1:5555 \"-\" 400 12 0.001s\n");
+	memset(&r, 0, sizeof(r));
+	r.client = "c";
+	r.ws = 1;
+	r.path = "/echo";
+	r.close_code = 1000;
+	r.bytes_in = 2;
+	r.bytes_out = 3;
+	r.secs = 1.5;
+	n = log_access_format(out, sizeof(out), LOG_FORMAT_TEXT, NULL, &r);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "c ws /echo 1.500s close=1000 in=2 out=3\n");
+}
+END_TEST
+
+START_TEST(test_access_json)
+{
+	struct log_access_rec r = { 0 };
+	char	 out[LOG_LINE_MAX], *big;
+	json_t	*j;
+	size_t	 n;
+
+	r.client = "[::1]:80";
+	r.method = "GET";
+	r.method_len = 3;
+	/* A quote, a backslash, a control byte and a byte that is not
+	 * UTF-8: still one valid JSON line. */
+	r.target = "/\"q\\\x01\xff";
+	r.minor = 0;
+	r.status = 404;
+	r.bytes = 7;
+	r.secs = 0.25;
+	n = log_access_format(out, sizeof(out), LOG_FORMAT_JSON, "T", &r);
+	ck_assert_int_eq(out[n - 1], '\n');
+	ck_assert_ptr_null(memchr(out, '\n', n - 1));
+	j = json_loadb(out, n, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "time")), "T");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "type")), "http");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "target")),
+	    "/\"q\\\x01\\xFF");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "http")), "1.0");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 404);
+	ck_assert(json_real_value(json_object_get(j, "duration")) == 0.25);
+	json_decref(j);
+	/* A long target is cut, and says so; the line stays JSON. */
+	big = malloc(10000);
+	memset(big, 'a', 9999);
+	big[0] = '/';
+	big[9999] = '\0';
+	r.target = big;
+	n = log_access_format(out, sizeof(out), LOG_FORMAT_JSON, "T", &r);
+	ck_assert_uint_lt(n, sizeof(out));
+	j = json_loadb(out, n, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(j,
+	    "target"))), LOG_JSON_TARGET_MAX);
+	ck_assert(json_is_true(json_object_get(j, "truncated")));
+	json_decref(j);
+	free(big);
+	ck_assert_int_eq(log_format_parse("json"), LOG_FORMAT_JSON);
+	ck_assert_int_eq(log_format_parse("text"), LOG_FORMAT_TEXT);
+	ck_assert_int_eq(log_format_parse("xml"), -1);
+}
+END_TEST
+
+START_TEST(test_logfile_queue_and_drop)
+{
+	struct event_base *base = event_base_new();
+	struct logfile	*lf;
+	char		 path[] = "/tmp/wsd-check-log.XXXXXX", fifo[64];
+	char		 line[1000], buf[65536], *cause = NULL;
+	uint64_t	 before = logfile_dropped(), dropped;
+	int		 rfd, i;
+	ssize_t		 n, got = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(path));
+	snprintf(fifo, sizeof(fifo), "%s/f", path);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	/* Without a reader the open fails at once (ENXIO), no hang. */
+	ck_assert_ptr_null(logfile_open(fifo, base, &cause));
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+	ck_assert_int_ge(rfd, 0);
+	lf = logfile_open(fifo, base, &cause);
+	ck_assert_ptr_nonnull(lf);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	/* The pipe (64 KiB) and the queue (256 KiB) fill; then drops. */
+	for (i = 0; i < 400; i++)
+		logfile_write(lf, line, sizeof(line));
+	dropped = logfile_dropped() - before;
+	ck_assert_uint_gt(dropped, 0);
+	ck_assert_uint_lt(dropped, 400);
+	/* The reader catches up: the queue drains through the loop. */
+	for (i = 0; i < 100; i++) {
+		while ((n = read(rfd, buf, sizeof(buf))) > 0)
+			got += n;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	while ((n = read(rfd, buf, sizeof(buf))) > 0)
+		got += n;
+	/* Whole lines only; each line either arrived or was counted. */
+	ck_assert_int_eq(got % (ssize_t)sizeof(line), 0);
+	ck_assert_uint_eq((uint64_t)got / sizeof(line) + dropped, 400);
+	ck_assert_uint_eq(logfile_dropped() - before, dropped);
+	logfile_free(lf);
+	close(rfd);
+	unlink(fifo);
+	rmdir(path);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 log_suite(void)
 {
@@ -263,6 +416,9 @@ log_suite(void)
 	tcase_add_test(tc, test_compose_exact);
 	tcase_add_test(tc, test_compose_truncated);
 	tcase_add_test(tc, test_debug_off_costs_nothing);
+	tcase_add_test(tc, test_access_text);
+	tcase_add_test(tc, test_access_json);
+	tcase_add_test(tc, test_logfile_queue_and_drop);
 	suite_add_tcase(s, tc);
 	return s;
 }

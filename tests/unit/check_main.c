@@ -22,6 +22,7 @@ main(void)
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, counter_suite());
 	srunner_add_suite(sr, access_suite());
+	srunner_add_suite(sr, jwt_suite());
 	srunner_add_suite(sr, sd_suite());
 	srunner_add_suite(sr, cidr_suite());
 	srunner_add_suite(sr, proxy_suite());

@@ -16,7 +16,7 @@ stats_text(const struct stats *st, const struct stats_route_view *v,
     size_t n)
 {
 	struct evbuffer		*out = evbuffer_new();
-	struct stats_gauges	 g = { 3, 4096, 1000, "1.2\"3" };
+	struct stats_gauges	 g = { 3, 4096, 1000, "1.2\"3", 7 };
 	size_t			 len;
 	char			*s;
 

@@ -14,6 +14,7 @@ Suite	*http_suite(void);
 Suite	*log_suite(void);
 Suite	*pmd_suite(void);
 Suite	*iplimit_suite(void);
+Suite	*jwt_suite(void);
 Suite	*proxy_suite(void);
 Suite	*sd_suite(void);
 Suite	*static_suite(void);
