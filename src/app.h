@@ -278,6 +278,11 @@ struct app_route *conn_app_route(struct conn *c);
  * auth_jwt_key_file), for jwt_allows_channel(); NULL: no token.
  */
 const struct jwt_claims *conn_jwt_claims(const struct conn *c);
+/*
+ * In on_request: the claims of the subscribing request's signed token
+ * (NULL: none); a WebSocket keeps them (conn_jwt_claims()).
+ */
+const struct jwt_claims *conn_request_claims(void);
 /* Joins the route's hub; the core leaves it when the connection ends. */
 void	 conn_join_hub(struct conn *c);
 /* Peer address for log lines ("127.0.0.1:5555"). */

@@ -371,6 +371,19 @@ conn_access(struct conn *c, const struct http_request *req, int upgrade,
 	return -1;
 }
 
+/*
+ * The claims of the token of the subscribing request being checked
+ * (on_request), thread-local like the loop; NULL: none.
+ */
+static _Thread_local const struct jwt_claims *conn_req_claims;
+
+/* For apps' on_request: the token claims of the request at hand. */
+const struct jwt_claims *
+conn_request_claims(void)
+{
+	return conn_req_claims;
+}
+
 /* conn_access() for a plain request: the claims are not kept. */
 static int
 conn_access_http(struct conn *c, const struct http_request *req,
@@ -628,11 +641,14 @@ conn_http_pub(struct conn *c, const struct http_request *req,
 			conn_flush_close(c);
 			return 0;
 		}
-		jwt_claims_free(claims);
 		if (c->srv->stopping)
 			return conn_http_fail(c, req, 503, NULL,
 			    "shutting down");
-		if ((status = app->on_request(c, rt, req, path, &why)) != 0) {
+		conn_req_claims = claims;
+		status = app->on_request(c, rt, req, path, &why);
+		conn_req_claims = NULL;
+		jwt_claims_free(claims);
+		if (status != 0) {
 			log_info("%s: sse refused: %s", conn_peer(c), why);
 			return conn_http_fail(c, req, status, NULL, why);
 		}
@@ -816,16 +832,23 @@ conn_http_request(struct conn *c, const struct http_request *req, size_t head,
 			conn_flush_close(c);
 			return 0;
 		}
-		/* Channels: a valid name, room for one more channel. */
+		/*
+		 * Channels: a valid name, one the token's claims allow, room
+		 * for one more channel.
+		 */
+		conn_req_claims = claims;
 		if (c->route->app->on_request != NULL &&
 		    (status = c->route->app->on_request(c,
 		    generation_route(c->gen, c->route), req, path,
 		    &reason)) != 0) {
+			conn_req_claims = NULL;
+			jwt_claims_free(claims);
 			log_info("%s: handshake refused: %s", conn_peer(c),
 			    reason);
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			return conn_http_fail(c, req, status, NULL, reason);
 		}
+		conn_req_claims = NULL;
 		if ((proto = ws_subprotocol_select(req, c->route->subprotocols.v,
 		    c->route->subprotocols.n, &sel)) == -1) {
 			jwt_claims_free(claims);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "http.h"
 #include "hub.h"
+#include "jwt.h"
 #include "log.h"
 #include "stats.h"
 #include "utf8.h"
@@ -114,17 +115,22 @@ static const struct config_key channels_key_sse_retry = {
 };
 
 /*
- * May c subscribe to (publish 0) or publish to channel? The one place
- * where per-channel rights (a JWT "channels" claim) plug in; for now
- * every client the route's checks let through may.
+ * May c subscribe to (publish 0) or publish to channel? A signed token's
+ * "channels" claim (auth_jwt_key_file) limits both: the subscribing
+ * request's, or the one a WebSocket kept (client_publish). Without a
+ * token, or without the claim, every client the route's checks let
+ * through may. HTTP publishers are checked by publish_allow and
+ * publish_token_file.
  */
 int
 channels_allowed(const struct conn *c, const char *channel, int publish)
 {
-	(void)c;
-	(void)channel;
-	(void)publish;
-	return 1;
+	const struct jwt_claims	*cl = conn_request_claims();
+
+	(void)publish;		/* one list for both */
+	if (cl == NULL)
+		cl = conn_jwt_claims(c);
+	return cl == NULL || jwt_allows_channel(cl, channel);
 }
 
 /* The route's settings now (a reload may have changed them). */

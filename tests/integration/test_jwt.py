@@ -263,3 +263,32 @@ def test_jwt_config_errors(tmp_path, keys):
             'route' % bad) in out
     assert ('%s:6: auth_jwt_key_file "%s": No such file or directory'
             % (bad, keys["dir"] / "missing.pub")) in out
+
+
+def test_jwt_channels_claim_limits_subscriptions(wsd, static_root, keys):
+    """On a channels route the token's "channels" claim says which
+    channels it may subscribe to, over WebSocket and Server-Sent Events
+    alike: 403 for the others; no claim allows every channel."""
+    routes = [("/live/", {"app": "channels",
+                          "auth_jwt_key_file": str(keys["secret"])})]
+    d = wsd(helpers.make_config(static_root, routes=routes))
+    tok = hs256({"exp": later(300), "channels": ["news", "room.*"]})
+    for path, want in [("/live/news", 101), ("/live/room.1", 101),
+                       ("/live/sports", 403), ("/live/newsx", 403)]:
+        c, r = handshake(d.port, path, tok)
+        c.close()
+        assert r.status == want, (path, r)
+        sse = helpers.http_get(d.port, path, headers={
+            "Authorization": "Bearer " + tok,
+            "Accept": "text/event-stream"}, timeout=2) \
+            if want == 403 else None
+        if sse is not None:
+            assert sse.status == 403, (path, sse)
+    c, r = handshake(d.port, "/live/sports", hs256({"exp": later(300)}))
+    c.close()
+    assert r.status == 101, r
+    c, r = handshake(d.port, "/live/news",
+                     hs256({"exp": later(300), "channels": []}))
+    c.close()
+    assert r.status == 403, r
+    assert "channel not allowed" in d.log_text()
