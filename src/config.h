@@ -3,6 +3,7 @@
 #define WSD_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -46,7 +47,8 @@ struct wsd_listen {
 	socklen_t	 addrlen;
 	int		 tls;			/* "tls" flag: https/wss */
 	int		 proxy_protocol;	/* PROXY header required */
-	int		 line;
+	const char	*file;			/* where: conf->files, or "-l" */
+	int		 line;			/* 0: from the command line */
 };
 
 /* The [tls] section; paths are absolute (resolved like roots). */
@@ -56,6 +58,7 @@ struct wsd_tls {
 	int		 min_version;		/* TLS1_2_VERSION or TLS1_3_VERSION */
 	char		*ciphers;		/* TLS <= 1.2 list; NULL: default */
 	char		*ciphersuites;		/* TLS 1.3; NULL: default */
+	const char	*file;			/* of the section (conf->files) */
 	int		 line;			/* of the section; 0: absent */
 };
 
@@ -80,12 +83,19 @@ struct wsd_route {
 	char		*auth_token_file;	/* absolute; NULL: no auth */
 	struct access_tokens *tokens;		/* re-read on SIGHUP */
 	struct cidr_list allow;			/* clients allowed; empty: all */
+	const char	*file;			/* of the section (conf->files) */
 	int		 line;
 };
 
 struct wsd_config {
 	unsigned	 refs;			/* config_ref(); config_free() */
 	char		*file;			/* NULL: embedded default */
+	/*
+	 * Every file read, the main one ("(embedded)" for the default)
+	 * first, then those of include lines in the order they were read.
+	 */
+	struct wsd_strlist files;
+	struct config_values *values;		/* as written, for config_print */
 	struct wsd_listen *listens;
 	size_t		 nlistens;
 	struct wsd_route *routes;
@@ -171,6 +181,39 @@ struct wsd_config *config_load_string(const char *name, const char *text,
  * the demo pages from www_root on "/".
  */
 struct wsd_config *config_default(const char *www_root, char **errors);
+
+/*
+ * What the command line asked for; a reload reads the same again (the
+ * file, or the embedded default built from www_root) with the same
+ * overrides.
+ */
+struct config_source {
+	const char	*file;			/* NULL: the embedded default */
+	const char	*www_root;		/* the default's demo pages */
+	char *const	*listens;		/* -l ADDR:PORT [FLAG]...: they */
+	size_t		 nlistens;		/* replace every listen line */
+};
+
+/* config_load or config_default, as src says; errors as config_load. */
+struct wsd_config *config_open(const struct config_source *src,
+	    char **errors);
+
+/*
+ * Writes the effective configuration as INI that wsd accepts: every
+ * section, every key with its value (as written, the inherited one or
+ * the default; resolved paths; the listeners in use), includes resolved,
+ * keys without a value as comments.
+ */
+void	config_print(const struct wsd_config *conf, FILE *fp);
+
+/*
+ * What changed from old to conf, one line each ("route /x added (app
+ * echo)", "route /y removed", "route /z changed: ping_interval 20s ->
+ * 5s", "[server] changed: ..."); listen lines are left to the listeners.
+ * NULL when nothing did (caller frees).
+ */
+char	*config_changes(const struct wsd_config *old,
+	    const struct wsd_config *conf);
 
 /*
  * A loaded config starts with one reference, which its generation
