@@ -17,15 +17,21 @@
 #include "tls.h"
 
 #define WSD_CONFIG_FILE	WSD_SYSCONFDIR "/wsd.ini"
+/* -l options, at most. */
+#define MAIN_LISTEN_MAX	64
 
 /* Prints the usage line to f. */
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: wsd [-tVhv] [-c file]\n"
+	fprintf(f, "usage: wsd [-TtVhv] [-c file] [-l addr:port]...\n"
 	    "  -c file  read this config file (default: %s,\n"
 	    "           or the embedded default when it does not exist)\n"
+	    "  -l addr:port\n"
+	    "           listen here instead of the config's listen lines\n"
+	    "           (repeatable; flags as in listen, e.g. \"ADDR:PORT tls\")\n"
 	    "  -t       check the config and exit\n"
+	    "  -T       check the config, print it as wsd sees it and exit\n"
 	    "  -v       more verbose logging (repeatable)\n"
 	    "  -V       print the version and exit\n"
 	    "  -h       print this help and exit\n", WSD_CONFIG_FILE);
@@ -79,20 +85,36 @@ main(int argc, char *argv[])
 	struct event_base	*base;
 	struct server		 srv;
 	struct tls		*tls = NULL;
+	struct config_source	 src;
+	char			*listens[MAIN_LISTEN_MAX];
 	const char		*file = NULL, *www = NULL;
 	char			*errors = NULL;
-	int			 ch, test = 0, verbose = 0, embedded = 0;
+	int			 ch, test = 0, print = 0, verbose = 0;
+	int			 embedded = 0;
 	long			 nofile;
 
 	log_init(LOG_LVL_INFO);
 	app_register();
-	while ((ch = getopt(argc, argv, "c:thvV")) != -1) {
+	memset(&src, 0, sizeof(src));
+	src.listens = listens;
+	while ((ch = getopt(argc, argv, "c:l:tThvV")) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
 			break;
+		case 'l':
+			if (src.nlistens == MAIN_LISTEN_MAX) {
+				fprintf(stderr, "wsd: -l: at most %d\n",
+				    MAIN_LISTEN_MAX);
+				return 1;
+			}
+			listens[src.nlistens++] = optarg;
+			break;
 		case 't':
 			test = 1;
+			break;
+		case 'T':
+			test = print = 1;
 			break;
 		case 'v':
 			verbose++;
@@ -115,13 +137,13 @@ main(int argc, char *argv[])
 
 	if (file == NULL && access(WSD_CONFIG_FILE, F_OK) == 0)
 		file = WSD_CONFIG_FILE;
-	if (file != NULL)
-		conf = config_load(file, &errors);
-	else {
+	if (file == NULL) {
 		embedded = 1;
 		www = main_www_root();
-		conf = config_default(www, &errors);
 	}
+	src.file = file;
+	src.www_root = www;
+	conf = config_open(&src, &errors);
 	if (conf == NULL) {
 		main_print_errors(errors);
 		if (test)
@@ -132,7 +154,7 @@ main(int argc, char *argv[])
 	/* Certificates are part of the config: -t loads them too. */
 	if (conf->tls.line != 0 &&
 	    (tls = tls_new(&conf->tls, &errors)) == NULL) {
-		fprintf(stderr, "%s:%d: tls: %s\n", file ? file : "(embedded)",
+		fprintf(stderr, "%s:%d: tls: %s\n", conf->tls.file,
 		    conf->tls.line, errors ? errors : "?");
 		free(errors);
 		if (test)
@@ -142,6 +164,8 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (test) {
+		if (print)
+			config_print(conf, stdout);
 		fprintf(stderr, "%s: configuration OK\n",
 		    file ? file : "(embedded)");
 		tls_free(tls);
@@ -191,7 +215,7 @@ main(int argc, char *argv[])
 		config_free(conf);
 		return 1;
 	}
-	srv.www_root = www;
+	srv.source = &src;
 	srv.verbose = verbose;
 	server_run(&srv);
 	server_free(&srv);

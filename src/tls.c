@@ -182,6 +182,25 @@ tls_free(struct tls *t)
 	free(t);
 }
 
+/* The certificate's SHA-256 fingerprint, for the reload log. */
+void
+tls_fingerprint(const struct tls *t, char *buf, size_t size)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n = 0, i;
+	X509		*cert;
+	size_t		 len = 0;
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (t == NULL || (cert = SSL_CTX_get0_certificate(t->ctx)) == NULL ||
+	    X509_digest(cert, EVP_sha256(), md, &n) != 1)
+		return;
+	for (i = 0; i < n && len + 3 < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%02X",
+		    i ? ":" : "", md[i]);
+}
+
 /* A server SSL for one accepted connection. */
 SSL *
 tls_ssl_new(struct tls *t)

@@ -15,6 +15,11 @@ struct tls;
  */
 struct tls	*tls_new(const struct wsd_tls *conf, char **cause);
 void		 tls_free(struct tls *t);
+/*
+ * The SHA-256 fingerprint of t's certificate as openssl x509 -fingerprint
+ * writes it ("AB:CD:..."), into buf; "" when there is none.
+ */
+void		 tls_fingerprint(const struct tls *t, char *buf, size_t size);
 /* A new server-side SSL object for one connection; NULL on failure. */
 SSL		*tls_ssl_new(struct tls *t);
 
