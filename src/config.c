@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
 #include <pwd.h>
@@ -1679,21 +1680,27 @@ config_include_next(struct cfg_parse *p)
 	const char	*path = p->incl[p->inext++];
 	FILE		*fp;
 	size_t		 i;
-	int		 loop = 0;
+	int		 fd, loop = 0;
 
-	if ((fp = fopen(path, "r")) == NULL || fstat(fileno(fp), &st) == -1) {
+	/* Non-blocking: opening a FIFO must not wait for a writer. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
 		config_error(p, p->incl_line, "include \"%s\": %s", path,
 		    strerror(errno));
-		if (fp != NULL)
-			fclose(fp);
+		if (fd != -1)
+			close(fd);
 		return;
 	}
-	if (S_ISDIR(st.st_mode)) {
+	/* Not a device or a FIFO: a line might never end. */
+	if (!S_ISREG(st.st_mode)) {
 		config_error(p, p->incl_line, "include \"%s\": %s", path,
-		    strerror(EISDIR));
-		fclose(fp);
+		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+		close(fd);
 		return;
 	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("%s", __func__);
 	/* The string of the embedded default has no inode: it is never
 	 * included. */
 	if (p->fp != NULL && p->dev == st.st_dev && p->ino == st.st_ino)
@@ -2656,8 +2663,10 @@ config_sect_changes(const struct wsd_config *old, long osect,
 
 	for (i = 0; i < cfg_nall; i++) {
 		k = &cfg_all[i];
-		if (k->type == CFG_LISTEN || (!config_sect_takes(old, osect,
-		    k) && !config_sect_takes(conf, sect, k)))
+		/* Listeners log themselves; app is said first. */
+		if (k->type == CFG_LISTEN || k->type == CFG_APP ||
+		    (!config_sect_takes(old, osect, k) &&
+		    !config_sect_takes(conf, sect, k)))
 			continue;
 		a = config_sect_takes(old, osect, k) ?
 		    config_key_text(old, osect, k) : NULL;
