@@ -2649,13 +2649,18 @@ config_text_equal(const struct cfg_key *k, const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+static void	config_change_add(char **, const char *, ...)
+		    LOG_PRINTF(2, 3);
+
 /*
- * Adds ", key old -> new" to *what for every key of a section whose
- * value differs between old's section osect and conf's section sect.
+ * Adds "LABEL changed: key old -> new, ..." to *out for the keys of a
+ * section whose value differs between old's section osect and conf's
+ * section sect; what (taken over, NULL: none) is said first.
  */
 static void
 config_sect_changes(const struct wsd_config *old, long osect,
-    const struct wsd_config *conf, long sect, char **what)
+    const struct wsd_config *conf, long sect, char *what, const char *label,
+    char **out)
 {
 	const struct cfg_key *k;
 	char		*a, *b, *s, *c;
@@ -2677,15 +2682,18 @@ config_sect_changes(const struct wsd_config *old, long osect,
 				*c = ' ';
 			for (c = b; c != NULL && (c = strchr(c, '\n')) != NULL;)
 				*c = ' ';
-			s = config_xasprintf("%s%s%s %s -> %s", *what ? *what :
-			    "", *what ? ", " : "", k->name, a ? a : "(unset)",
+			s = config_xasprintf("%s%s%s %s -> %s", what ? what :
+			    "", what ? ", " : "", k->name, a ? a : "(unset)",
 			    b ? b : "(unset)");
-			free(*what);
-			*what = s;
+			free(what);
+			what = s;
 		}
 		free(a);
 		free(b);
 	}
+	if (what != NULL)
+		config_change_add(out, "%s changed: %s", label, what);
+	free(what);
 }
 
 /* Appends one change line to *out. */
@@ -2708,27 +2716,18 @@ config_changes(const struct wsd_config *old, const struct wsd_config *conf)
 {
 	const struct config_app *a, *b;
 	const struct wsd_route *r;
-	char		*out = NULL, *what = NULL;
+	char		*out = NULL, *what, *label;
 	size_t		 i, j;
 
 	config_sect_changes(old, CFG_VSECT_SERVER, conf, CFG_VSECT_SERVER,
-	    &what);
-	if (what != NULL)
-		config_change_add(&out, "[server] changed: %s", what);
-	free(what);
-	what = NULL;
+	    NULL, "[server]", &out);
 	if (old->tls.line != 0 && conf->tls.line == 0)
 		config_change_add(&out, "[tls] removed");
 	else if (old->tls.line == 0 && conf->tls.line != 0)
 		config_change_add(&out, "[tls] added");
-	else if (conf->tls.line != 0) {
+	else if (conf->tls.line != 0)
 		config_sect_changes(old, CFG_VSECT_TLS, conf, CFG_VSECT_TLS,
-		    &what);
-		if (what != NULL)
-			config_change_add(&out, "[tls] changed: %s", what);
-		free(what);
-		what = NULL;
-	}
+		    NULL, "[tls]", &out);
 	for (i = 0; i < old->nroutes; i++) {
 		r = &old->routes[i];
 		a = config_route_app(r);
@@ -2741,15 +2740,12 @@ config_changes(const struct wsd_config *old, const struct wsd_config *conf)
 			continue;
 		}
 		b = config_route_app(&conf->routes[j]);
-		if (a != b)
-			what = config_xasprintf("app %s -> %s", a ? a->name :
-			    "static", b ? b->name : "static");
-		config_sect_changes(old, (long)i, conf, (long)j, &what);
-		if (what != NULL)
-			config_change_add(&out, "route %s changed: %s",
-			    r->path, what);
-		free(what);
-		what = NULL;
+		what = a == b ? NULL : config_xasprintf("app %s -> %s",
+		    a ? a->name : "static", b ? b->name : "static");
+		label = config_xasprintf("route %s", r->path);
+		config_sect_changes(old, (long)i, conf, (long)j, what, label,
+		    &out);
+		free(label);
 	}
 	for (j = 0; j < conf->nroutes; j++) {
 		r = &conf->routes[j];
