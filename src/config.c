@@ -206,6 +206,8 @@ static const struct config_app *const *cfg_apps;
 static size_t		 cfg_napps;
 static size_t		 cfg_conf_size;
 static char		 cfg_app_names[256] = "static";
+/* tls.c's check of a [tls] section's files; NULL: readable is enough. */
+static config_tls_check_fn cfg_tls_check;
 
 struct cfg_error {
 	const char	*file;			/* conf->files, or CFG_CMDLINE */
@@ -289,6 +291,7 @@ struct cfg_parse {
 	int		 server_line;
 	char		 at[PATH_MAX + 32];	/* config_at()'s answer */
 	int		 tls_seen[CFG_MAXKEYS];
+	int		 tls_bad;		/* a [tls] value was refused */
 	enum cfg_in	 in;
 	size_t		 route;			/* current route index */
 
@@ -743,6 +746,13 @@ config_register_apps(const struct config_app *const *apps, size_t n,
 			fatalx("%s: key %s: bad not_above", __func__,
 			    cfg_src[i]->name);
 	}
+}
+
+/* Takes the deeper check of [tls] files (tls_check). */
+void
+config_register_tls_check(config_tls_check_fn fn)
+{
+	cfg_tls_check = fn;
 }
 
 /* A registered app by name. */
@@ -1372,6 +1382,8 @@ config_handler_cb(void *user, const char *section, const char *name,
 
 	if (*value == '\0') {
 		config_error(p, p->line, "%s: missing value", name);
+		if (p->in == CFG_IN_TLS)
+			p->tls_bad = 1;
 		if (k->type == CFG_APP)
 			p->rstate[p->route].kind = CFG_ROUTE_BAD;
 		if (bad != NULL)
@@ -1381,6 +1393,8 @@ config_handler_cb(void *user, const char *section, const char *name,
 	if (config_set(p, k, value) == -1) {
 		if (bad != NULL)
 			*bad = 1;
+		if (p->in == CFG_IN_TLS)
+			p->tls_bad = 1;
 	} else
 		config_value_keep(p, k, value);
 	return 1;
@@ -2014,17 +2028,31 @@ config_finish_tls(struct cfg_parse *p)
 {
 	struct wsd_config *conf = p->conf;
 	const struct cfg_key *k;
+	const char	*name = NULL;
+	char		*cause = NULL;
 	size_t		 i;
+	int		 line;
 
 	if (conf->tls.line != 0) {
+		p->name = conf->tls.file;
 		for (i = 0; i < cfg_nall; i++) {
 			k = &cfg_all[i];
 			if (k->sect != CFG_TLS || k->type != CFG_FILE ||
 			    p->tls_seen[i] != 0)
 				continue;
-			p->name = conf->tls.file;
 			config_error(p, conf->tls.line, "[tls]: missing "
 			    "\"%s\"", k->name);
+			p->tls_bad = 1;
+		}
+		/* The files load and match, at the line of the one at fault. */
+		if (!p->tls_bad && cfg_tls_check != NULL &&
+		    cfg_tls_check(&conf->tls, &cause, &name) == -1) {
+			k = config_key_find(name);
+			line = k != NULL && p->tls_seen[k - cfg_all] != 0 ?
+			    p->tls_seen[k - cfg_all] : conf->tls.line;
+			config_error(p, line, "%s", cause ? cause : "TLS "
+			    "set-up failed");
+			free(cause);
 		}
 		return;
 	}

@@ -163,6 +163,17 @@ void	config_register_apps(const struct config_app *const *apps, size_t n,
 	    size_t conf_size);
 
 /*
+ * A deeper check of a [tls] section than "its files can be read" (tls.c's
+ * tls_check: they load, the key matches): 0, or -1 with *cause (caller
+ * frees) and *key, the key whose line to blame. Registered once before
+ * config_load (main), it runs when the rest of the section is clean, so
+ * that these errors come in the same run as all the others.
+ */
+typedef int (*config_tls_check_fn)(const struct wsd_tls *, char **,
+	    const char **);
+void	config_register_tls_check(config_tls_check_fn fn);
+
+/*
  * Reads and validates a config file. Returns the config, or NULL with
  * *errors set to every problem found, one "FILE:LINE: message" per line
  * (caller frees).

@@ -95,6 +95,8 @@ main(int argc, char *argv[])
 
 	log_init(LOG_LVL_INFO);
 	app_register();
+	/* wsd -t: certificates that do not load are errors like the rest. */
+	config_register_tls_check(tls_check);
 	memset(&src, 0, sizeof(src));
 	src.listens = listens;
 	while ((ch = getopt(argc, argv, "c:l:tThvV")) != -1) {

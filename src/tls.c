@@ -86,13 +86,17 @@ tls_check_dates(SSL_CTX *ctx, const char *path)
 		log_warnx("tls: certificate %s is not valid yet", path);
 }
 
-/* Builds one SSL_CTX from the config's files. */
+/*
+ * Builds one SSL_CTX from the config's files; on failure *key names the
+ * [tls] key at fault.
+ */
 static SSL_CTX *
-tls_ctx_new(const struct wsd_tls *conf, char **cause)
+tls_ctx_new(const struct wsd_tls *conf, char **cause, const char **key)
 {
 	SSL_CTX	*ctx;
 
 	*cause = NULL;
+	*key = "certificate";
 	/* Plain errno first: it names the real problem best. */
 	if (access(conf->certificate, R_OK) == -1) {
 		if (asprintf(cause, "certificate %s: %s", conf->certificate,
@@ -100,6 +104,7 @@ tls_ctx_new(const struct wsd_tls *conf, char **cause)
 			*cause = NULL;
 		return NULL;
 	}
+	*key = "private_key";
 	if (access(conf->private_key, R_OK) == -1) {
 		if (asprintf(cause, "private key %s: %s", conf->private_key,
 		    strerror(errno)) == -1)
@@ -117,22 +122,26 @@ tls_ctx_new(const struct wsd_tls *conf, char **cause)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
 	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase_cb);
+	*key = "ciphers";
 	if (SSL_CTX_set_cipher_list(ctx, conf->ciphers ? conf->ciphers :
 	    TLS_DEFAULT_CIPHERS) != 1) {
 		*cause = tls_cause("ciphers", conf->ciphers ? conf->ciphers :
 		    TLS_DEFAULT_CIPHERS);
 		goto fail;
 	}
+	*key = "ciphersuites";
 	if (conf->ciphersuites != NULL &&
 	    SSL_CTX_set_ciphersuites(ctx, conf->ciphersuites) != 1) {
 		*cause = tls_cause("ciphersuites", conf->ciphersuites);
 		goto fail;
 	}
+	*key = "certificate";
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->certificate) != 1) {
 		*cause = tls_cause("cannot load certificate",
 		    conf->certificate);
 		goto fail;
 	}
+	*key = "private_key";
 	if (SSL_CTX_use_PrivateKey_file(ctx, conf->private_key,
 	    SSL_FILETYPE_PEM) != 1) {
 		*cause = tls_cause("cannot load private key",
@@ -146,7 +155,6 @@ tls_ctx_new(const struct wsd_tls *conf, char **cause)
 			*cause = NULL;
 		goto fail;
 	}
-	tls_check_dates(ctx, conf->certificate);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -160,16 +168,30 @@ struct tls *
 tls_new(const struct wsd_tls *conf, char **cause)
 {
 	struct tls	*t;
+	const char	*key;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		*cause = strdup("out of memory");
 		return NULL;
 	}
-	if ((t->ctx = tls_ctx_new(conf, cause)) == NULL) {
+	if ((t->ctx = tls_ctx_new(conf, cause, &key)) == NULL) {
 		free(t);
 		return NULL;
 	}
+	tls_check_dates(t->ctx, conf->certificate);
 	return t;
+}
+
+/* Builds a context and throws it away: the config's deeper check. */
+int
+tls_check(const struct wsd_tls *conf, char **cause, const char **key)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = tls_ctx_new(conf, cause, key)) == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
 }
 
 /* Frees the context; open connections keep their own reference. */

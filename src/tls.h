@@ -16,6 +16,14 @@ struct tls;
 struct tls	*tls_new(const struct wsd_tls *conf, char **cause);
 void		 tls_free(struct tls *t);
 /*
+ * Whether conf's files make a context (they load, the key matches the
+ * certificate, the cipher lists are known): 0, or -1 with *cause (caller
+ * frees) and *key, the [tls] key at fault. config_register_tls_check()
+ * takes it, so that wsd -t reports these errors with all the others.
+ */
+int		 tls_check(const struct wsd_tls *conf, char **cause,
+		    const char **key);
+/*
  * The SHA-256 fingerprint of t's certificate as openssl x509 -fingerprint
  * writes it ("AB:CD:..."), into buf; "" when there is none.
  */

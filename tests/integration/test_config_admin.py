@@ -95,6 +95,38 @@ def test_check_reports_missing_private_key(tmp_path):
                      out), out
 
 
+def test_check_reports_bad_pem_with_the_others(tmp_path):
+    """A certificate that does not load, or a key that does not match,
+    is reported at its key's line in the same run as other errors."""
+    write(tmp_path / "garbage.pem", "not a certificate\n")
+    text = ("[server]\n"                                # 1
+            "listen = 127.0.0.1:0 tls\n"                # 2
+            "foo = 1\n"                                 # 3
+            "[tls]\n"                                   # 4
+            "certificate = garbage.pem\n"               # 5
+            "private_key = garbage.pem\n")              # 6
+    f = write(tmp_path / "pem.ini", text)
+    rc, out = run_wsd(["-t", "-c", str(f)])
+    assert rc == 1, out
+    assert re.search(r"pem\.ini:3: unknown key \"foo\"", out), out
+    assert re.search(r"pem\.ini:5: cannot load certificate .*garbage\.pem",
+                     out), out
+    # Another pair's key: blamed on private_key.
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    helpers.selfsigned_cert(one)
+    helpers.selfsigned_cert(two)
+    text = text.replace("garbage.pem\n", "one/cert.pem\n", 1).replace(
+        "garbage.pem", "two/key.pem")
+    f = write(tmp_path / "pair.ini", text)
+    rc, out = run_wsd(["-t", "-c", str(f)])
+    assert rc == 1, out
+    assert re.search(r"pair\.ini:3: unknown key \"foo\"", out), out
+    assert re.search(r"pair\.ini:6: .*private key .*two/key\.pem.*"
+                     r"mismatch", out), out
+
+
 def test_check_reads_a_duplicate_server_section(tmp_path):
     """A second [server] is an error, and its keys are checked all the
     same: a bad listen in it is reported, not skipped."""

@@ -2192,6 +2192,40 @@ START_TEST(test_include)
 }
 END_TEST
 
+/* A stand-in for tls_check: the key never matches; counts its calls. */
+static int	tls_check_calls;
+
+static int
+fake_tls_check(const struct wsd_tls *tls, char **cause, const char **key)
+{
+	tls_check_calls++;
+	ck_assert_ptr_nonnull(tls->private_key);
+	*key = "private_key";
+	*cause = strdup("key values mismatch");
+	return -1;
+}
+
+/* The registered [tls] check: at its key's line, only on a clean section. */
+START_TEST(test_tls_check_hook)
+{
+	char	*errs;
+
+	config_register_tls_check(fake_tls_check);
+	ck_assert_errors("[server]\nfoo = 1\n[tls]\ncertificate = c\n"
+	    "private_key = k\n",
+	    "F:2: unknown key \"foo\" in [server]\n"
+	    "F:5: key values mismatch");
+	ck_assert_int_eq(tls_check_calls, 1);
+	/* Not with a file missing: that error is enough. */
+	errs = load_errors("[tls]\ncertificate = c\nprivate_key = nokey\n");
+	ck_assert_ptr_nonnull(strstr(errs, "F:3: private_key \""));
+	ck_assert_ptr_null(strstr(errs, "mismatch"));
+	free(errs);
+	ck_assert_int_eq(tls_check_calls, 1);
+	config_register_tls_check(NULL);
+}
+END_TEST
+
 /* -l: the listen lines are checked, and replaced. */
 START_TEST(test_listen_override)
 {
@@ -2465,6 +2499,7 @@ config_suite(void)
 	tcase_add_test(tc, test_shutdown_delay);
 	tcase_add_test(tc, test_include);
 	tcase_add_test(tc, test_listen_override);
+	tcase_add_test(tc, test_tls_check_hook);
 	tcase_add_test(tc, test_print);
 	tcase_add_test(tc, test_changes);
 #ifdef TEST_SRCDIR
