@@ -40,6 +40,16 @@ def echo(port, path="/echo", text="hi"):
         assert read_message(c)[:2] == (OP_TEXT, text.encode())
 
 
+def check_fails(path, text=None, args=()):
+    """wsd -t on path (written first when text is given) must fail;
+    returns what it printed."""
+    if text is not None:
+        write(path, text)
+    rc, out = run_wsd(["-t", "-c", str(path)] + list(args))
+    assert rc == 1, out
+    return out
+
+
 def sighup(d, text=None, conf=None, ok=True):
     """Rewrites the config (if text) and sends SIGHUP; returns the log
     from the signal on, once the reload is over."""
@@ -68,9 +78,7 @@ def test_check_reports_tls_file_errors_with_the_others(tmp_path):
             "[route /echo]\n"                           # 7
             "app = nosuchapp\n"                         # 8
             % (tmp_path / "missing.pem"))
-    f = write(tmp_path / "all.ini", text)
-    rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc == 1, out
+    out = check_fails(tmp_path / "all.ini", text)
     assert re.search(r"all\.ini:3: unknown key \"bogus\"", out), out
     assert re.search(r"all\.ini:5: certificate \".*missing\.pem\": "
                      r"No such file or directory", out), out
@@ -86,9 +94,7 @@ def test_check_reports_missing_private_key(tmp_path):
     text = ("[server]\nlisten = 127.0.0.1:0 tls\n"
             "[tls]\n"                                   # 3
             "certificate = gone.pem\n")                 # 4
-    f = write(tmp_path / "nokey.ini", text)
-    rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc == 1, out
+    out = check_fails(tmp_path / "nokey.ini", text)
     assert re.search(r"nokey\.ini:3: \[tls\]: missing \"private_key\"",
                      out), out
     assert re.search(r"nokey\.ini:4: certificate \".*gone\.pem\": No such",
@@ -105,9 +111,7 @@ def test_check_reports_bad_pem_with_the_others(tmp_path):
             "[tls]\n"                                   # 4
             "certificate = garbage.pem\n"               # 5
             "private_key = garbage.pem\n")              # 6
-    f = write(tmp_path / "pem.ini", text)
-    rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc == 1, out
+    out = check_fails(tmp_path / "pem.ini", text)
     assert re.search(r"pem\.ini:3: unknown key \"foo\"", out), out
     assert re.search(r"pem\.ini:5: cannot load certificate .*garbage\.pem",
                      out), out
@@ -119,9 +123,7 @@ def test_check_reports_bad_pem_with_the_others(tmp_path):
     helpers.selfsigned_cert(two)
     text = text.replace("garbage.pem\n", "one/cert.pem\n", 1).replace(
         "garbage.pem", "two/key.pem")
-    f = write(tmp_path / "pair.ini", text)
-    rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc == 1, out
+    out = check_fails(tmp_path / "pair.ini", text)
     assert re.search(r"pair\.ini:3: unknown key \"foo\"", out), out
     assert re.search(r"pair\.ini:6: .*private key .*two/key\.pem.*"
                      r"mismatch", out), out
@@ -137,9 +139,7 @@ def test_check_reads_a_duplicate_server_section(tmp_path):
             "[server]\n"                                # 5
             "listen = 127.0.0.1\n"                      # 6
             "idle_timeout = forever\n")                 # 7
-    f = write(tmp_path / "dup.ini", text)
-    rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc == 1, out
+    out = check_fails(tmp_path / "dup.ini", text)
     assert re.search(r"dup\.ini:5: duplicate \[server\] section", out), out
     assert re.search(r"dup\.ini:6: listen: invalid address", out), out
     assert re.search(r"dup\.ini:7: idle_timeout: invalid duration", out), out
@@ -189,10 +189,8 @@ def test_listen_option_with_embedded_default(wsd, tmp_path):
 
 
 def test_listen_option_errors(tmp_path, static_root):
-    f = write(tmp_path / "ok.ini", helpers.make_config(static_root))
-    rc, out = run_wsd(["-t", "-c", str(f), "-l", "localhost",
-                       "-l", "127.0.0.1:1 tls"])
-    assert rc == 1, out
+    out = check_fails(tmp_path / "ok.ini", helpers.make_config(static_root),
+                      ["-l", "localhost", "-l", "127.0.0.1:1 tls"])
     assert re.search(r"^-l: listen: invalid address \"localhost\"", out,
                      re.M), out
     assert re.search(r"^-l: listen 127\.0\.0\.1:1 tls: no \[tls\] section",
@@ -289,8 +287,7 @@ def test_include_errors_name_the_included_file(tmp_path, static_root):
           "interval_mn = 1s\n")                         # 3 typo
     with open(etc / "main.ini", "a") as f:
         f.write("bogus = 1\n")                          # main.ini:9
-    rc, out = run_wsd(["-t", "-c", str(etc / "main.ini")])
-    assert rc == 1, out
+    out = check_fails(etc / "main.ini")
     assert re.search(r"conf\.d/20-time\.ini:3: unknown key \"interval_mn\"",
                      out), out
     assert re.search(r"main\.ini:9: unknown key \"bogus\"", out), out
@@ -300,8 +297,7 @@ def test_include_missing_file(tmp_path):
     f = write(tmp_path / "m.ini", "[server]\nlisten = 127.0.0.1:0\n"
               "include = nothere.ini\n"                 # 3
               "include = none.d/*.ini\n")               # 4: may be empty
-    rc, out = run_wsd(["-t", "-c", str(f)])
-    assert rc == 1, out
+    out = check_fails(f)
     assert re.search(r"m\.ini:3: include \".*nothere\.ini\": No such file",
                      out), out
     assert "m.ini:4" not in out, out
@@ -312,14 +308,12 @@ def test_include_loop_refused(tmp_path):
           "include = b.ini\n")
     write(tmp_path / "b.ini", "; b\n"
           "include = ./a.ini\n")                        # 2
-    rc, out = run_wsd(["-t", "-c", str(tmp_path / "a.ini")])
-    assert rc == 1, out
+    out = check_fails(tmp_path / "a.ini")
     assert re.search(r"b\.ini:2: include \".*a\.ini\": include loop", out), \
         out
     # Including itself.
     write(tmp_path / "c.ini", "include = c.ini\n")
-    rc, out = run_wsd(["-t", "-c", str(tmp_path / "c.ini")])
-    assert rc == 1, out
+    out = check_fails(tmp_path / "c.ini")
     assert re.search(r"c\.ini:1: include .*include loop", out), out
 
 
