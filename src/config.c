@@ -7,6 +7,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -35,6 +38,10 @@
 
 /* Room for any line inih accepts; longer lines are only counted. */
 #define CFG_BUF_MAX	512
+/* Files open at once through include lines, the main one included. */
+#define CFG_INCLUDE_DEPTH 16
+/* The file name of listeners given with -l. */
+#define CFG_CMDLINE	"-l"
 
 enum cfg_sect {
 	CFG_SERVER,
@@ -200,6 +207,17 @@ static const struct cfg_key cfg_keys[] = {
 static const struct cfg_key cfg_tls_names = {
 	CFG_TLS, "[tls]", CFG_HOSTS, 0, 0, NULL, 0, 0
 };
+
+/* Route keys only static routes take, and only WebSocket app routes. */
+static const char *const cfg_static_only[] = { "root", "dotfiles" };
+#define CFG_NSTATIC_ONLY (sizeof(cfg_static_only) / sizeof(cfg_static_only[0]))
+static const char *const cfg_ws_only[] = {
+	"origins", "require_origin", "subprotocols", "jwt_expire_close",
+};
+#define CFG_NWS_ONLY	(sizeof(cfg_ws_only) / sizeof(cfg_ws_only[0]))
+/* Route keys that need auth_jwt_key_file on the route. */
+static const char *const cfg_jwt_only[] = { "jwt_leeway", "jwt_expire_close" };
+#define CFG_NJWT_ONLY	(sizeof(cfg_jwt_only) / sizeof(cfg_jwt_only[0]))
 /* Room for the keys the apps register. */
 #define CFG_APPKEYS_MAX	32
 #define CFG_MAXKEYS	(CFG_NKEYS + CFG_APPKEYS_MAX)
@@ -216,11 +234,32 @@ static const struct config_app *const *cfg_apps;
 static size_t		 cfg_napps;
 static size_t		 cfg_conf_size;
 static char		 cfg_app_names[256] = "static";
+/* tls.c's check of a [tls] section's files; NULL: readable is enough. */
+static config_tls_check_fn cfg_tls_check;
 
 struct cfg_error {
+	const char	*file;			/* conf->files, or CFG_CMDLINE */
+	size_t		 fileidx;		/* its place in conf->files */
 	int		 line;			/* 0: about the whole file */
 	size_t		 seq;			/* keeps equal lines in order */
 	char		*msg;
+};
+
+/*
+ * One value as written (for config_print and config_changes): section
+ * CFG_VSECT_SERVER, CFG_VSECT_TLS or a route's index, key cfg_all's.
+ */
+#define CFG_VSECT_SERVER	(-1)
+#define CFG_VSECT_TLS		(-2)
+struct config_value {
+	long		 sect;
+	size_t		 key;
+	char		*text;
+};
+
+struct config_values {
+	struct config_value *v;
+	size_t		 n;
 };
 
 enum cfg_route_kind {
@@ -236,6 +275,7 @@ struct cfg_route_state {
 	int		 bad[CFG_MAXKEYS];	/* value was rejected */
 	enum cfg_route_kind kind;
 	const struct config_app *app;		/* CFG_ROUTE_APP */
+	int		 dup;			/* a duplicate, checked only */
 };
 
 enum cfg_in {
@@ -246,30 +286,64 @@ enum cfg_in {
 	CFG_IN_SKIP,				/* bad section: keys ignored */
 };
 
+/*
+ * A file whose reading an include line suspended: where it was, and the
+ * section its next lines belong to.
+ */
+struct cfg_input {
+	FILE		*fp;
+	const char	*text;
+	const char	*name;
+	char		*dir;
+	int		 line;
+	int		 eof;
+	int		 read_errno;
+	dev_t		 dev;
+	ino_t		 ino;
+	char		**incl;			/* files of its include line */
+	size_t		 nincl;
+	size_t		 inext;			/* the next one to read */
+	int		 incl_line;
+	enum cfg_in	 in;
+	size_t		 route;
+};
+
 struct cfg_parse {
 	const char	*name;			/* for messages */
 	char		*dir;			/* relative roots; NULL: cwd */
 	struct wsd_config *conf;
+	const struct config_source *src;	/* NULL: no overrides */
 	struct cfg_route_state *rstate;
 	int		 server_seen[CFG_MAXKEYS];
+	const char	*server_file;
 	int		 server_line;
+	char		 at[PATH_MAX + 32];	/* config_at()'s answer */
 	int		 tls_seen[CFG_MAXKEYS];
 	/* [tls NAME...] sections: the one being read (0: [tls]), seen keys. */
 	size_t		 tls_cur;
 	int		(*tls_hseen)[CFG_MAXKEYS];
+	int		 tls_bad;		/* a [tls] value was refused */
 	enum cfg_in	 in;
 	size_t		 route;			/* current route index */
 
 	struct cfg_error *errs;
 	size_t		 nerrs;
 
-	/* The reader: a FILE or a string. */
+	/* The reader: a FILE or a string; suspended ones below it. */
 	FILE		*fp;
 	const char	*text;
 	int		 line;
 	int		 eof;
 	int		 pending_nl;
 	int		 read_errno;
+	dev_t		 dev;			/* of fp, for include loops */
+	ino_t		 ino;
+	char		**incl;			/* an include line's files */
+	size_t		 nincl;
+	size_t		 inext;
+	int		 incl_line;
+	struct cfg_input stack[CFG_INCLUDE_DEPTH];
+	size_t		 depth;
 	char		 buf[CFG_BUF_MAX];
 };
 
@@ -277,6 +351,7 @@ static void	config_error(struct cfg_parse *, int, const char *, ...)
 		    LOG_PRINTF(3, 4);
 static void	config_list_free(struct wsd_strlist *);
 static char	*config_xasprintf(const char *, ...) LOG_PRINTF(1, 2);
+static void	config_include(struct cfg_parse *, const char *);
 static char	*config_xvasprintf(const char *, va_list) LOG_PRINTF(1, 0);
 
 /* Allocation failures at config time are not recoverable. */
@@ -334,6 +409,10 @@ config_error(struct cfg_parse *p, int line, const char *fmt, ...)
 
 	p->errs = config_xrealloc(p->errs, p->nerrs + 1, sizeof(*p->errs));
 	e = &p->errs[p->nerrs];
+	e->file = p->name;
+	for (e->fileidx = 0; e->fileidx < p->conf->files.n; e->fileidx++)
+		if (p->conf->files.v[e->fileidx] == p->name)
+			break;
 	e->line = line;
 	e->seq = p->nerrs++;
 	va_start(ap, fmt);
@@ -341,12 +420,32 @@ config_error(struct cfg_parse *p, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Orders errors by line, then by the order they were found. */
+/*
+ * "line N" for a line of the file being read, "FILE:N" for one of
+ * another file, for "(first at ...)" in messages; valid until the next
+ * call.
+ */
+static const char *
+config_at(struct cfg_parse *p, const char *file, int line)
+{
+	if (file == p->name)
+		snprintf(p->at, sizeof(p->at), "line %d", line);
+	else
+		snprintf(p->at, sizeof(p->at), "%s:%d", file, line);
+	return p->at;
+}
+
+/*
+ * Orders errors by file (in the order they were read), line, then the
+ * order they were found.
+ */
 static int
 config_error_cmp(const void *a, const void *b)
 {
 	const struct cfg_error *ea = a, *eb = b;
 
+	if (ea->fileidx != eb->fileidx)
+		return ea->fileidx < eb->fileidx ? -1 : 1;
 	if (ea->line != eb->line)
 		return ea->line < eb->line ? -1 : 1;
 	return ea->seq < eb->seq ? -1 : (ea->seq > eb->seq);
@@ -362,10 +461,10 @@ config_error_join(struct cfg_parse *p)
 	qsort(p->errs, p->nerrs, sizeof(*p->errs), config_error_cmp);
 	for (i = 0; i < p->nerrs; i++) {
 		if (p->errs[i].line > 0)
-			line = config_xasprintf("%s:%d: %s", p->name,
+			line = config_xasprintf("%s:%d: %s", p->errs[i].file,
 			    p->errs[i].line, p->errs[i].msg);
 		else
-			line = config_xasprintf("%s: %s", p->name,
+			line = config_xasprintf("%s: %s", p->errs[i].file,
 			    p->errs[i].msg);
 		n = strlen(line);
 		out = config_xrealloc(out, len + n + 2, 1);
@@ -691,6 +790,13 @@ config_register_apps(const struct config_app *const *apps, size_t n,
 	}
 }
 
+/* Takes the deeper check of [tls] files (tls_check). */
+void
+config_register_tls_check(config_tls_check_fn fn)
+{
+	cfg_tls_check = fn;
+}
+
 /* A registered app by name. */
 static const struct config_app *
 config_app_find(const char *name)
@@ -1006,8 +1112,11 @@ config_listen(struct cfg_parse *p, const char *value, int line)
 			continue;
 		if (config_port(&ss) == 0)
 			continue;
-		config_error(p, line, "duplicate listen %s (first at line %d)",
-		    addr, l->line);
+		if (l->line == 0)
+			config_error(p, line, "duplicate listen %s", addr);
+		else
+			config_error(p, line, "duplicate listen %s (first at "
+			    "%s)", addr, config_at(p, l->file, l->line));
 		bad = 1;
 		break;
 	}
@@ -1024,6 +1133,7 @@ config_listen(struct cfg_parse *p, const char *value, int line)
 	l->addrlen = len;
 	l->tls = tls;
 	l->proxy_protocol = proxy;
+	l->file = p->name;
 	l->line = line;
 }
 
@@ -1118,6 +1228,30 @@ config_host_word(struct cfg_parse *p, const char *what, char *w,
 			return -1;
 		}
 	return 0;
+}
+
+/*
+ * A file wsd reads (a certificate, a key) must be a readable file; the
+ * error is its key's line. -1 when it is not.
+ */
+static int
+config_file_check(struct cfg_parse *p, const struct cfg_key *k,
+    const char *path)
+{
+	struct stat	 st;
+	int		 saved = 0;
+
+	if (stat(path, &st) == -1)
+		saved = errno;
+	else if (S_ISDIR(st.st_mode))
+		saved = EISDIR;
+	else if (access(path, R_OK) == -1)
+		saved = errno;
+	if (saved == 0)
+		return 0;
+	config_error(p, p->line, "%s \"%s\": %s", k->name, path,
+	    strerror(saved));
+	return -1;
 }
 
 /*
@@ -1237,6 +1371,9 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		field = (char **)(void *)((char *)base + k->off);
 		if ((*field = config_file_path(p, k, value)) == NULL)
 			return -1;
+		/* Read at start-up and on reloads: -t reports it here. */
+		if (p->in == CFG_IN_TLS)
+			return config_file_check(p, k, *field);
 		return 0;
 	case CFG_ACCESSLOG:
 		/* on|off as a boolean; a path names a file of its own. */
@@ -1299,6 +1436,22 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	return -1;
 }
 
+/* Keeps a value as written, for config_print and config_changes. */
+static void
+config_value_keep(struct cfg_parse *p, const struct cfg_key *k,
+    const char *value)
+{
+	struct config_values *vs = p->conf->values;
+	struct config_value *v;
+
+	vs->v = config_xrealloc(vs->v, vs->n + 1, sizeof(*vs->v));
+	v = &vs->v[vs->n++];
+	v->sect = p->in == CFG_IN_SERVER ? CFG_VSECT_SERVER :
+	    p->in == CFG_IN_TLS ? CFG_VSECT_TLS : (long)p->route;
+	v->key = (size_t)(k - cfg_all);
+	v->text = config_xstrdup(value);
+}
+
 /*
  * inih's handler. It gets no line number (Debian builds inih without
  * INI_HANDLER_LINENO), but inih calls it right after the reader returned
@@ -1315,6 +1468,14 @@ config_handler_cb(void *user, const char *section, const char *name,
 	int		*seen, *bad = NULL;
 
 	(void)section;
+	/* Not a key of any section: it may stand anywhere. */
+	if (strcmp(name, "include") == 0) {
+		if (*value == '\0')
+			config_error(p, p->line, "include: missing value");
+		else
+			config_include(p, value);
+		return 1;
+	}
 	switch (p->in) {
 	case CFG_IN_SKIP:
 		return 1;	/* the section header was already reported */
@@ -1371,14 +1532,21 @@ config_handler_cb(void *user, const char *section, const char *name,
 
 	if (*value == '\0') {
 		config_error(p, p->line, "%s: missing value", name);
+		if (p->in == CFG_IN_TLS)
+			p->tls_bad = 1;
 		if (k->type == CFG_APP)
 			p->rstate[p->route].kind = CFG_ROUTE_BAD;
 		if (bad != NULL)
 			*bad = 1;
 		return 1;
 	}
-	if (config_set(p, k, value) == -1 && bad != NULL)
-		*bad = 1;
+	if (config_set(p, k, value) == -1) {
+		if (bad != NULL)
+			*bad = 1;
+		if (p->in == CFG_IN_TLS)
+			p->tls_bad = 1;
+	} else
+		config_value_keep(p, k, value);
 	return 1;
 }
 
@@ -1511,23 +1679,31 @@ config_section(struct cfg_parse *p, char *s)
 	for (arg = s + wlen; isspace((unsigned char)*arg); arg++)
 		;
 
+	/*
+	 * A second [server] or [tls] is an error, but its keys are still
+	 * read as the first one's, so that their errors are reported too.
+	 */
 	if (wlen == 6 && strncmp(s, "server", 6) == 0 && *arg == '\0') {
-		if (p->server_line != 0) {
+		if (p->server_line != 0)
 			config_error(p, p->line, "duplicate [server] section "
-			    "(first at line %d)", p->server_line);
-			return;
+			    "(first at %s)", config_at(p, p->server_file,
+			    p->server_line));
+		else {
+			p->server_line = p->line;
+			p->server_file = p->name;
 		}
-		p->server_line = p->line;
 		p->in = CFG_IN_SERVER;
 		return;
 	}
 	if (wlen == 3 && strncmp(s, "tls", 3) == 0 && *arg == '\0') {
-		if (conf->tls.line != 0) {
+		if (conf->tls.line != 0)
 			config_error(p, p->line, "duplicate [tls] section "
-			    "(first at line %d)", conf->tls.line);
-			return;
+			    "(first at %s)", config_at(p, conf->tls.file,
+			    conf->tls.line));
+		else {
+			conf->tls.line = p->line;
+			conf->tls.file = p->name;
 		}
-		conf->tls.line = p->line;
 		p->tls_cur = 0;
 		p->in = CFG_IN_TLS;
 		return;
@@ -1560,6 +1736,7 @@ config_section(struct cfg_parse *p, char *s)
 	memset(&p->rstate[conf->nroutes], 0, sizeof(*p->rstate));
 	r->path = config_xstrdup(arg);
 	r->path_len = strlen(arg);
+	r->file = p->name;
 	r->line = p->line;
 	config_route_defaults(r);
 	p->route = conf->nroutes++;
@@ -1603,6 +1780,212 @@ config_is_key_line(const char *s)
 	return 1;
 }
 
+/* Frees the file names of an include line. */
+static void
+config_incl_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The directory glob(3) could not read, for the include's message. */
+static int	cfg_glob_errno;
+static char	cfg_glob_path[PATH_MAX];
+
+/*
+ * glob(3)'s error callback: a directory that does not exist matches
+ * nothing (conf.d may be absent); one that cannot be read is an error.
+ */
+static int
+config_glob_error_cb(const char *path, int err)
+{
+	if (err == ENOENT || err == ENOTDIR)
+		return 0;
+	cfg_glob_errno = err;
+	snprintf(cfg_glob_path, sizeof(cfg_glob_path), "%s", path);
+	return 1;
+}
+
+/*
+ * An include line: its pattern (relative to the directory of the file
+ * that holds the line) expands to the files that match, in sorted order;
+ * the reader reads them, one after another, before the next line. A
+ * pattern without wildcards must name a file; one with them may match
+ * nothing (an empty conf.d).
+ */
+static void
+config_include(struct cfg_parse *p, const char *pattern)
+{
+	glob_t		 g;
+	char		*path;
+	size_t		 i;
+	int		 rc;
+
+	config_incl_free(p->incl, p->nincl);
+	p->incl = NULL;
+	p->nincl = p->inext = 0;
+	if (pattern[0] != '/' && p->dir != NULL)
+		path = config_xasprintf("%s/%s", p->dir, pattern);
+	else
+		path = config_xstrdup(pattern);
+	memset(&g, 0, sizeof(g));
+	cfg_glob_errno = 0;
+	rc = glob(path, 0, config_glob_error_cb, &g);
+	if (rc == GLOB_NOMATCH && strpbrk(pattern, "*?[") == NULL)
+		config_error(p, p->line, "include \"%s\": %s", path,
+		    strerror(ENOENT));
+	else if (rc == GLOB_ABORTED)
+		config_error(p, p->line, "include \"%s\": %s: %s", path,
+		    cfg_glob_path, strerror(cfg_glob_errno));
+	else if (rc == GLOB_NOSPACE)
+		fatalx("%s: glob: out of memory", __func__);
+	else if (rc == 0) {
+		p->incl = config_xrealloc(NULL, g.gl_pathc + 1,
+		    sizeof(*p->incl));
+		for (i = 0; i < g.gl_pathc; i++)
+			p->incl[i] = config_xstrdup(g.gl_pathv[i]);
+		p->nincl = g.gl_pathc;
+		p->incl_line = p->line;
+	}
+	if (rc != GLOB_NOMATCH)
+		globfree(&g);
+	free(path);
+}
+
+/* The directory part of a file name; NULL for a bare name (the cwd). */
+static char *
+config_dirname(const char *name)
+{
+	const char	*slash;
+	char		*dir;
+
+	if ((slash = strrchr(name, '/')) == NULL)
+		return NULL;
+	if (slash == name)
+		return config_xstrdup("/");
+	if ((dir = strndup(name, (size_t)(slash - name))) == NULL)
+		fatal("%s", __func__);
+	return dir;
+}
+
+/*
+ * Opens the next file of the current include line and makes it the one
+ * read, in no section; errors (a missing file, a loop, too deep) are the
+ * include line's.
+ */
+static void
+config_include_next(struct cfg_parse *p)
+{
+	struct cfg_input *in;
+	struct stat	 st;
+	const char	*path = p->incl[p->inext++];
+	FILE		*fp;
+	size_t		 i;
+	int		 fd, loop = 0;
+
+	/* Non-blocking: opening a FIFO must not wait for a writer. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		config_error(p, p->incl_line, "include \"%s\": %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	/* Not a device or a FIFO: a line might never end. */
+	if (!S_ISREG(st.st_mode)) {
+		config_error(p, p->incl_line, "include \"%s\": %s", path,
+		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+		close(fd);
+		return;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("%s", __func__);
+	/* The string of the embedded default has no inode: it is never
+	 * included. */
+	if (p->fp != NULL && p->dev == st.st_dev && p->ino == st.st_ino)
+		loop = 1;
+	for (i = 0; i < p->depth; i++)
+		if (p->stack[i].fp != NULL && p->stack[i].dev == st.st_dev &&
+		    p->stack[i].ino == st.st_ino)
+			loop = 1;
+	if (loop) {
+		config_error(p, p->incl_line, "include \"%s\": include loop "
+		    "(the file is already being read)", path);
+		fclose(fp);
+		return;
+	}
+	if (p->depth + 1 >= CFG_INCLUDE_DEPTH) {
+		config_error(p, p->incl_line, "include \"%s\": includes nested "
+		    "more than %d deep", path, CFG_INCLUDE_DEPTH);
+		fclose(fp);
+		return;
+	}
+	in = &p->stack[p->depth++];
+	in->fp = p->fp;
+	in->text = p->text;
+	in->name = p->name;
+	in->dir = p->dir;
+	in->line = p->line;
+	in->eof = p->eof;
+	in->read_errno = p->read_errno;
+	in->dev = p->dev;
+	in->ino = p->ino;
+	in->incl = p->incl;
+	in->nincl = p->nincl;
+	in->inext = p->inext;
+	in->incl_line = p->incl_line;
+	in->in = p->in;
+	in->route = p->route;
+
+	p->conf->files.v = config_xrealloc(p->conf->files.v,
+	    p->conf->files.n + 1, sizeof(*p->conf->files.v));
+	p->name = p->conf->files.v[p->conf->files.n++] = config_xstrdup(path);
+	p->fp = fp;
+	p->text = NULL;
+	p->dir = config_dirname(path);
+	p->line = 0;
+	p->eof = 0;
+	p->read_errno = 0;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	p->incl = NULL;
+	p->nincl = p->inext = 0;
+	p->in = CFG_IN_NONE;
+}
+
+/* Done with an included file: back to the one that included it. */
+static void
+config_include_pop(struct cfg_parse *p)
+{
+	struct cfg_input *in = &p->stack[--p->depth];
+
+	if (p->read_errno != 0)
+		config_error(p, 0, "%s", strerror(p->read_errno));
+	fclose(p->fp);
+	free(p->dir);
+	config_incl_free(p->incl, p->nincl);
+	p->fp = in->fp;
+	p->text = in->text;
+	p->name = in->name;
+	p->dir = in->dir;
+	p->line = in->line;
+	p->eof = in->eof;
+	p->read_errno = in->read_errno;
+	p->dev = in->dev;
+	p->ino = in->ino;
+	p->incl = in->incl;
+	p->nincl = in->nincl;
+	p->inext = in->inext;
+	p->incl_line = in->incl_line;
+	p->in = in->in;
+	p->route = in->route;
+}
+
 /*
  * inih's reader: hands over one line, counting lines and defusing the
  * traps of Debian's inih build. Lines are checked here and anything inih
@@ -1628,20 +2011,29 @@ config_reader_cb(char *str, int num, void *stream)
 		memcpy(str, "\n", 2);
 		return str;
 	}
-	if (p->eof)
-		return NULL;
-	while ((c = config_getc(p)) != EOF && c != '\n') {
-		if (c == '\0')
-			nul = 1;
-		if (n < sizeof(p->buf) - 1)
-			p->buf[n++] = (char)c;
-		len++;
-		last = c;
-	}
-	if (c == EOF) {
-		p->eof = 1;
-		if (len == 0)
+	/* The files of an include line first, then the rest of this one. */
+	for (;;) {
+		if (p->inext < p->nincl) {
+			config_include_next(p);
+			continue;
+		}
+		if (!p->eof) {
+			while ((c = config_getc(p)) != EOF && c != '\n') {
+				if (c == '\0')
+					nul = 1;
+				if (n < sizeof(p->buf) - 1)
+					p->buf[n++] = (char)c;
+				len++;
+				last = c;
+			}
+			if (c == EOF)
+				p->eof = 1;
+			if (c != EOF || len > 0)
+				break;
+		}
+		if (p->depth == 0)
 			return NULL;
+		config_include_pop(p);
 	}
 	p->line++;
 	if (last == '\r') {
@@ -1834,9 +2226,13 @@ config_finish_tls(struct cfg_parse *p)
 {
 	struct wsd_config *conf = p->conf;
 	const struct cfg_key *k;
+	const char	*name = NULL;
+	char		*cause = NULL;
 	size_t		 i;
+	int		 line;
 
 	if (conf->tls.line != 0) {
+		p->name = conf->tls.file;
 		for (i = 0; i < cfg_nall; i++) {
 			k = &cfg_all[i];
 			if (k->sect != CFG_TLS || k->type != CFG_FILE ||
@@ -1844,12 +2240,24 @@ config_finish_tls(struct cfg_parse *p)
 				continue;
 			config_error(p, conf->tls.line, "[tls]: missing "
 			    "\"%s\"", k->name);
+			p->tls_bad = 1;
+		}
+		/* The files load and match, at the line of the one at fault. */
+		if (!p->tls_bad && cfg_tls_check != NULL &&
+		    cfg_tls_check(&conf->tls, &cause, &name) == -1) {
+			k = config_key_find(name);
+			line = k != NULL && p->tls_seen[k - cfg_all] != 0 ?
+			    p->tls_seen[k - cfg_all] : conf->tls.line;
+			config_error(p, line, "%s", cause ? cause : "TLS "
+			    "set-up failed");
+			free(cause);
 		}
 		return;
 	}
 	for (i = 0; i < conf->nlistens; i++) {
 		if (!conf->listens[i].tls)
 			continue;
+		p->name = conf->listens[i].file;
 		config_error(p, conf->listens[i].line, "listen %s tls: no "
 		    "[tls] section with certificate and private_key",
 		    conf->listens[i].text);
@@ -1879,6 +2287,24 @@ config_tokens(struct cfg_parse *p, const struct cfg_route_state *st,
 }
 
 /*
+ * Listeners from the command line (wsd -l) replace the config's listen
+ * lines, which were checked all the same.
+ */
+static void
+config_listen_override(struct cfg_parse *p)
+{
+	struct wsd_config *conf = p->conf;
+	size_t		 i;
+
+	for (i = 0; i < conf->nlistens; i++)
+		free(conf->listens[i].text);
+	conf->nlistens = 0;
+	p->name = CFG_CMDLINE;
+	for (i = 0; i < p->src->nlistens; i++)
+		config_listen(p, p->src->listens[i], 0);
+}
+
+/*
  * Access keys once the route's kind is known: origins, require_origin and
  * subprotocols only make sense for WebSocket routes; the token file is
  * read now, so that `wsd -t` reports a missing or empty one.
@@ -1887,25 +2313,18 @@ static void
 config_access_finish(struct cfg_parse *p, struct wsd_route *r,
     const struct cfg_route_state *st)
 {
-	static const char *const ws_only[] = {
-		"origins", "require_origin", "subprotocols",
-		"jwt_expire_close",
-	};
-	static const char *const jwt_only[] = {
-		"jwt_leeway", "jwt_expire_close",
-	};
 	const struct cfg_key *k;
 	char		*cause;
 	size_t		 i;
 
-	for (i = 0; i < sizeof(ws_only) / sizeof(ws_only[0]); i++) {
-		k = config_key_find(ws_only[i]);
+	for (i = 0; i < CFG_NWS_ONLY; i++) {
+		k = config_key_find(cfg_ws_only[i]);
 		if (st->kind == CFG_ROUTE_STATIC && st->seen[k - cfg_all])
 			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
 			    "is only for WebSocket app routes", k->name);
 	}
-	for (i = 0; i < sizeof(jwt_only) / sizeof(jwt_only[0]); i++) {
-		k = config_key_find(jwt_only[i]);
+	for (i = 0; i < CFG_NJWT_ONLY; i++) {
+		k = config_key_find(cfg_jwt_only[i]);
 		if (r->auth_jwt_key_file == NULL && st->seen[k - cfg_all])
 			config_error(p, st->seen[k - cfg_all], "key \"%s\" "
 			    "needs auth_jwt_key_file on the route", k->name);
@@ -2025,16 +2444,16 @@ config_finish_hosts(struct cfg_parse *p)
 			    strcmp(o->path, r->path) != 0 ||
 			    !config_hosts_overlap(o, r))
 				continue;
-			if (r->hosts.n == 0)
-				config_error(p, r->line, "duplicate route %s "
-				    "(first at line %d)", r->path, o->line);
-			else
-				config_error(p, r->line, "duplicate route %s "
-				    "on the same host (first at line %d)",
-				    r->path, o->line);
+			/* Its messages are its file's. */
+			p->name = r->file;
+			config_error(p, r->line, "duplicate route %s%s (first "
+			    "at %s)", r->path, r->hosts.n == 0 ? "" :
+			    " on the same host", config_at(p, o->file,
+			    o->line));
 			break;
 		}
 	}
+	p->name = conf->files.v[0];
 	for (i = 0; i < conf->ntls_hosts; i++)
 		for (j = 0; j < cfg_nall; j++) {
 			k = &cfg_all[j];
@@ -2056,7 +2475,6 @@ config_finish_hosts(struct cfg_parse *p)
 static void
 config_finish(struct cfg_parse *p)
 {
-	static const char *const static_only[] = { "root", "dotfiles" };
 	struct wsd_config *conf = p->conf;
 	struct wsd_route *r;
 	struct cfg_route_state *st;
@@ -2066,6 +2484,8 @@ config_finish(struct cfg_parse *p)
 	for (i = 0; i < conf->nroutes; i++) {
 		r = &conf->routes[i];
 		st = &p->rstate[i];
+		/* Its messages are its file's. */
+		p->name = r->file;
 		/* "/live/": channels serve what is below it; others may not. */
 		r->prefix = st->kind == CFG_ROUTE_APP && st->app->prefix;
 		if (r->path_len > 1 && r->path[r->path_len - 1] == '/' &&
@@ -2103,9 +2523,8 @@ config_finish(struct cfg_parse *p)
 				config_root(p, r, st->seen[root - cfg_all]);
 			break;
 		case CFG_ROUTE_APP:
-			for (j = 0; j < sizeof(static_only) /
-			    sizeof(static_only[0]); j++) {
-				k = config_key_find(static_only[j]);
+			for (j = 0; j < CFG_NSTATIC_ONLY; j++) {
+				k = config_key_find(cfg_static_only[j]);
 				if (st->seen[k - cfg_all] != 0)
 					config_error(p, st->seen[k - cfg_all],
 					    "key \"%s\" is only for static "
@@ -2131,19 +2550,26 @@ config_finish(struct cfg_parse *p)
 	}
 
 	/* No listen line at all: the table's default. */
+	p->name = conf->files.v[0];
 	k = config_key_find("listen");
-	if (conf->nlistens == 0 && p->server_seen[k - cfg_all] == 0)
+	if (p->src != NULL && p->src->nlistens > 0)
+		config_listen_override(p);
+	else if (conf->nlistens == 0 && p->server_seen[k - cfg_all] == 0)
 		config_listen(p, k->def, 0);
 
 	config_finish_tls(p);
 	config_finish_hosts(p);
 	config_finish_access_log(p);
-	for (i = 0; i < conf->nlistens; i++)
-		if (conf->listens[i].proxy_protocol &&
-		    conf->trusted_proxies.n == 0)
-			config_error(p, conf->listens[i].line, "listen %s "
-			    "proxy_protocol: no trusted_proxies in [server] "
-			    "to accept the header from", conf->listens[i].text);
+	for (i = 0; i < conf->nlistens; i++) {
+		if (!conf->listens[i].proxy_protocol ||
+		    conf->trusted_proxies.n != 0)
+			continue;
+		p->name = conf->listens[i].file;
+		config_error(p, conf->listens[i].line, "listen %s "
+		    "proxy_protocol: no trusted_proxies in [server] to accept "
+		    "the header from", conf->listens[i].text);
+	}
+	p->name = conf->files.v[0];
 }
 
 /* Sets every default from the table, through the same parsers. */
@@ -2170,21 +2596,20 @@ static struct wsd_config *
 config_parse(struct cfg_parse *p, const char *file, char **errors)
 {
 	struct wsd_config *conf;
-	const char	*slash;
 	char		*errs;
 	int		 rc;
 
-	if ((slash = strrchr(p->name, '/')) != NULL)
-		p->dir = slash == p->name ? config_xstrdup("/") :
-		    strndup(p->name, (size_t)(slash - p->name));
-	if (slash != NULL && p->dir == NULL)
-		fatal("%s", __func__);
-
+	p->dir = config_dirname(p->name);
 	config_keys_init();
-	if ((conf = calloc(1, sizeof(*conf))) == NULL)
+	if ((conf = calloc(1, sizeof(*conf))) == NULL ||
+	    (conf->values = calloc(1, sizeof(*conf->values))) == NULL)
 		fatal("%s", __func__);
 	conf->refs = 1;
 	conf->file = file ? config_xstrdup(file) : NULL;
+	/* Messages name files by these copies: errors outlive the parse. */
+	conf->files.v = config_xrealloc(NULL, 1, sizeof(*conf->files.v));
+	conf->files.v[conf->files.n++] = config_xstrdup(p->name);
+	p->name = conf->files.v[0];
 	config_defaults(conf);
 	p->conf = conf;
 
@@ -2192,8 +2617,11 @@ config_parse(struct cfg_parse *p, const char *file, char **errors)
 	/* A positive rc is a line we already reported; -2 is no memory. */
 	if (rc < 0 && p->read_errno == 0)
 		fatalx("%s: ini_parse_stream: %d", __func__, rc);
+	while (p->depth > 0)
+		config_include_pop(p);
 	if (p->read_errno != 0)
 		config_error(p, 0, "%s", strerror(p->read_errno));
+	config_incl_free(p->incl, p->nincl);
 	config_finish(p);
 
 	free(p->dir);
@@ -2213,9 +2641,10 @@ config_parse(struct cfg_parse *p, const char *file, char **errors)
 	return NULL;
 }
 
-/* Reads and validates a config file. */
-struct wsd_config *
-config_load(const char *file, char **errors)
+/* Reads and validates a config file, with src's overrides (NULL: none). */
+static struct wsd_config *
+config_load_file(const char *file, const struct config_source *src,
+    char **errors)
 {
 	struct wsd_config *conf;
 	struct cfg_parse *p;
@@ -2238,15 +2667,26 @@ config_load(const char *file, char **errors)
 		fatal("%s", __func__);
 	p->name = file;
 	p->fp = fp;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	p->src = src;
 	conf = config_parse(p, file, errors);
 	fclose(fp);
 	free(p);
 	return conf;
 }
 
-/* Reads and validates config text held in memory. */
+/* Reads and validates a config file. */
 struct wsd_config *
-config_load_string(const char *name, const char *text, char **errors)
+config_load(const char *file, char **errors)
+{
+	return config_load_file(file, NULL, errors);
+}
+
+/* Config text held in memory, with src's overrides (NULL: none). */
+static struct wsd_config *
+config_load_text(const char *name, const char *text,
+    const struct config_source *src, char **errors)
 {
 	struct wsd_config *conf;
 	struct cfg_parse *p;
@@ -2255,14 +2695,23 @@ config_load_string(const char *name, const char *text, char **errors)
 		fatal("%s", __func__);
 	p->name = name != NULL ? name : "(string)";
 	p->text = text;
+	p->src = src;
 	conf = config_parse(p, name, errors);
 	free(p);
 	return conf;
 }
 
-/* The embedded default, written as INI so it passes the same checks. */
+/* Reads and validates config text held in memory. */
 struct wsd_config *
-config_default(const char *www_root, char **errors)
+config_load_string(const char *name, const char *text, char **errors)
+{
+	return config_load_text(name, text, NULL, errors);
+}
+
+/* The embedded default, with src's overrides (NULL: none). */
+static struct wsd_config *
+config_default_src(const char *www_root, const struct config_source *src,
+    char **errors)
 {
 	struct wsd_config *conf;
 	char		*text;
@@ -2310,13 +2759,29 @@ config_default(const char *www_root, char **errors)
 	    "\n"
 	    "[route /health]\n"
 	    "app = health\n", www_root);
-	conf = config_load_string("(embedded)", text, errors);
+	conf = config_load_text("(embedded)", text, src, errors);
 	free(text);
 	if (conf != NULL) {
 		free(conf->file);
 		conf->file = NULL;
 	}
 	return conf;
+}
+
+/* The embedded default, written as INI so it passes the same checks. */
+struct wsd_config *
+config_default(const char *www_root, char **errors)
+{
+	return config_default_src(www_root, NULL, errors);
+}
+
+/* The config main asked for: a file or the embedded default. */
+struct wsd_config *
+config_open(const struct config_source *src, char **errors)
+{
+	if (src->file != NULL)
+		return config_load_file(src->file, src, errors);
+	return config_default_src(src->www_root, src, errors);
 }
 
 /* Takes one more reference to conf. */
@@ -2378,6 +2843,13 @@ config_free(struct wsd_config *conf)
 	free(conf->tls_hosts);
 	config_list_free(&conf->tls.names);
 	cidr_list_free(&conf->trusted_proxies);
+	config_list_free(&conf->files);
+	if (conf->values != NULL) {
+		for (i = 0; i < conf->values->n; i++)
+			free(conf->values->v[i].text);
+		free(conf->values->v);
+		free(conf->values);
+	}
 	free(conf->listens);
 	free(conf->routes);
 	free(conf->tls.certificate);
@@ -2390,6 +2862,335 @@ config_free(struct wsd_config *conf)
 	free(conf->access_log_file);
 	free(conf->file);
 	free(conf);
+}
+
+/* Whether name is one of the n names in v. */
+static int
+config_name_in(const char *name, const char *const *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(name, v[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The registered app a route runs; NULL for a static route. */
+static const struct config_app *
+config_route_app(const struct wsd_route *r)
+{
+	size_t	i;
+
+	for (i = 0; r->app != NULL && i < cfg_napps; i++)
+		if (cfg_apps[i]->app == r->app)
+			return cfg_apps[i];
+	return NULL;
+}
+
+/*
+ * Whether key k has a place in a section of a valid config: sect is
+ * CFG_VSECT_SERVER, CFG_VSECT_TLS or a route's index. The rules are
+ * config_finish()'s.
+ */
+static int
+config_sect_takes(const struct wsd_config *conf, long sect,
+    const struct cfg_key *k)
+{
+	const struct wsd_route *r;
+
+	if (sect == CFG_VSECT_SERVER)
+		return k->sect == CFG_SERVER;
+	if (sect == CFG_VSECT_TLS)
+		return k->sect == CFG_TLS;
+	r = &conf->routes[sect];
+	switch (k->sect) {
+	case CFG_ROUTE:
+		if (r->auth_jwt_key_file == NULL && config_name_in(k->name,
+		    cfg_jwt_only, CFG_NJWT_ONLY))
+			return 0;
+		if (r->app == NULL)
+			return !config_name_in(k->name, cfg_ws_only,
+			    CFG_NWS_ONLY);
+		return !config_name_in(k->name, cfg_static_only,
+		    CFG_NSTATIC_ONLY);
+	case CFG_SERVER:
+		return k->route && r->app != NULL;
+	case CFG_APPKEY:
+		return config_app_takes(config_route_app(r), k);
+	default:
+		return 0;
+	}
+}
+
+/* Appends s to the '\n'-separated list *out. */
+static void
+config_text_add(char **out, const char *s)
+{
+	char	*n;
+
+	if (*out == NULL)
+		n = config_xstrdup(s);
+	else {
+		n = config_xasprintf("%s\n%s", *out, s);
+		free(*out);
+	}
+	*out = n;
+}
+
+/*
+ * The value(s) of key k in a section, '\n'-separated: as written, else
+ * inherited from [server], else the default; file names resolved, the
+ * listeners in use. NULL when the key has none (caller frees).
+ */
+static char *
+config_key_text(const struct wsd_config *conf, long sect,
+    const struct cfg_key *k)
+{
+	static const char *const compression[] = {
+		[WSD_COMPRESSION_APP] = "on",
+		[WSD_COMPRESSION_OFF] = "off",
+		[WSD_COMPRESSION_ON] = "on",
+		[WSD_COMPRESSION_SHARED] = "shared",
+	};
+	const struct wsd_route *r = sect >= 0 ? &conf->routes[sect] : NULL;
+	const struct wsd_listen *l;
+	const void	*base;
+	char		*out = NULL, *s;
+	size_t		 i;
+
+	switch (k->type) {
+	case CFG_LISTEN:
+		for (i = 0; i < conf->nlistens; i++) {
+			l = &conf->listens[i];
+			s = config_xasprintf("%s%s%s", l->text,
+			    l->tls ? " tls" : "",
+			    l->proxy_protocol ? " proxy_protocol" : "");
+			config_text_add(&out, s);
+			free(s);
+		}
+		return out;
+	case CFG_PATH:
+		s = r->root_real != NULL ? r->root_real : r->root;
+		return s != NULL ? config_xstrdup(s) : NULL;
+	case CFG_FILE:
+		base = r != NULL ? (const void *)r : sect == CFG_VSECT_TLS ?
+		    (const void *)&conf->tls : (const void *)conf;
+		s = *(char *const *)(const void *)((const char *)base + k->off);
+		return s != NULL ? config_xstrdup(s) : NULL;
+	default:
+		break;
+	}
+	for (i = 0; i < conf->values->n; i++)
+		if (conf->values->v[i].sect == sect &&
+		    &cfg_all[conf->values->v[i].key] == k)
+			config_text_add(&out, conf->values->v[i].text);
+	if (out != NULL || r == NULL)
+		return out != NULL || k->def == NULL ? out :
+		    config_xstrdup(k->def);
+	if (k->type == CFG_COMPRESSION)
+		return config_xstrdup(compression[r->lim.compression]);
+	if (k->sect == CFG_SERVER && k->route)
+		return config_key_text(conf, CFG_VSECT_SERVER, k);
+	return k->def != NULL ? config_xstrdup(k->def) : NULL;
+}
+
+/* Writes one section's keys, in the table's order. */
+static void
+config_print_sect(const struct wsd_config *conf, long sect, FILE *fp)
+{
+	const struct cfg_key *k;
+	char		*text, *line, *save = NULL;
+	size_t		 i;
+
+	for (i = 0; i < cfg_nall; i++) {
+		k = &cfg_all[i];
+		if (k->type == CFG_APP || !config_sect_takes(conf, sect, k))
+			continue;
+		if ((text = config_key_text(conf, sect, k)) == NULL) {
+			/* Unset, no default: shown, not set. */
+			if (sect < 0)
+				fprintf(fp, ";%s =\n", k->name);
+			continue;
+		}
+		for (line = strtok_r(text, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			fprintf(fp, "%s = %s\n", k->name, line);
+		free(text);
+	}
+}
+
+/* Writes the effective configuration as INI. */
+void
+config_print(const struct wsd_config *conf, FILE *fp)
+{
+	const struct config_app *a;
+	size_t		 i;
+
+	fprintf(fp, "; the effective configuration of %s\n",
+	    conf->files.v[0]);
+	for (i = 1; i < conf->files.n; i++)
+		fprintf(fp, ";   with %s\n", conf->files.v[i]);
+	fprintf(fp, "\n[server]\n");
+	config_print_sect(conf, CFG_VSECT_SERVER, fp);
+	if (conf->tls.line != 0) {
+		fprintf(fp, "\n[tls]\n");
+		config_print_sect(conf, CFG_VSECT_TLS, fp);
+	}
+	for (i = 0; i < conf->nroutes; i++) {
+		a = config_route_app(&conf->routes[i]);
+		fprintf(fp, "\n[route %s]\napp = %s\n", conf->routes[i].path,
+		    a != NULL ? a->name : "static");
+		config_print_sect(conf, (long)i, fp);
+	}
+}
+
+/* Whether a value type is a number config_value() parses. */
+static int
+config_type_numeric(enum cfg_type t)
+{
+	switch (t) {
+	case CFG_SIZE:
+	case CFG_DURATION:
+	case CFG_UINT:
+	case CFG_BOOL:
+	case CFG_LOGLEVEL:
+	case CFG_WORD:
+	case CFG_LOGTARGET:
+	case CFG_DOTFILES:
+	case CFG_COMPRESSION:
+	case CFG_TLSVER:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Whether two values of k mean the same ("1m" and "60s" do). */
+static int
+config_text_equal(const struct cfg_key *k, const char *a, const char *b)
+{
+	const char	*why;
+	double		 va, vb;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	if (config_type_numeric(k->type) && config_value(k, a, &va,
+	    &why) == 0 && config_value(k, b, &vb, &why) == 0)
+		return va == vb;
+	return strcmp(a, b) == 0;
+}
+
+static void	config_change_add(char **, const char *, ...)
+		    LOG_PRINTF(2, 3);
+
+/*
+ * Adds "LABEL changed: key old -> new, ..." to *out for the keys of a
+ * section whose value differs between old's section osect and conf's
+ * section sect; what (taken over, NULL: none) is said first.
+ */
+static void
+config_sect_changes(const struct wsd_config *old, long osect,
+    const struct wsd_config *conf, long sect, char *what, const char *label,
+    char **out)
+{
+	const struct cfg_key *k;
+	char		*a, *b, *s, *c;
+	size_t		 i;
+
+	for (i = 0; i < cfg_nall; i++) {
+		k = &cfg_all[i];
+		/* Listeners log themselves; app is said first. */
+		if (k->type == CFG_LISTEN || k->type == CFG_APP ||
+		    (!config_sect_takes(old, osect, k) &&
+		    !config_sect_takes(conf, sect, k)))
+			continue;
+		a = config_sect_takes(old, osect, k) ?
+		    config_key_text(old, osect, k) : NULL;
+		b = config_sect_takes(conf, sect, k) ?
+		    config_key_text(conf, sect, k) : NULL;
+		if (!config_text_equal(k, a, b)) {
+			for (c = a; c != NULL && (c = strchr(c, '\n')) != NULL;)
+				*c = ' ';
+			for (c = b; c != NULL && (c = strchr(c, '\n')) != NULL;)
+				*c = ' ';
+			s = config_xasprintf("%s%s%s %s -> %s", what ? what :
+			    "", what ? ", " : "", k->name, a ? a : "(unset)",
+			    b ? b : "(unset)");
+			free(what);
+			what = s;
+		}
+		free(a);
+		free(b);
+	}
+	if (what != NULL)
+		config_change_add(out, "%s changed: %s", label, what);
+	free(what);
+}
+
+/* Appends one change line to *out. */
+static void
+config_change_add(char **out, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	s = config_xvasprintf(fmt, ap);
+	va_end(ap);
+	config_text_add(out, s);
+	free(s);
+}
+
+/* What changed from old to conf, one line each. */
+char *
+config_changes(const struct wsd_config *old, const struct wsd_config *conf)
+{
+	const struct config_app *a, *b;
+	const struct wsd_route *r;
+	char		*out = NULL, *what, *label;
+	size_t		 i, j;
+
+	config_sect_changes(old, CFG_VSECT_SERVER, conf, CFG_VSECT_SERVER,
+	    NULL, "[server]", &out);
+	if (old->tls.line != 0 && conf->tls.line == 0)
+		config_change_add(&out, "[tls] removed");
+	else if (old->tls.line == 0 && conf->tls.line != 0)
+		config_change_add(&out, "[tls] added");
+	else if (conf->tls.line != 0)
+		config_sect_changes(old, CFG_VSECT_TLS, conf, CFG_VSECT_TLS,
+		    NULL, "[tls]", &out);
+	for (i = 0; i < old->nroutes; i++) {
+		r = &old->routes[i];
+		a = config_route_app(r);
+		for (j = 0; j < conf->nroutes; j++)
+			if (strcmp(conf->routes[j].path, r->path) == 0)
+				break;
+		if (j == conf->nroutes) {
+			config_change_add(&out, "route %s removed (app %s)",
+			    r->path, a ? a->name : "static");
+			continue;
+		}
+		b = config_route_app(&conf->routes[j]);
+		what = a == b ? NULL : config_xasprintf("app %s -> %s",
+		    a ? a->name : "static", b ? b->name : "static");
+		label = config_xasprintf("route %s", r->path);
+		config_sect_changes(old, (long)i, conf, (long)j, what, label,
+		    &out);
+		free(label);
+	}
+	for (j = 0; j < conf->nroutes; j++) {
+		r = &conf->routes[j];
+		for (i = 0; i < old->nroutes; i++)
+			if (strcmp(old->routes[i].path, r->path) == 0)
+				break;
+		if (i == old->nroutes) {
+			b = config_route_app(r);
+			config_change_add(&out, "route %s added (app %s)",
+			    r->path, b ? b->name : "static");
+		}
+	}
+	return out;
 }
 
 /* Finds the route for a decoded request path, whatever the host. */

@@ -3,6 +3,7 @@
 #define WSD_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -47,7 +48,8 @@ struct wsd_listen {
 	socklen_t	 addrlen;
 	int		 tls;			/* "tls" flag: https/wss */
 	int		 proxy_protocol;	/* PROXY header required */
-	int		 line;
+	const char	*file;			/* where: conf->files, or "-l" */
+	int		 line;			/* 0: from the command line */
 };
 
 /*
@@ -61,6 +63,7 @@ struct wsd_tls {
 	int		 min_version;		/* TLS1_2_VERSION or TLS1_3_VERSION */
 	char		*ciphers;		/* TLS <= 1.2 list; NULL: default */
 	char		*ciphersuites;		/* TLS 1.3; NULL: default */
+	const char	*file;			/* of the section (conf->files) */
 	int		 line;			/* of the section; 0: absent */
 	struct wsd_strlist names;		/* [tls NAME...]: lowercase
 						 * names, "*.x" wildcards */
@@ -99,12 +102,19 @@ struct wsd_route {
 	struct cidr_list publish_allow;		/* empty: loopback only */
 	char		*publish_token_file;	/* absolute; NULL: none */
 	struct access_tokens *publish_tokens;	/* re-read on SIGHUP */
+	const char	*file;			/* of the section (conf->files) */
 	int		 line;
 };
 
 struct wsd_config {
 	unsigned	 refs;			/* config_ref(); config_free() */
 	char		*file;			/* NULL: embedded default */
+	/*
+	 * Every file read, the main one ("(embedded)" for the default)
+	 * first, then those of include lines in the order they were read.
+	 */
+	struct wsd_strlist files;
+	struct config_values *values;		/* as written, for config_print */
 	struct wsd_listen *listens;
 	size_t		 nlistens;
 	struct wsd_route *routes;
@@ -187,6 +197,17 @@ void	config_register_apps(const struct config_app *const *apps, size_t n,
 	    size_t conf_size);
 
 /*
+ * A deeper check of a [tls] section than "its files can be read" (tls.c's
+ * tls_check: they load, the key matches): 0, or -1 with *cause (caller
+ * frees) and *key, the key whose line to blame. Registered once before
+ * config_load (main), it runs when the rest of the section is clean, so
+ * that these errors come in the same run as all the others.
+ */
+typedef int (*config_tls_check_fn)(const struct wsd_tls *, char **,
+	    const char **);
+void	config_register_tls_check(config_tls_check_fn fn);
+
+/*
  * Reads and validates a config file. Returns the config, or NULL with
  * *errors set to every problem found, one "FILE:LINE: message" per line
  * (caller frees).
@@ -205,6 +226,39 @@ struct wsd_config *config_load_string(const char *name, const char *text,
  * the demo pages from www_root on "/".
  */
 struct wsd_config *config_default(const char *www_root, char **errors);
+
+/*
+ * What the command line asked for; a reload reads the same again (the
+ * file, or the embedded default built from www_root) with the same
+ * overrides.
+ */
+struct config_source {
+	const char	*file;			/* NULL: the embedded default */
+	const char	*www_root;		/* the default's demo pages */
+	char *const	*listens;		/* -l ADDR:PORT [FLAG]...: they */
+	size_t		 nlistens;		/* replace every listen line */
+};
+
+/* config_load or config_default, as src says; errors as config_load. */
+struct wsd_config *config_open(const struct config_source *src,
+	    char **errors);
+
+/*
+ * Writes the effective configuration as INI that wsd accepts: every
+ * section, every key with its value (as written, the inherited one or
+ * the default; resolved paths; the listeners in use), includes resolved,
+ * keys without a value as comments.
+ */
+void	config_print(const struct wsd_config *conf, FILE *fp);
+
+/*
+ * What changed from old to conf, one line each ("route /x added (app
+ * echo)", "route /y removed", "route /z changed: ping_interval 20s ->
+ * 5s", "[server] changed: ..."); listen lines are left to the listeners.
+ * NULL when nothing did (caller frees).
+ */
+char	*config_changes(const struct wsd_config *old,
+	    const struct wsd_config *conf);
 
 /*
  * A loaded config starts with one reference, which its generation

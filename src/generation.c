@@ -65,8 +65,7 @@ generation_routes(struct generation *gen, struct event_base *base,
 		if (gen->routes[i] == NULL &&
 		    (gen->routes[i] = app_route_new(base, conf, r)) == NULL) {
 			log_warnx("%s:%d: route %s: app %s failed to start",
-			    conf->file ? conf->file : "(embedded)", r->line,
-			    r->path, r->app->name);
+			    r->file, r->line, r->path, r->app->name);
 			return -1;
 		}
 	}

@@ -18,11 +18,15 @@
 #include "tls.h"
 
 #define WSD_CONFIG_FILE	WSD_SYSCONFDIR "/wsd.ini"
+/* -l options, at most. */
+#define MAIN_LISTEN_MAX	64
 
 /* Long options: one per line, each the twin of a short one. */
 static const struct option main_longopts[] = {
 	{ "config",	required_argument,	NULL,	'c' },
 	{ "help",	no_argument,		NULL,	'h' },
+	{ "listen",	required_argument,	NULL,	'l' },
+	{ "print",	no_argument,		NULL,	'T' },
 	{ "test",	no_argument,		NULL,	't' },
 	{ "verbose",	no_argument,		NULL,	'v' },
 	{ "version",	no_argument,		NULL,	'V' },
@@ -33,10 +37,14 @@ static const struct option main_longopts[] = {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: wsd [-tVhv] [-c file]\n"
+	fprintf(f, "usage: wsd [-TtVhv] [-c file] [-l addr:port]...\n"
 	    "  -c, --config file  read this config file (default: %s,\n"
 	    "                     or the embedded default when it does not exist)\n"
+	    "  -l, --listen addr:port\n"
+	    "                     listen here instead of the config's listen lines\n"
+	    "                     (repeatable; flags as in listen, e.g. \"ADDR:PORT tls\")\n"
 	    "  -t, --test         check the config and exit\n"
+	    "  -T, --print        check the config, print it as wsd sees it and exit\n"
 	    "  -v, --verbose      more verbose logging (repeatable)\n"
 	    "  -V, --version      print the version and exit\n"
 	    "  -h, --help         print this help and exit\n", WSD_CONFIG_FILE);
@@ -91,21 +99,39 @@ main(int argc, char *argv[])
 	struct event_config	*ecfg;
 	struct server		 srv;
 	struct tls		*tls = NULL;
+	struct config_source	 src;
+	char			*listens[MAIN_LISTEN_MAX];
 	const char		*file = NULL, *www = NULL;
 	char			*errors = NULL;
-	int			 ch, test = 0, verbose = 0, embedded = 0, tls_line;
+	int			 ch, test = 0, print = 0, verbose = 0;
+	int			 embedded = 0, tls_line;
 	long			 nofile;
 
 	log_init(LOG_LVL_INFO);
 	app_register();
-	while ((ch = getopt_long(argc, argv, "c:thvV", main_longopts,
+	/* wsd -t: certificates that do not load are errors like the rest. */
+	config_register_tls_check(tls_check);
+	memset(&src, 0, sizeof(src));
+	src.listens = listens;
+	while ((ch = getopt_long(argc, argv, "c:l:tThvV", main_longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
 			break;
+		case 'l':
+			if (src.nlistens == MAIN_LISTEN_MAX) {
+				fprintf(stderr, "wsd: -l: at most %d\n",
+				    MAIN_LISTEN_MAX);
+				return 1;
+			}
+			listens[src.nlistens++] = optarg;
+			break;
 		case 't':
 			test = 1;
+			break;
+		case 'T':
+			test = print = 1;
 			break;
 		case 'v':
 			verbose++;
@@ -128,13 +154,13 @@ main(int argc, char *argv[])
 
 	if (file == NULL && access(WSD_CONFIG_FILE, F_OK) == 0)
 		file = WSD_CONFIG_FILE;
-	if (file != NULL)
-		conf = config_load(file, &errors);
-	else {
+	if (file == NULL) {
 		embedded = 1;
 		www = main_www_root();
-		conf = config_default(www, &errors);
 	}
+	src.file = file;
+	src.www_root = www;
+	conf = config_open(&src, &errors);
 	if (conf == NULL) {
 		main_print_errors(errors);
 		if (test)
@@ -145,8 +171,9 @@ main(int argc, char *argv[])
 	/* Certificates are part of the config: -t loads them too. */
 	if (conf->tls.line != 0 &&
 	    (tls = tls_new(conf, &errors, &tls_line)) == NULL) {
-		fprintf(stderr, "%s:%d: tls: %s\n", file ? file : "(embedded)",
-		    tls_line, errors ? errors : "?");
+		fprintf(stderr, "%s:%d: tls: %s\n", conf->tls.file != NULL ?
+		    conf->tls.file : file ? file : "(embedded)", tls_line,
+		    errors ? errors : "?");
 		free(errors);
 		if (test)
 			fprintf(stderr, "%s: configuration failed\n",
@@ -155,6 +182,8 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (test) {
+		if (print)
+			config_print(conf, stdout);
 		fprintf(stderr, "%s: configuration OK\n",
 		    file ? file : "(embedded)");
 		tls_free(tls);
@@ -216,7 +245,7 @@ main(int argc, char *argv[])
 		config_free(conf);
 		return 1;
 	}
-	srv.www_root = www;
+	srv.source = &src;
 	srv.verbose = verbose;
 	server_run(&srv);
 	server_free(&srv);

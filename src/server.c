@@ -395,8 +395,8 @@ server_listener_free(struct listener *l)
  * with FILE:LINE) when it cannot be set up.
  */
 static struct listener *
-server_listener_new(struct server *srv, const struct wsd_config *conf,
-    const struct wsd_listen *cl, evutil_socket_t fd)
+server_listener_new(struct server *srv, const struct wsd_listen *cl,
+    evutil_socket_t fd)
 {
 	struct listener	*l;
 
@@ -424,9 +424,11 @@ server_listener_new(struct server *srv, const struct wsd_config *conf,
 		    LEV_OPT_CLOSE_ON_EXEC, 511,
 		    (const struct sockaddr *)&cl->addr, (int)cl->addrlen);
 	if (l->lev == NULL) {
-		if (cl != NULL)
-			log_err("%s:%d: listen %s", conf->file ? conf->file :
-			    "(embedded)", cl->line, cl->text);
+		if (cl != NULL && cl->line == 0)
+			log_err("%s: listen %s", cl->file, cl->text);
+		else if (cl != NULL)
+			log_err("%s:%d: listen %s", cl->file, cl->line,
+			    cl->text);
 		else
 			log_err("passed socket %d", (int)fd);
 		free(l);
@@ -503,7 +505,7 @@ server_listeners(struct server *srv, const struct wsd_config *conf)
 				fd = SD_LISTEN_FDS_START + j;
 			}
 		}
-		if ((l = server_listener_new(srv, conf, cl, fd)) == NULL)
+		if ((l = server_listener_new(srv, cl, fd)) == NULL)
 			goto fail;
 		srv->listeners[srv->nlisteners++] = l;
 		server_listener_log(l, fd != -1);
@@ -515,7 +517,7 @@ server_listeners(struct server *srv, const struct wsd_config *conf)
 		fd = SD_LISTEN_FDS_START + j;
 		log_warnx("passed socket %d matches no listen line: serving "
 		    "it as a plain (not tls) listener", fd);
-		if ((l = server_listener_new(srv, conf, NULL, fd)) == NULL)
+		if ((l = server_listener_new(srv, NULL, fd)) == NULL)
 			goto fail;
 		srv->listeners[srv->nlisteners++] = l;
 		server_listener_log(l, 1);
@@ -606,7 +608,7 @@ server_listeners_prepare(struct server *srv, const struct wsd_config *conf,
 			}
 		}
 		if (ls[i] == NULL &&
-		    (ls[i] = server_listener_new(srv, conf, cl, -1)) == NULL)
+		    (ls[i] = server_listener_new(srv, cl, -1)) == NULL)
 			goto fail;
 	}
 	/* Sockets systemd passed that no line matched stay as they are. */
@@ -721,6 +723,36 @@ server_reload_restart_keys(const struct wsd_config *old,
 		log_warnx("SIGHUP: log: a change needs a restart");
 }
 
+/*
+ * What a reload changed, one info line each: routes and keys (the
+ * listeners log their own lines), and whether the certificate was
+ * replaced.
+ */
+static void
+server_reload_log(const struct generation *old, const struct generation *gen)
+{
+	char	*changes, *line, *next, was[128], now[128];
+
+	changes = config_changes(old->conf, gen->conf);
+	for (line = changes; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		log_info("SIGHUP: %s", line);
+	}
+	free(changes);
+	if (gen->tls == NULL)
+		return;
+	tls_fingerprint(old->tls, was, sizeof(was));
+	tls_fingerprint(gen->tls, now, sizeof(now));
+	if (strcmp(was, now) == 0)
+		log_info("SIGHUP: tls: certificate reloaded: %s unchanged "
+		    "(sha256 %s)", gen->conf->tls.certificate, now);
+	else
+		log_info("SIGHUP: tls: certificate reloaded: %s replaced "
+		    "(sha256 %s, was %s)", gen->conf->tls.certificate, now,
+		    was[0] != '\0' ? was : "none");
+}
+
 /* Logs every line of a config error list as an error. */
 static void
 server_log_errors(char *errors)
@@ -755,11 +787,7 @@ server_reload(struct server *srv)
 	int			  tls_line;
 
 	log_info("SIGHUP: reloading %s", name);
-	if (old->conf->file != NULL)
-		conf = config_load(old->conf->file, &errors);
-	else
-		conf = config_default(srv->www_root, &errors);
-	if (conf == NULL) {
+	if ((conf = config_open(srv->source, &errors)) == NULL) {
 		server_log_errors(errors);
 		free(errors);
 		goto fail;
@@ -767,7 +795,8 @@ server_reload(struct server *srv)
 	if (conf->tls.line != 0 && (tls = tls_new(conf, &errors,
 	    &tls_line)) == NULL) {
 		log_errx("%s:%d: tls: reload failed, keeping the old "
-		    "certificate: %s", name, tls_line, errors ? errors : "?");
+		    "certificate: %s", conf->tls.file != NULL ? conf->tls.file :
+		    name, tls_line, errors ? errors : "?");
 		free(errors);
 		config_free(conf);
 		goto fail;
@@ -787,9 +816,7 @@ server_reload(struct server *srv)
 	server_listeners_commit(srv, conf, ls, nls);
 	generation_activate(gen);
 	srv->gen = gen;
-	if (tls != NULL)
-		log_info("SIGHUP: tls: certificate reloaded%s", tls_count(tls) >
-		    1 ? " with those of the [tls NAME] sections" : "");
+	server_reload_log(old, gen);
 	log_set_level(conf->log_level + srv->verbose);
 	server_access_log(srv, conf, "SIGHUP: ");
 	/* Reloads of other modules' files for the new config go here. */

@@ -42,7 +42,8 @@ struct server {
 	struct generation	*gen;		/* the current one (a
 						 * reference); a reload
 						 * replaces it */
-	const char		*www_root;	/* embedded default's demo pages */
+	/* What to read again on SIGHUP: main's, outlives the server. */
+	const struct config_source *source;
 	int			 verbose;	/* -v count, added to log_level */
 	struct listener		**listeners;
 	size_t			 nlisteners;

@@ -99,15 +99,18 @@ tls_check_dates(SSL_CTX *ctx, const char *path)
  * Builds one SSL_CTX: protocol settings from conf ([tls]), certificate
  * and key from files (conf itself or a [tls NAME...] section). Every
  * context gets the same settings: the servername callback may switch a
- * handshake to another one, whose callbacks (ALPN) then apply.
+ * handshake to another one, whose callbacks (ALPN) then apply. On failure
+ * *key names the key at fault; dates: warn of an expiry (not for -t's
+ * trial build).
  */
 static SSL_CTX *
 tls_ctx_new(const struct wsd_tls *conf, const struct wsd_tls *files,
-    char **cause)
+    char **cause, const char **key, int dates)
 {
 	SSL_CTX	*ctx;
 
 	*cause = NULL;
+	*key = "certificate";
 	/* Plain errno first: it names the real problem best. */
 	if (access(files->certificate, R_OK) == -1) {
 		if (asprintf(cause, "certificate %s: %s", files->certificate,
@@ -115,6 +118,7 @@ tls_ctx_new(const struct wsd_tls *conf, const struct wsd_tls *files,
 			*cause = NULL;
 		return NULL;
 	}
+	*key = "private_key";
 	if (access(files->private_key, R_OK) == -1) {
 		if (asprintf(cause, "private key %s: %s", files->private_key,
 		    strerror(errno)) == -1)
@@ -132,22 +136,26 @@ tls_ctx_new(const struct wsd_tls *conf, const struct wsd_tls *files,
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
 	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase_cb);
+	*key = "ciphers";
 	if (SSL_CTX_set_cipher_list(ctx, conf->ciphers ? conf->ciphers :
 	    TLS_DEFAULT_CIPHERS) != 1) {
 		*cause = tls_cause("ciphers", conf->ciphers ? conf->ciphers :
 		    TLS_DEFAULT_CIPHERS);
 		goto fail;
 	}
+	*key = "ciphersuites";
 	if (conf->ciphersuites != NULL &&
 	    SSL_CTX_set_ciphersuites(ctx, conf->ciphersuites) != 1) {
 		*cause = tls_cause("ciphersuites", conf->ciphersuites);
 		goto fail;
 	}
+	*key = "certificate";
 	if (SSL_CTX_use_certificate_chain_file(ctx, files->certificate) != 1) {
 		*cause = tls_cause("cannot load certificate",
 		    files->certificate);
 		goto fail;
 	}
+	*key = "private_key";
 	if (SSL_CTX_use_PrivateKey_file(ctx, files->private_key,
 	    SSL_FILETYPE_PEM) != 1) {
 		*cause = tls_cause("cannot load private key",
@@ -161,7 +169,8 @@ tls_ctx_new(const struct wsd_tls *conf, const struct wsd_tls *files,
 			*cause = NULL;
 		goto fail;
 	}
-	tls_check_dates(ctx, files->certificate);
+	if (dates)
+		tls_check_dates(ctx, files->certificate);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -220,9 +229,10 @@ tls_host_add(struct tls *t, const struct wsd_tls *conf,
     const struct wsd_tls *host, char **cause)
 {
 	struct tls_host	*h = &t->hosts[t->nhosts];
+	const char	*key;
 	size_t		 i;
 
-	if ((h->ctx = tls_ctx_new(conf, host, cause)) == NULL)
+	if ((h->ctx = tls_ctx_new(conf, host, cause, &key, 1)) == NULL)
 		return -1;
 	t->nhosts++;
 	if ((h->names = calloc(host->names.n, sizeof(*h->names))) == NULL)
@@ -243,6 +253,7 @@ struct tls *
 tls_new(const struct wsd_config *conf, char **cause, int *line)
 {
 	struct tls	*t;
+	const char	*key;
 	size_t		 i;
 
 	*line = conf->tls.line;
@@ -253,7 +264,8 @@ tls_new(const struct wsd_config *conf, char **cause, int *line)
 		*cause = strdup("out of memory");
 		return NULL;
 	}
-	if ((t->ctx = tls_ctx_new(&conf->tls, &conf->tls, cause)) == NULL)
+	if ((t->ctx = tls_ctx_new(&conf->tls, &conf->tls, cause, &key,
+	    1)) == NULL)
 		goto fail;
 	for (i = 0; i < conf->ntls_hosts; i++) {
 		*line = conf->tls_hosts[i].line;
@@ -269,6 +281,18 @@ tls_new(const struct wsd_config *conf, char **cause, int *line)
 fail:
 	tls_free(t);
 	return NULL;
+}
+
+/* Builds a context and throws it away: the config's deeper check. */
+int
+tls_check(const struct wsd_tls *conf, char **cause, const char **key)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = tls_ctx_new(conf, conf, cause, key, 0)) == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
 }
 
 /* Frees the contexts; open connections keep their own references. */
@@ -295,6 +319,25 @@ size_t
 tls_count(const struct tls *t)
 {
 	return t == NULL ? 0 : 1 + t->nhosts;
+}
+
+/* The certificate's SHA-256 fingerprint, for the reload log. */
+void
+tls_fingerprint(const struct tls *t, char *buf, size_t size)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n = 0, i;
+	X509		*cert;
+	size_t		 len = 0;
+
+	if (size > 0)
+		buf[0] = '\0';
+	if (t == NULL || (cert = SSL_CTX_get0_certificate(t->ctx)) == NULL ||
+	    X509_digest(cert, EVP_sha256(), md, &n) != 1)
+		return;
+	for (i = 0; i < n && len + 3 < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%02X",
+		    i ? ":" : "", md[i]);
 }
 
 /* A server SSL for one accepted connection. */

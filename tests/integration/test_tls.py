@@ -642,7 +642,11 @@ def sighup(d, ok=True):
     if ok:
         d.wait_log(r"tls: certificate reloaded", start=mark)
     else:
-        d.wait_log(r": error: .*tls: reload failed", start=mark)
+        # A file that cannot be read or loaded is the config's error, at
+        # the line of its key.
+        d.wait_log(r": error: .*(tls: reload failed|\.ini:\d+: "
+                   r"(certificate \"[^\"]*\": No such file|cannot load "
+                   r"(certificate|private key) ))", start=mark)
     time.sleep(0.1)
     assert d.alive(), d.log_tail()
     return d.log_text()[mark:]

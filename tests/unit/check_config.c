@@ -27,13 +27,34 @@
 /* Per-test scratch directory (check runs each test in its own fork). */
 static char	 tmpdir[PATH_MAX];
 
-/* Creates the scratch directory. */
+/*
+ * Creates the scratch directory, with the certificate and key files the
+ * [tls] tests name (the config checks that they can be read).
+ */
 static void
 setup(void)
 {
+	static const char *const files[] = {
+		"c", "k", "c.pem", "k.pem", "cert.pem", "key.pem",
+		"certs/fullchain.pem", "keys/k.pem", "a.pem", "a.key",
+		"b.pem", "b.key", "fullchain.pem", "privkey.pem",
+	};
+	char	 path[PATH_MAX + 64];
+	FILE	*fp;
+	size_t	 i;
+
 	snprintf(tmpdir, sizeof(tmpdir), "%s/wsd-config-XXXXXX",
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(path, sizeof(path), "%s/certs", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/keys", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
+		ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+		ck_assert_int_eq(fclose(fp), 0);
+	}
 }
 
 /* Removes one entry of the scratch tree. */
@@ -507,7 +528,9 @@ START_TEST(test_many_errors)
 	    "F:6: unknown app \"nope\" (known: %s)\n"
 	    "F:7: route /b: missing \"app\"\n"
 	    "F:8: unknown section \"[bogus]\"\n"
-	    "F:10: duplicate [server] section (first at line 1)",
+	    "F:10: duplicate [server] section (first at line 1)\n"
+	    "F:11: access_log: invalid value (on|off or a file path with a /) "
+	    "\"maybe\"",
 	    app_names()), -1);
 	ck_assert_errors(
 	    "[server]\n"
@@ -1739,8 +1762,8 @@ START_TEST(test_tls_listen)
 	    "listen = 127.0.0.1:0 tls\n"
 	    "listen = [::1]:8443\ttls   ; a comment\n"
 	    "[tls]\n"
-	    "certificate = /c.pem\n"
-	    "private_key = /k.pem\n");
+	    "certificate = /dev/null\n"
+	    "private_key = k.pem\n");
 	ck_assert_uint_eq(conf->nlistens, 3);
 	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:0");
 	ck_assert_int_eq(conf->listens[0].tls, 0);
@@ -1792,13 +1815,13 @@ START_TEST(test_tls_section)
 	conf = load_ok(
 	    "[tls]\n"
 	    "certificate = certs/fullchain.pem\n"
-	    "private_key = /etc/wsd/key.pem\n"
+	    "private_key = /dev/null\n"
 	    "min_version = 1.3\n"
 	    "ciphers = ECDHE+AESGCM:!aNULL\n"
 	    "ciphersuites = TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256\n");
 	ck_assert_int_eq(conf->tls.line, 1);
 	ck_assert_str_eq(conf->tls.certificate, scratch("certs/fullchain.pem"));
-	ck_assert_str_eq(conf->tls.private_key, "/etc/wsd/key.pem");
+	ck_assert_str_eq(conf->tls.private_key, "/dev/null");
 	ck_assert_int_eq(conf->tls.min_version, TLS1_3_VERSION);
 	ck_assert_str_eq(conf->tls.ciphers, "ECDHE+AESGCM:!aNULL");
 	ck_assert_str_eq(conf->tls.ciphersuites,
@@ -1810,9 +1833,9 @@ START_TEST(test_tls_section)
 
 	/* Defaults; the files need not exist (tls.c reports that). */
 	conf = load_ok("[server]\n\n[tls]\nprivate_key = k.pem\n"
-	    "certificate = ../c.pem\n");
+	    "certificate = certs/../c.pem\n");
 	ck_assert_int_eq(conf->tls.line, 3);
-	ck_assert_str_eq(conf->tls.certificate, scratch("../c.pem"));
+	ck_assert_str_eq(conf->tls.certificate, scratch("certs/../c.pem"));
 	ck_assert_str_eq(conf->tls.private_key, scratch("k.pem"));
 	ck_assert_int_eq(conf->tls.min_version, TLS1_2_VERSION);
 	ck_assert_ptr_null(conf->tls.ciphers);
@@ -1844,7 +1867,7 @@ START_TEST(test_tls_section)
 	free(expect);
 	config_free(conf);
 	conf = config_load_string(NULL, "[tls]\ncertificate = c.pem\n"
-	    "private_key = /k.pem\n", &errs);
+	    "private_key = /dev/null\n", &errs);
 	ck_assert_ptr_nonnull(conf);
 	ck_assert_int_ne(asprintf(&expect, "%s/c.pem", cwd), -1);
 	ck_assert_str_eq(conf->tls.certificate, expect);
@@ -2116,6 +2139,9 @@ START_TEST(test_operations)
 }
 END_TEST
 
+/* Where etc/wsd.ini's [tls NAME] example keeps its files. */
+#define LE_DIR	"/etc/letsencrypt/live/example.org/"
+
 START_TEST(test_example)
 {
 	struct wsd_config *conf, *def;
@@ -2147,9 +2173,14 @@ START_TEST(test_example)
 			text = realloc(text, tlen + (size_t)n +
 			    strlen(www) + 1);
 			ck_assert_ptr_nonnull(text);
-			if ((at = strstr(line, "@WWWDIR@")) != NULL)
-				tlen += (size_t)sprintf(text + tlen, "%.*s%s%s",
-				    (int)(at - line), line, www, at + 8);
+			/* The demo pages: the tree's ../www, here www. */
+			if ((at = strstr(line, "root = ../www")) != NULL)
+				tlen += (size_t)sprintf(text + tlen, "%.*s"
+				    "root = %s\n", (int)(at - line), line, www);
+			/* The named site's files: here, scratch ones. */
+			else if ((at = strstr(line, LE_DIR)) != NULL)
+				tlen += (size_t)sprintf(text + tlen, "%.*s%s\n",
+				    (int)(at - line), line, at + strlen(LE_DIR));
 			else {
 				memcpy(text + tlen, line, (size_t)n + 1);
 				tlen += (size_t)n;
@@ -2226,6 +2257,270 @@ START_TEST(test_example)
 }
 END_TEST
 #endif
+
+/* include: glob order, relative names, sections, errors, loops, depth. */
+START_TEST(test_include)
+{
+	struct wsd_config *conf;
+	char		*errs, *path, name[64], body[64];
+	int		 i;
+
+	make_dir("conf.d");
+	make_dir("sub");
+	write_file("conf.d/20-b.ini", "[route /b]\napp = echo\n");
+	write_file("conf.d/10-a.ini", "; first\n[route /a]\napp = hello\n");
+	write_file("conf.d/notes.txt", "not ini\n");
+	/* Relative to the including file: sub/x.ini includes sub/y.ini. */
+	write_file("sub/x.ini", "include = y.ini\n");
+	write_file("sub/y.ini", "[route /y]\napp = time\n");
+	conf = load_ok(
+	    "[route /first]\n"
+	    "app = echo\n"
+	    "include = conf.d/*.ini\n"
+	    "max_message_size = 2k\n"	/* still /first's */
+	    "include = sub/x.ini\n"
+	    "include = empty.d/*.ini\n"	/* no such directory: nothing */
+	    "[server]\n"
+	    "max_connections = 5\n");
+	ck_assert_uint_eq(conf->nroutes, 4);
+	ck_assert_str_eq(conf->routes[0].path, "/first");
+	ck_assert_uint_eq(conf->routes[0].lim.max_message_size, 2048);
+	ck_assert_str_eq(conf->routes[1].path, "/a");
+	ck_assert_int_eq(conf->routes[1].line, 2);
+	ck_assert_ptr_nonnull(strstr(conf->routes[1].file, "/conf.d/10-a.ini"));
+	ck_assert_str_eq(conf->routes[2].path, "/b");
+	ck_assert_str_eq(conf->routes[3].path, "/y");
+	ck_assert_ptr_nonnull(strstr(conf->routes[3].file, "/sub/y.ini"));
+	ck_assert_uint_eq(conf->max_connections, 5);
+	ck_assert_uint_eq(conf->files.n, 5);
+	config_free(conf);
+
+	/* Errors name the included file; the main file's come first. */
+	write_file("conf.d/20-b.ini", "[route /b]\napp = echo\nbogus = 1\n");
+	errs = load_errors("[server]\ninclude = conf.d/*.ini\nfoo = 1\n");
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_ptr_eq(strstr(errs, "F:3: unknown key \"foo\""), errs);
+	ck_assert_ptr_nonnull(path = strstr(errs, "/conf.d/20-b.ini:3: "
+	    "unknown key \"bogus\" in [route /b]"));
+	free(errs);
+	write_file("conf.d/20-b.ini", "[route /b]\napp = echo\n");
+
+	/* An included file starts outside any section. */
+	write_file("keys.ini", "max_connections = 4\n");
+	errs = load_errors("[server]\ninclude = keys.ini\n");
+	ck_assert_ptr_nonnull(strstr(errs, "/keys.ini:1: key "
+	    "\"max_connections\" outside any section"));
+	free(errs);
+
+	/* A name without wildcards must exist; loops and depth refused. */
+	errs = load_errors("include = nothere.ini\n");
+	ck_assert_ptr_nonnull(strstr(errs, "F:1: include \""));
+	ck_assert_ptr_nonnull(strstr(errs, "/nothere.ini\": No such file or "
+	    "directory"));
+	free(errs);
+	write_file("loop.ini", "\ninclude = wsd.ini\n");
+	errs = load_errors("include = loop.ini\n");
+	ck_assert_ptr_nonnull(strstr(errs, "/loop.ini:2: include \""));
+	ck_assert_ptr_nonnull(strstr(errs, "\": include loop (the file is "
+	    "already being read)"));
+	free(errs);
+	ck_assert_ptr_nonnull(errs = load_errors("include = ./wsd.ini\n"));
+	ck_assert_ptr_nonnull(strstr(errs, "F:1: include \""));
+	ck_assert_ptr_nonnull(strstr(errs, "include loop"));
+	free(errs);
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "d%d.ini", i);
+		snprintf(body, sizeof(body), "include = d%d.ini\n", i + 1);
+		write_file(name, i < 19 ? body : "[server]\n");
+	}
+	ck_assert_ptr_nonnull(errs = load_errors("include = d0.ini\n"));
+	ck_assert_ptr_nonnull(strstr(errs, "/d14.ini:1: include \""));
+	ck_assert_ptr_nonnull(strstr(errs, "includes nested more than 16 "
+	    "deep"));
+	free(errs);
+	ck_assert_errors("[server]\ninclude =\n", "F:2: include: missing "
+	    "value");
+	ck_assert_errors("include = /dev/null\n", "F:1: include "
+	    "\"/dev/null\": not a regular file");
+	ck_assert_ptr_nonnull(errs = load_errors("include = conf.d\n"));
+	ck_assert_ptr_nonnull(strstr(errs, "/conf.d\": Is a directory"));
+	free(errs);
+}
+END_TEST
+
+/* A stand-in for tls_check: the key never matches; counts its calls. */
+static int	tls_check_calls;
+
+static int
+fake_tls_check(const struct wsd_tls *tls, char **cause, const char **key)
+{
+	tls_check_calls++;
+	ck_assert_ptr_nonnull(tls->private_key);
+	*key = "private_key";
+	*cause = strdup("key values mismatch");
+	return -1;
+}
+
+/* The registered [tls] check: at its key's line, only on a clean section. */
+START_TEST(test_tls_check_hook)
+{
+	char	*errs;
+
+	config_register_tls_check(fake_tls_check);
+	ck_assert_errors("[server]\nfoo = 1\n[tls]\ncertificate = c\n"
+	    "private_key = k\n",
+	    "F:2: unknown key \"foo\" in [server]\n"
+	    "F:5: key values mismatch");
+	ck_assert_int_eq(tls_check_calls, 1);
+	/* Not with a file missing: that error is enough. */
+	errs = load_errors("[tls]\ncertificate = c\nprivate_key = nokey\n");
+	ck_assert_ptr_nonnull(strstr(errs, "F:3: private_key \""));
+	ck_assert_ptr_null(strstr(errs, "mismatch"));
+	free(errs);
+	ck_assert_int_eq(tls_check_calls, 1);
+	config_register_tls_check(NULL);
+}
+END_TEST
+
+/* -l: the listen lines are checked, and replaced. */
+START_TEST(test_listen_override)
+{
+	struct config_source src;
+	struct wsd_config *conf;
+	char		*errs, *listens[] = { "127.0.0.1:7001",
+			    "[::1]:7002 proxy_protocol", "bad" };
+
+	memset(&src, 0, sizeof(src));
+	src.file = write_file("wsd.ini", "[server]\nlisten = 127.0.0.1:80\n"
+	    "listen = [::1]:80\ntrusted_proxies = ::1\n");
+	src.listens = listens;
+	src.nlistens = 2;
+	ck_assert_ptr_nonnull(conf = config_open(&src, &errs));
+	ck_assert_uint_eq(conf->nlistens, 2);
+	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:7001");
+	ck_assert_str_eq(conf->listens[0].file, "-l");
+	ck_assert_int_eq(conf->listens[0].line, 0);
+	ck_assert_str_eq(conf->listens[1].text, "[::1]:7002");
+	ck_assert_int_eq(conf->listens[1].proxy_protocol, 1);
+	config_free(conf);
+	/* A bad -l, and a bad listen line in the file: both reported. */
+	src.file = write_file("wsd.ini", "[server]\nlisten = nowhere\n");
+	src.nlistens = 3;
+	ck_assert_ptr_null(config_open(&src, &errs));
+	ck_assert_ptr_nonnull(strstr(errs, ":2: listen: invalid address "
+	    "\"nowhere\""));
+	ck_assert_ptr_nonnull(strstr(errs, "\n-l: listen: invalid address "
+	    "\"bad\""));
+	ck_assert_ptr_nonnull(strstr(errs, "\n-l: listen [::1]:7002 "
+	    "proxy_protocol: no trusted_proxies"));
+	free(errs);
+	/* The embedded default takes them too. */
+	src.file = NULL;
+	src.www_root = make_dir("www");
+	src.nlistens = 1;
+	ck_assert_ptr_nonnull(conf = config_open(&src, &errs));
+	ck_assert_uint_eq(conf->nlistens, 1);
+	ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:7001");
+	config_free(conf);
+}
+END_TEST
+
+/* config_print's text into a string. */
+static char *
+print_text(const struct wsd_config *conf)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*fp;
+
+	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
+	config_print(conf, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	return buf;
+}
+
+/* -T: what config_print writes loads again to the same text. */
+START_TEST(test_print)
+{
+	struct wsd_config *conf, *again;
+	char		*text, *text2, *errs;
+
+	make_dir("www");
+	conf = load_ok(
+	    "[server]\n"
+	    "listen = 127.0.0.1:0 tls\n"
+	    "listen = [::1]:8080\n"
+	    "ping_interval = 5s\n"
+	    "trusted_proxies = 10.0.0.0/8\n"
+	    "trusted_proxies = ::1\n"
+	    "[tls]\ncertificate = c.pem\nprivate_key = k.pem\n"
+	    "[route /]\napp = static\nroot = www\n"
+	    "[route /t]\napp = time\ninterval_max = 2s\n"
+	    "origins = https://example.org\nmax_message_size = 4k\n");
+	text = print_text(conf);
+	/* As written, inherited, defaults; absolute paths. */
+	ck_assert_ptr_nonnull(strstr(text, "\n[server]\nlisten = 127.0.0.1:0 "
+	    "tls\nlisten = [::1]:8080\nlog_level = info\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nmax_connections = 10000\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n;user =\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ntrusted_proxies = 10.0.0.0/8\n"
+	    "trusted_proxies = ::1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n[tls]\ncertificate = /"));
+	ck_assert_ptr_nonnull(strstr(text, "\n[route /]\napp = static\n"
+	    "root = /"));
+	ck_assert_ptr_nonnull(strstr(text, "\ndotfiles = deny\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n[route /t]\napp = time\n"
+	    "max_message_size = 4k\nmax_send_buffer = 1m\n"
+	    "ping_interval = 5s\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ncompression = on\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\ninterval_min = 1s\n"
+	    "interval_max = 2s\n"));
+	ck_assert_ptr_null(strstr(text, "route /]\napp = static\nping"));
+	again = config_load_string(scratch("again.ini"), text, &errs);
+	if (again == NULL)
+		ck_abort_msg("printed config fails:\n%s\n%s", errs, text);
+	text2 = print_text(again);
+	/* Past the first line, which names the file. */
+	ck_assert_str_eq(strchr(text2, '\n'), strchr(text, '\n'));
+	free(text);
+	free(text2);
+	config_free(again);
+	config_free(conf);
+}
+END_TEST
+
+/* config_changes: routes added, removed, changed; [server] and [tls]. */
+START_TEST(test_changes)
+{
+	struct wsd_config *a, *b;
+	char		*changes;
+
+	a = load_ok("[server]\nidle_timeout = 5s\n[route /e]\napp = echo\n"
+	    "[route /t]\napp = time\n[route /b]\napp = broadcast\n");
+	b = load_ok("[server]\nidle_timeout = 5000ms\n[route /e]\n"
+	    "app = echo\n[route /t]\napp = time\n[route /b]\n"
+	    "app = broadcast\n");
+	ck_assert_ptr_null(config_changes(a, b));
+	config_free(b);
+	b = load_ok("[server]\nidle_timeout = 6s\nmax_message_size = 2m\n"
+	    "[tls]\ncertificate = c\nprivate_key = k\n"
+	    "[route /e]\napp = echo\n[route /t]\napp = broadcast\n"
+	    "[route /h]\napp = hello\n");
+	ck_assert_ptr_nonnull(changes = config_changes(a, b));
+	ck_assert_str_eq(changes,
+	    "[server] changed: max_message_size 1m -> 2m, idle_timeout 5s -> "
+	    "6s\n"
+	    "[tls] added\n"
+	    "route /e changed: max_message_size 1m -> 2m\n"
+	    "route /t changed: app time -> broadcast, max_message_size 1m -> "
+	    "2m, compression on -> shared, slow_client (unset) -> close\n"
+	    "route /b removed (app broadcast)\n"
+	    "route /h added (app hello)");
+	free(changes);
+	config_free(a);
+	config_free(b);
+}
+END_TEST
 
 /* Client address keys: allow, trusted_proxies, per-address limits. */
 START_TEST(test_clientaddr_keys)
@@ -2424,6 +2719,11 @@ config_suite(void)
 	tcase_add_test(tc, test_operations);
 	tcase_add_test(tc, test_clientaddr_keys);
 	tcase_add_test(tc, test_shutdown_delay);
+	tcase_add_test(tc, test_include);
+	tcase_add_test(tc, test_listen_override);
+	tcase_add_test(tc, test_tls_check_hook);
+	tcase_add_test(tc, test_print);
+	tcase_add_test(tc, test_changes);
 #ifdef TEST_SRCDIR
 	tcase_add_test(tc, test_example);
 #endif
