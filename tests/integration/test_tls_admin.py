@@ -356,7 +356,7 @@ def test_check_reports_vhost_errors(tmp_path, static_root, leaf, vh_a):
             (19, "duplicate route / (first at line 16)"),
             (6, '[tls a.test]: missing "private_key"')):
         assert "%s:%d: " % (name, line) in err and text in err, (line, err)
-    # Files of a named section are loaded by -t too, at its line.
+    # Files of a named section are checked by -t too, at their key's line.
     conf.write_text(
         "[server]\nlisten = 127.0.0.1:0 tls\n"
         "[tls]\ncertificate = %s\nprivate_key = %s\n"
@@ -364,7 +364,7 @@ def test_check_reports_vhost_errors(tmp_path, static_root, leaf, vh_a):
         % (leaf.chain, leaf.key, tmp_path, vh_a.key))
     rc, err = helpers.run_wsd(["-t", "-c", str(conf)])
     assert rc == 1, err
-    assert "%s:6: tls: certificate %s/missing.pem: No such file" % (
+    assert '%s:7: certificate "%s/missing.pem": No such file' % (
         name, tmp_path) in err, err
 
 
