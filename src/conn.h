@@ -33,7 +33,12 @@ void	conn_close(struct conn *c, const char *reason);
  */
 void	conn_shutdown(struct conn *c);
 
-/* For hub.c: */
+/*
+ * For hub.c, which reaches them through conn_hub_io (hub_set_io() at
+ * start-up, server.c):
+ */
+struct hub_io;
+extern const struct hub_io conn_hub_io;
 
 /*
  * Through a bufferevent (TLS), frames at least this long are shared by

@@ -2,8 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app.h"
-#include "conn.h"
 #include "hub.h"
 #include "log.h"
 #include "pmd.h"
@@ -53,6 +51,16 @@ struct hub {
 };
 
 static const char *const hub_policy_names[] = { "close", "drop", "conflate" };
+
+/* The members' connections, as the core reaches them. */
+static const struct hub_io *hub_io;
+
+/* Sets the member interface. */
+void
+hub_set_io(const struct hub_io *io)
+{
+	hub_io = io;
+}
 
 /* Parses a slow_client value. */
 int
@@ -252,7 +260,7 @@ static void
 hub_send(struct hub *h, struct hub_member *m, struct hub_frame *f)
 {
 	f->refs++;
-	if (conn_send_shared(m->conn, f->data + f->off, f->len, f->payload_len,
+	if (hub_io->send_shared(m->conn, f->data + f->off, f->len, f->payload_len,
 	    hub_frame_cleanup_cb, f) == -1) {
 		f->refs--;
 		return;
@@ -264,12 +272,12 @@ hub_send(struct hub *h, struct hub_member *m, struct hub_frame *f)
 static void
 hub_deliver(struct hub *h, struct hub_member *m, struct hub_frame *f)
 {
-	struct pmd		*z = conn_pmd(m->conn);
+	struct pmd		*z = hub_io->pmd(m->conn);
 	const struct pmd_params	*p;
 	struct hub_frame	*zf;
 
 	/* An SSE stream gets the event form, when the message has one. */
-	if (conn_is_sse(m->conn)) {
+	if (hub_io->sse(m->conn)) {
 		if (f->sse != NULL)
 			hub_send(h, m, f->sse);
 		return;
@@ -285,13 +293,13 @@ hub_deliver(struct hub *h, struct hub_member *m, struct hub_frame *f)
 		    p->server_max_window_bits)) != NULL)
 			hub_send(h, m, zf);
 		else
-			conn_fail(m->conn, WS_CLOSE_INTERNAL,
+			hub_io->fail(m->conn, WS_CLOSE_INTERNAL,
 			    "compression failed");
 		return;
 	}
 	/* Context takeover: compressed with this member's own stream,
 	 * straight into its output. */
-	if (conn_queue(m->conn, f->data[f->off] & 0x0f,
+	if (hub_io->queue(m->conn, f->data[f->off] & 0x0f,
 	    f->data + f->off + f->hlen, f->len - f->hlen) == 0)
 		h->stats.delivered++;
 }
@@ -329,7 +337,7 @@ hub_conflate(struct hub *h, struct hub_member *m, struct hub_frame *f,
 	}
 	f->refs++;
 	m->pending[key] = f;
-	conn_watch_drain(m->conn, h->limit / 2);
+	hub_io->watch_drain(m->conn, h->limit / 2);
 }
 
 /* Applies the slow-client policy to a member over the limit. */
@@ -341,9 +349,9 @@ hub_slow(struct hub *h, struct hub_member *m, struct hub_frame *f,
 	case HUB_SLOW_CLOSE:
 		h->stats.slow_closed++;
 		log_info("%s: hub %s: slow client, %zu bytes pending: closing",
-		    conn_peer(m->conn), h->name,
-		    conn_output_length(m->conn));
-		conn_fail(m->conn, WS_CLOSE_POLICY, "slow client");
+		    hub_io->peer(m->conn), h->name,
+		    hub_io->pending(m->conn));
+		hub_io->fail(m->conn, WS_CLOSE_POLICY, "slow client");
 		break;
 	case HUB_SLOW_DROP:
 		h->stats.dropped++;
@@ -406,12 +414,12 @@ hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
 	}
 
 	TAILQ_FOREACH(m, &h->members, entry) {
-		if (m->conn == except || !conn_is_open(m->conn))
+		if (m->conn == except || !hub_io->open(m->conn))
 			continue;
 		/* Behind a backlog, new messages queue too: order holds. */
 		if (hub_member_backlog(m))
 			hub_conflate(h, m, f, key);
-		else if (conn_output_length(m->conn) > h->limit)
+		else if (hub_io->pending(m->conn) > h->limit)
 			hub_slow(h, m, f, key);
 		else
 			hub_deliver(h, m, f);
@@ -430,10 +438,10 @@ hub_member_drained(struct hub_member *m)
 	if (h == NULL)
 		return;
 	while (hub_member_backlog(m)) {
-		if (!conn_is_open(m->conn))
+		if (!hub_io->open(m->conn))
 			return;
-		if (conn_output_length(m->conn) > h->limit) {
-			conn_watch_drain(m->conn, h->limit / 2);
+		if (hub_io->pending(m->conn) > h->limit) {
+			hub_io->watch_drain(m->conn, h->limit / 2);
 			return;
 		}
 		oldest = HUB_KEYS;

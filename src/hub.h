@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 struct conn;
+struct pmd;
 struct hub;
 struct hub_frame;
 
@@ -38,6 +39,43 @@ struct hub_stats {
 	uint64_t	slow_closed;	/* members closed by the close policy */
 };
 
+/*
+ * How a hub reaches its members: the core's output queue, given once by
+ * the core (hub_set_io(), session.c's conn_hub_io), so that the hub needs
+ * no connection code. Each takes the member's connection.
+ */
+struct hub_io {
+	/* 1 while c is a WebSocket or SSE stream that may be sent to. */
+	int		(*open)(const struct conn *c);
+	/* 1: c takes a message's Server-Sent Events form. */
+	int		(*sse)(const struct conn *c);
+	/* c's permessage-deflate state; NULL when not negotiated. */
+	struct pmd	*(*pmd)(const struct conn *c);
+	/* Bytes waiting in c's output. */
+	size_t		(*pending)(struct conn *c);
+	/*
+	 * Queues an encoded frame by reference; cleanup(frame, len, arg)
+	 * runs once the output is done with it. -1 (no cleanup) when c is
+	 * not open.
+	 */
+	int		(*send_shared)(struct conn *c, const void *frame,
+			    size_t len, size_t payload_len,
+			    void (*cleanup)(const void *, size_t, void *),
+			    void *arg);
+	/* Encodes (and compresses with c's own context) one message. */
+	int		(*queue)(struct conn *c, int opcode, const void *data,
+			    size_t len);
+	/* Calls hub_member_drained() once c's output is at most low. */
+	void		(*watch_drain)(struct conn *c, size_t low);
+	/* Fails c: close frame with code, then the connection. */
+	void		(*fail)(struct conn *c, unsigned code,
+			    const char *reason);
+	/* c's peer, for log lines. */
+	const char	*(*peer)(const struct conn *c);
+};
+
+/* Sets the member interface; once, before the first hub_join(). */
+void		 hub_set_io(const struct hub_io *io);
 /* A hub for one route; limit is its max_send_buffer. */
 struct hub	*hub_new(const char *name, size_t limit, enum hub_policy policy);
 /* New limit and policy (a reload); they apply from the next publish. */

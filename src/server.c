@@ -908,6 +908,8 @@ server_init(struct server *srv, struct event_base *base,
 
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
+	/* Hubs reach their members through the connections' output. */
+	hub_set_io(&conn_hub_io);
 	stats_init(&srv->stats, time(NULL));
 	log_limit_init(&srv->tls_log, "tls");
 	TAILQ_INIT(&srv->conns);

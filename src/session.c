@@ -1025,3 +1025,16 @@ conn_log_limit(struct conn *c)
 	}
 	return c->ws->log;
 }
+
+/* How hubs reach their members (hub.h): a connection's output queue. */
+const struct hub_io conn_hub_io = {
+	.open = conn_is_open,
+	.sse = conn_is_sse,
+	.pmd = conn_pmd,
+	.pending = conn_output_length,
+	.send_shared = conn_send_shared,
+	.queue = conn_queue,
+	.watch_drain = conn_watch_drain,
+	.fail = conn_fail,
+	.peer = conn_peer,
+};
