@@ -374,6 +374,7 @@ conn_rd_end(struct conn *c)
 	c->rd_ok = 0;
 	c->rd_act = 0;
 }
+static void	conn_app_drained(struct conn *);
 
 /* Memory a slice holds. */
 static size_t
@@ -686,6 +687,11 @@ conn_out_progress(struct conn *c)
 	}
 	if (c->paused && c->out_held <= conn_send_limit(c) / 2) {
 		c->paused = 0;
+		conn_app_drained(c);
+		/* on_drain may have queued past the limit again. */
+		if (c->paused || c->app_paused || c->state == CONN_FLUSH_CLOSE ||
+		    c->state == CONN_LINGER)
+			return;
 		conn_rd_on(c);
 		log_debug("%s: output drained, reading resumed", conn_peer(c));
 		/*
@@ -908,7 +914,7 @@ conn_io_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (conn_out_flush(c) == -1)
 			return;
 	}
-	if (c->paused || c->tls_rd_wr) {
+	if (c->paused || c->app_paused || c->tls_rd_wr) {
 		/* Added only for the write, or come back by event_active(). */
 		if (!c->tls_wr_rd)
 			conn_rd_off(c);
@@ -1054,7 +1060,7 @@ conn_io_takeover(struct conn *c)
 		conn_out_append(c, s);
 		conn_out_dirty(c);
 	}
-	if (!c->paused) {
+	if (!c->paused && !c->app_paused) {
 		conn_rd_on(c);
 		/* OpenSSL may hold records the bufferevent did not read. */
 		if (c->ssl != NULL)
@@ -1574,6 +1580,64 @@ conn_check_output(struct conn *c, size_t limit)
 	    limit);
 }
 
+/* Bytes of output queued on c (the app API's name for it). */
+size_t
+conn_pending(const struct conn *c)
+{
+	if (c->bev != NULL)
+		return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->out_held;
+}
+
+/*
+ * Stops (pause 1) or resumes reading the client for an app whose own
+ * output cannot take more (a full pipe). Independent of the output
+ * backpressure: reading resumes only when neither holds it.
+ */
+void
+conn_pause_reading(struct conn *c, int pause)
+{
+	if ((pause != 0) == c->app_paused)
+		return;
+	c->app_paused = pause != 0;
+	if (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING)
+		return;		/* closing: input is read and dropped */
+	log_debug("%s: reading %s by the app", conn_peer(c),
+	    pause ? "paused" : "resumed");
+	if (c->bev != NULL) {
+		if (pause)
+			bufferevent_disable(c->bev, EV_READ);
+		else if (!c->paused)
+			bufferevent_enable(c->bev, EV_READ);
+		return;
+	}
+	if (!c->rd_ok)
+		return;
+	if (pause) {
+		/* An SSL_write waiting for input keeps its readiness. */
+		if (!c->tls_wr_rd)
+			conn_rd_off(c);
+		return;
+	}
+	if (c->paused)
+		return;
+	conn_rd_on(c);
+	/*
+	 * Bytes read before the pause wait in c->in, and over TLS OpenSSL
+	 * may hold more that no readiness would signal: the read runs from
+	 * the loop rather than from inside the app.
+	 */
+	conn_rd_activate(c);
+}
+
+/* Output fell to half the limit after a pause: the app's on_drain. */
+static void
+conn_app_drained(struct conn *c)
+{
+	if (c->ws != NULL && c->app_opened && c->route->app->on_drain != NULL)
+		c->route->app->on_drain(c);
+}
+
 /* The send-buffer limit that applies to c now. */
 size_t
 conn_send_limit(const struct conn *c)
@@ -1595,10 +1659,11 @@ conn_flush_close(struct conn *c)
 		/* Input is read and dropped from now on. */
 		free(c->in);
 		c->in = NULL;
-		if (c->paused)
+		if (c->paused || c->app_paused)
 			conn_rd_on(c);
 	}
 	c->paused = 0;
+	c->app_paused = 0;
 	conn_timer_set(c, c->gen->conf->close_timeout);
 	/*
 	 * The WebSocket session is over: the app hears of it now, not when
@@ -1719,6 +1784,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->paused) {
 		c->paused = 0;
+		conn_app_drained(c);
+		if (c->paused || c->app_paused)
+			return;
 		bufferevent_enable(bev, EV_READ);
 		log_debug("%s: output drained, reading resumed", conn_peer(c));
 		/* What was read before the pause is still waiting. */

@@ -151,6 +151,7 @@ struct conn {
 	unsigned		 rd_ok:1;	/* no bev: c reads the socket */
 	unsigned		 rd_on:1;	/* in the epoll set */
 	unsigned		 rd_act:1;	/* a read is due this turn */
+	unsigned		 app_paused:1;	/* conn_pause_reading() */
 	/*
 	 * Part of c from the accept on: one allocation that outlives the
 	 * HTTP phase's, so that their memory goes back in one piece.

@@ -510,10 +510,16 @@ conn_http_request(struct conn *c, const struct http_request *req)
 			stats_hs_fail(&c->srv->stats, STATS_HS_BAD_REQUEST);
 			return conn_http_fail(c, req, 400, NULL, reason);
 		}
-		if (conn_ws_upgrade(c, req, accept, proto == 1 ?
-		    c->route->subprotocols.v[sel] : NULL) == -1) {
+		if ((status = conn_ws_upgrade(c, req, accept, proto == 1 ?
+		    c->route->subprotocols.v[sel] : NULL)) == -1) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
 			return conn_http_fail(c, req, 500, NULL, NULL);
+		}
+		/* An app refused it (exec: max_procs), before the 101. */
+		if (status != 0) {
+			stats_hs_fail(&c->srv->stats, status == 503 ?
+			    STATS_HS_TOO_MANY : STATS_HS_INTERNAL);
+			return conn_http_fail(c, req, status, NULL, NULL);
 		}
 		return 0;
 	}

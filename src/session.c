@@ -1,5 +1,7 @@
 /* session.c -- the WebSocket session of a connection (RFC 6455, 7692). */
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,7 +42,11 @@ conn_ws_end(struct conn *c)
 	hub_leave(&c->ws->member);
 }
 
-/* Completes the opening handshake and switches to the WebSocket. */
+/*
+ * Completes the opening handshake and switches to the WebSocket. Returns
+ * 0, -1 on an internal error, or the HTTP status an app's on_upgrade
+ * refused the handshake with (nothing is sent yet).
+ */
 int
 conn_ws_upgrade(struct conn *c, const struct http_request *req,
     const char *accept, const char *proto)
@@ -48,7 +54,7 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	struct pmd_params	 pp;
 	char			 ext[PMD_RESPONSE_MAX];
-	int			 shared;
+	int			 shared, status;
 
 	c->ws = &c->ws_room;
 	memset(c->ws, 0, sizeof(*c->ws));
@@ -70,6 +76,16 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		c->srv->stats.ws_deflate++;
 	}
 	c->ws->rt = app_route_hold(generation_route(c->gen, c->route));
+	if (c->route->app->on_upgrade != NULL &&
+	    (status = c->route->app->on_upgrade(c, req)) != 0) {
+		if (c->ws->pmd != NULL)
+			c->srv->stats.ws_deflate--;
+		pmd_free(c->ws->pmd);
+		app_route_free(c->ws->rt);
+		ws_parser_free(&c->ws->parser);
+		c->ws = NULL;
+		return status;
+	}
 	c->srv->stats.ws_total++;
 	c->srv->stats.ws_current++;
 	c->req_start = conn_now();
@@ -497,7 +513,7 @@ conn_ws_input(struct conn *c, uint8_t *buf, size_t len)
 		n = ws_parser_feed_inplace(&c->ws->parser, buf + off,
 		    len - off, &ev);
 		off += n;
-		if (!conn_ws_event(c, &ev) || c->paused)
+		if (!conn_ws_event(c, &ev) || c->paused || c->app_paused)
 			break;
 		if (n == 0 && ev.type == WS_EV_NONE)
 			break;
@@ -583,6 +599,31 @@ conn_ws_send_timeout(struct conn *c)
 	    "the connection", conn_peer(c), c->route->path,
 	    c->route->lim.send_timeout);
 	c->srv->stats.send_timeouts++;
+}
+
+/* Who the client is and how it came, for a program's environment. */
+void
+conn_endpoints(const struct conn *c, char *addr, size_t len, unsigned *port,
+    unsigned *local_port, int *tls)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 buf[CIDR_ADDR_STRLEN];
+
+	cidr_addr_format(&c->addr, buf);
+	snprintf(addr, len, "%s", buf);
+	*port = c->forwarded ? 0 : c->port;
+	*local_port = 0;
+	if (c->fd != -1 && getsockname(c->fd, (struct sockaddr *)&ss,
+	    &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			*local_port = ntohs(((struct sockaddr_in *)(void *)
+			    &ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			*local_port = ntohs(((struct sockaddr_in6 *)(void *)
+			    &ss)->sin6_port);
+	}
+	*tls = c->tls;
 }
 
 /* The connection's budget of client-caused log lines. */
