@@ -611,7 +611,9 @@ config_key_register(const struct config_key *ak)
 	if (cfg_nall == CFG_MAXKEYS)
 		fatalx("%s: more than %d app keys", __func__, CFG_APPKEYS_MAX);
 	if (ak->off + (ak->type == CONFIG_KEY_DURATION ? sizeof(double) :
-	    sizeof(int)) > cfg_conf_size || ak->def == NULL ||
+	    ak->type == CONFIG_KEY_STRING ? sizeof(char *) :
+	    sizeof(int)) > cfg_conf_size ||
+	    (ak->def == NULL) != (ak->type == CONFIG_KEY_STRING) ||
 	    (ak->type == CONFIG_KEY_WORD && (ak->parse == NULL ||
 	    ak->why == NULL)))
 		fatalx("%s: key %s: bad entry", __func__, ak->name);
@@ -620,9 +622,13 @@ config_key_register(const struct config_key *ak)
 	k->sect = CFG_APPKEY;
 	k->name = ak->name;
 	k->type = ak->type == CONFIG_KEY_DURATION ? CFG_DURATION :
-	    ak->type == CONFIG_KEY_BOOL ? CFG_BOOL : CFG_WORD;
-	k->min = ak->type == CONFIG_KEY_DURATION ? ak->min : 0;
-	k->max = ak->type == CONFIG_KEY_DURATION ? ak->max : 1;
+	    ak->type == CONFIG_KEY_BOOL ? CFG_BOOL :
+	    ak->type == CONFIG_KEY_STRING ? CFG_STRING :
+	    ak->type == CONFIG_KEY_UINT ? CFG_UINT : CFG_WORD;
+	k->min = ak->type == CONFIG_KEY_DURATION ||
+	    ak->type == CONFIG_KEY_UINT ? ak->min : 0;
+	k->max = ak->type == CONFIG_KEY_DURATION ||
+	    ak->type == CONFIG_KEY_UINT ? ak->max : 1;
 	k->def = ak->def;
 	k->off = ak->off;
 	cfg_src[cfg_nall++] = ak;
@@ -1156,7 +1162,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	struct cfg_route_state *st = NULL;
 	const struct config_app *a;
 	const char	*why;
-	char		 lo[32], hi[32], word[64], **field;
+	char		 lo[32], hi[32], word[64], **field, bad[256];
 	void		*base;
 	double		 v;
 
@@ -1200,6 +1206,13 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	case CFG_STRING:
 		field = (char **)(void *)((char *)base + k->off);
 		*field = config_xstrdup(value);
+		/* An app's string key may have its own check (exec). */
+		if (k->sect == CFG_APPKEY && cfg_src[k - cfg_all]->check !=
+		    NULL && cfg_src[k - cfg_all]->check(value, bad,
+		    sizeof(bad)) == -1) {
+			config_error(p, p->line, "%s: %s", k->name, bad);
+			return -1;
+		}
 		return 0;
 	case CFG_ORIGINS:
 	case CFG_PROTOCOLS:
@@ -1380,7 +1393,7 @@ config_route_defaults(struct wsd_route *r)
 	if ((r->app_conf = calloc(1, cfg_conf_size + 1)) == NULL)
 		fatal("%s", __func__);
 	for (i = 0; i < cfg_nall; i++)
-		if (cfg_all[i].sect == CFG_APPKEY)
+		if (cfg_all[i].sect == CFG_APPKEY && cfg_all[i].def != NULL)
 			config_default_store(&cfg_all[i], r->app_conf);
 		else if (cfg_all[i].sect == CFG_ROUTE && cfg_all[i].def != NULL)
 			config_default_store(&cfg_all[i], r);
@@ -1722,6 +1735,11 @@ config_app_keys(struct cfg_parse *p, const struct wsd_route *r,
 	}
 	if (st->kind != CFG_ROUTE_APP)
 		return;
+	for (j = 0; j < cfg_nall; j++)
+		if (cfg_all[j].sect == CFG_APPKEY && cfg_src[j]->required &&
+		    st->seen[j] == 0 && config_app_takes(st->app, &cfg_all[j]))
+			config_error(p, r->line, "app \"%s\" needs key \"%s\"",
+			    name, cfg_all[j].name);
 	for (j = 0; j < cfg_nall; j++) {
 		k = &cfg_all[j];
 		if (k->sect != CFG_APPKEY || cfg_src[j]->not_above == NULL ||
@@ -2152,7 +2170,7 @@ config_ref(struct wsd_config *conf)
 void
 config_free(struct wsd_config *conf)
 {
-	size_t	i;
+	size_t	i, j;
 
 	if (conf == NULL || --conf->refs > 0)
 		return;
@@ -2162,6 +2180,11 @@ config_free(struct wsd_config *conf)
 		free(conf->routes[i].path);
 		free(conf->routes[i].root);
 		free(conf->routes[i].root_real);
+		for (j = CFG_NKEYS; j < cfg_nall; j++)
+			if (cfg_all[j].type == CFG_STRING &&
+			    conf->routes[i].app_conf != NULL)
+				free(*(char **)(void *)((char *)
+				    conf->routes[i].app_conf + cfg_all[j].off));
 		free(conf->routes[i].app_conf);
 		config_list_free(&conf->routes[i].origins);
 		config_list_free(&conf->routes[i].subprotocols);

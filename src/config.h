@@ -133,6 +133,8 @@ enum config_key_type {
 	CONFIG_KEY_DURATION,		/* double, seconds, min to max */
 	CONFIG_KEY_BOOL,		/* int, 0 or 1 */
 	CONFIG_KEY_WORD,		/* int, what parse() returns */
+	CONFIG_KEY_STRING,		/* char *, NULL when not set */
+	CONFIG_KEY_UINT,		/* unsigned, min to max */
 };
 
 struct config_key {
@@ -145,6 +147,12 @@ struct config_key {
 	int		(*parse)(const char *);	/* WORD: value, or -1 */
 	const char	*why;			/* WORD: "invalid policy (...)" */
 	const char	*not_above;		/* a key it may not exceed */
+	/*
+	 * STRING (def NULL): the route must set it when required, and
+	 * check, if set, returns -1 with why (len bytes) for a bad value.
+	 */
+	int		 required;
+	int		(*check)(const char *value, char *why, size_t len);
 };
 
 struct config_app {
