@@ -98,6 +98,8 @@ static uint8_t		 exec_buf[EXEC_READ_MAX];
 static void	exec_free(struct exec_proc *);
 static void	exec_finish(struct exec_proc *);
 static void	exec_reaped(struct exec_proc *, int);
+static int	exec_env_add(char ***, size_t *, const char *, ...)
+		    LOG_PRINTF(3, 4);
 
 #define EXEC_CONF(f)	offsetof(struct app_conf, f)
 
