@@ -539,3 +539,38 @@ def test_programs_never_run_as_root(wsd, tmp_path):
         expect_close(c, 1000)
     assert uid != 0
     assert uid == int(os.popen("id -u nobody").read())
+
+
+# --------------------------------------------------------------- examples
+
+def test_example_count_lines(wsd):
+    prog = str(helpers.SRCDIR / "examples" / "count-lines.sh")
+    d = wsd(conf([route("/count", prog)]))
+    with helpers.ws_connect(d.port, "/count") as c:
+        for i, msg in enumerate(["first", "  spaced \\ line", "third"], 1):
+            send_text(c, msg)
+            assert text(c) == "%d: %s" % (i, msg)
+
+
+def test_example_chat(wsd, tmp_path):
+    prog = str(helpers.SRCDIR / "examples" / "chat.py")
+    room = tmp_path / "room.log"
+    d = wsd(conf([route("/chat", prog, env="CHAT_ROOM=%s" % room)]))
+
+    async def go():
+        base = "ws://127.0.0.1:%d/chat?name=" % d.port
+        async with websockets.connect(base + "ann") as ann:
+            assert await asyncio.wait_for(ann.recv(), 5) == "* ann joined"
+            async with websockets.connect(base + "bob") as bob:
+                assert await asyncio.wait_for(bob.recv(), 5) == \
+                    "* bob joined"
+                assert await asyncio.wait_for(ann.recv(), 5) == \
+                    "* bob joined"
+                await ann.send("hi bob")
+                assert await asyncio.wait_for(bob.recv(), 5) == \
+                    "ann: hi bob"
+                assert await asyncio.wait_for(ann.recv(), 5) == \
+                    "ann: hi bob"
+            assert await asyncio.wait_for(ann.recv(), 5) == "* bob left"
+
+    asyncio.run(asyncio.wait_for(go(), 20))
