@@ -6,10 +6,10 @@ import asyncio
 import os
 import re
 import signal
-import socket
-import stat
+import ssl
 import time
 
+import pytest
 import websockets
 
 import helpers
@@ -202,7 +202,6 @@ def test_https_on_over_tls(wsd, tmp_path):
         server={"listen": "127.0.0.1:0 tls"},
         routes=[route("/env", "/usr/bin/env")]) +
         "\n[tls]\ncertificate = %s\nprivate_key = %s\n" % (cert, key))
-    import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -529,7 +528,6 @@ def test_reload_keeps_running_sessions_on_old_settings(wsd, tmp_path):
 
 def test_programs_never_run_as_root(wsd, tmp_path):
     if os.geteuid() != 0:
-        import pytest
         pytest.skip("needs root to start wsd with user =")
     os.chmod(tmp_path, 0o755)
     d = wsd(conf([route("/id", "/usr/bin/id -u")],
@@ -574,3 +572,40 @@ def test_example_chat(wsd, tmp_path):
             assert await asyncio.wait_for(ann.recv(), 5) == "* bob left"
 
     asyncio.run(asyncio.wait_for(go(), 20))
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_input_paused_then_resumed_loses_nothing(wsd, tmp_path, tls):
+    # The program reads nothing for a second: the pipe fills, wsd stops
+    # reading the client, then resumes (over TLS, with records OpenSSL
+    # already holds) and every message arrives, in order.
+    late = script(tmp_path, "late.sh", "sleep 1\nexec /bin/cat\n")
+    server = {"listen": "127.0.0.1:0 tls" if tls else "127.0.0.1:0",
+              "log_level": "debug"}
+    text_ = conf([route("/late", late)], server=server)
+    ctx = None
+    if tls:
+        cert, key = helpers.selfsigned_cert(tmp_path)
+        text_ += "\n[tls]\ncertificate = %s\nprivate_key = %s\n" % (cert,
+                                                                    key)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    d = wsd(text_)
+    msgs = ["%04d %s" % (i, "m" * 3000) for i in range(200)]
+
+    async def go():
+        u = "%s://127.0.0.1:%d/late" % ("wss" if tls else "ws", d.port)
+        async with websockets.connect(u, ssl=ctx, max_queue=None) as ws:
+            async def send():
+                for m in msgs:
+                    await ws.send(m)
+            sender = asyncio.ensure_future(send())
+            got = [await asyncio.wait_for(ws.recv(), 10) for _ in msgs]
+            await sender
+            return got
+
+    assert asyncio.run(asyncio.wait_for(go(), 30)) == msgs
+    log = d.log_text()
+    assert "reading paused by the app" in log
+    assert "reading resumed by the app" in log
