@@ -314,6 +314,10 @@ exec_env_header(char ***v, size_t *n, const struct http_request *req,
 	size_t		 i, k;
 	int		 r;
 
+	/* httpoxy: a client must not set HTTP_PROXY for the program. */
+	if (h->name_len == 5 && strncasecmp(h->name, "Proxy", 5) == 0)
+		return 0;
+
 	k = h->name_len < sizeof(name) - 6 ? h->name_len : sizeof(name) - 6;
 	memcpy(name, "HTTP_", 5);
 	for (i = 0; i < k; i++) {
@@ -626,17 +630,15 @@ exec_lines(struct exec_proc *p, int eof)
 
 	while (!p->out_paused) {
 		ptr = evbuffer_search(p->line, "\n", 1, NULL);
-		if (ptr.pos == -1) {
-			len = evbuffer_get_length(p->line);
-			if (len > p->max_line) {
-				exec_fail(p, "program output line too long");
-				return;
-			}
-			/* At the end, a last line without its newline. */
-			if (!eof || len == 0)
-				return;
-		} else
-			len = (size_t)ptr.pos;
+		len = ptr.pos == -1 ? evbuffer_get_length(p->line) :
+		    (size_t)ptr.pos;
+		if (len > p->max_line) {
+			exec_fail(p, "program output line too long");
+			return;
+		}
+		/* At the end, a last line without its newline. */
+		if (ptr.pos == -1 && (!eof || len == 0))
+			return;
 		s = evbuffer_pullup(p->line, (ev_ssize_t)len + (ptr.pos != -1));
 		if (utf8_validate(UTF8_ACCEPT, s, len) != UTF8_ACCEPT) {
 			exec_fail(p, "program output is not UTF-8");
@@ -656,7 +658,9 @@ exec_out_read(struct exec_proc *p)
 
 	if (p->out_fd == -1 || p->out_paused)
 		return;
-	n = read(p->out_fd, exec_buf, sizeof(exec_buf));
+	/* Binary mode: no message over max_message_size. */
+	n = read(p->out_fd, exec_buf, p->mode == EXEC_MODE_BINARY &&
+	    p->max_line < sizeof(exec_buf) ? p->max_line : sizeof(exec_buf));
 	if (n == -1 && errno == EINTR)
 		return;
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&

@@ -159,6 +159,7 @@ def test_environment_is_cgi_like_and_nothing_leaks(wsd, monkeypatch):
                 "Cookie": "session=abc; theme=dark",
                 "Authorization": "Bearer t0ken",
                 "Origin": "http://example.test",
+                "Proxy": "http://attacker.test:3128",
                 "X-Many": "one"}).replace(
             b"\r\n\r\n", b"\r\nX-Many: two\r\n\r\n"))
         r = helpers.read_response(c, head_request=True)
@@ -188,6 +189,7 @@ def test_environment_is_cgi_like_and_nothing_leaks(wsd, monkeypatch):
     assert env["GREETING"] == "hello world"
     assert env["PATH"] == "/bin"
     assert "HTTPS" not in env
+    assert "HTTP_PROXY" not in env      # httpoxy
     allowed = {"PATH", "REMOTE_ADDR", "REMOTE_PORT", "SERVER_NAME",
                "SERVER_PORT", "PATH_INFO", "QUERY_STRING", "WSD_ROUTE",
                "PYTHONUNBUFFERED", "GREETING"}
