@@ -374,17 +374,6 @@ def test_max_procs_refuses_with_503_before_the_upgrade(wsd):
     b.close()
 
 
-class RssWatch:
-    def __init__(self, pid):
-        self.pid = pid
-        self.base = helpers.proc_rss_kb(pid)
-        self.peak = self.base
-
-    def sample(self):
-        self.peak = max(self.peak, helpers.proc_rss_kb(self.pid))
-        return self.peak - self.base
-
-
 def test_program_flooding_a_client_that_does_not_read(wsd):
     d = wsd(conf([
         route("/zero", "/bin/cat /dev/zero", mode="binary",
@@ -392,7 +381,7 @@ def test_program_flooding_a_client_that_does_not_read(wsd):
         route("/yes", "/usr/bin/yes " + "y" * 100, max_send_buffer="64k",
               send_timeout="30s"),
         route("/cat", "/bin/cat")]))
-    rss = RssWatch(d.pid)
+    rss = helpers.RssWatch(d.pid)
     slow = [helpers.ws_connect(d.port, p, rcvbuf=4096)
             for p in ("/zero", "/yes")]
     with helpers.ws_connect(d.port, "/cat") as other:
@@ -416,7 +405,7 @@ def test_client_flooding_a_program_that_does_not_read(wsd, tmp_path):
     sleeper = script(tmp_path, "sleeper.sh", "echo ready\nsleep 30\n")
     d = wsd(conf([route("/sleep", sleeper, kill_timeout="0.2s"),
                   route("/cat", "/bin/cat")]))
-    rss = RssWatch(d.pid)
+    rss = helpers.RssWatch(d.pid)
     c = helpers.ws_connect(d.port, "/sleep", sndbuf=65536)
     assert text(c) == "ready"
     msg = frame(OP_TEXT, "z" * 60000)
