@@ -93,6 +93,8 @@ struct exec_proc {
 
 static LIST_HEAD(, exec_proc) exec_procs = LIST_HEAD_INITIALIZER(exec_procs);
 static struct event	*exec_sigchld;
+/* Refusals at max_procs: a burst of clients must not flood the log. */
+static struct log_limit	 exec_refusals = { "exec", { { 0 } } };
 static uint8_t		 exec_buf[EXEC_READ_MAX];
 
 static void	exec_free(struct exec_proc *);
@@ -415,7 +417,8 @@ exec_upgrade(struct conn *c, const struct http_request *req)
 	struct exec_proc	*p;
 
 	if (er->running >= ac->exec_max_procs) {
-		log_warnx("%s: exec %s: max_procs (%u) reached, refusing",
+		log_limited(&exec_refusals, "exec: max_procs", LOG_LVL_WARN,
+		    "%s: exec %s: max_procs (%u) reached, refusing",
 		    conn_peer(c), conf->path, ac->exec_max_procs);
 		return 503;
 	}
@@ -1081,6 +1084,7 @@ exec_stop_all(void)
 		else
 			exec_free(p);
 	}
+	log_limit_flush(&exec_refusals);
 	if (exec_sigchld != NULL) {
 		event_free(exec_sigchld);
 		exec_sigchld = NULL;
