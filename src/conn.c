@@ -1597,11 +1597,11 @@ conn_pending(const struct conn *c)
 void
 conn_pause_reading(struct conn *c, int pause)
 {
-	if ((pause != 0) == c->app_paused)
+	/* Flush-close and linger read and drop input to the end. */
+	if ((pause != 0) == c->app_paused ||
+	    (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING))
 		return;
 	c->app_paused = pause != 0;
-	if (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING)
-		return;		/* closing: input is read and dropped */
 	log_debug("%s: reading %s by the app", conn_peer(c),
 	    pause ? "paused" : "resumed");
 	if (c->bev != NULL) {
