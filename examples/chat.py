@@ -9,7 +9,7 @@ be flushed per message (wsd also sets PYTHONUNBUFFERED=1).
 
     [route /chat]
     app = exec
-    command = /usr/local/share/wsd/examples/chat.py
+    command = /usr/bin/python3 /usr/local/share/wsd/examples/chat.py
     env = CHAT_ROOM=/var/tmp/wsd-chat.log
 
 The room file grows with every line: a demo, not a chat server.

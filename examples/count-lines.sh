@@ -5,7 +5,7 @@
 #
 #   [route /count]
 #   app = exec
-#   command = /usr/local/share/wsd/examples/count-lines.sh
+#   command = /bin/sh /usr/local/share/wsd/examples/count-lines.sh
 n=0
 while IFS= read -r line; do
 	n=$((n + 1))

@@ -533,7 +533,8 @@ def test_programs_never_run_as_root(wsd, tmp_path):
 # --------------------------------------------------------------- examples
 
 def test_example_count_lines(wsd):
-    prog = str(helpers.SRCDIR / "examples" / "count-lines.sh")
+    prog = "/bin/sh '%s'" % (helpers.SRCDIR / "examples" /
+                             "count-lines.sh")
     d = wsd(conf([route("/count", prog)]))
     with helpers.ws_connect(d.port, "/count") as c:
         for i, msg in enumerate(["first", "  spaced \\ line", "third"], 1):
@@ -542,7 +543,8 @@ def test_example_count_lines(wsd):
 
 
 def test_example_chat(wsd, tmp_path):
-    prog = str(helpers.SRCDIR / "examples" / "chat.py")
+    prog = "/usr/bin/python3 '%s'" % (helpers.SRCDIR / "examples" /
+                                      "chat.py")
     room = tmp_path / "room.log"
     d = wsd(conf([route("/chat", prog, env="CHAT_ROOM=%s" % room)]))
 
