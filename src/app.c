@@ -18,6 +18,7 @@ extern const struct app app_broadcast;
 extern const struct app app_channels;
 extern const struct app app_counter;
 extern const struct app app_echo;
+extern const struct app app_exec;
 extern const struct app app_health;
 extern const struct app app_hello;
 extern const struct app app_metrics;
@@ -36,6 +37,7 @@ static const struct app *const apps[] = {
 	&app_metrics,
 	&app_health,
 	&app_proxy,
+	&app_exec,
 };
 
 #define APP_N	(sizeof(apps) / sizeof(apps[0]))
@@ -45,20 +47,20 @@ static const struct app *const apps[] = {
 /* Keep wsd.ini.5 and etc/wsd.ini in step with these keys. */
 const struct config_key app_key_interval_min = {
 	"interval_min", CONFIG_KEY_DURATION, 0.001, 86400, "1s",
-	APP_CONF(interval_min), NULL, NULL, "interval_max"
+	APP_CONF(interval_min), NULL, NULL, "interval_max", 0, NULL
 };
 const struct config_key app_key_interval_max = {
 	"interval_max", CONFIG_KEY_DURATION, 0.001, 86400, "3s",
-	APP_CONF(interval_max), NULL, NULL, NULL
+	APP_CONF(interval_max), NULL, NULL, NULL, 0, NULL
 };
 const struct config_key app_key_slow_client = {
 	"slow_client", CONFIG_KEY_WORD, 0, 0, "close",
 	APP_CONF(slow_client), hub_policy_parse,
-	"invalid policy (close|drop|conflate)", NULL
+	"invalid policy (close|drop|conflate)", NULL, 0, NULL
 };
 const struct config_key app_key_echo_self = {
 	"echo_self", CONFIG_KEY_BOOL, 0, 1, "on",
-	APP_CONF(echo_self), NULL, NULL, NULL
+	APP_CONF(echo_self), NULL, NULL, NULL, 0, NULL
 };
 
 /* Per-route runtime. */
@@ -97,7 +99,7 @@ const char *
 app_names(void)
 {
 	return "static hello echo time broadcast counter relay channels "
-	    "metrics health proxy";
+	    "metrics health proxy exec";
 }
 
 /* Registers the apps' names and keys with config.c. */
@@ -200,7 +202,7 @@ app_route_conf(const struct app_route *r)
 	return r->conf;
 }
 
-/* The route's event loop. */
+/* The route runtime's event loop, for apps that own descriptors. */
 struct event_base *
 app_route_base(struct app_route *r)
 {

@@ -68,6 +68,14 @@ struct app {
 	int		(*pre_upgrade)(struct conn *c,
 			    const struct http_request *req);
 	void		(*on_open)(struct conn *c);
+	/*
+	 * Optional, before the 101 goes out (exec): 0 lets the upgrade go
+	 * on, an HTTP status (503) refuses it; the app logs why. What it
+	 * sets with conn_set_app_data() stays for on_open; on a refusal it
+	 * frees it and on_close is not called.
+	 */
+	int		(*on_upgrade)(struct conn *c,
+			    const struct http_request *req);
 	void		(*on_message)(struct conn *c, int opcode,
 			    const uint8_t *data, size_t len);
 	/*
@@ -135,6 +143,13 @@ struct app_conf {
 	char		*backend;		/* proxy: ws, wss, unix URL */
 	char		*backend_ca;		/* proxy: NULL: system store */
 	double		 backend_connect_timeout; /* proxy: to the 101 */
+	/* exec (apps/exec.c) */
+	char		*exec_command;		/* split at each start */
+	char		*exec_env;		/* NAME=VALUE words */
+	char		*exec_dir;		/* NULL: wsd's */
+	int		 exec_mode;		/* EXEC_MODE_* */
+	unsigned	 exec_max_procs;
+	double		 exec_kill_timeout;
 };
 
 /* The app route keys, shared by the apps that take them. */
@@ -293,5 +308,23 @@ struct log_limit *conn_log_limit(struct conn *c);
 void	 conn_metrics(struct conn *c, struct evbuffer *out);
 /* For HTTP apps: 1 once a graceful stop has begun. */
 int	 conn_draining(const struct conn *c);
+/* Bytes of output queued on c, not yet written. */
+size_t	 conn_pending(const struct conn *c);
+/*
+ * Stops (1) or resumes (0) reading the client: for an app that cannot
+ * take more input now (a program's full pipe). Output backpressure is
+ * separate; reading resumes when neither holds it.
+ */
+void	 conn_pause_reading(struct conn *c, int pause);
+
+/* For exec: the route runtime's event loop. */
+struct event_base *app_route_base(struct app_route *r);
+/*
+ * For exec: the client's address without port into addr (len bytes),
+ * its port (0 when a trusted proxy named the client), the port it
+ * connected to and whether the connection is TLS.
+ */
+void	 conn_endpoints(const struct conn *c, char *addr, size_t len,
+	    unsigned *port, unsigned *local_port, int *tls);
 
 #endif

@@ -730,7 +730,7 @@ config_key_register(const struct config_key *ak)
 	    ak->type == CONFIG_KEY_SIZE ? sizeof(size_t) :
 	    ak->type == CONFIG_KEY_STRING ? sizeof(char *) :
 	    sizeof(int)) > cfg_conf_size ||
-	    (ak->def == NULL && ak->type != CONFIG_KEY_STRING) ||
+	    (ak->def == NULL) != (ak->type == CONFIG_KEY_STRING) ||
 	    ((ak->type == CONFIG_KEY_WORD || (ak->type == CONFIG_KEY_STRING &&
 	    ak->parse != NULL)) && (ak->parse == NULL || ak->why == NULL)))
 		fatalx("%s: key %s: bad entry", __func__, ak->name);
@@ -1330,7 +1330,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	struct cfg_route_state *st = NULL;
 	const struct config_app *a;
 	const char	*why;
-	char		 lo[32], hi[32], word[64], **field;
+	char		 lo[32], hi[32], word[64], **field, bad[256];
 	void		*base;
 	double		 v;
 	int		 b;
@@ -1396,6 +1396,13 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		}
 		free(*field);
 		*field = config_xstrdup(value);
+		/* An app's string key may have its own check (exec). */
+		if (k->sect == CFG_APPKEY && cfg_src[k - cfg_all]->check !=
+		    NULL && cfg_src[k - cfg_all]->check(value, bad,
+		    sizeof(bad)) == -1) {
+			config_error(p, p->line, "%s: %s", k->name, bad);
+			return -1;
+		}
 		return 0;
 	case CFG_ORIGINS:
 	case CFG_PROTOCOLS:
@@ -1609,8 +1616,7 @@ config_route_defaults(struct wsd_route *r)
 		fatal("%s", __func__);
 	/* String app keys start unset (NULL). */
 	for (i = 0; i < cfg_nall; i++)
-		if (cfg_all[i].sect == CFG_APPKEY &&
-		    cfg_all[i].type != CFG_STRING)
+		if (cfg_all[i].sect == CFG_APPKEY && cfg_all[i].def != NULL)
 			config_default_store(&cfg_all[i], r->app_conf);
 		else if (cfg_all[i].sect == CFG_ROUTE && cfg_all[i].def != NULL)
 			config_default_store(&cfg_all[i], r);
@@ -2176,14 +2182,11 @@ config_app_keys(struct cfg_parse *p, const struct wsd_route *r,
 	}
 	if (st->kind != CFG_ROUTE_APP)
 		return;
-	for (j = 0; j < cfg_nall; j++) {
-		k = &cfg_all[j];
-		if (k->sect == CFG_APPKEY && k->type == CFG_STRING &&
-		    cfg_src[j]->def == NULL &&
-		    st->seen[j] == 0 && config_app_takes(st->app, k))
-			config_error(p, r->line, "route %s: app \"%s\" needs "
-			    "\"%s\"", r->path, name, k->name);
-	}
+	for (j = 0; j < cfg_nall; j++)
+		if (cfg_all[j].sect == CFG_APPKEY && cfg_src[j]->required &&
+		    st->seen[j] == 0 && config_app_takes(st->app, &cfg_all[j]))
+			config_error(p, r->line, "app \"%s\" needs key \"%s\"",
+			    name, cfg_all[j].name);
 	for (j = 0; j < cfg_nall; j++) {
 		k = &cfg_all[j];
 		if (k->sect != CFG_APPKEY || cfg_src[j]->not_above == NULL ||

@@ -158,10 +158,10 @@ enum config_key_type {
 	CONFIG_KEY_WORD,		/* int, what parse() returns */
 	CONFIG_KEY_UINT,		/* unsigned, min to max */
 	CONFIG_KEY_SIZE,		/* size_t, bytes, min to max */
-	CONFIG_KEY_STRING,		/* char *, copied; NULL when unset;
-					 * parse(), if any, returns -1 on a
-					 * bad value; def NULL: a route of
-					 * the app must set it, else "" */
+	CONFIG_KEY_STRING,		/* char *, copied; def NULL, and
+					 * NULL when unset; parse() and
+					 * check(), if any, refuse bad
+					 * values; see required */
 };
 
 struct config_key {
@@ -174,6 +174,12 @@ struct config_key {
 	int		(*parse)(const char *);	/* WORD: value, or -1 */
 	const char	*why;			/* WORD: "invalid policy (...)" */
 	const char	*not_above;		/* a key it may not exceed */
+	/*
+	 * STRING (def NULL): the route must set it when required, and
+	 * check, if set, returns -1 with why (len bytes) for a bad value.
+	 */
+	int		 required;
+	int		(*check)(const char *value, char *why, size_t len);
 };
 
 struct config_app {

@@ -375,6 +375,8 @@ conn_rd_end(struct conn *c)
 	c->rd_act = 0;
 }
 
+static void	conn_app_drained(struct conn *);
+
 /* Memory a slice holds. */
 static size_t
 conn_slice_held(const struct conn_slice *s)
@@ -686,11 +688,10 @@ conn_out_progress(struct conn *c)
 	}
 	if (c->paused && c->out_held <= conn_send_limit(c) / 2) {
 		c->paused = 0;
-		/* The app may read its source again (a proxy's backend). */
-		if (c->ws != NULL && c->route->app->on_drain != NULL &&
-		    (c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING))
-			c->route->app->on_drain(c);
-		if (c->app_paused)
+		conn_app_drained(c);
+		/* on_drain may have queued past the limit again. */
+		if (c->paused || c->app_paused || c->state == CONN_FLUSH_CLOSE ||
+		    c->state == CONN_LINGER)
 			return;
 		conn_rd_on(c);
 		log_debug("%s: output drained, reading resumed", conn_peer(c));
@@ -1582,6 +1583,69 @@ conn_check_output(struct conn *c, size_t limit)
 	    limit);
 }
 
+/* Bytes of output queued on c (the app API's name for it). */
+size_t
+conn_pending(const struct conn *c)
+{
+	if (c->bev != NULL)
+		return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->out_held;
+}
+
+/*
+ * Stops (pause 1) or resumes reading the client for an app whose own
+ * output cannot take more (a full pipe). Independent of the output
+ * backpressure: reading resumes only when neither holds it.
+ */
+void
+conn_pause_reading(struct conn *c, int pause)
+{
+	/* Flush-close and linger read and drop input to the end. */
+	if ((pause != 0) == c->app_paused ||
+	    (c->state != CONN_WS_OPEN && c->state != CONN_WS_CLOSING &&
+	    c->state != CONN_WS_PENDING))
+		return;
+	c->app_paused = pause != 0;
+	log_debug("%s: reading %s by the app", conn_peer(c),
+	    pause ? "paused" : "resumed");
+	/* A held upgrade reads nothing: the takeover honours the flag. */
+	if (c->state == CONN_WS_PENDING)
+		return;
+	if (c->bev != NULL) {
+		if (pause)
+			bufferevent_disable(c->bev, EV_READ);
+		else if (!c->paused)
+			bufferevent_enable(c->bev, EV_READ);
+		return;
+	}
+	if (!c->rd_ok)
+		return;
+	if (pause) {
+		/* An SSL_write waiting for input keeps its readiness. */
+		if (!c->tls_wr_rd)
+			conn_rd_off(c);
+		return;
+	}
+	if (c->paused)
+		return;
+	conn_rd_on(c);
+	/*
+	 * Bytes read before the pause wait in c->in, and over TLS OpenSSL
+	 * may hold more that no readiness would signal: the read runs from
+	 * the loop rather than from inside the app.
+	 */
+	conn_rd_activate(c);
+}
+
+/* Output fell to half the limit after a pause: the app's on_drain. */
+static void
+conn_app_drained(struct conn *c)
+{
+	if (c->ws != NULL && c->app_opened && c->route->app->on_drain !=
+	    NULL && (c->state == CONN_WS_OPEN || c->state == CONN_WS_CLOSING))
+		c->route->app->on_drain(c);
+}
+
 /* The send-buffer limit that applies to c now. */
 size_t
 conn_send_limit(const struct conn *c)
@@ -1731,6 +1795,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->paused) {
 		c->paused = 0;
+		conn_app_drained(c);
+		if (c->paused || c->app_paused)
+			return;
 		bufferevent_enable(bev, EV_READ);
 		log_debug("%s: output drained, reading resumed", conn_peer(c));
 		/* What was read before the pause is still waiting. */

@@ -864,6 +864,12 @@ conn_http_request(struct conn *c, const struct http_request *req, size_t head,
 			return conn_http_fail(c, req, status == -1 ? 500 :
 			    status, NULL, NULL);
 		}
+		/* An app refused it (exec: max_procs), before the 101. */
+		if (status != 0) {
+			stats_hs_fail(&c->srv->stats, status == 503 ?
+			    STATS_HS_TOO_MANY : STATS_HS_INTERNAL);
+			return conn_http_fail(c, req, status, NULL, NULL);
+		}
 		return 0;
 	}
 

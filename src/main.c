@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "app.h"
+#include "apps/exec.h"
 #include "config.h"
 #include "log.h"
 #include "pmd.h"
@@ -249,6 +250,8 @@ main(int argc, char *argv[])
 	srv.verbose = verbose;
 	server_run(&srv);
 	server_free(&srv);
+	/* No program of an exec route outlives wsd. */
+	exec_stop_all();
 	log_access_close();
 	pmd_pool_free();
 	server_pid_file_remove(conf);

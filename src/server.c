@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "app.h"
+#include "apps/exec.h"
 #include "config.h"
 #include "conn.h"
 #include "generation.h"
@@ -962,6 +963,31 @@ server_init(struct server *srv, struct event_base *base,
 	return 0;
 }
 
+/* The exec routes' own metrics (processes, exits). */
+static void
+server_metrics_exec(struct server *srv, struct evbuffer *out)
+{
+	const struct wsd_config	*conf = srv->gen->conf;
+	struct app_route	**rts;
+	struct stats_route_view	 *v;
+	size_t			  i, n = 0;
+
+	rts = calloc(conf->nroutes + 1, sizeof(*rts));
+	v = calloc(conf->nroutes + 1, sizeof(*v));
+	for (i = 0; rts != NULL && v != NULL && i < conf->nroutes; i++)
+		if (conf->routes[i].app == &app_exec &&
+		    srv->gen->routes[i] != NULL) {
+			rts[n] = srv->gen->routes[i];
+			v[n].path = conf->routes[i].path;
+			if (conf->routes[i].hosts.n > 0)
+				v[n].host = conf->routes[i].hosts.v[0];
+			n++;
+		}
+	exec_metrics(out, rts, v, n);
+	free(rts);
+	free(v);
+}
+
 /* Gathers the gauges and per-route views and formats every metric. */
 void
 server_metrics(struct server *srv, struct evbuffer *out)
@@ -1013,6 +1039,7 @@ server_metrics(struct server *srv, struct evbuffer *out)
 	stats_format(out, &srv->stats, &g, v, n);
 	free(v);
 	free(ch);
+	server_metrics_exec(srv, out);
 }
 
 /* Tells systemd we are ready, then runs the loop until stopped. */

@@ -1,5 +1,7 @@
 /* session.c -- the WebSocket session of a connection (RFC 6455, 7692). */
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -252,6 +254,11 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 		log_warn("%s: upgrade", conn_peer(c));
 		conn_ws_discard(c);
 		return -1;
+	}
+	/* exec: refused before anything is owed (max_procs). */
+	if (app->on_upgrade != NULL && (rc = app->on_upgrade(c, req)) != 0) {
+		conn_ws_discard(c);
+		return rc >= 400 && rc <= 599 ? rc : -1;
 	}
 	if (app->pre_upgrade == NULL) {
 		conn_ws_answer(c, req, accept, ext, proto);
@@ -550,42 +557,6 @@ conn_send_frame(struct conn *c, int opcode, int fin, const void *data,
 		app_route_stats(c->ws->rt)->msgs_out++;
 	conn_check_output(c, c->route->lim.max_send_buffer);
 	return 0;
-}
-
-/* Bytes queued for c, not yet written. */
-size_t
-conn_pending(const struct conn *c)
-{
-	if (c->bev != NULL)
-		return evbuffer_get_length(bufferevent_get_output(c->bev));
-	return c->out_held;
-}
-
-/* Stops or resumes reading c for its app. */
-void
-conn_pause_reading(struct conn *c, int pause)
-{
-	if (c->app_paused == (pause != 0))
-		return;
-	c->app_paused = pause != 0;
-	/* Held upgrades and HTTP read through the bufferevent: the
-	 * takeover honours the flag. */
-	if (!c->rd_ok)
-		return;
-	if (pause) {
-		conn_rd_off(c);
-		return;
-	}
-	if (!conn_reading(c) || (c->state != CONN_WS_OPEN &&
-	    c->state != CONN_WS_CLOSING))
-		return;
-	/*
-	 * Bytes read before the pause wait in c->in, and over TLS OpenSSL
-	 * may hold records no readiness will signal: the read callback
-	 * takes both, from the loop rather than from inside the caller.
-	 */
-	conn_rd_on(c);
-	conn_rd_activate(c);
 }
 
 /* Whether the client came over TLS. */
@@ -1008,6 +979,31 @@ conn_ws_send_timeout(struct conn *c)
 	    "the connection", conn_peer(c), c->route->path,
 	    c->route->lim.send_timeout);
 	c->srv->stats.send_timeouts++;
+}
+
+/* Who the client is and how it came, for a program's environment. */
+void
+conn_endpoints(const struct conn *c, char *addr, size_t len, unsigned *port,
+    unsigned *local_port, int *tls)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 buf[CIDR_ADDR_STRLEN];
+
+	cidr_addr_format(&c->addr, buf);
+	snprintf(addr, len, "%s", buf);
+	*port = c->forwarded ? 0 : c->port;
+	*local_port = 0;
+	if (c->fd != -1 && getsockname(c->fd, (struct sockaddr *)&ss,
+	    &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			*local_port = ntohs(((struct sockaddr_in *)(void *)
+			    &ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			*local_port = ntohs(((struct sockaddr_in6 *)(void *)
+			    &ss)->sin6_port);
+	}
+	*tls = c->tls;
 }
 
 /* The connection's budget of client-caused log lines. */

@@ -92,7 +92,7 @@ stats_rss(void)
 }
 
 /* The HELP and TYPE lines that precede a metric's samples. */
-static void
+void
 stats_meta(struct evbuffer *out, const char *name, const char *type,
     const char *help)
 {
@@ -120,7 +120,7 @@ stats_label(struct evbuffer *out, const char *s)
 }
 
 /* One sample labelled with a route: name{route="/x"EXTRA} value. */
-static void
+void
 stats_route_sample(struct evbuffer *out, const char *name,
     const struct stats_route_view *r, const char *extra, uint64_t value)
 {

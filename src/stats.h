@@ -115,6 +115,14 @@ struct stats_gauges {
 	uint64_t	 log_dropped;	/* access log lines dropped */
 };
 
+/* For apps' own metrics (exec): a family's HELP and TYPE lines. */
+void	stats_meta(struct evbuffer *out, const char *name, const char *type,
+	    const char *help);
+/* One sample labelled with a route: name{route="/x"EXTRA} value. */
+void	stats_route_sample(struct evbuffer *out, const char *name,
+	    const struct stats_route_view *r, const char *extra,
+	    uint64_t value);
+
 /* Zeroes st and stamps the start time. */
 void	stats_init(struct stats *st, time_t now);
 /* Counts one WebSocket session end with its close code. */

@@ -82,36 +82,36 @@ channels_envelope_parse(const char *s)
 
 static const struct config_key channels_key_history = {
 	"history", CONFIG_KEY_UINT, 0, 1000000, "0",
-	CH_CONF(history), NULL, NULL, NULL
+	CH_CONF(history), NULL, NULL, NULL, 0, NULL
 };
 static const struct config_key channels_key_history_ttl = {
 	"history_ttl", CONFIG_KEY_DURATION, 0.001, 365 * 86400.0, "5m",
-	CH_CONF(history_ttl), NULL, NULL, NULL
+	CH_CONF(history_ttl), NULL, NULL, NULL, 0, NULL
 };
 static const struct config_key channels_key_history_max_bytes = {
 	"history_max_bytes", CONFIG_KEY_SIZE, 0, 1024.0 * 1024 * 1024 * 64,
-	"64m", CH_CONF(history_max_bytes), NULL, NULL, NULL
+	"64m", CH_CONF(history_max_bytes), NULL, NULL, NULL, 0, NULL
 };
 static const struct config_key channels_key_envelope = {
 	"envelope", CONFIG_KEY_WORD, 0, 0, "off",
 	CH_CONF(envelope), channels_envelope_parse,
-	"invalid envelope (off|json)", NULL
+	"invalid envelope (off|json)", NULL, 0, NULL
 };
 static const struct config_key channels_key_client_publish = {
 	"client_publish", CONFIG_KEY_BOOL, 0, 1, "off",
-	CH_CONF(client_publish), NULL, NULL, NULL
+	CH_CONF(client_publish), NULL, NULL, NULL, 0, NULL
 };
 static const struct config_key channels_key_max_channels = {
 	"max_channels", CONFIG_KEY_UINT, 1, 10000000, "10000",
-	CH_CONF(max_channels), NULL, NULL, NULL
+	CH_CONF(max_channels), NULL, NULL, NULL, 0, NULL
 };
 static const struct config_key channels_key_sse_keepalive = {
 	"sse_keepalive", CONFIG_KEY_DURATION, 0.01, 86400, "15s",
-	CH_CONF(sse_keepalive), NULL, NULL, NULL
+	CH_CONF(sse_keepalive), NULL, NULL, NULL, 0, NULL
 };
 static const struct config_key channels_key_sse_retry = {
 	"sse_retry", CONFIG_KEY_DURATION, 0.001, 86400, "2s",
-	CH_CONF(sse_retry), NULL, NULL, NULL
+	CH_CONF(sse_retry), NULL, NULL, NULL, 0, NULL
 };
 
 /*

@@ -55,15 +55,15 @@ proxy_ca_check(const char *s)
 static const struct config_key proxy_key_backend = {
 	"backend", CONFIG_KEY_STRING, 0, 0, NULL, PROXY_CONF(backend),
 	backend_url_check, "invalid backend (ws://HOST[:PORT]/PATH, "
-	"wss://HOST[:PORT]/PATH or unix:/SOCKET:/PATH)", NULL
+	"wss://HOST[:PORT]/PATH or unix:/SOCKET:/PATH)", NULL, 1, NULL
 };
 static const struct config_key proxy_key_backend_ca = {
-	"backend_ca", CONFIG_KEY_STRING, 0, 0, "", PROXY_CONF(backend_ca),
-	proxy_ca_check, "cannot read the file", NULL
+	"backend_ca", CONFIG_KEY_STRING, 0, 0, NULL, PROXY_CONF(backend_ca),
+	proxy_ca_check, "cannot read the file", NULL, 0, NULL
 };
 static const struct config_key proxy_key_connect_timeout = {
 	"backend_connect_timeout", CONFIG_KEY_DURATION, 0.001, 3600, "5s",
-	PROXY_CONF(backend_connect_timeout), NULL, NULL, NULL
+	PROXY_CONF(backend_connect_timeout), NULL, NULL, NULL, 0, NULL
 };
 
 static const struct config_key *const proxy_keys[] = {

@@ -295,6 +295,23 @@ subprotocols = chat v2.json
 max_messages_per_second = 0
 auth_token_file = /dev/null
 """,
+        "exec": """[route /cat]
+app = exec
+command = /bin/cat -u 'a b' "c\\"d" e\\ f
+env = A=1 'B=two words' PATH=/bin
+dir = /tmp
+mode = binary
+max_procs = 3
+kill_timeout = 250ms
+[route /bad]
+app = exec
+command = bin/cat 'open
+env = 1X=y
+dir = relative
+mode = words
+[route /none]
+app = exec
+""",
     }
     for name, text in seeds.items():
         write("config", name, text.encode())

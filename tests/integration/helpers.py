@@ -440,6 +440,20 @@ def proc_rss_kb(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
+class RssWatch:
+    """Tracks a process's peak VmRSS above a baseline (kB)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.base = proc_rss_kb(pid)
+        self.peak = self.base
+
+    def sample(self):
+        """Takes a sample; returns the peak growth so far."""
+        self.peak = max(self.peak, proc_rss_kb(self.pid))
+        return self.peak - self.base
+
+
 def proc_cpu_seconds(pid):
     """utime + stime of a process, in seconds."""
     with open("/proc/%d/stat" % pid) as f:

@@ -403,7 +403,7 @@ def test_config_errors(tmp_path):
                    % (tmp_path / "missing.pem"))
     rc, out = helpers.run_wsd(["-t", "-c", str(bad)])
     assert rc != 0
-    assert "%s:4: route /a: app \"proxy\" needs \"backend\"" % bad in out, out
+    assert "%s:4: app \"proxy\" needs key \"backend\"" % bad in out, out
     assert "%s:9: backend: invalid backend" % bad in out, out
     assert "%s:14: backend_ca: cannot read the file" % bad in out, out
     assert "%s:18: key \"backend\" is not used by app \"echo\"" % bad \

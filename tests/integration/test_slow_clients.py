@@ -69,16 +69,8 @@ def relay_check(op, payload):
     return check_relayed(payload)
 
 
-class RssWatch:
+class RssWatch(helpers.RssWatch):
     """Tracks wsd's peak VmRSS above a baseline."""
-
-    def __init__(self, pid):
-        self.pid = pid
-        self.base = helpers.proc_rss_kb(pid)
-        self.peak = self.base
-
-    def sample(self):
-        self.peak = max(self.peak, helpers.proc_rss_kb(self.pid))
 
     def check(self):
         self.sample()

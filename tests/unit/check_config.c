@@ -2085,6 +2085,53 @@ START_TEST(test_access_errors)
 }
 END_TEST
 
+/* exec's keys: string keys with checks, a required one, a number. */
+START_TEST(test_exec_keys)
+{
+	struct wsd_config *conf;
+	const struct wsd_route *r;
+
+	conf = load_ok("[route /x]\napp = exec\n"
+	    "command = /bin/sh -c 'echo \"a b\"'\n"
+	    "env = A=1 'B=two words'\ndir = /tmp\nmode = binary\n"
+	    "max_procs = 3\nkill_timeout = 250ms\n"
+	    "[route /y]\napp = exec\ncommand = /bin/cat\n");
+	r = route(conf, "/x");
+	ck_assert_str_eq(app_conf(r)->exec_command,
+	    "/bin/sh -c 'echo \"a b\"'");
+	ck_assert_str_eq(app_conf(r)->exec_env, "A=1 'B=two words'");
+	ck_assert_str_eq(app_conf(r)->exec_dir, "/tmp");
+	ck_assert_int_eq(app_conf(r)->exec_mode, 1);
+	ck_assert_uint_eq(app_conf(r)->exec_max_procs, 3);
+	ck_assert(app_conf(r)->exec_kill_timeout == 0.25);
+	/* Defaults; unset strings stay NULL. */
+	r = route(conf, "/y");
+	ck_assert_ptr_null(app_conf(r)->exec_env);
+	ck_assert_ptr_null(app_conf(r)->exec_dir);
+	ck_assert_int_eq(app_conf(r)->exec_mode, 0);
+	ck_assert_uint_eq(app_conf(r)->exec_max_procs, 64);
+	ck_assert(app_conf(r)->exec_kill_timeout == 5);
+	config_free(conf);
+
+	ck_assert_errors("[route /x]\napp = exec\n",
+	    "F:1: app \"exec\" needs key \"command\"");
+	ck_assert_errors("[route /x]\napp = exec\ncommand = bin/cat\n",
+	    "F:3: command: bin/cat: not an absolute path (no shell and no "
+	    "PATH search: name the program's file)");
+	ck_assert_errors("[route /x]\napp = exec\ncommand = /tmp\n",
+	    "F:3: command: /tmp: not an executable file");
+	ck_assert_errors("[route /x]\napp = exec\ncommand = /bin/cat \"x\n",
+	    "F:3: command: unterminated double quote");
+	ck_assert_errors("[route /x]\napp = exec\ncommand = /bin/cat\n"
+	    "env = A\ndir = /etc/hostname\nmax_procs = 0\n",
+	    "F:4: env: \"A\" is not NAME=VALUE\n"
+	    "F:5: dir: /etc/hostname: not a directory\n"
+	    "F:6: max_procs: \"0\" is out of range (1 to 1000000)");
+	ck_assert_errors("[route /x]\napp = echo\ncommand = /bin/cat\n",
+	    "F:3: key \"command\" is not used by app \"echo\"");
+}
+END_TEST
+
 #ifdef TEST_SRCDIR
 /*
  * etc/wsd.ini as installed (@WWWDIR@ replaced), as is and with every
@@ -2724,6 +2771,7 @@ config_suite(void)
 	tcase_add_test(tc, test_tls_check_hook);
 	tcase_add_test(tc, test_print);
 	tcase_add_test(tc, test_changes);
+	tcase_add_test(tc, test_exec_keys);
 #ifdef TEST_SRCDIR
 	tcase_add_test(tc, test_example);
 #endif

@@ -33,6 +33,7 @@ main(void)
 	srunner_add_suite(sr, app_suite());
 	srunner_add_suite(sr, tls_suite());
 	srunner_add_suite(sr, channel_suite());
+	srunner_add_suite(sr, argv_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -7,6 +7,7 @@
 Suite	*access_suite(void);
 Suite	*app_suite(void);
 Suite	*channel_suite(void);
+Suite	*argv_suite(void);
 Suite	*cidr_suite(void);
 Suite	*config_suite(void);
 Suite	*counter_suite(void);
