@@ -308,14 +308,6 @@ struct log_limit *conn_log_limit(struct conn *c);
 void	 conn_metrics(struct conn *c, struct evbuffer *out);
 /* For HTTP apps: 1 once a graceful stop has begun. */
 int	 conn_draining(const struct conn *c);
-/* Bytes of output queued on c, not yet written. */
-size_t	 conn_pending(const struct conn *c);
-/*
- * Stops (1) or resumes (0) reading the client: for an app that cannot
- * take more input now (a program's full pipe). Output backpressure is
- * separate; reading resumes when neither holds it.
- */
-void	 conn_pause_reading(struct conn *c, int pause);
 
 /* For exec: the route runtime's event loop. */
 struct event_base *app_route_base(struct app_route *r);

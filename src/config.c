@@ -275,7 +275,6 @@ struct cfg_route_state {
 	int		 bad[CFG_MAXKEYS];	/* value was rejected */
 	enum cfg_route_kind kind;
 	const struct config_app *app;		/* CFG_ROUTE_APP */
-	int		 dup;			/* a duplicate, checked only */
 };
 
 enum cfg_in {

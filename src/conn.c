@@ -565,15 +565,6 @@ conn_out_commit(struct conn *c, size_t n)
 	return 0;
 }
 
-/* Bytes waiting in c's output: the memory its queue holds. */
-size_t
-conn_output_length(struct conn *c)
-{
-	if (c->bev != NULL)
-		return evbuffer_get_length(bufferevent_get_output(c->bev));
-	return c->out_held;
-}
-
 /* Calls hub_member_drained() once c's output is at most low bytes. */
 void
 conn_watch_drain(struct conn *c, size_t low)
@@ -1565,7 +1556,7 @@ conn_close(struct conn *c, const char *reason)
 void
 conn_check_output(struct conn *c, size_t limit)
 {
-	if (c->paused || conn_output_length(c) <= limit)
+	if (c->paused || conn_pending(c) <= limit)
 		return;
 	c->paused = 1;
 	c->srv->stats.out_paused++;
@@ -1583,7 +1574,7 @@ conn_check_output(struct conn *c, size_t limit)
 	    limit);
 }
 
-/* Bytes of output queued on c (the app API's name for it). */
+/* Bytes waiting in c's output: the memory its queue holds. */
 size_t
 conn_pending(const struct conn *c)
 {

@@ -47,8 +47,6 @@ extern const struct hub_io conn_hub_io;
  */
 #define CONN_SHARE_MIN	1024
 
-/* Bytes waiting in c's output (what its queue holds, for a plain one). */
-size_t	conn_output_length(struct conn *c);
 /* 1 while c is a WebSocket or SSE stream that may still be sent to. */
 int	conn_is_open(const struct conn *c);
 /* 1 if c is a Server-Sent Events stream (its frames are the SSE form). */

@@ -52,7 +52,7 @@ struct hub_io {
 	/* c's permessage-deflate state; NULL when not negotiated. */
 	struct pmd	*(*pmd)(const struct conn *c);
 	/* Bytes waiting in c's output. */
-	size_t		(*pending)(struct conn *c);
+	size_t		(*pending)(const struct conn *c);
 	/*
 	 * Queues an encoded frame by reference; cleanup(frame, len, arg)
 	 * runs once the output is done with it. -1 (no cleanup) when c is

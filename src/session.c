@@ -830,7 +830,7 @@ conn_ws_event(struct conn *c, const struct ws_event *ev)
 		conn_ws_frame(c, WS_OP_PONG, ev->data, ev->len);
 		/* Pongs cannot be held back: a client that does not read
 		 * them is a slow reader and goes. */
-		if (conn_output_length(c) > c->route->lim.max_send_buffer) {
+		if (conn_pending(c) > c->route->lim.max_send_buffer) {
 			c->srv->stats.out_closed++;
 			conn_ws_fail(c, WS_CLOSE_POLICY,
 			    "pongs not read, send buffer full");
@@ -1027,7 +1027,7 @@ const struct hub_io conn_hub_io = {
 	.open = conn_is_open,
 	.sse = conn_is_sse,
 	.pmd = conn_pmd,
-	.pending = conn_output_length,
+	.pending = conn_pending,
 	.send_shared = conn_send_shared,
 	.queue = conn_queue,
 	.watch_drain = conn_watch_drain,
