@@ -309,8 +309,6 @@ void	 conn_metrics(struct conn *c, struct evbuffer *out);
 /* For HTTP apps: 1 once a graceful stop has begun. */
 int	 conn_draining(const struct conn *c);
 
-/* For exec: the route runtime's event loop. */
-struct event_base *app_route_base(struct app_route *r);
 /*
  * For exec: the client's address without port into addr (len bytes),
  * its port (0 when a trusted proxy named the client), the port it
