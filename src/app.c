@@ -94,6 +94,13 @@ app_find(const char *name)
 	return NULL;
 }
 
+/* The i-th app of the table; NULL past its end. */
+const struct app *
+app_at(size_t i)
+{
+	return i < APP_N ? apps[i] : NULL;
+}
+
 /* Lists the app names, "static" first, for messages. */
 const char *
 app_names(void)

@@ -18,6 +18,7 @@ struct event_base;
 struct evbuffer;
 struct http_request;
 struct stats_route;
+struct stats_route_view;
 struct stats_channels;
 struct http_request;
 
@@ -118,6 +119,13 @@ struct app {
 	void		(*metrics)(struct app_route *r,
 			    struct stats_channels *st);
 	/*
+	 * Metric families of the app's own (exec), appended once for its
+	 * n routes rts, each with its view (the route and host labels).
+	 */
+	void		(*metrics_text)(struct evbuffer *out,
+			    struct app_route *const *rts,
+			    const struct stats_route_view *views, size_t n);
+	/*
 	 * Optional: c's pending output (conn_pending()) went over the
 	 * route's max_send_buffer and has now fallen to at most half of
 	 * it: a source the app stopped reading may be read again.
@@ -165,6 +173,8 @@ extern const struct config_key app_key_echo_self;
 void		 app_register(void);
 /* The app table (app.c). NULL when no app has that name. */
 const struct app *app_find(const char *name);
+/* The i-th app of the table; NULL past its end. */
+const struct app *app_at(size_t i);
 /* Space-separated list of app names, for error messages and help. */
 const char	*app_names(void);
 /* A route's app key values. */

@@ -19,7 +19,6 @@
 #include <event2/listener.h>
 
 #include "app.h"
-#include "apps/exec.h"
 #include "config.h"
 #include "conn.h"
 #include "generation.h"
@@ -963,27 +962,34 @@ server_init(struct server *srv, struct event_base *base,
 	return 0;
 }
 
-/* The exec routes' own metrics (processes, exits). */
+/* The metric families apps keep of their own (exec), app by app. */
 static void
-server_metrics_exec(struct server *srv, struct evbuffer *out)
+server_metrics_apps(struct server *srv, struct evbuffer *out)
 {
 	const struct wsd_config	*conf = srv->gen->conf;
+	const struct app	*app;
 	struct app_route	**rts;
 	struct stats_route_view	 *v;
-	size_t			  i, n = 0;
+	size_t			  i, j, n;
 
 	rts = calloc(conf->nroutes + 1, sizeof(*rts));
 	v = calloc(conf->nroutes + 1, sizeof(*v));
-	for (i = 0; rts != NULL && v != NULL && i < conf->nroutes; i++)
-		if (conf->routes[i].app == &app_exec &&
-		    srv->gen->routes[i] != NULL) {
-			rts[n] = srv->gen->routes[i];
-			v[n].path = conf->routes[i].path;
-			if (conf->routes[i].hosts.n > 0)
-				v[n].host = conf->routes[i].hosts.v[0];
-			n++;
-		}
-	exec_metrics(out, rts, v, n);
+	for (j = 0; rts != NULL && v != NULL && (app = app_at(j)) != NULL;
+	    j++) {
+		if (app->metrics_text == NULL)
+			continue;
+		memset(v, 0, (conf->nroutes + 1) * sizeof(*v));
+		for (i = n = 0; i < conf->nroutes; i++)
+			if (conf->routes[i].app == app &&
+			    srv->gen->routes[i] != NULL) {
+				rts[n] = srv->gen->routes[i];
+				v[n].path = conf->routes[i].path;
+				if (conf->routes[i].hosts.n > 0)
+					v[n].host = conf->routes[i].hosts.v[0];
+				n++;
+			}
+		app->metrics_text(out, rts, v, n);
+	}
 	free(rts);
 	free(v);
 }
@@ -1039,7 +1045,7 @@ server_metrics(struct server *srv, struct evbuffer *out)
 	stats_format(out, &srv->stats, &g, v, n);
 	free(v);
 	free(ch);
-	server_metrics_exec(srv, out);
+	server_metrics_apps(srv, out);
 }
 
 /* Tells systemd we are ready, then runs the loop until stopped. */

@@ -1091,8 +1091,8 @@ exec_stop_all(void)
 	}
 }
 
-/* The exec metrics of the exec routes. */
-void
+/* The exec metrics of the exec routes (struct app's metrics_text). */
+static void
 exec_metrics(struct evbuffer *out, struct app_route *const *rts,
     const struct stats_route_view *views, size_t n)
 {
@@ -1159,5 +1159,6 @@ const struct app app_exec = {
 	.on_open = exec_open,
 	.on_message = exec_message,
 	.on_close = exec_close,
+	.metrics_text = exec_metrics,
 	.on_drain = exec_drain,
 };

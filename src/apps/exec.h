@@ -2,12 +2,6 @@
 #ifndef WSD_EXEC_H
 #define WSD_EXEC_H
 
-#include <stddef.h>
-
-struct app_route;
-struct evbuffer;
-struct stats_route_view;
-
 extern const struct app app_exec;
 
 #define EXEC_MODE_LINES		0	/* a message is a line */
@@ -19,8 +13,5 @@ extern const struct app app_exec;
  * before this returns, so that none outlives wsd or is left a zombie.
  */
 void	exec_stop_all(void);
-/* Appends the exec metrics of the n exec routes rts (views alongside). */
-void	exec_metrics(struct evbuffer *out, struct app_route *const *rts,
-	    const struct stats_route_view *views, size_t n);
 
 #endif
