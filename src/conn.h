@@ -41,9 +41,9 @@ struct hub_io;
 extern const struct hub_io conn_hub_io;
 
 /*
- * Through a bufferevent (TLS), frames at least this long are shared by
- * reference, smaller ones copied; a plain WebSocket's queue takes every
- * frame by reference.
+ * Through a bufferevent (an SSE stream), frames at least this long are
+ * shared by reference, smaller ones copied; a WebSocket's queue, plain or
+ * TLS, takes every frame by reference.
  */
 #define CONN_SHARE_MIN	1024
 
