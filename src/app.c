@@ -2,6 +2,7 @@
 #include <sys/time.h>
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include "hub.h"
 #include "log.h"
 #include "stats.h"
+#include "worker.h"
 
 extern const struct app app_broadcast;
 extern const struct app app_channels;
@@ -72,6 +74,8 @@ struct app_route {
 	struct hub		*hub;
 	void			*data;
 	struct stats_route	 stats;
+	/* The same route on every worker: its hub group's name. */
+	char			*key;
 };
 
 struct app_timer {
@@ -136,15 +140,44 @@ app_conf(const struct wsd_route *conf)
 	return conf->app_conf;
 }
 
+/* "GEN app host,host path": the same for a route on every worker. */
+static int
+app_route_keytext(char **out, unsigned gen, const struct wsd_route *conf)
+{
+	size_t	i, len, at;
+	char	*s;
+
+	len = 48 + strlen(conf->app->name) + strlen(conf->path);
+	for (i = 0; i < conf->hosts.n; i++)
+		len += strlen(conf->hosts.v[i]) + 1;
+	if ((s = malloc(len)) == NULL)
+		return -1;
+	at = (size_t)snprintf(s, len, "%u %s ", gen, conf->app->name);
+	for (i = 0; i < conf->hosts.n; i++)
+		at += (size_t)snprintf(s + at, len - at, "%s,",
+		    conf->hosts.v[i]);
+	snprintf(s + at, len - at, " %s", conf->path);
+	*out = s;
+	return 0;
+}
+
 /* Creates the runtime of one app route and runs the app's route_init. */
 struct app_route *
 app_route_new(struct event_base *base, struct wsd_config *wconf,
-    const struct wsd_route *conf)
+    const struct wsd_route *conf, unsigned gen)
 {
 	struct app_route	*r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
+	/*
+	 * Every worker makes the route in the same generation: the one it
+	 * was made in, its app, hosts and path name it in every worker.
+	 */
+	if (app_route_keytext(&r->key, gen, conf) == -1) {
+		free(r);
+		return NULL;
+	}
 	r->refs = 1;
 	r->base = base;
 	r->conf = conf;
@@ -154,12 +187,16 @@ app_route_new(struct event_base *base, struct wsd_config *wconf,
 	 */
 	r->hub = hub_new(conf->path, conf->lim.max_send_buffer,
 	    (enum hub_policy)app_conf(conf)->slow_client);
-	if (r->hub == NULL) {
+	if (r->hub == NULL || (worker_count() > 1 &&
+	    hub_link(r->hub, r->key) == -1)) {
+		hub_free(r->hub);
+		free(r->key);
 		free(r);
 		return NULL;
 	}
 	if (conf->app->route_init != NULL && conf->app->route_init(r) == -1) {
 		hub_free(r->hub);
+		free(r->key);
 		free(r);
 		return NULL;
 	}
@@ -185,7 +222,15 @@ app_route_free(struct app_route *r)
 		r->conf->app->route_free(r);
 	hub_free(r->hub);
 	config_free(r->wconf);
+	free(r->key);
 	free(r);
+}
+
+/* The route's name across workers. */
+const char *
+app_route_key(const struct app_route *r)
+{
+	return r->key;
 }
 
 /* Moves the runtime to a route of a newly loaded config. */

@@ -191,7 +191,13 @@ const struct app_conf *app_conf(const struct wsd_route *conf);
  * WebSocket and the last connection of a generation that has it end.
  */
 struct app_route *app_route_new(struct event_base *base,
-		    struct wsd_config *wconf, const struct wsd_route *conf);
+		    struct wsd_config *wconf, const struct wsd_route *conf,
+		    unsigned gen);
+/*
+ * The route's name, the same on every worker (gen: the generation that
+ * made it): hub groups of the route, or of its channels, are named by it.
+ */
+const char	*app_route_key(const struct app_route *r);
 struct app_route *app_route_hold(struct app_route *r);
 void		 app_route_free(struct app_route *r);
 /*

@@ -27,6 +27,7 @@
 #include "access.h"
 #include "cidr.h"
 #include "config.h"
+#include "worker.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
@@ -75,6 +76,7 @@ enum cfg_type {
 	CFG_HOSTS,		/* struct wsd_strlist of host names; repeats */
 	CFG_ACCESSLOG,		/* int on|off, or a file: access_log_file */
 	CFG_LOGFORMAT,		/* int, enum log_format */
+	CFG_WORKERS,		/* unsigned, "auto": 0 */
 };
 
 /*
@@ -111,6 +113,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "on", 0, CFG_C(access_log) },
 	{ CFG_SERVER, "log_format", CFG_LOGFORMAT, 0, 0,
 	    "text", 0, CFG_C(log_format) },
+	{ CFG_SERVER, "workers", CFG_WORKERS, 1, WORKER_MAX,
+	    "auto", 0, CFG_C(workers) },
 	{ CFG_SERVER, "max_connections", CFG_UINT, 1, 1000000,
 	    "10000", 0, CFG_C(max_connections) },
 	{ CFG_SERVER, "max_header_size", CFG_SIZE, CFG_KIB, CFG_MIB,
@@ -899,6 +903,7 @@ config_store(const struct cfg_key *k, void *base, double v)
 		*(double *)(void *)field = v;
 		break;
 	case CFG_UINT:
+	case CFG_WORKERS:
 		*(unsigned *)(void *)field = (unsigned)v;
 		break;
 	case CFG_BOOL:
@@ -1028,6 +1033,18 @@ config_value(const struct cfg_key *k, const char *s, double *v,
 			*why = "invalid value (on|shared|off)";
 			return -1;
 		}
+		return 0;
+	case CFG_WORKERS:
+		if (strcmp(s, "auto") == 0) {
+			*v = 0;
+			return 0;
+		}
+		if (config_parse_uint(s, &n) == -1 || n < k->min ||
+		    n > k->max) {
+			*why = "invalid value (auto or 1..64)";
+			return -1;
+		}
+		*v = (double)n;
 		return 0;
 	case CFG_DOTFILES:
 		if (strcmp(s, "allow") == 0)
@@ -3062,6 +3079,7 @@ config_type_numeric(enum cfg_type t)
 	case CFG_DOTFILES:
 	case CFG_COMPRESSION:
 	case CFG_TLSVER:
+	case CFG_WORKERS:
 		return 1;
 	default:
 		return 0;

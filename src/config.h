@@ -107,7 +107,7 @@ struct wsd_route {
 };
 
 struct wsd_config {
-	unsigned	 refs;			/* config_ref(); config_free() */
+	_Atomic unsigned refs;		/* config_ref(); config_free(): any worker */
 	char		*file;			/* NULL: embedded default */
 	/*
 	 * Every file read, the main one ("(embedded)" for the default)
@@ -127,6 +127,7 @@ struct wsd_config {
 	int		 access_log;		/* on: main log or file */
 	char		*access_log_file;	/* absolute; NULL: main log */
 	int		 log_format;		/* enum log_format, access */
+	unsigned	 workers;		/* 0: auto, one per CPU */
 	unsigned	 max_connections;
 	size_t		 max_header_size;	/* request head bytes */
 	double		 handshake_timeout;

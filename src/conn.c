@@ -86,8 +86,9 @@ struct conn_tlist {
 	struct event		*ev;
 };
 
-static struct conn_tlist **conn_tlists;
-static size_t		 conn_ntlists;
+/* Like everything of a loop below: the worker thread's own. */
+static _Thread_local struct conn_tlist **conn_tlists;
+static _Thread_local size_t conn_ntlists;
 
 static void	conn_timer_cb(struct conn *);
 
@@ -240,14 +241,15 @@ struct conn_input {
 };
 
 /* One buffer per loop: every WebSocket reads into it. */
-static uint8_t		 conn_scratch[CONN_SCRATCH];
+static _Thread_local uint8_t conn_scratch[CONN_SCRATCH];
 /* One per loop: small slices of a TLS WebSocket go out as one record. */
-static uint8_t		 conn_tls_out[CONN_TLS_RECORD];
+static _Thread_local uint8_t conn_tls_out[CONN_TLS_RECORD];
 
 /* Connections with output to write before the loop waits again. */
-static TAILQ_HEAD(, conn) conn_dirty = TAILQ_HEAD_INITIALIZER(conn_dirty);
-static unsigned		 conn_ndirty;
-static struct event	*conn_flush_ev;
+/* Set up with conn_flush_ev: a thread-local has no constant address. */
+static _Thread_local TAILQ_HEAD(, conn) conn_dirty;
+static _Thread_local unsigned conn_ndirty;
+static _Thread_local struct event *conn_flush_ev;
 
 /*
  * The loop's WebSocket poller: upgraded sockets wait for input in an epoll
@@ -258,10 +260,10 @@ static struct event	*conn_flush_ev;
  * (OpenSSL holds records, a pause ended) run from the flush callback.
  */
 #define CONN_EP_BATCH	256
-static int		 conn_epfd = -1;
-static struct event	*conn_ep_ev;
-static struct epoll_event conn_ep_batch[CONN_EP_BATCH];
-static int		 conn_ep_at, conn_ep_n;	/* the batch being run */
+static _Thread_local int conn_epfd = -1;
+static _Thread_local struct event *conn_ep_ev;
+static _Thread_local struct epoll_event conn_ep_batch[CONN_EP_BATCH];
+static _Thread_local int conn_ep_at, conn_ep_n; /* the batch being run */
 
 static int	conn_out_flush(struct conn *);
 static int	conn_out_write(struct conn *);
@@ -433,9 +435,12 @@ conn_out_dirty(struct conn *c)
 	if (c->bev != NULL)
 		return;
 	if (!c->is_dirty) {
-		if (conn_flush_ev == NULL && (conn_flush_ev = event_new(
-		    c->srv->base, -1, 0, conn_flush_cb, NULL)) == NULL)
-			fatalx("cannot create the flush event");
+		if (conn_flush_ev == NULL) {
+			if ((conn_flush_ev = event_new(c->srv->base, -1, 0,
+			    conn_flush_cb, NULL)) == NULL)
+				fatalx("cannot create the flush event");
+			TAILQ_INIT(&conn_dirty);
+		}
 		c->is_dirty = 1;
 		TAILQ_INSERT_TAIL(&conn_dirty, c, dirty);
 		if (conn_ndirty++ == 0)
@@ -532,7 +537,7 @@ conn_out_ref(struct conn *c, const void *data, size_t len,
 }
 
 /* The reservation of the bufferevent's output between reserve and commit. */
-static struct evbuffer_iovec conn_reserved;
+static _Thread_local struct evbuffer_iovec conn_reserved;
 
 /* Room for up to n bytes at the end of the output; NULL: no memory. */
 uint8_t *
@@ -1216,8 +1221,9 @@ struct conn_block {
 	struct conn_block	*next;
 	struct conn		 conns[CONN_BLOCK];
 };
-static struct conn_block *conn_blocks;	/* reachable: never a leak */
-static struct conn	*conn_free_list; /* linked through entry */
+/* Reachable until conn_loop_free(): never a leak. */
+static _Thread_local struct conn_block *conn_blocks;
+static _Thread_local struct conn *conn_free_list; /* linked through entry */
 
 /* A zeroed struct conn; NULL when out of memory. */
 static struct conn *
@@ -1500,7 +1506,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-	srv->nconns++;
+	server_conn_added(srv);
 	srv->stats.conns_total++;
 	log_debug("%s: connected", conn_peer(c));
 	if (proxy) {
@@ -1532,7 +1538,6 @@ conn_close(struct conn *c, const char *reason)
 	if (c->tls)
 		srv->stats.tls_current--;
 	TAILQ_REMOVE(&srv->conns, c, entry);
-	srv->nconns--;
 	conn_io_free(c);
 	if (c->bev != NULL) {
 		/*
@@ -1955,4 +1960,35 @@ conn_shutdown(struct conn *c)
 	case CONN_LINGER:
 		break;
 	}
+}
+
+/* Frees the loop's own: the pool, timer lists, poller and flush event. */
+void
+conn_loop_free(void)
+{
+	struct conn_block	*b;
+	size_t			 i;
+
+	while ((b = conn_blocks) != NULL) {
+		conn_blocks = b->next;
+		free(b);
+	}
+	conn_free_list = NULL;
+	for (i = 0; i < conn_ntlists; i++) {
+		event_free(conn_tlists[i]->ev);
+		free(conn_tlists[i]);
+	}
+	free(conn_tlists);
+	conn_tlists = NULL;
+	conn_ntlists = 0;
+	if (conn_ep_ev != NULL)
+		event_free(conn_ep_ev);
+	conn_ep_ev = NULL;
+	if (conn_epfd != -1)
+		close(conn_epfd);
+	conn_epfd = -1;
+	if (conn_flush_ev != NULL)
+		event_free(conn_flush_ev);
+	conn_flush_ev = NULL;
+	conn_ndirty = 0;
 }

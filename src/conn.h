@@ -32,6 +32,11 @@ void	conn_close(struct conn *c, const char *reason);
  * HTTP connections are closed, responses in flight finish first.
  */
 void	conn_shutdown(struct conn *c);
+/*
+ * Frees what the calling worker's loop keeps for its connections (timer
+ * lists, the poller, the pool); once its connections are gone, at exit.
+ */
+void	conn_loop_free(void);
 
 /*
  * For hub.c, which reaches them through conn_hub_io (hub_set_io() at

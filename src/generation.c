@@ -63,7 +63,8 @@ generation_routes(struct generation *gen, struct event_base *base,
 			}
 		}
 		if (gen->routes[i] == NULL &&
-		    (gen->routes[i] = app_route_new(base, conf, r)) == NULL) {
+		    (gen->routes[i] = app_route_new(base, conf, r,
+		    gen->id)) == NULL) {
 			log_warnx("%s:%d: route %s: app %s failed to start",
 			    r->file, r->line, r->path, r->app->name);
 			return -1;

@@ -1,10 +1,12 @@
 /* hub.c -- broadcast groups: one encoded frame shared by every member. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hub.h"
 #include "log.h"
 #include "pmd.h"
+#include "worker.h"
 #include "ws.h"
 
 /* Compressed variants of a message: by server_max_window_bits 8..15. */
@@ -25,7 +27,7 @@
  * their compression context.
  */
 struct hub_frame {
-	unsigned	 refs;
+	unsigned	 refs;		/* atomic: workers share frames */
 	uint64_t	 seq;		/* publish order, for backlogs */
 	size_t		 off;		/* where the frame starts in data */
 	size_t		 len;		/* header + payload */
@@ -38,6 +40,35 @@ struct hub_frame {
 
 TAILQ_HEAD(hub_members, hub_member);
 
+/*
+ * The hubs of one route on every worker. mu orders the group: a publish
+ * takes its seq and queues the frame for every worker under it, and
+ * members join and leave under it, so every worker sees one order.
+ */
+struct hub_group {
+	struct hub_group	*next;		/* hub_groups */
+	char			*key;
+	unsigned		 refs;		/* under hub_groups_mu */
+	pthread_mutex_t		 mu;		/* recursive */
+	uint64_t		 seq;
+	struct hub		*hubs[WORKER_MAX];
+	void			*shared;	/* hub_shared() */
+};
+
+/* One message on its way to one worker's hub. */
+struct hub_post {
+	struct hub_group	*g;
+	struct hub_frame	*f;
+	unsigned		 key;
+	unsigned		 worker;
+	struct conn		*except;
+};
+
+static pthread_mutex_t	 hub_groups_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct hub_group	*hub_groups;
+
+static void	hub_group_unref(struct hub_group *);
+
 struct hub {
 	struct hub_members	 members;
 	unsigned		 n;
@@ -48,6 +79,9 @@ struct hub {
 	/* No-context compressors: pooled, so no zlib memory of their own. */
 	struct pmd		*zs[HUB_ZVARIANTS];
 	char			*name;
+	struct hub_group	*g;		/* NULL: this worker only */
+	unsigned		 worker;	/* its slot in g */
+	void			*shared;	/* hub_shared() without g */
 };
 
 static const char *const hub_policy_names[] = { "close", "drop", "conflate" };
@@ -111,6 +145,13 @@ hub_free(struct hub *h)
 
 	if (h->n != 0)
 		log_warnx("hub %s: freed with %u members", h->name, h->n);
+	if (h->g != NULL) {
+		pthread_mutex_lock(&h->g->mu);
+		h->g->hubs[h->worker] = NULL;
+		pthread_mutex_unlock(&h->g->mu);
+		hub_group_unref(h->g);
+	}
+	free(h->shared);
 	for (i = 0; i < HUB_ZVARIANTS; i++)
 		pmd_free(h->zs[i]);
 	free(h->name);
@@ -123,7 +164,7 @@ hub_frame_unref(struct hub_frame *f)
 {
 	size_t	i;
 
-	if (--f->refs != 0)
+	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	for (i = 0; i < HUB_ZVARIANTS; i++)
 		if (f->z[i] != NULL)
@@ -151,8 +192,11 @@ hub_join(struct hub *h, struct hub_member *m, struct conn *c)
 	m->pending = NULL;
 	m->hub = h;
 	m->conn = c;
+	hub_lock(h);
+	m->joined = h->g != NULL ? h->g->seq : h->seq;
 	TAILQ_INSERT_TAIL(&h->members, m, entry);
 	h->n++;
+	hub_unlock(h);
 }
 
 /* Releases a member's backlog. */
@@ -179,8 +223,10 @@ hub_leave(struct hub_member *m)
 	if (h == NULL)
 		return;
 	hub_backlog_free(m);
+	hub_lock(h);
 	TAILQ_REMOVE(&h->members, m, entry);
 	h->n--;
+	hub_unlock(h);
 	m->hub = NULL;
 }
 
@@ -241,8 +287,10 @@ hub_frame_shared_z(struct hub *h, struct hub_frame *f, int wbits)
 	struct pmd_params	p;
 	size_t			i = (size_t)wbits % HUB_ZVARIANTS;
 
-	if (f->z[i] != NULL)
-		return f->z[i];
+	struct hub_frame	*zf, *none = NULL;
+
+	if ((zf = __atomic_load_n(&f->z[i], __ATOMIC_ACQUIRE)) != NULL)
+		return zf;
 	if (h->zs[i] == NULL) {
 		memset(&p, 0, sizeof(p));
 		p.server_no_context_takeover = 1;
@@ -251,18 +299,25 @@ hub_frame_shared_z(struct hub *h, struct hub_frame *f, int wbits)
 		if ((h->zs[i] = pmd_new(&p, 1)) == NULL)
 			return NULL;
 	}
-	f->z[i] = hub_frame_deflate(h->zs[i], f);
-	return f->z[i];
+	if ((zf = hub_frame_deflate(h->zs[i], f)) == NULL)
+		return NULL;
+	/* Another worker may have made it meanwhile: the same bytes. */
+	if (!__atomic_compare_exchange_n(&f->z[i], &none, zf, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		hub_frame_unref(zf);
+		return none;
+	}
+	return zf;
 }
 
 /* Hands one reference of f to a member's output. */
 static void
 hub_send(struct hub *h, struct hub_member *m, struct hub_frame *f)
 {
-	f->refs++;
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 	if (hub_io->send_shared(m->conn, f->data + f->off, f->len, f->payload_len,
 	    hub_frame_cleanup_cb, f) == -1) {
-		f->refs--;
+		hub_frame_unref(f);
 		return;
 	}
 	h->stats.delivered++;
@@ -335,7 +390,7 @@ hub_conflate(struct hub *h, struct hub_member *m, struct hub_frame *f,
 		hub_frame_unref(m->pending[key]);
 		h->stats.conflated++;
 	}
-	f->refs++;
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 	m->pending[key] = f;
 	hub_io->watch_drain(m->conn, h->limit / 2);
 }
@@ -384,37 +439,16 @@ hub_frame_sse(const void *sse, size_t len)
 	return f;
 }
 
-/* hub_publish() with the message's Server-Sent Events form too. */
-void
-hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
-    const void *sse, size_t sse_len, unsigned key, struct conn *except)
+/* Hands frame f to every open member joined before it (but except). */
+static void
+hub_deliver_all(struct hub *h, struct hub_frame *f, unsigned key,
+    struct conn *except)
 {
 	struct hub_member	*m;
-	struct hub_frame	*f;
-
-	if (key >= HUB_KEYS)
-		key = HUB_KEYS - 1;
-	h->stats.published++;
-	if (h->n == 0)
-		return;
-	/* refs 1: ours, until the loop is done */
-	if ((f = hub_frame_new(len)) == NULL) {
-		log_warn("hub %s: publish", h->name);
-		return;
-	}
-	f->seq = ++h->seq;
-	f->payload_len = len;
-	if (len > 0)
-		memcpy(f->data + 10, data, len);
-	hub_frame_finish(f, opcode, 0, len);
-	if (sse != NULL && (f->sse = hub_frame_sse(sse, sse_len)) == NULL) {
-		log_warn("hub %s: publish", h->name);
-		hub_frame_unref(f);
-		return;
-	}
 
 	TAILQ_FOREACH(m, &h->members, entry) {
-		if (m->conn == except || !hub_io->open(m->conn))
+		if (m->conn == except || m->joined >= f->seq ||
+		    !hub_io->open(m->conn))
 			continue;
 		/* Behind a backlog, new messages queue too: order holds. */
 		if (hub_member_backlog(m))
@@ -424,7 +458,279 @@ hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
 		else
 			hub_deliver(h, m, f);
 	}
+}
+
+/* Drops one reference to a group; the last frees it. */
+static void
+hub_group_unref(struct hub_group *g)
+{
+	struct hub_group	**gp;
+
+	pthread_mutex_lock(&hub_groups_mu);
+	if (--g->refs > 0) {
+		pthread_mutex_unlock(&hub_groups_mu);
+		return;
+	}
+	for (gp = &hub_groups; *gp != g; gp = &(*gp)->next)
+		;
+	*gp = g->next;
+	pthread_mutex_unlock(&hub_groups_mu);
+	pthread_mutex_destroy(&g->mu);
+	free(g->shared);
+	free(g->key);
+	free(g);
+}
+
+/* A message a worker queued for this one: to its members. */
+static void
+hub_post_cb(void *arg)
+{
+	struct hub_post	*p = arg;
+	struct hub	*h;
+
+	/* Only this worker sets its slot: no lock to read it. */
+	if ((h = p->g->hubs[p->worker]) != NULL)
+		hub_deliver_all(h, p->f, p->key, p->except);
+	hub_frame_unref(p->f);
+	hub_group_unref(p->g);
+	free(p);
+}
+
+/* A message whose worker stopped first. */
+static void
+hub_post_drop(void *arg)
+{
+	struct hub_post	*p = arg;
+
+	hub_frame_unref(p->f);
+	hub_group_unref(p->g);
+	free(p);
+}
+
+/*
+ * Queues f for every worker whose hub of the group has members, in
+ * group order (the caller holds g->mu and gave f its seq).
+ */
+static void
+hub_group_publish(struct hub *h, struct hub_frame *f, unsigned key,
+    struct conn *except)
+{
+	struct hub_group	*g = h->g;
+	struct hub_post		*p;
+	unsigned		 i, n = worker_count();
+
+	for (i = 0; i < n; i++) {
+		if (g->hubs[i] == NULL || g->hubs[i]->n == 0)
+			continue;
+		if ((p = malloc(sizeof(*p))) == NULL) {
+			log_warn("hub %s: publish", h->name);
+			continue;
+		}
+		p->g = g;
+		p->f = f;
+		p->key = key;
+		p->worker = i;
+		p->except = i == h->worker ? except : NULL;
+		pthread_mutex_lock(&hub_groups_mu);
+		g->refs++;
+		pthread_mutex_unlock(&hub_groups_mu);
+		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+		if (worker_post(i, hub_post_cb, hub_post_drop, p) == -1) {
+			log_warnx("hub %s: publish: out of memory", h->name);
+			hub_post_drop(p);
+		}
+	}
+}
+
+/* hub_publish() with the message's Server-Sent Events form too. */
+void
+hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
+    const void *sse, size_t sse_len, unsigned key, struct conn *except)
+{
+	struct hub_frame	*f;
+
+	if (key >= HUB_KEYS)
+		key = HUB_KEYS - 1;
+	h->stats.published++;
+	if (h->g == NULL && h->n == 0)
+		return;
+	/* refs 1: ours, until the loop is done */
+	if ((f = hub_frame_new(len)) == NULL) {
+		log_warn("hub %s: publish", h->name);
+		return;
+	}
+	f->payload_len = len;
+	if (len > 0)
+		memcpy(f->data + 10, data, len);
+	hub_frame_finish(f, opcode, 0, len);
+	if (sse != NULL && (f->sse = hub_frame_sse(sse, sse_len)) == NULL) {
+		log_warn("hub %s: publish", h->name);
+		hub_frame_unref(f);
+		return;
+	}
+	if (h->g != NULL) {
+		pthread_mutex_lock(&h->g->mu);
+		f->seq = ++h->g->seq;
+		hub_group_publish(h, f, key, except);
+		pthread_mutex_unlock(&h->g->mu);
+	} else {
+		f->seq = ++h->seq;
+		hub_deliver_all(h, f, key, except);
+	}
 	hub_frame_unref(f);
+}
+
+/* Files h as this worker's hub of group key. */
+int
+hub_link(struct hub *h, const char *key)
+{
+	struct hub_group	*g;
+	pthread_mutexattr_t	 attr;
+
+	pthread_mutex_lock(&hub_groups_mu);
+	for (g = hub_groups; g != NULL; g = g->next)
+		if (strcmp(g->key, key) == 0)
+			break;
+	if (g == NULL) {
+		if ((g = calloc(1, sizeof(*g))) == NULL ||
+		    (g->key = strdup(key)) == NULL) {
+			pthread_mutex_unlock(&hub_groups_mu);
+			free(g);
+			return -1;
+		}
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&g->mu, &attr);
+		pthread_mutexattr_destroy(&attr);
+		g->next = hub_groups;
+		hub_groups = g;
+	}
+	g->refs++;
+	pthread_mutex_unlock(&hub_groups_mu);
+	pthread_mutex_lock(&g->mu);
+	h->g = g;
+	h->worker = worker_self();
+	if (g->hubs[h->worker] != NULL)
+		log_warnx("hub %s: worker %u has two hubs of group %s",
+		    h->name, h->worker, key);
+	g->hubs[h->worker] = h;
+	pthread_mutex_unlock(&g->mu);
+	return 0;
+}
+
+/* Members on every worker. */
+unsigned
+hub_total(struct hub *h)
+{
+	unsigned	i, n = 0;
+
+	if (h->g == NULL)
+		return h->n;
+	pthread_mutex_lock(&h->g->mu);
+	for (i = 0; i < WORKER_MAX; i++)
+		if (h->g->hubs[i] != NULL)
+			n += h->g->hubs[i]->n;
+	pthread_mutex_unlock(&h->g->mu);
+	return n;
+}
+
+/* The group's app state. */
+void *
+hub_shared(struct hub *h, size_t size)
+{
+	void	**sp = h->g != NULL ? &h->g->shared : &h->shared;
+
+	if (*sp == NULL)
+		*sp = calloc(1, size);
+	return *sp;
+}
+
+/* Keeps publishes and changes of the shared state out. */
+void
+hub_lock(struct hub *h)
+{
+	if (h->g != NULL)
+		pthread_mutex_lock(&h->g->mu);
+}
+
+void
+hub_unlock(struct hub *h)
+{
+	if (h->g != NULL)
+		pthread_mutex_unlock(&h->g->mu);
+}
+
+/* A call of hub_group_each() on its way to one worker. */
+struct hub_each_post {
+	struct hub_group	*g;
+	unsigned		 worker;
+	void			(*fn)(struct hub *, void *);
+	void			*arg;
+	unsigned		*left;		/* workers still to run it */
+};
+
+/* Drops a hub_group_each() call; the last frees its argument. */
+static void
+hub_each_drop(void *arg)
+{
+	struct hub_each_post	*p = arg;
+
+	if (__atomic_sub_fetch(p->left, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(p->arg);
+		free(p->left);
+	}
+	hub_group_unref(p->g);
+	free(p);
+}
+
+/* Runs a hub_group_each() call on this worker. */
+static void
+hub_each_cb(void *arg)
+{
+	struct hub_each_post	*p = arg;
+	struct hub		*h;
+
+	if ((h = p->g->hubs[p->worker]) != NULL)
+		p->fn(h, p->arg);
+	hub_each_drop(p);
+}
+
+/* Runs fn on every worker's hub of the group. */
+void
+hub_group_each(struct hub *h, void (*fn)(struct hub *, void *), void *arg)
+{
+	struct hub_each_post	*p;
+	unsigned		*left, i, n = worker_count();
+
+	if (h->g == NULL || (left = malloc(sizeof(*left))) == NULL) {
+		fn(h, arg);
+		free(arg);
+		return;
+	}
+	*left = 1;
+	pthread_mutex_lock(&h->g->mu);
+	for (i = 0; i < n; i++) {
+		if (i == h->worker || h->g->hubs[i] == NULL ||
+		    (p = malloc(sizeof(*p))) == NULL)
+			continue;
+		p->g = h->g;
+		p->worker = i;
+		p->fn = fn;
+		p->arg = arg;
+		p->left = left;
+		__atomic_add_fetch(left, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&hub_groups_mu);
+		h->g->refs++;
+		pthread_mutex_unlock(&hub_groups_mu);
+		if (worker_post(i, hub_each_cb, hub_each_drop, p) == -1)
+			hub_each_drop(p);
+	}
+	pthread_mutex_unlock(&h->g->mu);
+	fn(h, arg);
+	if (__atomic_sub_fetch(left, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(arg);
+		free(left);
+	}
 }
 
 /* The member drained: send its backlog, oldest first. */

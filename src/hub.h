@@ -28,15 +28,17 @@ struct hub_member {
 	struct conn		*conn;
 	/* Conflated backlog: HUB_KEYS frames, allocated while there is one. */
 	struct hub_frame	**pending;
+	/* The group's last message when it joined: it gets the later ones. */
+	uint64_t		 joined;
 };
 
 /* Counters of what a hub did; never reset. */
 struct hub_stats {
-	uint64_t	published;	/* hub_publish() calls */
-	uint64_t	delivered;	/* frames queued to members */
-	uint64_t	dropped;	/* skipped by the drop policy */
-	uint64_t	conflated;	/* replaced unsent by a newer one */
-	uint64_t	slow_closed;	/* members closed by the close policy */
+	_Atomic uint64_t published;	/* hub_publish() calls */
+	_Atomic uint64_t delivered;	/* frames queued to members */
+	_Atomic uint64_t dropped;	/* skipped by the drop policy */
+	_Atomic uint64_t conflated;	/* replaced unsent by a newer one */
+	_Atomic uint64_t slow_closed;	/* closed by the close policy */
 };
 
 /*
@@ -110,6 +112,37 @@ unsigned	 hub_size(const struct hub *h);
 void		 hub_each(struct hub *h, void (*fn)(struct conn *, void *),
 		    void *arg);
 const struct hub_stats *hub_stats(const struct hub *h);
+/*
+ * Workers: hubs of one route (or one channel) on every worker form a
+ * group, named by key. hub_link() files h as its worker's hub of the
+ * group (a hub of each worker at most). A publish on any worker then
+ * reaches the members of every worker's hub exactly once, in the same
+ * order everywhere: the frame is made once and handed to each worker by
+ * reference (worker_post), the publishing worker's own members included.
+ * A member gets the messages published after it joined. Without
+ * hub_link() (one worker) a hub delivers at once, as before.
+ * -1 when out of memory.
+ */
+int		 hub_link(struct hub *h, const char *key);
+/* Members of the hub's whole group (hub_size() without one). */
+unsigned	 hub_total(struct hub *h);
+/*
+ * State of an app shared by the group's workers: size zeroed bytes, made
+ * by the first caller and freed with the group (the hub's own without a
+ * group). Read and change it only between hub_lock() and hub_unlock(),
+ * which also keep every publish to the group out (the lock is
+ * recursive: publish while holding it). NULL when out of memory.
+ */
+void		*hub_shared(struct hub *h, size_t size);
+void		 hub_lock(struct hub *h);
+void		 hub_unlock(struct hub *h);
+/*
+ * Runs fn(hub, arg) on every worker with a hub of h's group (at once on
+ * this one), e.g. to close every subscriber of a channel; arg is freed
+ * with free() once every worker has run it.
+ */
+void		 hub_group_each(struct hub *h, void (*fn)(struct hub *, void *),
+		    void *arg);
 /* "close", "drop", "conflate" -> enum; -1 when unknown. */
 int		 hub_policy_parse(const char *s);
 

@@ -2,6 +2,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,8 @@ struct iplimit {
 	unsigned		  max_count;
 	unsigned		  rate;
 	uint64_t		  seed;
+	/* Workers share the table: every entry point takes the lock. */
+	pthread_mutex_t		  mu;
 };
 
 /* Creates a table. */
@@ -43,12 +46,14 @@ iplimit_new(unsigned max_count, unsigned rate, uint64_t seed)
 	t->max_count = max_count;
 	t->rate = rate;
 	t->seed = seed;
+	pthread_mutex_init(&t->mu, NULL);
 	return t;
 }
 
 /* Changes the limits; the next acquire applies them. */
-void
-iplimit_set_limits(struct iplimit *t, unsigned max_count, unsigned rate)
+static void
+iplimit_set_limits_locked(struct iplimit *t, unsigned max_count,
+    unsigned rate)
 {
 	t->max_count = max_count;
 	t->rate = rate;
@@ -69,6 +74,7 @@ iplimit_free(struct iplimit *t)
 			free(e);
 		}
 	free(t->buckets);
+	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
 
@@ -131,8 +137,8 @@ iplimit_find(const struct iplimit *t, const struct cidr_addr *key)
 }
 
 /* Counts a new connection. */
-int
-iplimit_acquire(struct iplimit *t, const struct cidr_addr *a, double now,
+static int
+iplimit_acquire_locked(struct iplimit *t, const struct cidr_addr *a, double now,
     struct iplimit_entry **out)
 {
 	struct iplimit_entry *e;
@@ -191,8 +197,8 @@ iplimit_remove(struct iplimit *t, struct iplimit_entry *e)
 }
 
 /* A counted connection has ended. */
-void
-iplimit_release(struct iplimit *t, struct iplimit_entry *e, double now)
+static void
+iplimit_release_locked(struct iplimit *t, struct iplimit_entry *e, double now)
 {
 	if (e->count > 0)
 		e->count--;
@@ -201,8 +207,8 @@ iplimit_release(struct iplimit *t, struct iplimit_entry *e, double now)
 }
 
 /* Frees idle entries. */
-void
-iplimit_expire(struct iplimit *t, double now)
+static void
+iplimit_expire_locked(struct iplimit *t, double now)
 {
 	struct iplimit_entry **pp, *e;
 	size_t		 i;
@@ -221,15 +227,15 @@ iplimit_expire(struct iplimit *t, double now)
 }
 
 /* Entries in the table. */
-size_t
-iplimit_size(const struct iplimit *t)
+static size_t
+iplimit_size_locked(const struct iplimit *t)
 {
 	return t->n;
 }
 
 /* Connections counted for an address. */
-unsigned
-iplimit_count(const struct iplimit *t, const struct cidr_addr *a)
+static unsigned
+iplimit_count_locked(const struct iplimit *t, const struct cidr_addr *a)
 {
 	struct iplimit_entry *e;
 	struct cidr_addr key;
@@ -237,4 +243,63 @@ iplimit_count(const struct iplimit *t, const struct cidr_addr *a)
 	iplimit_key(a, &key);
 	e = iplimit_find(t, &key);
 	return e != NULL ? e->count : 0;
+}
+
+/* The entry points: each under the table's lock. */
+void
+iplimit_set_limits(struct iplimit *t, unsigned max_count, unsigned rate)
+{
+	pthread_mutex_lock(&t->mu);
+	iplimit_set_limits_locked(t, max_count, rate);
+	pthread_mutex_unlock(&t->mu);
+}
+
+int
+iplimit_acquire(struct iplimit *t, const struct cidr_addr *a, double now,
+    struct iplimit_entry **e)
+{
+	int	r;
+
+	pthread_mutex_lock(&t->mu);
+	r = iplimit_acquire_locked(t, a, now, e);
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+void
+iplimit_release(struct iplimit *t, struct iplimit_entry *e, double now)
+{
+	pthread_mutex_lock(&t->mu);
+	iplimit_release_locked(t, e, now);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void
+iplimit_expire(struct iplimit *t, double now)
+{
+	pthread_mutex_lock(&t->mu);
+	iplimit_expire_locked(t, now);
+	pthread_mutex_unlock(&t->mu);
+}
+
+size_t
+iplimit_size(const struct iplimit *t)
+{
+	size_t	n;
+
+	pthread_mutex_lock((pthread_mutex_t *)&t->mu);
+	n = iplimit_size_locked(t);
+	pthread_mutex_unlock((pthread_mutex_t *)&t->mu);
+	return n;
+}
+
+unsigned
+iplimit_count(const struct iplimit *t, const struct cidr_addr *a)
+{
+	unsigned	n;
+
+	pthread_mutex_lock((pthread_mutex_t *)&t->mu);
+	n = iplimit_count_locked(t, a);
+	pthread_mutex_unlock((pthread_mutex_t *)&t->mu);
+	return n;
 }

@@ -18,10 +18,12 @@
 #include "logfile.h"
 
 /* Process-wide, like the stderr it writes to. */
-int		log_verbosity = LOG_LVL_INFO;
+_Atomic int	log_verbosity = LOG_LVL_INFO;
 static int	log_access_on = 1;
 static int	log_access_fmt = LOG_FORMAT_TEXT;
 static struct logfile *log_access_file;	/* NULL: the main log */
+/* Workers log access lines while worker 0 may reconfigure: under it. */
+static pthread_mutex_t log_access_mu = PTHREAD_MUTEX_INITIALIZER;
 static int	log_target = LOG_TO_STDERR;
 static int	log_journal;		/* stderr is the journal */
 /* "wsd[PID]: ", made at start-up and in a forked child; see log_pid(). */
@@ -482,20 +484,25 @@ int
 log_access_configure(int on, const char *file, int format,
     struct event_base *base, char **cause)
 {
-	struct logfile	*lf = log_access_file;
+	struct logfile	*lf;
 
 	*cause = NULL;
+	pthread_mutex_lock(&log_access_mu);
+	lf = log_access_file;
 	if (!on || file == NULL)
 		lf = NULL;
 	else if (lf == NULL || strcmp(logfile_path(lf), file) != 0) {
-		if ((lf = logfile_open(file, base, cause)) == NULL)
+		if ((lf = logfile_open(file, base, cause)) == NULL) {
+			pthread_mutex_unlock(&log_access_mu);
 			return -1;
+		}
 	}
 	if (lf != log_access_file)
 		logfile_free(log_access_file);
 	log_access_file = lf;
 	log_access_on = on;
 	log_access_fmt = format;
+	pthread_mutex_unlock(&log_access_mu);
 	return 0;
 }
 
@@ -503,27 +510,37 @@ log_access_configure(int on, const char *file, int format,
 int
 log_access_chown(uid_t uid, gid_t gid)
 {
-	if (log_access_file == NULL)
-		return 0;
-	return logfile_chown(log_access_file, uid, gid);
+	int	rc = 0;
+
+	pthread_mutex_lock(&log_access_mu);
+	if (log_access_file != NULL)
+		rc = logfile_chown(log_access_file, uid, gid);
+	pthread_mutex_unlock(&log_access_mu);
+	return rc;
 }
 
 /* SIGUSR1: the access log file again, after a rename. */
 int
 log_access_reopen(char **cause)
 {
+	int	rc = 0;
+
 	*cause = NULL;
-	if (log_access_file == NULL)
-		return 0;
-	return logfile_reopen(log_access_file, cause);
+	pthread_mutex_lock(&log_access_mu);
+	if (log_access_file != NULL)
+		rc = logfile_reopen(log_access_file, cause);
+	pthread_mutex_unlock(&log_access_mu);
+	return rc;
 }
 
 /* Closes the access log file. */
 void
 log_access_close(void)
 {
+	pthread_mutex_lock(&log_access_mu);
 	logfile_free(log_access_file);
 	log_access_file = NULL;
+	pthread_mutex_unlock(&log_access_mu);
 }
 
 static void	log_write(int, const char *, ...) LOG_PRINTF(2, 3);
@@ -534,19 +551,22 @@ log_access(const struct log_access_rec *r)
 {
 	char	 line[LOG_LINE_MAX], stamp[32];
 	size_t	 len;
+	int	 on, fmt;
 
-	if (!log_access_on)
-		return;
-	if (log_access_file != NULL) {
+	pthread_mutex_lock(&log_access_mu);
+	on = log_access_on;
+	fmt = log_access_fmt;
+	if (on && log_access_file != NULL) {
 		log_timestamp(stamp, 3);
-		len = log_access_format(line, sizeof(line), log_access_fmt,
-		    stamp, r);
+		len = log_access_format(line, sizeof(line), fmt, stamp, r);
 		logfile_write(log_access_file, line, len);
+		pthread_mutex_unlock(&log_access_mu);
 		return;
 	}
-	if (LOG_LVL_INFO > log_verbosity)
+	pthread_mutex_unlock(&log_access_mu);
+	if (!on || LOG_LVL_INFO > log_verbosity)
 		return;
-	len = log_access_format(line, sizeof(line), log_access_fmt, NULL, r);
+	len = log_access_format(line, sizeof(line), fmt, NULL, r);
 	log_write(LOG_LVL_INFO, "access: %.*s", (int)len - 1, line);
 }
 

@@ -94,7 +94,7 @@ void	(log_debug)(const char *fmt, ...) LOG_PRINTF(1, 2);
  * a debug line that is off costs one comparison; its arguments are not
  * even evaluated, so they must have no side effects.
  */
-extern int	log_verbosity;
+extern _Atomic int log_verbosity;	/* workers read it, a reload sets it */
 #define log_debug(...) do {						\
 	if (log_verbosity >= LOG_LVL_DEBUG)				\
 		(log_debug)(__VA_ARGS__);				\

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "log.h"
 #include "logfile.h"
+#include "worker.h"
 
 struct logfile {
 	char		*path;
@@ -25,10 +27,17 @@ struct logfile {
 	int		 created;	/* the last open made the file */
 	uint64_t	 unreported;	/* dropped since the last note */
 	time_t		 noted;		/* when the last note went out */
+	unsigned	 owner;		/* the worker whose loop has wev */
 };
 
+/*
+ * Workers write lines to the same files: one lock for every file's queue;
+ * wev is only ever added in the owner's loop.
+ */
+static pthread_mutex_t	logfile_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
 /* Process-wide, like the files: wsd_log_lines_dropped_total. */
-static uint64_t	logfile_ndropped;
+static _Atomic uint64_t logfile_ndropped;
 
 static void	logfile_write_cb(evutil_socket_t, short, void *);
 
@@ -81,6 +90,7 @@ logfile_open(const char *path, struct event_base *base, char **cause)
 	    (lf->path = strdup(path)) == NULL)
 		fatal("%s", __func__);
 	lf->base = base;
+	lf->owner = worker_self();
 	if ((lf->fd = logfile_fd(path, &lf->created, cause)) == -1 ||
 	    logfile_event(lf) == -1) {
 		if (*cause == NULL)
@@ -170,13 +180,48 @@ logfile_write_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	pthread_mutex_lock(&logfile_mu);
 	if (logfile_flush(lf))
 		event_add(lf->wev, NULL);
+	pthread_mutex_unlock(&logfile_mu);
 }
+
+/* Another worker queued bytes: wait for writable here. */
+static void
+logfile_arm_cb(void *arg)
+{
+	struct logfile	*lf = arg;
+
+	pthread_mutex_lock(&logfile_mu);
+	if (lf->qlen > 0 && lf->wev != NULL)
+		event_add(lf->wev, NULL);
+	pthread_mutex_unlock(&logfile_mu);
+}
+
+/* The queue holds bytes: the owner's loop waits for writable. */
+static void
+logfile_arm(struct logfile *lf)
+{
+	if (worker_self() == lf->owner)
+		event_add(lf->wev, NULL);
+	else if (worker_post(lf->owner, logfile_arm_cb, NULL, lf) == -1)
+		log_warnx("access log %s: out of memory", lf->path);
+}
+
+static void	logfile_write_locked(struct logfile *, const char *, size_t);
 
 /* Writes, queues or drops one line. */
 void
 logfile_write(struct logfile *lf, const char *s, size_t len)
+{
+	pthread_mutex_lock(&logfile_mu);
+	logfile_write_locked(lf, s, len);
+	pthread_mutex_unlock(&logfile_mu);
+}
+
+/* logfile_write() under the lock. */
+static void
+logfile_write_locked(struct logfile *lf, const char *s, size_t len)
 {
 	ssize_t	n = 0;
 
@@ -209,7 +254,7 @@ logfile_write(struct logfile *lf, const char *s, size_t len)
 	}
 	memcpy(lf->queue + lf->qlen, s + n, len - (size_t)n);
 	lf->qlen += len - (size_t)n;
-	event_add(lf->wev, NULL);
+	logfile_arm(lf);
 }
 
 /* Opens the path again, for logrotate. */
@@ -221,6 +266,7 @@ logfile_reopen(struct logfile *lf, char **cause)
 	*cause = NULL;
 	if ((fd = logfile_fd(lf->path, &created, cause)) == -1)
 		return -1;
+	pthread_mutex_lock(&logfile_mu);
 	lf->created = created;
 	lf->fd = fd;
 	if (logfile_event(lf) == -1) {
@@ -228,11 +274,13 @@ logfile_reopen(struct logfile *lf, char **cause)
 		close(fd);
 		lf->fd = old;
 		logfile_event(lf);
+		pthread_mutex_unlock(&logfile_mu);
 		return -1;
 	}
 	close(old);
 	if (lf->qlen > 0)
 		event_add(lf->wev, NULL);
+	pthread_mutex_unlock(&logfile_mu);
 	return 0;
 }
 
@@ -251,10 +299,12 @@ logfile_free(struct logfile *lf)
 {
 	if (lf == NULL)
 		return;
+	pthread_mutex_lock(&logfile_mu);
 	if (lf->fd != -1) {
 		logfile_flush(lf);
 		close(lf->fd);
 	}
+	pthread_mutex_unlock(&logfile_mu);
 	/* What the file never took is counted, if not noted. */
 	logfile_ndropped += logfile_lines(lf->queue, lf->qlen);
 	if (lf->wev != NULL)

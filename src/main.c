@@ -1,6 +1,7 @@
 /* main.c -- command line, start-up order, exit codes. */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,10 +14,12 @@
 #include "app.h"
 #include "apps/exec.h"
 #include "config.h"
+#include "conn.h"
 #include "log.h"
 #include "pmd.h"
 #include "server.h"
 #include "tls.h"
+#include "worker.h"
 
 #define WSD_CONFIG_FILE	WSD_SYSCONFDIR "/wsd.ini"
 /* -l options, at most. */
@@ -92,13 +95,106 @@ main_print_errors(char *errors)
 	}
 }
 
+/* workers = auto: the CPUs this process may run on. */
+static unsigned
+main_ncpus(void)
+{
+	cpu_set_t	set;
+	int		n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == -1 ||
+	    (n = CPU_COUNT(&set)) < 1)
+		return 1;
+	return n > WORKER_MAX ? WORKER_MAX : (unsigned)n;
+}
+
+/*
+ * A worker's thread: its loop until the stop, then what it holds. Worker
+ * 0 (the main thread) is freed by main once the others are gone.
+ */
+static void
+main_worker_run(unsigned i, void *arg)
+{
+	struct server	*srv = arg;
+
+	server_run(srv);
+	if (i == 0)
+		return;
+	server_free(srv);
+	/* No program of an exec route outlives wsd. */
+	exec_stop_all();
+	conn_loop_free();
+	pmd_pool_free();
+}
+
+/* A worker started while another could not: stop it at once. */
+static void
+main_worker_stop(void *arg)
+{
+	struct server	*srv = arg;
+
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* Frees the servers of workers 0..n-1 that were set up. */
+static void
+main_servers_free(struct server *srvs, unsigned n)
+{
+	unsigned	i;
+
+	for (i = n; i-- > 0;) {
+		worker_act_as(i);
+		server_free(&srvs[i]);
+	}
+	worker_act_as(0);
+}
+
+/*
+ * Sets up every worker's server, worker 0's first: the others listen
+ * where it does. Each takes a reference to conf and its own
+ * certificates (tls is worker 0's). -1 (logged) on failure, nothing
+ * left set up.
+ */
+static int
+main_servers(struct server *srvs, struct server **all, unsigned n,
+    struct wsd_config *conf, struct tls *tls)
+{
+	char		*errors = NULL;
+	unsigned	 i;
+	int		 line;
+
+	for (i = 0; i < n; i++)
+		all[i] = &srvs[i];
+	server_workers(all, n);
+	for (i = 0; i < n; i++) {
+		worker_act_as(i);
+		if (i > 0 && conf->tls.line != 0 &&
+		    (tls = tls_new(conf, &errors, &line)) == NULL) {
+			log_errx("worker %u: tls: %s", i, errors ? errors :
+			    "?");
+			free(errors);
+			main_servers_free(srvs, i);
+			return -1;
+		}
+		if (server_init(&srvs[i], worker_base(i), config_ref(conf),
+		    tls) == -1) {
+			if (i > 0)
+				log_errx("worker %u: cannot start", i);
+			main_servers_free(srvs, i + 1);
+			return -1;
+		}
+		tls = NULL;
+	}
+	worker_act_as(0);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct wsd_config	*conf;
-	struct event_base	*base;
-	struct event_config	*ecfg;
-	struct server		 srv;
+	struct server		*srvs, **all;
+	void			**args;
 	struct tls		*tls = NULL;
 	struct config_source	 src;
 	char			*listens[MAIN_LISTEN_MAX];
@@ -107,6 +203,8 @@ main(int argc, char *argv[])
 	int			 ch, test = 0, print = 0, verbose = 0;
 	int			 embedded = 0, tls_line;
 	long			 nofile;
+	unsigned		 i, nworkers;
+	int			 rc = 0;
 
 	log_init(LOG_LVL_INFO);
 	app_register();
@@ -211,52 +309,59 @@ main(int argc, char *argv[])
 	/* A peer that goes away mid-write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(main_event_log_cb);
+	nworkers = conf->workers != 0 ? conf->workers : main_ncpus();
+	srvs = calloc(nworkers, sizeof(*srvs));
+	all = calloc(nworkers, sizeof(*all));
+	args = calloc(nworkers, sizeof(*args));
+	if (srvs == NULL || all == NULL || args == NULL)
+		fatal("workers");
+	if (worker_setup(nworkers) == -1)
+		fatalx("cannot set up %u workers", nworkers);
+	log_info("workers: %u%s", nworkers, conf->workers == 0 ? " (auto)" :
+	    "");
 	/*
-	 * The changelist folds the interest changes of one loop iteration
-	 * into one epoll_ctl per socket at most: a bufferevent's enable and
-	 * disable around a response, or the hand-over of an upgraded socket,
-	 * cost nothing when they cancel out (8 to 3 calls per hello).
+	 * Bind and load keys as root, then write the pid file and drop. Each
+	 * server's first generation takes a reference to conf (worker 0's
+	 * takes tls too); a reload replaces it, main's reference keeps the
+	 * start-up config (pid_file, user).
 	 */
-	if ((ecfg = event_config_new()) == NULL ||
-	    event_config_set_flag(ecfg,
-	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == -1 ||
-	    (base = event_base_new_with_config(ecfg)) == NULL)
-		fatalx("cannot create the event loop");
-	event_config_free(ecfg);
-	/*
-	 * Bind and load keys as root, then write the pid file and drop. The
-	 * server's first generation takes conf and tls; a reload replaces
-	 * it, this reference keeps the start-up config (pid_file, user) for
-	 * main.
-	 */
-	if (server_init(&srv, base, config_ref(conf), tls) == -1 ||
-	    server_access_log(&srv, conf, "") == -1 ||
-	    server_pid_file_write(conf) == -1) {
-		server_free(&srv);
-		log_access_close();
-		event_base_free(base);
+	if (main_servers(srvs, all, nworkers, conf, tls) == -1) {
+		worker_teardown();
 		config_free(conf);
 		return 1;
 	}
-	if (server_drop_privileges(conf) == -1) {
-		server_free(&srv);
+	if (server_access_log(&srvs[0], conf, "") == -1 ||
+	    server_pid_file_write(conf) == -1 ||
+	    server_drop_privileges(conf) == -1) {
+		main_servers_free(srvs, nworkers);
+		server_workers_end();
 		log_access_close();
 		server_pid_file_remove(conf);
-		event_base_free(base);
+		worker_teardown();
 		config_free(conf);
 		return 1;
 	}
-	srv.source = &src;
-	srv.verbose = verbose;
-	server_run(&srv);
-	server_free(&srv);
-	/* No program of an exec route outlives wsd. */
+	for (i = 0; i < nworkers; i++) {
+		srvs[i].source = &src;
+		srvs[i].verbose = verbose;
+		args[i] = &srvs[i];
+	}
+	if (worker_run(main_worker_run, main_worker_stop, args) == -1) {
+		log_errx("a worker could not start: stopping");
+		rc = 1;
+	}
+	server_free(&srvs[0]);
 	exec_stop_all();
+	server_workers_end();
 	log_access_close();
 	pmd_pool_free();
 	server_pid_file_remove(conf);
-	event_base_free(base);
+	/* Calls no worker ran any more; then the loops. */
+	worker_teardown();
+	free(srvs);
+	free(all);
+	free(args);
 	config_free(conf);
 	log_info("stopped");
-	return 0;
+	return rc;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -31,6 +32,7 @@
 #include "server.h"
 #include "stats.h"
 #include "tls.h"
+#include "worker.h"
 
 /* How long a listener rests after accept() ran out of descriptors. */
 #define SERVER_ACCEPT_PAUSE_MS	500
@@ -49,8 +51,54 @@ struct listener {
 	int			 tls;
 	int			 proxy;		/* PROXY protocol header first */
 	int			 passed;	/* systemd's, no listen line */
+	int			 inherited;	/* a socket systemd passed */
 	int			 keep;		/* reload: still configured */
 };
+
+static void	server_stop_remote_cb(void *);
+
+/* Every worker's server (server_workers()); one without workers. */
+static struct server	**server_all;
+static unsigned		  server_nall;
+static struct server	 *server_one;	/* server_all without workers */
+static struct iplimit	 *server_ipl;	/* worker 0's, shared */
+static _Atomic unsigned	  server_nconns_all;
+
+/* Links the workers' servers. */
+void
+server_workers(struct server **all, unsigned n)
+{
+	server_all = all;
+	server_nall = n;
+}
+
+/* Once every worker's server is freed: what they shared. */
+void
+server_workers_end(void)
+{
+	if (server_nall > 1)
+		iplimit_free(server_ipl);
+	server_ipl = NULL;
+}
+
+/* Connections on every worker. */
+unsigned
+server_conns_total(void)
+{
+	return server_nconns_all;
+}
+
+/* Runs fn(server) on every other worker, in its loop. */
+static void
+server_tell_others(struct server *srv, void (*fn)(void *))
+{
+	unsigned	i;
+
+	for (i = 0; i < server_nall; i++)
+		if (server_all[i] != srv &&
+		    worker_post(i, fn, NULL, server_all[i]) == -1)
+			log_warnx("worker %u: out of memory: not told", i);
+}
 
 /* Raises the open-files soft limit to the hard limit. */
 long
@@ -181,7 +229,7 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		l->paused = 0;
 		log_info("%s: accepting again", l->name);
 	}
-	if (srv->nconns >= max) {
+	if (server_nconns_all >= max) {
 		if (!l->tls)
 			server_busy(l, fd);
 		evutil_closesocket(fd);
@@ -232,18 +280,57 @@ server_accept_error_cb(struct evconnlistener *lev, void *arg)
 	log_warnx("%s: accept: %s", l->name, strerror(err));
 }
 
-/* Ends the loop once every connection is gone after a stop. */
+/* Worker 0 ends its loop once every worker is done. */
+static void
+server_all_done(struct server *srv)
+{
+	if (srv->done && srv->ndone + 1 >= server_nall)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/* A worker finished its stop (on worker 0). */
+static void
+server_worker_done_cb(void *arg)
+{
+	struct server	*srv = arg;
+
+	srv->ndone++;
+	server_all_done(srv);
+}
+
+/*
+ * Ends the loop once every connection is gone after a stop; worker 0's
+ * (the signals') once every worker's are gone.
+ */
 static void
 server_check_done(struct server *srv)
 {
-	if (srv->stopping && srv->nconns == 0)
-		event_base_loopexit(srv->base, NULL);
+	if (!srv->stopping || srv->nconns != 0 || srv->done)
+		return;
+	srv->done = 1;
+	if (srv->worker == 0 || server_nall < 2) {
+		server_all_done(srv);
+		return;
+	}
+	if (worker_post(0, server_worker_done_cb, NULL, server_all[0]) == -1)
+		log_warnx("worker %u: out of memory", srv->worker);
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* Counts a new connection (conn_new()). */
+void
+server_conn_added(struct server *srv)
+{
+	srv->nconns++;
+	server_nconns_all++;
 }
 
 /* Called by conn_close(). */
 void
 server_conn_gone(struct server *srv)
 {
+	srv->nconns--;
+	server_nconns_all--;
 	server_check_done(srv);
 }
 
@@ -259,7 +346,7 @@ server_stop_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("stop: %u connections did not close in time", srv->nconns);
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c, "stop timeout");
-	event_base_loopexit(srv->base, NULL);
+	server_check_done(srv);
 }
 
 /* Name of a stop signal, for the log. */
@@ -277,7 +364,15 @@ server_stop(struct server *srv, const char *why)
 	struct timeval	 tv = config_timeval(srv->gen->conf->close_timeout);
 	size_t		 i;
 
-	log_info("%s: stopping (%u connections)", why, srv->nconns);
+	if (srv->stopping)
+		return;
+	if (srv->worker == 0) {
+		log_info("%s: stopping (%u connections)", why,
+		    server_conns_total());
+		server_tell_others(srv, server_stop_remote_cb);
+	} else
+		log_debug("worker %u: stopping (%u connections)", srv->worker,
+		    srv->nconns);
 	srv->stopping = 1;
 	evtimer_del(srv->ev_drain);
 	for (i = 0; i < srv->nlisteners; i++) {
@@ -290,6 +385,31 @@ server_stop(struct server *srv, const char *why)
 	}
 	evtimer_add(srv->ev_stop, &tv);
 	server_check_done(srv);
+}
+
+/* Worker 0 stops: so does this one. */
+static void
+server_stop_remote_cb(void *arg)
+{
+	server_stop(arg, "stop");
+}
+
+/* Worker 0 began draining: health checks fail here too. */
+static void
+server_drain_remote_cb(void *arg)
+{
+	struct server	*srv = arg;
+
+	srv->draining = 1;
+}
+
+/* A third stop signal: every worker leaves its loop at once. */
+static void
+server_exit_remote_cb(void *arg)
+{
+	struct server	*srv = arg;
+
+	event_base_loopexit(srv->base, NULL);
 }
 
 /* shutdown_delay is over: the stop proper. */
@@ -317,6 +437,7 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (srv->stopping) {
 		log_info("%s again: stopping now", name);
+		server_tell_others(srv, server_exit_remote_cb);
 		event_base_loopexit(srv->base, NULL);
 		return;
 	}
@@ -328,13 +449,14 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	/* The stop begins now, shutdown_delay included (sd_notify(3)). */
 	srv->draining = 1;
-	sd_notify_stopping(srv->nconns);
+	server_tell_others(srv, server_drain_remote_cb);
+	sd_notify_stopping(server_conns_total());
 	if (delay <= 0) {
 		server_stop(srv, name);
 		return;
 	}
 	log_info("%s: draining, stopping in %.3gs (%u connections)", name,
-	    delay, srv->nconns);
+	    delay, server_conns_total());
 	tv = config_timeval(delay);
 	evtimer_add(srv->ev_drain, &tv);
 }
@@ -370,9 +492,9 @@ server_sd_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (srv->sd_watchdog != 0)
 		sd_notify_watchdog();
-	if (srv->nconns != srv->sd_nconns) {
-		srv->sd_nconns = srv->nconns;
-		sd_notify_status(srv->nconns);
+	if (server_conns_total() != srv->sd_nconns) {
+		srv->sd_nconns = server_conns_total();
+		sd_notify_status(srv->sd_nconns);
 	}
 }
 
@@ -396,9 +518,11 @@ server_listener_free(struct listener *l)
  */
 static struct listener *
 server_listener_new(struct server *srv, const struct wsd_listen *cl,
-    evutil_socket_t fd)
+    evutil_socket_t fd, const struct sockaddr_storage *at)
 {
 	struct listener	*l;
+	/* Workers listen side by side: the kernel spreads connections. */
+	unsigned	 reuse = worker_count() > 1 ? LEV_OPT_REUSEABLE_PORT : 0;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		log_warn("listener");
@@ -418,11 +542,13 @@ server_listener_new(struct server *srv, const struct wsd_listen *cl,
 		/* Backlog 0: systemd has already called listen(). */
 		l->lev = evconnlistener_new(srv->base, server_accept_cb, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+		l->inherited = 1;
 	} else
 		l->lev = evconnlistener_new_bind(srv->base, server_accept_cb,
 		    l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC, 511,
-		    (const struct sockaddr *)&cl->addr, (int)cl->addrlen);
+		    LEV_OPT_CLOSE_ON_EXEC | reuse, 511,
+		    (const struct sockaddr *)(at != NULL ? at : &cl->addr),
+		    (int)cl->addrlen);
 	if (l->lev == NULL) {
 		if (cl != NULL && cl->line == 0)
 			log_err("%s: listen %s", cl->file, cl->text);
@@ -453,10 +579,75 @@ server_listener_new(struct server *srv, const struct wsd_listen *cl,
 	return l;
 }
 
+/*
+ * Worker i > 0: a listener like worker 0's l0, on the address it got
+ * (port 0 bound a port: the same one), or on the socket systemd passed.
+ */
+static struct listener *
+server_listener_mirror(struct server *srv, const struct listener *l0)
+{
+	struct listener		*l;
+	struct wsd_listen	 cl;
+	struct sockaddr_storage	 at;
+	char			 text[sizeof(l0->name)];
+	socklen_t		 len = sizeof(at);
+	evutil_socket_t		 fd = evconnlistener_get_fd(l0->lev);
+
+	memset(&cl, 0, sizeof(cl));
+	memcpy(&cl.addr, &l0->addr, sizeof(cl.addr));
+	cl.addrlen = l0->addrlen;
+	cl.file = "worker";
+	memcpy(text, l0->name, sizeof(text));
+	cl.text = text;
+	if (l0->inherited) {
+		if ((fd = dup(fd)) == -1) {
+			log_warn("worker %u: passed socket", srv->worker);
+			return NULL;
+		}
+		l = server_listener_new(srv, l0->passed ? NULL : &cl, fd,
+		    NULL);
+	} else {
+		if (getsockname(fd, (struct sockaddr *)&at, &len) == -1) {
+			log_warn("worker %u: %s", srv->worker, l0->name);
+			return NULL;
+		}
+		l = server_listener_new(srv, &cl, -1, &at);
+	}
+	if (l == NULL)
+		return NULL;
+	l->tls = l0->tls;
+	l->proxy = l0->proxy;
+	l->passed = l0->passed;
+	return l;
+}
+
+/* Worker i > 0 listens where worker 0 does. */
+static int
+server_listeners_mirror(struct server *srv)
+{
+	const struct server	*s0 = server_all[0];
+	size_t			 i;
+
+	if ((srv->listeners = calloc(s0->nlisteners + 1,
+	    sizeof(*srv->listeners))) == NULL) {
+		log_warn("listeners");
+		return -1;
+	}
+	for (i = 0; i < s0->nlisteners; i++) {
+		if ((srv->listeners[i] = server_listener_mirror(srv,
+		    s0->listeners[i])) == NULL)
+			return -1;
+		srv->nlisteners++;
+	}
+	return 0;
+}
+
 /* Logs a listener that starts serving. */
 static void
 server_listener_log(const struct listener *l, int activated)
 {
+	if (l->srv->worker != 0)
+		return;
 	log_info("listening on %s%s%s", l->name, l->tls ? " (tls)" : "",
 	    activated ? " (socket activation)" : "");
 	if (l->proxy)
@@ -505,7 +696,7 @@ server_listeners(struct server *srv, const struct wsd_config *conf)
 				fd = SD_LISTEN_FDS_START + j;
 			}
 		}
-		if ((l = server_listener_new(srv, cl, fd)) == NULL)
+		if ((l = server_listener_new(srv, cl, fd, NULL)) == NULL)
 			goto fail;
 		srv->listeners[srv->nlisteners++] = l;
 		server_listener_log(l, fd != -1);
@@ -517,7 +708,7 @@ server_listeners(struct server *srv, const struct wsd_config *conf)
 		fd = SD_LISTEN_FDS_START + j;
 		log_warnx("passed socket %d matches no listen line: serving "
 		    "it as a plain (not tls) listener", fd);
-		if ((l = server_listener_new(srv, NULL, fd)) == NULL)
+		if ((l = server_listener_new(srv, NULL, fd, NULL)) == NULL)
 			goto fail;
 		srv->listeners[srv->nlisteners++] = l;
 		server_listener_log(l, 1);
@@ -583,7 +774,7 @@ server_addr_equal(const struct sockaddr_storage *a, socklen_t alen,
  */
 static struct listener **
 server_listeners_prepare(struct server *srv, const struct wsd_config *conf,
-    size_t *np)
+    const struct sockaddr_storage *at, size_t *np)
 {
 	struct listener	**ls, *l;
 	size_t		  i, j, n;
@@ -607,8 +798,8 @@ server_listeners_prepare(struct server *srv, const struct wsd_config *conf,
 				break;
 			}
 		}
-		if (ls[i] == NULL &&
-		    (ls[i] = server_listener_new(srv, cl, -1)) == NULL)
+		if (ls[i] == NULL && (ls[i] = server_listener_new(srv, cl, -1,
+		    at != NULL ? &at[i] : NULL)) == NULL)
 			goto fail;
 	}
 	/* Sockets systemd passed that no line matched stay as they are. */
@@ -689,6 +880,7 @@ server_iplimit_apply(struct server *srv, const struct wsd_config *conf)
 		arc4random_buf(&seed, sizeof(seed));
 		srv->iplimit = iplimit_new(conf->max_connections_per_ip,
 		    conf->max_connection_rate_per_ip, seed);
+		server_ipl = srv->iplimit;
 		if (srv->iplimit == NULL) {
 			log_warnx("per-address limits: out of memory");
 			return -1;
@@ -766,17 +958,83 @@ server_log_errors(char *errors)
 	}
 }
 
+/* A reload on its way to worker i > 0: the config worker 0 switched to. */
+struct server_reload_msg {
+	struct server		*srv;
+	struct wsd_config	*conf;
+	/* Where worker 0 listens for each listen line (port 0: its port). */
+	struct sockaddr_storage	 at[];
+};
+
+static int	server_reload_apply(struct server *, struct wsd_config *,
+		    const struct sockaddr_storage *);
+
+/* Worker i > 0 switches to the config worker 0 switched to. */
+static void
+server_reload_remote_cb(void *arg)
+{
+	struct server_reload_msg *m = arg;
+
+	if (!m->srv->stopping && server_reload_apply(m->srv, m->conf,
+	    m->at) == -1)
+		log_errx("SIGHUP: worker %u: reload failed, it keeps the "
+		    "previous configuration", m->srv->worker);
+	free(m);
+}
+
+/* A reload that came after its worker stopped. */
+static void
+server_reload_drop(void *arg)
+{
+	struct server_reload_msg *m = arg;
+
+	config_free(m->conf);
+	free(m);
+}
+
+/* Tells every other worker to switch to conf as worker 0 did. */
+static void
+server_reload_others(struct server *srv, struct wsd_config *conf)
+{
+	struct server_reload_msg *m;
+	socklen_t		 len;
+	size_t			 i, j;
+
+	for (i = 1; i < server_nall; i++) {
+		if ((m = calloc(1, sizeof(*m) + (conf->nlistens + 1) *
+		    sizeof(m->at[0]))) == NULL) {
+			log_warnx("SIGHUP: worker %zu: out of memory", i);
+			continue;
+		}
+		m->srv = server_all[i];
+		for (j = 0; j < conf->nlistens; j++) {
+			len = sizeof(m->at[j]);
+			if (getsockname(evconnlistener_get_fd(
+			    srv->listeners[j]->lev),
+			    (struct sockaddr *)&m->at[j], &len) == -1)
+				memcpy(&m->at[j], &conf->listens[j].addr,
+				    sizeof(m->at[j]));
+		}
+		m->conf = config_ref(conf);
+		if (worker_post((unsigned)i, server_reload_remote_cb,
+		    server_reload_drop, m) == -1)
+			server_reload_drop(m);
+	}
+}
+
 /*
- * SIGHUP: the whole config again, as a new generation. Everything that can
- * fail (parsing, certificates, binding new listeners, starting new app
- * routes) happens before the first change; then the switch cannot fail.
- * The old generation lives on while connections accepted under it do.
+ * Switches srv to conf (a reference it takes over): certificates, a new
+ * generation, listeners (at: where worker 0 listens; NULL on worker 0).
+ * Everything that can fail (certificates, binding new listeners,
+ * starting new app routes) happens before the first change; then the
+ * switch cannot fail. The old generation lives on while connections
+ * accepted under it do.
  */
-int
-server_reload(struct server *srv)
+static int
+server_reload_apply(struct server *srv, struct wsd_config *conf,
+    const struct sockaddr_storage *at)
 {
 	struct generation	 *gen = NULL, *old = srv->gen;
-	struct wsd_config	 *conf;
 	struct listener		**ls = NULL;
 	size_t			  nls = 0;
 	struct tls		 *tls = NULL;
@@ -786,12 +1044,6 @@ server_reload(struct server *srv)
 	size_t			  i;
 	int			  tls_line;
 
-	log_info("SIGHUP: reloading %s", name);
-	if ((conf = config_open(srv->source, &errors)) == NULL) {
-		server_log_errors(errors);
-		free(errors);
-		goto fail;
-	}
 	if (conf->tls.line != 0 && (tls = tls_new(conf, &errors,
 	    &tls_line)) == NULL) {
 		log_errx("%s:%d: tls: reload failed, keeping the old "
@@ -805,27 +1057,34 @@ server_reload(struct server *srv)
 	if ((gen = generation_new(srv->base, conf, tls, old)) == NULL)
 		goto fail;
 	/* New per-address limits; the fail path puts the old ones back. */
-	if (server_iplimit_apply(srv, conf) == -1)
+	if (srv->worker == 0 && server_iplimit_apply(srv, conf) == -1)
 		goto fail;
-	if ((ls = server_listeners_prepare(srv, conf, &nls)) == NULL)
+	if ((ls = server_listeners_prepare(srv, conf, at, &nls)) == NULL)
 		goto fail;
-
-	server_reload_restart_keys(old->conf, conf);
+	if (srv->worker == 0)
+		server_reload_restart_keys(old->conf, conf);
 
 	/* From here on nothing fails. */
+	if (srv->worker != 0)
+		srv->iplimit = server_all[0]->iplimit;
 	server_listeners_commit(srv, conf, ls, nls);
 	generation_activate(gen);
+	pthread_mutex_lock(&srv->mu);
 	srv->gen = gen;
-	server_reload_log(old, gen);
-	log_set_level(conf->log_level + srv->verbose);
-	server_access_log(srv, conf, "SIGHUP: ");
-	/* Reloads of other modules' files for the new config go here. */
-	log_info("SIGHUP: configuration reloaded (generation %u: %zu "
-	    "listeners, %zu routes, %u connections)", gen->id, srv->nlisteners,
-	    conf->nroutes, srv->nconns);
+	pthread_mutex_unlock(&srv->mu);
+	if (srv->worker == 0) {
+		server_reload_log(old, gen);
+		log_set_level(conf->log_level + srv->verbose);
+		server_access_log(srv, conf, "SIGHUP: ");
+		/* Reloads of other modules' files go here. */
+		log_info("SIGHUP: configuration reloaded (generation %u: %zu "
+		    "listeners, %zu routes, %u connections)", gen->id,
+		    srv->nlisteners, conf->nroutes, server_conns_total());
+	}
 	/* Freed here unless connections accepted under it still hold it. */
+	pthread_mutex_lock(&srv->mu);
 	generation_unref(old);
-	srv->stats.reloads[0]++;
+	pthread_mutex_unlock(&srv->mu);
 	return 0;
 fail:
 	if (ls != NULL) {
@@ -834,11 +1093,46 @@ fail:
 				server_listener_free(ls[i]);
 		free(ls);
 	}
-	if (srv->iplimit != NULL)
+	if (srv->worker == 0 && srv->iplimit != NULL)
 		iplimit_set_limits(srv->iplimit,
 		    old->conf->max_connections_per_ip,
 		    old->conf->max_connection_rate_per_ip);
 	generation_unref(gen);
+	return -1;
+}
+
+/*
+ * SIGHUP (worker 0): the whole config again, as a new generation, here
+ * first and then, once it took, on every other worker. On any error
+ * nothing changes.
+ */
+int
+server_reload(struct server *srv)
+{
+	struct wsd_config	*conf;
+	const char		*name = srv->gen->conf->file ?
+				    srv->gen->conf->file : "(embedded)";
+	char			*errors = NULL;
+
+	log_info("SIGHUP: reloading %s", name);
+	if ((conf = config_open(srv->source, &errors)) == NULL) {
+		server_log_errors(errors);
+		free(errors);
+		goto fail;
+	}
+	if (conf->workers != srv->gen->conf->workers)
+		log_warnx("SIGHUP: workers: a change needs a restart");
+	/* Kept for the others: apply hands its reference on. */
+	config_ref(conf);
+	if (server_reload_apply(srv, conf, NULL) == -1) {
+		config_free(conf);
+		goto fail;
+	}
+	server_reload_others(srv, conf);
+	config_free(conf);
+	srv->stats.reloads[0]++;
+	return 0;
+fail:
 	log_errx("SIGHUP: reload failed, still running the previous "
 	    "configuration");
 	srv->stats.reloads[1]++;
@@ -908,30 +1202,26 @@ server_init(struct server *srv, struct event_base *base,
 
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
+	srv->worker = worker_self();
+	pthread_mutex_init(&srv->mu, NULL);
 	/* Hubs reach their members through the connections' output. */
 	hub_set_io(&conn_hub_io);
 	stats_init(&srv->stats, time(NULL));
 	log_limit_init(&srv->tls_log, "tls");
 	TAILQ_INIT(&srv->conns);
+	if (server_all == NULL) {
+		server_all = &server_one;
+		server_one = srv;
+		server_nall = 1;
+	}
 	/* First: it takes conf and tls over whatever happens. */
 	if ((srv->gen = generation_new(base, conf, tls, NULL)) == NULL)
 		return -1;
 	generation_activate(srv->gen);
-	/*
-	 * Signals first: a SIGTERM that comes while the listeners are bound
-	 * waits for the loop and stops it gracefully instead of killing us.
-	 */
-	srv->ev_sigterm = evsignal_new(base, SIGTERM, server_stop_cb, srv);
-	srv->ev_sigint = evsignal_new(base, SIGINT, server_stop_cb, srv);
-	srv->ev_sighup = evsignal_new(base, SIGHUP, server_hup_cb, srv);
-	srv->ev_sigusr1 = evsignal_new(base, SIGUSR1, server_usr1_cb, srv);
 	srv->ev_drain = evtimer_new(base, server_drain_cb, srv);
 	srv->ev_stop = evtimer_new(base, server_stop_timeout_cb, srv);
-	if (srv->ev_sigterm == NULL || srv->ev_sigint == NULL ||
-	    srv->ev_sighup == NULL || srv->ev_sigusr1 == NULL ||
-	    srv->ev_drain == NULL ||
-	    srv->ev_stop == NULL) {
-		log_warnx("cannot set up signal handling");
+	if (srv->ev_drain == NULL || srv->ev_stop == NULL) {
+		log_warnx("cannot set up timers");
 		return -1;
 	}
 	for (i = 0; i < SERVER_REFUSED_MAX; i++) {
@@ -942,6 +1232,24 @@ server_init(struct server *srv, struct event_base *base,
 			log_warnx("cannot set up a timer");
 			return -1;
 		}
+	}
+	if (srv->worker != 0) {
+		/* Worker 0 takes the signals and tells this one. */
+		srv->iplimit = server_all[0]->iplimit;
+		return server_listeners_mirror(srv);
+	}
+	/*
+	 * Signals first: a SIGTERM that comes while the listeners are bound
+	 * waits for the loop and stops it gracefully instead of killing us.
+	 */
+	srv->ev_sigterm = evsignal_new(base, SIGTERM, server_stop_cb, srv);
+	srv->ev_sigint = evsignal_new(base, SIGINT, server_stop_cb, srv);
+	srv->ev_sighup = evsignal_new(base, SIGHUP, server_hup_cb, srv);
+	srv->ev_sigusr1 = evsignal_new(base, SIGUSR1, server_usr1_cb, srv);
+	if (srv->ev_sigterm == NULL || srv->ev_sigint == NULL ||
+	    srv->ev_sighup == NULL || srv->ev_sigusr1 == NULL) {
+		log_warnx("cannot set up signal handling");
+		return -1;
 	}
 	evsignal_add(srv->ev_sigterm, NULL);
 	evsignal_add(srv->ev_sigint, NULL);
@@ -994,19 +1302,77 @@ server_metrics_apps(struct server *srv, struct evbuffer *out)
 	free(v);
 }
 
-/* Gathers the gauges and per-route views and formats every metric. */
+/*
+ * Adds route rt's counters on every worker (the runtime with its key in
+ * each worker's current generation) to st and hs.
+ */
+static void
+server_route_sum(const struct app_route *rt, struct stats_route *st,
+    struct hub_stats *hs)
+{
+	const struct hub_stats	*h;
+	struct generation	*gen;
+	struct app_route	*r;
+	unsigned		 k;
+	size_t			 i;
+
+	for (k = 0; k < server_nall; k++) {
+		pthread_mutex_lock(&server_all[k]->mu);
+		gen = server_all[k]->gen;
+		for (i = 0; i < gen->conf->nroutes; i++) {
+			if ((r = gen->routes[i]) == NULL ||
+			    strcmp(app_route_key(r), app_route_key(rt)) != 0)
+				continue;
+			stats_route_add(st, app_route_stats(r));
+			h = hub_stats(app_route_hub(r));
+			hs->published += h->published;
+			hs->delivered += h->delivered;
+			hs->dropped += h->dropped;
+			hs->conflated += h->conflated;
+			hs->slow_closed += h->slow_closed;
+			break;
+		}
+		pthread_mutex_unlock(&server_all[k]->mu);
+	}
+}
+
+/* Connections per worker: a gauge with a worker label. */
+static void
+server_metrics_workers(struct evbuffer *out)
+{
+	unsigned	k;
+
+	stats_meta(out, "wsd_worker_connections", "gauge",
+	    "Open connections on each worker (event loop thread).");
+	for (k = 0; k < server_nall; k++)
+		evbuffer_add_printf(out,
+		    "wsd_worker_connections{worker=\"%u\"} %u\n", k,
+		    (unsigned)server_all[k]->nconns);
+}
+
+/*
+ * Gathers the gauges and per-route views and formats every metric: the
+ * counters summed over the workers.
+ */
 void
 server_metrics(struct server *srv, struct evbuffer *out)
 {
 	const struct wsd_config	*conf = srv->gen->conf;
 	struct stats_route_view	*v;
 	struct stats_channels	*ch;
+	struct stats_route	*rs;
+	struct hub_stats	*hs;
 	struct stats_gauges	 g;
+	struct stats		 sum;
 	struct app_route	*rt;
-	struct hub		*h;
 	size_t			 i, n = 0;
+	unsigned		 k;
 
-	g.conns = srv->nconns;
+	memset(&sum, 0, sizeof(sum));
+	sum.start = srv->stats.start;
+	for (k = 0; k < server_nall; k++)
+		stats_add(&sum, &server_all[k]->stats);
+	g.conns = server_conns_total();
 	g.rss = stats_rss();
 	g.log_dropped = logfile_dropped();
 	g.now = time(NULL);
@@ -1014,7 +1380,9 @@ server_metrics(struct server *srv, struct evbuffer *out)
 	/* On a failed allocation the per-route part is left out. */
 	v = calloc(conf->nroutes + 1, sizeof(*v));
 	ch = calloc(conf->nroutes + 1, sizeof(*ch));
-	if (ch == NULL) {
+	rs = calloc(conf->nroutes + 1, sizeof(*rs));
+	hs = calloc(conf->nroutes + 1, sizeof(*hs));
+	if (v == NULL || ch == NULL || rs == NULL || hs == NULL) {
 		free(v);
 		v = NULL;
 	}
@@ -1025,15 +1393,15 @@ server_metrics(struct server *srv, struct evbuffer *out)
 		v[n].path = conf->routes[i].path;
 		if (conf->routes[i].hosts.n > 0)
 			v[n].host = conf->routes[i].hosts.v[0];
-		v[n].st = app_route_stats(rt);
+		server_route_sum(rt, &rs[n], &hs[n]);
+		v[n].st = &rs[n];
 		/*
 		 * Every runtime has a hub, but only a hub app's members join
 		 * it: the others would show hub series that are always 0.
 		 */
-		if (conf->routes[i].app->via_hub &&
-		    (h = app_route_hub(rt)) != NULL) {
-			v[n].hub = hub_stats(h);
-			v[n].members = hub_size(h);
+		if (conf->routes[i].app->via_hub) {
+			v[n].hub = &hs[n];
+			v[n].members = hub_total(app_route_hub(rt));
 		}
 		v[n].publish = conf->routes[i].app->publish;
 		if (conf->routes[i].app->metrics != NULL) {
@@ -1042,9 +1410,12 @@ server_metrics(struct server *srv, struct evbuffer *out)
 		}
 		n++;
 	}
-	stats_format(out, &srv->stats, &g, v, n);
+	stats_format(out, &sum, &g, v, n);
 	free(v);
 	free(ch);
+	free(rs);
+	free(hs);
+	server_metrics_workers(out);
 	server_metrics_apps(srv, out);
 }
 
@@ -1232,6 +1603,9 @@ server_free(struct server *srv)
 	for (i = 0; i < SERVER_REFUSED_MAX; i++)
 		if (srv->refused[i].ev != NULL)
 			event_free(srv->refused[i].ev);
-	iplimit_free(srv->iplimit);
+	/* Shared by the workers: server_workers_end() frees it. */
+	if (server_nall < 2)
+		iplimit_free(srv->iplimit);
+	pthread_mutex_destroy(&srv->mu);
 	memset(srv, 0, sizeof(*srv));
 }

@@ -3,6 +3,7 @@
 #define WSD_SERVER_H
 
 #include <sys/queue.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -36,9 +37,18 @@ struct server_refusals {
 	struct event	*ev;		/* pending: a second after a log line */
 };
 
-/* Everything one event loop owns; passed in, never global. */
+/*
+ * Everything one event loop owns; passed in, never global. With workers,
+ * each worker has one (server_workers() links them); worker 0's also
+ * handles the signals and tells the others.
+ */
 struct server {
 	struct event_base	*base;
+	unsigned		 worker;	/* its worker's index */
+	/* Held while gen changes, and by other workers reading it. */
+	pthread_mutex_t		 mu;
+	int			 done;		/* stopped: no connection left */
+	unsigned		 ndone;		/* worker 0: others done */
 	struct generation	*gen;		/* the current one (a
 						 * reference); a reload
 						 * replaces it */
@@ -48,7 +58,7 @@ struct server {
 	struct listener		**listeners;
 	size_t			 nlisteners;
 	struct conn_list	 conns;
-	unsigned		 nconns;
+	_Atomic unsigned	 nconns;	/* metrics read it anywhere */
 	int			 draining;	/* a stop signal came */
 	int			 stopping;	/* not accepting, closing all */
 	struct event		*ev_sigterm;
@@ -76,6 +86,17 @@ struct server {
  */
 int	server_init(struct server *srv, struct event_base *base,
 	    struct wsd_config *conf, struct tls *tls);
+/*
+ * Workers: all[0..n) are every worker's server, set up by main one after
+ * the other (all[0] first: the others listen on its sockets' addresses,
+ * with SO_REUSEPORT, and share its per-address table). Called once,
+ * before the first server_init(); all must outlive every server.
+ */
+void	server_workers(struct server **all, unsigned n);
+/* After every worker's server_free(): frees what they shared. */
+void	server_workers_end(void);
+/* Connections open on every worker. */
+unsigned server_conns_total(void);
 /*
  * Runs the loop until a graceful stop has finished; under systemd tells
  * it READY=1 first.
@@ -105,7 +126,9 @@ int	server_access_log(struct server *srv, const struct wsd_config *conf,
  * stop itself): health checks answer 503 "draining".
  */
 int	server_draining(const struct server *srv);
-/* Called by conn_close() for every connection that goes away. */
+/* Called by conn_new() for every connection, and by conn_close() for every
+ * one that goes away. */
+void	server_conn_added(struct server *srv);
 void	server_conn_gone(struct server *srv);
 
 /*

@@ -140,7 +140,7 @@ static void
 stats_format_conns(struct evbuffer *out, const struct stats *st,
     const struct stats_gauges *g)
 {
-	unsigned	http = g->conns - st->ws_current;
+	unsigned	http = g->conns - (unsigned)st->ws_current;
 	size_t		i;
 
 	if (st->ws_current > g->conns)
@@ -149,8 +149,9 @@ stats_format_conns(struct evbuffer *out, const struct stats *st,
 	    "(not upgraded) + websocket = all; tls counts those over TLS.");
 	evbuffer_add_printf(out, "wsd_connections{kind=\"http\"} %u\n"
 	    "wsd_connections{kind=\"websocket\"} %u\n"
-	    "wsd_connections{kind=\"tls\"} %u\n", http, st->ws_current,
-	    st->tls_current);
+	    "wsd_connections{kind=\"tls\"} %u\n", http,
+	    (unsigned)st->ws_current,
+	    (unsigned)st->tls_current);
 	stats_meta(out, "wsd_connections_total", "counter", "Connections "
 	    "accepted (http: all of them), upgraded to WebSocket, over TLS.");
 	evbuffer_add_printf(out, "wsd_connections_total{kind=\"http\"} %" PRIu64
@@ -479,4 +480,34 @@ stats_format(struct evbuffer *out, const struct stats *st,
 	stats_format_ends(out, st);
 	stats_format_routes(out, routes, nroutes);
 	stats_format_channels(out, routes, nroutes);
+}
+
+/* Adds n counters of a to b. */
+static void
+stats_sum(stat_t *b, const stat_t *a, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		b[i] += a[i];
+}
+
+/* One worker's counters into the sum. */
+void
+stats_add(struct stats *dst, const struct stats *src)
+{
+	stats_sum(&dst->conns_total, &src->conns_total, (sizeof(*src) -
+	    offsetof(struct stats, conns_total)) / sizeof(stat_t));
+}
+
+/* One worker's route counters into the sum. */
+void
+stats_route_add(struct stats_route *dst, const struct stats_route *src)
+{
+	stats_sum(&dst->msgs_in, &src->msgs_in, (offsetof(struct stats_route,
+	    backend) - offsetof(struct stats_route, msgs_in)) /
+	    sizeof(stat_t));
+	stats_sum(&dst->backend_total, &src->backend_total, (sizeof(*src) -
+	    offsetof(struct stats_route, backend_total)) / sizeof(stat_t));
+	dst->backend |= src->backend;
 }

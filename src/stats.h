@@ -40,21 +40,27 @@ enum stats_hs_reason {
 #define STATS_PUB_STATUSES	{ 400, 401, 403, 405, 408, 411, 413, 503 }
 #define STATS_NPUB		8
 
+/*
+ * A counter bumped by one worker and read by any (the metrics sum them
+ * up): atomic, so that a read never races a write.
+ */
+typedef _Atomic uint64_t stat_t;
+
 /* Per app route: messages are complete WebSocket messages. */
 struct stats_route {
-	uint64_t	msgs_in;
-	uint64_t	msgs_out;	/* hub deliveries included */
-	uint64_t	bytes_in;	/* payload bytes, as received */
-	uint64_t	bytes_out;	/* payload bytes queued */
-	uint64_t	ticks_skipped;	/* app timer deadlines missed */
-	uint64_t	pub_refused[STATS_NPUB]; /* HTTP publish refusals */
+	stat_t		msgs_in;
+	stat_t		msgs_out;	/* hub deliveries included */
+	stat_t		bytes_in;	/* payload bytes, as received */
+	stat_t		bytes_out;	/* payload bytes queued */
+	stat_t		ticks_skipped;	/* app timer deadlines missed */
+	stat_t		pub_refused[STATS_NPUB]; /* HTTP publish refusals */
 	/* Proxy routes (backend set): the backend side. */
 	int		backend;
-	uint64_t	backend_total;		/* handshakes completed */
-	uint64_t	backend_current;
-	uint64_t	backend_failed;		/* refused, unreachable, slow */
-	uint64_t	backend_bytes_in;	/* payload from the backend */
-	uint64_t	backend_bytes_out;	/* payload to the backend */
+	stat_t		backend_total;		/* handshakes completed */
+	stat_t		backend_current;
+	stat_t		backend_failed;		/* refused, unreachable, slow */
+	stat_t		backend_bytes_in;	/* payload from the backend */
+	stat_t		backend_bytes_out;	/* payload to the backend */
 };
 
 /*
@@ -63,22 +69,22 @@ struct stats_route {
  */
 struct stats {
 	time_t		start;		/* wall clock at start-up */
-	uint64_t	conns_total;	/* accepted connections */
-	uint64_t	tls_total;	/* of those, on tls listeners */
-	uint64_t	tls_refused;	/* on tls listeners, refused by a
+	stat_t		conns_total;	/* accepted connections */
+	stat_t		tls_total;	/* of those, on tls listeners */
+	stat_t		tls_refused;	/* on tls listeners, refused by a
 					 * limit: closed without an answer */
-	uint64_t	ws_total;	/* upgrades to WebSocket */
-	uint64_t	ws_deflate;	/* of those, with permessage-deflate */
-	unsigned	tls_current;
-	unsigned	ws_current;
-	uint64_t	http_status[5];	/* responses by class: 1xx .. 5xx */
-	uint64_t	out_paused;	/* reading paused: output over limit */
-	uint64_t	out_closed;	/* closed 1008: pongs not read */
-	uint64_t	rate_closed;	/* closed 1008: message rate */
-	uint64_t	send_timeouts;	/* dropped: no output progress */
-	uint64_t	reloads[2];	/* SIGHUP reloads: ok, failed */
-	uint64_t	closes[STATS_NCLOSE];
-	uint64_t	hs_failures[STATS_HS_MAX];
+	stat_t		ws_total;	/* upgrades to WebSocket */
+	stat_t		ws_deflate;	/* of those, with permessage-deflate */
+	stat_t		tls_current;
+	stat_t		ws_current;
+	stat_t		http_status[5];	/* responses by class: 1xx .. 5xx */
+	stat_t		out_paused;	/* reading paused: output over limit */
+	stat_t		out_closed;	/* closed 1008: pongs not read */
+	stat_t		rate_closed;	/* closed 1008: message rate */
+	stat_t		send_timeouts;	/* dropped: no output progress */
+	stat_t		reloads[2];	/* SIGHUP reloads: ok, failed */
+	stat_t		closes[STATS_NCLOSE];
+	stat_t		hs_failures[STATS_HS_MAX];
 };
 
 /* A channels route's counters and gauges (channels.c). */
@@ -122,6 +128,10 @@ void	stats_meta(struct evbuffer *out, const char *name, const char *type,
 void	stats_route_sample(struct evbuffer *out, const char *name,
 	    const struct stats_route_view *r, const char *extra,
 	    uint64_t value);
+
+/* Adds the counters of src to dst (workers' sums). */
+void	stats_add(struct stats *dst, const struct stats *src);
+void	stats_route_add(struct stats_route *dst, const struct stats_route *src);
 
 /* Zeroes st and stamps the start time. */
 void	stats_init(struct stats *st, time_t now);

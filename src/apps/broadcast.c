@@ -1,10 +1,15 @@
-/* broadcast.c -- one timer per route sends the same time to every client. */
+/*
+ * broadcast.c -- one timer per route sends the same time to every client.
+ * With workers, the timer is worker 0's: its hub group hands every tick
+ * to the members on all workers, so all see the same timestamps.
+ */
 #include <string.h>
 
 #include "app.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "worker.h"
 #include "ws.h"
 
 /*
@@ -30,7 +35,7 @@ broadcast_tick_cb(void *arg)
 	char			 ts[32];
 
 	/* The timer keeps running with nobody listening; it is cheap. */
-	if (hub_size(hub) > 0) {
+	if (hub_total(hub) > 0) {
 		app_timestamp(ts);
 		hub_publish(hub, WS_OP_TEXT, ts, strlen(ts), 0, NULL);
 	}
@@ -43,6 +48,8 @@ broadcast_route_init(struct app_route *r)
 {
 	struct app_timer	*t;
 
+	if (worker_self() != 0)
+		return 0;
 	if ((t = app_timer_new(r, broadcast_tick_cb, r)) == NULL) {
 		log_warnx("broadcast: %s: cannot create timer",
 		    app_route_conf(r)->path);

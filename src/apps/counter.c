@@ -10,6 +10,7 @@
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "worker.h"
 #include "ws.h"
 
 /* Conflation keys: a slow client only needs the newest of each. */
@@ -28,17 +29,35 @@
  */
 #define COUNTER_USERS_WINDOW	0.05
 
-/* The route's shared value and the users events' window. */
-struct counter_route {
+/*
+ * The route's value and the users events' window: one for the route on
+ * every worker (hub_shared()), read and changed under hub_lock(), which
+ * also orders the publishes, so every member sees the changes in the
+ * order they were made and ends at the same value.
+ */
+struct counter_shared {
 	long long		 value;
-	struct app_route	*route;
-	struct app_timer	*window;	/* ends the window */
 	unsigned		 in_window:1;	/* an event went out lately */
 	unsigned		 pending:1;	/* a change awaits the window end */
 	/* The newest joiner inside the window, told its count directly. */
 	struct conn		*fresh;
 	unsigned		 fresh_count;
+	unsigned		 fresh_worker;
 };
+
+/* A worker's part of the route: the timer of a window it opened. */
+struct counter_route {
+	struct app_route	*route;
+	struct app_timer	*window;	/* ends the window */
+};
+
+/* The shared state; the caller holds hub_lock(). NULL: out of memory. */
+static struct counter_shared *
+counter_shared(struct counter_route *cr)
+{
+	return hub_shared(app_route_hub(cr->route), sizeof(struct
+	    counter_shared));
+}
 
 /* Maps a message to +1 (plus), -1 (minus) or 0 (anything else). */
 int
@@ -152,18 +171,18 @@ counter_publish_users(struct hub *hub, unsigned count, struct conn *except)
 
 /*
  * Publishes the users count to every member but except, unless nobody
- * would get it, and opens a window.
+ * would get it, and opens a window (this worker's timer ends it).
  */
 static void
-counter_users_now(struct counter_route *cr, unsigned count,
-    struct conn *except)
+counter_users_now(struct counter_route *cr, struct counter_shared *sh,
+    unsigned count, struct conn *except)
 {
 	struct hub	*hub = app_route_hub(cr->route);
 
-	if (hub_size(hub) <= (except != NULL ? 1 : 0))
+	if (hub_total(hub) <= (except != NULL ? 1 : 0))
 		return;
 	counter_publish_users(hub, count, except);
-	cr->in_window = 1;
+	sh->in_window = 1;
 	app_timer_add(cr->window, COUNTER_USERS_WINDOW);
 }
 
@@ -172,18 +191,28 @@ static void
 counter_window_cb(void *arg)
 {
 	struct counter_route	*cr = arg;
-	unsigned		 n = hub_size(app_route_hub(cr->route));
+	struct hub		*hub = app_route_hub(cr->route);
+	struct counter_shared	*sh;
 	struct conn		*except = NULL;
+	unsigned		 n;
 
-	cr->in_window = 0;
-	if (!cr->pending)
+	hub_lock(hub);
+	if ((sh = counter_shared(cr)) == NULL) {
+		hub_unlock(hub);
 		return;
-	cr->pending = 0;
-	/* The newest joiner already knows this count. */
-	if (cr->fresh != NULL && cr->fresh_count == n)
-		except = cr->fresh;
-	cr->fresh = NULL;
-	counter_users_now(cr, n, except);
+	}
+	n = hub_total(hub);
+	sh->in_window = 0;
+	if (sh->pending) {
+		sh->pending = 0;
+		/* The newest joiner already knows this count. */
+		if (sh->fresh != NULL && sh->fresh_count == n &&
+		    sh->fresh_worker == worker_self())
+			except = sh->fresh;
+		sh->fresh = NULL;
+		counter_users_now(cr, sh, n, except);
+	}
+	hub_unlock(hub);
 }
 
 /*
@@ -191,13 +220,13 @@ counter_window_cb(void *arg)
  * not told. Inside a window the change waits for its end.
  */
 static void
-counter_users_changed(struct counter_route *cr, unsigned count,
-    struct conn *except)
+counter_users_changed(struct counter_route *cr, struct counter_shared *sh,
+    unsigned count, struct conn *except)
 {
-	if (cr->in_window)
-		cr->pending = 1;
+	if (sh->in_window)
+		sh->pending = 1;
 	else
-		counter_users_now(cr, count, except);
+		counter_users_now(cr, sh, count, except);
 }
 
 /* Creates the route's value, starting at 0, and the window's timer. */
@@ -236,7 +265,8 @@ counter_route_free(struct app_route *r)
 
 /*
  * Tells the others the new user count, at once or at the window's end,
- * and the newcomer the count and the value at once.
+ * and the newcomer the count and the value at once: under the lock, so
+ * that what it gets later through the hub is what came after.
  */
 static void
 counter_open(struct conn *c)
@@ -244,27 +274,35 @@ counter_open(struct conn *c)
 	struct app_route	*r = conn_app_route(c);
 	struct counter_route	*cr = app_route_data(r);
 	struct hub		*hub = app_route_hub(r);
+	struct counter_shared	*sh;
 	char			 buf[COUNTER_JSON_MAX];
 	size_t			 len;
 	unsigned		 n;
 
+	hub_lock(hub);
+	if ((sh = counter_shared(cr)) == NULL) {
+		hub_unlock(hub);
+		log_warnx("counter: out of memory");
+		conn_ws_close(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
 	conn_join_hub(c);
-	n = hub_size(hub);
-	counter_users_changed(cr, n, c);
-	if (cr->in_window && cr->pending) {
-		cr->fresh = c;
-		cr->fresh_count = n;
+	n = hub_total(hub);
+	counter_users_changed(cr, sh, n, c);
+	if (sh->in_window && sh->pending) {
+		sh->fresh = c;
+		sh->fresh_count = n;
+		sh->fresh_worker = worker_self();
 	}
-	if ((len = counter_users_json(buf, n)) == 0) {
+	if ((len = counter_users_json(buf, n)) == 0)
 		log_warnx("counter: cannot encode users event");
-		return;
-	}
-	conn_send(c, WS_OP_TEXT, buf, len);
-	if ((len = counter_value_json(buf, cr->value)) == 0) {
+	else
+		conn_send(c, WS_OP_TEXT, buf, len);
+	if ((len = counter_value_json(buf, sh->value)) == 0)
 		log_warnx("counter: cannot encode value event");
-		return;
-	}
-	conn_send(c, WS_OP_TEXT, buf, len);
+	else
+		conn_send(c, WS_OP_TEXT, buf, len);
+	hub_unlock(hub);
 }
 
 /* Applies plus or minus and tells everyone the new value. */
@@ -273,6 +311,8 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 {
 	struct app_route	*r = conn_app_route(c);
 	struct counter_route	*cr = app_route_data(r);
+	struct hub		*hub = app_route_hub(r);
+	struct counter_shared	*sh;
 	char			 buf[COUNTER_JSON_MAX];
 	char			 excerpt[COUNTER_EXCERPT_MAX + 4];
 	size_t			 n;
@@ -288,19 +328,19 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 		    conn_peer(c), excerpt);
 		return;
 	}
-	if (counter_apply(&cr->value, delta) == -1) {
+	hub_lock(hub);
+	if ((sh = counter_shared(cr)) == NULL)
+		log_warnx("counter: out of memory");
+	else if (counter_apply(&sh->value, delta) == -1)
 		log_limited(conn_log_limit(c), "counter: value at its limit",
 		    LOG_LVL_INFO, "counter: %s: value %lld at its limit, %s "
-		    "ignored", conn_peer(c), cr->value,
+		    "ignored", conn_peer(c), sh->value,
 		    delta > 0 ? "plus" : "minus");
-		return;
-	}
-	if ((n = counter_value_json(buf, cr->value)) == 0) {
+	else if ((n = counter_value_json(buf, sh->value)) == 0)
 		log_warnx("counter: cannot encode value event");
-		return;
-	}
-	hub_publish(app_route_hub(r), WS_OP_TEXT, buf, n, COUNTER_KEY_VALUE,
-	    NULL);
+	else
+		hub_publish(hub, WS_OP_TEXT, buf, n, COUNTER_KEY_VALUE, NULL);
+	hub_unlock(hub);
 }
 
 /* Tells the remaining members the new user count. */
@@ -309,14 +349,21 @@ counter_close(struct conn *c)
 {
 	struct app_route	*r = conn_app_route(c);
 	struct counter_route	*cr = app_route_data(r);
+	struct hub		*hub = app_route_hub(r);
+	struct counter_shared	*sh;
 	unsigned		 n;
 
-	if (cr->fresh == c)
-		cr->fresh = NULL;
-	/* The core leaves the hub after on_close: c is still counted. */
-	if ((n = hub_size(app_route_hub(r))) > 0)
-		n--;
-	counter_users_changed(cr, n, c);
+	hub_lock(hub);
+	if ((sh = counter_shared(cr)) != NULL) {
+		if (sh->fresh == c)
+			sh->fresh = NULL;
+		/* The core leaves the hub after on_close: c is still
+		 * counted. */
+		if ((n = hub_total(hub)) > 0)
+			n--;
+		counter_users_changed(cr, sh, n, c);
+	}
+	hub_unlock(hub);
 }
 
 static const struct config_key *const counter_keys[] = {

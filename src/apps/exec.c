@@ -34,6 +34,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "worker.h"
 #include "stats.h"
 #include "utf8.h"
 #include "ws.h"
@@ -91,11 +92,13 @@ struct exec_proc {
 	char			 errbuf[EXEC_ERR_LINE];
 };
 
-static LIST_HEAD(, exec_proc) exec_procs = LIST_HEAD_INITIALIZER(exec_procs);
+/* Each worker's own children; SIGCHLD comes to worker 0, which tells all. */
+static _Thread_local LIST_HEAD(, exec_proc) exec_procs =
+    LIST_HEAD_INITIALIZER(exec_procs);
 static struct event	*exec_sigchld;
 /* Refusals at max_procs: a burst of clients must not flood the log. */
-static struct log_limit	 exec_refusals = { "exec", { { 0 } } };
-static uint8_t		 exec_buf[EXEC_READ_MAX];
+static _Thread_local struct log_limit exec_refusals = { "exec", { { 0 } } };
+static _Thread_local uint8_t exec_buf[EXEC_READ_MAX];
 
 static void	exec_free(struct exec_proc *);
 static void	exec_finish(struct exec_proc *);
@@ -208,31 +211,43 @@ static const struct config_key exec_key_kill_timeout = {
 	EXEC_CONF(exec_kill_timeout), NULL, NULL, NULL, 0, NULL
 };
 
-/* Reaps every child that exited (SIGCHLD, through the event loop). */
+/*
+ * Reaps this worker's children that exited (SIGCHLD, through the event
+ * loop): each by its pid, never another worker's.
+ */
 static void
-exec_reap(void)
+exec_reap(void *arg)
 {
 	struct exec_proc	*p;
-	pid_t			 pid;
-	int			 status;
+	int			 status, again = 1;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		LIST_FOREACH(p, &exec_procs, entry)
-			if (p->pid == pid)
+	(void)arg;
+	while (again) {
+		again = 0;
+		LIST_FOREACH(p, &exec_procs, entry) {
+			if (!p->exited && p->pid > 0 &&
+			    waitpid(p->pid, &status, WNOHANG) == p->pid) {
+				/* It may leave the list: look again. */
+				exec_reaped(p, status);
+				again = 1;
 				break;
-		if (p != NULL)
-			exec_reaped(p, status);
+			}
+		}
 	}
 }
 
-/* libevent's SIGCHLD callback. */
+/* libevent's SIGCHLD callback, on worker 0: every worker reaps its own. */
 static void
 exec_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 {
+	unsigned	i;
+
 	(void)sig;
 	(void)what;
-	(void)arg;
-	exec_reap();
+	for (i = 1; i < worker_count(); i++)
+		if (worker_post(i, exec_reap, NULL, NULL) == -1)
+			log_warnx("exec: worker %u: out of memory", i);
+	exec_reap(arg);
 }
 
 /* Per-route state; SIGCHLD is watched from the first exec route on. */
@@ -1051,7 +1066,7 @@ exec_wait(double secs)
 	double		waited = 0;
 
 	while (!LIST_EMPTY(&exec_procs) && waited < secs) {
-		exec_reap();
+		exec_reap(NULL);
 		if (LIST_EMPTY(&exec_procs))
 			break;
 		nanosleep(&ts, NULL);
@@ -1085,7 +1100,7 @@ exec_stop_all(void)
 			exec_free(p);
 	}
 	log_limit_flush(&exec_refusals);
-	if (exec_sigchld != NULL) {
+	if (worker_self() == 0 && exec_sigchld != NULL) {
 		event_free(exec_sigchld);
 		exec_sigchld = NULL;
 	}
