@@ -68,8 +68,8 @@ struct backend {
 	unsigned		 tls:1;
 };
 
-static TAILQ_HEAD(, backend) backend_closing =
-    TAILQ_HEAD_INITIALIZER(backend_closing);
+/* Each worker's own; set up on first use (no constant address). */
+static _Thread_local TAILQ_HEAD(, backend) backend_closing;
 
 static void	backend_read_cb(struct bufferevent *, void *);
 static void	backend_write_cb(struct bufferevent *, void *);
@@ -254,8 +254,8 @@ backend_fail(struct backend *b, int status, const char *why)
 static void
 backend_mask_key(uint8_t key[4])
 {
-	static uint8_t	pool[256];
-	static size_t	left;
+	static _Thread_local uint8_t	pool[256];
+	static _Thread_local size_t	left;
 
 	if (left == 0) {
 		if (RAND_bytes(pool, sizeof(pool)) != 1)
@@ -400,6 +400,8 @@ backend_close(struct backend *b, const uint8_t *payload, size_t len)
 	}
 	b->st = BK_CLOSING;
 	backend_send_close(b, payload, len);
+	if (backend_closing.tqh_last == NULL)
+		TAILQ_INIT(&backend_closing);
 	TAILQ_INSERT_TAIL(&backend_closing, b, entry);
 	b->listed = 1;
 	bufferevent_enable(b->bev, EV_READ);

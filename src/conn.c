@@ -1299,7 +1299,7 @@ conn_sniff_cb(evutil_socket_t fd, short what, void *arg)
 	/* Accepted on a TLS listener all the same, like a failed handshake. */
 	c->srv->stats.tls_total++;
 	stats_hs_fail(&c->srv->stats, STATS_HS_TLS);
-	log_limited(&c->srv->tls_log, "plain HTTP on a TLS listener",
+	log_limited(server_tls_log(c->srv), "plain HTTP on a TLS listener",
 	    LOG_LVL_INFO, "%s: plain HTTP on a TLS listener (first byte "
 	    "0x%02x): 400", conn_peer(c), b);
 	conn_http_fail(c, NULL, 400, NULL,
@@ -1708,8 +1708,8 @@ conn_draining(const struct conn *c)
 const char *
 conn_peer(const struct conn *c)
 {
-	static char		 ring[4][CIDR_ADDR_STRLEN + 8];
-	static unsigned		 next;
+	static _Thread_local char	 ring[4][CIDR_ADDR_STRLEN + 8];
+	static _Thread_local unsigned	 next;
 	const struct cidr_addr	*a = c->forwarded ? &c->addr : &c->hop;
 	char			 buf[CIDR_ADDR_STRLEN];
 	char			*out = ring[next++ % 4];
@@ -1824,7 +1824,7 @@ conn_tls_failed(struct conn *c, struct bufferevent *bev, short what)
 		why = "eof during the handshake";
 	else
 		why = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
-	log_limited(&c->srv->tls_log, "tls handshake failed", LOG_LVL_INFO,
+	log_limited(server_tls_log(c->srv), "tls handshake failed", LOG_LVL_INFO,
 	    "%s: tls handshake failed: %s", conn_peer(c), why);
 }
 
@@ -1869,7 +1869,7 @@ conn_timer_cb(struct conn *c)
 	case CONN_PROXY:
 		if (c->proxy != NULL && c->proxy->sniff) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_TIMEOUT);
-			log_limited(&c->srv->tls_log, "tls handshake failed",
+			log_limited(server_tls_log(c->srv), "tls handshake failed",
 			    LOG_LVL_INFO, "%s: tls handshake failed: nothing "
 			    "sent in time", conn_peer(c));
 		} else

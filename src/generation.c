@@ -5,6 +5,7 @@
  * keep-alive connection moves to the current one between requests), so
  * the old one dies with its last connection.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,46 @@
 #include "generation.h"
 #include "log.h"
 #include "tls.h"
+
+/*
+ * Workers each hold a generation of the same id: the last one released
+ * is the one the log tells of.
+ */
+struct generation_live {
+	struct generation_live	*next;
+	unsigned		 id;
+	unsigned		 n;		/* workers holding one */
+};
+static pthread_mutex_t		 generation_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct generation_live	*generation_lives;
+
+/* Counts one more (up 1) or one less (-1) generation id; the count left. */
+static unsigned
+generation_count(unsigned id, int up)
+{
+	struct generation_live	**lp, *l;
+	unsigned		  n = 0;
+
+	pthread_mutex_lock(&generation_mu);
+	for (lp = &generation_lives; (l = *lp) != NULL; lp = &l->next)
+		if (l->id == id)
+			break;
+	if (l == NULL && up > 0 && (l = calloc(1, sizeof(*l))) != NULL) {
+		l->id = id;
+		l->next = generation_lives;
+		generation_lives = l;
+		lp = &generation_lives;
+	}
+	if (l != NULL) {
+		l->n = up > 0 ? l->n + 1 : l->n - 1;
+		if ((n = l->n) == 0) {
+			*lp = l->next;
+			free(l);
+		}
+	}
+	pthread_mutex_unlock(&generation_mu);
+	return n;
+}
 
 /* Frees what a generation holds, and the generation. */
 static void
@@ -88,6 +129,7 @@ generation_new(struct event_base *base, struct wsd_config *conf,
 	}
 	gen->refs = 1;
 	gen->id = prev != NULL ? prev->id + 1 : 1;
+	generation_count(gen->id, 1);
 	gen->conf = conf;
 	gen->tls = tls;
 	if (generation_routes(gen, base, prev) == -1) {
@@ -125,8 +167,9 @@ generation_unref(struct generation *gen)
 {
 	if (gen == NULL || --gen->refs > 0)
 		return;
-	log_info("generation %u released: no connection holds it any more",
-	    gen->id);
+	if (generation_count(gen->id, -1) == 0)
+		log_info("generation %u released: no connection holds it any "
+		    "more", gen->id);
 	generation_free(gen);
 }
 

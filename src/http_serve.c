@@ -473,7 +473,8 @@ static int
 conn_publish_access(struct conn *c, const struct http_request *req,
     int keepalive)
 {
-	static struct cidr_list	 loopback;	/* the default */
+	/* The default; each worker parses its own once. */
+	static _Thread_local struct cidr_list loopback;
 	const struct wsd_route	*r = c->route;
 	char			 bad[64];
 

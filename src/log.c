@@ -22,6 +22,8 @@ _Atomic int	log_verbosity = LOG_LVL_INFO;
 static int	log_access_on = 1;
 static int	log_access_fmt = LOG_FORMAT_TEXT;
 static struct logfile *log_access_file;	/* NULL: the main log */
+/* log_limited() on limits that workers share. */
+static pthread_mutex_t log_limit_mu = PTHREAD_MUTEX_INITIALIZER;
 /* Workers log access lines while worker 0 may reconfigure: under it. */
 static pthread_mutex_t log_access_mu = PTHREAD_MUTEX_INITIALIZER;
 static int	log_target = LOG_TO_STDERR;
@@ -646,9 +648,14 @@ log_limited(struct log_limit *l, const char *kind, int level,
 	if (level > log_verbosity)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* Workers share some limits (TLS failures): one lock for all. */
+	pthread_mutex_lock(&log_limit_mu);
 	if (!log_limit_take(l, kind, level,
-	    (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, &n))
+	    (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, &n)) {
+		pthread_mutex_unlock(&log_limit_mu);
 		return;
+	}
+	pthread_mutex_unlock(&log_limit_mu);
 	if (n > 0)
 		log_limit_report(l, kind, level, n);
 	LOG_BODY(level, -1, "");
@@ -660,11 +667,13 @@ log_limit_flush(struct log_limit *l)
 {
 	size_t	i;
 
+	pthread_mutex_lock(&log_limit_mu);
 	for (i = 0; i < LOG_LIMIT_KINDS; i++)
 		if (l->slot[i].suppressed > 0)
 			log_limit_report(l, l->slot[i].kind,
 			    l->slot[i].level, l->slot[i].suppressed);
 	log_limit_init(l, l->who);
+	pthread_mutex_unlock(&log_limit_mu);
 }
 
 /* Formats an error for the caller. */

@@ -62,6 +62,13 @@ static struct server	**server_all;
 static unsigned		  server_nall;
 static struct server	 *server_one;	/* server_all without workers */
 static struct iplimit	 *server_ipl;	/* worker 0's, shared */
+/*
+ * Refusals not logged yet, for every worker: ev is the timer of the
+ * worker that logged the first (its own loop's), NULL after a quiet
+ * second.
+ */
+static struct server_refusals server_refusals[SERVER_REFUSED_MAX];
+static pthread_mutex_t	 server_refusals_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic unsigned	  server_nconns_all;
 
 /* Links the workers' servers. */
@@ -79,6 +86,14 @@ server_workers_end(void)
 	if (server_nall > 1)
 		iplimit_free(server_ipl);
 	server_ipl = NULL;
+}
+
+/* TLS failures are rate-limited for the whole daemon: worker 0's. */
+struct log_limit *
+server_tls_log(struct server *srv)
+{
+	(void)srv;
+	return &server_all[0]->tls_log;
 }
 
 /* Connections on every worker. */
@@ -154,20 +169,26 @@ static const char *const server_refusal_names[SERVER_REFUSED_MAX] = {
 int
 server_refused(struct server *srv, enum server_refusal why, int tls)
 {
-	struct server_refusals	*r = &srv->refused[why];
+	struct server_refusals	*r = &server_refusals[why];
 	struct timeval		 tv = { 1, 0 };
+	int			 first = 0;
 
 	stats_hs_fail(&srv->stats, why == SERVER_REFUSED_RATE ?
 	    STATS_HS_RATE_LIMITED : STATS_HS_TOO_MANY);
 	if (tls)
 		srv->stats.tls_refused++;
-	if (evtimer_pending(r->ev, NULL)) {
+	/* One count for every worker; the worker that logs keeps time. */
+	pthread_mutex_lock(&server_refusals_mu);
+	if (r->ev != NULL) {
 		r->n++;
 		r->ntls += tls != 0;
-		return 0;
+	} else {
+		r->ev = srv->refused[why].ev;
+		evtimer_add(r->ev, &tv);
+		first = 1;
 	}
-	evtimer_add(r->ev, &tv);
-	return 1;
+	pthread_mutex_unlock(&server_refusals_mu);
+	return first;
 }
 
 /*
@@ -182,13 +203,19 @@ server_refused_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (r->n == 0)
+	pthread_mutex_lock(&server_refusals_mu);
+	if (r->n == 0) {
+		/* A quiet second: the next refusal is logged again. */
+		r->ev = NULL;
+		pthread_mutex_unlock(&server_refusals_mu);
 		return;
+	}
 	log_info("%u more connection%s refused in the last second: %s "
 	    "(%u on TLS listeners, closed without an answer)", r->n,
 	    r->n == 1 ? "" : "s", r->what, r->ntls);
 	r->n = r->ntls = 0;
 	evtimer_add(r->ev, &tv);
+	pthread_mutex_unlock(&server_refusals_mu);
 }
 
 /* The plaintext 503 of a full server; best effort: the socket is fresh. */
@@ -512,6 +539,32 @@ server_listener_free(struct listener *l)
 }
 
 /*
+ * With SO_REUSEPORT another process of ours could bind the port we want
+ * and share it silently (a second wsd): first see whether the address is
+ * free to a socket without it. 0: free (or port 0); -1 with errno.
+ */
+static int
+server_port_free(const struct wsd_listen *cl)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&cl->addr;
+	int	fd, one = 1, rc, err;
+
+	/* sin_port and sin6_port sit at the same offset. */
+	if (sin->sin_port == 0)
+		return 0;
+	if ((fd = socket(cl->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	/* As the listener: a port in TIME_WAIT is free. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rc = bind(fd, (const struct sockaddr *)&cl->addr, cl->addrlen);
+	err = errno;
+	close(fd);
+	errno = err;
+	return rc;
+}
+
+/*
  * A listener for listen line cl (NULL: a passed socket no line matches),
  * bound here or on the socket systemd passed (fd != -1). NULL (logged
  * with FILE:LINE) when it cannot be set up.
@@ -543,7 +596,9 @@ server_listener_new(struct server *srv, const struct wsd_listen *cl,
 		l->lev = evconnlistener_new(srv->base, server_accept_cb, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 		l->inherited = 1;
-	} else
+	} else if (reuse && at == NULL && server_port_free(cl) == -1)
+		l->lev = NULL;
+	else
 		l->lev = evconnlistener_new_bind(srv->base, server_accept_cb,
 		    l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 		    LEV_OPT_CLOSE_ON_EXEC | reuse, 511,
@@ -969,6 +1024,31 @@ struct server_reload_msg {
 static int	server_reload_apply(struct server *, struct wsd_config *,
 		    const struct sockaddr_storage *);
 
+/*
+ * Every worker runs the new generation (worker 0): the reload is done,
+ * and systemd hears so.
+ */
+static void
+server_reload_done(struct server *srv)
+{
+	const struct generation	*gen = srv->gen;
+
+	log_info("SIGHUP: configuration reloaded (generation %u: %zu "
+	    "listeners, %zu routes, %u connections)", gen->id,
+	    srv->nlisteners, gen->conf->nroutes, server_conns_total());
+	sd_notify_ready(server_conns_total());
+}
+
+/* A worker switched (or failed to): worker 0 counts it. */
+static void
+server_reload_ack_cb(void *arg)
+{
+	struct server	*srv = arg;
+
+	if (srv->reloading > 0 && --srv->reloading == 0)
+		server_reload_done(srv);
+}
+
 /* Worker i > 0 switches to the config worker 0 switched to. */
 static void
 server_reload_remote_cb(void *arg)
@@ -979,6 +1059,8 @@ server_reload_remote_cb(void *arg)
 	    m->at) == -1)
 		log_errx("SIGHUP: worker %u: reload failed, it keeps the "
 		    "previous configuration", m->srv->worker);
+	if (worker_post(0, server_reload_ack_cb, NULL, server_all[0]) == -1)
+		log_warnx("worker %u: out of memory", m->srv->worker);
 	free(m);
 }
 
@@ -1019,6 +1101,8 @@ server_reload_others(struct server *srv, struct wsd_config *conf)
 		if (worker_post((unsigned)i, server_reload_remote_cb,
 		    server_reload_drop, m) == -1)
 			server_reload_drop(m);
+		else
+			srv->reloading++;
 	}
 }
 
@@ -1077,9 +1161,6 @@ server_reload_apply(struct server *srv, struct wsd_config *conf,
 		log_set_level(conf->log_level + srv->verbose);
 		server_access_log(srv, conf, "SIGHUP: ");
 		/* Reloads of other modules' files go here. */
-		log_info("SIGHUP: configuration reloaded (generation %u: %zu "
-		    "listeners, %zu routes, %u connections)", gen->id,
-		    srv->nlisteners, conf->nroutes, server_conns_total());
 	}
 	/* Freed here unless connections accepted under it still hold it. */
 	pthread_mutex_lock(&srv->mu);
@@ -1131,6 +1212,9 @@ server_reload(struct server *srv)
 	server_reload_others(srv, conf);
 	config_free(conf);
 	srv->stats.reloads[0]++;
+	/* Done once every other worker said so. */
+	if (srv->reloading == 0)
+		server_reload_done(srv);
 	return 0;
 fail:
 	log_errx("SIGHUP: reload failed, still running the previous "
@@ -1189,8 +1273,9 @@ server_hup_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	sd_notify_reloading();
-	server_reload(srv);
-	sd_notify_ready(srv->nconns);
+	/* Success tells systemd READY=1 once every worker switched. */
+	if (server_reload(srv) == -1)
+		sd_notify_ready(server_conns_total());
 }
 
 /* Binds every configured listener and installs the signal handlers. */
@@ -1225,9 +1310,10 @@ server_init(struct server *srv, struct event_base *base,
 		return -1;
 	}
 	for (i = 0; i < SERVER_REFUSED_MAX; i++) {
+		server_refusals[i].what = server_refusal_names[i];
 		srv->refused[i].what = server_refusal_names[i];
 		srv->refused[i].ev = evtimer_new(base, server_refused_cb,
-		    &srv->refused[i]);
+		    &server_refusals[i]);
 		if (srv->refused[i].ev == NULL) {
 			log_warnx("cannot set up a timer");
 			return -1;
@@ -1571,7 +1657,8 @@ server_free(struct server *srv)
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
 		conn_close(c, "exit");
 	/* What the last minute held back is still worth a line. */
-	log_limit_flush(&srv->tls_log);
+	if (srv->worker == 0)
+		log_limit_flush(&srv->tls_log);
 	for (i = 0; i < srv->nlisteners; i++)
 		server_listener_free(srv->listeners[i]);
 	free(srv->listeners);
@@ -1601,8 +1688,13 @@ server_free(struct server *srv)
 	if (srv->ev_iplimit != NULL)
 		event_free(srv->ev_iplimit);
 	for (i = 0; i < SERVER_REFUSED_MAX; i++)
-		if (srv->refused[i].ev != NULL)
+		if (srv->refused[i].ev != NULL) {
+			pthread_mutex_lock(&server_refusals_mu);
+			if (server_refusals[i].ev == srv->refused[i].ev)
+				server_refusals[i].ev = NULL;
+			pthread_mutex_unlock(&server_refusals_mu);
 			event_free(srv->refused[i].ev);
+		}
 	/* Shared by the workers: server_workers_end() frees it. */
 	if (server_nall < 2)
 		iplimit_free(srv->iplimit);

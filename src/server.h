@@ -49,6 +49,7 @@ struct server {
 	pthread_mutex_t		 mu;
 	int			 done;		/* stopped: no connection left */
 	unsigned		 ndone;		/* worker 0: others done */
+	unsigned		 reloading;	/* worker 0: others switching */
 	struct generation	*gen;		/* the current one (a
 						 * reference); a reload
 						 * replaces it */
@@ -95,6 +96,8 @@ int	server_init(struct server *srv, struct event_base *base,
 void	server_workers(struct server **all, unsigned n);
 /* After every worker's server_free(): frees what they shared. */
 void	server_workers_end(void);
+/* The rate limit of TLS failure lines, one for every worker. */
+struct log_limit *server_tls_log(struct server *srv);
 /* Connections open on every worker. */
 unsigned server_conns_total(void);
 /*

@@ -1011,7 +1011,8 @@ struct log_limit *
 conn_log_limit(struct conn *c)
 {
 	/* Out of memory: such clients share one budget. */
-	static struct log_limit	 spare = { "clients", { { 0 } } };
+	static _Thread_local struct log_limit spare = { "clients",
+	    { { 0 } } };
 
 	/* Most clients never cause a line: made on the first one. */
 	if (c->ws->log == NULL) {

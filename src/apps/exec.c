@@ -33,6 +33,7 @@
 #include "argv.h"
 #include "config.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "worker.h"
 #include "stats.h"
@@ -52,12 +53,15 @@
 /* Exit statuses counted: 0 to 255, then killed by a signal. */
 #define EXEC_EXITS	257
 
-/* A route's processes (app_route_data). */
+/*
+ * A route's processes (app_route_data): one for the route on every
+ * worker (hub_shared()), so max_procs and the counts are the route's.
+ */
 struct exec_route {
-	unsigned	 running;	/* started, not reaped yet */
-	uint64_t	 started;
-	uint64_t	 failed;	/* could not be started */
-	uint64_t	 exits[EXEC_EXITS];
+	_Atomic unsigned running;	/* started, not reaped yet */
+	_Atomic uint64_t started;
+	_Atomic uint64_t failed;	/* could not be started */
+	_Atomic uint64_t exits[EXEC_EXITS];
 };
 
 /* One program and its pipes; outlives its connection until reaped. */
@@ -255,8 +259,10 @@ static int
 exec_route_init(struct app_route *r)
 {
 	struct exec_route	*er;
+	struct hub		*hub = app_route_hub(r);
 
-	if (exec_sigchld == NULL) {
+	/* Worker 0 takes the signals. */
+	if (worker_self() == 0 && exec_sigchld == NULL) {
 		exec_sigchld = evsignal_new(app_route_base(r), SIGCHLD,
 		    exec_sigchld_cb, NULL);
 		if (exec_sigchld == NULL || evsignal_add(exec_sigchld,
@@ -265,17 +271,21 @@ exec_route_init(struct app_route *r)
 			return -1;
 		}
 	}
-	if ((er = calloc(1, sizeof(*er))) == NULL)
+	hub_lock(hub);
+	er = hub_shared(hub, sizeof(*er));
+	hub_unlock(hub);
+	if (er == NULL)
 		return -1;
 	app_route_set_data(r, er);
 	return 0;
 }
 
-/* Frees the route's state: its processes are all gone (they hold it). */
+/* The route goes: its processes are all gone (they hold it). */
 static void
 exec_route_free(struct app_route *r)
 {
-	free(app_route_data(r));
+	/* The hub's group frees it with the route's last worker. */
+	app_route_set_data(r, NULL);
 }
 
 /* Whether the environment already has NAME (up to '='). */

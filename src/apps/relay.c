@@ -7,6 +7,7 @@
 #include "http.h"
 #include "hub.h"
 #include "utf8.h"
+#include "worker.h"
 #include "ws.h"
 
 /* A new client joins the route's hub. */
@@ -37,7 +38,7 @@ relay_api(struct conn *c, struct app_route *r, const struct http_request *req,
 {
 	const struct http_header *h = http_header_find(req, "Content-Type");
 	struct hub		*hub = app_route_hub(r);
-	uint64_t		 before = hub_stats(hub)->delivered;
+	uint64_t		 before = hub_stats(hub)->delivered, n;
 	int			 text;
 
 	(void)c;
@@ -51,9 +52,15 @@ relay_api(struct conn *c, struct app_route *r, const struct http_request *req,
 		return 400;
 	}
 	hub_publish(hub, text ? WS_OP_TEXT : WS_OP_BINARY, body, len, 0, NULL);
+	/*
+	 * One loop delivers at once: those it reached. Workers deliver in
+	 * their own loops, later: the members it is on its way to.
+	 */
+	n = worker_count() > 1 ? hub_total(hub) :
+	    hub_stats(hub)->delivered - before;
 	*type = "application/json";
 	evbuffer_add_printf(out, "{\"subscribers\":%llu}\n",
-	    (unsigned long long)(hub_stats(hub)->delivered - before));
+	    (unsigned long long)n);
 	return 200;
 }
 
