@@ -23,9 +23,12 @@ HOST = "127.0.0.1"
 TIMEOUT = 5.0
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-# A report of ASan, LSan or UBSan in a log (test.sh's sanitizer pass).
+# A report of ASan, LSan, UBSan or TSan in a log (test.sh's sanitizer
+# passes): TSan's data races, lock-order inversions and thread leaks all
+# start with "WARNING: ThreadSanitizer:".
 SANITIZER_RX = re.compile(r"ERROR: (?:Address|Leak)Sanitizer\b.*|"
                           r"WARNING: AddressSanitizer\b.*|"
+                          r"(?:WARNING|ERROR|FATAL): ThreadSanitizer\b.*|"
                           r"\bruntime error: .*")
 
 OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
