@@ -758,10 +758,10 @@ def test_sighup_applies_tls_keys_and_listeners(wsd, static_root, pki, leaf):
     rc, out = s_client(tls, pki, "-tls1_2")
     assert_handshake(rc, out, "TLSv1.2")
     conf_file = d.argv[d.argv.index("-c") + 1]
-    with open(conf_file, "w") as f:
-        f.write(tls_config(static_root, leaf.chain, leaf.key, listens=(
-            "127.0.0.1:0 tls", "127.0.0.1:0 tls"),
-            tls={"min_version": "1.3"}))
+    helpers.write_config(conf_file, tls_config(
+        static_root, leaf.chain, leaf.key,
+        listens=("127.0.0.1:0 tls", "127.0.0.1:0 tls"),
+        tls={"min_version": "1.3"}))
     log = sighup(d)
     assert "configuration reloaded" in log, log
     rc, out = s_client(tls, pki, "-tls1_2")
