@@ -20,7 +20,8 @@ tests marked `@pytest.mark.sanitizer_slow` are skipped there.
 
 WSD_TEST_WORKERS (default 1) is the test matrix's worker count: every
 config the fixture starts wsd with (config_text, or the file of a `-c`
-argument) gets `workers = N` in [server] unless it sets workers itself
+argument under pytest's temporary directory) gets `workers = N` in
+[server] unless it sets workers itself
 (helpers.matrix_config; tests that rewrite the file for a reload use
 helpers.write_config). Empty leaves configs alone.
 """
@@ -205,10 +206,14 @@ def wsd_factory(wsd_binary, tmp_path, static_root, request):
             os.chmod(conf, 0o644)
             argv += ["-c", str(conf)]
         elif "-c" in args:
-            # A config file the test wrote itself gets the matrix's
-            # workers too (in place, line numbers kept where possible).
-            path = args[list(args).index("-c") + 1]
-            if os.path.isfile(path):
+            # A config file the test wrote itself (under pytest's
+            # temporary directory, never the source tree's etc/wsd.ini)
+            # gets the matrix's workers too, in place, line numbers kept
+            # where possible.
+            path = os.path.realpath(args[list(args).index("-c") + 1])
+            base = os.path.realpath(request.getfixturevalue(
+                "tmp_path_factory").getbasetemp())
+            if path.startswith(base + os.sep) and os.path.isfile(path):
                 with open(path) as f:
                     text = f.read()
                 if helpers.matrix_config(text) != text:
