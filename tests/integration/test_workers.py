@@ -16,7 +16,6 @@ workers holding some of them.
 """
 
 import asyncio
-import json
 import os
 import re
 import resource
@@ -29,14 +28,13 @@ import pytest
 import websockets
 
 import helpers
-from helpers import (OP_TEXT, Conn, close_frame, expect_close, frame,
-                     read_message)
+from helpers import OP_TEXT, Conn, close_frame, expect_close, frame
+from test_hub_apps import TS_RX, counter_burst, text, users, value
 
 GAUGE_RX = re.compile(r'(?m)^wsd_worker_connections\{[^}]*worker="(\d+)"'
                       r'[^}]*\} (\d+)$')
 CONNS_RX = re.compile(r'(?m)^wsd_connections\{kind="(http|websocket)"\} '
                       r'(\d+)$')
-TS_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 MAX_CLIENTS = 60
 
 
@@ -44,21 +42,6 @@ def conf(routes, workers=2, **server):
     server["workers"] = str(workers)
     routes = list(routes) + [("/metrics", {"app": "metrics"})]
     return helpers.make_config(routes=routes, server=server)
-
-
-def text(c, timeout=None):
-    op, payload, _ = read_message(c, timeout)
-    assert op == OP_TEXT, (op, payload)
-    return payload.decode()
-
-
-def nothing_more(c, wait=0.3):
-    """Asserts that no frame arrives within wait seconds."""
-    try:
-        f = helpers.read_frame(c, wait)
-    except TimeoutError:
-        return
-    raise AssertionError("unexpected frame %r" % f)
 
 
 def worker_gauge(port):
@@ -285,10 +268,6 @@ def test_broadcast_identical_timestamps_across_workers(wsd):
             w.close()
 
 
-def users(n):
-    return '{"type":"users","count":%d}' % n
-
-
 def read_until(c, want, timeout=10):
     """Reads text messages until one equals want; returns those before."""
     seen = []
@@ -315,54 +294,18 @@ def test_counter_across_workers(wsd):
         for other in clients[:-1]:
             read_until(other, users(n))
         first = {text(c), text(c)}
-        assert first == {users(n), '{"type":"value","value":0}'}, first
+        assert first == {users(n), value(0)}, first
         return c
 
     try:
         open_spread(d.port, "/counter", 10, opener=join)
-        senders = clients[:10]
-        barrier = threading.Barrier(len(senders))
-        errors = []
-
-        def send(c):
-            try:
-                barrier.wait(10)
-                for _ in range(10):
-                    for a in ["plus"] * 5 + ["minus"] * 3:
-                        c.send(frame(OP_TEXT, '{"action":"%s"}' % a))
-            except Exception as e:      # reported below
-                errors.append(e)
-
-        threads = [threading.Thread(target=send, args=(c,))
-                   for c in senders]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(20)
-        assert not errors, errors
-        changes = len(senders) * 80
-        seqs = []
-        for c in clients:
-            seq = []
-            while len(seq) < changes:
-                m = json.loads(text(c, timeout=10))
-                assert m["type"] == "value", m
-                seq.append(m["value"])
-            seqs.append(seq)
-        for seq in seqs:
-            prev = 0
-            for v in seq:
-                assert abs(v - prev) == 1, "value %d after %d" % (v, prev)
-                prev = v
-            assert seq[-1] == 200, seq[-20:]
-        assert all(s == seqs[0] for s in seqs)
-        for c in clients:
-            nothing_more(c, 0.2)
+        # 50 plus and 30 minus from each of the first ten, at once.
+        assert counter_burst(clients, clients[:10], 5, 3) == 200
         # A newcomer and its leaving are counted on every worker.
         n = len(clients)
         with helpers.ws_connect(d.port, "/counter") as late:
             assert {text(late), text(late)} == {
-                users(n + 1), '{"type":"value","value":200}'}
+                users(n + 1), value(200)}
             for c in clients:
                 read_until(c, users(n + 1))
             late.send(close_frame(1000))
