@@ -87,20 +87,19 @@ def open_spread(port, path, n, opener=None):
 
 # ------------------------------------------------------------------ config
 
-@pytest.mark.parametrize("value", ["auto", "1", "2", "64"])
-def test_workers_values_accepted(tmp_path, value):
+@pytest.mark.parametrize("setting", ["auto", "1", "2", "64"])
+def test_workers_values_accepted(tmp_path, setting):
     p = tmp_path / "w.ini"
-    p.write_text(conf([("/echo", {"app": "echo"})], workers=value))
+    p.write_text(conf([("/echo", {"app": "echo"})], workers=setting))
     rc, out = helpers.run_wsd(["-t", "-c", str(p)])
     assert (rc, out.strip()) == (0, "%s: configuration OK" % p), out
 
 
-@pytest.mark.parametrize("value", ["0", "65", "lots"])
-def test_workers_bad_values_refused(tmp_path, value):
+@pytest.mark.parametrize("setting", ["0", "65", "lots"])
+def test_workers_bad_values_refused(tmp_path, setting):
     p = tmp_path / "w.ini"
-    text = "[server]\nlisten = 127.0.0.1:0\nworkers = %s\n\n" \
-        "[route /echo]\napp = echo\n" % value
-    p.write_text(text)
+    p.write_text("[server]\nlisten = 127.0.0.1:0\nworkers = %s\n\n"
+                 "[route /echo]\napp = echo\n" % setting)
     rx = r"(?m)^%s:3: .*\bworkers\b" % re.escape(str(p))
     for args in (["-t", "-c", str(p)], ["-c", str(p)]):
         rc, out = helpers.run_wsd(args)
