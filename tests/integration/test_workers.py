@@ -30,6 +30,7 @@ import websockets
 import helpers
 from helpers import OP_TEXT, Conn, close_frame, expect_close, frame
 from test_hub_apps import TS_RX, counter_burst, text, users, value
+from test_systemd import activated, listening_socket  # noqa: F401
 
 GAUGE_RX = re.compile(r'(?m)^wsd_worker_connections\{[^}]*worker="(\d+)"'
                       r'[^}]*\} (\d+)$')
@@ -355,6 +356,37 @@ def test_reload_and_sigterm_across_workers(wsd):
     finally:
         for c in clients + extra:
             c.close()
+
+
+def test_socket_activation_shared_by_workers(activated):  # noqa: F811
+    """A socket systemd passes is served by both workers (no SO_REUSEPORT
+    copies of it): READY=1 once, then connections on it are served and
+    counted per worker, and SIGTERM stops the daemon cleanly."""
+    s = listening_socket()
+    port = s.getsockname()[1]
+    try:
+        a = activated(conf([("/echo", {"app": "echo"})],
+                           listen="127.0.0.1:%d" % port), [s])
+        a.wait_log(r"\bworkers: 2\s*$")
+        a.wait_log(r"listening on 127\.0\.0\.1:%d \(socket activation\)"
+                   % port)
+        s.close()
+        clients = [helpers.ws_connect(port, "/echo") for _ in range(20)]
+        try:
+            for i, c in enumerate(clients):
+                c.send(frame(OP_TEXT, "sa %d" % i))
+                assert text(c) == "sa %d" % i
+            workers, total = worker_gauge(port)
+            assert sorted(workers) == [0, 1], workers
+            assert sum(workers.values()) == total == 21, (workers, total)
+        finally:
+            for c in clients:
+                c.close()
+        assert a.stop() == 0, a.log_text()
+        m = helpers.SANITIZER_RX.search(a.log_text())
+        assert not m, m.group(0)
+    finally:
+        s.close()
 
 
 # ------------------------------------------------------------------ limits
