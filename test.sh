@@ -1,7 +1,8 @@
 #!/bin/bash
 # test.sh -- install what is missing, build wsd with gcc and clang
 # (-Werror), then run the whole test suite: check unit tests and the
-# integration tests against the real daemon. The last line is the total.
+# integration tests against the real daemon (with workers = 1 and 2, under
+# ASan and, for the multi-worker tests, TSan). The last line is the total.
 set -u
 cd "$(dirname "$0")"
 top=$(pwd)
@@ -16,6 +17,8 @@ echo "== build (gcc, -Werror)"
 wsd_build build CC=gcc --enable-werror || exit 1
 echo "== build (clang, -Werror, AddressSanitizer + UBSan)"
 wsd_build build-clang CC=clang --enable-werror --enable-asan || exit 1
+echo "== build (clang, -Werror, ThreadSanitizer)"
+wsd_build build-tsan CC=clang --enable-werror --enable-tsan || exit 1
 echo "== build (clang, libFuzzer targets)"
 wsd_build build-fuzz CC=clang --enable-werror --enable-fuzzing || exit 1
 make -C build-fuzz -j"$(nproc)" fuzz >build-fuzz/make-fuzz.out 2>&1 || {
@@ -64,16 +67,18 @@ ff=$(grep -c '^fuzz .*: FAILED' "$out/fuzz.out")
 passed=$((passed + fp))
 failed=$((failed + ff))
 
-# Runs the integration suite against one wsd binary and adds its counts.
-# Usage: integration NAME BINARY OUTDIR [VAR=VALUE...]
+# Runs the integration suite (or the files named by WSD_TEST_FILES)
+# against one wsd binary and adds its counts.
+# Usage: [WSD_TEST_FILES="tests/integration/x.py ..."] integration NAME
+# BINARY OUTDIR [VAR=VALUE...]
 integration() {
 	local name=$1 bin=$2 dir=$3 line ip if_ ie
 	shift 3
 	mkdir -p "$dir"
 	env "$@" WSD="$bin" WSD_SRCDIR="$top" WSD_TEST_OUTPUT="$dir" \
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-	    --junitxml="$out/$name.xml" tests/integration 2>&1 |
-	    tee "$out/$name.out"
+	    --junitxml="$out/$name.xml" ${WSD_TEST_FILES:-tests/integration} \
+	    2>&1 | tee "$out/$name.out"
 	line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$out/$name.out" | tail -n 1)
 	ip=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
 	if_=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
@@ -84,7 +89,13 @@ integration() {
 }
 
 echo "== integration tests (python3-websockets, raw sockets)"
-integration integration "$top/build/wsd" "$out"
+integration integration "$top/build/wsd" "$out" WSD_TEST_WORKERS=1
+
+# The test matrix (issue 17): the whole suite again with two workers, so
+# every app, channel and hardening test also runs across event loops.
+echo "== integration tests with workers = 2"
+integration integration-workers2 "$top/build/wsd" "$out/workers2" \
+    WSD_TEST_WORKERS=2
 
 # The same suite against the ASan+UBSan build: conftest fails a test on
 # any sanitizer report in the daemon's log and on a non-zero exit (leaks
@@ -95,6 +106,16 @@ integration integration-asan "$top/build-clang/wsd" "$out/asan" \
     WSD_SANITIZED=1 \
     ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:quarantine_size_mb=8 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# The multi-worker tests against the ThreadSanitizer build: a data race,
+# lock-order inversion or thread leak in the daemon's log fails its test
+# (conftest). tests/tsan.supp holds only proven third-party noise.
+echo "== multi-worker integration tests against the ThreadSanitizer build (clang)"
+WSD_TEST_FILES="tests/integration/test_workers.py
+    tests/integration/test_hub_apps.py tests/integration/test_reload.py" \
+    integration integration-tsan "$top/build-tsan/wsd" "$out/tsan" \
+    WSD_SANITIZED=1 WSD_TEST_WORKERS=2 \
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$top/tests/tsan.supp
 
 echo "== browser tests (Debian chromium, playwright-core, node --test)"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

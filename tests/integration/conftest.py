@@ -15,8 +15,15 @@ sanitizer report (helpers.SANITIZER_RX), leaks at exit included.
 `wsd_module` is the same factory for a whole test module: its daemons
 stop when the module ends.
 
-WSD_SANITIZED=1 says WSD is an ASan+UBSan build (test.sh's second pass):
+WSD_SANITIZED=1 says WSD is a sanitizer build (ASan+UBSan or TSan):
 tests marked `@pytest.mark.sanitizer_slow` are skipped there.
+
+WSD_TEST_WORKERS (default 1) is the test matrix's worker count: every
+config the fixture starts wsd with (config_text, or the file of a `-c`
+argument under pytest's temporary directory) gets `workers = N` in
+[server] unless it sets workers itself
+(helpers.matrix_config; tests that rewrite the file for a reload use
+helpers.write_config). Empty leaves configs alone.
 """
 
 import os
@@ -193,10 +200,24 @@ def wsd_factory(wsd_binary, tmp_path, static_root, request):
         if use_config:
             if config_text is None:
                 config_text = helpers.make_config(static_root)
+            config_text = helpers.matrix_config(config_text)
             conf = config_file or tmp_path / ("wsd%d.ini" % n)
             conf.write_text(config_text)
             os.chmod(conf, 0o644)
             argv += ["-c", str(conf)]
+        elif "-c" in args:
+            # A config file the test wrote itself (under pytest's
+            # temporary directory, never the source tree's etc/wsd.ini)
+            # gets the matrix's workers too, in place, line numbers kept
+            # where possible.
+            path = os.path.realpath(args[list(args).index("-c") + 1])
+            base = os.path.realpath(request.getfixturevalue(
+                "tmp_path_factory").getbasetemp())
+            if path.startswith(base + os.sep) and os.path.isfile(path):
+                with open(path) as f:
+                    text = f.read()
+                if helpers.matrix_config(text) != text:
+                    helpers.write_config(path, text)
         argv += list(args)
         d = Daemon(argv, tmp_path / ("wsd%d.log" % n), cwd=cwd,
                    preexec_fn=preexec_fn)

@@ -23,9 +23,12 @@ HOST = "127.0.0.1"
 TIMEOUT = 5.0
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-# A report of ASan, LSan or UBSan in a log (test.sh's sanitizer pass).
+# A report of ASan, LSan, UBSan or TSan in a log (test.sh's sanitizer
+# passes): TSan's data races, lock-order inversions and thread leaks all
+# start with "WARNING: ThreadSanitizer:".
 SANITIZER_RX = re.compile(r"ERROR: (?:Address|Leak)Sanitizer\b.*|"
                           r"WARNING: AddressSanitizer\b.*|"
+                          r"(?:WARNING|ERROR|FATAL): ThreadSanitizer\b.*|"
                           r"\bruntime error: .*")
 
 OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
@@ -79,6 +82,64 @@ def make_config(root=None, server=None, routes=None, route_extra=None):
         lines += ["", "[route %s]" % path]
         lines += ["%s = %s" % (k, v) for k, v in keys.items() if v is not None]
     return "\n".join(lines) + "\n"
+
+
+# The test matrix: test.sh runs the suite with WSD_TEST_WORKERS=1 and =2;
+# empty leaves configs alone (wsd's own default, workers = auto).
+TEST_WORKERS = os.environ.get("WSD_TEST_WORKERS", "1")
+WORKERS_RX = re.compile(r"(?m)^[ \t]*workers[ \t]*=")
+SECTION_RX = re.compile(r"^[ \t]*\[")
+
+
+def matrix_config(text, workers=None):
+    """Config text with `workers = N` (N: WSD_TEST_WORKERS) in [server],
+    unless it sets workers already. Line numbers stay as they were where
+    possible (FILE:LINE messages): the line takes the place of a blank
+    line closing [server], or goes at the end of the file (in a [server]
+    of its own when the text has none); only a [server] without a blank
+    line before the next section gets an inserted line. A config whose
+    [server] is in an included file gets a second [server] (an error):
+    such tests set `workers` themselves."""
+    n = TEST_WORKERS if workers is None else str(workers)
+    if not n or text is None or WORKERS_RX.search(text):
+        return text
+    line = "workers = %s" % n
+    lines = text.split("\n")
+    start = None
+    for i, ln in enumerate(lines):
+        if re.match(r"^[ \t]*\[server\][ \t]*$", ln):
+            start = i
+            break
+    if start is None:
+        tail = "" if text.endswith("\n") or not text else "\n"
+        return text + tail + "[server]\n" + line + "\n"
+    end = len(lines)
+    for i in range(start + 1, len(lines)):
+        if SECTION_RX.match(lines[i]):
+            end = i
+            break
+    if end == len(lines):
+        # [server] is the last section: append (nothing moves).
+        tail = "" if text.endswith("\n") or not text else "\n"
+        return text + tail + line + "\n"
+    # The last blank line of the section, unless an indented line (a
+    # continuation of the value above) follows it.
+    for i in range(end - 1, start, -1):
+        if lines[i].strip():
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if nxt.strip() and nxt[:1] in " \t":
+            continue
+        lines[i] = line
+        return "\n".join(lines)
+    lines.insert(end, line)
+    return "\n".join(lines)
+
+
+def write_config(path, text):
+    """Writes a config file for a reload, through matrix_config."""
+    with open(path, "w") as f:
+        f.write(matrix_config(text))
 
 
 # --------------------------------------------------------------- sockets

@@ -271,7 +271,7 @@ def test_access_log_follows_reload(wsd, static_root, tmp_path):
     wait_lines(first, 1)
     for text, path in ((log_config(static_root, second, "json"), second),
                        (log_config(static_root, "on"), None)):
-        conf.write_text(text)
+        helpers.write_config(conf, text)
         mark = d.log_mark()
         d.kill(signal.SIGHUP)
         d.wait_log(r"SIGHUP: configuration reloaded", start=mark)

@@ -54,7 +54,7 @@ def sighup(d, text=None, conf=None, ok=True):
     """Rewrites the config (if text) and sends SIGHUP; returns the log
     from the signal on, once the reload is over."""
     if text is not None:
-        conf.write_text(text)
+        helpers.write_config(conf, text)
     mark = d.log_mark()
     d.kill(signal.SIGHUP)
     d.wait_log(r"SIGHUP: configuration reloaded" if ok else

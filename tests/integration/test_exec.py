@@ -502,8 +502,7 @@ def test_reload_keeps_running_sessions_on_old_settings(wsd, tmp_path):
     send_text(old, "1")
     assert text(old) == "A 1"
     cfg = d.argv[d.argv.index("-c") + 1]
-    with open(cfg, "w") as f:
-        f.write(conf([route("/p", b, kill_timeout="1s")]))
+    helpers.write_config(cfg, conf([route("/p", b, kill_timeout="1s")]))
     mark = d.log_mark()
     d.kill(signal.SIGHUP)
     d.wait_log(r"SIGHUP: configuration reloaded", start=mark)

@@ -173,41 +173,36 @@ def test_counter_leave_at_close_handshake(wsd):
         c.close()
 
 
-def test_counter_concurrent_plus_minus(wsd):
-    d = wsd(conf(COUNTER))
-    clients = []
-    for i in range(3):
-        clients.append(helpers.ws_connect(d.port, "/counter"))
-        for c in clients:
-            assert text(c) == users(i + 1)
-        assert text(clients[-1]) == value(0)
-    plus, minus = 50, 20
-    barrier = threading.Barrier(3)
+def counter_burst(clients, senders, plus, minus, rounds=10):
+    """Every sender sends `plus` plus then `minus` minus events, `rounds`
+    times, all senders at once; every client must then get each change in
+    steps of one, all in the same order, and nothing more. Returns the
+    final value."""
+    barrier = threading.Barrier(len(senders))
     errors = []
 
     def send(c):
         try:
-            barrier.wait(5)
-            # 5 plus and 2 minus, ten times: each client interleaves.
-            for _ in range(10):
-                for a in ["plus"] * 5 + ["minus"] * 2:
+            barrier.wait(10)
+            for _ in range(rounds):
+                for a in ["plus"] * plus + ["minus"] * minus:
                     c.send(frame(OP_TEXT, '{"action":"%s"}' % a))
         except Exception as e:      # reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+    threads = [threading.Thread(target=send, args=(c,)) for c in senders]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(10)
+        t.join(20)
     assert not errors, errors
-    changes = 3 * (plus + minus)
-    final = 3 * (plus - minus)
+    changes = len(senders) * rounds * (plus + minus)
+    final = len(senders) * rounds * (plus - minus)
     seqs = []
     for c in clients:
         seq = []
         for _ in range(changes):
-            m = json.loads(text(c))
+            m = json.loads(text(c, timeout=10))
             assert list(m) == ["type", "value"] and m["type"] == "value", m
             seq.append(m["value"])
         seqs.append(seq)
@@ -219,9 +214,23 @@ def test_counter_concurrent_plus_minus(wsd):
             prev = v
         assert seq[-1] == final, seq
     # One shared counter, published in one order to everyone.
-    assert seqs[0] == seqs[1] == seqs[2]
+    assert all(s == seqs[0] for s in seqs)
     for c in clients:
-        nothing_more(c, 0.3)
+        nothing_more(c, 0.2)
+    return final
+
+
+def test_counter_concurrent_plus_minus(wsd):
+    d = wsd(conf(COUNTER))
+    clients = []
+    for i in range(3):
+        clients.append(helpers.ws_connect(d.port, "/counter"))
+        for c in clients:
+            assert text(c) == users(i + 1)
+        assert text(clients[-1]) == value(0)
+    # 5 plus and 2 minus, ten times: each client interleaves.
+    final = counter_burst(clients, clients, 5, 2)
+    assert final == 3 * (50 - 20)
     # And a newcomer is told the final value.
     with helpers.ws_connect(d.port, "/counter") as c4:
         assert text(c4) == users(4)

@@ -574,9 +574,9 @@ def test_reload_keeps_sessions_on_their_backend(wsd, backend):
     with old:
         assert json.loads(read_message(old)[1])["path"] == "/headers?old"
         conf = d.argv[d.argv.index("-c") + 1]
-        with open(conf, "w") as f:
-            f.write(proxy_config("ws://127.0.0.1:%s/headers?new" % b2.addr,
-                                 extra={"backend_connect_timeout": "2s"}))
+        helpers.write_config(conf, proxy_config(
+            "ws://127.0.0.1:%s/headers?new" % b2.addr,
+            extra={"backend_connect_timeout": "2s"}))
         mark = d.log_mark()
         d.kill(signal.SIGHUP)
         d.wait_log(r"SIGHUP: configuration reloaded", start=mark)

@@ -28,8 +28,7 @@ def config_path(d):
 def reload(d, text, ok=True):
     """Writes the config file anew and sends SIGHUP; waits for the outcome
     and returns what was logged from the signal on."""
-    with open(config_path(d), "w") as f:
-        f.write(text)
+    helpers.write_config(config_path(d), text)
     mark = d.log_mark()
     d.kill(signal.SIGHUP)
     if ok:

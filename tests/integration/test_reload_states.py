@@ -86,8 +86,7 @@ def ports(d, start=0):
 
 def reload(d, text):
     path = d.argv[d.argv.index("-c") + 1]
-    with open(path, "w") as f:
-        f.write(text)
+    helpers.write_config(path, text)
     mark = d.log_mark()
     d.kill(signal.SIGHUP)
     d.wait_log(r"SIGHUP: configuration reloaded", start=mark, timeout=10)

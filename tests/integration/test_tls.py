@@ -758,10 +758,10 @@ def test_sighup_applies_tls_keys_and_listeners(wsd, static_root, pki, leaf):
     rc, out = s_client(tls, pki, "-tls1_2")
     assert_handshake(rc, out, "TLSv1.2")
     conf_file = d.argv[d.argv.index("-c") + 1]
-    with open(conf_file, "w") as f:
-        f.write(tls_config(static_root, leaf.chain, leaf.key, listens=(
-            "127.0.0.1:0 tls", "127.0.0.1:0 tls"),
-            tls={"min_version": "1.3"}))
+    helpers.write_config(conf_file, tls_config(
+        static_root, leaf.chain, leaf.key,
+        listens=("127.0.0.1:0 tls", "127.0.0.1:0 tls"),
+        tls={"min_version": "1.3"}))
     log = sighup(d)
     assert "configuration reloaded" in log, log
     rc, out = s_client(tls, pki, "-tls1_2")
@@ -1104,16 +1104,17 @@ def test_plain_http_to_tls_port(wsd, static_root, pki, leaf, name):
 
 
 def sanitized(binary):
-    """True for a binary built with AddressSanitizer (its RSS says nothing
-    about the daemon's own memory)."""
+    """True for a binary built with AddressSanitizer or ThreadSanitizer
+    (its RSS says nothing about the daemon's own memory)."""
     with open(binary, "rb") as f:
-        return b"__asan_init" in f.read()
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
 
 
 def test_idle_tls_connections_stay_small(wsd, wsd_binary, static_root, pki,
                                          leaf):
     if sanitized(wsd_binary):
-        pytest.skip("AddressSanitizer build: RSS is the sanitizer's")
+        pytest.skip("sanitizer build: RSS is the sanitizer's")
     # SSL_MODE_RELEASE_BUFFERS: an idle WebSocket over TLS holds no 16 KiB
     # record buffers. 200 idle wss sessions: ~16 KiB each with the mode,
     # ~32 KiB without (measured with the mode masked by an LD_PRELOAD).
