@@ -530,7 +530,12 @@ hub_group_publish(struct hub *h, struct hub_frame *f, unsigned key,
 		p->f = f;
 		p->key = key;
 		p->worker = i;
-		p->except = i == h->worker ? except : NULL;
+		/*
+		 * A live connection is a member of one worker's hub only,
+		 * so except can go to all; one freed since and reused
+		 * joined after f and gets it no matter what.
+		 */
+		p->except = except;
 		pthread_mutex_lock(&hub_groups_mu);
 		g->refs++;
 		pthread_mutex_unlock(&hub_groups_mu);

@@ -10,7 +10,6 @@
 #include "config.h"
 #include "hub.h"
 #include "log.h"
-#include "worker.h"
 #include "ws.h"
 
 /* Conflation keys: a slow client only needs the newest of each. */
@@ -42,7 +41,6 @@ struct counter_shared {
 	/* The newest joiner inside the window, told its count directly. */
 	struct conn		*fresh;
 	unsigned		 fresh_count;
-	unsigned		 fresh_worker;
 };
 
 /* A worker's part of the route: the timer of a window it opened. */
@@ -206,8 +204,7 @@ counter_window_cb(void *arg)
 	if (sh->pending) {
 		sh->pending = 0;
 		/* The newest joiner already knows this count. */
-		if (sh->fresh != NULL && sh->fresh_count == n &&
-		    sh->fresh_worker == worker_self())
+		if (sh->fresh != NULL && sh->fresh_count == n)
 			except = sh->fresh;
 		sh->fresh = NULL;
 		counter_users_now(cr, sh, n, except);
@@ -292,7 +289,6 @@ counter_open(struct conn *c)
 	if (sh->in_window && sh->pending) {
 		sh->fresh = c;
 		sh->fresh_count = n;
-		sh->fresh_worker = worker_self();
 	}
 	if ((len = counter_users_json(buf, n)) == 0)
 		log_warnx("counter: cannot encode users event");
