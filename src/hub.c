@@ -147,7 +147,8 @@ hub_free(struct hub *h)
 		log_warnx("hub %s: freed with %u members", h->name, h->n);
 	if (h->g != NULL) {
 		pthread_mutex_lock(&h->g->mu);
-		h->g->hubs[h->worker] = NULL;
+		if (h->g->hubs[h->worker] == h)
+			h->g->hubs[h->worker] = NULL;
 		pthread_mutex_unlock(&h->g->mu);
 		hub_group_unref(h->g);
 	}
