@@ -36,7 +36,7 @@
 #include "iplimit.h"
 #include "log.h"
 #include "proxy.h"
-#include "server.h"
+#include "loop.h"
 #include "stats.h"
 #include "tls.h"
 
@@ -1110,13 +1110,13 @@ conn_account(struct conn *c, int silent)
 		c->ipe = e;
 		return 0;
 	case IPLIMIT_COUNT:
-		if (server_refused(c->srv, SERVER_REFUSED_PER_IP, silent))
+		if (c->srv->ops->refused(c->srv, SERVER_REFUSED_PER_IP, silent))
 			log_info("%s: connection refused: "
 			    "max_connections_per_ip (%u) reached%s", conn_peer(c),
 			    cur->max_connections_per_ip, how);
 		return 503;
 	case IPLIMIT_RATE:
-		if (server_refused(c->srv, SERVER_REFUSED_RATE, silent))
+		if (c->srv->ops->refused(c->srv, SERVER_REFUSED_RATE, silent))
 			log_info("%s: connection refused: "
 			    "max_connection_rate_per_ip (%u/s) exceeded%s",
 			    conn_peer(c), cur->max_connection_rate_per_ip, how);
@@ -1299,7 +1299,7 @@ conn_sniff_cb(evutil_socket_t fd, short what, void *arg)
 	/* Accepted on a TLS listener all the same, like a failed handshake. */
 	c->srv->stats.tls_total++;
 	stats_hs_fail(&c->srv->stats, STATS_HS_TLS);
-	log_limited(server_tls_log(c->srv), "plain HTTP on a TLS listener",
+	log_limited(c->srv->ops->tls_log(c->srv), "plain HTTP on a TLS listener",
 	    LOG_LVL_INFO, "%s: plain HTTP on a TLS listener (first byte "
 	    "0x%02x): 400", conn_peer(c), b);
 	conn_http_fail(c, NULL, 400, NULL,
@@ -1506,7 +1506,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-	server_conn_added(srv);
+	srv->ops->conn_added(srv);
 	srv->stats.conns_total++;
 	log_debug("%s: connected", conn_peer(c));
 	if (proxy) {
@@ -1554,7 +1554,7 @@ conn_close(struct conn *c, const char *reason)
 	if (c->fd != -1)
 		evutil_closesocket(c->fd);
 	conn_free_early(c);
-	server_conn_gone(srv);
+	srv->ops->conn_gone(srv);
 }
 
 /* Stops reading while the output is over the limit (backpressure). */
@@ -1688,14 +1688,14 @@ conn_flush_close(struct conn *c)
 void
 conn_metrics(struct conn *c, struct evbuffer *out)
 {
-	server_metrics(c->srv, out);
+	c->srv->ops->metrics(c->srv, out);
 }
 
 /* Whether the server is draining, for the health app. */
 int
 conn_draining(const struct conn *c)
 {
-	return server_draining(c->srv);
+	return c->srv->draining;
 }
 
 /*
@@ -1824,7 +1824,7 @@ conn_tls_failed(struct conn *c, struct bufferevent *bev, short what)
 		why = "eof during the handshake";
 	else
 		why = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
-	log_limited(server_tls_log(c->srv), "tls handshake failed", LOG_LVL_INFO,
+	log_limited(c->srv->ops->tls_log(c->srv), "tls handshake failed", LOG_LVL_INFO,
 	    "%s: tls handshake failed: %s", conn_peer(c), why);
 }
 
@@ -1869,7 +1869,7 @@ conn_timer_cb(struct conn *c)
 	case CONN_PROXY:
 		if (c->proxy != NULL && c->proxy->sniff) {
 			stats_hs_fail(&c->srv->stats, STATS_HS_TIMEOUT);
-			log_limited(server_tls_log(c->srv), "tls handshake failed",
+			log_limited(c->srv->ops->tls_log(c->srv), "tls handshake failed",
 			    LOG_LVL_INFO, "%s: tls handshake failed: nothing "
 			    "sent in time", conn_peer(c));
 		} else

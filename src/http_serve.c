@@ -25,7 +25,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "proxy.h"
-#include "server.h"
+#include "loop.h"
 #include "static.h"
 #include "stats.h"
 #include "ws.h"

@@ -56,6 +56,20 @@ struct listener {
 };
 
 static void	server_stop_remote_cb(void *);
+static void	server_conn_added(struct server *);
+static void	server_conn_gone(struct server *);
+static int	server_refused(struct server *, enum server_refusal, int);
+static struct log_limit *server_tls_log(struct server *);
+static void	server_metrics(struct server *, struct evbuffer *);
+
+/* How the connections of a loop reach its server. */
+static const struct server_ops server_ops = {
+	.conn_added = server_conn_added,
+	.conn_gone = server_conn_gone,
+	.refused = server_refused,
+	.tls_log = server_tls_log,
+	.metrics = server_metrics,
+};
 
 /* Every worker's server (server_workers()); one without workers. */
 static struct server	**server_all;
@@ -89,7 +103,7 @@ server_workers_end(void)
 }
 
 /* TLS failures are rate-limited for the whole daemon: worker 0's. */
-struct log_limit *
+static struct log_limit *
 server_tls_log(struct server *srv)
 {
 	(void)srv;
@@ -166,7 +180,7 @@ static const char *const server_refusal_names[SERVER_REFUSED_MAX] = {
 };
 
 /* Counts a refusal; 1 when it is the first of a second: log it. */
-int
+static int
 server_refused(struct server *srv, enum server_refusal why, int tls)
 {
 	struct server_refusals	*r = &server_refusals[why];
@@ -345,7 +359,7 @@ server_check_done(struct server *srv)
 }
 
 /* Counts a new connection (conn_new()). */
-void
+static void
 server_conn_added(struct server *srv)
 {
 	srv->nconns++;
@@ -353,7 +367,7 @@ server_conn_added(struct server *srv)
 }
 
 /* Called by conn_close(). */
-void
+static void
 server_conn_gone(struct server *srv)
 {
 	srv->nconns--;
@@ -486,13 +500,6 @@ server_stop_cb(evutil_socket_t sig, short what, void *arg)
 	    delay, server_conns_total());
 	tv = config_timeval(delay);
 	evtimer_add(srv->ev_drain, &tv);
-}
-
-/* Whether a graceful stop has begun. */
-int
-server_draining(const struct server *srv)
-{
-	return srv->draining;
 }
 
 /* Microseconds as a timeval. */
@@ -1286,6 +1293,7 @@ server_init(struct server *srv, struct event_base *base,
 	size_t	i;
 
 	memset(srv, 0, sizeof(*srv));
+	srv->ops = &server_ops;
 	srv->base = base;
 	srv->worker = worker_self();
 	pthread_mutex_init(&srv->mu, NULL);
@@ -1440,7 +1448,7 @@ server_metrics_workers(struct evbuffer *out)
  * Gathers the gauges and per-route views and formats every metric: the
  * counters summed over the workers.
  */
-void
+static void
 server_metrics(struct server *srv, struct evbuffer *out)
 {
 	const struct wsd_config	*conf = srv->gen->conf;

@@ -25,7 +25,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "pmd.h"
-#include "server.h"
+#include "loop.h"
 #include "stats.h"
 #include "utf8.h"
 #include "ws.h"
