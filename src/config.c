@@ -27,7 +27,6 @@
 #include "access.h"
 #include "cidr.h"
 #include "config.h"
-#include "worker.h"
 #include "http.h"
 #include "jwt.h"
 #include "log.h"
@@ -113,7 +112,7 @@ static const struct cfg_key cfg_keys[] = {
 	    "on", 0, CFG_C(access_log) },
 	{ CFG_SERVER, "log_format", CFG_LOGFORMAT, 0, 0,
 	    "text", 0, CFG_C(log_format) },
-	{ CFG_SERVER, "workers", CFG_WORKERS, 1, WORKER_MAX,
+	{ CFG_SERVER, "workers", CFG_WORKERS, 1, CONFIG_WORKERS_MAX,
 	    "auto", 0, CFG_C(workers) },
 	{ CFG_SERVER, "max_connections", CFG_UINT, 1, 1000000,
 	    "10000", 0, CFG_C(max_connections) },

@@ -52,6 +52,9 @@ struct wsd_listen {
 	int		 line;			/* 0: from the command line */
 };
 
+/* workers = N takes at most this many (worker.h's WORKER_MAX). */
+#define CONFIG_WORKERS_MAX	64
+
 /*
  * The [tls] section, or a [tls NAME...] one (certificate and private_key
  * only: the protocol keys of [tls] apply to every certificate); paths are
@@ -127,7 +130,8 @@ struct wsd_config {
 	int		 access_log;		/* on: main log or file */
 	char		*access_log_file;	/* absolute; NULL: main log */
 	int		 log_format;		/* enum log_format, access */
-	unsigned	 workers;		/* 0: auto, one per CPU */
+	unsigned	 workers;		/* 0: auto, one per CPU; at
+						 * most CONFIG_WORKERS_MAX */
 	unsigned	 max_connections;
 	size_t		 max_header_size;	/* request head bytes */
 	double		 handshake_timeout;

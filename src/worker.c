@@ -18,8 +18,11 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "log.h"
 #include "worker.h"
+
+_Static_assert(WORKER_MAX == CONFIG_WORKERS_MAX, "workers: one maximum");
 
 struct worker_call {
 	struct worker_call	*next;
