@@ -7,6 +7,7 @@
 #include "http.h"
 #include "hub.h"
 #include "utf8.h"
+#include "worker.h"
 #include "ws.h"
 
 /* A new client joins the route's hub. */
@@ -37,7 +38,7 @@ relay_api(struct conn *c, struct app_route *r, const struct http_request *req,
 {
 	const struct http_header *h = http_header_find(req, "Content-Type");
 	struct hub		*hub = app_route_hub(r);
-	uint64_t		 before = hub_stats(hub)->delivered;
+	uint64_t		 before = hub_stats(hub)->delivered, n;
 	int			 text;
 
 	(void)c;
@@ -50,10 +51,18 @@ relay_api(struct conn *c, struct app_route *r, const struct http_request *req,
 		    "UTF-8\n");
 		return 400;
 	}
+	/*
+	 * With workers, the others deliver later: the members of every
+	 * worker when it went out.
+	 */
+	hub_lock(hub);
 	hub_publish(hub, text ? WS_OP_TEXT : WS_OP_BINARY, body, len, 0, NULL);
+	n = worker_count() > 1 ? hub_total(hub) :
+	    hub_stats(hub)->delivered - before;
+	hub_unlock(hub);
 	*type = "application/json";
 	evbuffer_add_printf(out, "{\"subscribers\":%llu}\n",
-	    (unsigned long long)(hub_stats(hub)->delivered - before));
+	    (unsigned long long)n);
 	return 200;
 }
 
