@@ -1708,8 +1708,9 @@ conn_draining(const struct conn *c)
 const char *
 conn_peer(const struct conn *c)
 {
-	static char		 ring[4][CIDR_ADDR_STRLEN + 8];
-	static unsigned		 next;
+	/* Per thread: every worker logs its own connections. */
+	static _Thread_local char	 ring[4][CIDR_ADDR_STRLEN + 8];
+	static _Thread_local unsigned	 next;
 	const struct cidr_addr	*a = c->forwarded ? &c->addr : &c->hop;
 	char			 buf[CIDR_ADDR_STRLEN];
 	char			*out = ring[next++ % 4];
