@@ -217,3 +217,32 @@ def test_max_channels_across_workers(wsd):
         c.close()
     m = helpers.http_get(d.port, "/metrics").body.decode()
     assert 'wsd_channels{route="/live/"} 2\n' in m
+
+
+def _gauge(d, name):
+    m = helpers.http_get(d.port, "/metrics").body.decode()
+    return int(re.search(r'%s\{route="/live/"\} (\d+)' % name, m).group(1))
+
+
+def test_channel_and_history_go_once_every_worker_is_done(wsd):
+    """A channel with subscribers on both workers is freed once they all
+    left (each worker frees its own hub); history_ttl empties the
+    history whichever worker published it."""
+    d = wsd(wconfig(history=10, history_ttl="300ms"))
+    subs = spread(d, lambda: sub(d.port, "/live/g"), least=4)
+    assert wait_for(lambda: info(d.port, "/live/g")["subscribers"] ==
+                    len(subs))
+    assert _gauge(d, "wsd_channels") == 1
+    for c in subs:
+        c.close()
+    assert wait_for(lambda: _gauge(d, "wsd_channels") == 0)
+    assert _gauge(d, "wsd_channel_subscribers") == 0
+    conns = spread(d, lambda: Conn(d.port), least=4)
+    for i, c in enumerate(conns):
+        assert post(d.port, "/live/t%d" % (i % 2), b"x", conn=c).status == 200
+    assert _gauge(d, "wsd_channel_history_messages") == len(conns)
+    assert _gauge(d, "wsd_channels") == 2
+    assert wait_for(lambda: _gauge(d, "wsd_channel_history_messages") == 0)
+    assert wait_for(lambda: _gauge(d, "wsd_channels") == 0)
+    for c in conns:
+        c.close()
