@@ -6,6 +6,8 @@ counts and max_channels are checked across them."""
 
 import json
 import re
+import threading
+import time
 
 import helpers
 from helpers import Conn, OP_TEXT, read_message, read_response
@@ -245,4 +247,45 @@ def test_channel_and_history_go_once_every_worker_is_done(wsd):
     assert wait_for(lambda: _gauge(d, "wsd_channel_history_messages") == 0)
     assert wait_for(lambda: _gauge(d, "wsd_channels") == 0)
     for c in conns:
+        c.close()
+
+
+def test_resume_while_publishing_no_gap_no_dup(wsd):
+    """Subscribers resume from the first id, on either worker, while two
+    publishers (each on some worker) run: replay and live messages join
+    without a gap or a duplicate, in id order."""
+    d = wsd(wconfig(history=2000))
+    first = publish(d.port, "/live/h", b"a0")["id"]
+    total = 300
+
+    def publisher(tag):
+        with Conn(d.port, timeout=20) as p:
+            for i in range(1, total + 1):
+                r = post(d.port, "/live/h", b"%s%d" % (tag, i), conn=p)
+                assert r.status == 200
+
+    ts = [threading.Thread(target=publisher, args=(t,)) for t in
+          (b"a", b"b")]
+    for t in ts:
+        t.start()
+    subs = []
+    try:
+        while len(subs) < 12:
+            subs.append(sub(d.port, "/live/h?since=" + first, timeout=20))
+            time.sleep(0.02)
+    finally:
+        for t in ts:
+            t.join()
+    w = worker_conns(d)
+    assert min(w.values()) >= 2, w
+    order = None
+    for c in subs:
+        got = [read_message(c, timeout=20)[1] for _ in range(2 * total)]
+        no_message(c, 0.1)
+        for tag in (b"a", b"b"):
+            assert [m for m in got if m[:1] == tag] == [
+                b"%s%d" % (tag, i) for i in range(1, total + 1)]
+        # The same id order for everyone, replayed or live.
+        order = order or got
+        assert got == order
         c.close()
