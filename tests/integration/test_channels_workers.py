@@ -6,6 +6,7 @@ counts and max_channels are checked across them."""
 
 import json
 import re
+import signal
 import threading
 import time
 
@@ -288,4 +289,50 @@ def test_resume_while_publishing_no_gap_no_dup(wsd):
         # The same id order for everyone, replayed or live.
         order = order or got
         assert got == order
+        c.close()
+
+
+def _reload(d, text):
+    """Writes the config anew and sends SIGHUP; waits for the outcome."""
+    with open(d.argv[d.argv.index("-c") + 1], "w") as f:
+        f.write(text)
+    mark = d.log_mark()
+    d.kill(signal.SIGHUP)
+    d.wait_log(r"SIGHUP: configuration reloaded", start=mark)
+
+
+def test_reload_keeps_adds_and_removes_channels_routes(wsd):
+    """A reload keeps a channels route's state on every worker, starts a
+    new one on every worker, and one it removes lives on until its last
+    subscriber leaves (the sanitizers check what is freed at exit)."""
+    d = wsd(wconfig(history=5))
+    subs = spread(d, lambda: sub(d.port, "/live/x"), least=4)
+    first = publish(d.port, "/live/x", b"before")["id"]
+    for c in subs:
+        assert read_message(c)[1] == b"before"
+    routes = [("/live/", {"app": "channels", "history": 10}),
+              ("/news/", {"app": "channels", "history": 10}),
+              ("/metrics", {"app": "metrics"})]
+    _reload(d, helpers.make_config(server={
+        "workers": 2, "idle_timeout": "30s"}, routes=routes))
+    rep = publish(d.port, "/live/x", b"after")
+    assert rep["subscribers"] == len(subs)
+    assert id_seq(rep["id"])[1] == id_seq(first)[1] + 1
+    for c in subs:
+        assert read_message(c)[1] == b"after"
+    # The new route, on both workers.
+    assert wait_for(lambda: post(d.port, "/news/y", b"0").status == 200)
+    news = spread(d, lambda: sub(d.port, "/news/y"), least=4)
+    rep = publish(d.port, "/news/y", b"news")
+    assert rep["subscribers"] == len(news)
+    for c in news:
+        assert read_message(c)[1] == b"news"
+    # Both routes go; their subscribers stay until they leave.
+    _reload(d, helpers.make_config(server={
+        "workers": 2, "idle_timeout": "30s"},
+        routes=[("/metrics", {"app": "metrics"})]))
+    assert wait_for(lambda: post(d.port, "/live/x", b"x").status == 404)
+    for c in subs + news:
+        c.send(helpers.frame(OP_TEXT, b"x"))
+        helpers.expect_close(c, 1008)
         c.close()
