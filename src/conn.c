@@ -1708,6 +1708,7 @@ conn_draining(const struct conn *c)
 const char *
 conn_peer(const struct conn *c)
 {
+	/* Per thread: every worker logs its own connections. */
 	static _Thread_local char	 ring[4][CIDR_ADDR_STRLEN + 8];
 	static _Thread_local unsigned	 next;
 	const struct cidr_addr	*a = c->forwarded ? &c->addr : &c->hop;

@@ -53,6 +53,7 @@ struct hub_group {
 	uint64_t		 seq;
 	struct hub		*hubs[WORKER_MAX];
 	void			*shared;	/* hub_shared() */
+	void			(*fini)(void *); /* hub_shared_fini() */
 };
 
 /* One message on its way to one worker's hub. */
@@ -82,6 +83,7 @@ struct hub {
 	struct hub_group	*g;		/* NULL: this worker only */
 	unsigned		 worker;	/* its slot in g */
 	void			*shared;	/* hub_shared() without g */
+	void			(*fini)(void *); /* hub_shared_fini() */
 };
 
 static const char *const hub_policy_names[] = { "close", "drop", "conflate" };
@@ -152,6 +154,8 @@ hub_free(struct hub *h)
 		pthread_mutex_unlock(&h->g->mu);
 		hub_group_unref(h->g);
 	}
+	if (h->shared != NULL && h->fini != NULL)
+		h->fini(h->shared);
 	free(h->shared);
 	for (i = 0; i < HUB_ZVARIANTS; i++)
 		pmd_free(h->zs[i]);
@@ -477,6 +481,8 @@ hub_group_unref(struct hub_group *g)
 	*gp = g->next;
 	pthread_mutex_unlock(&hub_groups_mu);
 	pthread_mutex_destroy(&g->mu);
+	if (g->shared != NULL && g->fini != NULL)
+		g->fini(g->shared);
 	free(g->shared);
 	free(g->key);
 	free(g);
@@ -649,6 +655,16 @@ hub_shared(struct hub *h, size_t size)
 	if (*sp == NULL)
 		*sp = calloc(1, size);
 	return *sp;
+}
+
+/* What frees the insides of the shared state when it goes. */
+void
+hub_shared_fini(struct hub *h, void (*fn)(void *))
+{
+	if (h->g != NULL)
+		h->g->fini = fn;
+	else
+		h->fini = fn;
 }
 
 /* Keeps publishes and changes of the shared state out. */

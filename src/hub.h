@@ -134,6 +134,12 @@ unsigned	 hub_total(struct hub *h);
  * recursive: publish while holding it). NULL when out of memory.
  */
 void		*hub_shared(struct hub *h, size_t size);
+/*
+ * fn(shared) runs when the shared state goes (with the group, or the
+ * hub without one), before its block is freed: for what it points to.
+ * Set it under hub_lock().
+ */
+void		 hub_shared_fini(struct hub *h, void (*fn)(void *));
 void		 hub_lock(struct hub *h);
 void		 hub_unlock(struct hub *h);
 /*

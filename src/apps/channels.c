@@ -5,6 +5,13 @@
  * with EPOCH-SEQ ids, so that a subscriber resumes where it left off.
  * Every channel is a hub: a message is encoded once (frame and SSE form)
  * and shared by every subscriber, under the route's slow_client policy.
+ *
+ * With workers, the route's channels, their history and the id sequence
+ * are one for the route on every worker: they live in the route hub's
+ * shared state (hub_shared()) and every entry point holds its lock. A
+ * channel has a hub on each worker that has subscribers of it (or
+ * publishes to it), and those hubs form a group, so a message reaches
+ * the subscribers of every worker once and in id order.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,6 +32,7 @@
 #include "log.h"
 #include "stats.h"
 #include "utf8.h"
+#include "worker.h"
 #include "ws.h"
 
 /* envelope = off|json */
@@ -33,36 +41,67 @@ enum channels_envelope {
 	CHANNELS_ENV_JSON,
 };
 
-struct channels;
+struct channel;
 
-/* One channel: its subscribers' hub and its history. */
+/*
+ * A channel's hub on one worker: its subscribers there. Only that worker
+ * makes, uses and frees it (the hub delivers on its loop).
+ */
+struct channel_slot {
+	struct hub		*hub;		/* NULL: none on the worker */
+	struct channel		*gc_next;	/* on the worker's gc list */
+	unsigned		 on_gc:1;
+};
+
+/*
+ * One channel: its history and a hub per worker. It goes once it has
+ * no subscribers, no history and no hub left on any worker.
+ */
 struct channel {
 	struct channel		*next;		/* hash chain */
 	struct channel		*gc_next;	/* on the route's gc list */
-	struct channels		*cs;
-	struct hub		*hub;
 	struct channel_ring	 ring;
 	uint64_t		 last_seq;	/* last published; 0: none */
-	unsigned		 nsse;		/* SSE subscribers */
+	unsigned		 nsubs;		/* subscribers, every worker */
+	unsigned		 nsse;		/* of those, SSE streams */
+	unsigned		 nhubs;		/* slots with a hub */
 	unsigned		 on_gc:1;
-	char			 name[];
+	struct channel_slot	*slots;		/* worker_count() of them */
+	char			*name;
 };
 
-/* A channels route: its channels by name and every retained message. */
+/*
+ * A channels route: its channels by name and every retained message.
+ * One for the route on every worker (the route hub's hub_shared()),
+ * read and changed only under hub_lock() of the route's hub.
+ */
 struct channels {
-	struct app_route	*rt;
+	int			 ready;
 	struct channel		**tab;
 	size_t			 tabsize;	/* a power of 2 */
 	unsigned		 n;
 	uint64_t		 seq;		/* the route's last message */
 	struct channel_msgs	 msgs;		/* retained, publish order */
 	struct channel		*gc;		/* maybe empty: look again */
-	struct app_timer	*timer;		/* gc and history_ttl */
 	struct stats_channels	 st;
+	uint64_t		 delivered;	/* by hubs already freed */
 };
 
-/* Ids name the run that gave them out: a restart is recognised. */
-static uint64_t	channels_epoch;
+/* A worker's part of a channels route: its timer and gc list. */
+struct channels_route {
+	struct app_route	*rt;
+	struct hub		*hub;		/* the route's: its lock */
+	struct channels		*cs;
+	unsigned		 worker;
+	struct channel		*gc;		/* hubs here that may be empty */
+	struct app_timer	*timer;		/* gc and history_ttl */
+};
+
+/*
+ * Ids name the run that gave them out: a restart is recognised. Set once
+ * (atomically: routes of a reload start on every worker at once).
+ */
+static uint64_t	channels_epoch_v;
 
 #define CHANNELS_GC_PERIOD	1.0	/* s: history_ttl is checked as often */
 
@@ -133,11 +172,18 @@ channels_allowed(const struct conn *c, const char *channel, int publish)
 	return cl == NULL || jwt_allows_channel(cl, channel);
 }
 
+/* This run's epoch. */
+static uint64_t
+channels_epoch(void)
+{
+	return __atomic_load_n(&channels_epoch_v, __ATOMIC_RELAXED);
+}
+
 /* The route's settings now (a reload may have changed them). */
 static const struct app_conf *
-channels_conf(const struct channels *cs)
+channels_conf(const struct channels_route *cr)
 {
-	return app_conf(app_route_conf(cs->rt));
+	return app_conf(app_route_conf(cr->rt));
 }
 
 /* FNV-1a of a name. */
@@ -192,28 +238,22 @@ channels_grow(struct channels *cs)
 	return 0;
 }
 
-/* Creates a channel; NULL when out of memory. */
+/* Creates a channel, with no hub yet; NULL when out of memory. */
 static struct channel *
 channels_create(struct channels *cs, const char *name, size_t len)
 {
 	struct channel	*ch;
-	size_t		 b;
-	char		 hubname[256];
+	size_t		 b, nw = worker_count();
 
 	if (cs->n >= cs->tabsize && channels_grow(cs) == -1)
 		return NULL;
-	if ((ch = calloc(1, sizeof(*ch) + len + 1)) == NULL)
+	/* One block: the channel, its slots, its name. */
+	if ((ch = calloc(1, sizeof(*ch) + nw * sizeof(*ch->slots) + len +
+	    1)) == NULL)
 		return NULL;
+	ch->slots = (struct channel_slot *)(ch + 1);
+	ch->name = (char *)(ch->slots + nw);
 	memcpy(ch->name, name, len);
-	snprintf(hubname, sizeof(hubname), "%s%s",
-	    app_route_conf(cs->rt)->path, ch->name);
-	if ((ch->hub = hub_new(hubname,
-	    app_route_conf(cs->rt)->lim.max_send_buffer,
-	    (enum hub_policy)channels_conf(cs)->slow_client)) == NULL) {
-		free(ch);
-		return NULL;
-	}
-	ch->cs = cs;
 	/* Every message it will have comes after the route's last one. */
 	channel_ring_init(&ch->ring, cs->seq);
 	b = channels_hash(name, len) & (cs->tabsize - 1);
@@ -224,11 +264,10 @@ channels_create(struct channels *cs, const char *name, size_t len)
 	return ch;
 }
 
-/* Frees an empty channel (no subscribers, no history). */
+/* Frees an empty channel (no subscribers, no history, no hubs). */
 static void
-channels_destroy(struct channel *ch)
+channels_destroy(struct channels *cs, struct channel *ch)
 {
-	struct channels	*cs = ch->cs;
 	struct channel	**pp;
 
 	pp = &cs->tab[channels_hash(ch->name, strlen(ch->name)) &
@@ -238,29 +277,105 @@ channels_destroy(struct channel *ch)
 	*pp = ch->next;
 	cs->n--;
 	cs->st.channels = cs->n;
-	hub_free(ch->hub);
 	channel_ring_free(&ch->ring);
 	free(ch);
 }
 
-/* Looks at ch again soon: freed if it is empty by then. */
-static void
-channels_gc_mark(struct channel *ch)
+/*
+ * This worker's hub of ch, made on first use (and filed in the group of
+ * the channel's hubs on every worker); NULL when out of memory.
+ */
+static struct hub *
+channels_hub(struct channels_route *cr, struct channel *ch)
 {
-	struct channels	*cs = ch->cs;
+	const struct wsd_route	*conf = app_route_conf(cr->rt);
+	struct channel_slot	*sl = &ch->slots[cr->worker];
+	enum hub_policy		 policy;
+	char			 name[256], *key;
+	size_t			 len;
 
+	policy = (enum hub_policy)channels_conf(cr)->slow_client;
+	if (sl->hub != NULL) {
+		/* A reload may have changed them. */
+		hub_set_limit(sl->hub, conf->lim.max_send_buffer, policy);
+		return sl->hub;
+	}
+	snprintf(name, sizeof(name), "%s%s", conf->path, ch->name);
+	if ((sl->hub = hub_new(name, conf->lim.max_send_buffer,
+	    policy)) == NULL)
+		return NULL;
+	if (worker_count() > 1) {
+		len = strlen(app_route_key(cr->rt)) + strlen(ch->name) + 2;
+		if ((key = malloc(len)) == NULL) {
+			hub_free(sl->hub);
+			sl->hub = NULL;
+			return NULL;
+		}
+		snprintf(key, len, "%s\n%s", app_route_key(cr->rt), ch->name);
+		if (hub_link(sl->hub, key) == -1) {
+			hub_free(sl->hub);
+			sl->hub = NULL;
+		}
+		free(key);
+		if (sl->hub == NULL)
+			return NULL;
+	}
+	ch->nhubs++;
+	return sl->hub;
+}
+
+/* Frees this worker's hub of ch (its members have left). */
+static void
+channels_hub_free(struct channels_route *cr, struct channel *ch)
+{
+	struct channel_slot	*sl = &ch->slots[cr->worker];
+
+	if (sl->hub == NULL)
+		return;
+	cr->cs->delivered += hub_stats(sl->hub)->delivered;
+	hub_free(sl->hub);
+	sl->hub = NULL;
+	ch->nhubs--;
+}
+
+/* Files ch on the route's gc list (the caller arms a timer). */
+static void
+channels_gc_push(struct channels *cs, struct channel *ch)
+{
 	if (ch->on_gc)
 		return;
 	ch->on_gc = 1;
 	ch->gc_next = cs->gc;
 	cs->gc = ch;
-	app_timer_add(cs->timer, 0);
+}
+
+/* Looks at ch again soon: freed if it is empty by then. */
+static void
+channels_gc_mark(struct channels_route *cr, struct channel *ch)
+{
+	channels_gc_push(cr->cs, ch);
+	app_timer_add(cr->timer, 0);
+}
+
+/* Looks at this worker's hub of ch again soon: freed if it is empty. */
+static void
+channels_hub_gc_mark(struct channels_route *cr, struct channel *ch)
+{
+	struct channel_slot	*sl = &ch->slots[cr->worker];
+
+	if (!sl->on_gc) {
+		sl->on_gc = 1;
+		sl->gc_next = cr->gc;
+		cr->gc = ch;
+	}
+	app_timer_add(cr->timer, 0);
 }
 
 /* Drops the oldest retained message of the route or of one channel. */
 static void
-channels_evict(struct channels *cs, struct channel_msg *m)
+channels_evict(struct channels_route *cr, struct channel_msg *m)
 {
+	struct channels	*cs = cr->cs;
 	struct channel	*ch = m->owner;
 
 	/* A channel's oldest is the route's oldest of that channel. */
@@ -271,7 +386,7 @@ channels_evict(struct channels *cs, struct channel_msg *m)
 	cs->st.history_bytes -= m->len;
 	free(m);
 	if (ch->ring.n == 0)
-		channels_gc_mark(ch);
+		channels_gc_mark(cr, ch);
 }
 
 /* Monotonic seconds. */
@@ -286,68 +401,67 @@ channels_now(void)
 
 /* history_ttl, history_max_bytes and history now (a reload lowers them). */
 static void
-channels_expire(struct channels *cs)
+channels_expire(struct channels_route *cr)
 {
-	const struct app_conf	*ac = channels_conf(cs);
+	const struct app_conf	*ac = channels_conf(cr);
+	struct channels		*cs = cr->cs;
 	struct channel_msg	*m;
 	double			 old = channels_now() - ac->history_ttl;
 
 	while ((m = TAILQ_FIRST(&cs->msgs)) != NULL &&
 	    (m->t < old || cs->st.history_bytes > ac->history_max_bytes ||
 	    ((struct channel *)m->owner)->ring.n > ac->history))
-		channels_evict(cs, m);
+		channels_evict(cr, m);
 }
 
-/* Frees the channels that were left empty; expires history. */
+/*
+ * Frees this worker's hubs that were left empty, then the channels that
+ * were (on any worker); expires history.
+ */
 static void
 channels_timer_cb(void *arg)
 {
-	struct channels	*cs = arg;
-	struct channel	*ch;
+	struct channels_route	*cr = arg;
+	struct channels		*cs = cr->cs;
+	struct channel_slot	*sl;
+	struct channel		*ch;
 
-	channels_expire(cs);
+	hub_lock(cr->hub);
+	channels_expire(cr);
+	while ((ch = cr->gc) != NULL) {
+		sl = &ch->slots[cr->worker];
+		cr->gc = sl->gc_next;
+		sl->on_gc = 0;
+		if (sl->hub != NULL && hub_size(sl->hub) == 0) {
+			channels_hub_free(cr, ch);
+			if (ch->nhubs == 0)
+				channels_gc_push(cs, ch);
+		}
+	}
 	while ((ch = cs->gc) != NULL) {
 		cs->gc = ch->gc_next;
 		ch->on_gc = 0;
-		if (hub_size(ch->hub) == 0 && ch->ring.n == 0)
-			channels_destroy(ch);
+		if (ch->nsubs == 0 && ch->ring.n == 0 && ch->nhubs == 0)
+			channels_destroy(cs, ch);
 	}
 	if (!TAILQ_EMPTY(&cs->msgs))
-		app_timer_add(cs->timer, CHANNELS_GC_PERIOD);
+		app_timer_add(cr->timer, CHANNELS_GC_PERIOD);
+	hub_unlock(cr->hub);
 }
 
-/* The route's state and its timer. */
-static int
-channels_route_init(struct app_route *r)
-{
-	struct channels	*cs;
-
-	if (channels_epoch == 0)
-		channels_epoch = (uint64_t)time(NULL) * 1000 +
-		    arc4random_uniform(1000);
-	if ((cs = calloc(1, sizeof(*cs))) == NULL)
-		return -1;
-	cs->rt = r;
-	TAILQ_INIT(&cs->msgs);
-	if ((cs->timer = app_timer_new(r, channels_timer_cb, cs)) == NULL) {
-		free(cs);
-		return -1;
-	}
-	app_route_set_data(r, cs);
-	return 0;
-}
-
-/* Frees every channel (their subscribers are gone) and the history. */
+/*
+ * Frees the route's channels and history, once no worker has the route
+ * any more (the route hub's group goes): their hubs went with each
+ * worker's part.
+ */
 static void
-channels_route_free(struct app_route *r)
+channels_shared_free(void *arg)
 {
-	struct channels		*cs = app_route_data(r);
+	struct channels		*cs = arg;
 	struct channel_msg	*m;
 	struct channel		*ch;
 	size_t			 i;
 
-	if (cs == NULL)
-		return;
 	while ((m = TAILQ_FIRST(&cs->msgs)) != NULL) {
 		TAILQ_REMOVE(&cs->msgs, m, entry);
 		free(m);
@@ -355,13 +469,67 @@ channels_route_free(struct app_route *r)
 	for (i = 0; i < cs->tabsize; i++)
 		while ((ch = cs->tab[i]) != NULL) {
 			cs->tab[i] = ch->next;
-			hub_free(ch->hub);
+			if (ch->nhubs != 0)
+				log_warnx("channel %s: freed with %u hubs",
+				    ch->name, ch->nhubs);
 			channel_ring_free(&ch->ring);
 			free(ch);
 		}
 	free(cs->tab);
-	app_timer_free(cs->timer);
-	free(cs);
+}
+
+/* This worker's part of the route; the route's state on first use. */
+static int
+channels_route_init(struct app_route *r)
+{
+	struct channels_route	*cr;
+	uint64_t		 none = 0, epoch;
+
+	epoch = (uint64_t)time(NULL) * 1000 + arc4random_uniform(1000);
+	__atomic_compare_exchange_n(&channels_epoch_v, &none, epoch, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	if ((cr = calloc(1, sizeof(*cr))) == NULL)
+		return -1;
+	cr->rt = r;
+	cr->hub = app_route_hub(r);
+	cr->worker = worker_self();
+	hub_lock(cr->hub);
+	if ((cr->cs = hub_shared(cr->hub, sizeof(*cr->cs))) != NULL &&
+	    !cr->cs->ready) {
+		TAILQ_INIT(&cr->cs->msgs);
+		cr->cs->ready = 1;
+		hub_shared_fini(cr->hub, channels_shared_free);
+	}
+	hub_unlock(cr->hub);
+	if (cr->cs == NULL ||
+	    (cr->timer = app_timer_new(r, channels_timer_cb, cr)) == NULL) {
+		free(cr);
+		return -1;
+	}
+	app_route_set_data(r, cr);
+	return 0;
+}
+
+/*
+ * Frees this worker's hubs (their subscribers are gone) and its part;
+ * the channels and history go with the last worker's route hub.
+ */
+static void
+channels_route_free(struct app_route *r)
+{
+	struct channels_route	*cr = app_route_data(r);
+	struct channel		*ch;
+	size_t			 i;
+
+	if (cr == NULL)
+		return;
+	hub_lock(cr->hub);
+	for (i = 0; i < cr->cs->tabsize; i++)
+		for (ch = cr->cs->tab[i]; ch != NULL; ch = ch->next)
+			channels_hub_free(cr, ch);
+	hub_unlock(cr->hub);
+	app_timer_free(cr->timer);
+	free(cr);
 	app_route_set_data(r, NULL);
 }
 
@@ -377,8 +545,9 @@ static int
 channels_request(struct conn *c, struct app_route *r,
     const struct http_request *req, const char *path, const char **why)
 {
-	struct channels	*cs = app_route_data(r);
-	const char	*name = channels_name(r, path);
+	struct channels_route	*cr = app_route_data(r);
+	const char		*name = channels_name(r, path);
+	int			 full;
 
 	(void)req;
 	if (!channel_name_valid(name, strlen(name))) {
@@ -389,8 +558,11 @@ channels_request(struct conn *c, struct app_route *r,
 		*why = "channel not allowed";
 		return 403;
 	}
-	if (channels_find(cs, name, strlen(name)) == NULL &&
-	    cs->n >= channels_conf(cs)->max_channels) {
+	hub_lock(cr->hub);
+	full = channels_find(cr->cs, name, strlen(name)) == NULL &&
+	    cr->cs->n >= channels_conf(cr)->max_channels;
+	hub_unlock(cr->hub);
+	if (full) {
 		*why = "too many channels";
 		return 503;
 	}
@@ -428,7 +600,7 @@ channels_send_msg(struct conn *c, const struct channel_msg *m)
 		    m->len);
 		return;
 	}
-	channel_id_format(id, channels_epoch, m->seq);
+	channel_id_format(id, channels_epoch(), m->seq);
 	if ((ev = channel_sse_event(id, NULL, m->binary, m->data, m->len,
 	    &evlen)) != NULL)
 		conn_sse_send(c, ev, evlen);
@@ -477,15 +649,19 @@ channels_since(const struct http_request *req, char *buf, size_t size)
 
 /*
  * A subscriber: replays what it missed, then joins the channel's hub. In
- * one go, so nothing published meanwhile can fall between the two.
+ * one go under the route's lock, so that nothing published meanwhile (on
+ * any worker) can fall between the two or come twice: the hub gives a
+ * member only what was published after it joined.
  */
 static void
 channels_open(struct conn *c)
 {
 	const struct http_request *req = conn_open_request();
 	struct app_route	*r = conn_app_route(c);
-	struct channels		*cs = app_route_data(r);
+	struct channels_route	*cr = app_route_data(r);
+	struct channels		*cs = cr->cs;
 	struct channel		*ch;
+	struct hub		*h;
 	char			 path[HTTP_MAX_REQUEST_LINE], since[64];
 	const char		*name;
 	uint64_t		 epoch, seq;
@@ -498,24 +674,31 @@ channels_open(struct conn *c)
 		return;
 	}
 	name = channels_name(r, path);
+	hub_lock(cr->hub);
 	if ((ch = channels_find(cs, name, strlen(name))) == NULL &&
-	    (ch = channels_create(cs, name, strlen(name))) == NULL) {
+	    (ch = channels_create(cs, name, strlen(name))) == NULL)
+		h = NULL;
+	else if ((h = channels_hub(cr, ch)) == NULL)
+		channels_gc_mark(cr, ch);
+	if (h == NULL) {
+		hub_unlock(cr->hub);
 		log_warnx("%s: channel %s: out of memory", conn_peer(c), name);
 		conn_ws_close(c, WS_CLOSE_INTERNAL, "out of memory");
 		return;
 	}
 	if (conn_is_sse(c)) {
 		snprintf(since, sizeof(since), "retry: %.0f\n\n",
-		    channels_conf(cs)->sse_retry * 1000);
+		    channels_conf(cr)->sse_retry * 1000);
 		conn_sse_send(c, since, strlen(since));
 		ch->nsse++;
 	}
 	conn_set_app_data(c, ch);
+	ch->nsubs++;
 	cs->st.subscribers++;
-	channels_expire(cs);
+	channels_expire(cr);
 	if (channels_since(req, since, sizeof(since))) {
 		if (channel_id_parse(since, strlen(since), &epoch, &seq) == -1 ||
-		    epoch != channels_epoch)
+		    epoch != channels_epoch())
 			reset = 1;
 		else
 			reset = channel_ring_since(&ch->ring, seq, cs->seq,
@@ -527,75 +710,86 @@ channels_open(struct conn *c)
 		for (i = first; i < ch->ring.n; i++)
 			channels_send_msg(c, channel_ring_at(&ch->ring, i));
 	}
-	conn_join(c, ch->hub);
+	conn_join(c, h);
+	hub_unlock(cr->hub);
 }
 
-/* A subscriber left: its channel may be empty now. */
+/* A subscriber left: its channel (and its hub here) may be empty now. */
 static void
 channels_close(struct conn *c)
 {
 	struct app_route	*r = conn_app_route(c);
-	struct channels		*cs = app_route_data(r);
+	struct channels_route	*cr = app_route_data(r);
 	struct channel		*ch = conn_app_data(c);
 
 	if (ch == NULL)
 		return;
 	conn_set_app_data(c, NULL);
-	cs->st.subscribers--;
+	hub_lock(cr->hub);
+	cr->cs->st.subscribers--;
+	ch->nsubs--;
 	if (conn_is_sse(c))
 		ch->nsse--;
-	channels_gc_mark(ch);
+	/* The core takes c out of the hub after this: the timer is later. */
+	channels_hub_gc_mark(cr, ch);
+	channels_gc_mark(cr, ch);
+	hub_unlock(cr->hub);
 }
 
 /*
  * Publishes one message to a channel (NULL: nobody listens and nothing
- * is kept: only the id is given out). Returns the number of subscribers
- * it was queued for, -1 when a JSON body does not parse (envelope json)
- * or memory ran out; id gets its id.
+ * is kept: only the id is given out); the caller holds the route's
+ * lock. Returns the number of subscribers it goes to (with one worker,
+ * those it was queued for), -1 when a JSON body does not parse
+ * (envelope json) or memory ran out; id gets its id.
  */
 static int
-channels_publish(struct channels *cs, struct channel *ch,
+channels_publish(struct channels_route *cr, struct channel *ch,
     enum channel_kind kind, const void *data, size_t len,
     char id[CHANNEL_ID_MAX])
 {
-	const struct app_conf	*ac = channels_conf(cs);
-	const struct hub_stats	*hs;
+	const struct app_conf	*ac = channels_conf(cr);
+	struct channels		*cs = cr->cs;
 	struct channel_msg	*m;
+	struct hub		*h = NULL;
 	uint64_t		 before;
 	char			*env = NULL, *sse = NULL;
 	const void		*payload = data;
 	size_t			 plen = len, sselen = 0;
-	int			 binary = kind == CHANNEL_BINARY, n;
+	int			 binary = kind == CHANNEL_BINARY, n = 0;
 
-	channel_id_format(id, channels_epoch, cs->seq + 1);
+	channel_id_format(id, channels_epoch(), cs->seq + 1);
 	if (ch == NULL) {
 		cs->seq++;
 		cs->st.published++;
 		return 0;
 	}
+	/* Subscribers on any worker: through this worker's hub. */
+	if (ch->nsubs > 0 && (h = channels_hub(cr, ch)) == NULL)
+		return -1;
 	if (ac->envelope == CHANNELS_ENV_JSON) {
 		if ((env = channel_envelope(ch->name, id, kind, data, len,
 		    &plen)) == NULL)
-			return -1;
+			goto fail;
 		payload = env;
 		binary = 0;
 	}
+	if (ch->nsse > 0 && (sse = channel_sse_event(id, NULL, binary,
+	    payload, plen, &sselen)) == NULL)
+		goto fail;
 	cs->seq++;
 	cs->st.published++;
 	ch->last_seq = cs->seq;
-	if (ch->nsse > 0 && (sse = channel_sse_event(id, NULL, binary,
-	    payload, plen, &sselen)) == NULL) {
-		free(env);
-		return -1;
+	if (h != NULL) {
+		before = hub_stats(h)->delivered;
+		hub_publish_sse(h, binary ? WS_OP_BINARY : WS_OP_TEXT,
+		    payload, plen, sse, sselen, 0, NULL);
+		/* With workers, the others deliver later. */
+		n = worker_count() > 1 ? (int)ch->nsubs :
+		    (int)(hub_stats(h)->delivered - before);
+		if (hub_size(h) == 0)
+			channels_hub_gc_mark(cr, ch);
 	}
-	hub_set_limit(ch->hub, app_route_conf(cs->rt)->lim.max_send_buffer,
-	    (enum hub_policy)ac->slow_client);
-	hs = hub_stats(ch->hub);
-	before = hs->delivered;
-	hub_publish_sse(ch->hub, binary ? WS_OP_BINARY : WS_OP_TEXT, payload,
-	    plen, sse, sselen, 0, NULL);
-	n = (int)(hs->delivered - before);
-	cs->st.deliveries += (uint64_t)n;
 	free(sse);
 	if (ac->history == 0)
 		ch->ring.floor = cs->seq;	/* nothing after it is kept */
@@ -605,7 +799,7 @@ channels_publish(struct channels *cs, struct channel *ch,
 		free(m);
 		log_warnx("channel %s: history: out of memory", ch->name);
 		while (ch->ring.n > 0)
-			channels_evict(cs, channel_ring_at(&ch->ring, 0));
+			channels_evict(cr, channel_ring_at(&ch->ring, 0));
 		ch->ring.floor = cs->seq;
 	} else {
 		m->owner = ch;
@@ -613,11 +807,16 @@ channels_publish(struct channels *cs, struct channel *ch,
 		cs->st.history_msgs++;
 		cs->st.history_bytes += plen;
 		if (TAILQ_FIRST(&cs->msgs) == m)
-			app_timer_add(cs->timer, CHANNELS_GC_PERIOD);
-		channels_expire(cs);
+			app_timer_add(cr->timer, CHANNELS_GC_PERIOD);
+		channels_expire(cr);
 	}
 	free(env);
 	return n;
+fail:
+	free(env);
+	if (h != NULL && hub_size(h) == 0)
+		channels_hub_gc_mark(cr, ch);
+	return -1;
 }
 
 /* A subscriber's message: published with client_publish, else refused. */
@@ -625,13 +824,14 @@ static void
 channels_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 {
 	struct app_route	*r = conn_app_route(c);
-	struct channels		*cs = app_route_data(r);
+	struct channels_route	*cr = app_route_data(r);
 	struct channel		*ch = conn_app_data(c);
 	char			 id[CHANNEL_ID_MAX];
+	int			 n;
 
 	if (ch == NULL)
 		return;
-	if (!channels_conf(cs)->client_publish) {
+	if (!channels_conf(cr)->client_publish) {
 		log_limited(conn_log_limit(c), "channels: client message",
 		    LOG_LVL_INFO, "channels: %s: message on %s%s refused: "
 		    "client_publish is off", conn_peer(c),
@@ -639,8 +839,11 @@ channels_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 		conn_ws_close(c, WS_CLOSE_POLICY, "subscribers may not publish");
 		return;
 	}
-	if (channels_publish(cs, ch, opcode == WS_OP_BINARY ? CHANNEL_BINARY :
-	    CHANNEL_TEXT, data, len, id) == -1)
+	hub_lock(cr->hub);
+	n = channels_publish(cr, ch, opcode == WS_OP_BINARY ? CHANNEL_BINARY :
+	    CHANNEL_TEXT, data, len, id);
+	hub_unlock(cr->hub);
+	if (n == -1)
 		conn_ws_close(c, WS_CLOSE_INTERNAL, "publish failed");
 }
 
@@ -673,44 +876,58 @@ channels_kick_cb(struct conn *c, void *arg)
 	conn_ws_close(c, WS_CLOSE_NORMAL, "channel deleted");
 }
 
-/* POST publishes, DELETE drops, GET tells (JSON). */
+/* Closes a deleted channel's subscribers on one worker (its own loop). */
+static void
+channels_kick_hub(struct hub *h, void *arg)
+{
+	hub_each(h, channels_kick_cb, arg);
+}
+
+/* Drops a channel's history and closes its subscribers on every worker. */
+static void
+channels_delete(struct channels_route *cr, struct channel *ch)
+{
+	struct hub	*h;
+
+	if (ch->nsubs > 0 && (h = channels_hub(cr, ch)) != NULL) {
+		hub_group_each(h, channels_kick_hub, NULL);
+		if (hub_size(h) == 0)
+			channels_hub_gc_mark(cr, ch);
+	}
+	while (ch->ring.n > 0)
+		channels_evict(cr, channel_ring_at(&ch->ring, 0));
+	ch->ring.floor = cr->cs->seq;
+	channels_gc_mark(cr, ch);
+}
+
+/* POST publishes, DELETE drops, GET tells (JSON); under the route's lock. */
 static int
-channels_api(struct conn *c, struct app_route *r,
-    const struct http_request *req, const char *path, const uint8_t *body,
+channels_api_locked(struct conn *c, struct channels_route *cr,
+    const struct http_request *req, const char *name, const uint8_t *body,
     size_t len, struct evbuffer *out, const char **type)
 {
-	struct channels		*cs = app_route_data(r);
-	const struct app_conf	*ac = channels_conf(cs);
+	struct channels		*cs = cr->cs;
+	const struct app_conf	*ac = channels_conf(cr);
 	struct channel		*ch;
 	enum channel_kind	 kind;
-	const char		*name = channels_name(r, path);
 	char			 id[CHANNEL_ID_MAX];
-	int			 n, status;
+	int			 n;
 
-	if (!channel_name_valid(name, strlen(name)))
-		return channels_error(out, type, 400, "invalid channel name");
-	if (!channels_allowed(c, name, 1))
-		return channels_error(out, type, 403, "channel not allowed");
+	(void)c;
 	ch = channels_find(cs, name, strlen(name));
-	channels_expire(cs);
+	channels_expire(cr);
 	*type = "application/json";
 	if (http_method_is(req, "DELETE")) {
-		if (ch != NULL) {
-			hub_each(ch->hub, channels_kick_cb, NULL);
-			while (ch->ring.n > 0)
-				channels_evict(cs, channel_ring_at(&ch->ring,
-				    0));
-			ch->ring.floor = cs->seq;
-			channels_gc_mark(ch);
-		}
+		if (ch != NULL)
+			channels_delete(cr, ch);
 		return 204;
 	}
 	if (http_method_is(req, "GET")) {
 		if (ch != NULL && ch->last_seq != 0)
-			channel_id_format(id, channels_epoch, ch->last_seq);
+			channel_id_format(id, channels_epoch(), ch->last_seq);
 		evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
 		    "%u,\"messages\":%zu,\"last_id\":%s%s%s}\n", name,
-		    ch != NULL ? hub_size(ch->hub) : 0,
+		    ch != NULL ? ch->nsubs : 0,
 		    ch != NULL ? ch->ring.n : 0,
 		    ch != NULL && ch->last_seq != 0 ? "\"" : "",
 		    ch != NULL && ch->last_seq != 0 ? id : "null",
@@ -731,23 +948,56 @@ channels_api(struct conn *c, struct app_route *r,
 		if ((ch = channels_create(cs, name, strlen(name))) == NULL)
 			return channels_error(out, type, 500, "out of memory");
 	}
-	if ((n = channels_publish(cs, ch, kind, body, len, id)) == -1) {
-		status = channels_error(out, type, 500, "publish failed");
-		return status;
-	}
+	if ((n = channels_publish(cr, ch, kind, body, len, id)) == -1)
+		return channels_error(out, type, 500, "publish failed");
 	*type = "application/json";
 	evbuffer_add_printf(out, "{\"id\":\"%s\",\"subscribers\":%d}\n", id,
 	    n);
 	return 200;
 }
 
-/* The route's channel counters, for metrics. */
+/* A publisher's request: checked, then answered under the route's lock. */
+static int
+channels_api(struct conn *c, struct app_route *r,
+    const struct http_request *req, const char *path, const uint8_t *body,
+    size_t len, struct evbuffer *out, const char **type)
+{
+	struct channels_route	*cr = app_route_data(r);
+	const char		*name = channels_name(r, path);
+	int			 status;
+
+	if (!channel_name_valid(name, strlen(name)))
+		return channels_error(out, type, 400, "invalid channel name");
+	if (!channels_allowed(c, name, 1))
+		return channels_error(out, type, 403, "channel not allowed");
+	hub_lock(cr->hub);
+	status = channels_api_locked(c, cr, req, name, body, len, out, type);
+	hub_unlock(cr->hub);
+	return status;
+}
+
+/*
+ * The route's channel counters, for metrics: the route's on every
+ * worker; deliveries are what the channels' hubs delivered.
+ */
 static void
 channels_metrics(struct app_route *r, struct stats_channels *st)
 {
-	struct channels	*cs = app_route_data(r);
+	struct channels_route	*cr = app_route_data(r);
+	struct channels		*cs = cr->cs;
+	struct channel		*ch;
+	size_t			 i, w, nw = worker_count();
 
+	hub_lock(cr->hub);
 	*st = cs->st;
+	st->deliveries = cs->delivered;
+	for (i = 0; i < cs->tabsize; i++)
+		for (ch = cs->tab[i]; ch != NULL; ch = ch->next)
+			for (w = 0; w < nw; w++)
+				if (ch->slots[w].hub != NULL)
+					st->deliveries += hub_stats(
+					    ch->slots[w].hub)->delivered;
+	hub_unlock(cr->hub);
 }
 
 static const struct config_key *const channels_keys[] = {

@@ -51,13 +51,15 @@ relay_api(struct conn *c, struct app_route *r, const struct http_request *req,
 		    "UTF-8\n");
 		return 400;
 	}
-	hub_publish(hub, text ? WS_OP_TEXT : WS_OP_BINARY, body, len, 0, NULL);
 	/*
-	 * One loop delivers at once: those it reached. Workers deliver in
-	 * their own loops, later: the members it is on its way to.
+	 * With workers, the others deliver later: the members of every
+	 * worker when it went out.
 	 */
+	hub_lock(hub);
+	hub_publish(hub, text ? WS_OP_TEXT : WS_OP_BINARY, body, len, 0, NULL);
 	n = worker_count() > 1 ? hub_total(hub) :
 	    hub_stats(hub)->delivered - before;
+	hub_unlock(hub);
 	*type = "application/json";
 	evbuffer_add_printf(out, "{\"subscribers\":%llu}\n",
 	    (unsigned long long)n);
