@@ -54,12 +54,21 @@ static const char *const hub_policy_names[] = { "close", "drop", "conflate" };
 
 /* The members' connections, as the core reaches them. */
 static const struct hub_io *hub_io;
+/* The other nodes; NULL: this node runs alone. */
+static const struct hub_bridge *hub_bridge;
 
 /* Sets the member interface. */
 void
 hub_set_io(const struct hub_io *io)
 {
 	hub_io = io;
+}
+
+/* Sets the bridge to other nodes. */
+void
+hub_set_bridge(const struct hub_bridge *b)
+{
+	hub_bridge = b;
 }
 
 /* Parses a slow_client value. */
@@ -90,6 +99,8 @@ hub_new(const char *name, size_t limit, enum hub_policy policy)
 	TAILQ_INIT(&h->members);
 	h->limit = limit;
 	h->policy = policy;
+	if (hub_bridge != NULL)
+		hub_bridge->attach(h, h->name);
 	return h;
 }
 
@@ -111,6 +122,8 @@ hub_free(struct hub *h)
 
 	if (h->n != 0)
 		log_warnx("hub %s: freed with %u members", h->name, h->n);
+	if (hub_bridge != NULL)
+		hub_bridge->detach(h, h->name);
 	for (i = 0; i < HUB_ZVARIANTS; i++)
 		pmd_free(h->zs[i]);
 	free(h->name);
@@ -384,17 +397,14 @@ hub_frame_sse(const void *sse, size_t len)
 	return f;
 }
 
-/* hub_publish() with the message's Server-Sent Events form too. */
-void
-hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
+/* Delivers one message to this node's members but except. */
+static void
+hub_deliver_all(struct hub *h, int opcode, const void *data, size_t len,
     const void *sse, size_t sse_len, unsigned key, struct conn *except)
 {
 	struct hub_member	*m;
 	struct hub_frame	*f;
 
-	if (key >= HUB_KEYS)
-		key = HUB_KEYS - 1;
-	h->stats.published++;
 	if (h->n == 0)
 		return;
 	/* refs 1: ours, until the loop is done */
@@ -425,6 +435,50 @@ hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
 			hub_deliver(h, m, f);
 	}
 	hub_frame_unref(f);
+}
+
+/*
+ * hub_publish() with the message's Server-Sent Events form too: here at
+ * once, and to the other nodes through the bridge.
+ */
+void
+hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
+    const void *sse, size_t sse_len, unsigned key, struct conn *except)
+{
+	if (key >= HUB_KEYS)
+		key = HUB_KEYS - 1;
+	h->stats.published++;
+	hub_deliver_all(h, opcode, data, len, sse, sse_len, key, except);
+	if (hub_bridge != NULL)
+		hub_bridge->publish(h->name, opcode, data, len, sse, sse_len,
+		    key);
+}
+
+/* A message for this node's members only. */
+void
+hub_inject(struct hub *h, int opcode, const void *data, size_t len,
+    const void *sse, size_t sse_len, unsigned key)
+{
+	if (key >= HUB_KEYS)
+		key = HUB_KEYS - 1;
+	hub_deliver_all(h, opcode, data, len, sse, sse_len, key, NULL);
+}
+
+/* A message for the other nodes only. */
+void
+hub_publish_remote(const char *name, int opcode, const void *data,
+    size_t len, const void *sse, size_t sse_len, unsigned key)
+{
+	if (hub_bridge != NULL)
+		hub_bridge->publish(name, opcode, data, len, sse, sse_len,
+		    key >= HUB_KEYS ? HUB_KEYS - 1 : key);
+}
+
+/* The hub's name. */
+const char *
+hub_name(const struct hub *h)
+{
+	return h->name;
 }
 
 /* The member drained: send its backlog, oldest first. */
