@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "apps/counter.h"
+#include "cluster.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -38,6 +39,8 @@ struct counter_route {
 	/* The newest joiner inside the window, told its count directly. */
 	struct conn		*fresh;
 	unsigned		 fresh_count;
+	/* In a cluster: value and users total live in Redis; else NULL. */
+	struct cluster_counter	*cc;
 };
 
 /* Maps a message to +1 (plus), -1 (minus) or 0 (anything else). */
@@ -160,6 +163,12 @@ counter_users_now(struct counter_route *cr, unsigned count,
 {
 	struct hub	*hub = app_route_hub(cr->route);
 
+	/* In a cluster the total comes back from Redis, to every node. */
+	if (cr->cc != NULL && cluster_counter_users(cr->cc, count) == 0) {
+		cr->in_window = 1;
+		app_timer_add(cr->window, COUNTER_USERS_WINDOW);
+		return;
+	}
 	if (hub_size(hub) <= (except != NULL ? 1 : 0))
 		return;
 	counter_publish_users(hub, count, except);
@@ -200,6 +209,40 @@ counter_users_changed(struct counter_route *cr, unsigned count,
 		counter_users_now(cr, count, except);
 }
 
+/* The cluster's new value (any node's plus or minus): to our members. */
+static void
+counter_cluster_value_cb(void *arg, long long value)
+{
+	struct counter_route	*cr = arg;
+	char			 buf[COUNTER_JSON_MAX];
+	size_t			 len;
+
+	cr->value = value;
+	if ((len = counter_value_json(buf, value)) == 0) {
+		log_warnx("counter: cannot encode value event");
+		return;
+	}
+	hub_inject(app_route_hub(cr->route), WS_OP_TEXT, buf, len, NULL, 0,
+	    COUNTER_KEY_VALUE);
+}
+
+/* The cluster's new users total: to our members. */
+static void
+counter_cluster_users_cb(void *arg, long long total)
+{
+	struct counter_route	*cr = arg;
+	char			 buf[COUNTER_JSON_MAX];
+	size_t			 len;
+
+	if ((len = counter_users_json(buf, total > UINT_MAX ? UINT_MAX :
+	    (unsigned)total)) == 0) {
+		log_warnx("counter: cannot encode users event");
+		return;
+	}
+	hub_inject(app_route_hub(cr->route), WS_OP_TEXT, buf, len, NULL, 0,
+	    COUNTER_KEY_USERS);
+}
+
 /* Creates the route's value, starting at 0, and the window's timer. */
 static int
 counter_route_init(struct app_route *r)
@@ -218,6 +261,8 @@ counter_route_init(struct app_route *r)
 		return -1;
 	}
 	app_route_set_data(r, cr);
+	cr->cc = cluster_counter_new(app_route_conf(r)->path,
+	    counter_cluster_value_cb, counter_cluster_users_cb, cr);
 	return 0;
 }
 
@@ -230,13 +275,15 @@ counter_route_free(struct app_route *r)
 	if ((cr = app_route_data(r)) == NULL)
 		return;
 	app_route_set_data(r, NULL);
+	cluster_counter_free(cr->cc);
 	app_timer_free(cr->window);
 	free(cr);
 }
 
 /*
  * Tells the others the new user count, at once or at the window's end,
- * and the newcomer the count and the value at once.
+ * and the newcomer the count (in a cluster: Redis's total, soon) and the
+ * value at once.
  */
 static void
 counter_open(struct conn *c)
@@ -255,16 +302,26 @@ counter_open(struct conn *c)
 		cr->fresh = c;
 		cr->fresh_count = n;
 	}
-	if ((len = counter_users_json(buf, n)) == 0) {
-		log_warnx("counter: cannot encode users event");
-		return;
+	/* In a cluster the total comes from Redis, like everyone's. */
+	if (cr->cc == NULL || !cluster_counter_shared(cr->cc)) {
+		if ((len = counter_users_json(buf, n)) == 0) {
+			log_warnx("counter: cannot encode users event");
+			return;
+		}
+		conn_send(c, WS_OP_TEXT, buf, len);
 	}
-	conn_send(c, WS_OP_TEXT, buf, len);
 	if ((len = counter_value_json(buf, cr->value)) == 0) {
 		log_warnx("counter: cannot encode value event");
 		return;
 	}
 	conn_send(c, WS_OP_TEXT, buf, len);
+}
+
+/* In a cluster, Redis applies the delta: its value comes to every node. */
+static int
+counter_cluster_add(struct counter_route *cr, int delta)
+{
+	return cr->cc != NULL ? cluster_counter_add(cr->cc, delta) : -1;
 }
 
 /* Applies plus or minus and tells everyone the new value. */
@@ -288,6 +345,9 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 		    conn_peer(c), excerpt);
 		return;
 	}
+	if (counter_cluster_add(cr, delta) == 0)
+		return;
+	/* Alone, or Redis away: the value here, to our members. */
 	if (counter_apply(&cr->value, delta) == -1) {
 		log_limited(conn_log_limit(c), "counter: value at its limit",
 		    LOG_LVL_INFO, "counter: %s: value %lld at its limit, %s "
