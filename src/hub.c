@@ -474,6 +474,13 @@ hub_publish_remote(const char *name, int opcode, const void *data,
 		    key >= HUB_KEYS ? HUB_KEYS - 1 : key);
 }
 
+/* Whether messages go to other nodes too. */
+int
+hub_bridged(void)
+{
+	return hub_bridge != NULL;
+}
+
 /* The hub's name. */
 const char *
 hub_name(const struct hub *h)

@@ -132,6 +132,8 @@ void		 hub_inject(struct hub *h, int opcode, const void *data,
 void		 hub_publish_remote(const char *name, int opcode,
 		    const void *data, size_t len, const void *sse,
 		    size_t sse_len, unsigned key);
+/* 1 when a bridge to other nodes is set. */
+int		 hub_bridged(void);
 /* The hub's name (its route path, or route path and channel). */
 const char	*hub_name(const struct hub *h);
 /* The member's output drained below half the limit: send its backlog. */

@@ -548,13 +548,51 @@ channels_close(struct conn *c)
 }
 
 /*
- * Publishes one message to a channel (NULL: nobody listens and nothing
- * is kept: only the id is given out). Returns the number of subscribers
- * it was queued for, -1 when a JSON body does not parse (envelope json)
- * or memory ran out; id gets its id.
+ * A message for channel name, which this node does not have: only the
+ * other nodes of a cluster may have subscribers for it. 0, or -1 when a
+ * JSON body does not parse (envelope json) or memory ran out.
  */
 static int
-channels_publish(struct channels *cs, struct channel *ch,
+channels_publish_remote(struct channels *cs, const char *name,
+    enum channel_kind kind, const void *data, size_t len, const char *id)
+{
+	char		*env = NULL, *sse, hubname[256];
+	const void	*payload = data;
+	size_t		 plen = len, sselen;
+	int		 binary = kind == CHANNEL_BINARY;
+
+	if (!hub_bridged())
+		return 0;
+	if (channels_conf(cs)->envelope == CHANNELS_ENV_JSON) {
+		if ((env = channel_envelope(name, id, kind, data, len,
+		    &plen)) == NULL)
+			return -1;
+		payload = env;
+		binary = 0;
+	}
+	if ((sse = channel_sse_event(id, NULL, binary, payload, plen,
+	    &sselen)) == NULL) {
+		free(env);
+		return -1;
+	}
+	snprintf(hubname, sizeof(hubname), "%s%s", app_route_conf(cs->rt)->path,
+	    name);
+	hub_publish_remote(hubname, binary ? WS_OP_BINARY : WS_OP_TEXT,
+	    payload, plen, sse, sselen, 0);
+	free(sse);
+	free(env);
+	return 0;
+}
+
+/*
+ * Publishes one message to a channel (NULL: nobody here listens and
+ * nothing is kept: only the id is given out, and the message goes to
+ * the other nodes of a cluster). Returns the number of subscribers
+ * on this node it was queued for, -1 when a JSON body does not parse
+ * (envelope json) or memory ran out; id gets its id.
+ */
+static int
+channels_publish(struct channels *cs, struct channel *ch, const char *name,
     enum channel_kind kind, const void *data, size_t len,
     char id[CHANNEL_ID_MAX])
 {
@@ -571,7 +609,7 @@ channels_publish(struct channels *cs, struct channel *ch,
 	if (ch == NULL) {
 		cs->seq++;
 		cs->st.published++;
-		return 0;
+		return channels_publish_remote(cs, name, kind, data, len, id);
 	}
 	if (ac->envelope == CHANNELS_ENV_JSON) {
 		if ((env = channel_envelope(ch->name, id, kind, data, len,
@@ -583,7 +621,8 @@ channels_publish(struct channels *cs, struct channel *ch,
 	cs->seq++;
 	cs->st.published++;
 	ch->last_seq = cs->seq;
-	if (ch->nsse > 0 && (sse = channel_sse_event(id, NULL, binary,
+	/* Other nodes of a cluster may have SSE subscribers. */
+	if ((ch->nsse > 0 || hub_bridged()) && (sse = channel_sse_event(id, NULL, binary,
 	    payload, plen, &sselen)) == NULL) {
 		free(env);
 		return -1;
@@ -639,8 +678,8 @@ channels_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 		conn_ws_close(c, WS_CLOSE_POLICY, "subscribers may not publish");
 		return;
 	}
-	if (channels_publish(cs, ch, opcode == WS_OP_BINARY ? CHANNEL_BINARY :
-	    CHANNEL_TEXT, data, len, id) == -1)
+	if (channels_publish(cs, ch, ch->name, opcode == WS_OP_BINARY ?
+	    CHANNEL_BINARY : CHANNEL_TEXT, data, len, id) == -1)
 		conn_ws_close(c, WS_CLOSE_INTERNAL, "publish failed");
 }
 
@@ -731,7 +770,7 @@ channels_api(struct conn *c, struct app_route *r,
 		if ((ch = channels_create(cs, name, strlen(name))) == NULL)
 			return channels_error(out, type, 500, "out of memory");
 	}
-	if ((n = channels_publish(cs, ch, kind, body, len, id)) == -1) {
+	if ((n = channels_publish(cs, ch, name, kind, body, len, id)) == -1) {
 		status = channels_error(out, type, 500, "publish failed");
 		return status;
 	}

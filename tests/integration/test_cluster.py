@@ -270,19 +270,29 @@ def test_relay_across_nodes_once_in_order(wsd, redis):
         assert metric(d.port, "wsd_cluster_up") == 1
 
 
-def test_channel_publish_reaches_other_nodes(wsd, redis):
-    """A POST on node A reaches the channel's subscribers on B and C."""
-    a, b, c = start_nodes(wsd, redis, 3)
+@pytest.mark.parametrize("history", ["0", "100"])
+def test_channel_publish_reaches_other_nodes(wsd, redis, history):
+    """A POST on node A reaches the channel's WebSocket subscribers on B
+    and its SSE subscribers on C, whether A keeps history (so has the
+    channel) or has never heard of it."""
+    from test_channels_sse import SSE
+    routes = [("/live/", {"app": "channels", "history": history})]
+    a, b, c = start_nodes(wsd, redis, 3, routes=routes)
     sb = helpers.ws_connect(b.port, "/live/news")
-    sc = helpers.ws_connect(c.port, "/live/news")
+    sc = SSE(c.port, "/live/news")
+    assert sc.resp.status == 200
     time.sleep(0.2)
     r = helpers.http_raw(a.port, helpers.request(
         "POST", "/live/news", headers={"Content-Type": "text/plain",
                                        "Content-Length": "5"},
         body=b"hello"))
     assert r.status == 200, r
+    # The publish reply counts this node's subscribers (documented).
+    assert json.loads(r.body)["subscribers"] == 0
     assert text(sb) == "hello"
-    assert text(sc) == "hello"
+    ev = sc.message()
+    assert ev["data"] == ["hello"] and len(ev["id"]) == 1
+    sc.close()
 
 
 # ---------------------------------------------------------------- counter
