@@ -152,6 +152,7 @@ static struct cluster *cluster_cur;
 static void	cluster_down(struct cluster *, const char *, ...)
 		    LOG_PRINTF(2, 3);
 static void	cluster_link_ready(struct cluster_link *);
+static char	*cluster_strf(const char *, ...) LOG_PRINTF(1, 2);
 
 /* Atomic INCRBY and PUBLISH: every node sees values in Redis's order. */
 static const char cluster_lua_add[] =
