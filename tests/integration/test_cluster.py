@@ -63,18 +63,21 @@ def resp_read(f):
 class Redis:
     """A redis-server of our own; restartable on the same port."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, *extra):
         self.port = free_port()
         self.dir = tmp_path
         self.proc = None
         self.logs = []
+        self.extra = list(extra)
+        self.auth = []
 
     def start(self):
         log = open(self.dir / ("redis-%d.log" % len(self.logs)), "wb")
         self.logs.append(log)
         self.proc = subprocess.Popen(
             [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
+             "--save", "", "--appendonly", "no", "--dir", str(self.dir)] +
+            self.extra,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while True:
@@ -95,20 +98,39 @@ class Redis:
 
     def cmd(self, *args):
         with socket.create_connection(("127.0.0.1", self.port), 2) as s:
+            f = s.makefile("rb")
+            if self.auth:
+                s.sendall(resp(*self.auth))
+                assert resp_read(f) == "OK"
             s.sendall(resp(*args))
-            return resp_read(s.makefile("rb"))
+            return resp_read(f)
 
 
 @pytest.fixture
-def redis(tmp_path):
+def redis_factory(tmp_path):
+    """Starts redis-servers with extra arguments; stops them all."""
     if not os.access(REDIS, os.X_OK):
         pytest.fail("redis-server not found: tests/lib/deps.sh installs "
                     "Debian's redis-server")
-    r = Redis(tmp_path).start()
-    yield r
-    r.stop()
-    for f in r.logs:
-        f.close()
+    started = []
+
+    def start(*extra, password=None):
+        r = Redis(tmp_path, *extra)
+        if password is not None:
+            r.extra += ["--requirepass", password]
+            r.auth = ["AUTH", password]
+        started.append(r)
+        return r.start()
+    yield start
+    for r in started:
+        r.stop()
+        for f in r.logs:
+            f.close()
+
+
+@pytest.fixture
+def redis(redis_factory):
+    return redis_factory()
 
 
 def node_config(redis_port, name, routes=None, **cluster):
@@ -293,6 +315,57 @@ def test_channel_publish_reaches_other_nodes(wsd, redis, history):
     ev = sc.message()
     assert ev["data"] == ["hello"] and len(ev["id"]) == 1
     sc.close()
+
+
+def relay_works_across(a, b):
+    """A message sent on a's /relay reaches b's."""
+    ca = helpers.ws_connect(a.port, "/relay")
+    cb = helpers.ws_connect(b.port, "/relay")
+    time.sleep(0.1)
+    ca.send(frame(OP_TEXT, "across"))
+    assert text(cb) == "across"
+
+
+def test_unix_socket_password_and_db(wsd, redis_factory, tmp_path):
+    """redis = unix:/PATH, AUTH from redis_password_file, SELECT
+    redis_db: the counter's key lands in that database."""
+    sock = tmp_path / "redis.sock"
+    r = redis_factory("--unixsocket", str(sock), password="s3cret")
+    pw = tmp_path / "redis.pw"
+    pw.write_text("s3cret\n")
+    routes = [("/relay", {"app": "relay"}), ("/counter", {"app": "counter"})]
+    a, b = [wsd(node_config(0, n, routes, redis="unix:%s" % sock,
+                            redis_password_file=str(pw), redis_db="3"))
+            for n in ("a", "b")]
+    for d in (a, b):
+        d.wait_log(r"cluster: redis unix:\S+: connected", timeout=10)
+    relay_works_across(a, b)
+    c = helpers.ws_connect(a.port, "/counter")
+    c.send(frame(OP_TEXT, '{"action":"plus"}'))
+    last_of(c, "value", 1)
+    with socket.create_connection(("127.0.0.1", r.port), 2) as s:
+        f = s.makefile("rb")
+        s.sendall(resp("AUTH", "s3cret") + resp("SELECT", "3") +
+                  resp("GET", "wsd:counter:/counter") +
+                  resp("SELECT", "0") + resp("EXISTS", "wsd:counter:/counter"))
+        assert [resp_read(f) for _ in range(5)] == ["OK", "OK", "1", "OK", 0]
+
+
+def test_wrong_password_one_line_local_service(wsd, redis_factory,
+                                                tmp_path):
+    r = redis_factory(password="right")
+    pw = tmp_path / "redis.pw"
+    pw.write_text("wrong\n")
+    d = wsd(node_config(r.port, "x", [("/relay", {"app": "relay"})],
+                        redis_password_file=str(pw)))
+    d.wait_log(r"warn: cluster: redis \S+: .*AUTH: WRONGPASS.*retrying",
+               timeout=10)
+    time.sleep(1.5)
+    assert len(re.findall(r"warn: cluster:", d.log_text())) == 1
+    c1 = helpers.ws_connect(d.port, "/relay")
+    c2 = helpers.ws_connect(d.port, "/relay")
+    c1.send(frame(OP_TEXT, "local"))
+    assert text(c2) == "local"
 
 
 # ---------------------------------------------------------------- counter
