@@ -103,6 +103,16 @@ struct cluster_lease {
 };
 LIST_HEAD(cluster_leases, cluster_lease);
 
+struct cluster_sink {
+	LIST_ENTRY(cluster_sink) entry;
+	char			*prefix;
+	void			(*cb)(void *, const char *, size_t, int,
+				    const void *, size_t, const void *,
+				    size_t);
+	void			*arg;
+};
+LIST_HEAD(cluster_sinks, cluster_sink);
+
 struct cluster_stats {
 	unsigned long long	 reconnects;
 	unsigned long long	 published;
@@ -144,6 +154,7 @@ struct cluster {
 	struct cluster_hub	*hubs[CLUSTER_BUCKETS];
 	struct cluster_counters	 counters;
 	struct cluster_leases	 leases;
+	struct cluster_sinks	 sinks;
 	struct cluster_stats	 st;
 };
 
@@ -408,6 +419,7 @@ cluster_message(struct cluster *cl, const redisReply *chan,
 {
 	struct cluster_env	 env;
 	struct cluster_counter	*cc, *next;
+	struct cluster_sink	*sk;
 	struct cluster_hub	*e;
 	const char		*name;
 	size_t			 plen = strlen(cl->hubchan), nlen;
@@ -432,6 +444,14 @@ cluster_message(struct cluster *cl, const redisReply *chan,
 		if (env.id_len == strlen(cl->id) &&
 		    memcmp(env.id, cl->id, env.id_len) == 0)
 			return;
+		LIST_FOREACH(sk, &cl->sinks, entry)
+			if (nlen > strlen(sk->prefix) && memcmp(name,
+			    sk->prefix, strlen(sk->prefix)) == 0) {
+				sk->cb(sk->arg, name + strlen(sk->prefix),
+				    nlen - strlen(sk->prefix), env.opcode,
+				    env.data, env.len, env.sse, env.sse_len);
+				return;
+			}
 		for (e = cl->hubs[cluster_bucket(name, nlen)]; e != NULL;
 		    e = e->next)
 			if (strlen(e->name) == nlen &&
@@ -972,6 +992,7 @@ cluster_free(struct cluster *cl)
 {
 	struct cluster_counter	*cc;
 	struct cluster_lease	*l;
+	struct cluster_sink	*sk;
 	struct cluster_hub	*e;
 	size_t			 i;
 
@@ -988,6 +1009,8 @@ cluster_free(struct cluster *cl)
 		l->refs = 1;
 		cluster_lease_unref(l);
 	}
+	while ((sk = LIST_FIRST(&cl->sinks)) != NULL)
+		cluster_sink_free(sk);
 	for (i = 0; i < CLUSTER_BUCKETS; i++)
 		while ((e = cl->hubs[i]) != NULL) {
 			cl->hubs[i] = e->next;
@@ -1036,6 +1059,7 @@ cluster_start(struct event_base *base, const struct wsd_cluster *conf)
 	TAILQ_INIT(&cl->sub.cmds);
 	LIST_INIT(&cl->counters);
 	LIST_INIT(&cl->leases);
+	LIST_INIT(&cl->sinks);
 	cl->cmd.cl = cl->sub.cl = cl;
 	cl->cmd.what = "command";
 	cl->sub.what = "subscribe";
@@ -1288,6 +1312,39 @@ int
 cluster_counter_shared(const struct cluster_counter *cc)
 {
 	return cc->cl->up;
+}
+
+/* Takes the other nodes' messages for hubs under prefix. */
+struct cluster_sink *
+cluster_sink_new(const char *prefix, void (*cb)(void *, const char *, size_t,
+    int, const void *, size_t, const void *, size_t), void *arg)
+{
+	struct cluster		*cl = cluster_cur;
+	struct cluster_sink	*sk;
+
+	if (cl == NULL)
+		return NULL;
+	if ((sk = calloc(1, sizeof(*sk))) == NULL)
+		return NULL;
+	if ((sk->prefix = strdup(prefix)) == NULL) {
+		free(sk);
+		return NULL;
+	}
+	sk->cb = cb;
+	sk->arg = arg;
+	LIST_INSERT_HEAD(&cl->sinks, sk, entry);
+	return sk;
+}
+
+/* The owner is done with the sink. */
+void
+cluster_sink_free(struct cluster_sink *sk)
+{
+	if (sk == NULL)
+		return;
+	LIST_REMOVE(sk, entry);
+	free(sk->prefix);
+	free(sk);
 }
 
 /* A lease renewed in the background. */

@@ -46,6 +46,19 @@ int	 cluster_counter_users(struct cluster_counter *cc, unsigned local);
 /* 1 while the value and users total come from Redis. */
 int	 cluster_counter_shared(const struct cluster_counter *cc);
 
+/*
+ * Messages other nodes publish to hubs whose name starts with prefix (a
+ * channels route's path) go to cb instead of this node's hubs: name is
+ * the rest (the channel), sse the Server-Sent Events form or NULL. NULL
+ * when alone.
+ */
+struct cluster_sink;
+struct cluster_sink *cluster_sink_new(const char *prefix,
+	    void (*cb)(void *arg, const char *name, size_t name_len,
+	    int opcode, const void *data, size_t len, const void *sse,
+	    size_t sse_len), void *arg);
+void	 cluster_sink_free(struct cluster_sink *s);
+
 /* Who ticks a fixed-rate publisher (broadcast). */
 enum cluster_role {
 	CLUSTER_SOLO,		/* alone, or Redis away: tick for our clients */

@@ -18,6 +18,7 @@
 #include "app.h"
 #include "channel.h"
 #include "channels.h"
+#include "cluster.h"
 #include "config.h"
 #include "http.h"
 #include "hub.h"
@@ -43,6 +44,7 @@ struct channel {
 	struct hub		*hub;
 	struct channel_ring	 ring;
 	uint64_t		 last_seq;	/* last published; 0: none */
+	char			 last_id[CHANNEL_ID_MAX]; /* its id */
 	unsigned		 nsse;		/* SSE subscribers */
 	unsigned		 on_gc:1;
 	char			 name[];
@@ -59,7 +61,12 @@ struct channels {
 	struct channel		*gc;		/* maybe empty: look again */
 	struct app_timer	*timer;		/* gc and history_ttl */
 	struct stats_channels	 st;
+	/* In a cluster: the other nodes' messages; NULL when alone. */
+	struct cluster_sink	*sink;
 };
+
+static void	channels_remote_cb(void *, const char *, size_t, int,
+		    const void *, size_t, const void *, size_t);
 
 /* Ids name the run that gave them out: a restart is recognised. */
 static uint64_t	channels_epoch;
@@ -334,6 +341,8 @@ channels_route_init(struct app_route *r)
 		return -1;
 	}
 	app_route_set_data(r, cs);
+	cs->sink = cluster_sink_new(app_route_conf(r)->path, channels_remote_cb,
+	    cs);
 	return 0;
 }
 
@@ -360,6 +369,7 @@ channels_route_free(struct app_route *r)
 			free(ch);
 		}
 	free(cs->tab);
+	cluster_sink_free(cs->sink);
 	app_timer_free(cs->timer);
 	free(cs);
 	app_route_set_data(r, NULL);
@@ -428,7 +438,10 @@ channels_send_msg(struct conn *c, const struct channel_msg *m)
 		    m->len);
 		return;
 	}
-	channel_id_format(id, channels_epoch, m->seq);
+	if (m->origin[0] != '\0')
+		snprintf(id, sizeof(id), "%s", m->origin);
+	else
+		channel_id_format(id, channels_epoch, m->seq);
 	if ((ev = channel_sse_event(id, NULL, m->binary, m->data, m->len,
 	    &evlen)) != NULL)
 		conn_sse_send(c, ev, evlen);
@@ -514,10 +527,14 @@ channels_open(struct conn *c)
 	cs->st.subscribers++;
 	channels_expire(cs);
 	if (channels_since(req, since, sizeof(since))) {
-		if (channel_id_parse(since, strlen(since), &epoch, &seq) == -1 ||
-		    epoch != channels_epoch)
+		if (channel_id_parse(since, strlen(since), &epoch, &seq) == -1)
 			reset = 1;
-		else
+		else if (epoch != channels_epoch) {
+			/* Another node's id: that message, if we heard it. */
+			reset = channel_ring_find(&ch->ring, since, &first) ==
+			    -1;
+			first++;
+		} else
 			reset = channel_ring_since(&ch->ring, seq, cs->seq,
 			    &first);
 		if (reset) {
@@ -545,6 +562,79 @@ channels_close(struct conn *c)
 	if (conn_is_sse(c))
 		ch->nsse--;
 	channels_gc_mark(ch);
+}
+
+/*
+ * Keeps a message just published (seq cs->seq) in the channel's history,
+ * with the id its publisher gave it (origin; "": ours).
+ */
+static void
+channels_keep(struct channels *cs, struct channel *ch, int binary,
+    const void *payload, size_t plen, const char *origin)
+{
+	struct channel_msg	*m;
+
+	if (channels_conf(cs)->history == 0)
+		ch->ring.floor = cs->seq;	/* nothing after it is kept */
+	else if ((m = channel_msg_new(cs->seq, channels_now(), binary,
+	    payload, plen)) == NULL || channel_ring_push(&ch->ring, m) == -1) {
+		/* Not kept: a subscriber resuming from before it is reset. */
+		free(m);
+		log_warnx("channel %s: history: out of memory", ch->name);
+		while (ch->ring.n > 0)
+			channels_evict(cs, channel_ring_at(&ch->ring, 0));
+		ch->ring.floor = cs->seq;
+	} else {
+		m->owner = ch;
+		snprintf(m->origin, sizeof(m->origin), "%s", origin);
+		TAILQ_INSERT_TAIL(&cs->msgs, m, entry);
+		cs->st.history_msgs++;
+		cs->st.history_bytes += plen;
+		if (TAILQ_FIRST(&cs->msgs) == m)
+			app_timer_add(cs->timer, CHANNELS_GC_PERIOD);
+		channels_expire(cs);
+	}
+}
+
+/*
+ * Another node published to channel name: its message goes to our
+ * subscribers and into our history under the id that node gave it, so
+ * that a subscriber may resume on any node (from what this node heard).
+ */
+static void
+channels_remote_cb(void *arg, const char *name, size_t name_len, int opcode,
+    const void *data, size_t len, const void *sse, size_t sse_len)
+{
+	struct channels		*cs = arg;
+	const struct app_conf	*ac = channels_conf(cs);
+	struct channel		*ch;
+	const struct hub_stats	*hs;
+	uint64_t		 before;
+	char			 id[CHANNEL_ID_MAX];
+
+	if (!channel_name_valid(name, name_len) || sse == NULL ||
+	    channel_sse_id(sse, sse_len, id) == -1) {
+		log_debug("channels: %s: a message from another node without "
+		    "a channel or id", app_route_conf(cs->rt)->path);
+		return;
+	}
+	/* Nobody to hear it and nothing kept: no channel is made. */
+	if ((ch = channels_find(cs, name, name_len)) == NULL) {
+		if (ac->history == 0 || cs->n >= ac->max_channels ||
+		    (ch = channels_create(cs, name, name_len)) == NULL)
+			return;
+		channels_gc_mark(ch);
+	}
+	cs->seq++;
+	cs->st.published++;
+	ch->last_seq = cs->seq;
+	snprintf(ch->last_id, sizeof(ch->last_id), "%s", id);
+	hs = hub_stats(ch->hub);
+	before = hs->delivered;
+	hub_inject(ch->hub, opcode, data, len, ch->nsse > 0 ? sse : NULL,
+	    ch->nsse > 0 ? sse_len : 0, 0);
+	cs->st.deliveries += hs->delivered - before;
+	channels_keep(cs, ch, opcode == WS_OP_BINARY, data, len, id);
 }
 
 /*
@@ -598,7 +688,6 @@ channels_publish(struct channels *cs, struct channel *ch, const char *name,
 {
 	const struct app_conf	*ac = channels_conf(cs);
 	const struct hub_stats	*hs;
-	struct channel_msg	*m;
 	uint64_t		 before;
 	char			*env = NULL, *sse = NULL;
 	const void		*payload = data;
@@ -621,9 +710,10 @@ channels_publish(struct channels *cs, struct channel *ch, const char *name,
 	cs->seq++;
 	cs->st.published++;
 	ch->last_seq = cs->seq;
+	snprintf(ch->last_id, sizeof(ch->last_id), "%s", id);
 	/* Other nodes of a cluster may have SSE subscribers. */
-	if ((ch->nsse > 0 || hub_bridged()) && (sse = channel_sse_event(id, NULL, binary,
-	    payload, plen, &sselen)) == NULL) {
+	if ((ch->nsse > 0 || hub_bridged()) && (sse = channel_sse_event(id,
+	    NULL, binary, payload, plen, &sselen)) == NULL) {
 		free(env);
 		return -1;
 	}
@@ -636,25 +726,7 @@ channels_publish(struct channels *cs, struct channel *ch, const char *name,
 	n = (int)(hs->delivered - before);
 	cs->st.deliveries += (uint64_t)n;
 	free(sse);
-	if (ac->history == 0)
-		ch->ring.floor = cs->seq;	/* nothing after it is kept */
-	else if ((m = channel_msg_new(cs->seq, channels_now(), binary,
-	    payload, plen)) == NULL || channel_ring_push(&ch->ring, m) == -1) {
-		/* Not kept: a subscriber resuming from before it is reset. */
-		free(m);
-		log_warnx("channel %s: history: out of memory", ch->name);
-		while (ch->ring.n > 0)
-			channels_evict(cs, channel_ring_at(&ch->ring, 0));
-		ch->ring.floor = cs->seq;
-	} else {
-		m->owner = ch;
-		TAILQ_INSERT_TAIL(&cs->msgs, m, entry);
-		cs->st.history_msgs++;
-		cs->st.history_bytes += plen;
-		if (TAILQ_FIRST(&cs->msgs) == m)
-			app_timer_add(cs->timer, CHANNELS_GC_PERIOD);
-		channels_expire(cs);
-	}
+	channels_keep(cs, ch, binary, payload, plen, "");
 	free(env);
 	return n;
 }
@@ -746,7 +818,7 @@ channels_api(struct conn *c, struct app_route *r,
 	}
 	if (http_method_is(req, "GET")) {
 		if (ch != NULL && ch->last_seq != 0)
-			channel_id_format(id, channels_epoch, ch->last_seq);
+			snprintf(id, sizeof(id), "%s", ch->last_id);
 		evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
 		    "%u,\"messages\":%zu,\"last_id\":%s%s%s}\n", name,
 		    ch != NULL ? hub_size(ch->hub) : 0,

@@ -317,6 +317,49 @@ def test_channel_publish_reaches_other_nodes(wsd, redis, history):
     sc.close()
 
 
+def test_channel_resume_on_another_node(wsd, redis):
+    """Ids are the publisher's on every node: a subscriber resumes with
+    ?since= (WebSocket) or Last-Event-ID (SSE) on another node than the
+    one it read from, and GET on a channel names the same last id."""
+    from test_channels_sse import SSE
+    routes = [("/live/", {"app": "channels", "history": "100"})]
+    a, b, c = start_nodes(wsd, redis, 3, routes=routes)
+    ids = []
+    for i in range(4):
+        body = ("m%d" % i).encode()
+        r = helpers.http_raw(a.port, helpers.request(
+            "POST", "/live/feed", headers={
+                "Content-Type": "text/plain",
+                "Content-Length": str(len(body))}, body=body))
+        assert r.status == 200, r
+        ids.append(json.loads(r.body)["id"])
+    # B and C heard them, though nobody there listens.
+    for d in (b, c):
+        wait_until(lambda: json.loads(helpers.http_get(
+            d.port, "/live/feed", headers={"Accept": "application/json"}
+        ).body).get("last_id") == ids[-1], 5, "last_id on another node")
+    ws = helpers.ws_connect(b.port, "/live/feed?since=" + ids[1])
+    assert [text(ws) for _ in range(2)] == ["m2", "m3"]
+    assert drain(ws, 0.3) == []
+    sse = SSE(c.port, "/live/feed", headers={"Last-Event-ID": ids[0]})
+    got = [sse.message() for _ in range(3)]
+    assert [e["data"] for e in got] == [["m1"], ["m2"], ["m3"]]
+    assert [e["id"] for e in got] == [[i] for i in ids[1:]]
+    sse.close()
+    # And live on, B's publish reaches a resumed subscriber on C with
+    # B's id, which A can resume from.
+    r = helpers.http_raw(b.port, helpers.request(
+        "POST", "/live/feed", headers={"Content-Type": "text/plain",
+                                       "Content-Length": "2"}, body=b"m4"))
+    bid = json.loads(r.body)["id"]
+    assert text(ws) == "m4"
+    wait_until(lambda: json.loads(helpers.http_get(
+        a.port, "/live/feed", headers={"Accept": "application/json"}
+    ).body).get("last_id") == bid, 5, "B's id on A")
+    wa = helpers.ws_connect(a.port, "/live/feed?since=" + ids[3])
+    assert text(wa) == "m4"
+
+
 def relay_works_across(a, b):
     """A message sent on a's /relay reaches b's."""
     ca = helpers.ws_connect(a.port, "/relay")
