@@ -3,6 +3,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +17,13 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "cluster.h"
 #include "cluster_env.h"
@@ -130,6 +136,7 @@ struct cluster {
 	int			 port;
 	char			*path;
 	char			*password;	/* NULL: no AUTH */
+	SSL_CTX			*ssl_ctx;	/* redis_tls; NULL: plain */
 	char			 db[16];	/* "": no SELECT */
 	char			*prefix;
 	char			*hubchan;	/* PREFIXhub: */
@@ -568,6 +575,7 @@ cluster_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct cluster_link	*lk = arg;
 	int			 err = EVUTIL_SOCKET_ERROR();
+	unsigned long		 ssl_err;
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED)
@@ -575,7 +583,12 @@ cluster_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_EOF)
 		cluster_down(lk->cl, "%s link: closed by redis", lk->what);
 	else if (what & BEV_EVENT_ERROR) {
-		if (bufferevent_socket_get_dns_error(bev) != 0)
+		if (lk->cl->ssl_ctx != NULL &&
+		    (ssl_err = bufferevent_get_openssl_error(bev)) != 0)
+			cluster_down(lk->cl, "%s link: tls: %s", lk->what,
+			    ERR_reason_error_string(ssl_err) != NULL ?
+			    ERR_reason_error_string(ssl_err) : "error");
+		else if (bufferevent_socket_get_dns_error(bev) != 0)
 			cluster_down(lk->cl, "%s link: %s", lk->what,
 			    evutil_gai_strerror(
 			    bufferevent_socket_get_dns_error(bev)));
@@ -635,6 +648,73 @@ cluster_link_ready(struct cluster_link *lk)
 		cluster_up(cl);
 }
 
+/* TLS to Redis: SNI and the host name check (RFC 6125) on the peer. */
+static SSL *
+cluster_ssl(struct cluster *cl)
+{
+	struct in6_addr	 a6;
+	SSL		*ssl;
+
+	if ((ssl = SSL_new(cl->ssl_ctx)) == NULL)
+		return NULL;
+	if (inet_pton(AF_INET, cl->host, &a6) == 1 ||
+	    inet_pton(AF_INET6, cl->host, &a6) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    cl->host) != 1) {
+			SSL_free(ssl);
+			return NULL;
+		}
+	} else if (SSL_set_tlsext_host_name(ssl, cl->host) != 1 ||
+	    SSL_set1_host(ssl, cl->host) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
+/* A link's bufferevent: plain, or TLS from the first byte. */
+static struct bufferevent *
+cluster_bev(struct cluster *cl)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if (cl->ssl_ctx == NULL)
+		return bufferevent_socket_new(cl->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if ((ssl = cluster_ssl(cl)) == NULL)
+		return NULL;
+	/*
+	 * Deferred: bufferevent_openssl may run callbacks from inside a
+	 * write, and a failure there tears the link down.
+	 */
+	if ((bev = bufferevent_openssl_socket_new(cl->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS)) == NULL)
+		SSL_free(ssl);
+	return bev;
+}
+
+/* The client context of redis_tls: the system's CAs or redis_ca_file. */
+static SSL_CTX *
+cluster_ssl_ctx(const char *ca)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if ((ca != NULL ? SSL_CTX_load_verify_locations(ctx, ca, NULL) :
+	    SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+		log_warnx("cluster: cannot load %s", ca != NULL ? ca :
+		    "the system's certificates");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 /* Connects one link and queues its handshake behind the connect. */
 static int
 cluster_link_open(struct cluster_link *lk)
@@ -645,8 +725,7 @@ cluster_link_open(struct cluster_link *lk)
 	const char		*argv[3];
 	int			 rc;
 
-	if ((lk->bev = bufferevent_socket_new(cl->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL ||
+	if ((lk->bev = cluster_bev(cl)) == NULL ||
 	    (lk->rd = redisReaderCreate()) == NULL)
 		return -1;
 	bufferevent_setcb(lk->bev, cluster_read_cb, NULL, cluster_event_cb,
@@ -1026,6 +1105,7 @@ cluster_free(struct cluster *cl)
 		event_free(cl->ev_tick);
 	if (cl->dns != NULL)
 		evdns_base_free(cl->dns, 1);
+	SSL_CTX_free(cl->ssl_ctx);
 	free(cl->addr);
 	free(cl->host);
 	free(cl->path);
@@ -1097,6 +1177,11 @@ cluster_start(struct event_base *base, const struct wsd_cluster *conf)
 		cluster_free(cl);
 		return -1;
 	}
+	if (conf->tls && (cl->ssl_ctx = cluster_ssl_ctx(conf->ca_file)) ==
+	    NULL) {
+		cluster_free(cl);
+		return -1;
+	}
 	if (cl->host != NULL && (cl->dns = evdns_base_new(base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL &&
@@ -1114,8 +1199,8 @@ cluster_start(struct event_base *base, const struct wsd_cluster *conf)
 	event_add(cl->ev_tick, &tv);
 	cluster_cur = cl;
 	hub_set_bridge(&cluster_bridge);
-	log_info("cluster: node %s, redis %s, prefix \"%s\"", cl->id,
-	    cl->addr, cl->prefix);
+	log_info("cluster: node %s, redis %s%s, prefix \"%s\"", cl->id,
+	    cl->addr, cl->ssl_ctx != NULL ? " (tls)" : "", cl->prefix);
 	cluster_connect(cl);
 	return 0;
 }

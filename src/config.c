@@ -214,6 +214,10 @@ static const struct cfg_key cfg_keys[] = {
 	    "wsd:", 0, CFG_K(prefix) },
 	{ CFG_CLUSTER, "node_name", CFG_STRING, 0, 0,
 	    NULL, 0, CFG_K(node_name) },
+	{ CFG_CLUSTER, "redis_tls", CFG_BOOL, 0, 1,
+	    "off", 0, CFG_K(tls) },
+	{ CFG_CLUSTER, "redis_ca_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_K(ca_file) },
 	{ CFG_CLUSTER, "redis_timeout", CFG_DURATION, 0.01, 600,
 	    "2s", 0, CFG_K(timeout) },
 	{ CFG_CLUSTER, "users_ttl", CFG_DURATION, 0.3, CFG_DAY,
@@ -2308,6 +2312,13 @@ config_finish_cluster(struct cfg_parse *p)
 	else if ((why = config_redis_check(cl->redis)) != NULL)
 		config_error(p, p->cluster_seen[k - cfg_all], "redis: %s: "
 		    "\"%s\"", why, cl->redis);
+	if (cl->tls && cl->redis != NULL && strncmp(cl->redis, "unix:", 5) == 0)
+		config_error(p, p->cluster_seen[config_key_find("redis_tls") -
+		    cfg_all], "redis_tls: not over a unix socket");
+	if (cl->ca_file != NULL && !cl->tls)
+		config_error(p, p->cluster_seen[config_key_find(
+		    "redis_ca_file") - cfg_all], "redis_ca_file without "
+		    "redis_tls = on");
 	if (cl->prefix == NULL)
 		cl->prefix = config_xstrdup(config_key_find("prefix")->def);
 	p->name = p->conf->files.v[0];
@@ -2959,6 +2970,7 @@ config_free(struct wsd_config *conf)
 	free(conf->cluster.password_file);
 	free(conf->cluster.prefix);
 	free(conf->cluster.node_name);
+	free(conf->cluster.ca_file);
 	free(conf->user);
 	free(conf->group);
 	free(conf->pid_file);

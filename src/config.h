@@ -79,6 +79,8 @@ struct wsd_cluster {
 	unsigned	 db;			/* SELECT; 0: none sent */
 	char		*prefix;		/* of every Redis key */
 	char		*node_name;		/* NULL: hostname-pid */
+	int		 tls;			/* redis_tls */
+	char		*ca_file;		/* absolute; NULL: system's */
 	double		 timeout;		/* connect and command */
 	double		 users_ttl;		/* counter heartbeat TTL */
 	double		 lease;			/* broadcast leader lease */

@@ -716,6 +716,7 @@ server_cluster_changed(const struct wsd_cluster *a, const struct wsd_cluster *b)
 	    !server_str_equal(a->password_file, b->password_file) ||
 	    !server_str_equal(a->prefix, b->prefix) ||
 	    !server_str_equal(a->node_name, b->node_name) ||
+	    !server_str_equal(a->ca_file, b->ca_file) || a->tls != b->tls ||
 	    a->db != b->db || a->timeout != b->timeout ||
 	    a->users_ttl != b->users_ttl || a->lease != b->lease;
 }

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -70,12 +71,15 @@ class Redis:
         self.logs = []
         self.extra = list(extra)
         self.auth = []
+        self.tls = None         # an ssl.SSLContext for a TLS-only Redis
 
     def start(self):
         log = open(self.dir / ("redis-%d.log" % len(self.logs)), "wb")
         self.logs.append(log)
+        port = ["--port", str(self.port)] if self.tls is None else [
+            "--port", "0", "--tls-port", str(self.port)]
         self.proc = subprocess.Popen(
-            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
+            [REDIS] + port + ["--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", str(self.dir)] +
             self.extra,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -98,6 +102,8 @@ class Redis:
 
     def cmd(self, *args):
         with socket.create_connection(("127.0.0.1", self.port), 2) as s:
+            if self.tls is not None:
+                s = self.tls.wrap_socket(s, server_hostname="127.0.0.1")
             f = s.makefile("rb")
             if self.auth:
                 s.sendall(resp(*self.auth))
@@ -114,8 +120,14 @@ def redis_factory(tmp_path):
                     "Debian's redis-server")
     started = []
 
-    def start(*extra, password=None):
+    def start(*extra, password=None, tls=None):
         r = Redis(tmp_path, *extra)
+        if tls is not None:
+            cert, key = tls
+            r.extra += ["--tls-cert-file", str(cert), "--tls-key-file",
+                        str(key), "--tls-ca-cert-file", str(cert),
+                        "--tls-auth-clients", "no"]
+            r.tls = ssl.create_default_context(cafile=str(cert))
         if password is not None:
             r.extra += ["--requirepass", password]
             r.auth = ["AUTH", password]
@@ -252,6 +264,9 @@ def test_config_prints_cluster_section(tmp_path):
     ("redis = 127.0.0.1:1\nredis_db = x\n", r"redis_db"),
     ("redis = 127.0.0.1:1\nprefx = a\n",
      r'unknown key "prefx" in \[cluster\] \(did you mean "prefix"\?\)'),
+    ("redis = unix:/x\nredis_tls = on\n", r"redis_tls: not over a unix"),
+    ("redis = 127.0.0.1:1\nredis_ca_file = /etc/hostname\n",
+     r"redis_ca_file without redis_tls = on"),
     ("redis = 127.0.0.1:1\nredis_password_file = /nonexistent/pw\n",
      r"redis_password_file \"/nonexistent/pw\": No such file"),
 ])
@@ -392,6 +407,39 @@ def test_unix_socket_password_and_db(wsd, redis_factory, tmp_path):
                   resp("GET", "wsd:counter:/counter") +
                   resp("SELECT", "0") + resp("EXISTS", "wsd:counter:/counter"))
         assert [resp_read(f) for _ in range(5)] == ["OK", "OK", "1", "OK", 0]
+
+
+def ip_cert(d, name):
+    """A self-signed certificate for 127.0.0.1 (subjectAltName IP)."""
+    cert, key = d / (name + ".pem"), d / (name + "-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
+                    "/CN=redis", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-days", "2", "-keyout", str(key), "-out", str(cert)],
+                   check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def test_redis_tls(wsd, redis_factory, tmp_path):
+    """redis_tls = on: the link is TLS, the server's certificate checked
+    against redis_ca_file and the address; another CA is refused."""
+    cert, key = ip_cert(tmp_path, "redis")
+    other, _ = ip_cert(tmp_path, "other")
+    r = redis_factory(tls=(cert, key))
+    routes = [("/relay", {"app": "relay"})]
+    a, b = [wsd(node_config(r.port, n, routes, redis_tls="on",
+                            redis_ca_file=str(cert))) for n in ("a", "b")]
+    for d in (a, b):
+        d.wait_log(r"cluster: redis \S+: connected", timeout=10)
+    relay_works_across(a, b)
+    bad = wsd(node_config(r.port, "bad", routes, redis_tls="on",
+                          redis_ca_file=str(other)))
+    bad.wait_log(r"warn: cluster: redis \S+: .*tls: certificate verify "
+                 r"failed.*retrying", timeout=10)
+    # Plain Redis protocol to a TLS port is no answer either.
+    plain = wsd(node_config(r.port, "plain", routes, redis_timeout="500ms"))
+    plain.wait_log(r"warn: cluster: redis \S+: .*retrying", timeout=10)
 
 
 def test_wrong_password_one_line_local_service(wsd, redis_factory,

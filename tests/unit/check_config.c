@@ -2207,6 +2207,7 @@ START_TEST(test_example)
 	def = load_ok("");
 	/* [cluster]'s redis_password_file, beside wsd.ini. */
 	write_file("redis.pw", "secret\n");
+	write_file("redis-ca.pem", "");
 	for (pass = 0; pass < 2; pass++) {
 		ck_assert_ptr_nonnull(fp = fopen(TEST_SRCDIR "/etc/wsd.ini",
 		    "r"));
@@ -2250,6 +2251,9 @@ START_TEST(test_example)
 			    scratch("redis.pw"));
 			ck_assert_str_eq(conf->cluster.prefix, "wsd:");
 			ck_assert_str_eq(conf->cluster.node_name, "web1");
+			ck_assert_int_eq(conf->cluster.tls, 1);
+			ck_assert_str_eq(conf->cluster.ca_file,
+			    scratch("redis-ca.pem"));
 			ck_assert(conf->cluster.timeout == 2.0);
 			ck_assert(conf->cluster.users_ttl == 30.0);
 			ck_assert(conf->cluster.lease == 3.0);
