@@ -163,9 +163,14 @@ struct cluster {
 	struct cluster_leases	 leases;
 	struct cluster_sinks	 sinks;
 	struct cluster_stats	 st;
+	/* Redis's error replies come per command: a few lines a minute. */
+	struct log_limit	 errlog;
 };
 
 static struct cluster *cluster_cur;
+
+#define CLUSTER_ERRLOG(cl, kind, ...)	\
+	log_limited(&(cl)->errlog, (kind), LOG_LVL_WARN, __VA_ARGS__)
 
 static void	cluster_down(struct cluster *, const char *, ...)
 		    LOG_PRINTF(2, 3);
@@ -459,6 +464,7 @@ cluster_message(struct cluster *cl, const redisReply *chan,
 				    env.data, env.len, env.sse, env.sse_len);
 				return;
 			}
+		/* Delivering may end connections, never a hub: no detach. */
 		for (e = cl->hubs[cluster_bucket(name, nlen)]; e != NULL;
 		    e = e->next)
 			if (strlen(e->name) == nlen &&
@@ -788,10 +794,10 @@ cluster_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 cluster_ignore_cb(struct cluster_link *lk, const redisReply *r, void *arg)
 {
-	(void)lk;
 	(void)arg;
 	if (r != NULL && r->type == REDIS_REPLY_ERROR)
-		log_debug("cluster: redis: %s", r->str);
+		CLUSTER_ERRLOG(lk->cl, "cluster: redis error", "cluster: redis "
+		    "%s: %s", lk->cl->addr, r->str);
 }
 
 /* Drops a reference to a counter; the last frees it. */
@@ -813,10 +819,9 @@ cluster_counter_unref(struct cluster_counter *cc)
 static void
 cluster_counter_cb(struct cluster_link *lk, const redisReply *r, void *arg)
 {
-	(void)lk;
 	if (r != NULL && r->type == REDIS_REPLY_ERROR)
-		log_warnx("cluster: counter %s: %s",
-		    ((struct cluster_counter *)arg)->name, r->str);
+		CLUSTER_ERRLOG(lk->cl, "cluster: counter", "cluster: counter %s: "
+		    "%s", ((struct cluster_counter *)arg)->name, r->str);
 	cluster_counter_unref(arg);
 }
 
@@ -837,11 +842,11 @@ cluster_lease_cb(struct cluster_link *lk, const redisReply *r, void *arg)
 {
 	struct cluster_lease	*l = arg;
 
-	(void)lk;
 	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
 		l->held = r->integer == 1;
 	else if (r != NULL && r->type == REDIS_REPLY_ERROR)
-		log_warnx("cluster: lease %s: %s", l->key, r->str);
+		CLUSTER_ERRLOG(lk->cl, "cluster: lease", "cluster: lease %s: %s",
+		    l->key, r->str);
 	cluster_lease_unref(l);
 }
 
@@ -1076,6 +1081,7 @@ cluster_free(struct cluster *cl)
 	size_t			 i;
 
 	cl->in_down = 1;
+	log_limit_flush(&cl->errlog);
 	if (cl->cmd.ev_timeout != NULL)
 		cluster_link_close(&cl->cmd);
 	if (cl->sub.ev_timeout != NULL)
@@ -1141,6 +1147,7 @@ cluster_start(struct event_base *base, const struct wsd_cluster *conf)
 	LIST_INIT(&cl->leases);
 	LIST_INIT(&cl->sinks);
 	cl->cmd.cl = cl->sub.cl = cl;
+	log_limit_init(&cl->errlog, "cluster");
 	cl->cmd.what = "command";
 	cl->sub.what = "subscribe";
 	if (conf->db != 0)

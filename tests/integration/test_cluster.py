@@ -279,6 +279,23 @@ def test_config_errors(tmp_path, body, msg):
     assert re.search(msg, out), out
 
 
+def test_reload_keeps_cluster_settings(wsd, redis, tmp_path):
+    """[cluster] is read at start-up: a SIGHUP that changes it says a
+    restart is needed, and the link stays up."""
+    routes = [("/relay", {"app": "relay"}), ("/metrics", {"app": "metrics"})]
+    conf = tmp_path / "node.ini"
+    conf.write_text(node_config(redis.port, "r", routes))
+    d = wsd(None, args=["-c", str(conf)], use_config=False)
+    d.wait_log(r"cluster: redis \S+: connected", timeout=10)
+    conf.write_text(node_config(redis.port, "r", routes, prefix="other:"))
+    mark = d.log_mark()
+    d.kill(signal.SIGHUP)
+    d.wait_log(r"warn: SIGHUP: \[cluster\]: a change needs a restart",
+               start=mark)
+    assert metric(d.port, "wsd_cluster_up") == 1
+    assert redis.cmd("PUBSUB", "NUMPAT") == 1
+
+
 # ------------------------------------------------------------------ relay
 
 def test_relay_across_nodes_once_in_order(wsd, redis):
