@@ -842,9 +842,10 @@ cluster_lease_cb(struct cluster_link *lk, const redisReply *r, void *arg)
 {
 	struct cluster_lease	*l = arg;
 
-	if (r != NULL && r->type == REDIS_REPLY_INTEGER)
-		l->held = r->integer == 1;
-	else if (r != NULL && r->type == REDIS_REPLY_ERROR)
+	/* Anything but a yes is a no: two leaders are worse than none. */
+	if (r != NULL)
+		l->held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
 		CLUSTER_ERRLOG(lk->cl, "cluster: lease", "cluster: lease %s: %s",
 		    l->key, r->str);
 	cluster_lease_unref(l);
