@@ -401,6 +401,28 @@ def relay_works_across(a, b):
     assert text(cb) == "across"
 
 
+def test_foreign_messages_on_cluster_channels(wsd, redis):
+    """What another publisher puts on wsd's channels (not an envelope, a
+    truncated one, a counter number that is not one) is counted and
+    dropped; members get nothing of it and the node carries on."""
+    routes = [("/relay", {"app": "relay"}), ("/counter", {"app": "counter"}),
+              ("/metrics", {"app": "metrics"})]
+    a, b = start_nodes(wsd, redis, 2, routes=routes)
+    c = helpers.ws_connect(a.port, "/relay")
+    k = helpers.ws_connect(a.port, "/counter")
+    last_of(k, "users", 1)
+    time.sleep(0.2)
+    for payload in (b"garbage", b"W1M\x01n\x01", b"W1V\x01n12x",
+                    b"W1Q\x01nabc"):
+        assert redis.cmd("PUBLISH", "wsd:hub:/relay", payload) == 2
+        assert redis.cmd("PUBLISH", "wsd:hub:/counter", payload) == 2
+    wait_until(lambda: metric(a.port, "wsd_cluster_malformed_total") == 8,
+               5, "malformed counted")
+    assert drain(c, 0.3) == []
+    assert [json.loads(m)["type"] for m in drain(k, 0.3)] == []
+    relay_works_across(b, a)
+
+
 def test_unix_socket_password_and_db(wsd, redis_factory, tmp_path):
     """redis = unix:/PATH, AUTH from redis_password_file, SELECT
     redis_db: the counter's key lands in that database."""
