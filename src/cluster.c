@@ -3,8 +3,6 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,13 +21,13 @@
 #include <hiredis/hiredis.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "cluster.h"
 #include "cluster_env.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "tls.h"
 
 /*
  * Redis is reached over two connections: commands (PUBLISH, the
@@ -654,30 +652,6 @@ cluster_link_ready(struct cluster_link *lk)
 		cluster_up(cl);
 }
 
-/* TLS to Redis: SNI and the host name check (RFC 6125) on the peer. */
-static SSL *
-cluster_ssl(struct cluster *cl)
-{
-	struct in6_addr	 a6;
-	SSL		*ssl;
-
-	if ((ssl = SSL_new(cl->ssl_ctx)) == NULL)
-		return NULL;
-	if (inet_pton(AF_INET, cl->host, &a6) == 1 ||
-	    inet_pton(AF_INET6, cl->host, &a6) == 1) {
-		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-		    cl->host) != 1) {
-			SSL_free(ssl);
-			return NULL;
-		}
-	} else if (SSL_set_tlsext_host_name(ssl, cl->host) != 1 ||
-	    SSL_set1_host(ssl, cl->host) != 1) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	return ssl;
-}
-
 /* A link's bufferevent: plain, or TLS from the first byte. */
 static struct bufferevent *
 cluster_bev(struct cluster *cl)
@@ -688,7 +662,7 @@ cluster_bev(struct cluster *cl)
 	if (cl->ssl_ctx == NULL)
 		return bufferevent_socket_new(cl->base, -1,
 		    BEV_OPT_CLOSE_ON_FREE);
-	if ((ssl = cluster_ssl(cl)) == NULL)
+	if ((ssl = tls_client_ssl(cl->ssl_ctx, cl->host)) == NULL)
 		return NULL;
 	/*
 	 * Deferred: bufferevent_openssl may run callbacks from inside a
@@ -699,26 +673,6 @@ cluster_bev(struct cluster *cl)
 	    BEV_OPT_DEFER_CALLBACKS)) == NULL)
 		SSL_free(ssl);
 	return bev;
-}
-
-/* The client context of redis_tls: the system's CAs or redis_ca_file. */
-static SSL_CTX *
-cluster_ssl_ctx(const char *ca)
-{
-	SSL_CTX	*ctx;
-
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if ((ca != NULL ? SSL_CTX_load_verify_locations(ctx, ca, NULL) :
-	    SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-		log_warnx("cluster: cannot load %s", ca != NULL ? ca :
-		    "the system's certificates");
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
 }
 
 /* Connects one link and queues its handshake behind the connect. */
@@ -1185,8 +1139,10 @@ cluster_start(struct event_base *base, const struct wsd_cluster *conf)
 		cluster_free(cl);
 		return -1;
 	}
-	if (conf->tls && (cl->ssl_ctx = cluster_ssl_ctx(conf->ca_file)) ==
+	if (conf->tls && (cl->ssl_ctx = tls_client_ctx(conf->ca_file)) ==
 	    NULL) {
+		log_warnx("cluster: cannot load %s", conf->ca_file != NULL ?
+		    conf->ca_file : "the system's certificates");
 		cluster_free(cl);
 		return -1;
 	}
