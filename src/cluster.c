@@ -174,6 +174,8 @@ static void	cluster_down(struct cluster *, const char *, ...)
 		    LOG_PRINTF(2, 3);
 static void	cluster_link_ready(struct cluster_link *);
 static char	*cluster_strf(const char *, ...) LOG_PRINTF(1, 2);
+static int	 cluster_counter_send_users(struct cluster_counter *,
+		    unsigned, int);
 
 /* Atomic INCRBY and PUBLISH: every node sees values in Redis's order. */
 static const char cluster_lua_add[] =
@@ -365,7 +367,8 @@ cluster_up(struct cluster *cl)
 		cc->offline = 0;
 		if (cluster_counter_add(cc, d) == -1)
 			cc->offline += d;
-		(void)cluster_counter_users(cc, cc->local);
+		/* Our members saw local counts meanwhile: they hear it. */
+		(void)cluster_counter_send_users(cc, cc->local, 1);
 	}
 	cl->last_heartbeat = cluster_now();
 	LIST_FOREACH(l, &cl->leases, entry)
@@ -1314,16 +1317,19 @@ cluster_counter_add(struct cluster_counter *cc, long long delta)
 	return 0;
 }
 
-/* Tells Redis this node's users; the total comes back to every node. */
-int
-cluster_counter_users(struct cluster_counter *cc, unsigned local)
+/*
+ * Tells Redis this node's users; the total comes back to every node,
+ * when it changed or when force says our members need to hear it.
+ */
+static int
+cluster_counter_send_users(struct cluster_counter *cc, unsigned local,
+    int force)
 {
 	struct cluster	*cl = cc->cl;
 	uint8_t		 hdr[CLUSTER_ENV_HDR_MAX];
 	const char	*argv[11];
 	size_t		 argvlen[11], i;
 	char		 n[16], ttl[32];
-	int		 force = local != cc->local;
 
 	cc->local = local;
 	if (!cl->up)
@@ -1338,7 +1344,6 @@ cluster_counter_users(struct cluster_counter *cc, unsigned local)
 	argv[5] = cl->id;
 	argv[6] = n;
 	argv[7] = ttl;
-	/* A change here is news even when the total stays. */
 	argv[8] = force ? "1" : "0";
 	argv[9] = cc->chan;
 	for (i = 0; i < 10; i++)
@@ -1354,6 +1359,13 @@ cluster_counter_users(struct cluster_counter *cc, unsigned local)
 		return -1;
 	}
 	return 0;
+}
+
+/* Tells Redis this node's users: a change here is news to all. */
+int
+cluster_counter_users(struct cluster_counter *cc, unsigned local)
+{
+	return cluster_counter_send_users(cc, local, local != cc->local);
 }
 
 /* Whether Redis holds the counter now. */

@@ -640,6 +640,30 @@ def test_redis_down_local_service_then_resume(wsd, redis):
         assert d.alive()
 
 
+def test_users_told_again_after_a_blip(wsd, redis):
+    """While the link is down a node's members see its local count; when
+    it is back they hear the total again, even if that did not change."""
+    routes = [("/counter", {"app": "counter"})]
+    a, b = start_nodes(wsd, redis, 2, routes=routes)
+    m1 = helpers.ws_connect(a.port, "/counter")
+    m2 = helpers.ws_connect(b.port, "/counter")
+    last_of(m1, "users", 2)
+    mark = a.log_mark()
+    # Redis stays up but answers nobody for a while: the links time out.
+    with socket.create_connection(("127.0.0.1", redis.port), 2) as s:
+        s.sendall(resp("CLIENT", "PAUSE", "3000", "ALL") +
+                  resp("CLIENT", "KILL", "TYPE", "pubsub"))
+    a.wait_log(r"warn: cluster: redis \S+: link down", start=mark)
+    m3 = helpers.ws_connect(a.port, "/counter")
+    last_of(m1, "users", 2)
+    m3.close()
+    last_of(m1, "users", 1)         # this node's own count, for now
+    a.wait_log(r"info: cluster: redis \S+: link up again", start=mark,
+               timeout=15)
+    last_of(m1, "users", 2)         # the total again
+    m2.close()
+
+
 class FakeRedis:
     """A TCP server that accepts and then stalls, or answers garbage."""
 
