@@ -32,6 +32,7 @@
 #include "backend.h"
 #include "http.h"
 #include "log.h"
+#include "tls.h"
 #include "ws.h"
 
 /* A longer response head from a backend is a bad answer. */
@@ -718,33 +719,6 @@ backend_timer_cb(evutil_socket_t fd, short what, void *arg)
 		backend_fail(b, 504, "no answer in time");
 }
 
-/* Makes the TLS side: SNI and the host name check (RFC 6125). */
-static SSL *
-backend_ssl(const struct backend_url *u, SSL_CTX *ctx)
-{
-	struct in6_addr	 a6;
-	SSL		*ssl;
-	int		 ip;
-
-	if ((ssl = SSL_new(ctx)) == NULL)
-		return NULL;
-	ip = inet_pton(AF_INET, u->host, &a6) == 1 ||
-	    inet_pton(AF_INET6, u->host, &a6) == 1;
-	if (ip) {
-		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-		    u->host) != 1) {
-			SSL_free(ssl);
-			return NULL;
-		}
-	} else if (SSL_set_tlsext_host_name(ssl, u->host) != 1 ||
-	    SSL_set1_host(ssl, u->host) != 1) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
-	return ssl;
-}
-
 /* Resolves the URL's address into ss. */
 static int
 backend_addr(const struct backend_url *u, struct sockaddr_storage *ss,
@@ -824,7 +798,8 @@ backend_connect(struct event_base *base, const struct backend_url *u,
 	    (b->timer = evtimer_new(base, backend_timer_cb, b)) == NULL)
 		goto fail;
 	if (u->kind == BACKEND_WSS) {
-		if ((ssl = backend_ssl(u, o->ssl_ctx)) == NULL) {
+		/* SNI and the host name check (RFC 6125). */
+		if ((ssl = tls_client_ssl(o->ssl_ctx, u->host)) == NULL) {
 			*why = "cannot set up TLS";
 			goto fail;
 		}

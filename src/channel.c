@@ -93,6 +93,22 @@ channel_msg_new(uint64_t seq, double t, int binary, const void *data,
 	return m;
 }
 
+/* Finds a message by the id its publisher gave it. */
+int
+channel_ring_find(const struct channel_ring *r, const char *id, size_t *at)
+{
+	size_t	i;
+
+	if (*id == '\0')
+		return -1;	/* ours have no origin */
+	for (i = 0; i < r->n; i++)
+		if (strcmp(channel_ring_at(r, i)->origin, id) == 0) {
+			*at = i;
+			return 0;
+		}
+	return -1;
+}
+
 /* An empty ring. */
 void
 channel_ring_init(struct channel_ring *r, uint64_t floor)
@@ -310,6 +326,28 @@ channel_put(char *p, const void *s, size_t len)
 {
 	memcpy(p, s, len);
 	return p + len;
+}
+
+/* The id field of an event of ours: the last line before the blank one. */
+int
+channel_sse_id(const char *ev, size_t len, char out[CHANNEL_ID_MAX])
+{
+	const char	*end, *line;
+	uint64_t	 epoch, seq;
+	size_t		 n;
+
+	if (len < 2 || ev[len - 1] != '\n' || ev[len - 2] != '\n')
+		return -1;
+	end = ev + len - 2;
+	for (line = end; line > ev && line[-1] != '\n'; line--)
+		;
+	n = (size_t)(end - line);
+	if (n < 4 || memcmp(line, "id: ", 4) != 0 || n - 4 >= CHANNEL_ID_MAX ||
+	    channel_id_parse(line + 4, n - 4, &epoch, &seq) == -1)
+		return -1;
+	memcpy(out, line + 4, n - 4);
+	out[n - 4] = '\0';
+	return 0;
 }
 
 /* The event: its fields, data lines split at CR, LF and CRLF. */

@@ -37,6 +37,8 @@ struct channel_msg {
 	void		*owner;			/* the channel */
 	uint64_t	 seq;
 	double		 t;			/* when published, monotonic */
+	/* The id another node of a cluster gave it; "": ours (EPOCH-seq). */
+	char		 origin[CHANNEL_ID_MAX];
 	int		 binary;		/* else text */
 	size_t		 len;
 	uint8_t		 data[];
@@ -84,6 +86,13 @@ struct channel_msg *channel_ring_last(const struct channel_ring *r);
 int	channel_ring_since(const struct channel_ring *r, uint64_t seq,
 	    uint64_t last, size_t *first);
 
+/*
+ * The id of one message as the node that published it gave it, in the
+ * ring r; the index of that message in *at: 0, or -1 when not there.
+ */
+int	channel_ring_find(const struct channel_ring *r, const char *id,
+	    size_t *at);
+
 /* What a published body is, for the envelope and SSE. */
 enum channel_kind {
 	CHANNEL_TEXT = 0,	/* UTF-8 text */
@@ -117,6 +126,11 @@ char	*channel_envelope_reset(const char *channel, size_t *outlen);
  * for binary "event: binary" and the base64 data on one line; then the
  * empty line. Returns a malloc'd buffer, NULL when out of memory.
  */
+/*
+ * The id of an event channel_sse_event() made (its last field) into out:
+ * 0, or -1 when it has none or not a valid one.
+ */
+int	channel_sse_id(const char *ev, size_t len, char out[CHANNEL_ID_MAX]);
 char	*channel_sse_event(const char *id, const char *event, int binary,
 	    const void *data, size_t len, size_t *outlen);
 

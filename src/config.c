@@ -49,6 +49,7 @@ enum cfg_sect {
 	CFG_APPKEY,		/* [route], only if its app takes the key;
 				   registered by the app layer */
 	CFG_TLS,
+	CFG_CLUSTER,		/* [cluster], struct wsd_cluster */
 };
 
 enum cfg_type {
@@ -101,6 +102,7 @@ struct cfg_key {
 #define CFG_L(f)	offsetof(struct wsd_limits, f)
 #define CFG_R(f)	offsetof(struct wsd_route, f)
 #define CFG_T(f)	offsetof(struct wsd_tls, f)
+#define CFG_K(f)	offsetof(struct wsd_cluster, f)
 
 /* Keep wsd.ini.5 and etc/wsd.ini in step with this table. */
 static const struct cfg_key cfg_keys[] = {
@@ -204,6 +206,27 @@ static const struct cfg_key cfg_keys[] = {
 	    "30s", 0, CFG_R(jwt_leeway) },
 	{ CFG_ROUTE, "jwt_expire_close", CFG_BOOL, 0, 1,
 	    "off", 0, CFG_R(jwt_expire_close) },
+	/* Many nodes through Redis (cluster.c); see config_finish_cluster(). */
+	{ CFG_CLUSTER, "redis", CFG_STRING, 0, 0,
+	    NULL, 0, CFG_K(redis) },
+	{ CFG_CLUSTER, "redis_password_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_K(password_file) },
+	{ CFG_CLUSTER, "redis_db", CFG_UINT, 0, 1000000,
+	    "0", 0, CFG_K(db) },
+	{ CFG_CLUSTER, "prefix", CFG_STRING, 0, 0,
+	    "wsd:", 0, CFG_K(prefix) },
+	{ CFG_CLUSTER, "node_name", CFG_STRING, 0, 0,
+	    NULL, 0, CFG_K(node_name) },
+	{ CFG_CLUSTER, "redis_tls", CFG_BOOL, 0, 1,
+	    "off", 0, CFG_K(tls) },
+	{ CFG_CLUSTER, "redis_ca_file", CFG_FILE, 0, 0,
+	    NULL, 0, CFG_K(ca_file) },
+	{ CFG_CLUSTER, "redis_timeout", CFG_DURATION, 0.01, 600,
+	    "2s", 0, CFG_K(timeout) },
+	{ CFG_CLUSTER, "users_ttl", CFG_DURATION, 0.3, CFG_DAY,
+	    "30s", 0, CFG_K(users_ttl) },
+	{ CFG_CLUSTER, "lease", CFG_DURATION, 0.3, 3600,
+	    "3s", 0, CFG_K(lease) },
 };
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 /* The names of a [tls NAME...] header, checked like a host value. */
@@ -254,6 +277,7 @@ struct cfg_error {
  */
 #define CFG_VSECT_SERVER	(-1)
 #define CFG_VSECT_TLS		(-2)
+#define CFG_VSECT_CLUSTER	(-3)
 struct config_value {
 	long		 sect;
 	size_t		 key;
@@ -285,6 +309,7 @@ enum cfg_in {
 	CFG_IN_SERVER,
 	CFG_IN_ROUTE,
 	CFG_IN_TLS,
+	CFG_IN_CLUSTER,
 	CFG_IN_SKIP,				/* bad section: keys ignored */
 };
 
@@ -321,6 +346,7 @@ struct cfg_parse {
 	int		 server_line;
 	char		 at[PATH_MAX + 32];	/* config_at()'s answer */
 	int		 tls_seen[CFG_MAXKEYS];
+	int		 cluster_seen[CFG_MAXKEYS];
 	/* [tls NAME...] sections: the one being read (0: [tls]), seen keys. */
 	size_t		 tls_cur;
 	int		(*tls_hseen)[CFG_MAXKEYS];
@@ -835,6 +861,8 @@ config_key_allowed(const struct cfg_key *k, enum cfg_in in)
 		    (k->sect == CFG_SERVER && k->route);
 	case CFG_IN_TLS:
 		return k->sect == CFG_TLS;
+	case CFG_IN_CLUSTER:
+		return k->sect == CFG_CLUSTER;
 	default:
 		return 0;
 	}
@@ -1358,6 +1386,8 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 	} else if (p->in == CFG_IN_TLS)
 		base = p->tls_cur == 0 ? &p->conf->tls :
 		    &p->conf->tls_hosts[p->tls_cur - 1];
+	else if (p->in == CFG_IN_CLUSTER)
+		base = &p->conf->cluster;
 	else
 		base = k->route ? (void *)&p->conf->lim : (void *)p->conf;
 
@@ -1387,7 +1417,7 @@ config_set(struct cfg_parse *p, const struct cfg_key *k, const char *value)
 		if ((*field = config_file_path(p, k, value)) == NULL)
 			return -1;
 		/* Read at start-up and on reloads: -t reports it here. */
-		if (p->in == CFG_IN_TLS)
+		if (p->in == CFG_IN_TLS || p->in == CFG_IN_CLUSTER)
 			return config_file_check(p, k, *field);
 		return 0;
 	case CFG_ACCESSLOG:
@@ -1469,7 +1499,8 @@ config_value_keep(struct cfg_parse *p, const struct cfg_key *k,
 	vs->v = config_xrealloc(vs->v, vs->n + 1, sizeof(*vs->v));
 	v = &vs->v[vs->n++];
 	v->sect = p->in == CFG_IN_SERVER ? CFG_VSECT_SERVER :
-	    p->in == CFG_IN_TLS ? CFG_VSECT_TLS : (long)p->route;
+	    p->in == CFG_IN_TLS ? CFG_VSECT_TLS :
+	    p->in == CFG_IN_CLUSTER ? CFG_VSECT_CLUSTER : (long)p->route;
 	v->key = (size_t)(k - cfg_all);
 	v->text = config_xstrdup(value);
 }
@@ -1513,7 +1544,8 @@ config_handler_cb(void *user, const char *section, const char *name,
 		hint = config_key_suggest(name, p->in);
 		config_error(p, p->line, "unknown key \"%s\" in [%s%s]%s%s%s",
 		    name, p->in == CFG_IN_SERVER ? "server" :
-		    p->in == CFG_IN_TLS ? "tls" : "route ",
+		    p->in == CFG_IN_TLS ? "tls" :
+		    p->in == CFG_IN_CLUSTER ? "cluster" : "route ",
 		    p->in == CFG_IN_ROUTE ? p->conf->routes[p->route].path : "",
 		    hint ? " (did you mean \"" : "",
 		    hint ? hint : "", hint ? "\"?)" : "");
@@ -1523,6 +1555,7 @@ config_handler_cb(void *user, const char *section, const char *name,
 		config_error(p, p->line, "key \"%s\" belongs in %s", name,
 		    k->sect == CFG_SERVER ? "the [server] section" :
 		    k->sect == CFG_TLS ? "the [tls] section" :
+		    k->sect == CFG_CLUSTER ? "the [cluster] section" :
 		    "a [route PATH] section");
 		return 1;
 	}
@@ -1539,6 +1572,8 @@ config_handler_cb(void *user, const char *section, const char *name,
 		seen = &p->tls_hseen[p->tls_cur - 1][k - cfg_all];
 	else if (p->in == CFG_IN_TLS)
 		seen = &p->tls_seen[k - cfg_all];
+	else if (p->in == CFG_IN_CLUSTER)
+		seen = &p->cluster_seen[k - cfg_all];
 	else {
 		seen = &p->rstate[p->route].seen[k - cfg_all];
 		bad = &p->rstate[p->route].bad[k - cfg_all];
@@ -1731,6 +1766,18 @@ config_section(struct cfg_parse *p, char *s)
 	}
 	if (wlen == 3 && strncmp(s, "tls", 3) == 0) {
 		config_tls_host_section(p, arg);
+		return;
+	}
+	if (wlen == 7 && strncmp(s, "cluster", 7) == 0 && *arg == '\0') {
+		if (conf->cluster.line != 0)
+			config_error(p, p->line, "duplicate [cluster] section "
+			    "(first at %s)", config_at(p, conf->cluster.file,
+			    conf->cluster.line));
+		else {
+			conf->cluster.line = p->line;
+			conf->cluster.file = p->name;
+		}
+		p->in = CFG_IN_CLUSTER;
 		return;
 	}
 	if (wlen != 5 || strncmp(s, "route", 5) != 0) {
@@ -2236,6 +2283,70 @@ config_app_keys(struct cfg_parse *p, const struct wsd_route *r,
 }
 
 /*
+ * Why a redis value is not HOST:PORT, [V6ADDR]:PORT or unix:/PATH, or
+ * NULL when it is one.
+ */
+static const char *
+config_redis_check(const char *s)
+{
+	const char	*colon, *e;
+	long		 port;
+	char		*end;
+
+	if (strncmp(s, "unix:", 5) == 0)
+		return s[5] == '/' ? NULL : "unix: needs an absolute path";
+	if (*s == '[') {
+		if ((e = strchr(s, ']')) == NULL || e[1] != ':')
+			return "expected [V6ADDR]:PORT";
+		colon = e + 1;
+	} else if ((colon = strrchr(s, ':')) == NULL || colon == s ||
+	    memchr(s, ':', (size_t)(colon - s)) != NULL)
+		return "expected HOST:PORT, [V6ADDR]:PORT or unix:/PATH";
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 ||
+	    port > 65535)
+		return "port must be 1 to 65535";
+	return NULL;
+}
+
+/* A [cluster] section needs redis; the prefix keeps its default. */
+static void
+config_finish_cluster(struct cfg_parse *p)
+{
+	struct wsd_cluster *cl = &p->conf->cluster;
+	const struct cfg_key *k;
+	const char	*why;
+
+	if (cl->line == 0)
+		return;
+	p->name = cl->file;
+	k = config_key_find("redis");
+	if (cl->redis == NULL)
+		config_error(p, cl->line, "[cluster] without redis "
+		    "(HOST:PORT or unix:/PATH)");
+	else if ((why = config_redis_check(cl->redis)) != NULL)
+		config_error(p, p->cluster_seen[k - cfg_all], "redis: %s: "
+		    "\"%s\"", why, cl->redis);
+	if (cl->tls && cl->redis != NULL && strncmp(cl->redis, "unix:", 5) == 0)
+		config_error(p, p->cluster_seen[config_key_find("redis_tls") -
+		    cfg_all], "redis_tls: not over a unix socket");
+	if (cl->ca_file != NULL && !cl->tls)
+		config_error(p, p->cluster_seen[config_key_find(
+		    "redis_ca_file") - cfg_all], "redis_ca_file without "
+		    "redis_tls = on");
+	if (cl->prefix == NULL)
+		cl->prefix = config_xstrdup(config_key_find("prefix")->def);
+	p->name = p->conf->files.v[0];
+	/* The link and the apps' cluster state live in one loop. */
+	k = config_key_find("workers");
+	if (p->conf->workers > 1)
+		config_error(p, p->server_seen[k - cfg_all], "workers = %u: "
+		    "a node of a [cluster] runs one worker (workers = 1, or "
+		    "auto, which then means 1)", p->conf->workers);
+}
+
+/*
  * A [tls] section needs both files; a tls listener needs the section. A
  * section without a tls listener is fine: it is ready for one.
  */
@@ -2576,6 +2687,7 @@ config_finish(struct cfg_parse *p)
 		config_listen(p, k->def, 0);
 
 	config_finish_tls(p);
+	config_finish_cluster(p);
 	config_finish_hosts(p);
 	config_finish_access_log(p);
 	for (i = 0; i < conf->nlistens; i++) {
@@ -2603,6 +2715,8 @@ config_defaults(struct wsd_config *conf)
 			continue;
 		if (k->sect == CFG_TLS)
 			config_default_store(k, &conf->tls);
+		else if (k->sect == CFG_CLUSTER && k->type != CFG_STRING)
+			config_default_store(k, &conf->cluster);
 		else if (k->sect == CFG_SERVER)
 			config_default_store(k, k->route ?
 			    (void *)&conf->lim : (void *)conf);
@@ -2874,6 +2988,11 @@ config_free(struct wsd_config *conf)
 	free(conf->tls.private_key);
 	free(conf->tls.ciphers);
 	free(conf->tls.ciphersuites);
+	free(conf->cluster.redis);
+	free(conf->cluster.password_file);
+	free(conf->cluster.prefix);
+	free(conf->cluster.node_name);
+	free(conf->cluster.ca_file);
 	free(conf->user);
 	free(conf->group);
 	free(conf->pid_file);
@@ -2921,6 +3040,8 @@ config_sect_takes(const struct wsd_config *conf, long sect,
 		return k->sect == CFG_SERVER;
 	if (sect == CFG_VSECT_TLS)
 		return k->sect == CFG_TLS;
+	if (sect == CFG_VSECT_CLUSTER)
+		return k->sect == CFG_CLUSTER;
 	r = &conf->routes[sect];
 	switch (k->sect) {
 	case CFG_ROUTE:
@@ -2993,7 +3114,8 @@ config_key_text(const struct wsd_config *conf, long sect,
 		return s != NULL ? config_xstrdup(s) : NULL;
 	case CFG_FILE:
 		base = r != NULL ? (const void *)r : sect == CFG_VSECT_TLS ?
-		    (const void *)&conf->tls : (const void *)conf;
+		    (const void *)&conf->tls : sect == CFG_VSECT_CLUSTER ?
+		    (const void *)&conf->cluster : (const void *)conf;
 		s = *(char *const *)(const void *)((const char *)base + k->off);
 		return s != NULL ? config_xstrdup(s) : NULL;
 	default:
@@ -3054,6 +3176,10 @@ config_print(const struct wsd_config *conf, FILE *fp)
 	if (conf->tls.line != 0) {
 		fprintf(fp, "\n[tls]\n");
 		config_print_sect(conf, CFG_VSECT_TLS, fp);
+	}
+	if (conf->cluster.line != 0) {
+		fprintf(fp, "\n[cluster]\n");
+		config_print_sect(conf, CFG_VSECT_CLUSTER, fp);
 	}
 	for (i = 0; i < conf->nroutes; i++) {
 		a = config_route_app(&conf->routes[i]);
@@ -3179,6 +3305,13 @@ config_changes(const struct wsd_config *old, const struct wsd_config *conf)
 	else if (conf->tls.line != 0)
 		config_sect_changes(old, CFG_VSECT_TLS, conf, CFG_VSECT_TLS,
 		    NULL, "[tls]", &out);
+	if (old->cluster.line != 0 && conf->cluster.line == 0)
+		config_change_add(&out, "[cluster] removed");
+	else if (old->cluster.line == 0 && conf->cluster.line != 0)
+		config_change_add(&out, "[cluster] added");
+	else if (conf->cluster.line != 0)
+		config_sect_changes(old, CFG_VSECT_CLUSTER, conf,
+		    CFG_VSECT_CLUSTER, NULL, "[cluster]", &out);
 	for (i = 0; i < old->nroutes; i++) {
 		r = &old->routes[i];
 		a = config_route_app(r);

@@ -72,6 +72,25 @@ struct wsd_tls {
 						 * names, "*.x" wildcards */
 };
 
+/*
+ * The [cluster] section (cluster.c): nodes share hubs and app state
+ * through Redis. line 0: no section, the node runs alone.
+ */
+struct wsd_cluster {
+	char		*redis;			/* HOST:PORT or unix:/path */
+	char		*password_file;		/* absolute; NULL: no AUTH */
+	unsigned	 db;			/* SELECT; 0: none sent */
+	char		*prefix;		/* of every Redis key */
+	char		*node_name;		/* NULL: hostname-pid */
+	int		 tls;			/* redis_tls */
+	char		*ca_file;		/* absolute; NULL: system's */
+	double		 timeout;		/* connect and command */
+	double		 users_ttl;		/* counter heartbeat TTL */
+	double		 lease;			/* broadcast leader lease */
+	const char	*file;			/* of the section (conf->files) */
+	int		 line;			/* of the section; 0: absent */
+};
+
 struct wsd_route {
 	char		*path;			/* "/hello"; "/" or "/static" */
 	size_t		 path_len;
@@ -149,6 +168,7 @@ struct wsd_config {
 	struct cidr_list trusted_proxies;
 	unsigned	 max_connections_per_ip;	/* 0: no limit */
 	unsigned	 max_connection_rate_per_ip;	/* per second; 0: off */
+	struct wsd_cluster cluster;		/* [cluster] */
 };
 
 /*

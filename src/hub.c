@@ -90,12 +90,21 @@ static const char *const hub_policy_names[] = { "close", "drop", "conflate" };
 
 /* The members' connections, as the core reaches them. */
 static const struct hub_io *hub_io;
+/* The other nodes; NULL: this node runs alone. */
+static const struct hub_bridge *hub_bridge;
 
 /* Sets the member interface. */
 void
 hub_set_io(const struct hub_io *io)
 {
 	hub_io = io;
+}
+
+/* Sets the bridge to other nodes. */
+void
+hub_set_bridge(const struct hub_bridge *b)
+{
+	hub_bridge = b;
 }
 
 /* Parses a slow_client value. */
@@ -126,6 +135,8 @@ hub_new(const char *name, size_t limit, enum hub_policy policy)
 	TAILQ_INIT(&h->members);
 	h->limit = limit;
 	h->policy = policy;
+	if (hub_bridge != NULL)
+		hub_bridge->attach(h, h->name);
 	return h;
 }
 
@@ -157,6 +168,8 @@ hub_free(struct hub *h)
 	if (h->shared != NULL && h->fini != NULL)
 		h->fini(h->shared);
 	free(h->shared);
+	if (hub_bridge != NULL)
+		hub_bridge->detach(h, h->name);
 	for (i = 0; i < HUB_ZVARIANTS; i++)
 		pmd_free(h->zs[i]);
 	free(h->name);
@@ -554,16 +567,18 @@ hub_group_publish(struct hub *h, struct hub_frame *f, unsigned key,
 	}
 }
 
-/* hub_publish() with the message's Server-Sent Events form too. */
-void
-hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
+/*
+ * Makes the frame once and hands it to every member of the hub (on every
+ * worker of its group) but except.
+ */
+static void
+hub_send_all(struct hub *h, int opcode, const void *data, size_t len,
     const void *sse, size_t sse_len, unsigned key, struct conn *except)
 {
 	struct hub_frame	*f;
 
 	if (key >= HUB_KEYS)
 		key = HUB_KEYS - 1;
-	h->stats.published++;
 	if (h->g == NULL && h->n == 0)
 		return;
 	/* refs 1: ours, until the loop is done */
@@ -590,6 +605,21 @@ hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
 		hub_deliver_all(h, f, key, except);
 	}
 	hub_frame_unref(f);
+}
+
+/*
+ * hub_publish() with the message's Server-Sent Events form too: to the
+ * members here, and to the other nodes through the bridge.
+ */
+void
+hub_publish_sse(struct hub *h, int opcode, const void *data, size_t len,
+    const void *sse, size_t sse_len, unsigned key, struct conn *except)
+{
+	h->stats.published++;
+	hub_send_all(h, opcode, data, len, sse, sse_len, key, except);
+	if (hub_bridge != NULL)
+		hub_bridge->publish(h->name, opcode, data, len, sse, sse_len,
+		    key >= HUB_KEYS ? HUB_KEYS - 1 : key);
 }
 
 /* Files h as this worker's hub of group key. */
@@ -753,6 +783,38 @@ hub_group_each(struct hub *h, void (*fn)(struct hub *, void *), void *arg)
 		free(arg);
 		free(left);
 	}
+}
+
+/* A message for this node's members only (on every worker). */
+void
+hub_inject(struct hub *h, int opcode, const void *data, size_t len,
+    const void *sse, size_t sse_len, unsigned key)
+{
+	hub_send_all(h, opcode, data, len, sse, sse_len, key, NULL);
+}
+
+/* A message for the other nodes only. */
+void
+hub_publish_remote(const char *name, int opcode, const void *data,
+    size_t len, const void *sse, size_t sse_len, unsigned key)
+{
+	if (hub_bridge != NULL)
+		hub_bridge->publish(name, opcode, data, len, sse, sse_len,
+		    key >= HUB_KEYS ? HUB_KEYS - 1 : key);
+}
+
+/* Whether messages go to other nodes too. */
+int
+hub_bridged(void)
+{
+	return hub_bridge != NULL;
+}
+
+/* The hub's name. */
+const char *
+hub_name(const struct hub *h)
+{
+	return h->name;
 }
 
 /* The member drained: send its backlog, oldest first. */

@@ -76,8 +76,24 @@ struct hub_io {
 	const char	*(*peer)(const struct conn *c);
 };
 
+/*
+ * How hubs reach other nodes (cluster.c), given once before the first
+ * hub_new() when wsd runs in a cluster: attach and detach tell it which
+ * hubs exist by name, publish takes every message hub_publish() (not
+ * hub_inject()) sends, to pass it on to the other nodes.
+ */
+struct hub_bridge {
+	void		(*attach)(struct hub *h, const char *name);
+	void		(*detach)(struct hub *h, const char *name);
+	void		(*publish)(const char *name, int opcode,
+			    const void *data, size_t len, const void *sse,
+			    size_t sse_len, unsigned key);
+};
+
 /* Sets the member interface; once, before the first hub_join(). */
 void		 hub_set_io(const struct hub_io *io);
+/* Sets the bridge to other nodes (NULL: none). */
+void		 hub_set_bridge(const struct hub_bridge *b);
 /* A hub for one route; limit is its max_send_buffer. */
 struct hub	*hub_new(const char *name, size_t limit, enum hub_policy policy);
 /* New limit and policy (a reload); they apply from the next publish. */
@@ -105,6 +121,23 @@ void		 hub_publish(struct hub *h, int opcode, const void *data,
 void		 hub_publish_sse(struct hub *h, int opcode, const void *data,
 		    size_t len, const void *sse, size_t sse_len, unsigned key,
 		    struct conn *except);
+/*
+ * hub_publish_sse() for this node's members only: a message that came
+ * from another node, or one that goes to the others another way.
+ */
+void		 hub_inject(struct hub *h, int opcode, const void *data,
+		    size_t len, const void *sse, size_t sse_len, unsigned key);
+/*
+ * Passes a message to the other nodes only, for a hub this node does
+ * not have (a channel nobody here listens to); no-op without a bridge.
+ */
+void		 hub_publish_remote(const char *name, int opcode,
+		    const void *data, size_t len, const void *sse,
+		    size_t sse_len, unsigned key);
+/* 1 when a bridge to other nodes is set. */
+int		 hub_bridged(void);
+/* The hub's name (its route path, or route path and channel). */
+const char	*hub_name(const struct hub *h);
 /* The member's output drained below half the limit: send its backlog. */
 void		 hub_member_drained(struct hub_member *m);
 unsigned	 hub_size(const struct hub *h);

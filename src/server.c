@@ -20,6 +20,7 @@
 #include <event2/listener.h>
 
 #include "app.h"
+#include "cluster.h"
 #include "config.h"
 #include "conn.h"
 #include "generation.h"
@@ -960,6 +961,20 @@ server_iplimit_apply(struct server *srv, const struct wsd_config *conf)
 	return 0;
 }
 
+/* Whether a reload changed the [cluster] section, read at start-up only. */
+static int
+server_cluster_changed(const struct wsd_cluster *a, const struct wsd_cluster *b)
+{
+	return (a->line == 0) != (b->line == 0) ||
+	    !server_str_equal(a->redis, b->redis) ||
+	    !server_str_equal(a->password_file, b->password_file) ||
+	    !server_str_equal(a->prefix, b->prefix) ||
+	    !server_str_equal(a->node_name, b->node_name) ||
+	    !server_str_equal(a->ca_file, b->ca_file) || a->tls != b->tls ||
+	    a->db != b->db || a->timeout != b->timeout ||
+	    a->users_ttl != b->users_ttl || a->lease != b->lease;
+}
+
 /*
  * Keys read once at start-up: a reload logs their change as needing a
  * restart and the running values stay in force.
@@ -975,6 +990,8 @@ server_reload_restart_keys(const struct wsd_config *old,
 		log_warnx("SIGHUP: pid_file: a change needs a restart");
 	if (old->log_target != conf->log_target)
 		log_warnx("SIGHUP: log: a change needs a restart");
+	if (server_cluster_changed(&old->cluster, &conf->cluster))
+		log_warnx("SIGHUP: [cluster]: a change needs a restart");
 }
 
 /*
@@ -1307,6 +1324,16 @@ server_init(struct server *srv, struct event_base *base,
 		server_one = srv;
 		server_nall = 1;
 	}
+	/*
+	 * The cluster before the first generation: its hubs and apps find
+	 * the bridge to the other nodes when they are created. One link, on
+	 * worker 0: a node in a cluster runs one worker (config.c).
+	 */
+	if (srv->worker == 0 && cluster_start(base, &conf->cluster) == -1) {
+		config_free(conf);
+		tls_free(tls);
+		return -1;
+	}
 	/* First: it takes conf and tls over whatever happens. */
 	if ((srv->gen = generation_new(base, conf, tls, NULL)) == NULL)
 		return -1;
@@ -1511,6 +1538,7 @@ server_metrics(struct server *srv, struct evbuffer *out)
 	free(hs);
 	server_metrics_workers(out);
 	server_metrics_apps(srv, out);
+	cluster_metrics(out);
 }
 
 /* Tells systemd we are ready, then runs the loop until stopped. */
@@ -1671,6 +1699,9 @@ server_free(struct server *srv)
 		server_listener_free(srv->listeners[i]);
 	free(srv->listeners);
 	generation_unref(srv->gen);
+	/* After the last hub and counter of the generations. */
+	if (srv->worker == 0)
+		cluster_stop();
 	if (srv->ev_sigterm != NULL)
 		event_free(srv->ev_sigterm);
 	if (srv->ev_sigint != NULL)

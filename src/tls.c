@@ -1,4 +1,7 @@
 /* tls.c -- OpenSSL contexts for https/wss listeners. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "config.h"
 #include "log.h"
@@ -363,4 +367,47 @@ tls_reason(unsigned long e, const char *what)
 	if (e == 0 || (r = ERR_reason_error_string(e)) == NULL)
 		return what;
 	return r;
+}
+
+/* A client context: TLS 1.2 at least, peers checked against ca. */
+SSL_CTX *
+tls_client_ctx(const char *ca)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if ((ca != NULL ? SSL_CTX_load_verify_locations(ctx, ca, NULL) :
+	    SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* A client SSL object: SNI and the name or address check for host. */
+SSL *
+tls_client_ssl(SSL_CTX *ctx, const char *host)
+{
+	struct in6_addr	 a6;
+	SSL		*ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL)
+		return NULL;
+	if (inet_pton(AF_INET, host, &a6) == 1 ||
+	    inet_pton(AF_INET6, host, &a6) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    host) != 1) {
+			SSL_free(ssl);
+			return NULL;
+		}
+	} else if (SSL_set_tlsext_host_name(ssl, host) != 1 ||
+	    SSL_set1_host(ssl, host) != 1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	return ssl;
 }

@@ -38,6 +38,19 @@ int		 tls_check(const struct wsd_tls *conf, char **cause,
  * writes it ("AB:CD:..."), into buf; "" when there is none.
  */
 void		 tls_fingerprint(const struct tls *t, char *buf, size_t size);
+/*
+ * A client context (a proxy's wss backends, [cluster]'s Redis): TLS 1.2
+ * at least, the peer's chain checked against the PEM file ca, or the
+ * system's store for NULL. NULL when ca cannot be loaded (the caller
+ * logs it) or memory ran out.
+ */
+SSL_CTX		*tls_client_ctx(const char *ca);
+/*
+ * A client SSL object for a connection to host: SNI and the host name
+ * check (RFC 6125), or the address check for an IP literal. NULL on
+ * failure.
+ */
+SSL		*tls_client_ssl(SSL_CTX *ctx, const char *host);
 /* A new server-side SSL object for one connection; NULL on failure. */
 SSL		*tls_ssl_new(struct tls *t);
 

@@ -25,6 +25,7 @@
 #include "app.h"
 #include "channel.h"
 #include "channels.h"
+#include "cluster.h"
 #include "config.h"
 #include "http.h"
 #include "hub.h"
@@ -62,6 +63,7 @@ struct channel {
 	struct channel		*gc_next;	/* on the route's gc list */
 	struct channel_ring	 ring;
 	uint64_t		 last_seq;	/* last published; 0: none */
+	char			 last_id[CHANNEL_ID_MAX]; /* its id */
 	unsigned		 nsubs;		/* subscribers, every worker */
 	unsigned		 nsse;		/* of those, SSE streams */
 	unsigned		 nhubs;		/* slots with a hub */
@@ -95,7 +97,15 @@ struct channels_route {
 	unsigned		 worker;
 	struct channel		*gc;		/* hubs here that may be empty */
 	struct app_timer	*timer;		/* gc and history_ttl */
+	/*
+	 * In a cluster (one worker per node): the other nodes' messages;
+	 * NULL when alone.
+	 */
+	struct cluster_sink	*sink;
 };
+
+static void	channels_remote_cb(void *, const char *, size_t, int,
+		    const void *, size_t, const void *, size_t);
 
 /*
  * Ids name the run that gave them out: a restart is recognised. Set once
@@ -507,6 +517,8 @@ channels_route_init(struct app_route *r)
 		return -1;
 	}
 	app_route_set_data(r, cr);
+	cr->sink = cluster_sink_new(app_route_conf(r)->path, channels_remote_cb,
+	    cr);
 	return 0;
 }
 
@@ -528,6 +540,7 @@ channels_route_free(struct app_route *r)
 		for (ch = cr->cs->tab[i]; ch != NULL; ch = ch->next)
 			channels_hub_free(cr, ch);
 	hub_unlock(cr->hub);
+	cluster_sink_free(cr->sink);
 	app_timer_free(cr->timer);
 	free(cr);
 	app_route_set_data(r, NULL);
@@ -600,7 +613,10 @@ channels_send_msg(struct conn *c, const struct channel_msg *m)
 		    m->len);
 		return;
 	}
-	channel_id_format(id, channels_epoch(), m->seq);
+	if (m->origin[0] != '\0')
+		snprintf(id, sizeof(id), "%s", m->origin);
+	else
+		channel_id_format(id, channels_epoch(), m->seq);
 	if ((ev = channel_sse_event(id, NULL, m->binary, m->data, m->len,
 	    &evlen)) != NULL)
 		conn_sse_send(c, ev, evlen);
@@ -697,10 +713,14 @@ channels_open(struct conn *c)
 	cs->st.subscribers++;
 	channels_expire(cr);
 	if (channels_since(req, since, sizeof(since))) {
-		if (channel_id_parse(since, strlen(since), &epoch, &seq) == -1 ||
-		    epoch != channels_epoch())
+		if (channel_id_parse(since, strlen(since), &epoch, &seq) == -1)
 			reset = 1;
-		else
+		else if (epoch != channels_epoch()) {
+			/* Another node's id: that message, if we heard it. */
+			reset = channel_ring_find(&ch->ring, since, &first) ==
+			    -1;
+			first++;
+		} else
 			reset = channel_ring_since(&ch->ring, seq, cs->seq,
 			    &first);
 		if (reset) {
@@ -737,61 +757,17 @@ channels_close(struct conn *c)
 }
 
 /*
- * Publishes one message to a channel (NULL: nobody listens and nothing
- * is kept: only the id is given out); the caller holds the route's
- * lock. Returns the number of subscribers it goes to (with one worker,
- * those it was queued for), -1 when a JSON body does not parse
- * (envelope json) or memory ran out; id gets its id.
+ * Keeps a message just published (seq cs->seq) in the channel's history,
+ * with the id its publisher gave it (origin; "": ours).
  */
-static int
-channels_publish(struct channels_route *cr, struct channel *ch,
-    enum channel_kind kind, const void *data, size_t len,
-    char id[CHANNEL_ID_MAX])
+static void
+channels_keep(struct channels_route *cr, struct channel *ch, int binary,
+    const void *payload, size_t plen, const char *origin)
 {
-	const struct app_conf	*ac = channels_conf(cr);
 	struct channels		*cs = cr->cs;
 	struct channel_msg	*m;
-	struct hub		*h = NULL;
-	uint64_t		 before;
-	char			*env = NULL, *sse = NULL;
-	const void		*payload = data;
-	size_t			 plen = len, sselen = 0;
-	int			 binary = kind == CHANNEL_BINARY, n = 0;
 
-	channel_id_format(id, channels_epoch(), cs->seq + 1);
-	if (ch == NULL) {
-		cs->seq++;
-		cs->st.published++;
-		return 0;
-	}
-	/* Subscribers on any worker: through this worker's hub. */
-	if (ch->nsubs > 0 && (h = channels_hub(cr, ch)) == NULL)
-		return -1;
-	if (ac->envelope == CHANNELS_ENV_JSON) {
-		if ((env = channel_envelope(ch->name, id, kind, data, len,
-		    &plen)) == NULL)
-			goto fail;
-		payload = env;
-		binary = 0;
-	}
-	if (ch->nsse > 0 && (sse = channel_sse_event(id, NULL, binary,
-	    payload, plen, &sselen)) == NULL)
-		goto fail;
-	cs->seq++;
-	cs->st.published++;
-	ch->last_seq = cs->seq;
-	if (h != NULL) {
-		before = hub_stats(h)->delivered;
-		hub_publish_sse(h, binary ? WS_OP_BINARY : WS_OP_TEXT,
-		    payload, plen, sse, sselen, 0, NULL);
-		/* With workers, the others deliver later. */
-		n = worker_count() > 1 ? (int)ch->nsubs :
-		    (int)(hub_stats(h)->delivered - before);
-		if (hub_size(h) == 0)
-			channels_hub_gc_mark(cr, ch);
-	}
-	free(sse);
-	if (ac->history == 0)
+	if (channels_conf(cr)->history == 0)
 		ch->ring.floor = cs->seq;	/* nothing after it is kept */
 	else if ((m = channel_msg_new(cs->seq, channels_now(), binary,
 	    payload, plen)) == NULL || channel_ring_push(&ch->ring, m) == -1) {
@@ -803,6 +779,7 @@ channels_publish(struct channels_route *cr, struct channel *ch,
 		ch->ring.floor = cs->seq;
 	} else {
 		m->owner = ch;
+		snprintf(m->origin, sizeof(m->origin), "%s", origin);
 		TAILQ_INSERT_TAIL(&cs->msgs, m, entry);
 		cs->st.history_msgs++;
 		cs->st.history_bytes += plen;
@@ -810,6 +787,135 @@ channels_publish(struct channels_route *cr, struct channel *ch,
 			app_timer_add(cr->timer, CHANNELS_GC_PERIOD);
 		channels_expire(cr);
 	}
+}
+
+/*
+ * Another node published to channel name: its message goes to our
+ * subscribers and into our history under the id that node gave it, so
+ * that a subscriber may resume on any node (from what this node heard).
+ */
+static void
+channels_remote_cb(void *arg, const char *name, size_t name_len, int opcode,
+    const void *data, size_t len, const void *sse, size_t sse_len)
+{
+	struct channels_route	*cr = arg;
+	struct channels		*cs = cr->cs;
+	const struct app_conf	*ac = channels_conf(cr);
+	struct channel		*ch;
+	struct hub		*h;
+	char			 id[CHANNEL_ID_MAX];
+
+	if (!channel_name_valid(name, name_len) || sse == NULL ||
+	    channel_sse_id(sse, sse_len, id) == -1) {
+		log_debug("channels: %s: a message from another node without "
+		    "a channel or id", app_route_conf(cr->rt)->path);
+		return;
+	}
+	hub_lock(cr->hub);
+	/* Nobody to hear it and nothing kept: no channel is made. */
+	if ((ch = channels_find(cs, name, name_len)) == NULL) {
+		if (ac->history == 0 || cs->n >= ac->max_channels ||
+		    (ch = channels_create(cs, name, name_len)) == NULL) {
+			hub_unlock(cr->hub);
+			return;
+		}
+		channels_gc_mark(cr, ch);
+	}
+	cs->seq++;
+	cs->st.published++;
+	ch->last_seq = cs->seq;
+	snprintf(ch->last_id, sizeof(ch->last_id), "%s", id);
+	if (ch->nsubs > 0 && (h = channels_hub(cr, ch)) != NULL)
+		hub_inject(h, opcode, data, len, ch->nsse > 0 ? sse : NULL,
+		    ch->nsse > 0 ? sse_len : 0, 0);
+	channels_keep(cr, ch, opcode == WS_OP_BINARY, data, len, id);
+	hub_unlock(cr->hub);
+}
+
+/*
+ * A message of channel name for the other nodes of a cluster only: this
+ * node has no subscriber for it. 0, or -1 when memory ran out.
+ */
+static int
+channels_publish_remote(struct channels_route *cr, const char *name,
+    int binary, const void *payload, size_t plen, const char *sse,
+    size_t sselen)
+{
+	char	hubname[256];
+
+	if (!hub_bridged())
+		return 0;
+	snprintf(hubname, sizeof(hubname), "%s%s",
+	    app_route_conf(cr->rt)->path, name);
+	hub_publish_remote(hubname, binary ? WS_OP_BINARY : WS_OP_TEXT,
+	    payload, plen, sse, sselen, 0);
+	return 0;
+}
+
+/*
+ * Publishes one message to channel name (ch NULL: nobody listens here
+ * and nothing is kept: only the id is given out, and the message goes to
+ * the other nodes of a cluster); the caller holds the route's lock.
+ * Returns the number of subscribers on this node it goes to (with one
+ * worker, those it was queued for), -1 when a JSON body does not parse
+ * (envelope json) or memory ran out; id gets its id.
+ */
+static int
+channels_publish(struct channels_route *cr, struct channel *ch,
+    const char *name, enum channel_kind kind, const void *data, size_t len,
+    char id[CHANNEL_ID_MAX])
+{
+	const struct app_conf	*ac = channels_conf(cr);
+	struct channels		*cs = cr->cs;
+	struct hub		*h = NULL;
+	uint64_t		 before;
+	char			*env = NULL, *sse = NULL;
+	const void		*payload = data;
+	size_t			 plen = len, sselen = 0;
+	int			 binary = kind == CHANNEL_BINARY, n = 0;
+
+	channel_id_format(id, channels_epoch(), cs->seq + 1);
+	/* Subscribers on any worker: through this worker's hub. */
+	if (ch != NULL && ch->nsubs > 0 && (h = channels_hub(cr, ch)) == NULL)
+		return -1;
+	if (ac->envelope == CHANNELS_ENV_JSON && (ch != NULL ||
+	    hub_bridged())) {
+		if ((env = channel_envelope(name, id, kind, data, len,
+		    &plen)) == NULL)
+			goto fail;
+		payload = env;
+		binary = 0;
+	}
+	/* Other nodes of a cluster may have SSE subscribers. */
+	if (((ch != NULL && ch->nsse > 0) || hub_bridged()) &&
+	    (sse = channel_sse_event(id, NULL, binary, payload, plen,
+	    &sselen)) == NULL)
+		goto fail;
+	cs->seq++;
+	cs->st.published++;
+	if (ch == NULL) {
+		n = channels_publish_remote(cr, name, binary, payload, plen,
+		    sse, sselen);
+		free(sse);
+		free(env);
+		return n;
+	}
+	ch->last_seq = cs->seq;
+	snprintf(ch->last_id, sizeof(ch->last_id), "%s", id);
+	if (h != NULL) {
+		before = hub_stats(h)->delivered;
+		hub_publish_sse(h, binary ? WS_OP_BINARY : WS_OP_TEXT,
+		    payload, plen, sse, sselen, 0, NULL);
+		/* With workers, the others deliver later. */
+		n = worker_count() > 1 ? (int)ch->nsubs :
+		    (int)(hub_stats(h)->delivered - before);
+		if (hub_size(h) == 0)
+			channels_hub_gc_mark(cr, ch);
+	} else
+		channels_publish_remote(cr, name, binary, payload, plen, sse,
+		    sselen);
+	free(sse);
+	channels_keep(cr, ch, binary, payload, plen, "");
 	free(env);
 	return n;
 fail:
@@ -840,8 +946,8 @@ channels_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 		return;
 	}
 	hub_lock(cr->hub);
-	n = channels_publish(cr, ch, opcode == WS_OP_BINARY ? CHANNEL_BINARY :
-	    CHANNEL_TEXT, data, len, id);
+	n = channels_publish(cr, ch, ch->name, opcode == WS_OP_BINARY ?
+	    CHANNEL_BINARY : CHANNEL_TEXT, data, len, id);
 	hub_unlock(cr->hub);
 	if (n == -1)
 		conn_ws_close(c, WS_CLOSE_INTERNAL, "publish failed");
@@ -924,7 +1030,7 @@ channels_api_locked(struct conn *c, struct channels_route *cr,
 	}
 	if (http_method_is(req, "GET")) {
 		if (ch != NULL && ch->last_seq != 0)
-			channel_id_format(id, channels_epoch(), ch->last_seq);
+			snprintf(id, sizeof(id), "%s", ch->last_id);
 		evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
 		    "%u,\"messages\":%zu,\"last_id\":%s%s%s}\n", name,
 		    ch != NULL ? ch->nsubs : 0,
@@ -948,7 +1054,7 @@ channels_api_locked(struct conn *c, struct channels_route *cr,
 		if ((ch = channels_create(cs, name, strlen(name))) == NULL)
 			return channels_error(out, type, 500, "out of memory");
 	}
-	if ((n = channels_publish(cr, ch, kind, body, len, id)) == -1)
+	if ((n = channels_publish(cr, ch, name, kind, body, len, id)) == -1)
 		return channels_error(out, type, 500, "publish failed");
 	*type = "application/json";
 	evbuffer_add_printf(out, "{\"id\":\"%s\",\"subscribers\":%d}\n", id,

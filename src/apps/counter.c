@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "apps/counter.h"
+#include "cluster.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -47,6 +48,11 @@ struct counter_shared {
 struct counter_route {
 	struct app_route	*route;
 	struct app_timer	*window;	/* ends the window */
+	/*
+	 * In a cluster (one worker per node): value and users total live
+	 * in Redis; else NULL.
+	 */
+	struct cluster_counter	*cc;
 };
 
 /* The shared state; the caller holds hub_lock(). NULL: out of memory. */
@@ -177,6 +183,12 @@ counter_users_now(struct counter_route *cr, struct counter_shared *sh,
 {
 	struct hub	*hub = app_route_hub(cr->route);
 
+	/* In a cluster the total comes back from Redis, to every node. */
+	if (cr->cc != NULL && cluster_counter_users(cr->cc, count) == 0) {
+		sh->in_window = 1;
+		app_timer_add(cr->window, COUNTER_USERS_WINDOW);
+		return;
+	}
 	if (hub_total(hub) <= (except != NULL ? 1 : 0))
 		return;
 	counter_publish_users(hub, count, except);
@@ -226,6 +238,44 @@ counter_users_changed(struct counter_route *cr, struct counter_shared *sh,
 		counter_users_now(cr, sh, count, except);
 }
 
+/* The cluster's new value (any node's plus or minus): to our members. */
+static void
+counter_cluster_value_cb(void *arg, long long value)
+{
+	struct counter_route	*cr = arg;
+	struct hub		*hub = app_route_hub(cr->route);
+	struct counter_shared	*sh;
+	char			 buf[COUNTER_JSON_MAX];
+	size_t			 len;
+
+	hub_lock(hub);
+	if ((sh = counter_shared(cr)) != NULL)
+		sh->value = value;
+	if ((len = counter_value_json(buf, value)) == 0)
+		log_warnx("counter: cannot encode value event");
+	else
+		hub_inject(hub, WS_OP_TEXT, buf, len, NULL, 0,
+		    COUNTER_KEY_VALUE);
+	hub_unlock(hub);
+}
+
+/* The cluster's new users total: to our members. */
+static void
+counter_cluster_users_cb(void *arg, long long total)
+{
+	struct counter_route	*cr = arg;
+	char			 buf[COUNTER_JSON_MAX];
+	size_t			 len;
+
+	if ((len = counter_users_json(buf, total > UINT_MAX ? UINT_MAX :
+	    (unsigned)total)) == 0) {
+		log_warnx("counter: cannot encode users event");
+		return;
+	}
+	hub_inject(app_route_hub(cr->route), WS_OP_TEXT, buf, len, NULL, 0,
+	    COUNTER_KEY_USERS);
+}
+
 /* Creates the route's value, starting at 0, and the window's timer. */
 static int
 counter_route_init(struct app_route *r)
@@ -244,6 +294,8 @@ counter_route_init(struct app_route *r)
 		return -1;
 	}
 	app_route_set_data(r, cr);
+	cr->cc = cluster_counter_new(app_route_conf(r)->path,
+	    counter_cluster_value_cb, counter_cluster_users_cb, cr);
 	return 0;
 }
 
@@ -256,14 +308,16 @@ counter_route_free(struct app_route *r)
 	if ((cr = app_route_data(r)) == NULL)
 		return;
 	app_route_set_data(r, NULL);
+	cluster_counter_free(cr->cc);
 	app_timer_free(cr->window);
 	free(cr);
 }
 
 /*
  * Tells the others the new user count, at once or at the window's end,
- * and the newcomer the count and the value at once: under the lock, so
- * that what it gets later through the hub is what came after.
+ * and the newcomer the count (in a cluster: Redis's total, soon) and the
+ * value at once: under the lock, so that what it gets later through the
+ * hub is what came after.
  */
 static void
 counter_open(struct conn *c)
@@ -290,10 +344,13 @@ counter_open(struct conn *c)
 		sh->fresh = c;
 		sh->fresh_count = n;
 	}
-	if ((len = counter_users_json(buf, n)) == 0)
-		log_warnx("counter: cannot encode users event");
-	else
-		conn_send(c, WS_OP_TEXT, buf, len);
+	/* In a cluster the total comes from Redis, like everyone's. */
+	if (cr->cc == NULL || !cluster_counter_shared(cr->cc)) {
+		if ((len = counter_users_json(buf, n)) == 0)
+			log_warnx("counter: cannot encode users event");
+		else
+			conn_send(c, WS_OP_TEXT, buf, len);
+	}
 	if ((len = counter_value_json(buf, sh->value)) == 0)
 		log_warnx("counter: cannot encode value event");
 	else
@@ -324,6 +381,10 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 		    conn_peer(c), excerpt);
 		return;
 	}
+	/* In a cluster, Redis applies the delta: its value comes back. */
+	if (cr->cc != NULL && cluster_counter_add(cr->cc, delta) == 0)
+		return;
+	/* Alone, or Redis away: the value here, to our members. */
 	hub_lock(hub);
 	if ((sh = counter_shared(cr)) == NULL)
 		log_warnx("counter: out of memory");

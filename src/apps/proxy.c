@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "stats.h"
+#include "tls.h"
 #include "ws.h"
 
 /* The route's state: the TLS context for wss backends. */
@@ -111,15 +112,9 @@ proxy_ctx(struct proxy_route *pr, const char *ca)
 	if (pr->have_ctx && ((ca == NULL && pr->ca == NULL) ||
 	    (ca != NULL && pr->ca != NULL && strcmp(ca, pr->ca) == 0)))
 		return pr->ctx;
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if ((ca != NULL ? SSL_CTX_load_verify_locations(ctx, ca, NULL) :
-	    SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+	if ((ctx = tls_client_ctx(ca)) == NULL) {
 		log_warnx("proxy: cannot load %s", ca != NULL ? ca :
 		    "the system's certificates");
-		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	SSL_CTX_free(pr->ctx);

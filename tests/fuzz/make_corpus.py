@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_corpus.py -- writes the seed corpora of the fuzz targets into
-corpus/<target>/ (http, frame, config, proxy, channel). The seeds are
+corpus/<target>/ (http, frame, config, proxy, channel, cluster). The seeds are
 committed; rerun this after changing it and commit what it wrote. Each seed starts with the
 parameter bytes its target reads first (see the comment at the top of
 fuzz_<target>.c)."""
@@ -341,6 +341,25 @@ def channel_seeds():
         write("channel", name, data)
 
 
+# --------------------------------------------------------------- cluster
+
+def cluster_seeds():
+    """fuzz_cluster: an envelope as a node publishes it (cluster_env.h)."""
+    def hdr(kind, node):
+        return b"W1" + kind + bytes([len(node)]) + node
+    seeds = {
+        "msg": hdr(b"M", b"web1/0a1b2c3d") + b"\x01\x00\x00\x00\x00\x00"
+        + b"hello",
+        "msg_sse": hdr(b"M", b"n/1") + b"\x02\x01\x00\x00\x00\x0c"
+        + b"data: x\n\nid: \x00\xffbinary",
+        "value": hdr(b"V", b"web2/ffffffff") + b"-9223372036854775808",
+        "users": hdr(b"U", b"a") + b"42",
+        "short_sse": hdr(b"M", b"a") + b"\x01\x00\xff\xff\xff\xff",
+    }
+    for name, data in seeds.items():
+        write("cluster", name, data)
+
+
 if __name__ == "__main__":
     os.umask(0o022)
     http_seeds()
@@ -348,3 +367,4 @@ if __name__ == "__main__":
     config_seeds()
     proxy_seeds()
     channel_seeds()
+    cluster_seeds()

@@ -5,13 +5,15 @@
 # Only what is missing is installed, so a second run costs nothing.
 
 wsd_build_pkgs="autoconf automake make gcc pkg-config libevent-dev libssl-dev
-	libinih-dev libjansson-dev check zlib1g-dev"
+	libinih-dev libjansson-dev check zlib1g-dev libhiredis-dev"
 # The README's Python example right after ./run.sh.
 wsd_run_pkgs="python3 python3-websockets"
 wsd_test_pkgs="clang libclang-rt-14-dev python3 python3-websockets python3-pytest curl
 	openssl mandoc chromium fonts-dejavu-core systemd man-db util-linux"
 # The logrotate snippet is tested with logrotate itself.
 wsd_test_pkgs="$wsd_test_pkgs logrotate"
+# [cluster]: the integration tests start their own redis-server.
+wsd_test_pkgs="$wsd_test_pkgs redis-server"
 
 # tests/package.sh: dpkg-buildpackage, debhelper's dh and lintian.
 wsd_pkg_pkgs="dpkg-dev debhelper fakeroot lintian"

@@ -1,4 +1,5 @@
 /* check_channel.c -- unit tests for channel names, ids, rings, envelope, SSE. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +216,61 @@ START_TEST(test_sse)
 }
 END_TEST
 
+/* The id of an event we made reads back; others have none. */
+START_TEST(test_sse_id)
+{
+	static const char *const bad[] = {
+		"data: x\n\n",			/* no id */
+		"data: x\nid: 1-2\n",		/* not a whole event */
+		"id: 1-2\ndata: x\n\n",		/* not the last field */
+		"data: x\nid: 1-x\n\n",		/* not an id */
+		"data: x\nid:1-2\n\n",		/* not our form */
+		"\n\n", "",
+	};
+	char	*ev, id[CHANNEL_ID_MAX];
+	size_t	 len, i;
+
+	ck_assert_ptr_nonnull(ev = channel_sse_event("1733350000123-42", NULL,
+	    1, "\n\nid: 9-9\n\n", 12, &len));
+	ck_assert_int_eq(channel_sse_id(ev, len, id), 0);
+	ck_assert_str_eq(id, "1733350000123-42");
+	free(ev);
+	ck_assert_ptr_nonnull(ev = channel_sse_event("5-6", NULL, 0,
+	    "a\nid: 7-8", 9, &len));
+	ck_assert_int_eq(channel_sse_id(ev, len, id), 0);
+	ck_assert_str_eq(id, "5-6");
+	free(ev);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(channel_sse_id(bad[i], strlen(bad[i]), id) == -1,
+		    "%s", bad[i]);
+}
+END_TEST
+
+/* Messages from other nodes are found by their publisher's id. */
+START_TEST(test_ring_find)
+{
+	struct channel_ring	 r;
+	struct channel_msg	*m[3];
+	size_t			 i, at = 99;
+
+	channel_ring_init(&r, 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_ptr_nonnull(m[i] = channel_msg_new(i + 1, 0, 0, "x",
+		    1));
+		ck_assert_int_eq(channel_ring_push(&r, m[i]), 0);
+	}
+	snprintf(m[1]->origin, sizeof(m[1]->origin), "77-5");
+	ck_assert_int_eq(channel_ring_find(&r, "77-5", &at), 0);
+	ck_assert_uint_eq(at, 1);
+	ck_assert_int_eq(channel_ring_find(&r, "77-6", &at), -1);
+	/* Our own messages have no origin: "" finds nothing. */
+	ck_assert_int_eq(channel_ring_find(&r, "", &at), -1);
+	for (i = 0; i < 3; i++)
+		free(m[i]);
+	channel_ring_free(&r);
+}
+END_TEST
+
 START_TEST(test_kind)
 {
 	ck_assert_int_eq(channel_kind_of("text/plain", 10), CHANNEL_TEXT);
@@ -245,6 +301,8 @@ channel_suite(void)
 	tcase_add_test(tc, test_ring);
 	tcase_add_test(tc, test_envelope);
 	tcase_add_test(tc, test_sse);
+	tcase_add_test(tc, test_sse_id);
+	tcase_add_test(tc, test_ring_find);
 	tcase_add_test(tc, test_kind);
 	suite_add_tcase(s, tc);
 	return s;

@@ -2205,6 +2205,9 @@ START_TEST(test_example)
 	ck_assert_ptr_nonnull(cert = strdup(scratch("cert.pem")));
 	ck_assert_ptr_nonnull(key = strdup(scratch("key.pem")));
 	def = load_ok("");
+	/* [cluster]'s redis_password_file, beside wsd.ini. */
+	write_file("redis.pw", "secret\n");
+	write_file("redis-ca.pem", "");
 	for (pass = 0; pass < 2; pass++) {
 		ck_assert_ptr_nonnull(fp = fopen(TEST_SRCDIR "/etc/wsd.ini",
 		    "r"));
@@ -2238,6 +2241,23 @@ START_TEST(test_example)
 		ck_assert_uint_eq(conf->nlistens, pass ? 3 : 1);
 		ck_assert_str_eq(conf->listens[0].text, "127.0.0.1:8080");
 		ck_assert_int_eq(conf->listens[0].tls, 0);
+		/* The [cluster] example, commented out: defaults. */
+		if (pass == 0)
+			ck_assert_int_eq(conf->cluster.line, 0);
+		else {
+			ck_assert_int_ne(conf->cluster.line, 0);
+			ck_assert_str_eq(conf->cluster.redis, "127.0.0.1:6379");
+			ck_assert_str_eq(conf->cluster.password_file,
+			    scratch("redis.pw"));
+			ck_assert_str_eq(conf->cluster.prefix, "wsd:");
+			ck_assert_str_eq(conf->cluster.node_name, "web1");
+			ck_assert_int_eq(conf->cluster.tls, 1);
+			ck_assert_str_eq(conf->cluster.ca_file,
+			    scratch("redis-ca.pem"));
+			ck_assert(conf->cluster.timeout == 2.0);
+			ck_assert(conf->cluster.users_ttl == 30.0);
+			ck_assert(conf->cluster.lease == 3.0);
+		}
 		if (pass == 0)
 			ck_assert_int_eq(conf->tls.line, 0);
 		else {

@@ -25,6 +25,7 @@ main(void)
 	srunner_add_suite(sr, jwt_suite());
 	srunner_add_suite(sr, sd_suite());
 	srunner_add_suite(sr, cidr_suite());
+	srunner_add_suite(sr, cluster_suite());
 	srunner_add_suite(sr, proxy_suite());
 	srunner_add_suite(sr, iplimit_suite());
 	srunner_add_suite(sr, pmd_suite());

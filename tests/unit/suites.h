@@ -9,6 +9,7 @@ Suite	*app_suite(void);
 Suite	*channel_suite(void);
 Suite	*argv_suite(void);
 Suite	*cidr_suite(void);
+Suite	*cluster_suite(void);
 Suite	*config_suite(void);
 Suite	*counter_suite(void);
 Suite	*http_suite(void);

@@ -1,0 +1,74 @@
+/* cluster.h -- many nodes: hubs and app state shared through Redis. */
+#ifndef WSD_CLUSTER_H
+#define WSD_CLUSTER_H
+
+struct event_base;
+struct evbuffer;
+struct wsd_cluster;
+struct cluster_counter;
+struct cluster_lease;
+
+/*
+ * Starts the link to Redis on base from the [cluster] settings (read
+ * once: a reload keeps them) and becomes the hubs' bridge, so that
+ * every hub_publish() reaches the other nodes; before the first hub is
+ * created. The link connects in the background: a node whose Redis is
+ * away serves its own clients. -1 when the settings cannot be used
+ * (the password file); it was logged.
+ */
+int	 cluster_start(struct event_base *base, const struct wsd_cluster *conf);
+/* Closes the link; after the last hub is freed. No-op when not started. */
+void	 cluster_stop(void);
+/* Appends the wsd_cluster_* metrics; nothing when not started. */
+void	 cluster_metrics(struct evbuffer *out);
+
+/*
+ * A counter whose value and users total live in Redis (apps/counter.c);
+ * NULL when wsd runs alone. Every node's counter of that name hears each
+ * new value through value_cb and each new users total through users_cb,
+ * in the order Redis applied them, its own changes included.
+ */
+struct cluster_counter *cluster_counter_new(const char *name,
+	    void (*value_cb)(void *, long long),
+	    void (*users_cb)(void *, long long), void *arg);
+void	 cluster_counter_free(struct cluster_counter *cc);
+/*
+ * Adds delta in Redis: 0, and the new value comes through value_cb; -1
+ * while Redis is away: the caller keeps a local value, and the delta is
+ * added once the link is back.
+ */
+int	 cluster_counter_add(struct cluster_counter *cc, long long delta);
+/*
+ * This node has local users now: 0, and the new total comes through
+ * users_cb; -1 while Redis is away (the caller counts its own).
+ */
+int	 cluster_counter_users(struct cluster_counter *cc, unsigned local);
+/* 1 while the value and users total come from Redis. */
+int	 cluster_counter_shared(const struct cluster_counter *cc);
+
+/*
+ * Messages other nodes publish to hubs whose name starts with prefix (a
+ * channels route's path) go to cb instead of this node's hubs: name is
+ * the rest (the channel), sse the Server-Sent Events form or NULL. NULL
+ * when alone.
+ */
+struct cluster_sink;
+struct cluster_sink *cluster_sink_new(const char *prefix,
+	    void (*cb)(void *arg, const char *name, size_t name_len,
+	    int opcode, const void *data, size_t len, const void *sse,
+	    size_t sse_len), void *arg);
+void	 cluster_sink_free(struct cluster_sink *s);
+
+/* Who ticks a fixed-rate publisher (broadcast). */
+enum cluster_role {
+	CLUSTER_SOLO,		/* alone, or Redis away: tick for our clients */
+	CLUSTER_LEADER,		/* we hold the lease: tick for every node */
+	CLUSTER_FOLLOWER,	/* another node ticks */
+};
+/* A lease of that name, renewed in the background; NULL when alone. */
+struct cluster_lease *cluster_lease_new(const char *name);
+void	 cluster_lease_free(struct cluster_lease *l);
+/* The role now; CLUSTER_SOLO for NULL. */
+enum cluster_role cluster_lease_role(const struct cluster_lease *l);
+
+#endif
