@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,20 +470,29 @@ conn_method_listed(const struct http_request *req, const char *methods)
  * publish_allow (loopback unless set), then publish_token_file. 0 when
  * the request may go on, else the status it was refused with (answered).
  */
+static struct cidr_list	conn_loopback;	/* publish_allow's default */
+static pthread_once_t	conn_loopback_once = PTHREAD_ONCE_INIT;
+
+/* Parses the default publish_allow once, for every worker. */
+static void
+conn_loopback_parse(void)
+{
+	char	bad[64];
+
+	if (cidr_list_parse(&conn_loopback, "127.0.0.0/8 ::1", bad,
+	    sizeof(bad)) != 0)
+		fatalx("%s: %s", __func__, bad);
+}
+
 static int
 conn_publish_access(struct conn *c, const struct http_request *req,
     int keepalive)
 {
-	/* The default; each worker parses its own once. */
-	static _Thread_local struct cidr_list loopback;
 	const struct wsd_route	*r = c->route;
-	char			 bad[64];
 
-	if (loopback.n == 0 && cidr_list_parse(&loopback, "127.0.0.0/8 ::1",
-	    bad, sizeof(bad)) != 0)
-		fatalx("%s: %s", __func__, bad);
+	pthread_once(&conn_loopback_once, conn_loopback_parse);
 	if (!cidr_list_match(r->publish_allow.n > 0 ? &r->publish_allow :
-	    &loopback, &c->addr)) {
+	    &conn_loopback, &c->addr)) {
 		log_info("%s: publish refused: address not allowed on %s",
 		    conn_peer(c), r->path);
 		conn_http_simple(c, req, 403, NULL, "publishing not allowed",

@@ -329,6 +329,9 @@ main(int argc, char *argv[])
 	 */
 	if (main_servers(srvs, all, nworkers, conf, tls) == -1) {
 		worker_teardown();
+		free(srvs);
+		free(all);
+		free(args);
 		config_free(conf);
 		return 1;
 	}
@@ -340,6 +343,9 @@ main(int argc, char *argv[])
 		log_access_close();
 		server_pid_file_remove(conf);
 		worker_teardown();
+		free(srvs);
+		free(all);
+		free(args);
 		config_free(conf);
 		return 1;
 	}
