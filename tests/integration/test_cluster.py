@@ -156,7 +156,9 @@ def node_config(redis_port, name, routes=None, **cluster):
             ("/live/", {"app": "channels", "history": "100"}),
             ("/metrics", {"app": "metrics"}),
         ]
-    text = helpers.make_config(routes=routes)
+    # auto, as users leave it: one worker on a node of a cluster (and
+    # the test matrix leaves a config that says it alone).
+    text = helpers.make_config(routes=routes, server={"workers": "auto"})
     keys = {"redis": "127.0.0.1:%d" % redis_port, "node_name": name,
             "redis_timeout": "1s"}
     keys.update(cluster)
@@ -277,6 +279,24 @@ def test_config_errors(tmp_path, body, msg):
     rc, out = helpers.run_wsd(["-c", str(conf), "-t"])
     assert rc != 0
     assert re.search(msg, out), out
+
+
+def test_cluster_node_runs_one_worker(wsd, redis, tmp_path):
+    """The link and the apps' cluster state live in one loop: workers =
+    auto means one worker on a node of a cluster, and more is refused
+    with the line of the workers key."""
+    d = start_nodes(wsd, redis, 1)[0]
+    d.wait_log(r"info: workers: 1 \(auto: one, in a cluster\)")
+    r = helpers.http_get(d.port, "/metrics")
+    assert re.findall(r'(?m)^wsd_worker_connections\{worker="(\d+)"\}',
+                      r.body.decode()) == ["0"]
+    conf = tmp_path / "two.ini"
+    conf.write_text(node_config(redis.port, "w").replace(
+        "workers = auto", "workers = 2"))
+    rc, out = helpers.run_wsd(["-c", str(conf), "-t"])
+    assert rc != 0
+    assert re.search(r"two\.ini:\d+: workers = 2: a node of a \[cluster\] "
+                     r"runs one worker", out), out
 
 
 def test_reload_keeps_cluster_settings(wsd, redis, tmp_path):
