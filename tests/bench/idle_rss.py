@@ -5,7 +5,7 @@ benchmark, not a test: it prints numbers.
     WSD=build/wsd /usr/bin/python3 tests/bench/idle_rss.py [N] [RUNS]
 
 Each run starts a fresh daemon with an echo route (pings off, no idle
-timeout, no access log), warms it up with 100 WebSockets opened and closed,
+timeout, no access log; one worker, WSD_WORKERS=N for more), warms it up with 100 WebSockets opened and closed,
 then opens N WebSockets with raw sockets from this one process (handshake
 only, nothing sent after it) and reads wsd's VmRSS before and after. The
 growth divided by N is what an idle plain WebSocket costs; the median of
@@ -38,7 +38,8 @@ def measure(wsd, n):
             routes=[("/echo", {"app": "echo"})],
             server={"max_connections": str(n + 200), "ping_interval": "0",
                     "idle_timeout": "3600s", "handshake_timeout": "60s",
-                    "access_log": "off"}))
+                    "access_log": "off",
+                    "workers": os.environ.get("WSD_WORKERS", "1")}))
     log = open(os.path.join(tmp, "wsd.log"), "wb")
     p, port = start([wsd, "-c", conf], log)
     conns = []
