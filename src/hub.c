@@ -478,6 +478,15 @@ hub_deliver_all(struct hub *h, struct hub_frame *f, unsigned key,
 	}
 }
 
+/* Takes one more reference to a group (a call on its way to a worker). */
+static void
+hub_group_hold(struct hub_group *g)
+{
+	pthread_mutex_lock(&hub_groups_mu);
+	g->refs++;
+	pthread_mutex_unlock(&hub_groups_mu);
+}
+
 /* Drops one reference to a group; the last frees it. */
 static void
 hub_group_unref(struct hub_group *g)
@@ -501,6 +510,17 @@ hub_group_unref(struct hub_group *g)
 	free(g);
 }
 
+/* A message done with (delivered, or its worker stopped first). */
+static void
+hub_post_drop(void *arg)
+{
+	struct hub_post	*p = arg;
+
+	hub_frame_unref(p->f);
+	hub_group_unref(p->g);
+	free(p);
+}
+
 /* A message a worker queued for this one: to its members. */
 static void
 hub_post_cb(void *arg)
@@ -511,20 +531,7 @@ hub_post_cb(void *arg)
 	/* Only this worker sets its slot: no lock to read it. */
 	if ((h = p->g->hubs[p->worker]) != NULL)
 		hub_deliver_all(h, p->f, p->key, p->except);
-	hub_frame_unref(p->f);
-	hub_group_unref(p->g);
-	free(p);
-}
-
-/* A message whose worker stopped first. */
-static void
-hub_post_drop(void *arg)
-{
-	struct hub_post	*p = arg;
-
-	hub_frame_unref(p->f);
-	hub_group_unref(p->g);
-	free(p);
+	hub_post_drop(p);
 }
 
 /*
@@ -556,9 +563,7 @@ hub_group_publish(struct hub *h, struct hub_frame *f, unsigned key,
 		 * joined after f and gets it no matter what.
 		 */
 		p->except = except;
-		pthread_mutex_lock(&hub_groups_mu);
-		g->refs++;
-		pthread_mutex_unlock(&hub_groups_mu);
+		hub_group_hold(g);
 		__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 		if (worker_post(i, hub_post_cb, hub_post_drop, p) == -1) {
 			log_warnx("hub %s: publish: out of memory", h->name);
@@ -771,9 +776,7 @@ hub_group_each(struct hub *h, void (*fn)(struct hub *, void *), void *arg)
 		p->arg = arg;
 		p->left = left;
 		__atomic_add_fetch(left, 1, __ATOMIC_RELAXED);
-		pthread_mutex_lock(&hub_groups_mu);
-		h->g->refs++;
-		pthread_mutex_unlock(&hub_groups_mu);
+		hub_group_hold(h->g);
 		if (worker_post(i, hub_each_cb, hub_each_drop, p) == -1)
 			hub_each_drop(p);
 	}
