@@ -328,12 +328,8 @@ main(int argc, char *argv[])
 	 * start-up config (pid_file, user).
 	 */
 	if (main_servers(srvs, all, nworkers, conf, tls) == -1) {
-		worker_teardown();
-		free(srvs);
-		free(all);
-		free(args);
-		config_free(conf);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	if (server_access_log(&srvs[0], conf, "") == -1 ||
 	    server_pid_file_write(conf) == -1 ||
@@ -342,12 +338,8 @@ main(int argc, char *argv[])
 		server_workers_end();
 		log_access_close();
 		server_pid_file_remove(conf);
-		worker_teardown();
-		free(srvs);
-		free(all);
-		free(args);
-		config_free(conf);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	for (i = 0; i < nworkers; i++) {
 		srvs[i].source = &src;
@@ -364,12 +356,13 @@ main(int argc, char *argv[])
 	log_access_close();
 	pmd_pool_free();
 	server_pid_file_remove(conf);
+	log_info("stopped");
+out:
 	/* Calls no worker ran any more; then the loops. */
 	worker_teardown();
 	free(srvs);
 	free(all);
 	free(args);
 	config_free(conf);
-	log_info("stopped");
 	return rc;
 }
