@@ -45,6 +45,9 @@ struct listener {
 	struct server		*srv;
 	struct evconnlistener	*lev;
 	struct event		*ev_resume;
+	struct sockaddr_storage	 bound;		/* as bound (port 0: the
+						 * kernel's); other workers
+						 * listen here too */
 	struct sockaddr_storage	 addr;		/* as configured: a reload */
 	socklen_t		 addrlen;	/* keeps an equal one */
 	char			 name[INET6_ADDRSTRLEN + 8];
@@ -149,25 +152,32 @@ server_raise_nofile(void)
 	return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
 }
 
-/* Formats a bound socket's address, with the port the kernel chose. */
+/*
+ * Reads a listener's bound address (the port the kernel chose) into
+ * l->bound and formats it into l->name.
+ */
 static void
-server_sockname(evutil_socket_t fd, char *out, size_t outlen)
+server_sockname(struct listener *l)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
-	char			 addr[INET6_ADDRSTRLEN];
+	struct sockaddr_storage	*ss = &l->bound;
+	socklen_t		 len = sizeof(*ss);
+	char			*out = l->name, addr[INET6_ADDRSTRLEN];
+	size_t			 outlen = sizeof(l->name);
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+	if (getsockname(evconnlistener_get_fd(l->lev),
+	    (struct sockaddr *)ss, &len) == -1) {
+		/* Never seen on a bound socket; the configured one then. */
+		memcpy(ss, &l->addr, sizeof(*ss));
 		snprintf(out, outlen, "?");
 		return;
 	}
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (ss->ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
 		snprintf(out, outlen, "[%s]:%u", addr, ntohs(s6->sin6_port));
 	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
 		snprintf(out, outlen, "%s:%u", addr, ntohs(s4->sin_port));
@@ -637,8 +647,7 @@ server_listener_new(struct server *srv, const struct wsd_listen *cl,
 		server_listener_free(l);
 		return NULL;
 	}
-	server_sockname(evconnlistener_get_fd(l->lev), l->name,
-	    sizeof(l->name));
+	server_sockname(l);
 	return l;
 }
 
@@ -651,9 +660,7 @@ server_listener_mirror(struct server *srv, const struct listener *l0)
 {
 	struct listener		*l;
 	struct wsd_listen	 cl;
-	struct sockaddr_storage	 at;
 	char			 text[sizeof(l0->name)];
-	socklen_t		 len = sizeof(at);
 	evutil_socket_t		 fd = evconnlistener_get_fd(l0->lev);
 
 	memset(&cl, 0, sizeof(cl));
@@ -669,13 +676,8 @@ server_listener_mirror(struct server *srv, const struct listener *l0)
 		}
 		l = server_listener_new(srv, l0->passed ? NULL : &cl, fd,
 		    NULL);
-	} else {
-		if (getsockname(fd, (struct sockaddr *)&at, &len) == -1) {
-			log_warn("worker %u: %s", srv->worker, l0->name);
-			return NULL;
-		}
-		l = server_listener_new(srv, &cl, -1, &at);
-	}
+	} else
+		l = server_listener_new(srv, &cl, -1, &l0->bound);
 	if (l == NULL)
 		return NULL;
 	l->tls = l0->tls;
@@ -1103,7 +1105,6 @@ static void
 server_reload_others(struct server *srv, struct wsd_config *conf)
 {
 	struct server_reload_msg *m;
-	socklen_t		 len;
 	size_t			 i, j;
 
 	for (i = 1; i < server_nall; i++) {
@@ -1113,14 +1114,8 @@ server_reload_others(struct server *srv, struct wsd_config *conf)
 			continue;
 		}
 		m->srv = server_all[i];
-		for (j = 0; j < conf->nlistens; j++) {
-			len = sizeof(m->at[j]);
-			if (getsockname(evconnlistener_get_fd(
-			    srv->listeners[j]->lev),
-			    (struct sockaddr *)&m->at[j], &len) == -1)
-				memcpy(&m->at[j], &conf->listens[j].addr,
-				    sizeof(m->at[j]));
-		}
+		for (j = 0; j < conf->nlistens; j++)
+			m->at[j] = srv->listeners[j]->bound;
 		m->conf = config_ref(conf);
 		if (worker_post((unsigned)i, server_reload_remote_cb,
 		    server_reload_drop, m) == -1)
