@@ -316,6 +316,11 @@ const struct jwt_claims *conn_jwt_claims(const struct conn *c);
 const struct jwt_claims *conn_request_claims(void);
 /* Joins the route's hub; the core leaves it when the connection ends. */
 void	 conn_join_hub(struct conn *c);
+/*
+ * Leaves the hub now, in on_close (the core would after it): hub_total()
+ * no longer counts c, on any worker.
+ */
+void	 conn_leave_hub(struct conn *c);
 /* Peer address for log lines ("127.0.0.1:5555"). */
 const char *conn_peer(const struct conn *c);
 /* For log_limited(): lines the client can cause once per message. */

@@ -28,6 +28,7 @@
 #include "hub.h"
 #include "log.h"
 #include "tls.h"
+#include "worker.h"
 
 /*
  * Redis is reached over two connections: commands (PUBLISH, the
@@ -117,15 +118,21 @@ struct cluster_sink {
 };
 LIST_HEAD(cluster_sinks, cluster_sink);
 
+/* Changed on worker 0, read by the worker that serves the metrics. */
 struct cluster_stats {
-	unsigned long long	 reconnects;
-	unsigned long long	 published;
-	unsigned long long	 received;
-	unsigned long long	 dropped;	/* not sent: link down, full */
-	unsigned long long	 malformed;	/* received, not an envelope */
+	_Atomic unsigned long long reconnects;
+	_Atomic unsigned long long published;
+	_Atomic unsigned long long received;
+	_Atomic unsigned long long dropped;	/* not sent: link down, full */
+	_Atomic unsigned long long malformed;	/* received, not an envelope */
+	_Atomic unsigned	 counters;	/* counter routes */
 };
 
-/* The whole state of the node's cluster membership. */
+/*
+ * The whole state of the node's cluster membership, worker 0's: the
+ * other workers hand it their calls (worker_post) and read only what is
+ * atomic (up, last_contact, st).
+ */
 struct cluster {
 	struct event_base	*base;
 	struct evdns_base	*dns;
@@ -146,14 +153,14 @@ struct cluster {
 	struct cluster_link	 cmd;
 	struct cluster_link	 sub;
 	unsigned		 epoch;		/* bumped by every teardown */
-	int			 up;
+	_Atomic int		 up;
 	int			 ever_up;
 	int			 down_logged;	/* one line per outage */
 	int			 in_down;
 	unsigned		 attempt;	/* failures since last up */
 	struct event		*ev_retry;
 	struct event		*ev_tick;
-	double			 last_contact;	/* monotonic; 0: never */
+	_Atomic double		 last_contact;	/* monotonic; 0: never */
 	double			 last_heartbeat;
 	double			 last_lease;
 	struct cluster_hub	*hubs[CLUSTER_BUCKETS];
@@ -869,7 +876,11 @@ cluster_tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Bridge: a hub of this node exists under name. */
+/*
+ * Bridge: a hub of this node exists under name. Worker 0's are filed:
+ * a message from another node goes to them, and their groups hand it to
+ * the other workers' members.
+ */
 static void
 cluster_hub_attach(struct hub *h, const char *name)
 {
@@ -877,7 +888,7 @@ cluster_hub_attach(struct hub *h, const char *name)
 	struct cluster_hub	*e;
 	size_t			 b;
 
-	if (cl == NULL)
+	if (cl == NULL || worker_self() != 0)
 		return;
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		log_warn("cluster: hub %s", name);
@@ -897,7 +908,7 @@ cluster_hub_detach(struct hub *h, const char *name)
 	struct cluster		*cl = cluster_cur;
 	struct cluster_hub	**ep, *e;
 
-	if (cl == NULL)
+	if (cl == NULL || worker_self() != 0)
 		return;
 	for (ep = &cl->hubs[cluster_bucket(name, strlen(name))];
 	    (e = *ep) != NULL; ep = &e->next)
@@ -906,6 +917,62 @@ cluster_hub_detach(struct hub *h, const char *name)
 			free(e);
 			return;
 		}
+}
+
+/* A publish of another worker on its way to worker 0's link. */
+struct cluster_post {
+	int		 opcode;
+	unsigned	 key;
+	size_t		 len;
+	size_t		 sse_len;
+	char		*name;		/* after data, sse */
+	uint8_t		 bytes[];	/* data, sse, name */
+};
+
+static void	cluster_hub_publish(const char *, int, const void *, size_t,
+		    const void *, size_t, unsigned);
+
+/* Worker 0 sends another worker's publish. */
+static void
+cluster_post_cb(void *arg)
+{
+	struct cluster_post	*p = arg;
+
+	cluster_hub_publish(p->name, p->opcode, p->bytes, p->len,
+	    p->sse_len > 0 ? p->bytes + p->len : NULL, p->sse_len, p->key);
+	free(p);
+}
+
+/*
+ * Hands a publish of this worker to worker 0, which owns the link: a
+ * copy, queued behind this worker's earlier ones (each sender's order
+ * holds).
+ */
+static void
+cluster_hub_post(const char *name, int opcode, const void *data, size_t len,
+    const void *sse, size_t sse_len, unsigned key)
+{
+	struct cluster_post	*p;
+	size_t			 nlen = strlen(name) + 1;
+
+	if ((p = malloc(sizeof(*p) + len + sse_len + nlen)) == NULL) {
+		log_warn("cluster: publish");
+		return;
+	}
+	p->opcode = opcode;
+	p->key = key;
+	p->len = len;
+	p->sse_len = sse != NULL ? sse_len : 0;
+	if (len > 0)
+		memcpy(p->bytes, data, len);
+	if (p->sse_len > 0)
+		memcpy(p->bytes + len, sse, sse_len);
+	p->name = (char *)p->bytes + len + p->sse_len;
+	memcpy(p->name, name, nlen);
+	if (worker_post(0, cluster_post_cb, free, p) == -1) {
+		log_warnx("cluster: publish: out of memory");
+		free(p);
+	}
 }
 
 /*
@@ -925,6 +992,10 @@ cluster_hub_publish(const char *name, int opcode, const void *data,
 
 	if (cl == NULL)
 		return;
+	if (worker_self() != 0) {
+		cluster_hub_post(name, opcode, data, len, sse, sse_len, key);
+		return;
+	}
 	if (!cl->up) {
 		cl->st.dropped++;
 		return;
@@ -1188,15 +1259,15 @@ void
 cluster_metrics(struct evbuffer *out)
 {
 	struct cluster		*cl = cluster_cur;
-	struct cluster_counter	*cc;
-	unsigned		 local = 0;
+	unsigned		 local;
+	int			 up;
+	double			 last;
 
 	if (cl == NULL)
 		return;
-	if (!cl->up)
-		LIST_FOREACH(cc, &cl->counters, entry)
-			if (!cc->gone)
-				local++;
+	up = cl->up;
+	local = up ? 0 : cl->st.counters;
+	last = cl->last_contact;
 	evbuffer_add_printf(out,
 	    "# HELP wsd_cluster_up 1 while both links to Redis are up.\n"
 	    "# TYPE wsd_cluster_up gauge\n"
@@ -1225,15 +1296,18 @@ cluster_metrics(struct evbuffer *out)
 	    "value while Redis is away.\n"
 	    "# TYPE wsd_cluster_counters_local gauge\n"
 	    "wsd_cluster_counters_local %u\n",
-	    cl->up, cl->st.reconnects, cl->st.published, cl->st.received,
-	    cl->st.dropped, cl->st.malformed, local);
-	if (cl->last_contact > 0)
+	    up, (unsigned long long)cl->st.reconnects,
+	    (unsigned long long)cl->st.published,
+	    (unsigned long long)cl->st.received,
+	    (unsigned long long)cl->st.dropped,
+	    (unsigned long long)cl->st.malformed, local);
+	if (last > 0)
 		evbuffer_add_printf(out,
 		    "# HELP wsd_cluster_last_contact_seconds Seconds since "
 		    "Redis last answered.\n"
 		    "# TYPE wsd_cluster_last_contact_seconds gauge\n"
 		    "wsd_cluster_last_contact_seconds %.3f\n",
-		    cluster_now() - cl->last_contact);
+		    cluster_now() - last);
 }
 
 /* A counter shared through Redis. */
@@ -1244,10 +1318,11 @@ cluster_counter_new(const char *name, void (*value_cb)(void *, long long),
 	struct cluster		*cl = cluster_cur;
 	struct cluster_counter	*cc;
 
-	if (cl == NULL)
+	if (cl == NULL || worker_self() != 0)
 		return NULL;
 	if ((cc = calloc(1, sizeof(*cc))) == NULL)
 		return NULL;
+	cl->st.counters++;
 	cc->cl = cl;
 	cc->refs = 1;
 	cc->value_cb = value_cb;
@@ -1277,6 +1352,7 @@ cluster_counter_free(struct cluster_counter *cc)
 {
 	if (cc == NULL)
 		return;
+	cc->cl->st.counters--;
 	cc->gone = 1;
 	cluster_counter_unref(cc);
 }
@@ -1368,6 +1444,20 @@ cluster_counter_users(struct cluster_counter *cc, unsigned local)
 	return cluster_counter_send_users(cc, local, local != cc->local);
 }
 
+/* Whether this node is in a cluster (any worker). */
+int
+cluster_active(void)
+{
+	return cluster_cur != NULL;
+}
+
+/* Whether both links are up now (any worker). */
+int
+cluster_linked(void)
+{
+	return cluster_cur != NULL && cluster_cur->up;
+}
+
 /* Whether Redis holds the counter now. */
 int
 cluster_counter_shared(const struct cluster_counter *cc)
@@ -1383,7 +1473,7 @@ cluster_sink_new(const char *prefix, void (*cb)(void *, const char *, size_t,
 	struct cluster		*cl = cluster_cur;
 	struct cluster_sink	*sk;
 
-	if (cl == NULL)
+	if (cl == NULL || worker_self() != 0)
 		return NULL;
 	if ((sk = calloc(1, sizeof(*sk))) == NULL)
 		return NULL;
@@ -1415,7 +1505,7 @@ cluster_lease_new(const char *name)
 	struct cluster		*cl = cluster_cur;
 	struct cluster_lease	*l;
 
-	if (cl == NULL)
+	if (cl == NULL || worker_self() != 0)
 		return NULL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;

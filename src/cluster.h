@@ -21,6 +21,17 @@ int	 cluster_start(struct event_base *base, const struct wsd_cluster *conf);
 void	 cluster_stop(void);
 /* Appends the wsd_cluster_* metrics; nothing when not started. */
 void	 cluster_metrics(struct evbuffer *out);
+/* 1 when this node is in a cluster; from any worker. */
+int	 cluster_active(void);
+/* 1 while the links to Redis are up; from any worker. */
+int	 cluster_linked(void);
+
+/*
+ * Workers: the link is worker 0's. A hub publish on another worker is
+ * handed to it (each worker's order kept); the counters, sinks and
+ * leases below are worker 0's own: on the others their constructors
+ * return NULL, and apps hand worker 0 their calls (hub_group_call()).
+ */
 
 /*
  * A counter whose value and users total live in Redis (apps/counter.c);

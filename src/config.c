@@ -2338,12 +2338,6 @@ config_finish_cluster(struct cfg_parse *p)
 	if (cl->prefix == NULL)
 		cl->prefix = config_xstrdup(config_key_find("prefix")->def);
 	p->name = p->conf->files.v[0];
-	/* The link and the apps' cluster state live in one loop. */
-	k = config_key_find("workers");
-	if (p->conf->workers > 1)
-		config_error(p, p->server_seen[k - cfg_all], "workers = %u: "
-		    "a node of a [cluster] runs one worker (workers = 1, or "
-		    "auto, which then means 1)", p->conf->workers);
 }
 
 /*

@@ -752,12 +752,33 @@ hub_each_cb(void *arg)
 	hub_each_drop(p);
 }
 
+/* Queues one call of fn on worker's hub of g; left counts it. */
+static void
+hub_each_post(struct hub_group *g, unsigned worker,
+    void (*fn)(struct hub *, void *), void *arg, unsigned *left)
+{
+	struct hub_each_post	*p;
+
+	if ((p = malloc(sizeof(*p))) == NULL) {
+		log_warn("hub: call");
+		return;
+	}
+	p->g = g;
+	p->worker = worker;
+	p->fn = fn;
+	p->arg = arg;
+	p->left = left;
+	__atomic_add_fetch(left, 1, __ATOMIC_RELAXED);
+	hub_group_hold(g);
+	if (worker_post(worker, hub_each_cb, hub_each_drop, p) == -1)
+		hub_each_drop(p);
+}
+
 /* Runs fn on every worker's hub of the group. */
 void
 hub_group_each(struct hub *h, void (*fn)(struct hub *, void *), void *arg)
 {
-	struct hub_each_post	*p;
-	unsigned		*left, i, n = worker_count();
+	unsigned	*left, i, n = worker_count();
 
 	if (h->g == NULL || (left = malloc(sizeof(*left))) == NULL) {
 		fn(h, arg);
@@ -766,22 +787,37 @@ hub_group_each(struct hub *h, void (*fn)(struct hub *, void *), void *arg)
 	}
 	*left = 1;
 	pthread_mutex_lock(&h->g->mu);
-	for (i = 0; i < n; i++) {
-		if (i == h->worker || h->g->hubs[i] == NULL ||
-		    (p = malloc(sizeof(*p))) == NULL)
-			continue;
-		p->g = h->g;
-		p->worker = i;
-		p->fn = fn;
-		p->arg = arg;
-		p->left = left;
-		__atomic_add_fetch(left, 1, __ATOMIC_RELAXED);
-		hub_group_hold(h->g);
-		if (worker_post(i, hub_each_cb, hub_each_drop, p) == -1)
-			hub_each_drop(p);
-	}
+	for (i = 0; i < n; i++)
+		if (i != h->worker && h->g->hubs[i] != NULL)
+			hub_each_post(h->g, i, fn, arg, left);
 	pthread_mutex_unlock(&h->g->mu);
 	fn(h, arg);
+	if (__atomic_sub_fetch(left, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(arg);
+		free(left);
+	}
+}
+
+/* Runs fn on one worker's hub of the group. */
+void
+hub_group_call(struct hub *h, unsigned worker,
+    void (*fn)(struct hub *, void *), void *arg)
+{
+	unsigned	*left;
+
+	if (h->g == NULL || worker == h->worker) {
+		fn(h, arg);
+		free(arg);
+		return;
+	}
+	if ((left = malloc(sizeof(*left))) == NULL) {
+		log_warn("hub %s: call", h->name);
+		free(arg);
+		return;
+	}
+	/* Ours: dropped below, so the call's drop frees arg. */
+	*left = 1;
+	hub_each_post(h->g, worker, fn, arg, left);
 	if (__atomic_sub_fetch(left, 1, __ATOMIC_ACQ_REL) == 0) {
 		free(arg);
 		free(left);

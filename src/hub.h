@@ -182,6 +182,13 @@ void		 hub_unlock(struct hub *h);
  */
 void		 hub_group_each(struct hub *h, void (*fn)(struct hub *, void *),
 		    void *arg);
+/*
+ * Runs fn(hub, arg) on that worker's hub of h's group, later (at once
+ * when it is this worker's, or without a group); not at all when that
+ * worker has none (or stops first). arg is freed with free() after.
+ */
+void		 hub_group_call(struct hub *h, unsigned worker,
+		    void (*fn)(struct hub *, void *), void *arg);
 /* "close", "drop", "conflate" -> enum; -1 when unknown. */
 int		 hub_policy_parse(const char *s);
 

@@ -309,9 +309,7 @@ main(int argc, char *argv[])
 	/* A peer that goes away mid-write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(main_event_log_cb);
-	/* A node of a cluster runs one worker (config.c refuses more). */
-	nworkers = conf->workers != 0 ? conf->workers :
-	    conf->cluster.line != 0 ? 1 : main_ncpus();
+	nworkers = conf->workers != 0 ? conf->workers : main_ncpus();
 	srvs = calloc(nworkers, sizeof(*srvs));
 	all = calloc(nworkers, sizeof(*all));
 	args = calloc(nworkers, sizeof(*args));
@@ -320,7 +318,7 @@ main(int argc, char *argv[])
 	if (worker_setup(nworkers) == -1)
 		fatalx("cannot set up %u workers", nworkers);
 	log_info("workers: %u%s", nworkers, conf->workers != 0 ? "" :
-	    conf->cluster.line != 0 ? " (auto: one, in a cluster)" : " (auto)");
+	    " (auto)");
 	/*
 	 * Bind and load keys as root, then write the pid file and drop. Each
 	 * server's first generation takes a reference to conf (worker 0's

@@ -1322,7 +1322,7 @@ server_init(struct server *srv, struct event_base *base,
 	/*
 	 * The cluster before the first generation: its hubs and apps find
 	 * the bridge to the other nodes when they are created. One link, on
-	 * worker 0: a node in a cluster runs one worker (config.c).
+	 * worker 0: the other workers hand it their calls.
 	 */
 	if (srv->worker == 0 && cluster_start(base, &conf->cluster) == -1) {
 		config_free(conf);

@@ -468,6 +468,13 @@ conn_join_hub(struct conn *c)
 		conn_join(c, app_route_hub(rt));
 }
 
+/* Leaves the hub early (on_close). */
+void
+conn_leave_hub(struct conn *c)
+{
+	hub_leave(conn_member(c));
+}
+
 /* Joins a hub of the app's (a channel's). */
 void
 conn_join(struct conn *c, struct hub *h)

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "hub.h"
 #include "log.h"
+#include "worker.h"
 #include "ws.h"
 
 /* Conflation keys: a slow client only needs the newest of each. */
@@ -42,6 +43,11 @@ struct counter_shared {
 	/* The newest joiner inside the window, told its count directly. */
 	struct conn		*fresh;
 	unsigned		 fresh_count;
+	/*
+	 * In a cluster: worker 0's part, which holds the link's counter;
+	 * set and read on worker 0 only.
+	 */
+	struct counter_route	*owner;
 };
 
 /* A worker's part of the route: the timer of a window it opened. */
@@ -49,11 +55,15 @@ struct counter_route {
 	struct app_route	*route;
 	struct app_timer	*window;	/* ends the window */
 	/*
-	 * In a cluster (one worker per node): value and users total live
-	 * in Redis; else NULL.
+	 * In a cluster, on worker 0: value and users total live in Redis;
+	 * else NULL (the other workers hand worker 0 their changes).
 	 */
 	struct cluster_counter	*cc;
 };
+
+static void	counter_publish_users(struct hub *, unsigned, struct conn *);
+static void	counter_add_local(struct hub *, struct counter_shared *, int,
+		    struct conn *);
 
 /* The shared state; the caller holds hub_lock(). NULL: out of memory. */
 static struct counter_shared *
@@ -174,6 +184,68 @@ counter_publish_users(struct hub *hub, unsigned count, struct conn *except)
 }
 
 /*
+ * Whether Redis holds the value and users total now: on worker 0 the
+ * link's counter says; the other workers hand worker 0 their changes
+ * while the link is up.
+ */
+static int
+counter_clustered(const struct counter_route *cr)
+{
+	if (cr->cc != NULL)
+		return cluster_counter_shared(cr->cc);
+	return worker_self() != 0 && cluster_linked();
+}
+
+/* Whether c's worker hands its changes to worker 0's link. */
+static int
+counter_via_worker0(const struct counter_route *cr)
+{
+	return cr->cc == NULL && worker_self() != 0 && cluster_active();
+}
+
+/*
+ * On worker 0: the node's users (every worker's) to Redis, counted now,
+ * so the last call sends the newest count (and Redis away, the count
+ * the link re-registers later). Without Redis the count goes to our
+ * members.
+ */
+static void
+counter_users_hub0(struct hub *hub, void *arg)
+{
+	struct counter_shared	*sh;
+	struct counter_route	*cr;
+	unsigned		 n;
+
+	(void)arg;
+	hub_lock(hub);
+	n = hub_total(hub);
+	if ((sh = hub_shared(hub, sizeof(*sh))) != NULL &&
+	    ((cr = sh->owner) == NULL || cr->cc == NULL ||
+	    cluster_counter_users(cr->cc, n) == -1) && n > 0)
+		counter_publish_users(hub, n, NULL);
+	hub_unlock(hub);
+}
+
+/*
+ * On worker 0: another worker's plus or minus, to Redis; Redis away, to
+ * the value here (and to Redis once it is back).
+ */
+static void
+counter_add_hub0(struct hub *hub, void *arg)
+{
+	struct counter_shared	*sh;
+	struct counter_route	*cr;
+	int			 delta = *(int *)arg;
+
+	hub_lock(hub);
+	if ((sh = hub_shared(hub, sizeof(*sh))) != NULL &&
+	    ((cr = sh->owner) == NULL || cr->cc == NULL ||
+	    cluster_counter_add(cr->cc, delta) == -1))
+		counter_add_local(hub, sh, delta, NULL);
+	hub_unlock(hub);
+}
+
+/*
  * Publishes the users count to every member but except, unless nobody
  * would get it, and opens a window (this worker's timer ends it).
  */
@@ -183,8 +255,14 @@ counter_users_now(struct counter_route *cr, struct counter_shared *sh,
 {
 	struct hub	*hub = app_route_hub(cr->route);
 
-	/* In a cluster the total comes back from Redis, to every node. */
-	if (cr->cc != NULL && cluster_counter_users(cr->cc, count) == 0) {
+	/*
+	 * In a cluster the total comes back from Redis, to every node;
+	 * worker 0 sends it (or, Redis away, the count).
+	 */
+	if ((cr->cc != NULL && cluster_counter_users(cr->cc, count) == 0) ||
+	    counter_via_worker0(cr)) {
+		if (cr->cc == NULL)
+			hub_group_call(hub, 0, counter_users_hub0, NULL);
 		sh->in_window = 1;
 		app_timer_add(cr->window, COUNTER_USERS_WINDOW);
 		return;
@@ -281,6 +359,7 @@ static int
 counter_route_init(struct app_route *r)
 {
 	struct counter_route	*cr;
+	struct counter_shared	*sh;
 
 	if ((cr = calloc(1, sizeof(*cr))) == NULL) {
 		log_warn("counter: calloc");
@@ -296,6 +375,12 @@ counter_route_init(struct app_route *r)
 	app_route_set_data(r, cr);
 	cr->cc = cluster_counter_new(app_route_conf(r)->path,
 	    counter_cluster_value_cb, counter_cluster_users_cb, cr);
+	if (worker_self() == 0 && cluster_active()) {
+		hub_lock(app_route_hub(r));
+		if ((sh = counter_shared(cr)) != NULL)
+			sh->owner = cr;
+		hub_unlock(app_route_hub(r));
+	}
 	return 0;
 }
 
@@ -304,10 +389,17 @@ static void
 counter_route_free(struct app_route *r)
 {
 	struct counter_route	*cr;
+	struct counter_shared	*sh;
 
 	if ((cr = app_route_data(r)) == NULL)
 		return;
 	app_route_set_data(r, NULL);
+	if (worker_self() == 0 && cluster_active()) {
+		hub_lock(app_route_hub(r));
+		if ((sh = counter_shared(cr)) != NULL && sh->owner == cr)
+			sh->owner = NULL;
+		hub_unlock(app_route_hub(r));
+	}
 	cluster_counter_free(cr->cc);
 	app_timer_free(cr->window);
 	free(cr);
@@ -345,7 +437,7 @@ counter_open(struct conn *c)
 		sh->fresh_count = n;
 	}
 	/* In a cluster the total comes from Redis, like everyone's. */
-	if (cr->cc == NULL || !cluster_counter_shared(cr->cc)) {
+	if (!counter_clustered(cr)) {
 		if ((len = counter_users_json(buf, n)) == 0)
 			log_warnx("counter: cannot encode users event");
 		else
@@ -366,10 +458,8 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 	struct counter_route	*cr = app_route_data(r);
 	struct hub		*hub = app_route_hub(r);
 	struct counter_shared	*sh;
-	char			 buf[COUNTER_JSON_MAX];
 	char			 excerpt[COUNTER_EXCERPT_MAX + 4];
-	size_t			 n;
-	int			 delta;
+	int			 delta, *d;
 
 	(void)opcode;		/* text only: binary_ok is 0 */
 	if ((delta = counter_parse_action(data, len)) == 0) {
@@ -381,23 +471,50 @@ counter_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 		    conn_peer(c), excerpt);
 		return;
 	}
-	/* In a cluster, Redis applies the delta: its value comes back. */
+	/*
+	 * In a cluster, Redis applies the delta: its value comes back.
+	 * Worker 0 holds the link: the others hand it theirs.
+	 */
 	if (cr->cc != NULL && cluster_counter_add(cr->cc, delta) == 0)
 		return;
+	if (counter_via_worker0(cr) && (d = malloc(sizeof(*d))) != NULL) {
+		*d = delta;
+		hub_group_call(hub, 0, counter_add_hub0, d);
+		return;
+	}
 	/* Alone, or Redis away: the value here, to our members. */
 	hub_lock(hub);
 	if ((sh = counter_shared(cr)) == NULL)
 		log_warnx("counter: out of memory");
-	else if (counter_apply(&sh->value, delta) == -1)
-		log_limited(conn_log_limit(c), "counter: value at its limit",
-		    LOG_LVL_INFO, "counter: %s: value %lld at its limit, %s "
-		    "ignored", conn_peer(c), sh->value,
-		    delta > 0 ? "plus" : "minus");
-	else if ((n = counter_value_json(buf, sh->value)) == 0)
+	else
+		counter_add_local(hub, sh, delta, c);
+	hub_unlock(hub);
+}
+
+/*
+ * Adds delta to the value here and tells every member; c pressed it
+ * (NULL: a client of another worker). The caller holds hub_lock().
+ */
+static void
+counter_add_local(struct hub *hub, struct counter_shared *sh, int delta,
+    struct conn *c)
+{
+	char	 buf[COUNTER_JSON_MAX];
+	size_t	 n;
+
+	if (counter_apply(&sh->value, delta) == -1) {
+		if (c != NULL)
+			log_limited(conn_log_limit(c), "counter: value at its "
+			    "limit", LOG_LVL_INFO, "counter: %s: value %lld at "
+			    "its limit, %s ignored", conn_peer(c), sh->value,
+			    delta > 0 ? "plus" : "minus");
+		else
+			log_info("counter: value %lld at its limit, %s "
+			    "ignored", sh->value, delta > 0 ? "plus" : "minus");
+	} else if ((n = counter_value_json(buf, sh->value)) == 0)
 		log_warnx("counter: cannot encode value event");
 	else
 		hub_publish(hub, WS_OP_TEXT, buf, n, COUNTER_KEY_VALUE, NULL);
-	hub_unlock(hub);
 }
 
 /* Tells the remaining members the new user count. */
@@ -411,14 +528,16 @@ counter_close(struct conn *c)
 	unsigned		 n;
 
 	hub_lock(hub);
+	/*
+	 * Out of the hub now, not after on_close: a count taken meanwhile
+	 * on another worker (the one for Redis, worker 0's) is exact.
+	 */
+	conn_leave_hub(c);
 	if ((sh = counter_shared(cr)) != NULL) {
 		if (sh->fresh == c)
 			sh->fresh = NULL;
-		/* The core leaves the hub after on_close: c is still
-		 * counted. */
-		if ((n = hub_total(hub)) > 0)
-			n--;
-		counter_users_changed(cr, sh, n, c);
+		n = hub_total(hub);
+		counter_users_changed(cr, sh, n, NULL);
 	}
 	hub_unlock(hub);
 }

@@ -145,7 +145,7 @@ def redis(redis_factory):
     return redis_factory()
 
 
-def node_config(redis_port, name, routes=None, **cluster):
+def node_config(redis_port, name, routes=None, workers=None, **cluster):
     """A node: relay, counter, broadcast, channels and metrics routes."""
     if routes is None:
         routes = [
@@ -156,9 +156,9 @@ def node_config(redis_port, name, routes=None, **cluster):
             ("/live/", {"app": "channels", "history": "100"}),
             ("/metrics", {"app": "metrics"}),
         ]
-    # auto, as users leave it: one worker on a node of a cluster (and
-    # the test matrix leaves a config that says it alone).
-    text = helpers.make_config(routes=routes, server={"workers": "auto"})
+    # The matrix's workers (1, then 2): the Killable nodes get them too.
+    text = helpers.make_config(routes=routes, server={
+        "workers": workers or helpers.TEST_WORKERS or "auto"})
     keys = {"redis": "127.0.0.1:%d" % redis_port, "node_name": name,
             "redis_timeout": "1s"}
     keys.update(cluster)
@@ -167,9 +167,9 @@ def node_config(redis_port, name, routes=None, **cluster):
     return text
 
 
-def start_nodes(wsd, redis, n, routes=None, **cluster):
-    nodes = [wsd(node_config(redis.port, "n%d" % i, routes, **cluster))
-             for i in range(n)]
+def start_nodes(wsd, redis, n, routes=None, workers=None, **cluster):
+    nodes = [wsd(node_config(redis.port, "n%d" % i, routes, workers,
+                             **cluster)) for i in range(n)]
     for d in nodes:
         d.wait_log(r"cluster: redis \S+: connected", timeout=10)
     return nodes
@@ -281,22 +281,77 @@ def test_config_errors(tmp_path, body, msg):
     assert re.search(msg, out), out
 
 
-def test_cluster_node_runs_one_worker(wsd, redis, tmp_path):
-    """The link and the apps' cluster state live in one loop: workers =
-    auto means one worker on a node of a cluster, and more is refused
-    with the line of the workers key."""
-    d = start_nodes(wsd, redis, 1)[0]
-    d.wait_log(r"info: workers: 1 \(auto: one, in a cluster\)")
-    r = helpers.http_get(d.port, "/metrics")
-    assert re.findall(r'(?m)^wsd_worker_connections\{worker="(\d+)"\}',
-                      r.body.decode()) == ["0"]
-    conf = tmp_path / "two.ini"
-    conf.write_text(node_config(redis.port, "w").replace(
-        "workers = auto", "workers = 2"))
-    rc, out = helpers.run_wsd(["-c", str(conf), "-t"])
-    assert rc != 0
-    assert re.search(r"two\.ini:\d+: workers = 2: a node of a \[cluster\] "
-                     r"runs one worker", out), out
+def worker_conns(d):
+    """Open connections per worker, from the gauge."""
+    m = helpers.http_get(d.port, "/metrics").body.decode()
+    return {int(w): int(n) for w, n in re.findall(
+        r'wsd_worker_connections\{worker="(\d+)"\} (\d+)', m)}
+
+
+def spread(d, path, least=2, most=40):
+    """WebSockets to d's path until both workers hold one (2 in the
+    gauge: one may be the scrape) and there are least of them."""
+    conns = []
+    while len(conns) < most:
+        conns.append(helpers.ws_connect(d.port, path))
+        got = worker_conns(d)
+        if len(conns) >= least and len(got) == 2 and \
+                min(got.values()) >= 2:
+            return conns
+    raise AssertionError("%d connections all on one worker: %r" % (
+        len(conns), worker_conns(d)))
+
+
+def test_two_workers_per_node(wsd, redis):
+    """Nodes of two workers each: worker 0 holds the link and the others
+    hand it their publishes and counter changes, so relay messages from
+    any worker reach every member on every node once, in each sender's
+    order; the counter ends exact with users = every connection; a POST
+    taken by any worker reaches the channel's subscribers on both of the
+    other node's workers; the scrape of either worker says the same."""
+    a, b = start_nodes(wsd, redis, 2, workers="2", routes=[
+        ("/relay", {"app": "relay"}), ("/counter", {"app": "counter"}),
+        ("/live/", {"app": "channels", "history": "100"}),
+        ("/metrics", {"app": "metrics"})])
+    for d in (a, b):
+        d.wait_log(r"info: workers: 2\n")
+    # relay: senders on both workers of both nodes
+    on_a = spread(a, "/relay")
+    on_b = spread(b, "/relay")
+    clients = on_a + on_b
+    time.sleep(0.2)
+    n = 20
+    want = relay_rounds(clients, clients, n)
+    for c in clients:
+        c.close()
+    # Every publish went to Redis once: the scrape of any worker shows
+    # the node's totals.
+    # (Received counts the counter's events too.)
+    for d, mine in ((a, len(on_a) * n), (b, len(on_b) * n)):
+        seen = set()
+        for _ in range(4):
+            assert metric(d.port, "wsd_cluster_published_total") == mine
+            seen.add(metric(d.port, "wsd_cluster_received_total"))
+        assert len(seen) == 1 and seen.pop() >= want
+    # counter: presses from both workers of both nodes, exact in Redis
+    counters = spread(a, "/counter") + spread(b, "/counter")
+    press_all(counters, redis, 10)
+    counters.pop().close()
+    for c in counters:
+        last_of(c, "users", len(counters))
+    # channels: subscribers on both workers of b, POSTs on either of a's
+    subs = spread(b, "/live/news")
+    time.sleep(0.2)
+    for i in range(8):
+        body = ("p%d" % i).encode()
+        r = helpers.http_raw(a.port, helpers.request(
+            "POST", "/live/news", headers={
+                "Content-Type": "text/plain",
+                "Content-Length": str(len(body))}, body=body))
+        assert r.status == 200, r
+    for c in subs:
+        assert [text(c) for _ in range(8)] == ["p%d" % i for i in range(8)]
+        assert drain(c) == []
 
 
 def test_reload_keeps_cluster_settings(wsd, redis, tmp_path):
@@ -318,15 +373,9 @@ def test_reload_keeps_cluster_settings(wsd, redis, tmp_path):
 
 # ------------------------------------------------------------------ relay
 
-def test_relay_across_nodes_once_in_order(wsd, redis):
-    """Every message reaches every member on every node exactly once, in
-    each sender's order."""
-    nodes = start_nodes(wsd, redis, 3, routes=[
-        ("/relay", {"app": "relay"}), ("/metrics", {"app": "metrics"})])
-    clients = [helpers.ws_connect(d.port, "/relay") for d in nodes
-               for _ in range(2)]
-    n = 30
-    senders = clients[::2]          # one per node
+def relay_rounds(clients, senders, n):
+    """Each sender sends n messages; every client gets every message
+    once, each sender's in order. Returns how many each got."""
     for i in range(n):
         for s, c in enumerate(senders):
             c.send(frame(OP_TEXT, "s%d-%d" % (s, i)))
@@ -337,6 +386,18 @@ def test_relay_across_nodes_once_in_order(wsd, redis):
             mine = [m for m in got if m.startswith("s%d-" % s)]
             assert mine == ["s%d-%d" % (s, i) for i in range(n)], mine
         assert drain(c) == []
+    return want
+
+
+def test_relay_across_nodes_once_in_order(wsd, redis):
+    """Every message reaches every member on every node exactly once, in
+    each sender's order."""
+    nodes = start_nodes(wsd, redis, 3, routes=[
+        ("/relay", {"app": "relay"}), ("/metrics", {"app": "metrics"})])
+    clients = [helpers.ws_connect(d.port, "/relay") for d in nodes
+               for _ in range(2)]
+    n = 30
+    relay_rounds(clients, clients[::2], n)       # a sender per node
     # Each node published its own once and heard every one back.
     for d in nodes:
         assert metric(d.port, "wsd_cluster_published_total") == n
@@ -538,15 +599,15 @@ def last_of(c, kind, want, timeout=10):
                                      else "value"]
 
 
-def test_counter_across_nodes_exact(wsd, redis):
-    nodes = start_nodes(wsd, redis, 3)
-    clients = [helpers.ws_connect(d.port, "/counter") for d in nodes
-               for _ in range(2)]
+def press_all(clients, redis, n):
+    """Every client, at once, presses plus n times and minus n / 2 times
+    (after they all count each other); every client ends at the exact
+    total, and so does Redis."""
     for c in clients:
         last_of(c, "users", len(clients))
 
     def press(c):
-        for i in range(20):
+        for i in range(n):
             c.send(frame(OP_TEXT, '{"action":"plus"}'))
             if i % 2:
                 c.send(frame(OP_TEXT, '{"action":"minus"}'))
@@ -556,8 +617,16 @@ def test_counter_across_nodes_exact(wsd, redis):
     for t in threads:
         t.join()
     for c in clients:
-        last_of(c, "value", len(clients) * 10)
-    assert redis.cmd("GET", "wsd:counter:/counter") == str(len(clients) * 10)
+        last_of(c, "value", len(clients) * n // 2)
+    assert redis.cmd("GET", "wsd:counter:/counter") == str(
+        len(clients) * n // 2)
+
+
+def test_counter_across_nodes_exact(wsd, redis):
+    nodes = start_nodes(wsd, redis, 3)
+    clients = [helpers.ws_connect(d.port, "/counter") for d in nodes
+               for _ in range(2)]
+    press_all(clients, redis, 20)
     # A newcomer anywhere learns the value and the new total.
     late = helpers.ws_connect(nodes[1].port, "/counter")
     last_of(late, "users", len(clients) + 1)
