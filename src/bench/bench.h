@@ -129,6 +129,7 @@ struct bench {
 	int		 deflate;
 	int		 json;
 	long		 server_pid;	/* 0: none */
+	int		 publish_port;	/* relay publisher's; 0: the URL's */
 	const char	*cafile;
 	/* target */
 	int		 tls;

@@ -232,7 +232,7 @@ bconn_send_close(struct bconn *c, unsigned code)
 void
 bconn_start(struct bconn *c)
 {
-	struct sockaddr_storage	*src;
+	struct sockaddr_storage	*src, dst = bench.addr;
 	int			 one = 1, fd;
 
 	c->t_start = bench_now();
@@ -268,7 +268,16 @@ bconn_start(struct bconn *c)
 			return;
 		}
 	}
-	if (connect(fd, (struct sockaddr *)&bench.addr, bench.addrlen) ==
+	/* The publisher may talk to another node of a cluster. */
+	if (c->publisher && bench.publish_port != 0) {
+		if (dst.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&dst)->sin6_port =
+			    htons((uint16_t)bench.publish_port);
+		else
+			((struct sockaddr_in *)&dst)->sin_port =
+			    htons((uint16_t)bench.publish_port);
+	}
+	if (connect(fd, (struct sockaddr *)&dst, bench.addrlen) ==
 	    -1 && errno != EINPROGRESS) {
 		bconn_drop(c, errno == EADDRNOTAVAIL ?
 		    "connect: no free local port (use --source)" :

@@ -93,6 +93,7 @@ usage(const char *why)
 	    "[-d SECONDS]\n"
 	    "                 [--ramp SECONDS] [-s BYTES] [-p N] [-r RATE] "
 	    "[--period MS]\n"
+	    "                 [--publish-port PORT]\n"
 	    "                 [--hello] [--deflate] [--source ADDR[,ADDR...]] "
 	    "[--server-pid PID]\n"
 	    "                 [--cafile FILE] [--json] URL\n");
@@ -221,6 +222,7 @@ parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "period", required_argument, NULL, 'P' },
+		{ "publish-port", required_argument, NULL, 'U' },
 		{ "ramp", required_argument, NULL, 'R' },
 		{ "server-pid", required_argument, NULL, 'S' },
 		{ "source", required_argument, NULL, 'O' },
@@ -278,6 +280,10 @@ parse_args(int argc, char **argv)
 			bench.period_ms = opt_num("--period", optarg, 0.001,
 			    86400000);
 			break;
+		case 'U':
+			bench.publish_port = (int)opt_num("--publish-port",
+			    optarg, 1, 65535);
+			break;
 		case 'R':
 			bench.ramp = opt_num("--ramp", optarg, 0, 3600);
 			break;
@@ -311,6 +317,9 @@ parse_args(int argc, char **argv)
 	if (bench.rate > 0 && bench.mode != MODE_BROADCAST &&
 	    bench.mode != MODE_COUNTER)
 		usage("-r is for broadcast (relay) and counter");
+	if (bench.publish_port != 0 && (bench.mode != MODE_BROADCAST ||
+	    bench.rate == 0))
+		usage("--publish-port is for broadcast with -r");
 	if (bench.mode == MODE_COUNTER && bench.rate == 0)
 		bench.rate = 100;
 	if (bench.mode == MODE_IDLE && bench.server_pid == 0)

@@ -168,6 +168,25 @@ def test_bench_relay(bench_wsd):
     assert r["units"] == 5 * t["implied"], r
 
 
+def test_bench_relay_publish_port(wsd, tmp_path):
+    """--publish-port: the publisher talks to another listener (in a
+    cluster, another node) and the subscribers still get every message;
+    a publisher that cannot connect is an error, not a quiet zero."""
+    d = wsd(bench_config(tmp_path).replace(
+        "listen = 127.0.0.1:0\n",
+        "listen = 127.0.0.1:0\nlisten = 127.0.0.1:0\n"))
+    other = d.ports[1][0]
+    assert other != d.port
+    r = run_json(d, "broadcast", "/relay", "-r", "100", "--publish-port",
+                 other)
+    assert r["losses"] == 0 and r["units"] == 5 * r["ticks"]["implied"], r
+    rc, out, err = run_bench(["broadcast", "-c", "2", "-d", "0.5", "--ramp",
+                              "0", "-r", "50", "--publish-port", 1,
+                              "--json", "ws://127.0.0.1:%d/relay" % d.port])
+    r = json.loads(out)
+    assert rc == 1 and r["units"] == 0 and r["errors"] >= 1, (rc, out, err)
+
+
 def test_bench_counter(bench_wsd):
     r = run_json(bench_wsd, "counter", "/counter", "-r", "50")
     # 50 pluses a second, each a value event to each of 5 clients (the
@@ -213,6 +232,10 @@ def test_bench_human_report(bench_wsd):
     (["counter", "-s", "10", "ws://127.0.0.1:1/"], "-s and -p are for echo"),
     (["idle", "ws://127.0.0.1:1/"], "idle needs --server-pid"),
     (["echo", "ws://127.0.0.1:99999/"], "bad port"),
+    (["echo", "--publish-port", "5", "ws://127.0.0.1:1/"],
+     "--publish-port is for broadcast with -r"),
+    (["broadcast", "--publish-port", "0", "-r", "1", "ws://127.0.0.1:1/"],
+     "--publish-port: bad value"),
     (["echo", "--source", "nowhere", "ws://127.0.0.1:1/"], "bad address"),
 ])
 def test_bench_usage(args, why):
