@@ -5,8 +5,9 @@
 # Each target tests/fuzz/fuzz_NAME of BUILDDIR (`make fuzz`) starts from a
 # copy of tests/fuzz/corpus/NAME/, so the committed seeds are never
 # changed. Its log and any crashing input go to OUTDIR. One line per
-# target ("fuzz NAME: ok ..." or "fuzz NAME: FAILED ..."); the exit status
-# is the number of targets that failed.
+# target ("fuzz NAME: ok ..." or "fuzz NAME: FAILED ..."), in the order
+# named, though targets run side by side (WSD_FUZZ_JOBS, default one per
+# CPU); the exit status is the number of targets that failed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=$1
@@ -21,18 +22,17 @@ if [ $# -eq 0 ]; then
 fi
 [ $# -eq 0 ] && { echo "fuzz: no targets in $build/tests/fuzz" >&2; exit 1; }
 
-failed=0
-for name in "$@"; do
+# One target: its line goes to OUTDIR/fuzz-NAME.status.
+fuzz_one() {
+	local name=$1 bin log corpus rc runs cov
 	bin=$build/tests/fuzz/fuzz_$name
 	log=$out/fuzz-$name.log
-	corpus=$(mktemp -d "${TMPDIR:-/tmp}/wsd-fuzz-$name.XXXXXX")
-	[ -d "$here/corpus/$name" ] && cp "$here/corpus/$name"/* "$corpus"/
 	if [ ! -x "$bin" ]; then
 		echo "fuzz $name: FAILED: $bin not built"
-		failed=$((failed + 1))
-		rm -rf "$corpus"
-		continue
+		return
 	fi
+	corpus=$(mktemp -d "${TMPDIR:-/tmp}/wsd-fuzz-$name.XXXXXX")
+	[ -d "$here/corpus/$name" ] && cp "$here/corpus/$name"/* "$corpus"/
 	# Leaks and sanitizer reports are crashes; -timeout catches hangs.
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
@@ -49,8 +49,23 @@ for name in "$@"; do
 		echo "fuzz $name: FAILED (exit $rc), log $log:"
 		grep -E 'ERROR|SUMMARY|check failed|Test unit written' "$log" |
 		    head -n 10
-		failed=$((failed + 1))
 	fi
 	rm -rf "$corpus"
+}
+
+# As many targets at a time as there are CPUs (each is one thread).
+jobs=${WSD_FUZZ_JOBS:-$(nproc)}
+for name in "$@"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n
+	done
+	fuzz_one "$name" >"$out/fuzz-$name.status" &
+done
+wait
+failed=0
+for name in "$@"; do
+	cat "$out/fuzz-$name.status"
+	grep -q '^fuzz .*: ok' "$out/fuzz-$name.status" ||
+	    failed=$((failed + 1))
 done
 exit $failed
