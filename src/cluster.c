@@ -141,6 +141,7 @@ struct cluster {
 	int			 port;
 	char			*path;
 	char			*password;	/* NULL: no AUTH */
+	char			*user;		/* ACL user; NULL: default */
 	SSL_CTX			*ssl_ctx;	/* redis_tls; NULL: plain */
 	char			 db[16];	/* "": no SELECT */
 	char			*prefix;
@@ -717,7 +718,12 @@ cluster_link_open(struct cluster_link *lk)
 	if (rc == -1)
 		return -1;
 	/* Written once connected; replies come back in this order. */
-	if (cl->password != NULL) {
+	if (cl->password != NULL && cl->user != NULL) {
+		argv[0] = "AUTH";
+		argv[1] = cl->user;
+		argv[2] = cl->password;
+		cluster_sendv(lk, cluster_ok_cb, "AUTH", 3, argv);
+	} else if (cl->password != NULL) {
 		argv[0] = "AUTH";
 		argv[1] = cl->password;
 		cluster_sendv(lk, cluster_ok_cb, "AUTH", 2, argv);
@@ -1145,6 +1151,7 @@ cluster_free(struct cluster *cl)
 	free(cl->host);
 	free(cl->path);
 	free(cl->password);
+	free(cl->user);
 	free(cl->prefix);
 	free(cl->hubchan);
 	free(cl->pattern);
@@ -1205,6 +1212,10 @@ cluster_start(struct event_base *base, const struct wsd_cluster *conf)
 	    (cl->ev_tick = event_new(base, -1, EV_PERSIST, cluster_tick_cb,
 	    cl)) == NULL) {
 		log_warnx("cluster: cannot set up the redis link");
+		cluster_free(cl);
+		return -1;
+	}
+	if (conf->user != NULL && (cl->user = strdup(conf->user)) == NULL) {
 		cluster_free(cl);
 		return -1;
 	}

@@ -211,6 +211,8 @@ static const struct cfg_key cfg_keys[] = {
 	    NULL, 0, CFG_K(redis) },
 	{ CFG_CLUSTER, "redis_password_file", CFG_FILE, 0, 0,
 	    NULL, 0, CFG_K(password_file) },
+	{ CFG_CLUSTER, "redis_user", CFG_STRING, 0, 0,
+	    NULL, 0, CFG_K(user) },
 	{ CFG_CLUSTER, "redis_db", CFG_UINT, 0, 1000000,
 	    "0", 0, CFG_K(db) },
 	{ CFG_CLUSTER, "prefix", CFG_STRING, 0, 0,
@@ -2331,6 +2333,15 @@ config_finish_cluster(struct cfg_parse *p)
 	if (cl->tls && cl->redis != NULL && strncmp(cl->redis, "unix:", 5) == 0)
 		config_error(p, p->cluster_seen[config_key_find("redis_tls") -
 		    cfg_all], "redis_tls: not over a unix socket");
+	if (cl->user != NULL && cl->password_file == NULL)
+		config_error(p, p->cluster_seen[config_key_find(
+		    "redis_user") - cfg_all], "redis_user without "
+		    "redis_password_file");
+	else if (cl->user != NULL && (cl->user[0] == '\0' ||
+	    strpbrk(cl->user, " \t") != NULL))
+		config_error(p, p->cluster_seen[config_key_find(
+		    "redis_user") - cfg_all], "redis_user: \"%s\": one word "
+		    "expected", cl->user);
 	if (cl->ca_file != NULL && !cl->tls)
 		config_error(p, p->cluster_seen[config_key_find(
 		    "redis_ca_file") - cfg_all], "redis_ca_file without "
@@ -2984,6 +2995,7 @@ config_free(struct wsd_config *conf)
 	free(conf->tls.ciphersuites);
 	free(conf->cluster.redis);
 	free(conf->cluster.password_file);
+	free(conf->cluster.user);
 	free(conf->cluster.prefix);
 	free(conf->cluster.node_name);
 	free(conf->cluster.ca_file);

@@ -79,6 +79,7 @@ struct wsd_tls {
 struct wsd_cluster {
 	char		*redis;			/* HOST:PORT or unix:/path */
 	char		*password_file;		/* absolute; NULL: no AUTH */
+	char		*user;			/* ACL user; NULL: default */
 	unsigned	 db;			/* SELECT; 0: none sent */
 	char		*prefix;		/* of every Redis key */
 	char		*node_name;		/* NULL: hostname-pid */

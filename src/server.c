@@ -970,6 +970,7 @@ server_cluster_changed(const struct wsd_cluster *a, const struct wsd_cluster *b)
 	return (a->line == 0) != (b->line == 0) ||
 	    !server_str_equal(a->redis, b->redis) ||
 	    !server_str_equal(a->password_file, b->password_file) ||
+	    !server_str_equal(a->user, b->user) ||
 	    !server_str_equal(a->prefix, b->prefix) ||
 	    !server_str_equal(a->node_name, b->node_name) ||
 	    !server_str_equal(a->ca_file, b->ca_file) || a->tls != b->tls ||

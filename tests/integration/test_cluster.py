@@ -269,6 +269,10 @@ def test_config_prints_cluster_section(tmp_path):
     ("redis = unix:/x\nredis_tls = on\n", r"redis_tls: not over a unix"),
     ("redis = 127.0.0.1:1\nredis_ca_file = /etc/hostname\n",
      r"redis_ca_file without redis_tls = on"),
+    ("redis = 127.0.0.1:1\nredis_user = u\n",
+     r"redis_user without redis_password_file"),
+    ("redis = 127.0.0.1:1\nredis_password_file = /etc/hostname\n"
+     "redis_user = a b\n", r'redis_user: "a b": one word expected'),
     ("redis = 127.0.0.1:1\nredis_password_file = /nonexistent/pw\n",
      r"redis_password_file \"/nonexistent/pw\": No such file"),
 ])
@@ -527,6 +531,34 @@ def test_unix_socket_password_and_db(wsd, redis_factory, tmp_path):
                   resp("GET", "wsd:counter:/counter") +
                   resp("SELECT", "0") + resp("EXISTS", "wsd:counter:/counter"))
         assert [resp_read(f) for _ in range(5)] == ["OK", "OK", "1", "OK", 0]
+
+
+def test_redis_acl_user(wsd, redis_factory, tmp_path):
+    """redis_user: AUTH with an ACL user name and the password file; the
+    links are that user's (CLIENT LIST), whose keys may only be under the
+    prefix, and the cluster works; a wrong user is one log line."""
+    # What wsd.ini(5) asks of the user: keys under the prefix, channels
+    # under PREFIXhub: (the pattern literally, for PSUBSCRIBE).
+    r = redis_factory("--user", "wsdnode", "on", ">n0de-pw", "~wsd:*",
+                      "&wsd:hub:*", "+@all")
+    pw = tmp_path / "redis.pw"
+    pw.write_text("n0de-pw\n")
+    routes = [("/relay", {"app": "relay"}), ("/counter", {"app": "counter"})]
+    a, b = [wsd(node_config(r.port, n, routes, redis_user="wsdnode",
+                            redis_password_file=str(pw)))
+            for n in ("a", "b")]
+    for d in (a, b):
+        d.wait_log(r"cluster: redis \S+: connected", timeout=10)
+    relay_works_across(a, b)
+    c = helpers.ws_connect(b.port, "/counter")
+    c.send(frame(OP_TEXT, '{"action":"plus"}'))
+    last_of(c, "value", 1)
+    users = re.findall(r"\buser=(\S+)", r.cmd("CLIENT", "LIST"))
+    assert users.count("wsdnode") == 4, users      # two links a node
+    bad = wsd(node_config(r.port, "x", routes, redis_user="nobody",
+                          redis_password_file=str(pw)))
+    bad.wait_log(r"warn: cluster: redis \S+: .*AUTH: WRONGPASS.*retrying",
+                 timeout=10)
 
 
 def ip_cert(d, name):
