@@ -508,6 +508,22 @@ def test_foreign_messages_on_cluster_channels(wsd, redis):
     relay_works_across(b, a)
 
 
+PAIR_ROUTES = [("/relay", {"app": "relay"}), ("/counter", {"app": "counter"})]
+
+
+def pair_works(wsd, port, **cluster):
+    """Two nodes with these [cluster] keys connect; relay crosses them
+    and a plus on the counter comes back with Redis's value."""
+    a, b = [wsd(node_config(port, n, PAIR_ROUTES, **cluster))
+            for n in ("a", "b")]
+    for d in (a, b):
+        d.wait_log(r"cluster: redis \S+: connected", timeout=10)
+    relay_works_across(a, b)
+    c = helpers.ws_connect(b.port, "/counter")
+    c.send(frame(OP_TEXT, '{"action":"plus"}'))
+    last_of(c, "value", 1)
+
+
 def test_unix_socket_password_and_db(wsd, redis_factory, tmp_path):
     """redis = unix:/PATH, AUTH from redis_password_file, SELECT
     redis_db: the counter's key lands in that database."""
@@ -515,16 +531,8 @@ def test_unix_socket_password_and_db(wsd, redis_factory, tmp_path):
     r = redis_factory("--unixsocket", str(sock), password="s3cret")
     pw = tmp_path / "redis.pw"
     pw.write_text("s3cret\n")
-    routes = [("/relay", {"app": "relay"}), ("/counter", {"app": "counter"})]
-    a, b = [wsd(node_config(0, n, routes, redis="unix:%s" % sock,
-                            redis_password_file=str(pw), redis_db="3"))
-            for n in ("a", "b")]
-    for d in (a, b):
-        d.wait_log(r"cluster: redis unix:\S+: connected", timeout=10)
-    relay_works_across(a, b)
-    c = helpers.ws_connect(a.port, "/counter")
-    c.send(frame(OP_TEXT, '{"action":"plus"}'))
-    last_of(c, "value", 1)
+    pair_works(wsd, 0, redis="unix:%s" % sock, redis_password_file=str(pw),
+               redis_db="3")
     with socket.create_connection(("127.0.0.1", r.port), 2) as s:
         f = s.makefile("rb")
         s.sendall(resp("AUTH", "s3cret") + resp("SELECT", "3") +
@@ -543,19 +551,11 @@ def test_redis_acl_user(wsd, redis_factory, tmp_path):
                       "&wsd:hub:*", "+@all")
     pw = tmp_path / "redis.pw"
     pw.write_text("n0de-pw\n")
-    routes = [("/relay", {"app": "relay"}), ("/counter", {"app": "counter"})]
-    a, b = [wsd(node_config(r.port, n, routes, redis_user="wsdnode",
-                            redis_password_file=str(pw)))
-            for n in ("a", "b")]
-    for d in (a, b):
-        d.wait_log(r"cluster: redis \S+: connected", timeout=10)
-    relay_works_across(a, b)
-    c = helpers.ws_connect(b.port, "/counter")
-    c.send(frame(OP_TEXT, '{"action":"plus"}'))
-    last_of(c, "value", 1)
+    pair_works(wsd, r.port, redis_user="wsdnode",
+               redis_password_file=str(pw))
     users = re.findall(r"\buser=(\S+)", r.cmd("CLIENT", "LIST"))
     assert users.count("wsdnode") == 4, users      # two links a node
-    bad = wsd(node_config(r.port, "x", routes, redis_user="nobody",
+    bad = wsd(node_config(r.port, "x", PAIR_ROUTES, redis_user="nobody",
                           redis_password_file=str(pw)))
     bad.wait_log(r"warn: cluster: redis \S+: .*AUTH: WRONGPASS.*retrying",
                  timeout=10)
