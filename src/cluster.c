@@ -113,6 +113,8 @@ struct cluster_sink {
 	void			(*cb)(void *, const char *, size_t, int,
 				    const void *, size_t, const void *,
 				    size_t);
+	/* Channel streams: every node's entries, ours too; deletions. */
+	cluster_stream_cb	 stream_cb;
 	void			*arg;
 };
 LIST_HEAD(cluster_sinks, cluster_sink);
@@ -176,6 +178,8 @@ static void	cluster_link_ready(struct cluster_link *);
 static char	*cluster_strf(const char *, ...) LOG_PRINTF(1, 2);
 static int	 cluster_counter_send_users(struct cluster_counter *,
 		    unsigned, int);
+static int	 cluster_stream_message(struct cluster *, const char *,
+		    size_t, const struct cluster_env *);
 
 /* Atomic INCRBY and PUBLISH: every node sees values in Redis's order. */
 static const char cluster_lua_add[] =
@@ -452,6 +456,11 @@ cluster_message(struct cluster *cl, const redisReply *chan,
 	}
 	name = chan->str + plen;
 	nlen = chan->len - plen;
+	if (env.kind == CLUSTER_ENV_STREAM || env.kind == CLUSTER_ENV_DELETE) {
+		if (cluster_stream_message(cl, name, nlen, &env) == -1)
+			cl->st.malformed++;
+		return;
+	}
 	if (env.kind == CLUSTER_ENV_MSG) {
 		/* Our own: delivered here when it was published. */
 		if (env.id_len == strlen(cl->id) &&
@@ -1449,4 +1458,282 @@ cluster_lease_role(const struct cluster_lease *l)
 	if (l == NULL || !l->cl->up)
 		return CLUSTER_SOLO;
 	return l->held ? CLUSTER_LEADER : CLUSTER_FOLLOWER;
+}
+
+/*
+ * Channel streams: a channel's history and ids in a Redis Stream. One
+ * script appends (XADD, trimmed by count and age) and publishes the
+ * entry with its id to every node, so that every node delivers the
+ * channel's messages in the stream's order, its own included, and a
+ * subscriber resumes from a stream id on any node.
+ */
+
+/*
+ * KEYS[1] the stream; ARGV: maxlen, ttl in ms (0: none), kind, message,
+ * node, channel, envelope header. Returns the id.
+ */
+static const char cluster_lua_xadd[] =
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',\n"
+    "    'k', ARGV[3], 'd', ARGV[4], 'n', ARGV[5])\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "if ttl > 0 then\n"
+    "  local t = redis.call('TIME')\n"
+    "  local now = tonumber(t[1]) * 1000 +\n"
+    "      math.floor(tonumber(t[2]) / 1000)\n"
+    "  redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', now - ttl))\n"
+    "  redis.call('PEXPIRE', KEYS[1], ttl)\n"
+    "end\n"
+    "redis.call('PUBLISH', ARGV[6], ARGV[7] .. id .. '\\n' .. ARGV[3] ..\n"
+    "    ARGV[4])\n"
+    "return id\n";
+
+/* KEYS[1] the stream; ARGV: channel, envelope. */
+static const char cluster_lua_xdel[] =
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('PUBLISH', ARGV[1], ARGV[2])\n"
+    "return 1\n";
+
+/* A stream command waiting for its reply. */
+struct cluster_stream_req {
+	void	(*add_cb)(void *, const char *);
+	void	(*range_cb)(void *, const struct cluster_stream_entry *,
+		    size_t, int);
+	void	*arg;
+};
+
+/* A STREAM or DELETE message: to the sink of the channel's route. */
+static int
+cluster_stream_message(struct cluster *cl, const char *name, size_t nlen,
+    const struct cluster_env *env)
+{
+	struct cluster_env_stream	 st;
+	struct cluster_sink		*sk;
+	size_t				 plen;
+
+	if (env->kind == CLUSTER_ENV_DELETE) {
+		/* Ours: deleted here already. */
+		if (env->id_len == strlen(cl->id) &&
+		    memcmp(env->id, cl->id, env->id_len) == 0)
+			return 0;
+	} else if (cluster_env_stream(env, &st) == -1)
+		return -1;
+	LIST_FOREACH(sk, &cl->sinks, entry) {
+		plen = strlen(sk->prefix);
+		if (sk->stream_cb == NULL || nlen <= plen ||
+		    memcmp(name, sk->prefix, plen) != 0)
+			continue;
+		if (env->kind == CLUSTER_ENV_DELETE)
+			sk->stream_cb(sk->arg, name + plen, nlen - plen, NULL,
+			    0, NULL, 0);
+		else
+			sk->stream_cb(sk->arg, name + plen, nlen - plen,
+			    st.id, st.kind, st.data, st.len);
+		return 0;
+	}
+	return 0;
+}
+
+/* The sink's channel streams go to cb. */
+void
+cluster_sink_streams(struct cluster_sink *sk, cluster_stream_cb cb)
+{
+	if (sk != NULL)
+		sk->stream_cb = cb;
+}
+
+/* XADD's reply: the id, or NULL for the caller. */
+static void
+cluster_stream_add_cb(struct cluster_link *lk, const redisReply *r,
+    void *arg)
+{
+	struct cluster_stream_req	*rq = arg;
+	char				 id[CLUSTER_ENV_SID_MAX];
+
+	if (r != NULL && r->type == REDIS_REPLY_STRING &&
+	    cluster_env_sid_valid(r->str, r->len)) {
+		memcpy(id, r->str, r->len);
+		id[r->len] = '\0';
+		rq->add_cb(rq->arg, id);
+	} else {
+		if (r != NULL)
+			CLUSTER_ERRLOG(lk->cl, "cluster: redis error",
+			    "cluster: redis %s: XADD: %s", lk->cl->addr,
+			    r->type == REDIS_REPLY_ERROR ? r->str :
+			    "not an id");
+		rq->add_cb(rq->arg, NULL);
+	}
+	free(rq);
+}
+
+/* Appends to a channel's stream and publishes the entry. */
+int
+cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
+    const void *data, size_t len, void (*cb)(void *, const char *),
+    void *arg)
+{
+	struct cluster			*cl = cluster_cur;
+	struct cluster_stream_req	*rq;
+	uint8_t				 hdr[CLUSTER_ENV_HDR_MAX];
+	const char			*argv[11];
+	size_t				 argvlen[11], i;
+	char				 smax[16], sttl[32], k[2];
+	char				*key = NULL, *chan = NULL;
+	int				 rc = -1;
+
+	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+		return -1;
+	rq->add_cb = cb;
+	rq->arg = arg;
+	snprintf(smax, sizeof(smax), "%u", maxlen);
+	snprintf(sttl, sizeof(sttl), "%.0f", ttl > 0 ? ttl * 1000 : 0);
+	k[0] = (char)kind;
+	k[1] = '\0';
+	if ((key = cluster_strf("%sstream:%s", cl->prefix, name)) == NULL ||
+	    (chan = cluster_strf("%s%s", cl->hubchan, name)) == NULL)
+		goto done;
+	argv[0] = "EVAL";
+	argv[1] = cluster_lua_xadd;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = smax;
+	argv[5] = sttl;
+	argv[6] = k;
+	argv[7] = "";
+	argv[8] = cl->id;
+	argv[9] = chan;
+	for (i = 0; i < 10; i++)
+		argvlen[i] = strlen(argv[i]);
+	/* The message and the envelope's header are not C strings. */
+	argv[7] = data;
+	argvlen[7] = len;
+	argv[10] = (const char *)hdr;
+	argvlen[10] = cluster_env_header(hdr, CLUSTER_ENV_STREAM, cl->id, 0, 0,
+	    0);
+	rc = cluster_send(&cl->cmd, 11, argv, argvlen, cluster_stream_add_cb,
+	    rq);
+done:
+	free(key);
+	free(chan);
+	if (rc == -1)
+		free(rq);
+	else
+		cl->st.published++;
+	return rc;
+}
+
+/* XREVRANGE's reply: the entries, newest first, for the caller. */
+static void
+cluster_stream_range_cb(struct cluster_link *lk, const redisReply *r,
+    void *arg)
+{
+	struct cluster_stream_req	*rq = arg;
+	struct cluster_stream_entry	*v = NULL;
+	const redisReply		*e, *f;
+	size_t				 i, j, n = 0;
+	int				 ok = r != NULL &&
+					    r->type == REDIS_REPLY_ARRAY;
+
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		CLUSTER_ERRLOG(lk->cl, "cluster: redis error", "cluster: redis "
+		    "%s: XREVRANGE: %s", lk->cl->addr, r->str);
+	if (ok && r->elements > 0 &&
+	    (v = calloc(r->elements, sizeof(*v))) == NULL)
+		ok = 0;
+	for (i = 0; ok && i < r->elements; i++) {
+		e = r->element[i];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[1]->type != REDIS_REPLY_ARRAY) {
+			ok = 0;
+			break;
+		}
+		v[n].id = e->element[0]->str;
+		v[n].kind = -1;
+		f = e->element[1];
+		for (j = 0; j + 1 < f->elements; j += 2) {
+			if (f->element[j]->type != REDIS_REPLY_STRING ||
+			    f->element[j + 1]->type != REDIS_REPLY_STRING)
+				continue;
+			if (strcmp(f->element[j]->str, "k") == 0 &&
+			    f->element[j + 1]->len == 1)
+				v[n].kind = (uint8_t)f->element[j + 1]->str[0];
+			else if (strcmp(f->element[j]->str, "d") == 0) {
+				v[n].data = f->element[j + 1]->str;
+				v[n].len = f->element[j + 1]->len;
+			}
+		}
+		/* Not one of ours: passed over. */
+		if (v[n].kind != -1 && v[n].data != NULL)
+			n++;
+	}
+	rq->range_cb(rq->arg, ok ? v : NULL, ok ? n : 0, ok);
+	free(v);
+	free(rq);
+}
+
+/* Reads a stream back from since, newest first. */
+int
+cluster_stream_range(const char *name, const char *since, unsigned count,
+    void (*cb)(void *, const struct cluster_stream_entry *, size_t, int),
+    void *arg)
+{
+	struct cluster			*cl = cluster_cur;
+	struct cluster_stream_req	*rq;
+	const char			*argv[6];
+	char				 n[16], *key;
+	int				 rc;
+
+	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+		return -1;
+	if ((key = cluster_strf("%sstream:%s", cl->prefix, name)) == NULL) {
+		free(rq);
+		return -1;
+	}
+	rq->range_cb = cb;
+	rq->arg = arg;
+	snprintf(n, sizeof(n), "%u", count);
+	argv[0] = "XREVRANGE";
+	argv[1] = key;
+	argv[2] = "+";
+	argv[3] = since;
+	argv[4] = "COUNT";
+	argv[5] = n;
+	rc = cluster_sendv(&cl->cmd, cluster_stream_range_cb, rq, 6, argv);
+	free(key);
+	if (rc == -1)
+		free(rq);
+	return rc;
+}
+
+/* Deletes a channel's stream; the other nodes delete the channel. */
+int
+cluster_stream_delete(const char *name)
+{
+	struct cluster	*cl = cluster_cur;
+	uint8_t		 hdr[CLUSTER_ENV_HDR_MAX];
+	const char	*argv[6];
+	size_t		 argvlen[6], i;
+	char		*key = NULL, *chan = NULL;
+	int		 rc = -1;
+
+	if (cl == NULL || !cl->up)
+		return -1;
+	if ((key = cluster_strf("%sstream:%s", cl->prefix, name)) == NULL ||
+	    (chan = cluster_strf("%s%s", cl->hubchan, name)) == NULL)
+		goto done;
+	argv[0] = "EVAL";
+	argv[1] = cluster_lua_xdel;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = chan;
+	for (i = 0; i < 5; i++)
+		argvlen[i] = strlen(argv[i]);
+	argv[5] = (const char *)hdr;
+	argvlen[5] = cluster_env_header(hdr, CLUSTER_ENV_DELETE, cl->id, 0, 0,
+	    0);
+	rc = cluster_send(&cl->cmd, 6, argv, argvlen, cluster_ignore_cb, NULL);
+done:
+	free(key);
+	free(chan);
+	return rc;
 }
