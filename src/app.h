@@ -282,9 +282,10 @@ void	 conn_pause_reading(struct conn *c, int pause);
  * An on_api that answers later (it waits for Redis) takes the answer
  * with conn_api_hold() and returns 0 (NULL: it must answer now); the
  * connection reads nothing more until the app calls conn_api_answer()
- * with the status, type and body (taken; NULL: none), once, on the same loop,
- * within a bounded time (no timer runs meanwhile). When the connection
- * closes first, the hold stays valid and the answer is dropped.
+ * with the status, type and body (its bytes moved out; NULL: none),
+ * once, on the same loop, within a bounded time (no timer runs
+ * meanwhile). When the connection closes first, the hold stays valid
+ * and the answer is dropped.
  */
 struct conn_api_hold;
 struct conn_api_hold *conn_api_hold(struct conn *c);

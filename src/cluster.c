@@ -1533,6 +1533,16 @@ cluster_stream_message(struct cluster *cl, const char *name, size_t nlen,
 	return 0;
 }
 
+/* A channel's stream key and pub/sub channel, malloc'd: 0 or -1. */
+static int
+cluster_stream_keys(const struct cluster *cl, const char *name, char **key,
+    char **chan)
+{
+	*key = cluster_strf("%sstream:%s", cl->prefix, name);
+	*chan = cluster_strf("%s%s", cl->hubchan, name);
+	return *key == NULL || *chan == NULL ? -1 : 0;
+}
+
 /* The sink's channel streams go to cb. */
 void
 cluster_sink_streams(struct cluster_sink *sk, cluster_stream_cb cb)
@@ -1588,8 +1598,7 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	snprintf(sttl, sizeof(sttl), "%.0f", ttl > 0 ? ttl * 1000 : 0);
 	k[0] = (char)kind;
 	k[1] = '\0';
-	if ((key = cluster_strf("%sstream:%s", cl->prefix, name)) == NULL ||
-	    (chan = cluster_strf("%s%s", cl->hubchan, name)) == NULL)
+	if (cluster_stream_keys(cl, name, &key, &chan) == -1)
 		goto done;
 	argv[0] = "EVAL";
 	argv[1] = cluster_lua_xadd;
@@ -1718,8 +1727,7 @@ cluster_stream_delete(const char *name)
 
 	if (cl == NULL || !cl->up)
 		return -1;
-	if ((key = cluster_strf("%sstream:%s", cl->prefix, name)) == NULL ||
-	    (chan = cluster_strf("%s%s", cl->hubchan, name)) == NULL)
+	if (cluster_stream_keys(cl, name, &key, &chan) == -1)
 		goto done;
 	argv[0] = "EVAL";
 	argv[1] = cluster_lua_xdel;
