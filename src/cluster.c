@@ -180,6 +180,9 @@ static int	 cluster_counter_send_users(struct cluster_counter *,
 		    unsigned, int);
 static int	 cluster_stream_message(struct cluster *, const char *,
 		    size_t, const struct cluster_env *);
+static void	 cluster_subs_heartbeat(struct cluster *, int);
+static void	 cluster_subs_resend(struct cluster *);
+static void	 cluster_subs_free(void);
 
 /* Atomic INCRBY and PUBLISH: every node sees values in Redis's order. */
 static const char cluster_lua_add[] =
@@ -375,6 +378,7 @@ cluster_up(struct cluster *cl)
 		(void)cluster_counter_send_users(cc, cc->local, 1);
 	}
 	cl->last_heartbeat = cluster_now();
+	cluster_subs_resend(cl);
 	LIST_FOREACH(l, &cl->leases, entry)
 		l->held = 0;
 	cl->last_lease = 0;
@@ -872,6 +876,7 @@ cluster_tick_cb(evutil_socket_t fd, short what, void *arg)
 				(void)cluster_counter_users(cc, cc->local);
 		}
 	}
+	cluster_subs_heartbeat(cl, 0);
 	if (now - cl->last_lease >= cl->lease / 3) {
 		cl->last_lease = now;
 		cluster_leases_renew(cl);
@@ -1063,6 +1068,7 @@ cluster_free(struct cluster *cl)
 	}
 	while ((sk = LIST_FIRST(&cl->sinks)) != NULL)
 		cluster_sink_free(sk);
+	cluster_subs_free();
 	for (i = 0; i < CLUSTER_BUCKETS; i++)
 		while ((e = cl->hubs[i]) != NULL) {
 			cl->hubs[i] = e->next;
@@ -1472,7 +1478,33 @@ cluster_lease_role(const struct cluster_lease *l)
  * KEYS[1] the stream; ARGV: maxlen, ttl in ms (0: none), kind, message,
  * node, channel, envelope header. Returns the id.
  */
+/*
+ * The subscribers of a channel on every live node: each node keeps its
+ * counts in the hash PREFIXsubs:NODE and its deadline in the sorted set
+ * PREFIXnodes (renewed as the counter's users are); a node past its
+ * deadline is dropped. Arguments: the set, PREFIXsubs:, the name.
+ */
+#define CLUSTER_LUA_SUBS \
+    "local function subs(nodes, prefix, name)\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  local now = tonumber(t[1]) * 1000 +\n" \
+    "      math.floor(tonumber(t[2]) / 1000)\n" \
+    "  redis.call('ZREMRANGEBYSCORE', nodes, '-inf', now)\n" \
+    "  local sum = 0\n" \
+    "  for _, n in ipairs(redis.call('ZRANGE', nodes, 0, -1)) do\n" \
+    "    local v = redis.call('HGET', prefix .. n, name)\n" \
+    "    if v then sum = sum + tonumber(v) end\n" \
+    "  end\n" \
+    "  return sum\n" \
+    "end\n"
+
+/*
+ * KEYS[1] the stream; ARGV: maxlen, ttl in ms (0: none), kind, message,
+ * node, channel, envelope header, PREFIXnodes, PREFIXsubs:, name.
+ * Returns the id and the channel's subscribers on every node.
+ */
 static const char cluster_lua_xadd[] =
+    CLUSTER_LUA_SUBS
     "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',\n"
     "    'k', ARGV[3], 'd', ARGV[4], 'n', ARGV[5])\n"
     "local ttl = tonumber(ARGV[2])\n"
@@ -1485,7 +1517,27 @@ static const char cluster_lua_xadd[] =
     "end\n"
     "redis.call('PUBLISH', ARGV[6], ARGV[7] .. id .. '\\n' .. ARGV[3] ..\n"
     "    ARGV[4])\n"
-    "return id\n";
+    "return {id, subs(ARGV[8], ARGV[9], ARGV[10])}\n";
+
+/*
+ * KEYS[1] the stream; ARGV: PREFIXnodes, PREFIXsubs:, name. Returns the
+ * subscribers on every node, the stream's length and its last id ("").
+ */
+static const char cluster_lua_info[] =
+    CLUSTER_LUA_SUBS
+    "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+    "local id = ''\n"
+    "if #last > 0 then id = last[1][1] end\n"
+    "return {subs(ARGV[1], ARGV[2], ARGV[3]),\n"
+    "    redis.call('XLEN', KEYS[1]), id}\n";
+
+/* KEYS[1] PREFIXnodes, KEYS[2] PREFIXsubs:NODE; ARGV: node, ttl in ms. */
+static const char cluster_lua_beat[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
+    "return 1\n";
 
 /* KEYS[1] the stream; ARGV: channel, envelope. */
 static const char cluster_lua_xdel[] =
@@ -1495,7 +1547,8 @@ static const char cluster_lua_xdel[] =
 
 /* A stream command waiting for its reply. */
 struct cluster_stream_req {
-	void	(*add_cb)(void *, const char *);
+	void	(*add_cb)(void *, const char *, long long);
+	void	(*info_cb)(void *, long long, long long, const char *);
 	void	(*range_cb)(void *, const struct cluster_stream_entry *,
 		    size_t, int);
 	void	*arg;
@@ -1543,6 +1596,15 @@ cluster_stream_keys(const struct cluster *cl, const char *name, char **key,
 	return *key == NULL || *chan == NULL ? -1 : 0;
 }
 
+/* PREFIXnodes and PREFIXsubs:, malloc'd: 0 or -1. */
+static int
+cluster_subs_keys(const struct cluster *cl, char **nodes, char **subs)
+{
+	*nodes = cluster_strf("%snodes", cl->prefix);
+	*subs = cluster_strf("%ssubs:", cl->prefix);
+	return *nodes == NULL || *subs == NULL ? -1 : 0;
+}
+
 /* The sink's channel streams go to cb. */
 void
 cluster_sink_streams(struct cluster_sink *sk, cluster_stream_cb cb)
@@ -1559,18 +1621,20 @@ cluster_stream_add_cb(struct cluster_link *lk, const redisReply *r,
 	struct cluster_stream_req	*rq = arg;
 	char				 id[CLUSTER_ENV_SID_MAX];
 
-	if (r != NULL && r->type == REDIS_REPLY_STRING &&
-	    cluster_env_sid_valid(r->str, r->len)) {
-		memcpy(id, r->str, r->len);
-		id[r->len] = '\0';
-		rq->add_cb(rq->arg, id);
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER &&
+	    cluster_env_sid_valid(r->element[0]->str, r->element[0]->len)) {
+		memcpy(id, r->element[0]->str, r->element[0]->len);
+		id[r->element[0]->len] = '\0';
+		rq->add_cb(rq->arg, id, r->element[1]->integer);
 	} else {
 		if (r != NULL)
 			CLUSTER_ERRLOG(lk->cl, "cluster: redis error",
 			    "cluster: redis %s: XADD: %s", lk->cl->addr,
 			    r->type == REDIS_REPLY_ERROR ? r->str :
 			    "not an id");
-		rq->add_cb(rq->arg, NULL);
+		rq->add_cb(rq->arg, NULL, -1);
 	}
 	free(rq);
 }
@@ -1578,16 +1642,17 @@ cluster_stream_add_cb(struct cluster_link *lk, const redisReply *r,
 /* Appends to a channel's stream and publishes the entry. */
 int
 cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
-    const void *data, size_t len, void (*cb)(void *, const char *),
+    const void *data, size_t len, void (*cb)(void *, const char *, long long),
     void *arg)
 {
 	struct cluster			*cl = cluster_cur;
 	struct cluster_stream_req	*rq;
 	uint8_t				 hdr[CLUSTER_ENV_HDR_MAX];
-	const char			*argv[11];
-	size_t				 argvlen[11], i;
+	const char			*argv[14];
+	size_t				 argvlen[14], i;
 	char				 smax[16], sttl[32], k[2];
 	char				*key = NULL, *chan = NULL;
+	char				*nodes = NULL, *subs = NULL;
 	int				 rc = -1;
 
 	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
@@ -1598,7 +1663,8 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	snprintf(sttl, sizeof(sttl), "%.0f", ttl > 0 ? ttl * 1000 : 0);
 	k[0] = (char)kind;
 	k[1] = '\0';
-	if (cluster_stream_keys(cl, name, &key, &chan) == -1)
+	if (cluster_stream_keys(cl, name, &key, &chan) == -1 ||
+	    cluster_subs_keys(cl, &nodes, &subs) == -1)
 		goto done;
 	argv[0] = "EVAL";
 	argv[1] = cluster_lua_xadd;
@@ -1610,7 +1676,11 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	argv[7] = "";
 	argv[8] = cl->id;
 	argv[9] = chan;
-	for (i = 0; i < 10; i++)
+	argv[10] = "";
+	argv[11] = nodes;
+	argv[12] = subs;
+	argv[13] = name;
+	for (i = 0; i < 14; i++)
 		argvlen[i] = strlen(argv[i]);
 	/* The message and the envelope's header are not C strings. */
 	argv[7] = data;
@@ -1618,11 +1688,13 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	argv[10] = (const char *)hdr;
 	argvlen[10] = cluster_env_header(hdr, CLUSTER_ENV_STREAM, cl->id, 0, 0,
 	    0);
-	rc = cluster_send(&cl->cmd, 11, argv, argvlen, cluster_stream_add_cb,
+	rc = cluster_send(&cl->cmd, 14, argv, argvlen, cluster_stream_add_cb,
 	    rq);
 done:
 	free(key);
 	free(chan);
+	free(nodes);
+	free(subs);
 	if (rc == -1)
 		free(rq);
 	else
@@ -1744,4 +1816,194 @@ done:
 	free(key);
 	free(chan);
 	return rc;
+}
+
+/* The answer to cluster_stream_info(). */
+static void
+cluster_stream_info_cb(struct cluster_link *lk, const redisReply *r,
+    void *arg)
+{
+	struct cluster_stream_req	*rq = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER &&
+	    r->element[2]->type == REDIS_REPLY_STRING &&
+	    (r->element[2]->len == 0 || cluster_env_sid_valid(
+	    r->element[2]->str, r->element[2]->len)))
+		rq->info_cb(rq->arg, r->element[0]->integer,
+		    r->element[1]->integer, r->element[2]->len > 0 ?
+		    r->element[2]->str : NULL);
+	else {
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			CLUSTER_ERRLOG(lk->cl, "cluster: redis error",
+			    "cluster: redis %s: channel info: %s",
+			    lk->cl->addr, r->str);
+		rq->info_cb(rq->arg, -1, -1, NULL);
+	}
+	free(rq);
+}
+
+/* A channel's subscribers on every node, its stream's length, last id. */
+int
+cluster_stream_info(const char *name, void (*cb)(void *, long long,
+    long long, const char *), void *arg)
+{
+	struct cluster			*cl = cluster_cur;
+	struct cluster_stream_req	*rq;
+	const char			*argv[7];
+	char				*key = NULL, *chan = NULL;
+	char				*nodes = NULL, *subs = NULL;
+	int				 rc = -1;
+
+	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+		return -1;
+	rq->info_cb = cb;
+	rq->arg = arg;
+	if (cluster_stream_keys(cl, name, &key, &chan) == -1 ||
+	    cluster_subs_keys(cl, &nodes, &subs) == -1)
+		goto done;
+	argv[0] = "EVAL";
+	argv[1] = cluster_lua_info;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = nodes;
+	argv[5] = subs;
+	argv[6] = name;
+	rc = cluster_sendv(&cl->cmd, cluster_stream_info_cb, rq, 7, argv);
+done:
+	free(key);
+	free(chan);
+	free(nodes);
+	free(subs);
+	if (rc == -1)
+		free(rq);
+	return rc;
+}
+
+/*
+ * This node's subscribers per channel, as Redis should have them: sent
+ * as they change, sent again whole when the link comes back.
+ */
+struct cluster_subs {
+	struct cluster_subs	*next;
+	unsigned		 n;
+	char			 name[];
+};
+static struct cluster_subs *cluster_subs_tab[CLUSTER_BUCKETS];
+static unsigned		 cluster_subs_count;
+static double		 cluster_subs_beat;	/* last renewal; 0: due */
+
+/* Sends one channel's count: HSET, or HDEL at 0. */
+static void
+cluster_subs_send(struct cluster *cl, const char *name, unsigned n)
+{
+	const char	*argv[4];
+	char		*key, num[16];
+
+	if ((key = cluster_strf("%ssubs:%s", cl->prefix, cl->id)) == NULL)
+		return;
+	snprintf(num, sizeof(num), "%u", n);
+	argv[0] = n > 0 ? "HSET" : "HDEL";
+	argv[1] = key;
+	argv[2] = name;
+	argv[3] = num;
+	(void)cluster_sendv(&cl->cmd, cluster_ignore_cb, NULL, n > 0 ? 4 : 3,
+	    argv);
+	free(key);
+}
+
+/*
+ * Renews this node's deadline and its counts' (users_ttl), when due or
+ * forced; nothing while it has no subscribers (they expire).
+ */
+static void
+cluster_subs_heartbeat(struct cluster *cl, int force)
+{
+	const char	*argv[7];
+	char		*nodes, *key, ttl[32];
+	double		 now = cluster_now();
+
+	if (!cl->up || cluster_subs_count == 0 || (!force &&
+	    cluster_subs_beat > 0 && now - cluster_subs_beat < cl->users_ttl / 3))
+		return;
+	cluster_subs_beat = now;
+	nodes = cluster_strf("%snodes", cl->prefix);
+	key = cluster_strf("%ssubs:%s", cl->prefix, cl->id);
+	snprintf(ttl, sizeof(ttl), "%.0f", cl->users_ttl * 1000);
+	if (nodes != NULL && key != NULL) {
+		argv[0] = "EVAL";
+		argv[1] = cluster_lua_beat;
+		argv[2] = "2";
+		argv[3] = nodes;
+		argv[4] = key;
+		argv[5] = cl->id;
+		argv[6] = ttl;
+		(void)cluster_sendv(&cl->cmd, cluster_ignore_cb, NULL, 7, argv);
+	}
+	free(nodes);
+	free(key);
+}
+
+/* The link is back: every count again, then the deadline. */
+static void
+cluster_subs_resend(struct cluster *cl)
+{
+	struct cluster_subs	*e;
+	size_t			 i;
+
+	for (i = 0; i < CLUSTER_BUCKETS; i++)
+		for (e = cluster_subs_tab[i]; e != NULL; e = e->next)
+			cluster_subs_send(cl, e->name, e->n);
+	cluster_subs_heartbeat(cl, 1);
+}
+
+/* Forgets the counts (the node leaves; they expire in Redis). */
+static void
+cluster_subs_free(void)
+{
+	struct cluster_subs	*e;
+	size_t			 i;
+
+	for (i = 0; i < CLUSTER_BUCKETS; i++)
+		while ((e = cluster_subs_tab[i]) != NULL) {
+			cluster_subs_tab[i] = e->next;
+			free(e);
+		}
+	cluster_subs_count = 0;
+	cluster_subs_beat = 0;
+}
+
+/* This node has n subscribers of channel name now. */
+void
+cluster_subs_set(const char *name, unsigned n)
+{
+	struct cluster		*cl = cluster_cur;
+	struct cluster_subs	**ep, *e;
+	size_t			 len = strlen(name);
+
+	if (cl == NULL)
+		return;
+	for (ep = &cluster_subs_tab[cluster_bucket(name, len)];
+	    (e = *ep) != NULL; ep = &e->next)
+		if (strcmp(e->name, name) == 0)
+			break;
+	if (e == NULL && n > 0) {
+		if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
+			return;
+		memcpy(e->name, name, len);
+		*ep = e;
+		cluster_subs_count++;
+	}
+	if (e == NULL)
+		return;
+	e->n = n;
+	if (cl->up)
+		cluster_subs_send(cl, name, n);
+	if (n == 0) {
+		*ep = e->next;
+		free(e);
+		cluster_subs_count--;
+	}
+	cluster_subs_heartbeat(cl, 0);
 }

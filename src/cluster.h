@@ -83,13 +83,30 @@ void	 cluster_sink_streams(struct cluster_sink *s, cluster_stream_cb cb);
 /*
  * Appends a message to name's stream, trimmed to about maxlen entries
  * and, ttl > 0, to the last ttl seconds (the key expires then too), and
- * publishes it to every node. cb gets the stream id, or NULL when Redis
- * failed to answer in time or refused (the message may or may not have
- * gone out).
+ * publishes it to every node. cb gets the stream id and the channel's
+ * subscribers on every node (cluster_subs_set()), or NULL and -1 when
+ * Redis failed to answer in time or refused (the message may or may not
+ * have gone out).
  */
 int	 cluster_stream_add(const char *name, unsigned maxlen, double ttl,
 	    int kind, const void *data, size_t len,
-	    void (*cb)(void *arg, const char *id), void *arg);
+	    void (*cb)(void *arg, const char *id, long long subscribers),
+	    void *arg);
+/*
+ * What Redis knows of channel name: cb gets its subscribers on every
+ * node, its stream's length and last id (NULL: empty), or -1, -1, NULL
+ * when Redis failed.
+ */
+int	 cluster_stream_info(const char *name, void (*cb)(void *arg,
+	    long long subscribers, long long length, const char *last_id),
+	    void *arg);
+/*
+ * This node has n subscribers of channel name now: Redis holds every
+ * node's count (renewed like the counter's users, gone within
+ * users_ttl of a node's death) for the sums above. Any time, also while
+ * Redis is away (sent when it is back).
+ */
+void	 cluster_subs_set(const char *name, unsigned n);
 
 /* One entry of a stream read back. */
 struct cluster_stream_entry {

@@ -143,6 +143,9 @@ static int	channels_publish_here(struct channels_route *, const char *,
 		    struct evbuffer *, const char **);
 static const char *channels_full(const struct channels_route *, const char *,
 		    char *, size_t);
+static void	channels_subs_tell(struct channels_route *, struct channel *);
+static int	channels_info_cluster(struct channels_route *, struct conn *,
+		    const char *);
 
 /* A route's path and a channel name: a hub's, a stream's name. */
 #define CHANNELS_FULL_MAX	(HTTP_MAX_REQUEST_LINE + CHANNEL_NAME_MAX + 1)
@@ -754,6 +757,7 @@ channels_open(struct conn *c)
 	conn_set_app_data(c, ch);
 	ch->nsubs++;
 	cs->st.subscribers++;
+	channels_subs_tell(cr, ch);
 	channels_expire(cr);
 	if (channels_since(req, since, sizeof(since))) {
 		if (channel_id_parse(since, strlen(since), &epoch, &seq) == -1)
@@ -799,6 +803,7 @@ channels_close(struct conn *c)
 	channels_ops_leave(cr, c);
 	cr->cs->st.subscribers--;
 	ch->nsubs--;
+	channels_subs_tell(cr, ch);
 	if (conn_is_sse(c))
 		ch->nsse--;
 	/* The core takes c out of the hub after this: the timer is later. */
@@ -1075,6 +1080,19 @@ channels_delete(struct channels_route *cr, struct channel *ch)
 	channels_gc_mark(cr, ch);
 }
 
+/* What this node knows of a channel (ch NULL: none), for GET. */
+static void
+channels_info_here(const struct channel *ch, const char *name,
+    struct evbuffer *out)
+{
+	int	has = ch != NULL && ch->last_seq != 0;
+
+	evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
+	    "%u,\"messages\":%zu,\"last_id\":%s%s%s}\n", name,
+	    ch != NULL ? ch->nsubs : 0, ch != NULL ? ch->ring.n : 0,
+	    has ? "\"" : "", has ? ch->last_id : "null", has ? "\"" : "");
+}
+
 /* POST publishes, DELETE drops, GET tells (JSON); under the route's lock. */
 static int
 channels_api_locked(struct conn *c, struct channels_route *cr,
@@ -1085,7 +1103,7 @@ channels_api_locked(struct conn *c, struct channels_route *cr,
 	const struct app_conf	*ac = channels_conf(cr);
 	struct channel		*ch;
 	enum channel_kind	 kind;
-	char			 id[CHANNEL_ID_MAX], full[CHANNELS_FULL_MAX];
+	char			 full[CHANNELS_FULL_MAX];
 	int			 status;
 
 	ch = channels_find(cs, name, strlen(name));
@@ -1101,15 +1119,10 @@ channels_api_locked(struct conn *c, struct channels_route *cr,
 		return 204;
 	}
 	if (http_method_is(req, "GET")) {
-		if (ch != NULL && ch->last_seq != 0)
-			snprintf(id, sizeof(id), "%s", ch->last_id);
-		evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
-		    "%u,\"messages\":%zu,\"last_id\":%s%s%s}\n", name,
-		    ch != NULL ? ch->nsubs : 0,
-		    ch != NULL ? ch->ring.n : 0,
-		    ch != NULL && ch->last_seq != 0 ? "\"" : "",
-		    ch != NULL && ch->last_seq != 0 ? id : "null",
-		    ch != NULL && ch->last_seq != 0 ? "\"" : "");
+		/* In a cluster, Redis's view: answered later. */
+		if (channels_info_cluster(cr, c, name) == 0)
+			return 0;
+		channels_info_here(ch, name, out);
 		return 200;
 	}
 	kind = channels_kind(req);
@@ -1371,12 +1384,13 @@ channels_ops_kick(struct channels_route *cr, struct channel *ch)
 }
 
 /*
- * XADD answered: the publisher hears the id (the message itself comes
- * back through the stream, to every node at once); if Redis did not
- * answer, the message is published here with an id of ours.
+ * XADD answered: the publisher hears the id and the subscribers on
+ * every node (the message itself comes back through the stream, to
+ * every node at once); if Redis did not answer, the message is
+ * published here with an id of ours.
  */
 static void
-channels_added_cb(void *arg, const char *id)
+channels_added_cb(void *arg, const char *id, long long subs)
 {
 	struct channels_op	*op = arg;
 	struct channels_route	*cr = op->cr;
@@ -1395,12 +1409,10 @@ channels_added_cb(void *arg, const char *id)
 			    "route removed");
 	} else {
 		hub_lock(cr->hub);
-		if (id != NULL && out != NULL) {
-			ch = channels_find(cr->cs, op->name, strlen(op->name));
+		if (id != NULL && out != NULL)
 			evbuffer_add_printf(out, "{\"id\":\"%s\","
-			    "\"subscribers\":%u}\n", id,
-			    ch != NULL ? ch->nsubs : 0);
-		} else if (id == NULL && out != NULL)
+			    "\"subscribers\":%lld}\n", id, subs);
+		else if (id == NULL && out != NULL)
 			status = channels_publish_here(cr, op->name, op->kind,
 			    op->data, op->len, out, &type);
 		else if (id == NULL &&
@@ -1447,6 +1459,84 @@ channels_publish_stream(struct channels_route *cr, struct conn *c,
 	if (c == NULL)
 		return 0;
 	return (op->hold = conn_api_hold(c)) == NULL ? 1 : 0;
+}
+
+/* In a cluster, Redis hears this node's subscribers of ch. */
+static void
+channels_subs_tell(struct channels_route *cr, struct channel *ch)
+{
+	char	full[CHANNELS_FULL_MAX];
+
+	if (cr->sink != NULL)
+		cluster_subs_set(channels_full(cr, ch->name, full,
+		    sizeof(full)), ch->nsubs);
+}
+
+/*
+ * Redis answered a GET: subscribers on every node, the messages a
+ * resume may get (the stream's, at most history), the stream's last
+ * id; this node's view when Redis failed.
+ */
+static void
+channels_info_cb(void *arg, long long subs, long long length,
+    const char *last)
+{
+	struct channels_op	*op = arg;
+	struct channels_route	*cr = op->cr;
+	struct channel		*ch;
+	struct evbuffer		*out;
+	const char		*type = "application/json";
+	int			 status = 200;
+	unsigned		 max;
+
+	channels_op_unlink(op);
+	if ((out = evbuffer_new()) == NULL)
+		status = 500;
+	else if (cr == NULL)
+		status = channels_error(out, &type, 503, "route removed");
+	else if (subs < 0) {
+		hub_lock(cr->hub);
+		ch = channels_find(cr->cs, op->name, strlen(op->name));
+		channels_info_here(ch, op->name, out);
+		hub_unlock(cr->hub);
+	} else {
+		max = channels_conf(cr)->history;
+		evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
+		    "%lld,\"messages\":%lld,\"last_id\":%s%s%s}\n", op->name,
+		    subs, length < max ? length : (long long)max,
+		    last != NULL ? "\"" : "", last != NULL ? last : "null",
+		    last != NULL ? "\"" : "");
+	}
+	if (op->hold != NULL)
+		conn_api_answer(op->hold, status, type, out);
+	if (out != NULL)
+		evbuffer_free(out);
+	channels_op_free(op);
+}
+
+/*
+ * A GET in a cluster: Redis is asked, the answer held. 0, or -1 when
+ * alone or Redis is away (this node's view, now).
+ */
+static int
+channels_info_cluster(struct channels_route *cr, struct conn *c,
+    const char *name)
+{
+	struct channels_op	*op;
+	char			 full[CHANNELS_FULL_MAX];
+
+	if (cr->sink == NULL || (op = channels_op_new(cr, name, 0)) == NULL)
+		return -1;
+	if (cluster_stream_info(channels_full(cr, name, full, sizeof(full)),
+	    channels_info_cb, op) == -1) {
+		channels_op_unlink(op);
+		channels_op_free(op);
+		return -1;
+	}
+	/* Without a hold the answer is dropped: the op frees itself. */
+	if ((op->hold = conn_api_hold(c)) == NULL)
+		return -1;
+	return 0;
 }
 
 /* Compares two stream ids; an id that is not one sorts first. */

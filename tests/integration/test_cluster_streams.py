@@ -13,8 +13,8 @@ import time
 import helpers
 from helpers import OP_TEXT, frame
 from test_channels_sse import SSE
-from test_cluster import (drain, node_config, redis, redis_factory,  # noqa
-                          text, wait_until)
+from test_cluster import (drain, killable, node_config, redis,  # noqa
+                          redis_factory, text, wait_until)
 
 SID = re.compile(r"^\d+-\d+$")
 
@@ -22,11 +22,20 @@ SID = re.compile(r"^\d+-\d+$")
 def chan_routes(**keys):
     conf = {"app": "channels", "history": "100"}
     conf.update(keys)
-    return [("/live/", conf)]
+    return [("/live/", conf), ("/metrics", {"app": "metrics"})]
 
 
-def nodes(wsd, redis, n, **keys):
-    out = [wsd(node_config(redis.port, "n%d" % i, chan_routes(**keys)))
+def kept(d):
+    """The messages a node keeps in memory (its channels' history)."""
+    r = helpers.http_get(d.port, "/metrics")
+    m = re.search(r'(?m)^wsd_channel_history_messages\{route="/live/"'
+                  r'[^}]*\} (\S+)$', r.body.decode())
+    return int(float(m.group(1)))
+
+
+def nodes(wsd, redis, n, cluster=None, **keys):
+    out = [wsd(node_config(redis.port, "n%d" % i, chan_routes(**keys),
+                           **(cluster or {})))
            for i in range(n)]
     for d in out:
         d.wait_log(r"cluster: redis \S+: connected", timeout=10)
@@ -72,10 +81,10 @@ def test_ids_from_the_stream_same_on_every_node(wsd, redis):
     a, b, c = nodes(wsd, redis, 3, envelope="json", client_publish="on")
     ws = [helpers.ws_connect(d.port, "/live/news") for d in (a, b, c)]
     sse = SSE(c.port, "/live/news")
-    for d, n in ((a, 1), (b, 1), (c, 2)):
-        subscribed(d, "/live/news", n)
+    subscribed(a, "/live/news", 4)
     r = post(a.port, "/live/news", "hello")
     assert SID.match(r["id"]), r
+    assert r["subscribers"] == 4
     assert stream_ids(redis, "wsd:stream:/live/news") == [r["id"]]
     for w in ws:
         env = json.loads(text(w))
@@ -188,7 +197,7 @@ def test_resume_on_node_without_the_message_in_memory(wsd, redis):
     a, = nodes(wsd, redis, 1)
     ids = [post(a.port, "/live/r", "m%d" % i)["id"] for i in range(3)]
     b = late_node(wsd, redis, "b")
-    assert info(b.port, "/live/r")["messages"] == 0
+    assert kept(b) == 0
     sse = SSE(b.port, "/live/r", headers={"Last-Event-ID": ids[0]})
     got = [sse.message() for _ in range(2)]
     assert [e["id"] for e in got] == [[ids[1]], [ids[2]]]
@@ -205,18 +214,19 @@ def test_delete_on_every_node(wsd, redis):
     a, b = nodes(wsd, redis, 2)
     ids = [post(a.port, "/live/d", "m%d" % i)["id"] for i in range(2)]
     for d in (a, b):
-        wait_until(lambda: info(d.port, "/live/d")["messages"] == 2, 5,
-                   "history")
+        wait_until(lambda: kept(d) == 2, 5, "history in memory")
     wa = helpers.ws_connect(a.port, "/live/d")
     wb = helpers.ws_connect(b.port, "/live/d")
-    subscribed(b, "/live/d", 1)
+    subscribed(b, "/live/d", 2)
     r = helpers.http_raw(a.port, helpers.request("DELETE", "/live/d"))
     assert r.status == 204, r
     helpers.expect_close(wa, 1000)
     helpers.expect_close(wb, 1000)
     assert redis.cmd("EXISTS", "wsd:stream:/live/d") == 0
-    wait_until(lambda: info(b.port, "/live/d")["messages"] == 0, 5,
-               "history gone on b")
+    wait_until(lambda: kept(b) == 0, 5, "history gone on b")
+    subscribed(b, "/live/d", 0)
+    assert info(b.port, "/live/d") == {
+        "channel": "d", "subscribers": 0, "messages": 0, "last_id": None}
     w = helpers.ws_connect(b.port, "/live/d?since=" + ids[0])
     assert json.loads(text(w)) == {"type": "reset", "channel": "d"}
     assert drain(w, 0.3) == []
@@ -229,7 +239,7 @@ def test_redis_away_local_ids_then_streams_again(wsd, redis):
     a, b = nodes(wsd, redis, 2)
     wa = helpers.ws_connect(a.port, "/live/o")
     wb = helpers.ws_connect(b.port, "/live/o")
-    subscribed(a, "/live/o", 1)
+    subscribed(a, "/live/o", 2)
     mark = a.log_mark()
     redis.stop()
     a.wait_log(r"warn: cluster: redis \S+: link down", start=mark)
@@ -282,3 +292,35 @@ def test_redis_stalls_post_answered_in_time(wsd, redis):
     assert r2["id"] in stream_ids(redis, "wsd:stream:/live/s")
     assert text(wa) == "back"
     assert a.alive()
+
+
+def test_subscribers_counted_on_every_node(wsd, redis, killable):
+    """GET and the publish answer count a channel's subscribers on every
+    node, and GET's messages and last_id are the stream's; a node that
+    dies drops out within users_ttl; while Redis is away a node counts
+    its own."""
+    a, b = nodes(wsd, redis, 2, cluster={"users_ttl": "2s"})
+    k = killable(node_config(redis.port, "k", chan_routes(),
+                             users_ttl="2s"), "k")
+    k.d.wait_log(r"cluster: redis \S+: connected", timeout=10)
+    subs = [helpers.ws_connect(a.port, "/live/c")]
+    subs += [helpers.ws_connect(b.port, "/live/c") for _ in range(2)]
+    subs += [helpers.ws_connect(k.d.port, "/live/c") for _ in range(3)]
+    sse = SSE(b.port, "/live/c")
+    subscribed(a, "/live/c", 7)
+    r = post(b.port, "/live/c", "x")
+    assert r["subscribers"] == 7
+    assert info(k.d.port, "/live/c") == {
+        "channel": "c", "subscribers": 7, "messages": 1,
+        "last_id": r["id"]}
+    subs[1].close()
+    subscribed(k.d, "/live/c", 6)
+    t0 = time.monotonic()
+    k.kill()
+    subscribed(a, "/live/c", 3)
+    assert time.monotonic() - t0 < 5
+    redis.stop()
+    a.wait_log(r"warn: cluster: redis \S+: link down")
+    assert info(a.port, "/live/c")["subscribers"] == 1
+    assert info(b.port, "/live/c")["subscribers"] == 2
+    sse.close()
