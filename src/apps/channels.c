@@ -12,6 +12,10 @@
  * channel has a hub on each worker that has subscribers of it (or
  * publishes to it), and those hubs form a group, so a message reaches
  * the subscribers of every worker once and in id order.
+ *
+ * In a [cluster], a channel's history and ids live in a Redis Stream
+ * (the "cluster streams" functions at the end): messages are delivered
+ * as they come back from it, on every node in the stream's order.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -1202,13 +1206,14 @@ channels_api(struct conn *c, struct app_route *r,
  * ids of its own.
  */
 
-/* The stream's byte for what a message is, and back (-1: not one). */
+/* The stream's byte for what a message is. */
 static int
 channels_kind_byte(enum channel_kind kind)
 {
 	return kind == CHANNEL_JSON ? 'j' : kind == CHANNEL_TEXT ? 't' : 'b';
 }
 
+/* What a stream's byte says a message is; -1: not one of ours. */
 static int
 channels_byte_kind(int b)
 {
@@ -1216,7 +1221,7 @@ channels_byte_kind(int b)
 	    b == 'b' ? CHANNEL_BINARY : -1;
 }
 
-/* route path + name, into buf. */
+/* The route's path and a channel name, into buf. */
 static const char *
 channels_full(const struct channels_route *cr, const char *name, char *buf,
     size_t size)
