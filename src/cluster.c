@@ -1586,23 +1586,38 @@ cluster_stream_message(struct cluster *cl, const char *name, size_t nlen,
 	return 0;
 }
 
-/* A channel's stream key and pub/sub channel, malloc'd: 0 or -1. */
-static int
-cluster_stream_keys(const struct cluster *cl, const char *name, char **key,
-    char **chan)
+/* The Redis names a channel's stream commands use. */
+struct cluster_snames {
+	char	*key;		/* PREFIXstream:NAME */
+	char	*chan;		/* PREFIXhub:NAME */
+	char	*nodes;		/* PREFIXnodes */
+	char	*subs;		/* PREFIXsubs: */
+};
+
+/* Frees the names. */
+static void
+cluster_snames_free(struct cluster_snames *n)
 {
-	*key = cluster_strf("%sstream:%s", cl->prefix, name);
-	*chan = cluster_strf("%s%s", cl->hubchan, name);
-	return *key == NULL || *chan == NULL ? -1 : 0;
+	free(n->key);
+	free(n->chan);
+	free(n->nodes);
+	free(n->subs);
 }
 
-/* PREFIXnodes and PREFIXsubs:, malloc'd: 0 or -1. */
+/* The names for channel name, malloc'd: 0, or -1 (none left). */
 static int
-cluster_subs_keys(const struct cluster *cl, char **nodes, char **subs)
+cluster_snames(const struct cluster *cl, const char *name,
+    struct cluster_snames *n)
 {
-	*nodes = cluster_strf("%snodes", cl->prefix);
-	*subs = cluster_strf("%ssubs:", cl->prefix);
-	return *nodes == NULL || *subs == NULL ? -1 : 0;
+	n->key = cluster_strf("%sstream:%s", cl->prefix, name);
+	n->chan = cluster_strf("%s%s", cl->hubchan, name);
+	n->nodes = cluster_strf("%snodes", cl->prefix);
+	n->subs = cluster_strf("%ssubs:", cl->prefix);
+	if (n->key != NULL && n->chan != NULL && n->nodes != NULL &&
+	    n->subs != NULL)
+		return 0;
+	cluster_snames_free(n);
+	return -1;
 }
 
 /* The sink's channel streams go to cb. */
@@ -1651,8 +1666,7 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	const char			*argv[14];
 	size_t				 argvlen[14], i;
 	char				 smax[16], sttl[32], k[2];
-	char				*key = NULL, *chan = NULL;
-	char				*nodes = NULL, *subs = NULL;
+	struct cluster_snames		 sn;
 	int				 rc = -1;
 
 	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
@@ -1663,22 +1677,23 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	snprintf(sttl, sizeof(sttl), "%.0f", ttl > 0 ? ttl * 1000 : 0);
 	k[0] = (char)kind;
 	k[1] = '\0';
-	if (cluster_stream_keys(cl, name, &key, &chan) == -1 ||
-	    cluster_subs_keys(cl, &nodes, &subs) == -1)
-		goto done;
+	if (cluster_snames(cl, name, &sn) == -1) {
+		free(rq);
+		return -1;
+	}
 	argv[0] = "EVAL";
 	argv[1] = cluster_lua_xadd;
 	argv[2] = "1";
-	argv[3] = key;
+	argv[3] = sn.key;
 	argv[4] = smax;
 	argv[5] = sttl;
 	argv[6] = k;
 	argv[7] = "";
 	argv[8] = cl->id;
-	argv[9] = chan;
+	argv[9] = sn.chan;
 	argv[10] = "";
-	argv[11] = nodes;
-	argv[12] = subs;
+	argv[11] = sn.nodes;
+	argv[12] = sn.subs;
 	argv[13] = name;
 	for (i = 0; i < 14; i++)
 		argvlen[i] = strlen(argv[i]);
@@ -1690,11 +1705,7 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	    0);
 	rc = cluster_send(&cl->cmd, 14, argv, argvlen, cluster_stream_add_cb,
 	    rq);
-done:
-	free(key);
-	free(chan);
-	free(nodes);
-	free(subs);
+	cluster_snames_free(&sn);
 	if (rc == -1)
 		free(rq);
 	else
@@ -1794,27 +1805,23 @@ cluster_stream_delete(const char *name)
 	uint8_t		 hdr[CLUSTER_ENV_HDR_MAX];
 	const char	*argv[6];
 	size_t		 argvlen[6], i;
-	char		*key = NULL, *chan = NULL;
-	int		 rc = -1;
+	struct cluster_snames sn;
+	int		 rc;
 
-	if (cl == NULL || !cl->up)
+	if (cl == NULL || !cl->up || cluster_snames(cl, name, &sn) == -1)
 		return -1;
-	if (cluster_stream_keys(cl, name, &key, &chan) == -1)
-		goto done;
 	argv[0] = "EVAL";
 	argv[1] = cluster_lua_xdel;
 	argv[2] = "1";
-	argv[3] = key;
-	argv[4] = chan;
+	argv[3] = sn.key;
+	argv[4] = sn.chan;
 	for (i = 0; i < 5; i++)
 		argvlen[i] = strlen(argv[i]);
 	argv[5] = (const char *)hdr;
 	argvlen[5] = cluster_env_header(hdr, CLUSTER_ENV_DELETE, cl->id, 0, 0,
 	    0);
 	rc = cluster_send(&cl->cmd, 6, argv, argvlen, cluster_ignore_cb, NULL);
-done:
-	free(key);
-	free(chan);
+	cluster_snames_free(&sn);
 	return rc;
 }
 
@@ -1852,30 +1859,26 @@ cluster_stream_info(const char *name, void (*cb)(void *, long long,
 	struct cluster			*cl = cluster_cur;
 	struct cluster_stream_req	*rq;
 	const char			*argv[7];
-	char				*key = NULL, *chan = NULL;
-	char				*nodes = NULL, *subs = NULL;
-	int				 rc = -1;
+	struct cluster_snames		 sn;
+	int				 rc;
 
 	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
 		return -1;
 	rq->info_cb = cb;
 	rq->arg = arg;
-	if (cluster_stream_keys(cl, name, &key, &chan) == -1 ||
-	    cluster_subs_keys(cl, &nodes, &subs) == -1)
-		goto done;
+	if (cluster_snames(cl, name, &sn) == -1) {
+		free(rq);
+		return -1;
+	}
 	argv[0] = "EVAL";
 	argv[1] = cluster_lua_info;
 	argv[2] = "1";
-	argv[3] = key;
-	argv[4] = nodes;
-	argv[5] = subs;
+	argv[3] = sn.key;
+	argv[4] = sn.nodes;
+	argv[5] = sn.subs;
 	argv[6] = name;
 	rc = cluster_sendv(&cl->cmd, cluster_stream_info_cb, rq, 7, argv);
-done:
-	free(key);
-	free(chan);
-	free(nodes);
-	free(subs);
+	cluster_snames_free(&sn);
 	if (rc == -1)
 		free(rq);
 	return rc;

@@ -1343,6 +1343,18 @@ channels_op_free(struct channels_op *op)
 	free(op);
 }
 
+/* Gives a publisher its held answer, if any; frees op and out. */
+static void
+channels_op_answer(struct channels_op *op, int status, const char *type,
+    struct evbuffer *out)
+{
+	if (op->hold != NULL)
+		conn_api_answer(op->hold, status, type, out);
+	if (out != NULL)
+		evbuffer_free(out);
+	channels_op_free(op);
+}
+
 /* Takes an op off its route's list (once). */
 static void
 channels_op_unlink(struct channels_op *op)
@@ -1427,11 +1439,7 @@ channels_added_cb(void *arg, const char *id, long long subs)
 			    op->data, op->len, lid);
 		hub_unlock(cr->hub);
 	}
-	if (op->hold != NULL)
-		conn_api_answer(op->hold, status, type, out);
-	if (out != NULL)
-		evbuffer_free(out);
-	channels_op_free(op);
+	channels_op_answer(op, status, type, out);
 }
 
 /*
@@ -1512,11 +1520,7 @@ channels_info_cb(void *arg, long long subs, long long length,
 		    last != NULL ? "\"" : "", last != NULL ? last : "null",
 		    last != NULL ? "\"" : "");
 	}
-	if (op->hold != NULL)
-		conn_api_answer(op->hold, status, type, out);
-	if (out != NULL)
-		evbuffer_free(out);
-	channels_op_free(op);
+	channels_op_answer(op, status, type, out);
 }
 
 /*
