@@ -103,7 +103,9 @@ struct app {
 	 * refuse it with (why for the answer and log). on_api answers a
 	 * publisher's request (POST with its whole body, DELETE, GET for
 	 * JSON): it appends the response body to out, sets *type and
-	 * returns the status. path is the decoded request path.
+	 * returns the status, or 0 having taken the answer for later with
+	 * conn_api_hold() (never answered from inside on_api). path is the
+	 * decoded request path.
 	 */
 	int		 publish;
 	int		 prefix;
@@ -276,6 +278,19 @@ size_t	 conn_pending(const struct conn *c);
  * once reading resumes.
  */
 void	 conn_pause_reading(struct conn *c, int pause);
+/*
+ * An on_api that answers later (it waits for Redis) takes the answer
+ * with conn_api_hold() and returns 0 (NULL: it must answer now); the
+ * connection reads nothing more until the app calls conn_api_answer()
+ * with the status, type and body (its bytes moved out; NULL: none),
+ * once, on the same loop, within a bounded time (no timer runs
+ * meanwhile). When the connection closes first, the hold stays valid
+ * and the answer is dropped.
+ */
+struct conn_api_hold;
+struct conn_api_hold *conn_api_hold(struct conn *c);
+void	 conn_api_answer(struct conn_api_hold *h, int status,
+	    const char *type, struct evbuffer *body);
 /* Ends a deferred upgrade (pre_upgrade returned 1): the 101 goes out. */
 void	 conn_upgrade_accept(struct conn *c, const char *subprotocol);
 /* Ends a deferred upgrade with an error status and closes. */

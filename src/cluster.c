@@ -114,6 +114,8 @@ struct cluster_sink {
 	void			(*cb)(void *, const char *, size_t, int,
 				    const void *, size_t, const void *,
 				    size_t);
+	/* Channel streams: every node's entries, ours too; deletions. */
+	cluster_stream_cb	 stream_cb;
 	void			*arg;
 };
 LIST_HEAD(cluster_sinks, cluster_sink);
@@ -184,6 +186,11 @@ static void	cluster_link_ready(struct cluster_link *);
 static char	*cluster_strf(const char *, ...) LOG_PRINTF(1, 2);
 static int	 cluster_counter_send_users(struct cluster_counter *,
 		    unsigned, int);
+static int	 cluster_stream_message(struct cluster *, const char *,
+		    size_t, const struct cluster_env *);
+static void	 cluster_subs_heartbeat(struct cluster *, int);
+static void	 cluster_subs_resend(struct cluster *);
+static void	 cluster_subs_free(void);
 
 /* Atomic INCRBY and PUBLISH: every node sees values in Redis's order. */
 static const char cluster_lua_add[] =
@@ -379,6 +386,7 @@ cluster_up(struct cluster *cl)
 		(void)cluster_counter_send_users(cc, cc->local, 1);
 	}
 	cl->last_heartbeat = cluster_now();
+	cluster_subs_resend(cl);
 	LIST_FOREACH(l, &cl->leases, entry)
 		l->held = 0;
 	cl->last_lease = 0;
@@ -460,6 +468,11 @@ cluster_message(struct cluster *cl, const redisReply *chan,
 	}
 	name = chan->str + plen;
 	nlen = chan->len - plen;
+	if (env.kind == CLUSTER_ENV_STREAM || env.kind == CLUSTER_ENV_DELETE) {
+		if (cluster_stream_message(cl, name, nlen, &env) == -1)
+			cl->st.malformed++;
+		return;
+	}
 	if (env.kind == CLUSTER_ENV_MSG) {
 		/* Our own: delivered here when it was published. */
 		if (env.id_len == strlen(cl->id) &&
@@ -876,6 +889,7 @@ cluster_tick_cb(evutil_socket_t fd, short what, void *arg)
 				(void)cluster_counter_users(cc, cc->local);
 		}
 	}
+	cluster_subs_heartbeat(cl, 0);
 	if (now - cl->last_lease >= cl->lease / 3) {
 		cl->last_lease = now;
 		cluster_leases_renew(cl);
@@ -1131,6 +1145,7 @@ cluster_free(struct cluster *cl)
 	}
 	while ((sk = LIST_FIRST(&cl->sinks)) != NULL)
 		cluster_sink_free(sk);
+	cluster_subs_free();
 	for (i = 0; i < CLUSTER_BUCKETS; i++)
 		while ((e = cl->hubs[i]) != NULL) {
 			cl->hubs[i] = e->next;
@@ -1550,4 +1565,549 @@ cluster_lease_role(const struct cluster_lease *l)
 	if (l == NULL || !l->cl->up)
 		return CLUSTER_SOLO;
 	return l->held ? CLUSTER_LEADER : CLUSTER_FOLLOWER;
+}
+
+/*
+ * Channel streams: a channel's history and ids in a Redis Stream. One
+ * script appends (XADD, trimmed by count and age) and publishes the
+ * entry with its id to every node, so that every node delivers the
+ * channel's messages in the stream's order, its own included, and a
+ * subscriber resumes from a stream id on any node.
+ */
+
+/*
+ * KEYS[1] the stream; ARGV: maxlen, ttl in ms (0: none), kind, message,
+ * node, channel, envelope header. Returns the id.
+ */
+/*
+ * The subscribers of a channel on every live node: each node keeps its
+ * counts in the hash PREFIXsubs:NODE and its deadline in the sorted set
+ * PREFIXnodes (renewed as the counter's users are); a node past its
+ * deadline is dropped. Arguments: the set, PREFIXsubs:, the name.
+ */
+#define CLUSTER_LUA_SUBS \
+    "local function subs(nodes, prefix, name)\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  local now = tonumber(t[1]) * 1000 +\n" \
+    "      math.floor(tonumber(t[2]) / 1000)\n" \
+    "  redis.call('ZREMRANGEBYSCORE', nodes, '-inf', now)\n" \
+    "  local sum = 0\n" \
+    "  for _, n in ipairs(redis.call('ZRANGE', nodes, 0, -1)) do\n" \
+    "    local v = redis.call('HGET', prefix .. n, name)\n" \
+    "    if v then sum = sum + tonumber(v) end\n" \
+    "  end\n" \
+    "  return sum\n" \
+    "end\n"
+
+/*
+ * KEYS[1] the stream; ARGV: maxlen, ttl in ms (0: none), kind, message,
+ * node, channel, envelope header, PREFIXnodes, PREFIXsubs:, name.
+ * Returns the id and the channel's subscribers on every node.
+ */
+static const char cluster_lua_xadd[] =
+    CLUSTER_LUA_SUBS
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',\n"
+    "    'k', ARGV[3], 'd', ARGV[4], 'n', ARGV[5])\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "if ttl > 0 then\n"
+    "  local t = redis.call('TIME')\n"
+    "  local now = tonumber(t[1]) * 1000 +\n"
+    "      math.floor(tonumber(t[2]) / 1000)\n"
+    "  redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', now - ttl))\n"
+    "  redis.call('PEXPIRE', KEYS[1], ttl)\n"
+    "end\n"
+    "redis.call('PUBLISH', ARGV[6], ARGV[7] .. id .. '\\n' .. ARGV[3] ..\n"
+    "    ARGV[4])\n"
+    "return {id, subs(ARGV[8], ARGV[9], ARGV[10])}\n";
+
+/*
+ * KEYS[1] the stream; ARGV: PREFIXnodes, PREFIXsubs:, name. Returns the
+ * subscribers on every node, the stream's length and its last id ("").
+ */
+static const char cluster_lua_info[] =
+    CLUSTER_LUA_SUBS
+    "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+    "local id = ''\n"
+    "if #last > 0 then id = last[1][1] end\n"
+    "return {subs(ARGV[1], ARGV[2], ARGV[3]),\n"
+    "    redis.call('XLEN', KEYS[1]), id}\n";
+
+/* KEYS[1] PREFIXnodes, KEYS[2] PREFIXsubs:NODE; ARGV: node, ttl in ms. */
+static const char cluster_lua_beat[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
+    "return 1\n";
+
+/* KEYS[1] the stream; ARGV: channel, envelope. */
+static const char cluster_lua_xdel[] =
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('PUBLISH', ARGV[1], ARGV[2])\n"
+    "return 1\n";
+
+/* A stream command waiting for its reply. */
+struct cluster_stream_req {
+	void	(*add_cb)(void *, const char *, long long);
+	void	(*info_cb)(void *, long long, long long, const char *);
+	void	(*range_cb)(void *, const struct cluster_stream_entry *,
+		    size_t, int);
+	void	*arg;
+};
+
+/* A STREAM or DELETE message: to the sink of the channel's route. */
+static int
+cluster_stream_message(struct cluster *cl, const char *name, size_t nlen,
+    const struct cluster_env *env)
+{
+	struct cluster_env_stream	 st;
+	struct cluster_sink		*sk;
+	size_t				 plen;
+
+	if (env->kind == CLUSTER_ENV_DELETE) {
+		/* Ours: deleted here already. */
+		if (env->id_len == strlen(cl->id) &&
+		    memcmp(env->id, cl->id, env->id_len) == 0)
+			return 0;
+	} else if (cluster_env_stream(env, &st) == -1)
+		return -1;
+	LIST_FOREACH(sk, &cl->sinks, entry) {
+		plen = strlen(sk->prefix);
+		if (sk->stream_cb == NULL || nlen <= plen ||
+		    memcmp(name, sk->prefix, plen) != 0)
+			continue;
+		if (env->kind == CLUSTER_ENV_DELETE)
+			sk->stream_cb(sk->arg, name + plen, nlen - plen, NULL,
+			    0, NULL, 0);
+		else
+			sk->stream_cb(sk->arg, name + plen, nlen - plen,
+			    st.id, st.kind, st.data, st.len);
+		return 0;
+	}
+	return 0;
+}
+
+/* The Redis names a channel's stream commands use. */
+struct cluster_snames {
+	char	*key;		/* PREFIXstream:NAME */
+	char	*chan;		/* PREFIXhub:NAME */
+	char	*nodes;		/* PREFIXnodes */
+	char	*subs;		/* PREFIXsubs: */
+};
+
+/* Frees the names. */
+static void
+cluster_snames_free(struct cluster_snames *n)
+{
+	free(n->key);
+	free(n->chan);
+	free(n->nodes);
+	free(n->subs);
+}
+
+/* The names for channel name, malloc'd: 0, or -1 (none left). */
+static int
+cluster_snames(const struct cluster *cl, const char *name,
+    struct cluster_snames *n)
+{
+	n->key = cluster_strf("%sstream:%s", cl->prefix, name);
+	n->chan = cluster_strf("%s%s", cl->hubchan, name);
+	n->nodes = cluster_strf("%snodes", cl->prefix);
+	n->subs = cluster_strf("%ssubs:", cl->prefix);
+	if (n->key != NULL && n->chan != NULL && n->nodes != NULL &&
+	    n->subs != NULL)
+		return 0;
+	cluster_snames_free(n);
+	return -1;
+}
+
+/* The sink's channel streams go to cb. */
+void
+cluster_sink_streams(struct cluster_sink *sk, cluster_stream_cb cb)
+{
+	if (sk != NULL)
+		sk->stream_cb = cb;
+}
+
+/* XADD's reply: the id, or NULL for the caller. */
+static void
+cluster_stream_add_cb(struct cluster_link *lk, const redisReply *r,
+    void *arg)
+{
+	struct cluster_stream_req	*rq = arg;
+	char				 id[CLUSTER_ENV_SID_MAX];
+
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER &&
+	    cluster_env_sid_valid(r->element[0]->str, r->element[0]->len)) {
+		memcpy(id, r->element[0]->str, r->element[0]->len);
+		id[r->element[0]->len] = '\0';
+		rq->add_cb(rq->arg, id, r->element[1]->integer);
+	} else {
+		if (r != NULL)
+			CLUSTER_ERRLOG(lk->cl, "cluster: redis error",
+			    "cluster: redis %s: XADD: %s", lk->cl->addr,
+			    r->type == REDIS_REPLY_ERROR ? r->str :
+			    "not an id");
+		rq->add_cb(rq->arg, NULL, -1);
+	}
+	free(rq);
+}
+
+/* Appends to a channel's stream and publishes the entry. */
+int
+cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
+    const void *data, size_t len, void (*cb)(void *, const char *, long long),
+    void *arg)
+{
+	struct cluster			*cl = cluster_cur;
+	struct cluster_stream_req	*rq;
+	uint8_t				 hdr[CLUSTER_ENV_HDR_MAX];
+	const char			*argv[14];
+	size_t				 argvlen[14], i;
+	char				 smax[16], sttl[32], k[2];
+	struct cluster_snames		 sn;
+	int				 rc = -1;
+
+	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+		return -1;
+	rq->add_cb = cb;
+	rq->arg = arg;
+	snprintf(smax, sizeof(smax), "%u", maxlen);
+	snprintf(sttl, sizeof(sttl), "%.0f", ttl > 0 ? ttl * 1000 : 0);
+	k[0] = (char)kind;
+	k[1] = '\0';
+	if (cluster_snames(cl, name, &sn) == -1) {
+		free(rq);
+		return -1;
+	}
+	argv[0] = "EVAL";
+	argv[1] = cluster_lua_xadd;
+	argv[2] = "1";
+	argv[3] = sn.key;
+	argv[4] = smax;
+	argv[5] = sttl;
+	argv[6] = k;
+	argv[7] = "";
+	argv[8] = cl->id;
+	argv[9] = sn.chan;
+	argv[10] = "";
+	argv[11] = sn.nodes;
+	argv[12] = sn.subs;
+	argv[13] = name;
+	for (i = 0; i < 14; i++)
+		argvlen[i] = strlen(argv[i]);
+	/* The message and the envelope's header are not C strings. */
+	argv[7] = data;
+	argvlen[7] = len;
+	argv[10] = (const char *)hdr;
+	argvlen[10] = cluster_env_header(hdr, CLUSTER_ENV_STREAM, cl->id, 0, 0,
+	    0);
+	rc = cluster_send(&cl->cmd, 14, argv, argvlen, cluster_stream_add_cb,
+	    rq);
+	cluster_snames_free(&sn);
+	if (rc == -1)
+		free(rq);
+	else
+		cl->st.published++;
+	return rc;
+}
+
+/* XREVRANGE's reply: the entries, newest first, for the caller. */
+static void
+cluster_stream_range_cb(struct cluster_link *lk, const redisReply *r,
+    void *arg)
+{
+	struct cluster_stream_req	*rq = arg;
+	struct cluster_stream_entry	*v = NULL;
+	const redisReply		*e, *f;
+	size_t				 i, j, n = 0;
+	int				 ok = r != NULL &&
+					    r->type == REDIS_REPLY_ARRAY;
+
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		CLUSTER_ERRLOG(lk->cl, "cluster: redis error", "cluster: redis "
+		    "%s: XREVRANGE: %s", lk->cl->addr, r->str);
+	if (ok && r->elements > 0 &&
+	    (v = calloc(r->elements, sizeof(*v))) == NULL)
+		ok = 0;
+	for (i = 0; ok && i < r->elements; i++) {
+		e = r->element[i];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[1]->type != REDIS_REPLY_ARRAY) {
+			ok = 0;
+			break;
+		}
+		v[n].id = e->element[0]->str;
+		v[n].kind = -1;
+		f = e->element[1];
+		for (j = 0; j + 1 < f->elements; j += 2) {
+			if (f->element[j]->type != REDIS_REPLY_STRING ||
+			    f->element[j + 1]->type != REDIS_REPLY_STRING)
+				continue;
+			if (strcmp(f->element[j]->str, "k") == 0 &&
+			    f->element[j + 1]->len == 1)
+				v[n].kind = (uint8_t)f->element[j + 1]->str[0];
+			else if (strcmp(f->element[j]->str, "d") == 0) {
+				v[n].data = f->element[j + 1]->str;
+				v[n].len = f->element[j + 1]->len;
+			}
+		}
+		/* Not one of ours: passed over. */
+		if (v[n].kind != -1 && v[n].data != NULL)
+			n++;
+	}
+	rq->range_cb(rq->arg, ok ? v : NULL, ok ? n : 0, ok);
+	free(v);
+	free(rq);
+}
+
+/* Reads a stream back from since, newest first. */
+int
+cluster_stream_range(const char *name, const char *since, unsigned count,
+    void (*cb)(void *, const struct cluster_stream_entry *, size_t, int),
+    void *arg)
+{
+	struct cluster			*cl = cluster_cur;
+	struct cluster_stream_req	*rq;
+	const char			*argv[6];
+	char				 n[16], *key;
+	int				 rc;
+
+	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+		return -1;
+	if ((key = cluster_strf("%sstream:%s", cl->prefix, name)) == NULL) {
+		free(rq);
+		return -1;
+	}
+	rq->range_cb = cb;
+	rq->arg = arg;
+	snprintf(n, sizeof(n), "%u", count);
+	argv[0] = "XREVRANGE";
+	argv[1] = key;
+	argv[2] = "+";
+	argv[3] = since;
+	argv[4] = "COUNT";
+	argv[5] = n;
+	rc = cluster_sendv(&cl->cmd, cluster_stream_range_cb, rq, 6, argv);
+	free(key);
+	if (rc == -1)
+		free(rq);
+	return rc;
+}
+
+/* Deletes a channel's stream; the other nodes delete the channel. */
+int
+cluster_stream_delete(const char *name)
+{
+	struct cluster	*cl = cluster_cur;
+	uint8_t		 hdr[CLUSTER_ENV_HDR_MAX];
+	const char	*argv[6];
+	size_t		 argvlen[6], i;
+	struct cluster_snames sn;
+	int		 rc;
+
+	if (cl == NULL || !cl->up || cluster_snames(cl, name, &sn) == -1)
+		return -1;
+	argv[0] = "EVAL";
+	argv[1] = cluster_lua_xdel;
+	argv[2] = "1";
+	argv[3] = sn.key;
+	argv[4] = sn.chan;
+	for (i = 0; i < 5; i++)
+		argvlen[i] = strlen(argv[i]);
+	argv[5] = (const char *)hdr;
+	argvlen[5] = cluster_env_header(hdr, CLUSTER_ENV_DELETE, cl->id, 0, 0,
+	    0);
+	rc = cluster_send(&cl->cmd, 6, argv, argvlen, cluster_ignore_cb, NULL);
+	cluster_snames_free(&sn);
+	return rc;
+}
+
+/* The answer to cluster_stream_info(). */
+static void
+cluster_stream_info_cb(struct cluster_link *lk, const redisReply *r,
+    void *arg)
+{
+	struct cluster_stream_req	*rq = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+	    r->element[0]->type == REDIS_REPLY_INTEGER &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER &&
+	    r->element[2]->type == REDIS_REPLY_STRING &&
+	    (r->element[2]->len == 0 || cluster_env_sid_valid(
+	    r->element[2]->str, r->element[2]->len)))
+		rq->info_cb(rq->arg, r->element[0]->integer,
+		    r->element[1]->integer, r->element[2]->len > 0 ?
+		    r->element[2]->str : NULL);
+	else {
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			CLUSTER_ERRLOG(lk->cl, "cluster: redis error",
+			    "cluster: redis %s: channel info: %s",
+			    lk->cl->addr, r->str);
+		rq->info_cb(rq->arg, -1, -1, NULL);
+	}
+	free(rq);
+}
+
+/* A channel's subscribers on every node, its stream's length, last id. */
+int
+cluster_stream_info(const char *name, void (*cb)(void *, long long,
+    long long, const char *), void *arg)
+{
+	struct cluster			*cl = cluster_cur;
+	struct cluster_stream_req	*rq;
+	const char			*argv[7];
+	struct cluster_snames		 sn;
+	int				 rc;
+
+	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+		return -1;
+	rq->info_cb = cb;
+	rq->arg = arg;
+	if (cluster_snames(cl, name, &sn) == -1) {
+		free(rq);
+		return -1;
+	}
+	argv[0] = "EVAL";
+	argv[1] = cluster_lua_info;
+	argv[2] = "1";
+	argv[3] = sn.key;
+	argv[4] = sn.nodes;
+	argv[5] = sn.subs;
+	argv[6] = name;
+	rc = cluster_sendv(&cl->cmd, cluster_stream_info_cb, rq, 7, argv);
+	cluster_snames_free(&sn);
+	if (rc == -1)
+		free(rq);
+	return rc;
+}
+
+/*
+ * This node's subscribers per channel, as Redis should have them: sent
+ * as they change, sent again whole when the link comes back.
+ */
+struct cluster_subs {
+	struct cluster_subs	*next;
+	unsigned		 n;
+	char			 name[];
+};
+static struct cluster_subs *cluster_subs_tab[CLUSTER_BUCKETS];
+static unsigned		 cluster_subs_count;
+static double		 cluster_subs_beat;	/* last renewal; 0: due */
+
+/* Sends one channel's count: HSET, or HDEL at 0. */
+static void
+cluster_subs_send(struct cluster *cl, const char *name, unsigned n)
+{
+	const char	*argv[4];
+	char		*key, num[16];
+
+	if ((key = cluster_strf("%ssubs:%s", cl->prefix, cl->id)) == NULL)
+		return;
+	snprintf(num, sizeof(num), "%u", n);
+	argv[0] = n > 0 ? "HSET" : "HDEL";
+	argv[1] = key;
+	argv[2] = name;
+	argv[3] = num;
+	(void)cluster_sendv(&cl->cmd, cluster_ignore_cb, NULL, n > 0 ? 4 : 3,
+	    argv);
+	free(key);
+}
+
+/*
+ * Renews this node's deadline and its counts' (users_ttl), when due or
+ * forced; nothing while it has no subscribers (they expire).
+ */
+static void
+cluster_subs_heartbeat(struct cluster *cl, int force)
+{
+	const char	*argv[7];
+	char		*nodes, *key, ttl[32];
+	double		 now = cluster_now();
+
+	if (!cl->up || cluster_subs_count == 0 || (!force &&
+	    cluster_subs_beat > 0 && now - cluster_subs_beat < cl->users_ttl / 3))
+		return;
+	cluster_subs_beat = now;
+	nodes = cluster_strf("%snodes", cl->prefix);
+	key = cluster_strf("%ssubs:%s", cl->prefix, cl->id);
+	snprintf(ttl, sizeof(ttl), "%.0f", cl->users_ttl * 1000);
+	if (nodes != NULL && key != NULL) {
+		argv[0] = "EVAL";
+		argv[1] = cluster_lua_beat;
+		argv[2] = "2";
+		argv[3] = nodes;
+		argv[4] = key;
+		argv[5] = cl->id;
+		argv[6] = ttl;
+		(void)cluster_sendv(&cl->cmd, cluster_ignore_cb, NULL, 7, argv);
+	}
+	free(nodes);
+	free(key);
+}
+
+/* The link is back: every count again, then the deadline. */
+static void
+cluster_subs_resend(struct cluster *cl)
+{
+	struct cluster_subs	*e;
+	size_t			 i;
+
+	for (i = 0; i < CLUSTER_BUCKETS; i++)
+		for (e = cluster_subs_tab[i]; e != NULL; e = e->next)
+			cluster_subs_send(cl, e->name, e->n);
+	cluster_subs_heartbeat(cl, 1);
+}
+
+/* Forgets the counts (the node leaves; they expire in Redis). */
+static void
+cluster_subs_free(void)
+{
+	struct cluster_subs	*e;
+	size_t			 i;
+
+	for (i = 0; i < CLUSTER_BUCKETS; i++)
+		while ((e = cluster_subs_tab[i]) != NULL) {
+			cluster_subs_tab[i] = e->next;
+			free(e);
+		}
+	cluster_subs_count = 0;
+	cluster_subs_beat = 0;
+}
+
+/* This node has n subscribers of channel name now. */
+void
+cluster_subs_set(const char *name, unsigned n)
+{
+	struct cluster		*cl = cluster_cur;
+	struct cluster_subs	**ep, *e;
+	size_t			 len = strlen(name);
+
+	if (cl == NULL)
+		return;
+	for (ep = &cluster_subs_tab[cluster_bucket(name, len)];
+	    (e = *ep) != NULL; ep = &e->next)
+		if (strcmp(e->name, name) == 0)
+			break;
+	if (e == NULL && n > 0) {
+		if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
+			return;
+		memcpy(e->name, name, len);
+		*ep = e;
+		cluster_subs_count++;
+	}
+	if (e == NULL)
+		return;
+	e->n = n;
+	if (cl->up)
+		cluster_subs_send(cl, name, n);
+	if (n == 0) {
+		*ep = e->next;
+		free(e);
+		cluster_subs_count--;
+	}
+	cluster_subs_heartbeat(cl, 0);
 }

@@ -70,6 +70,74 @@ struct cluster_sink *cluster_sink_new(const char *prefix,
 	    size_t sse_len), void *arg);
 void	 cluster_sink_free(struct cluster_sink *s);
 
+/*
+ * Channel history in Redis Streams (apps/channels.c). A channel's
+ * messages are appended to the stream PREFIXstream:NAME (NAME is the
+ * route's path and the channel) and published to every node, this one
+ * included, with the id XADD gave them, by one script: every node sees
+ * them in the stream's order. These are worker 0's, like the counters:
+ * every callback runs later on the loop that made the call, never from
+ * inside it; the calls return -1 (and the callback never runs) while
+ * Redis is away. kind is a byte the cluster carries and does not read.
+ */
+
+/*
+ * A channel's stream entry, from any node (ours included): id the
+ * stream id; or, with id NULL, another node deleted the channel.
+ */
+typedef void (*cluster_stream_cb)(void *arg, const char *name,
+    size_t name_len, const char *id, int kind, const void *data,
+    size_t len);
+/* The sink's messages of channel streams go to cb (its arg). */
+void	 cluster_sink_streams(struct cluster_sink *s, cluster_stream_cb cb);
+
+/*
+ * Appends a message to name's stream, trimmed to about maxlen entries
+ * and, ttl > 0, to the last ttl seconds (the key expires then too), and
+ * publishes it to every node. cb gets the stream id and the channel's
+ * subscribers on every node (cluster_subs_set()), or NULL and -1 when
+ * Redis failed to answer in time or refused (the message may or may not
+ * have gone out).
+ */
+int	 cluster_stream_add(const char *name, unsigned maxlen, double ttl,
+	    int kind, const void *data, size_t len,
+	    void (*cb)(void *arg, const char *id, long long subscribers),
+	    void *arg);
+/*
+ * What Redis knows of channel name: cb gets its subscribers on every
+ * node, its stream's length and last id (NULL: empty), or -1, -1, NULL
+ * when Redis failed.
+ */
+int	 cluster_stream_info(const char *name, void (*cb)(void *arg,
+	    long long subscribers, long long length, const char *last_id),
+	    void *arg);
+/*
+ * This node has n subscribers of channel name now: Redis holds every
+ * node's count (renewed like the counter's users, gone within
+ * users_ttl of a node's death) for the sums above. Any time, also while
+ * Redis is away (sent when it is back).
+ */
+void	 cluster_subs_set(const char *name, unsigned n);
+
+/* One entry of a stream read back. */
+struct cluster_stream_entry {
+	const char	*id;
+	int		 kind;
+	const void	*data;
+	size_t		 len;
+};
+/*
+ * Reads name's entries from id since (inclusive) on, at most count, the
+ * newest first. cb gets them (ok 1), or ok 0 when Redis failed or
+ * refused (since not a stream id, say).
+ */
+int	 cluster_stream_range(const char *name, const char *since,
+	    unsigned count, void (*cb)(void *arg,
+	    const struct cluster_stream_entry *v, size_t n, int ok),
+	    void *arg);
+/* Deletes name's stream and tells the other nodes the channel went. */
+int	 cluster_stream_delete(const char *name);
+
 /* Who ticks a fixed-rate publisher (broadcast). */
 enum cluster_role {
 	CLUSTER_SOLO,		/* alone, or Redis away: tick for our clients */

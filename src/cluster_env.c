@@ -47,7 +47,8 @@ cluster_env_decode(const uint8_t *buf, size_t len, struct cluster_env *env)
 		return -1;
 	env->kind = buf[2];
 	if (env->kind != CLUSTER_ENV_MSG && env->kind != CLUSTER_ENV_VALUE &&
-	    env->kind != CLUSTER_ENV_USERS)
+	    env->kind != CLUSTER_ENV_USERS && env->kind != CLUSTER_ENV_STREAM &&
+	    env->kind != CLUSTER_ENV_DELETE)
 		return -1;
 	env->id_len = buf[3];
 	if (env->id_len == 0 || len - 4 < env->id_len)
@@ -82,7 +83,8 @@ cluster_env_number(const struct cluster_env *env, long long *n)
 {
 	char	 tmp[32], *end;
 
-	if (env->kind == CLUSTER_ENV_MSG || env->len == 0 ||
+	if ((env->kind != CLUSTER_ENV_VALUE &&
+	    env->kind != CLUSTER_ENV_USERS) || env->len == 0 ||
 	    env->len >= sizeof(tmp))
 		return -1;
 	memcpy(tmp, env->data, env->len);
@@ -95,6 +97,57 @@ cluster_env_number(const struct cluster_env *env, long long *n)
 	if (errno != 0 || *end != '\0' || end == tmp ||
 	    (tmp[0] == '-' && end == tmp + 1))
 		return -1;
+	return 0;
+}
+
+/* 1 to 20 digits. */
+static int
+cluster_env_digits(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > 20)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* "MS-SEQ": what XADD gives out. */
+int
+cluster_env_sid_valid(const char *s, size_t len)
+{
+	const char	*dash;
+
+	if (len >= CLUSTER_ENV_SID_MAX ||
+	    (dash = memchr(s, '-', len)) == NULL)
+		return 0;
+	return cluster_env_digits(s, (size_t)(dash - s)) &&
+	    cluster_env_digits(dash + 1, len - (size_t)(dash - s) - 1);
+}
+
+/* Splits "ID\nK" and the message. */
+int
+cluster_env_stream(const struct cluster_env *env,
+    struct cluster_env_stream *st)
+{
+	const uint8_t	*nl;
+	size_t		 n;
+
+	memset(st, 0, sizeof(*st));
+	if (env->kind != CLUSTER_ENV_STREAM ||
+	    (nl = memchr(env->data, '\n', env->len)) == NULL)
+		return -1;
+	n = (size_t)(nl - env->data);
+	if (!cluster_env_sid_valid((const char *)env->data, n) ||
+	    env->len - n < 2)
+		return -1;
+	memcpy(st->id, env->data, n);
+	st->id[n] = '\0';
+	st->kind = nl[1];
+	st->data = nl + 2;
+	st->len = env->len - n - 2;
 	return 0;
 }
 

@@ -12,13 +12,21 @@
  *                     of the Server-Sent Events form, that form, then
  *                     the message itself (the rest);
  *   CLUSTER_ENV_VALUE a counter's value, decimal (the rest);
- *   CLUSTER_ENV_USERS a counter's users total, decimal (the rest).
+ *   CLUSTER_ENV_USERS a counter's users total, decimal (the rest);
+ *   CLUSTER_ENV_STREAM a channel message appended to its stream: the
+ *                     stream id, "\n", a kind byte, the message (the
+ *                     rest, all appended by the script after XADD);
+ *   CLUSTER_ENV_DELETE a channel deleted (nothing more).
  * The numbers are appended by a Lua script in Redis, so that every node
  * sees them in the order Redis applied them.
  */
 #define CLUSTER_ENV_MSG		'M'
 #define CLUSTER_ENV_VALUE	'V'
 #define CLUSTER_ENV_USERS	'U'
+#define CLUSTER_ENV_STREAM	'S'
+#define CLUSTER_ENV_DELETE	'D'
+/* A stream id "MS-SEQ", two 64-bit decimals, and the NUL. */
+#define CLUSTER_ENV_SID_MAX	42
 
 #define CLUSTER_ENV_ID_MAX	255
 /* Header room before the message: magic, kind, id, opcode, key, length. */
@@ -52,6 +60,21 @@ int	cluster_env_decode(const uint8_t *buf, size_t len,
 	    struct cluster_env *env);
 /* The decimal number of a VALUE or USERS envelope: 0, or -1. */
 int	cluster_env_number(const struct cluster_env *env, long long *n);
+/* The parts of a STREAM envelope's rest. */
+struct cluster_env_stream {
+	char		 id[CLUSTER_ENV_SID_MAX];	/* NUL-terminated */
+	int		 kind;
+	const uint8_t	*data;
+	size_t		 len;
+};
+/*
+ * Splits a STREAM envelope's rest; data points into the envelope's. 0,
+ * or -1 when it is not one (another kind, no "MS-SEQ" id, no kind byte).
+ */
+int	cluster_env_stream(const struct cluster_env *env,
+	    struct cluster_env_stream *st);
+/* 1 if s (len bytes) is a stream id "MS-SEQ", else 0. */
+int	cluster_env_sid_valid(const char *s, size_t len);
 /*
  * The reconnect delay in milliseconds after attempt failed attempts
  * (0 for the first retry): 500 ms times 1.5 per attempt, scaled by

@@ -42,7 +42,7 @@
 
 static const char *const conn_state_names[] = {
 	"proxy", "http-head", "http-idle", "ws-pending", "ws-open", "ws-closing",
-	"flush-close", "linger", "sse",
+	"flush-close", "linger", "sse", "http-pending",
 };
 
 /*
@@ -1528,6 +1528,8 @@ conn_close(struct conn *c, const char *reason)
 	struct server	*srv = c->srv;
 
 	log_debug("%s: closing: %s", conn_peer(c), reason);
+	if (c->state == CONN_HTTP_PENDING)
+		conn_http_hold_drop(c);
 	if (c->ws != NULL)
 		conn_ws_free(c);
 	if (c->sse != NULL)
@@ -1742,6 +1744,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_http_read(c);
 		break;
 	case CONN_WS_PENDING:
+	case CONN_HTTP_PENDING:
 		break;		/* not reading: the app answers first */
 	case CONN_WS_OPEN:
 	case CONN_WS_CLOSING:
@@ -1896,6 +1899,7 @@ conn_timer_cb(struct conn *c)
 		conn_close(c, "idle timeout");
 		break;
 	case CONN_WS_PENDING:
+	case CONN_HTTP_PENDING:
 		break;		/* no timer: the app bounds its wait */
 	case CONN_WS_OPEN:
 		conn_ws_timer(c);
@@ -1959,6 +1963,7 @@ conn_shutdown(struct conn *c)
 	case CONN_WS_CLOSING:
 	case CONN_FLUSH_CLOSE:
 	case CONN_LINGER:
+	case CONN_HTTP_PENDING:	/* answered soon, then closed */
 		break;
 	}
 }

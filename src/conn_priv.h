@@ -48,6 +48,7 @@ enum conn_state {
 	CONN_FLUSH_CLOSE,	/* write what is queued, then half-close */
 	CONN_LINGER,		/* write side shut; discard input until EOF */
 	CONN_SSE,		/* a Server-Sent Events stream (channels) */
+	CONN_HTTP_PENDING,	/* a publish answer held: the app answers later */
 };
 
 /*
@@ -61,6 +62,7 @@ enum conn_state {
 
 /* WebSocket session state, in use from the upgrade on (c->ws). */
 struct conn_upgrade;
+struct conn_api_hold;
 
 /* A session's signed token (session.c), for routes that take one. */
 struct conn_jwt {
@@ -137,6 +139,8 @@ struct conn {
 		struct conn_input *in;		/* no bev: bytes left over */
 		/* CONN_WS_PENDING (a bev still): the held answer. */
 		struct conn_upgrade *upg;
+		/* CONN_HTTP_PENDING (a bev still): the held answer. */
+		struct conn_api_hold *hold;
 	};
 	TAILQ_ENTRY(conn)	 dirty;		/* output to flush this turn */
 	/* The one timer: its meaning depends on the state (conn.c). */
@@ -229,6 +233,7 @@ void	conn_rd_end(struct conn *);
 
 /* http_serve.c */
 void	conn_http_read(struct conn *);
+void	conn_http_hold_drop(struct conn *);
 int	conn_http_fail(struct conn *, const struct http_request *, int,
 	    const char *, const char *);
 int	conn_http_file_more(struct conn *);

@@ -510,26 +510,33 @@ conn_publish_access(struct conn *c, const struct http_request *req,
 	return 0;
 }
 
-/* Answers with what an app's on_api produced. */
+/*
+ * A publisher's answer an app gives later (conn_api_hold()): what the
+ * access log needs of the request, which is gone by then.
+ */
+struct conn_api_hold {
+	struct conn	*c;		/* NULL: it closed meanwhile */
+	int		 keepalive;
+	int		 minor;
+	char		*method;
+	char		*target;
+};
+
+/* The request on_api is answering, and its keep-alive; for a hold. */
+static _Thread_local const struct http_request *conn_api_req;
+static _Thread_local int conn_api_keepalive;
+
+/* Queues an app's answer (body rb) and logs it. */
 static void
-conn_http_api(struct conn *c, const struct http_request *req,
-    const char *path, const uint8_t *body, size_t len, int keepalive)
+conn_http_api_reply(struct conn *c, const struct http_request *req,
+    int status, const char *type, struct evbuffer *rb, int keepalive)
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
-	struct evbuffer		*rb;
 	struct app_route	*rt = generation_route(c->gen, c->route);
-	const char		*type = "text/plain; charset=utf-8";
-	size_t			 blen;
-	int			 status;
+	size_t			 blen = rb != NULL ? evbuffer_get_length(rb) : 0;
 
-	if ((rb = evbuffer_new()) == NULL) {
-		conn_http_simple(c, req, 500, NULL, NULL, keepalive);
-		return;
-	}
-	status = c->route->app->on_api(c, rt, req, path, body, len, rb, &type);
 	if (status >= 400)
 		stats_pub_refused(app_route_stats(rt), status);
-	blen = evbuffer_get_length(rb);
 	conn_http_head(c, status, keepalive);
 	/* RFC 9110 15.3.5: a 204 has no body, nor its length. */
 	if (status == 204)
@@ -537,10 +544,124 @@ conn_http_api(struct conn *c, const struct http_request *req,
 	else {
 		evbuffer_add_printf(out, "Content-Type: %s\r\nCache-Control: "
 		    "no-store\r\nContent-Length: %zu\r\n\r\n", type, blen);
-		evbuffer_add_buffer(out, rb);
+		if (rb != NULL)
+			evbuffer_add_buffer(out, rb);
 	}
-	evbuffer_free(rb);
 	conn_http_log(c, req, status, status == 204 ? 0 : (uint64_t)blen);
+}
+
+/*
+ * Answers with what an app's on_api produced; an app that took the
+ * answer with conn_api_hold() answers later (CONN_HTTP_PENDING).
+ */
+static void
+conn_http_api(struct conn *c, const struct http_request *req,
+    const char *path, const uint8_t *body, size_t len, int keepalive)
+{
+	struct evbuffer		*rb;
+	struct app_route	*rt = generation_route(c->gen, c->route);
+	const char		*type = "text/plain; charset=utf-8";
+	int			 status;
+
+	if ((rb = evbuffer_new()) == NULL) {
+		conn_http_simple(c, req, 500, NULL, NULL, keepalive);
+		return;
+	}
+	conn_api_req = req;
+	conn_api_keepalive = keepalive;
+	status = c->route->app->on_api(c, rt, req, path, body, len, rb, &type);
+	conn_api_req = NULL;
+	if (status == 0 && c->state == CONN_HTTP_PENDING) {
+		evbuffer_free(rb);
+		return;
+	}
+	if (status == 0) {
+		evbuffer_drain(rb, evbuffer_get_length(rb));
+		status = 500;
+	}
+	conn_http_api_reply(c, req, status, type, rb, keepalive);
+	evbuffer_free(rb);
+}
+
+/* Takes the answer of the request on_api is answering, for later. */
+struct conn_api_hold *
+conn_api_hold(struct conn *c)
+{
+	const struct http_request	*req = conn_api_req;
+	struct conn_api_hold		*h;
+
+	if (req == NULL || c->state != CONN_HTTP_HEAD ||
+	    (h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if ((h->method = strndup(req->method, req->method_len)) == NULL ||
+	    (h->target = strndup(req->target, req->target_len)) == NULL) {
+		free(h->method);
+		free(h);
+		return NULL;
+	}
+	h->c = c;
+	h->keepalive = conn_api_keepalive;
+	h->minor = req->minor_version;
+	c->hold = h;
+	conn_set_state(c, CONN_HTTP_PENDING);
+	return h;
+}
+
+/* The connection closes while its answer is held: the hold lives on. */
+void
+conn_http_hold_drop(struct conn *c)
+{
+	if (c->hold != NULL)
+		c->hold->c = NULL;
+	c->hold = NULL;
+}
+
+/* Frees a hold. */
+static void
+conn_api_hold_free(struct conn_api_hold *h)
+{
+	free(h->method);
+	free(h->target);
+	free(h);
+}
+
+/*
+ * The held answer: queued, then the connection goes on with the next
+ * request (or closes); dropped when the connection closed meanwhile.
+ */
+void
+conn_api_answer(struct conn_api_hold *h, int status, const char *type,
+    struct evbuffer *body)
+{
+	struct http_request	 req;
+	struct conn		*c = h->c;
+	int			 keepalive;
+
+	if (c == NULL) {
+		conn_api_hold_free(h);
+		return;
+	}
+	c->hold = NULL;
+	memset(&req, 0, sizeof(req));
+	req.method = h->method;
+	req.method_len = strlen(h->method);
+	req.target = h->target;
+	req.target_len = strlen(h->target);
+	req.minor_version = h->minor;
+	keepalive = h->keepalive && !c->srv->stopping;
+	conn_http_api_reply(c, &req, status, type, body, keepalive);
+	conn_api_hold_free(h);
+	if (!keepalive) {
+		conn_flush_close(c);
+		return;
+	}
+	/* As conn_http_read() after an answer: pipelined requests next. */
+	conn_set_state(c, CONN_HTTP_IDLE);
+	conn_check_output(c, conn_send_limit(c));
+	if (c->paused)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	conn_http_read(c);
 }
 
 /*
@@ -719,6 +840,8 @@ conn_http_pub(struct conn *c, const struct http_request *req,
 	}
 	conn_http_api(c, req, path, body, clen, keepalive);
 	free(body);
+	if (c->state == CONN_HTTP_PENDING)
+		return 0;	/* the app answers later */
 	return conn_http_pub_done(c, keepalive);
 }
 
@@ -981,8 +1104,9 @@ conn_http_read(struct conn *c)
 			return;		/* the body is on its way */
 		if (rc == 0) {
 			evbuffer_drain(in, (size_t)n + extra);
-			/* A held upgrade reads nothing until answered. */
-			if (c->state == CONN_WS_PENDING) {
+			/* A held answer reads nothing until given. */
+			if (c->state == CONN_WS_PENDING ||
+			    c->state == CONN_HTTP_PENDING) {
 				bufferevent_disable(c->bev, EV_READ);
 				return;
 			}

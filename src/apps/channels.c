@@ -12,6 +12,10 @@
  * channel has a hub on each worker that has subscribers of it (or
  * publishes to it), and those hubs form a group, so a message reaches
  * the subscribers of every worker once and in id order.
+ *
+ * In a [cluster], a channel's history and ids live in a Redis Stream
+ * (the "cluster streams" functions at the end): messages are delivered
+ * as they come back from it, on every node in the stream's order.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,6 +30,7 @@
 #include "channel.h"
 #include "channels.h"
 #include "cluster.h"
+#include "cluster_env.h"
 #include "config.h"
 #include "http.h"
 #include "hub.h"
@@ -89,6 +94,27 @@ struct channels {
 	uint64_t		 delivered;	/* by hubs already freed */
 };
 
+/*
+ * A call to Redis a channels route waits for (cluster streams): a
+ * publish (hold: the publisher's answer, NULL for a subscriber's
+ * message), or a subscriber's replay (c). The route forgets it when it
+ * goes (cr NULL), the subscriber when it leaves (c NULL); the reply
+ * frees it.
+ */
+struct channels_op {
+	LIST_ENTRY(channels_op)	 entry;
+	struct channels_route	*cr;
+	struct conn_api_hold	*hold;
+	struct conn		*c;		/* replay: the subscriber */
+	struct channel		*ch;		/* replay: its channel */
+	char			 since[CHANNEL_ID_MAX];
+	enum channel_kind	 kind;		/* publish */
+	char			*name;
+	size_t			 len;
+	uint8_t			 data[];
+};
+LIST_HEAD(channels_ops, channels_op);
+
 /* A worker's part of a channels route: its timer and gc list. */
 struct channels_route {
 	struct app_route	*rt;
@@ -102,10 +128,37 @@ struct channels_route {
 	 * NULL when alone.
 	 */
 	struct cluster_sink	*sink;
+	/*
+	 * History and ids in Redis Streams: in a cluster, on a node of one
+	 * worker (with more, the workers' stream calls are not yet handed
+	 * to worker 0's link: history stays per node, as without streams).
+	 */
+	int			 streams;
+	struct channels_ops	 ops;		/* waiting for Redis */
 };
 
 static void	channels_remote_cb(void *, const char *, size_t, int,
 		    const void *, size_t, const void *, size_t);
+static void	channels_stream_cb(void *, const char *, size_t, const char *,
+		    int, const void *, size_t);
+static void	channels_ops_orphan(struct channels_route *);
+static void	channels_ops_leave(struct channels_route *, struct conn *);
+static void	channels_ops_kick(struct channels_route *, struct channel *);
+static int	channels_replay_stream(struct channels_route *, struct conn *,
+		    struct channel *, const char *);
+static int	channels_publish_stream(struct channels_route *, struct conn *,
+		    const char *, enum channel_kind, const void *, size_t);
+static int	channels_publish_here(struct channels_route *, const char *,
+		    enum channel_kind, const uint8_t *, size_t,
+		    struct evbuffer *, const char **);
+static const char *channels_full(const struct channels_route *, const char *,
+		    char *, size_t);
+static void	channels_subs_tell(struct channels_route *, struct channel *);
+static int	channels_info_cluster(struct channels_route *, struct conn *,
+		    const char *);
+
+/* A route's path and a channel name: a hub's, a stream's name. */
+#define CHANNELS_FULL_MAX	(HTTP_MAX_REQUEST_LINE + CHANNEL_NAME_MAX + 1)
 
 /*
  * Ids name the run that gave them out: a restart is recognised. Set once
@@ -516,9 +569,12 @@ channels_route_init(struct app_route *r)
 		free(cr);
 		return -1;
 	}
+	LIST_INIT(&cr->ops);
 	app_route_set_data(r, cr);
 	cr->sink = cluster_sink_new(app_route_conf(r)->path, channels_remote_cb,
 	    cr);
+	if ((cr->streams = cr->sink != NULL && worker_count() == 1))
+		cluster_sink_streams(cr->sink, channels_stream_cb);
 	return 0;
 }
 
@@ -540,6 +596,7 @@ channels_route_free(struct app_route *r)
 		for (ch = cr->cs->tab[i]; ch != NULL; ch = ch->next)
 			channels_hub_free(cr, ch);
 	hub_unlock(cr->hub);
+	channels_ops_orphan(cr);
 	cluster_sink_free(cr->sink);
 	app_timer_free(cr->timer);
 	free(cr);
@@ -711,6 +768,7 @@ channels_open(struct conn *c)
 	conn_set_app_data(c, ch);
 	ch->nsubs++;
 	cs->st.subscribers++;
+	channels_subs_tell(cr, ch);
 	channels_expire(cr);
 	if (channels_since(req, since, sizeof(since))) {
 		if (channel_id_parse(since, strlen(since), &epoch, &seq) == -1)
@@ -720,6 +778,13 @@ channels_open(struct conn *c)
 			reset = channel_ring_find(&ch->ring, since, &first) ==
 			    -1;
 			first++;
+			/* Else from the channel's stream, then live. */
+			if (reset && channels_replay_stream(cr, c, ch,
+			    since) == 0) {
+				channels_hub_gc_mark(cr, ch);
+				hub_unlock(cr->hub);
+				return;
+			}
 		} else
 			reset = channel_ring_since(&ch->ring, seq, cs->seq,
 			    &first);
@@ -746,8 +811,10 @@ channels_close(struct conn *c)
 		return;
 	conn_set_app_data(c, NULL);
 	hub_lock(cr->hub);
+	channels_ops_leave(cr, c);
 	cr->cs->st.subscribers--;
 	ch->nsubs--;
+	channels_subs_tell(cr, ch);
 	if (conn_is_sse(c))
 		ch->nsse--;
 	/* The core takes c out of the hub after this: the timer is later. */
@@ -790,35 +857,26 @@ channels_keep(struct channels_route *cr, struct channel *ch, int binary,
 }
 
 /*
- * Another node published to channel name: its message goes to our
- * subscribers and into our history under the id that node gave it, so
- * that a subscriber may resume on any node (from what this node heard).
+ * A message of channel name another node published, or one of the
+ * channel's stream (ours included), with the id it has everywhere: to
+ * our subscribers and into our history under that id, so that a
+ * subscriber may resume on any node. The caller holds the route's lock.
  */
 static void
-channels_remote_cb(void *arg, const char *name, size_t name_len, int opcode,
-    const void *data, size_t len, const void *sse, size_t sse_len)
+channels_deliver(struct channels_route *cr, const char *name, size_t name_len,
+    int opcode, const void *data, size_t len, const void *sse, size_t sse_len,
+    const char *id)
 {
-	struct channels_route	*cr = arg;
 	struct channels		*cs = cr->cs;
 	const struct app_conf	*ac = channels_conf(cr);
 	struct channel		*ch;
 	struct hub		*h;
-	char			 id[CHANNEL_ID_MAX];
 
-	if (!channel_name_valid(name, name_len) || sse == NULL ||
-	    channel_sse_id(sse, sse_len, id) == -1) {
-		log_debug("channels: %s: a message from another node without "
-		    "a channel or id", app_route_conf(cr->rt)->path);
-		return;
-	}
-	hub_lock(cr->hub);
 	/* Nobody to hear it and nothing kept: no channel is made. */
 	if ((ch = channels_find(cs, name, name_len)) == NULL) {
 		if (ac->history == 0 || cs->n >= ac->max_channels ||
-		    (ch = channels_create(cs, name, name_len)) == NULL) {
-			hub_unlock(cr->hub);
+		    (ch = channels_create(cs, name, name_len)) == NULL)
 			return;
-		}
 		channels_gc_mark(cr, ch);
 	}
 	cs->seq++;
@@ -829,6 +887,28 @@ channels_remote_cb(void *arg, const char *name, size_t name_len, int opcode,
 		hub_inject(h, opcode, data, len, ch->nsse > 0 ? sse : NULL,
 		    ch->nsse > 0 ? sse_len : 0, 0);
 	channels_keep(cr, ch, opcode == WS_OP_BINARY, data, len, id);
+}
+
+/*
+ * Another node published to channel name (with Redis's pub/sub only:
+ * its own id): to our subscribers and history.
+ */
+static void
+channels_remote_cb(void *arg, const char *name, size_t name_len, int opcode,
+    const void *data, size_t len, const void *sse, size_t sse_len)
+{
+	struct channels_route	*cr = arg;
+	char			 id[CHANNEL_ID_MAX];
+
+	if (!channel_name_valid(name, name_len) || sse == NULL ||
+	    channel_sse_id(sse, sse_len, id) == -1) {
+		log_debug("channels: %s: a message from another node without "
+		    "a channel or id", app_route_conf(cr->rt)->path);
+		return;
+	}
+	hub_lock(cr->hub);
+	channels_deliver(cr, name, name_len, opcode, data, len, sse, sse_len,
+	    id);
 	hub_unlock(cr->hub);
 }
 
@@ -946,8 +1026,12 @@ channels_message(struct conn *c, int opcode, const uint8_t *data, size_t len)
 		return;
 	}
 	hub_lock(cr->hub);
-	n = channels_publish(cr, ch, ch->name, opcode == WS_OP_BINARY ?
-	    CHANNEL_BINARY : CHANNEL_TEXT, data, len, id);
+	n = 0;
+	/* In a cluster through the channel's stream, else here. */
+	if (channels_publish_stream(cr, NULL, ch->name, opcode ==
+	    WS_OP_BINARY ? CHANNEL_BINARY : CHANNEL_TEXT, data, len) == -1)
+		n = channels_publish(cr, ch, ch->name, opcode == WS_OP_BINARY ?
+		    CHANNEL_BINARY : CHANNEL_TEXT, data, len, id);
 	hub_unlock(cr->hub);
 	if (n == -1)
 		conn_ws_close(c, WS_CLOSE_INTERNAL, "publish failed");
@@ -1000,10 +1084,24 @@ channels_delete(struct channels_route *cr, struct channel *ch)
 		if (hub_size(h) == 0)
 			channels_hub_gc_mark(cr, ch);
 	}
+	channels_ops_kick(cr, ch);
 	while (ch->ring.n > 0)
 		channels_evict(cr, channel_ring_at(&ch->ring, 0));
 	ch->ring.floor = cr->cs->seq;
 	channels_gc_mark(cr, ch);
+}
+
+/* What this node knows of a channel (ch NULL: none), for GET. */
+static void
+channels_info_here(const struct channel *ch, const char *name,
+    struct evbuffer *out)
+{
+	int	has = ch != NULL && ch->last_seq != 0;
+
+	evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
+	    "%u,\"messages\":%zu,\"last_id\":%s%s%s}\n", name,
+	    ch != NULL ? ch->nsubs : 0, ch != NULL ? ch->ring.n : 0,
+	    has ? "\"" : "", has ? ch->last_id : "null", has ? "\"" : "");
 }
 
 /* POST publishes, DELETE drops, GET tells (JSON); under the route's lock. */
@@ -1016,28 +1114,26 @@ channels_api_locked(struct conn *c, struct channels_route *cr,
 	const struct app_conf	*ac = channels_conf(cr);
 	struct channel		*ch;
 	enum channel_kind	 kind;
-	char			 id[CHANNEL_ID_MAX];
-	int			 n;
+	char			 full[CHANNELS_FULL_MAX];
+	int			 status;
 
-	(void)c;
 	ch = channels_find(cs, name, strlen(name));
 	channels_expire(cr);
 	*type = "application/json";
 	if (http_method_is(req, "DELETE")) {
 		if (ch != NULL)
 			channels_delete(cr, ch);
+		/* Its stream, and the channel on the other nodes. */
+		if (cr->streams)
+			(void)cluster_stream_delete(channels_full(cr, name,
+			    full, sizeof(full)));
 		return 204;
 	}
 	if (http_method_is(req, "GET")) {
-		if (ch != NULL && ch->last_seq != 0)
-			snprintf(id, sizeof(id), "%s", ch->last_id);
-		evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
-		    "%u,\"messages\":%zu,\"last_id\":%s%s%s}\n", name,
-		    ch != NULL ? ch->nsubs : 0,
-		    ch != NULL ? ch->ring.n : 0,
-		    ch != NULL && ch->last_seq != 0 ? "\"" : "",
-		    ch != NULL && ch->last_seq != 0 ? id : "null",
-		    ch != NULL && ch->last_seq != 0 ? "\"" : "");
+		/* In a cluster, Redis's view: answered later. */
+		if (channels_info_cluster(cr, c, name) == 0)
+			return 0;
+		channels_info_here(ch, name, out);
 		return 200;
 	}
 	kind = channels_kind(req);
@@ -1046,6 +1142,32 @@ channels_api_locked(struct conn *c, struct channels_route *cr,
 	if (kind == CHANNEL_JSON && ac->envelope == CHANNELS_ENV_JSON &&
 	    !channel_json_valid(body, len))
 		return channels_error(out, type, 400, "body is not JSON");
+	if (ch == NULL && ac->history > 0 && cs->n >= ac->max_channels)
+		return channels_error(out, type, 503, "too many channels");
+	/* In a cluster through the channel's stream: answered later. */
+	if ((status = channels_publish_stream(cr, c, name, kind, body,
+	    len)) != -1)
+		return status == 0 ? 0 :
+		    channels_error(out, type, 500, "out of memory");
+	return channels_publish_here(cr, name, kind, body, len, out, type);
+}
+
+/*
+ * Publishes on this node (alone, or Redis away: an id of ours) and
+ * answers; under the route's lock.
+ */
+static int
+channels_publish_here(struct channels_route *cr, const char *name,
+    enum channel_kind kind, const uint8_t *body, size_t len,
+    struct evbuffer *out, const char **type)
+{
+	struct channels		*cs = cr->cs;
+	const struct app_conf	*ac = channels_conf(cr);
+	struct channel		*ch;
+	char			 id[CHANNEL_ID_MAX];
+	int			 n;
+
+	ch = channels_find(cs, name, strlen(name));
 	/* Nobody to hear it and nothing kept: no channel is made. */
 	if (ch == NULL && ac->history > 0) {
 		if (cs->n >= ac->max_channels)
@@ -1080,6 +1202,466 @@ channels_api(struct conn *c, struct app_route *r,
 	status = channels_api_locked(c, cr, req, name, body, len, out, type);
 	hub_unlock(cr->hub);
 	return status;
+}
+
+/*
+ * Cluster streams: with a [cluster], a channel's messages go through its
+ * Redis Stream (cluster_stream_add()), which gives their ids and brings
+ * them back to every node, this one included, in one order; a
+ * subscriber resuming from an id this node did not hear reads the rest
+ * from the stream. While Redis is away, the node publishes alone with
+ * ids of its own.
+ */
+
+/* The stream's byte for what a message is. */
+static int
+channels_kind_byte(enum channel_kind kind)
+{
+	return kind == CHANNEL_JSON ? 'j' : kind == CHANNEL_TEXT ? 't' : 'b';
+}
+
+/* What a stream's byte says a message is; -1: not one of ours. */
+static int
+channels_byte_kind(int b)
+{
+	return b == 'j' ? CHANNEL_JSON : b == 't' ? CHANNEL_TEXT :
+	    b == 'b' ? CHANNEL_BINARY : -1;
+}
+
+/* The route's path and a channel name, into buf. */
+static const char *
+channels_full(const struct channels_route *cr, const char *name, char *buf,
+    size_t size)
+{
+	snprintf(buf, size, "%s%s", app_route_conf(cr->rt)->path, name);
+	return buf;
+}
+
+/* What subscribers get of a stream entry: its payload and SSE form. */
+struct channels_form {
+	const void	*payload;
+	size_t		 plen;
+	int		 binary;
+	char		*env;		/* envelope json: the payload */
+	char		*sse;
+	size_t		 sselen;
+};
+
+/* Builds the forms of an entry; -1 when it cannot be (frees). */
+static int
+channels_form(struct channels_route *cr, const char *name, const char *id,
+    int kind, const void *data, size_t len, struct channels_form *f)
+{
+	memset(f, 0, sizeof(*f));
+	if ((kind = channels_byte_kind(kind)) == -1)
+		return -1;
+	f->payload = data;
+	f->plen = len;
+	f->binary = kind == CHANNEL_BINARY;
+	if (channels_conf(cr)->envelope == CHANNELS_ENV_JSON) {
+		if ((f->env = channel_envelope(name, id, kind, data, len,
+		    &f->plen)) == NULL)
+			return -1;
+		f->payload = f->env;
+		f->binary = 0;
+	}
+	if ((f->sse = channel_sse_event(id, NULL, f->binary, f->payload,
+	    f->plen, &f->sselen)) == NULL) {
+		free(f->env);
+		return -1;
+	}
+	return 0;
+}
+
+/* Frees what channels_form() made. */
+static void
+channels_form_free(struct channels_form *f)
+{
+	free(f->env);
+	free(f->sse);
+}
+
+/* Sends one entry to a subscriber (a replay). */
+static void
+channels_form_send(struct conn *c, const struct channels_form *f)
+{
+	if (conn_is_sse(c))
+		conn_sse_send(c, f->sse, f->sselen);
+	else
+		conn_queue(c, f->binary ? WS_OP_BINARY : WS_OP_TEXT,
+		    f->payload, f->plen);
+}
+
+/*
+ * An entry of a channel's stream, from any node (ours too), in the
+ * stream's order: to our subscribers and history. id NULL: another
+ * node deleted the channel.
+ */
+static void
+channels_stream_cb(void *arg, const char *name, size_t name_len,
+    const char *id, int kind, const void *data, size_t len)
+{
+	struct channels_route	*cr = arg;
+	struct channels_form	 f;
+	struct channel		*ch;
+	char			 nm[CHANNEL_NAME_MAX + 1];
+
+	if (!channel_name_valid(name, name_len))
+		return;
+	memcpy(nm, name, name_len);
+	nm[name_len] = '\0';
+	hub_lock(cr->hub);
+	if (id == NULL) {
+		if ((ch = channels_find(cr->cs, nm, name_len)) != NULL)
+			channels_delete(cr, ch);
+	} else if (channels_form(cr, nm, id, kind, data, len, &f) == 0) {
+		channels_deliver(cr, nm, name_len, f.binary ? WS_OP_BINARY :
+		    WS_OP_TEXT, f.payload, f.plen, f.sse, f.sselen, id);
+		channels_form_free(&f);
+	} else
+		log_debug("channels: %s%s: stream entry %s not delivered",
+		    app_route_conf(cr->rt)->path, nm, id);
+	hub_unlock(cr->hub);
+}
+
+/* A new op for cr, filed on its list; NULL when out of memory. */
+static struct channels_op *
+channels_op_new(struct channels_route *cr, const char *name, size_t len)
+{
+	struct channels_op	*op;
+
+	if ((op = calloc(1, sizeof(*op) + len)) == NULL)
+		return NULL;
+	if ((op->name = strdup(name)) == NULL) {
+		free(op);
+		return NULL;
+	}
+	op->cr = cr;
+	op->len = len;
+	LIST_INSERT_HEAD(&cr->ops, op, entry);
+	return op;
+}
+
+/* Frees an op (its route's list no longer holds it). */
+static void
+channels_op_free(struct channels_op *op)
+{
+	free(op->name);
+	free(op);
+}
+
+/* Gives a publisher its held answer, if any; frees op and out. */
+static void
+channels_op_answer(struct channels_op *op, int status, const char *type,
+    struct evbuffer *out)
+{
+	if (op->hold != NULL)
+		conn_api_answer(op->hold, status, type, out);
+	if (out != NULL)
+		evbuffer_free(out);
+	channels_op_free(op);
+}
+
+/* Takes an op off its route's list (once). */
+static void
+channels_op_unlink(struct channels_op *op)
+{
+	if (op->cr == NULL)
+		return;
+	LIST_REMOVE(op, entry);
+	op->cr = NULL;
+}
+
+/* The route goes: its ops' replies find nobody. */
+static void
+channels_ops_orphan(struct channels_route *cr)
+{
+	struct channels_op	*op;
+
+	while ((op = LIST_FIRST(&cr->ops)) != NULL)
+		channels_op_unlink(op);
+}
+
+/* A subscriber leaves: its replay, if one waits, finds nobody. */
+static void
+channels_ops_leave(struct channels_route *cr, struct conn *c)
+{
+	struct channels_op	*op;
+
+	LIST_FOREACH(op, &cr->ops, entry)
+		if (op->c == c) {
+			op->c = NULL;
+			op->ch = NULL;
+		}
+}
+
+/* A channel is deleted: the subscribers waiting for a replay go too. */
+static void
+channels_ops_kick(struct channels_route *cr, struct channel *ch)
+{
+	struct channels_op	*op;
+
+	LIST_FOREACH(op, &cr->ops, entry)
+		if (op->ch == ch && op->c != NULL)
+			conn_ws_close(op->c, WS_CLOSE_NORMAL,
+			    "channel deleted");
+}
+
+/*
+ * XADD answered: the publisher hears the id and the subscribers on
+ * every node (the message itself comes back through the stream, to
+ * every node at once); if Redis did not answer, the message is
+ * published here with an id of ours.
+ */
+static void
+channels_added_cb(void *arg, const char *id, long long subs)
+{
+	struct channels_op	*op = arg;
+	struct channels_route	*cr = op->cr;
+	struct channel		*ch;
+	struct evbuffer		*out = NULL;
+	const char		*type = "application/json";
+	char			 lid[CHANNEL_ID_MAX];
+	int			 status = 200;
+
+	channels_op_unlink(op);
+	if (op->hold != NULL && (out = evbuffer_new()) == NULL)
+		status = 500;
+	else if (cr == NULL) {
+		if (out != NULL)
+			status = channels_error(out, &type, 503,
+			    "route removed");
+	} else {
+		hub_lock(cr->hub);
+		if (id != NULL && out != NULL)
+			evbuffer_add_printf(out, "{\"id\":\"%s\","
+			    "\"subscribers\":%lld}\n", id, subs);
+		else if (id == NULL && out != NULL)
+			status = channels_publish_here(cr, op->name, op->kind,
+			    op->data, op->len, out, &type);
+		else if (id == NULL &&
+		    (ch = channels_find(cr->cs, op->name,
+		    strlen(op->name))) != NULL)
+			(void)channels_publish(cr, ch, op->name, op->kind,
+			    op->data, op->len, lid);
+		hub_unlock(cr->hub);
+	}
+	channels_op_answer(op, status, type, out);
+}
+
+/*
+ * Publishes through the channel's stream: 0 (c NULL: a subscriber's
+ * message; else the answer held for the publisher c), 1 when it went
+ * but the answer could not be held, -1 when Redis is away or this
+ * node alone (publish here). Under the route's lock.
+ */
+static int
+channels_publish_stream(struct channels_route *cr, struct conn *c,
+    const char *name, enum channel_kind kind, const void *data, size_t len)
+{
+	const struct app_conf	*ac = channels_conf(cr);
+	struct channels_op	*op;
+	char			 full[CHANNELS_FULL_MAX];
+
+	if (!cr->streams ||
+	    (op = channels_op_new(cr, name, len)) == NULL)
+		return -1;
+	op->kind = kind;
+	if (len > 0)
+		memcpy(op->data, data, len);
+	if (cluster_stream_add(channels_full(cr, name, full, sizeof(full)),
+	    ac->history, ac->history_ttl, channels_kind_byte(kind), data, len,
+	    channels_added_cb, op) == -1) {
+		channels_op_unlink(op);
+		channels_op_free(op);
+		return -1;
+	}
+	if (c == NULL)
+		return 0;
+	return (op->hold = conn_api_hold(c)) == NULL ? 1 : 0;
+}
+
+/* In a cluster, Redis hears this node's subscribers of ch. */
+static void
+channels_subs_tell(struct channels_route *cr, struct channel *ch)
+{
+	char	full[CHANNELS_FULL_MAX];
+
+	if (cr->streams)
+		cluster_subs_set(channels_full(cr, ch->name, full,
+		    sizeof(full)), ch->nsubs);
+}
+
+/*
+ * Redis answered a GET: subscribers on every node, the messages a
+ * resume may get (the stream's, at most history), the stream's last
+ * id; this node's view when Redis failed.
+ */
+static void
+channels_info_cb(void *arg, long long subs, long long length,
+    const char *last)
+{
+	struct channels_op	*op = arg;
+	struct channels_route	*cr = op->cr;
+	struct channel		*ch;
+	struct evbuffer		*out;
+	const char		*type = "application/json";
+	int			 status = 200;
+	unsigned		 max;
+
+	channels_op_unlink(op);
+	if ((out = evbuffer_new()) == NULL)
+		status = 500;
+	else if (cr == NULL)
+		status = channels_error(out, &type, 503, "route removed");
+	else if (subs < 0) {
+		hub_lock(cr->hub);
+		ch = channels_find(cr->cs, op->name, strlen(op->name));
+		channels_info_here(ch, op->name, out);
+		hub_unlock(cr->hub);
+	} else {
+		max = channels_conf(cr)->history;
+		evbuffer_add_printf(out, "{\"channel\":\"%s\",\"subscribers\":"
+		    "%lld,\"messages\":%lld,\"last_id\":%s%s%s}\n", op->name,
+		    subs, length < max ? length : (long long)max,
+		    last != NULL ? "\"" : "", last != NULL ? last : "null",
+		    last != NULL ? "\"" : "");
+	}
+	channels_op_answer(op, status, type, out);
+}
+
+/*
+ * A GET in a cluster: Redis is asked, the answer held. 0, or -1 when
+ * alone or Redis is away (this node's view, now).
+ */
+static int
+channels_info_cluster(struct channels_route *cr, struct conn *c,
+    const char *name)
+{
+	struct channels_op	*op;
+	char			 full[CHANNELS_FULL_MAX];
+
+	if (!cr->streams || (op = channels_op_new(cr, name, 0)) == NULL)
+		return -1;
+	if (cluster_stream_info(channels_full(cr, name, full, sizeof(full)),
+	    channels_info_cb, op) == -1) {
+		channels_op_unlink(op);
+		channels_op_free(op);
+		return -1;
+	}
+	/* Without a hold the answer is dropped: the op frees itself. */
+	if ((op->hold = conn_api_hold(c)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Compares two stream ids; an id that is not one sorts first. */
+static int
+channels_sid_cmp(const char *a, const char *b)
+{
+	uint64_t	ams, aseq, bms, bseq;
+
+	if (channel_id_parse(a, strlen(a), &ams, &aseq) == -1)
+		return -1;
+	if (channel_id_parse(b, strlen(b), &bms, &bseq) == -1)
+		return 1;
+	if (ams != bms)
+		return ams < bms ? -1 : 1;
+	return aseq < bseq ? -1 : aseq > bseq;
+}
+
+/*
+ * The stream answered a replay (entries from since on, the newest
+ * first): the subscriber gets those after since (a reset notice first
+ * when since is no longer in the stream), then what this node heard
+ * since the stream was read, then it joins the channel's hub, all under
+ * the route's lock: nothing twice, nothing missed. Redis failed: what
+ * this node has, after a reset notice.
+ */
+static void
+channels_fetched_cb(void *arg, const struct cluster_stream_entry *v,
+    size_t n, int ok)
+{
+	struct channels_op	*op = arg;
+	struct channels_route	*cr = op->cr;
+	struct channels_form	 f;
+	struct channel_msg	*m;
+	struct channel		*ch = op->ch;
+	struct conn		*c = op->c;
+	struct hub		*h;
+	const char		*last = op->since;
+	size_t			 i, max;
+
+	channels_op_unlink(op);
+	if (cr == NULL || c == NULL) {
+		channels_op_free(op);
+		return;
+	}
+	hub_lock(cr->hub);
+	max = channels_conf(cr)->history;
+	if (!ok) {
+		channels_send_reset(c, ch);
+		for (i = 0; i < ch->ring.n; i++)
+			channels_send_msg(c, channel_ring_at(&ch->ring, i));
+	} else {
+		if (n == 0 || strcmp(v[n - 1].id, op->since) != 0)
+			channels_send_reset(c, ch);
+		else
+			n--;		/* since itself */
+		/* history of them at most: the newest. */
+		for (i = n > max ? max : n; i-- > 0;) {
+			if (channels_form(cr, ch->name, v[i].id, v[i].kind,
+			    v[i].data, v[i].len, &f) == 0) {
+				channels_form_send(c, &f);
+				channels_form_free(&f);
+			}
+			last = v[i].id;
+		}
+		/* Heard here after the stream was read. */
+		for (i = 0; i < ch->ring.n; i++) {
+			m = channel_ring_at(&ch->ring, i);
+			if (m->origin[0] != '\0' &&
+			    channels_sid_cmp(m->origin, last) > 0)
+				channels_send_msg(c, m);
+		}
+	}
+	if ((h = channels_hub(cr, ch)) != NULL)
+		conn_join(c, h);
+	else
+		conn_ws_close(c, WS_CLOSE_INTERNAL, "out of memory");
+	hub_unlock(cr->hub);
+	channels_op_free(op);
+}
+
+/*
+ * A subscriber resumes from since, which this node did not hear: the
+ * channel's stream is read first. 0 when it is asked (the subscriber
+ * joins once it answers), -1 when it cannot be (alone, Redis away, no
+ * history, not a stream id).
+ */
+static int
+channels_replay_stream(struct channels_route *cr, struct conn *c,
+    struct channel *ch, const char *since)
+{
+	const struct app_conf	*ac = channels_conf(cr);
+	struct channels_op	*op;
+	char			 full[CHANNELS_FULL_MAX];
+
+	if (!cr->streams || ac->history == 0 ||
+	    !cluster_env_sid_valid(since, strlen(since)) ||
+	    (op = channels_op_new(cr, ch->name, 0)) == NULL)
+		return -1;
+	op->c = c;
+	op->ch = ch;
+	snprintf(op->since, sizeof(op->since), "%s", since);
+	if (cluster_stream_range(channels_full(cr, ch->name, full,
+	    sizeof(full)), since, ac->history + 1, channels_fetched_cb,
+	    op) == -1) {
+		channels_op_unlink(op);
+		channels_op_free(op);
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -355,6 +355,10 @@ def cluster_seeds():
         "value": hdr(b"V", b"web2/ffffffff") + b"-9223372036854775808",
         "users": hdr(b"U", b"a") + b"42",
         "short_sse": hdr(b"M", b"a") + b"\x01\x00\xff\xff\xff\xff",
+        "stream": hdr(b"S", b"web1/0a1b2c3d") + b"1733370000000-0\nj"
+        + b'{"a":1}',
+        "stream_binary": hdr(b"S", b"n") + b"0-1\nb\x00\xff",
+        "delete": hdr(b"D", b"web2/ffffffff"),
     }
     for name, data in seeds.items():
         write("cluster", name, data)

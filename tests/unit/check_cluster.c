@@ -97,6 +97,72 @@ START_TEST(test_env_number)
 }
 END_TEST
 
+/*
+ * A STREAM envelope: the header a node writes, then what the script
+ * appends (the stream id, a newline, a kind byte, the message).
+ */
+START_TEST(test_env_stream)
+{
+	uint8_t				 buf[CLUSTER_ENV_HDR_MAX + 64];
+	struct cluster_env		 env;
+	struct cluster_env_stream	 st;
+	size_t				 h;
+	static const char *const bad[] = { "", "\n", "1-2", "1-2\n",
+	    "-2\nt", "1-\nt", "1x2\nt", "a-1\nt",
+	    "123456789012345678901-1\nt" };
+	size_t				 i;
+
+	h = cluster_env_header(buf, CLUSTER_ENV_STREAM, "n1", 0, 0, 0);
+	ck_assert_uint_eq(h, 6);
+	memcpy(buf + h, "1733370000000-7\nj{\"a\":\n1}", 25);
+	ck_assert_int_eq(cluster_env_decode(buf, h + 25, &env), 0);
+	ck_assert_int_eq(env.kind, CLUSTER_ENV_STREAM);
+	ck_assert_int_eq(cluster_env_stream(&env, &st), 0);
+	ck_assert_str_eq(st.id, "1733370000000-7");
+	ck_assert_int_eq(st.kind, 'j');
+	ck_assert_uint_eq(st.len, 8);
+	ck_assert(memcmp(st.data, "{\"a\":\n1}", 8) == 0);
+	/* An empty message. */
+	memcpy(buf + h, "0-0\nt", 5);
+	ck_assert_int_eq(cluster_env_decode(buf, h + 5, &env), 0);
+	ck_assert_int_eq(cluster_env_stream(&env, &st), 0);
+	ck_assert_uint_eq(st.len, 0);
+	/* A number is not a stream entry, nor is a stream entry a number. */
+	ck_assert_int_eq(cluster_env_number(&env, &(long long){ 0 }), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(buf + h, bad[i], strlen(bad[i]));
+		ck_assert_int_eq(cluster_env_decode(buf, h + strlen(bad[i]),
+		    &env), 0);
+		ck_assert_msg(cluster_env_stream(&env, &st) == -1, "%s",
+		    bad[i]);
+	}
+	/* Another kind. */
+	h = cluster_env_header(buf, CLUSTER_ENV_VALUE, "n1", 0, 0, 0);
+	memcpy(buf + h, "1-1\nt", 5);
+	ck_assert_int_eq(cluster_env_decode(buf, h + 5, &env), 0);
+	ck_assert_int_eq(cluster_env_stream(&env, &st), -1);
+	/* DELETE: the header only. */
+	h = cluster_env_header(buf, CLUSTER_ENV_DELETE, "n1", 0, 0, 0);
+	ck_assert_int_eq(cluster_env_decode(buf, h, &env), 0);
+	ck_assert_int_eq(env.kind, CLUSTER_ENV_DELETE);
+}
+END_TEST
+
+/* What XADD gives out: MS-SEQ, two decimals of at most 20 digits. */
+START_TEST(test_env_sid)
+{
+	ck_assert_int_eq(cluster_env_sid_valid("0-1", 3), 1);
+	ck_assert_int_eq(cluster_env_sid_valid(
+	    "18446744073709551615-18446744073709551615", 41), 1);
+	ck_assert_int_eq(cluster_env_sid_valid("1-2-3", 5), 0);
+	ck_assert_int_eq(cluster_env_sid_valid("1", 1), 0);
+	ck_assert_int_eq(cluster_env_sid_valid("", 0), 0);
+	ck_assert_int_eq(cluster_env_sid_valid("+", 1), 0);
+	ck_assert_int_eq(cluster_env_sid_valid("1-2", 2), 0);
+	ck_assert_int_eq(cluster_env_sid_valid(" 1-2", 4), 0);
+}
+END_TEST
+
 /* 500 ms, times 1.5 each time, capped at 10 s; jitter 0.8 to 1.2. */
 START_TEST(test_backoff)
 {
@@ -124,6 +190,8 @@ cluster_suite(void)
 	tcase_add_test(tc, test_env_truncated);
 	tcase_add_test(tc, test_env_bad);
 	tcase_add_test(tc, test_env_number);
+	tcase_add_test(tc, test_env_stream);
+	tcase_add_test(tc, test_env_sid);
 	tcase_add_test(tc, test_backoff);
 	suite_add_tcase(s, tc);
 	return s;
