@@ -1721,6 +1721,26 @@ cluster_snames(const struct cluster *cl, const char *name,
 	return -1;
 }
 
+/*
+ * A stream command's request for arg and the names of channel name: the
+ * caller sets its callback. NULL while Redis is away or out of memory.
+ */
+static struct cluster_stream_req *
+cluster_stream_req(const char *name, void *arg, struct cluster_snames *sn)
+{
+	struct cluster			*cl = cluster_cur;
+	struct cluster_stream_req	*rq;
+
+	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+		return NULL;
+	if (cluster_snames(cl, name, sn) == -1) {
+		free(rq);
+		return NULL;
+	}
+	rq->arg = arg;
+	return rq;
+}
+
 /* The sink's channel streams go to cb. */
 void
 cluster_sink_streams(struct cluster_sink *sk, cluster_stream_cb cb)
@@ -1770,18 +1790,13 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	struct cluster_snames		 sn;
 	int				 rc = -1;
 
-	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+	if ((rq = cluster_stream_req(name, arg, &sn)) == NULL)
 		return -1;
 	rq->add_cb = cb;
-	rq->arg = arg;
 	snprintf(smax, sizeof(smax), "%u", maxlen);
 	snprintf(sttl, sizeof(sttl), "%.0f", ttl > 0 ? ttl * 1000 : 0);
 	k[0] = (char)kind;
 	k[1] = '\0';
-	if (cluster_snames(cl, name, &sn) == -1) {
-		free(rq);
-		return -1;
-	}
 	argv[0] = "EVAL";
 	argv[1] = cluster_lua_xadd;
 	argv[2] = "1";
@@ -1873,26 +1888,22 @@ cluster_stream_range(const char *name, const char *since, unsigned count,
 	struct cluster			*cl = cluster_cur;
 	struct cluster_stream_req	*rq;
 	const char			*argv[6];
-	char				 n[16], *key;
+	struct cluster_snames		 sn;
+	char				 n[16];
 	int				 rc;
 
-	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+	if ((rq = cluster_stream_req(name, arg, &sn)) == NULL)
 		return -1;
-	if ((key = cluster_strf("%sstream:%s", cl->prefix, name)) == NULL) {
-		free(rq);
-		return -1;
-	}
 	rq->range_cb = cb;
-	rq->arg = arg;
 	snprintf(n, sizeof(n), "%u", count);
 	argv[0] = "XREVRANGE";
-	argv[1] = key;
+	argv[1] = sn.key;
 	argv[2] = "+";
 	argv[3] = since;
 	argv[4] = "COUNT";
 	argv[5] = n;
 	rc = cluster_sendv(&cl->cmd, cluster_stream_range_cb, rq, 6, argv);
-	free(key);
+	cluster_snames_free(&sn);
 	if (rc == -1)
 		free(rq);
 	return rc;
@@ -1963,14 +1974,9 @@ cluster_stream_info(const char *name, void (*cb)(void *, long long,
 	struct cluster_snames		 sn;
 	int				 rc;
 
-	if (cl == NULL || !cl->up || (rq = calloc(1, sizeof(*rq))) == NULL)
+	if ((rq = cluster_stream_req(name, arg, &sn)) == NULL)
 		return -1;
 	rq->info_cb = cb;
-	rq->arg = arg;
-	if (cluster_snames(cl, name, &sn) == -1) {
-		free(rq);
-		return -1;
-	}
 	argv[0] = "EVAL";
 	argv[1] = cluster_lua_info;
 	argv[2] = "1";
