@@ -116,7 +116,8 @@ WSD_TEST_FILES="tests/integration/test_workers.py
     tests/integration/test_channels.py tests/integration/test_exec.py
     tests/integration/test_metrics.py tests/integration/test_accesslog.py
     tests/integration/test_tls_refusals.py
-    tests/integration/test_cluster.py" \
+    tests/integration/test_cluster.py
+    tests/integration/test_cluster_streams.py" \
     integration integration-tsan "$top/build-tsan/wsd" "$out/tsan" \
     WSD_SANITIZED=1 WSD_TEST_WORKERS=2 \
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$top/tests/tsan.supp

@@ -24,6 +24,7 @@
 
 #include "cluster.h"
 #include "cluster_env.h"
+#include "cluster_hop.h"
 #include "config.h"
 #include "hub.h"
 #include "log.h"
@@ -1790,6 +1791,9 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	struct cluster_snames		 sn;
 	int				 rc = -1;
 
+	if (worker_self() != 0)
+		return cluster_hop_add(name, maxlen, ttl, kind, data, len,
+		    cb, arg);
 	if ((rq = cluster_stream_req(name, arg, &sn)) == NULL)
 		return -1;
 	rq->add_cb = cb;
@@ -1892,6 +1896,8 @@ cluster_stream_range(const char *name, const char *since, unsigned count,
 	char				 n[16];
 	int				 rc;
 
+	if (worker_self() != 0)
+		return cluster_hop_range(name, since, count, cb, arg);
 	if ((rq = cluster_stream_req(name, arg, &sn)) == NULL)
 		return -1;
 	rq->range_cb = cb;
@@ -1920,6 +1926,8 @@ cluster_stream_delete(const char *name)
 	struct cluster_snames sn;
 	int		 rc;
 
+	if (worker_self() != 0)
+		return cluster_hop_delete(name);
 	if (cl == NULL || !cl->up || cluster_snames(cl, name, &sn) == -1)
 		return -1;
 	argv[0] = "EVAL";
@@ -1974,6 +1982,8 @@ cluster_stream_info(const char *name, void (*cb)(void *, long long,
 	struct cluster_snames		 sn;
 	int				 rc;
 
+	if (worker_self() != 0)
+		return cluster_hop_info(name, cb, arg);
 	if ((rq = cluster_stream_req(name, arg, &sn)) == NULL)
 		return -1;
 	rq->info_cb = cb;
@@ -2087,6 +2097,19 @@ cluster_subs_free(void)
 /* This node has n subscribers of channel name now. */
 void
 cluster_subs_set(const char *name, unsigned n)
+{
+	if (cluster_cur == NULL)
+		return;
+	/* Worker 0's own calls too: in the order they were made. */
+	if (worker_count() > 1)
+		cluster_hop_subs(name, n);
+	else
+		cluster_subs_apply(name, n);
+}
+
+/* Worker 0 records and sends a count. */
+void
+cluster_subs_apply(const char *name, unsigned n)
 {
 	struct cluster		*cl = cluster_cur;
 	struct cluster_subs	**ep, *e;

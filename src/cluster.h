@@ -28,9 +28,10 @@ int	 cluster_linked(void);
 
 /*
  * Workers: the link is worker 0's. A hub publish on another worker is
- * handed to it (each worker's order kept); the counters, sinks and
- * leases below are worker 0's own: on the others their constructors
- * return NULL, and apps hand worker 0 their calls (hub_group_call()).
+ * handed to it (each worker's order kept), and so are the channel
+ * stream calls below; the counters, sinks and leases are worker 0's
+ * own: on the others their constructors return NULL, and apps hand
+ * worker 0 their calls (hub_group_call()).
  */
 
 /*
@@ -75,10 +76,13 @@ void	 cluster_sink_free(struct cluster_sink *s);
  * messages are appended to the stream PREFIXstream:NAME (NAME is the
  * route's path and the channel) and published to every node, this one
  * included, with the id XADD gave them, by one script: every node sees
- * them in the stream's order. These are worker 0's, like the counters:
- * every callback runs later on the loop that made the call, never from
- * inside it; the calls return -1 (and the callback never runs) while
- * Redis is away. kind is a byte the cluster carries and does not read.
+ * them in the stream's order. Any worker may call them (another
+ * worker's calls are handed to worker 0, which owns the link, and the
+ * answers back: cluster_hop.c): every callback runs later on the loop
+ * that made the call, never from inside it; the calls return -1 (and
+ * the callback never runs) while Redis is away. kind is a byte the
+ * cluster carries and does not read. The sink's stream_cb is worker
+ * 0's, like the sink.
  */
 
 /*
@@ -115,7 +119,9 @@ int	 cluster_stream_info(const char *name, void (*cb)(void *arg,
  * This node has n subscribers of channel name now: Redis holds every
  * node's count (renewed like the counter's users, gone within
  * users_ttl of a node's death) for the sums above. Any time, also while
- * Redis is away (sent when it is back).
+ * Redis is away (sent when it is back). With workers, n is the node's
+ * count and the calls are made under one lock: Redis hears them in
+ * that order.
  */
 void	 cluster_subs_set(const char *name, unsigned n);
 

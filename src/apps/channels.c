@@ -72,6 +72,7 @@ struct channel {
 	unsigned		 nsubs;		/* subscribers, every worker */
 	unsigned		 nsse;		/* of those, SSE streams */
 	unsigned		 nhubs;		/* slots with a hub */
+	unsigned		 deletions;	/* DELETEs it had */
 	unsigned		 on_gc:1;
 	struct channel_slot	*slots;		/* worker_count() of them */
 	char			*name;
@@ -95,11 +96,11 @@ struct channels {
 };
 
 /*
- * A call to Redis a channels route waits for (cluster streams): a
- * publish (hold: the publisher's answer, NULL for a subscriber's
- * message), or a subscriber's replay (c). The route forgets it when it
- * goes (cr NULL), the subscriber when it leaves (c NULL); the reply
- * frees it.
+ * A call to Redis a worker's part of a channels route waits for
+ * (cluster streams): a publish (hold: the publisher's answer, NULL for
+ * a subscriber's message), or a subscriber's replay (c). The route
+ * forgets it when it goes (cr NULL), the subscriber when it leaves (c
+ * NULL); the reply, on the same worker, frees it.
  */
 struct channels_op {
 	LIST_ENTRY(channels_op)	 entry;
@@ -107,6 +108,7 @@ struct channels_op {
 	struct conn_api_hold	*hold;
 	struct conn		*c;		/* replay: the subscriber */
 	struct channel		*ch;		/* replay: its channel */
+	unsigned		 deletions;	/* replay: ch's, when asked */
 	char			 since[CHANNEL_ID_MAX];
 	enum channel_kind	 kind;		/* publish */
 	char			*name;
@@ -124,15 +126,12 @@ struct channels_route {
 	struct channel		*gc;		/* hubs here that may be empty */
 	struct app_timer	*timer;		/* gc and history_ttl */
 	/*
-	 * In a cluster (one worker per node): the other nodes' messages;
-	 * NULL when alone.
+	 * In a cluster, worker 0's: the other nodes' messages and the
+	 * channels' streams, which it hands to every worker's subscribers
+	 * (the hub groups); NULL when alone and on the other workers.
 	 */
 	struct cluster_sink	*sink;
-	/*
-	 * History and ids in Redis Streams: in a cluster, on a node of one
-	 * worker (with more, the workers' stream calls are not yet handed
-	 * to worker 0's link: history stays per node, as without streams).
-	 */
+	/* History and ids in Redis Streams: in a cluster. */
 	int			 streams;
 	struct channels_ops	 ops;		/* waiting for Redis */
 };
@@ -143,7 +142,6 @@ static void	channels_stream_cb(void *, const char *, size_t, const char *,
 		    int, const void *, size_t);
 static void	channels_ops_orphan(struct channels_route *);
 static void	channels_ops_leave(struct channels_route *, struct conn *);
-static void	channels_ops_kick(struct channels_route *, struct channel *);
 static int	channels_replay_stream(struct channels_route *, struct conn *,
 		    struct channel *, const char *);
 static int	channels_publish_stream(struct channels_route *, struct conn *,
@@ -573,8 +571,8 @@ channels_route_init(struct app_route *r)
 	app_route_set_data(r, cr);
 	cr->sink = cluster_sink_new(app_route_conf(r)->path, channels_remote_cb,
 	    cr);
-	if ((cr->streams = cr->sink != NULL && worker_count() == 1))
-		cluster_sink_streams(cr->sink, channels_stream_cb);
+	cluster_sink_streams(cr->sink, channels_stream_cb);
+	cr->streams = cluster_active();
 	return 0;
 }
 
@@ -1084,7 +1082,8 @@ channels_delete(struct channels_route *cr, struct channel *ch)
 		if (hub_size(h) == 0)
 			channels_hub_gc_mark(cr, ch);
 	}
-	channels_ops_kick(cr, ch);
+	/* Subscribers waiting for a replay (any worker) go when it comes. */
+	ch->deletions++;
 	while (ch->ring.n > 0)
 		channels_evict(cr, channel_ring_at(&ch->ring, 0));
 	ch->ring.floor = cr->cs->seq;
@@ -1395,18 +1394,6 @@ channels_ops_leave(struct channels_route *cr, struct conn *c)
 		}
 }
 
-/* A channel is deleted: the subscribers waiting for a replay go too. */
-static void
-channels_ops_kick(struct channels_route *cr, struct channel *ch)
-{
-	struct channels_op	*op;
-
-	LIST_FOREACH(op, &cr->ops, entry)
-		if (op->ch == ch && op->c != NULL)
-			conn_ws_close(op->c, WS_CLOSE_NORMAL,
-			    "channel deleted");
-}
-
 /*
  * XADD answered: the publisher hears the id and the subscribers on
  * every node (the message itself comes back through the stream, to
@@ -1599,6 +1586,12 @@ channels_fetched_cb(void *arg, const struct cluster_stream_entry *v,
 	}
 	hub_lock(cr->hub);
 	max = channels_conf(cr)->history;
+	if (ch->deletions != op->deletions) {
+		conn_ws_close(c, WS_CLOSE_NORMAL, "channel deleted");
+		hub_unlock(cr->hub);
+		channels_op_free(op);
+		return;
+	}
 	if (!ok) {
 		channels_send_reset(c, ch);
 		for (i = 0; i < ch->ring.n; i++)
@@ -1653,6 +1646,7 @@ channels_replay_stream(struct channels_route *cr, struct conn *c,
 		return -1;
 	op->c = c;
 	op->ch = ch;
+	op->deletions = ch->deletions;
 	snprintf(op->since, sizeof(op->since), "%s", since);
 	if (cluster_stream_range(channels_full(cr, ch->name, full,
 	    sizeof(full)), since, ac->history + 1, channels_fetched_cb,

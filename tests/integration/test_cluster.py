@@ -292,12 +292,14 @@ def worker_conns(d):
         r'wsd_worker_connections\{worker="(\d+)"\} (\d+)', m)}
 
 
-def spread(d, path, least=2, most=40):
-    """WebSockets to d's path until both workers hold one (2 in the
-    gauge: one may be the scrape) and there are least of them."""
+def spread(d, path, least=2, most=40, opener=None):
+    """WebSockets to d's path (or what opener() opens) until both
+    workers hold one (2 in the gauge: one may be the scrape) and there
+    are least of them."""
     conns = []
     while len(conns) < most:
-        conns.append(helpers.ws_connect(d.port, path))
+        conns.append(opener() if opener else
+                     helpers.ws_connect(d.port, path))
         got = worker_conns(d)
         if len(conns) >= least and len(got) == 2 and \
                 min(got.values()) >= 2:
@@ -426,10 +428,8 @@ def test_channel_publish_reaches_other_nodes(wsd, redis, history):
                                        "Content-Length": "5"},
         body=b"hello"))
     assert r.status == 200, r
-    # The publish reply counts the subscribers of every node (with
-    # streams: one worker a node; else this node's).
-    assert json.loads(r.body)["subscribers"] == (
-        2 if helpers.TEST_WORKERS == "1" else 0)
+    # The publish reply counts the subscribers of every node.
+    assert json.loads(r.body)["subscribers"] == 2
     assert text(sb) == "hello"
     ev = sc.message()
     assert ev["data"] == ["hello"] and len(ev["id"]) == 1

@@ -14,7 +14,7 @@ import helpers
 from helpers import OP_TEXT, frame
 from test_channels_sse import SSE
 from test_cluster import (drain, killable, node_config, redis,  # noqa
-                          redis_factory, text, wait_until)
+                          redis_factory, spread, text, wait_until)
 
 SID = re.compile(r"^\d+-\d+$")
 
@@ -33,23 +33,17 @@ def kept(d):
     return int(float(m.group(1)))
 
 
-# Streams are used by nodes of one worker (with more, history stays per
-# node: wsd.ini(5)); test_streams_off_with_workers checks that.
-STREAM_WORKERS = "1"
-
-
 def nodes(wsd, redis, n, cluster=None, **keys):
     out = [wsd(node_config(redis.port, "n%d" % i, chan_routes(**keys),
-                           STREAM_WORKERS, **(cluster or {})))
+                           **(cluster or {})))
            for i in range(n)]
     for d in out:
         d.wait_log(r"cluster: redis \S+: connected", timeout=10)
     return out
 
 
-def late_node(wsd, redis, name, **keys):
-    d = wsd(node_config(redis.port, name, chan_routes(**keys),
-                        STREAM_WORKERS))
+def late_node(wsd, redis, name, workers=None, **keys):
+    d = wsd(node_config(redis.port, name, chan_routes(**keys), workers))
     d.wait_log(r"cluster: redis \S+: connected", timeout=10)
     return d
 
@@ -307,7 +301,7 @@ def test_subscribers_counted_on_every_node(wsd, redis, killable):
     its own."""
     a, b = nodes(wsd, redis, 2, cluster={"users_ttl": "2s"})
     k = killable(node_config(redis.port, "k", chan_routes(),
-                             STREAM_WORKERS, users_ttl="2s"), "k")
+                             users_ttl="2s"), "k")
     k.d.wait_log(r"cluster: redis \S+: connected", timeout=10)
     subs = [helpers.ws_connect(a.port, "/live/c")]
     subs += [helpers.ws_connect(b.port, "/live/c") for _ in range(2)]
@@ -332,20 +326,64 @@ def test_subscribers_counted_on_every_node(wsd, redis, killable):
     sse.close()
 
 
-def test_streams_off_with_workers(wsd, redis):
-    """Nodes of two workers keep channel history per node (documented):
-    no stream in Redis, and a POST on one node still reaches the other
-    node's subscribers once."""
-    a, b = [wsd(node_config(redis.port, n, chan_routes(), "2"))
-            for n in ("a", "b")]
+def spread_http(d):
+    """Keep-alive HTTP connections to d, on both of its workers."""
+    def opener():
+        c = helpers.Conn(d.port, timeout=10)
+        c.send(helpers.request("GET", "/metrics"))
+        assert helpers.read_response(c).status == 200
+        return c
+    return spread(d, None, opener=opener)
+
+
+def ask(c, method, path, body=None):
+    """A request on a kept-alive connection; its JSON answer."""
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        body = body.encode()
+        headers.update({"Content-Type": "text/plain",
+                        "Content-Length": str(len(body))})
+    c.send(helpers.request(method, path, headers=headers, body=body or b""))
+    r = helpers.read_response(c)
+    assert r.status == 200, r
+    return json.loads(r.body)
+
+
+def test_streams_with_two_workers(wsd, redis):
+    """Nodes of two workers use the streams too (the workers hand their
+    calls to worker 0's link): POSTs taken by either worker of A get
+    the stream's ids, in order, and reach the subscribers on both
+    workers of B once, in order; GET on either worker counts every
+    node's subscribers; a node of two workers started later replays
+    from the stream on either worker, then goes on live."""
+    # The publishers' connections stay open through the test.
+    a, b = [wsd(node_config(redis.port, n, chan_routes(), "2").replace(
+        "idle_timeout = 1s", "idle_timeout = 30s")) for n in ("a", "b")]
     for d in (a, b):
         d.wait_log(r"cluster: redis \S+: connected", timeout=10)
-    sb = helpers.ws_connect(b.port, "/live/w")
-    time.sleep(0.2)
-    r = helpers.http_raw(a.port, helpers.request(
-        "POST", "/live/w", headers={"Content-Type": "text/plain",
-                                    "Content-Length": "2"}, body=b"hi"))
-    assert r.status == 200, r
-    assert text(sb) == "hi"
-    assert drain(sb, 0.3) == []
-    assert redis.cmd("EXISTS", "wsd:stream:/live/w") == 0
+    subs = spread(b, "/live/w")
+    posters = spread_http(a)
+    subscribed(a, "/live/w", len(subs))
+    ids = [ask(posters[i % len(posters)], "POST", "/live/w",
+               "p%d" % i)["id"] for i in range(8)]
+    assert all(SID.match(i) for i in ids), ids
+    assert stream_ids(redis, "wsd:stream:/live/w") == ids
+    for c in subs:
+        assert [text(c) for _ in range(8)] == ["p%d" % i for i in range(8)]
+        assert drain(c, 0.2) == []
+    for c in posters:
+        assert ask(c, "GET", "/live/w") == {
+            "channel": "w", "subscribers": len(subs), "messages": 8,
+            "last_id": ids[-1]}
+    late = late_node(wsd, redis, "late", workers="2")
+    assert kept(late) == 0
+    resumed = spread(late, "/live/w?since=" + ids[3])
+    for c in resumed:
+        assert [text(c) for _ in range(4)] == ["p4", "p5", "p6", "p7"]
+    r = post(late.port, "/live/w", "live")
+    assert stream_ids(redis, "wsd:stream:/live/w") == ids + [r["id"]]
+    for c in resumed + subs:
+        assert text(c) == "live"
+        assert drain(c, 0.2) == []
+    for c in posters:
+        c.close()

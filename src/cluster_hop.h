@@ -1,0 +1,34 @@
+/* cluster_hop.h -- workers' channel stream calls, made on worker 0's link. */
+#ifndef WSD_CLUSTER_HOP_H
+#define WSD_CLUSTER_HOP_H
+
+#include <stddef.h>
+
+struct cluster_stream_entry;
+
+/*
+ * The cluster_stream_*() calls of a worker other than 0 (cluster.h):
+ * the same contract. -1 while Redis is away (the callback never runs);
+ * else the call is handed to worker 0 and the callback runs later on
+ * the caller's loop, with the answer or a failure.
+ */
+int	 cluster_hop_add(const char *name, unsigned maxlen, double ttl,
+	    int kind, const void *data, size_t len,
+	    void (*cb)(void *, const char *, long long), void *arg);
+int	 cluster_hop_range(const char *name, const char *since,
+	    unsigned count, void (*cb)(void *,
+	    const struct cluster_stream_entry *, size_t, int), void *arg);
+int	 cluster_hop_info(const char *name, void (*cb)(void *, long long,
+	    long long, const char *), void *arg);
+int	 cluster_hop_delete(const char *name);
+/*
+ * cluster_subs_set() with workers, from any worker (worker 0 too): in
+ * the order of the calls, which the caller makes under the channel's
+ * lock, so that the last count Redis hears is the newest.
+ */
+void	 cluster_hop_subs(const char *name, unsigned n);
+
+/* Worker 0 records a count (cluster.c). */
+void	 cluster_subs_apply(const char *name, unsigned n);
+
+#endif
