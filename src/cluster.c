@@ -121,6 +121,9 @@ struct cluster_sink {
 };
 LIST_HEAD(cluster_sinks, cluster_sink);
 
+struct cluster_stream_req;
+TAILQ_HEAD(cluster_syncs, cluster_stream_req);
+
 /* Changed on worker 0, read by the worker that serves the metrics. */
 struct cluster_stats {
 	_Atomic unsigned long long reconnects;
@@ -150,6 +153,10 @@ struct cluster {
 	char			*prefix;
 	char			*hubchan;	/* PREFIXhub: */
 	char			*pattern;	/* PREFIXhub:*, escaped */
+	char			*syncpre;	/* PREFIXhub:sync: (not a hub) */
+	char			*syncchan;	/* syncpre NODE: our markers */
+	uint64_t		 sync_sent;	/* the last marker's number */
+	struct cluster_syncs	 syncs;		/* stream reads waiting */
 	char			 id[CLUSTER_ENV_ID_MAX + 1];
 	double			 timeout;
 	double			 users_ttl;
@@ -187,6 +194,8 @@ static void	cluster_link_ready(struct cluster_link *);
 static char	*cluster_strf(const char *, ...) LOG_PRINTF(1, 2);
 static int	 cluster_counter_send_users(struct cluster_counter *,
 		    unsigned, int);
+static void	 cluster_sync_marker(struct cluster *, const redisReply *);
+static void	 cluster_syncs_flush(struct cluster *);
 static int	 cluster_stream_message(struct cluster *, const char *,
 		    size_t, const struct cluster_env *);
 static void	 cluster_subs_heartbeat(struct cluster *, int);
@@ -438,6 +447,7 @@ cluster_down(struct cluster *cl, const char *fmt, ...)
 	cl->up = 0;
 	cluster_link_close(&cl->cmd);
 	cluster_link_close(&cl->sub);
+	cluster_syncs_flush(cl);
 	cluster_schedule(cl);
 	cl->in_down = 0;
 }
@@ -455,6 +465,14 @@ cluster_message(struct cluster *cl, const redisReply *chan,
 	size_t			 plen = strlen(cl->hubchan), nlen;
 	long long		 n;
 
+	/* A stream read's marker: ours waits for it, others' are not ours. */
+	if (chan->type == REDIS_REPLY_STRING &&
+	    chan->len >= strlen(cl->syncpre) &&
+	    memcmp(chan->str, cl->syncpre, strlen(cl->syncpre)) == 0) {
+		if (strcmp(chan->str, cl->syncchan) == 0)
+			cluster_sync_marker(cl, payload);
+		return;
+	}
 	cl->st.received++;
 	if (chan->type != REDIS_REPLY_STRING ||
 	    payload->type != REDIS_REPLY_STRING || chan->len < plen ||
@@ -1136,6 +1154,7 @@ cluster_free(struct cluster *cl)
 		cluster_link_close(&cl->cmd);
 	if (cl->sub.ev_timeout != NULL)
 		cluster_link_close(&cl->sub);
+	cluster_syncs_flush(cl);
 	while ((cc = LIST_FIRST(&cl->counters)) != NULL) {
 		cc->refs = 1;
 		cluster_counter_unref(cc);
@@ -1171,6 +1190,8 @@ cluster_free(struct cluster *cl)
 	free(cl->prefix);
 	free(cl->hubchan);
 	free(cl->pattern);
+	free(cl->syncpre);
+	free(cl->syncchan);
 	free(cl);
 }
 
@@ -1198,6 +1219,7 @@ cluster_start(struct event_base *base, const struct wsd_cluster *conf)
 	LIST_INIT(&cl->counters);
 	LIST_INIT(&cl->leases);
 	LIST_INIT(&cl->sinks);
+	TAILQ_INIT(&cl->syncs);
 	cl->cmd.cl = cl->sub.cl = cl;
 	log_limit_init(&cl->errlog, "cluster");
 	cl->cmd.what = "command";
@@ -1220,6 +1242,9 @@ cluster_start(struct event_base *base, const struct wsd_cluster *conf)
 	    (cl->prefix = strdup(conf->prefix)) == NULL ||
 	    (cl->hubchan = cluster_strf("%shub:", conf->prefix)) == NULL ||
 	    (cl->pattern = cluster_pattern(cl->hubchan)) == NULL ||
+	    (cl->syncpre = cluster_strf("%ssync:", cl->hubchan)) == NULL ||
+	    (cl->syncchan = cluster_strf("%s%s", cl->syncpre, cl->id)) ==
+	    NULL ||
 	    (cl->cmd.ev_timeout = evtimer_new(base, cluster_timeout_cb,
 	    &cl->cmd)) == NULL ||
 	    (cl->sub.ev_timeout = evtimer_new(base, cluster_timeout_cb,
@@ -1654,6 +1679,17 @@ struct cluster_stream_req {
 	void	(*range_cb)(void *, const struct cluster_stream_entry *,
 		    size_t, int);
 	void	*arg;
+	/*
+	 * A read waits for its marker (sync, on cl->syncs): the entries
+	 * it read have come over the subscription link by then. Read
+	 * first: its answer (v, n, ok) is kept until the marker comes.
+	 */
+	TAILQ_ENTRY(cluster_stream_req) sync_entry;
+	uint64_t		 sync;		/* 0: waits for none */
+	int			 read;
+	int			 ok;
+	struct cluster_stream_entry *v;		/* one block */
+	size_t			 n;
 };
 
 /* A STREAM or DELETE message: to the sink of the channel's route. */
@@ -1833,6 +1869,37 @@ cluster_stream_add(const char *name, unsigned maxlen, double ttl, int kind,
 	return rc;
 }
 
+/* A copy of n entries and what they point to, in one block; NULL: none. */
+struct cluster_stream_entry *
+cluster_stream_entries_copy(const struct cluster_stream_entry *v, size_t n)
+{
+	struct cluster_stream_entry	*c;
+	size_t				 i, size = n * sizeof(*v), idlen;
+	char				*p;
+
+	if (n == 0)
+		return NULL;
+	for (i = 0; i < n; i++)
+		size += strlen(v[i].id) + 1 + v[i].len;
+	if ((c = malloc(size)) == NULL) {
+		log_warn("cluster: channel stream read");
+		return NULL;
+	}
+	p = (char *)(c + n);
+	for (i = 0; i < n; i++) {
+		c[i] = v[i];
+		idlen = strlen(v[i].id) + 1;
+		memcpy(p, v[i].id, idlen);
+		c[i].id = p;
+		p += idlen;
+		if (v[i].len > 0)
+			memcpy(p, v[i].data, v[i].len);
+		c[i].data = p;
+		p += v[i].len;
+	}
+	return c;
+}
+
 /* XREVRANGE's reply: the entries, newest first, for the caller. */
 static void
 cluster_stream_range_cb(struct cluster_link *lk, const redisReply *r,
@@ -1878,9 +1945,94 @@ cluster_stream_range_cb(struct cluster_link *lk, const redisReply *r,
 		if (v[n].kind != -1 && v[n].data != NULL)
 			n++;
 	}
+	if (rq->sync != 0 && r != NULL) {
+		/* Kept until the subscription link has caught up. */
+		rq->ok = ok;
+		if (ok && (rq->v = cluster_stream_entries_copy(v, n)) == NULL &&
+		    n > 0)
+			rq->ok = 0;
+		rq->n = rq->ok ? n : 0;
+		rq->read = 1;
+		free(v);
+		return;
+	}
+	if (rq->sync != 0) {
+		/* The link failed: no marker is coming. */
+		TAILQ_REMOVE(&lk->cl->syncs, rq, sync_entry);
+		rq->sync = 0;
+	}
 	rq->range_cb(rq->arg, ok ? v : NULL, ok ? n : 0, ok);
 	free(v);
 	free(rq);
+}
+
+/* A kept read is answered (its marker came, or the links went). */
+static void
+cluster_sync_done(struct cluster *cl, struct cluster_stream_req *rq)
+{
+	TAILQ_REMOVE(&cl->syncs, rq, sync_entry);
+	rq->sync = 0;
+	if (!rq->read)
+		return;		/* answered as it comes */
+	rq->range_cb(rq->arg, rq->ok ? rq->v : NULL, rq->n, rq->ok);
+	free(rq->v);
+	free(rq);
+}
+
+/*
+ * Our marker number N came over the subscription link: every entry the
+ * reads up to N found has come before it (Redis sends one connection's
+ * messages in the order they were published), so they are answered.
+ */
+static void
+cluster_sync_marker(struct cluster *cl, const redisReply *payload)
+{
+	struct cluster_stream_req	*rq;
+	char				 num[24], *end;
+	unsigned long long		 n;
+
+	if (payload->type != REDIS_REPLY_STRING || payload->len == 0 ||
+	    payload->len >= sizeof(num))
+		return;
+	memcpy(num, payload->str, payload->len);
+	num[payload->len] = '\0';
+	n = strtoull(num, &end, 10);
+	if (*end != '\0')
+		return;
+	while ((rq = TAILQ_FIRST(&cl->syncs)) != NULL && rq->sync <= n)
+		cluster_sync_done(cl, rq);
+}
+
+/* The links went: kept reads are answered with what they read. */
+static void
+cluster_syncs_flush(struct cluster *cl)
+{
+	struct cluster_stream_req	*rq;
+
+	while ((rq = TAILQ_FIRST(&cl->syncs)) != NULL)
+		cluster_sync_done(cl, rq);
+}
+
+/*
+ * After a read, a marker published to this node alone (syncchan): the
+ * read waits for it. Without one (the command cannot be queued) the read
+ * is answered as it comes.
+ */
+static void
+cluster_sync_send(struct cluster *cl, struct cluster_stream_req *rq)
+{
+	const char	*argv[3];
+	char		 num[24];
+
+	snprintf(num, sizeof(num), "%llu",
+	    (unsigned long long)(cl->sync_sent + 1));
+	argv[0] = "PUBLISH";
+	argv[1] = cl->syncchan;
+	argv[2] = num;
+	if (cluster_sendv(&cl->cmd, cluster_ignore_cb, NULL, 3, argv) == -1)
+		return;
+	rq->sync = ++cl->sync_sent;
+	TAILQ_INSERT_TAIL(&cl->syncs, rq, sync_entry);
 }
 
 /* Reads a stream back from since, newest first. */
@@ -1912,6 +2064,8 @@ cluster_stream_range(const char *name, const char *since, unsigned count,
 	cluster_snames_free(&sn);
 	if (rc == -1)
 		free(rq);
+	else
+		cluster_sync_send(cl, rq);
 	return rc;
 }
 

@@ -155,27 +155,9 @@ cluster_hop_ranged_cb(void *arg, const struct cluster_stream_entry *v,
     size_t n, int ok)
 {
 	struct cluster_hop	*h = arg;
-	size_t			 i, size = n * sizeof(*v), idlen;
-	char			*p;
 
-	for (i = 0; ok && i < n; i++)
-		size += strlen(v[i].id) + 1 + v[i].len;
-	if (ok && n > 0 && (h->v = malloc(size)) == NULL) {
-		log_warn("cluster: %s: channel stream read", h->name);
+	if (ok && (h->v = cluster_stream_entries_copy(v, n)) == NULL && n > 0)
 		ok = 0;
-	}
-	p = ok && n > 0 ? (char *)(h->v + n) : NULL;
-	for (i = 0; ok && i < n; i++) {
-		h->v[i] = v[i];
-		idlen = strlen(v[i].id) + 1;
-		memcpy(p, v[i].id, idlen);
-		h->v[i].id = p;
-		p += idlen;
-		if (v[i].len > 0)
-			memcpy(p, v[i].data, v[i].len);
-		h->v[i].data = p;
-		p += v[i].len;
-	}
 	h->ok = ok;
 	h->nv = ok ? n : 0;
 	cluster_hop_back(h);

@@ -30,5 +30,11 @@ void	 cluster_hop_subs(const char *name, unsigned n);
 
 /* Worker 0 records a count (cluster.c). */
 void	 cluster_subs_apply(const char *name, unsigned n);
+/*
+ * A copy of n entries and the bytes they point to, in one block for
+ * free(); NULL when n is 0 or memory ran out (logged) (cluster.c).
+ */
+struct cluster_stream_entry *cluster_stream_entries_copy(
+	    const struct cluster_stream_entry *v, size_t n);
 
 #endif

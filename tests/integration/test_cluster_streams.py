@@ -387,3 +387,25 @@ def test_streams_with_two_workers(wsd, redis):
         assert drain(c, 0.2) == []
     for c in posters:
         c.close()
+
+
+def test_resume_while_the_subscription_lags(wsd, redis):
+    """A resume on a node that did not hear since reads the stream over
+    the command link, while what it read may still be on its way over
+    the subscription link (here behind a backlog of other messages): the
+    node waits until the subscription has caught up with the read, so
+    the subscriber gets every message once."""
+    a, = nodes(wsd, redis, 1)
+    since = [post(a.port, "/live/lag%d" % i, "m0")["id"] for i in range(3)]
+    b = late_node(wsd, redis, "b")
+    for i in range(3):
+        # A backlog, then the message, then the resume from the stream.
+        redis.cmd("EVAL", "for i = 1, 100000 do "
+                  "redis.call('PUBLISH', KEYS[1], ARGV[1]) end",
+                  "1", "wsd:hub:/elsewhere", "not a wsd message")
+        post(a.port, "/live/lag%d" % i, "m1")
+        w = helpers.ws_connect(b.port, "/live/lag%d?since=%s" % (
+            i, since[i]))
+        assert text(w) == "m1"
+        assert drain(w, 1.0) == [], "a message came twice"
+        w.close()
