@@ -19,6 +19,7 @@ import pytest
 import helpers
 from conftest import LISTEN_RX, Daemon, START_TIMEOUT
 from helpers import OP_TEXT, frame, read_message
+from test_channels import publish
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -349,12 +350,7 @@ def test_two_workers_per_node(wsd, redis):
     subs = spread(b, "/live/news")
     time.sleep(0.2)
     for i in range(8):
-        body = ("p%d" % i).encode()
-        r = helpers.http_raw(a.port, helpers.request(
-            "POST", "/live/news", headers={
-                "Content-Type": "text/plain",
-                "Content-Length": str(len(body))}, body=body))
-        assert r.status == 200, r
+        publish(a.port, "/live/news", ("p%d" % i).encode())
     for c in subs:
         assert [text(c) for _ in range(8)] == ["p%d" % i for i in range(8)]
         assert drain(c) == []
@@ -423,13 +419,9 @@ def test_channel_publish_reaches_other_nodes(wsd, redis, history):
     sc = SSE(c.port, "/live/news")
     assert sc.resp.status == 200
     time.sleep(0.2)
-    r = helpers.http_raw(a.port, helpers.request(
-        "POST", "/live/news", headers={"Content-Type": "text/plain",
-                                       "Content-Length": "5"},
-        body=b"hello"))
-    assert r.status == 200, r
+    r = publish(a.port, "/live/news", b"hello")
     # The publish reply counts the subscribers of every node.
-    assert json.loads(r.body)["subscribers"] == 2
+    assert r["subscribers"] == 2
     assert text(sb) == "hello"
     ev = sc.message()
     assert ev["data"] == ["hello"] and len(ev["id"]) == 1
@@ -445,13 +437,7 @@ def test_channel_resume_on_another_node(wsd, redis):
     a, b, c = start_nodes(wsd, redis, 3, routes=routes)
     ids = []
     for i in range(4):
-        body = ("m%d" % i).encode()
-        r = helpers.http_raw(a.port, helpers.request(
-            "POST", "/live/feed", headers={
-                "Content-Type": "text/plain",
-                "Content-Length": str(len(body))}, body=body))
-        assert r.status == 200, r
-        ids.append(json.loads(r.body)["id"])
+        ids.append(publish(a.port, "/live/feed", ("m%d" % i).encode())["id"])
     # B and C heard them, though nobody there listens.
     for d in (b, c):
         wait_until(lambda: json.loads(helpers.http_get(
@@ -467,10 +453,7 @@ def test_channel_resume_on_another_node(wsd, redis):
     sse.close()
     # And live on, B's publish reaches a resumed subscriber on C with
     # B's id, which A can resume from.
-    r = helpers.http_raw(b.port, helpers.request(
-        "POST", "/live/feed", headers={"Content-Type": "text/plain",
-                                       "Content-Length": "2"}, body=b"m4"))
-    bid = json.loads(r.body)["id"]
+    bid = publish(b.port, "/live/feed", b"m4")["id"]
     assert text(ws) == "m4"
     wait_until(lambda: json.loads(helpers.http_get(
         a.port, "/live/feed", headers={"Accept": "application/json"}

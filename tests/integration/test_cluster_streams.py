@@ -12,6 +12,7 @@ import time
 
 import helpers
 from helpers import OP_TEXT, frame
+from test_channels import post as channels_post
 from test_channels_sse import SSE
 from test_cluster import (drain, killable, node_config, redis,  # noqa
                           redis_factory, spread, text, wait_until)
@@ -338,13 +339,12 @@ def spread_http(d):
 
 def ask(c, method, path, body=None):
     """A request on a kept-alive connection; its JSON answer."""
-    headers = {"Accept": "application/json"}
-    if body is not None:
-        body = body.encode()
-        headers.update({"Content-Type": "text/plain",
-                        "Content-Length": str(len(body))})
-    c.send(helpers.request(method, path, headers=headers, body=body or b""))
-    r = helpers.read_response(c)
+    if body is None:
+        c.send(helpers.request(method, path,
+                               headers={"Accept": "application/json"}))
+        r = helpers.read_response(c)
+    else:
+        r = channels_post(None, path, body.encode(), conn=c)
     assert r.status == 200, r
     return json.loads(r.body)
 
