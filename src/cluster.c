@@ -958,67 +958,12 @@ cluster_hub_detach(struct hub *h, const char *name)
 		}
 }
 
-/* A publish of another worker on its way to worker 0's link. */
-struct cluster_post {
-	int		 opcode;
-	unsigned	 key;
-	size_t		 len;
-	size_t		 sse_len;
-	char		*name;		/* after data, sse */
-	uint8_t		 bytes[];	/* data, sse, name */
-};
-
-static void	cluster_hub_publish(const char *, int, const void *, size_t,
-		    const void *, size_t, unsigned);
-
-/* Worker 0 sends another worker's publish. */
-static void
-cluster_post_cb(void *arg)
-{
-	struct cluster_post	*p = arg;
-
-	cluster_hub_publish(p->name, p->opcode, p->bytes, p->len,
-	    p->sse_len > 0 ? p->bytes + p->len : NULL, p->sse_len, p->key);
-	free(p);
-}
-
-/*
- * Hands a publish of this worker to worker 0, which owns the link: a
- * copy, queued behind this worker's earlier ones (each sender's order
- * holds).
- */
-static void
-cluster_hub_post(const char *name, int opcode, const void *data, size_t len,
-    const void *sse, size_t sse_len, unsigned key)
-{
-	struct cluster_post	*p;
-	size_t			 nlen = strlen(name) + 1;
-
-	if ((p = malloc(sizeof(*p) + len + sse_len + nlen)) == NULL) {
-		log_warn("cluster: publish");
-		return;
-	}
-	p->opcode = opcode;
-	p->key = key;
-	p->len = len;
-	p->sse_len = sse != NULL ? sse_len : 0;
-	if (len > 0)
-		memcpy(p->bytes, data, len);
-	if (p->sse_len > 0)
-		memcpy(p->bytes + len, sse, sse_len);
-	p->name = (char *)p->bytes + len + p->sse_len;
-	memcpy(p->name, name, nlen);
-	if (worker_post(0, cluster_post_cb, free, p) == -1) {
-		log_warnx("cluster: publish: out of memory");
-		free(p);
-	}
-}
-
 /*
  * Bridge: a message published here goes to the other nodes, once. While
- * Redis is away it is not sent (at-most-once across an outage).
+ * Redis is away it is not sent (at-most-once across an outage). Another
+ * worker's is handed to worker 0, behind that worker's earlier ones.
  */
-static void
+void
 cluster_hub_publish(const char *name, int opcode, const void *data,
     size_t len, const void *sse, size_t sse_len, unsigned key)
 {
@@ -1032,7 +977,7 @@ cluster_hub_publish(const char *name, int opcode, const void *data,
 	if (cl == NULL)
 		return;
 	if (worker_self() != 0) {
-		cluster_hub_post(name, opcode, data, len, sse, sse_len, key);
+		cluster_hop_publish(name, opcode, data, len, sse, sse_len, key);
 		return;
 	}
 	if (!cl->up) {

@@ -1,9 +1,10 @@
 /*
- * cluster_hop.c -- the channel stream calls of workers other than 0.
+ * cluster_hop.c -- the cluster calls of workers other than 0: hub
+ * publishes and channel stream calls.
  *
- * The link to Redis is worker 0's. Another worker's stream call is
- * copied and handed to worker 0 (worker_post(): each worker's calls keep
- * their order), which makes it; the answer is copied and handed back,
+ * The link to Redis is worker 0's. Another worker's call is copied and
+ * handed to worker 0 (worker_post(): each worker's calls keep their
+ * order), which makes it; a stream call's answer is copied and handed back,
  * and the caller's callback runs on the caller's loop, as worker 0's
  * own callbacks do. A call whose worker stopped before it ran (at the
  * end) gets a failure from worker_teardown() instead, so that whatever
@@ -21,6 +22,7 @@
 #include "worker.h"
 
 enum cluster_hop_op {
+	HOP_PUBLISH,
 	HOP_ADD,
 	HOP_RANGE,
 	HOP_INFO,
@@ -37,9 +39,9 @@ struct cluster_hop {
 	void	(*range_cb)(void *, const struct cluster_stream_entry *,
 		    size_t, int);
 	void			*arg;
-	unsigned		 u;		/* maxlen, count, subscribers */
+	unsigned		 u;		/* maxlen, count, subs, key */
 	double			 ttl;
-	int			 kind;
+	int			 kind;		/* add; publish: opcode */
 	/* The answer: a failure until worker 0 sets it. */
 	int			 ok;
 	long long		 subs;
@@ -49,35 +51,37 @@ struct cluster_hop {
 	size_t			 nv;
 	size_t			 len;
 	char			*name;
-	char			*since;		/* range */
-	uint8_t			 data[];	/* data, name, since */
+	uint8_t			*more;		/* range: since; publish: SSE */
+	size_t			 more_len;
+	uint8_t			 data[];	/* data, name, more */
 };
 
-/* A call of op for name (with data and since, if any); NULL: no memory. */
+/*
+ * A call of op for name, with data and more bytes (a C string with its
+ * NUL, or an SSE form) if any; NULL: no memory.
+ */
 static struct cluster_hop *
 cluster_hop_new(enum cluster_hop_op op, const char *name, const void *data,
-    size_t len, const char *since)
+    size_t len, const void *more, size_t more_len)
 {
 	struct cluster_hop	*h;
 	size_t			 nlen = strlen(name) + 1;
-	size_t			 slen = since != NULL ? strlen(since) + 1 : 0;
 
-	if ((h = calloc(1, sizeof(*h) + len + nlen + slen)) == NULL) {
-		log_warn("cluster: channel stream call");
+	if ((h = calloc(1, sizeof(*h) + len + nlen + more_len)) == NULL) {
+		log_warn("cluster: %s: call to worker 0", name);
 		return NULL;
 	}
 	h->op = op;
 	h->from = worker_self();
-	h->subs = -1;
-	h->length = -1;
 	h->len = len;
 	if (len > 0)
 		memcpy(h->data, data, len);
 	h->name = (char *)h->data + len;
 	memcpy(h->name, name, nlen);
-	if (since != NULL) {
-		h->since = h->name + nlen;
-		memcpy(h->since, since, slen);
+	if (more != NULL) {
+		h->more = (uint8_t *)h->name + nlen;
+		h->more_len = more_len;
+		memcpy(h->more, more, more_len);
 	}
 	return h;
 }
@@ -102,20 +106,20 @@ cluster_hop_answer(void *arg)
 
 	switch (h->op) {
 	case HOP_ADD:
-		h->add_cb(h->arg, h->id[0] != '\0' ? h->id : NULL,
-		    h->id[0] != '\0' ? h->subs : -1);
+		h->add_cb(h->arg, h->ok ? h->id : NULL, h->ok ? h->subs : -1);
 		break;
 	case HOP_RANGE:
 		h->range_cb(h->arg, h->ok ? h->v : NULL, h->ok ? h->nv : 0,
 		    h->ok);
 		break;
 	case HOP_INFO:
-		if (h->subs < 0)
-			h->info_cb(h->arg, -1, -1, NULL);
-		else
+		if (h->ok)
 			h->info_cb(h->arg, h->subs, h->length,
 			    h->id[0] != '\0' ? h->id : NULL);
+		else
+			h->info_cb(h->arg, -1, -1, NULL);
 		break;
+	case HOP_PUBLISH:
 	case HOP_DELETE:
 	case HOP_SUBS:
 		break;
@@ -142,7 +146,7 @@ cluster_hop_added_cb(void *arg, const char *id, long long subs)
 {
 	struct cluster_hop	*h = arg;
 
-	if (id != NULL) {
+	if ((h->ok = id != NULL)) {
 		snprintf(h->id, sizeof(h->id), "%s", id);
 		h->subs = subs;
 	}
@@ -170,10 +174,12 @@ cluster_hop_info_cb(void *arg, long long subs, long long length,
 {
 	struct cluster_hop	*h = arg;
 
-	h->subs = subs;
-	h->length = length;
-	if (subs >= 0 && last != NULL)
-		snprintf(h->id, sizeof(h->id), "%s", last);
+	if ((h->ok = subs >= 0)) {
+		h->subs = subs;
+		h->length = length;
+		if (last != NULL)
+			snprintf(h->id, sizeof(h->id), "%s", last);
+	}
 	cluster_hop_back(h);
 }
 
@@ -184,13 +190,18 @@ cluster_hop_run(void *arg)
 	struct cluster_hop	*h = arg;
 
 	switch (h->op) {
+	case HOP_PUBLISH:
+		cluster_hub_publish(h->name, h->kind, h->data, h->len, h->more,
+		    h->more_len, h->u);
+		cluster_hop_free(h);
+		break;
 	case HOP_ADD:
 		if (cluster_stream_add(h->name, h->u, h->ttl, h->kind, h->data,
 		    h->len, cluster_hop_added_cb, h) == -1)
 			cluster_hop_back(h);
 		break;
 	case HOP_RANGE:
-		if (cluster_stream_range(h->name, h->since, h->u,
+		if (cluster_stream_range(h->name, (const char *)h->more, h->u,
 		    cluster_hop_ranged_cb, h) == -1)
 			cluster_hop_back(h);
 		break;
@@ -215,9 +226,24 @@ cluster_hop_send(struct cluster_hop *h)
 {
 	if (worker_post(0, cluster_hop_run, cluster_hop_answer, h) == 0)
 		return 0;
-	log_warnx("cluster: %s: channel stream call: out of memory", h->name);
+	log_warnx("cluster: %s: call to worker 0: out of memory", h->name);
 	cluster_hop_free(h);
 	return -1;
+}
+
+/* A hub publish of another worker. */
+void
+cluster_hop_publish(const char *name, int opcode, const void *data,
+    size_t len, const void *sse, size_t sse_len, unsigned key)
+{
+	struct cluster_hop	*h;
+
+	if ((h = cluster_hop_new(HOP_PUBLISH, name, data, len, sse,
+	    sse != NULL ? sse_len : 0)) == NULL)
+		return;
+	h->kind = opcode;
+	h->u = key;
+	(void)cluster_hop_send(h);
 }
 
 /* cluster_stream_add() of another worker. */
@@ -229,7 +255,7 @@ cluster_hop_add(const char *name, unsigned maxlen, double ttl, int kind,
 	struct cluster_hop	*h;
 
 	if (!cluster_linked() ||
-	    (h = cluster_hop_new(HOP_ADD, name, data, len, NULL)) == NULL)
+	    (h = cluster_hop_new(HOP_ADD, name, data, len, NULL, 0)) == NULL)
 		return -1;
 	h->u = maxlen;
 	h->ttl = ttl;
@@ -248,7 +274,8 @@ cluster_hop_range(const char *name, const char *since, unsigned count,
 	struct cluster_hop	*h;
 
 	if (!cluster_linked() ||
-	    (h = cluster_hop_new(HOP_RANGE, name, NULL, 0, since)) == NULL)
+	    (h = cluster_hop_new(HOP_RANGE, name, NULL, 0, since,
+	    strlen(since) + 1)) == NULL)
 		return -1;
 	h->u = count;
 	h->range_cb = cb;
@@ -264,7 +291,7 @@ cluster_hop_info(const char *name, void (*cb)(void *, long long, long long,
 	struct cluster_hop	*h;
 
 	if (!cluster_linked() ||
-	    (h = cluster_hop_new(HOP_INFO, name, NULL, 0, NULL)) == NULL)
+	    (h = cluster_hop_new(HOP_INFO, name, NULL, 0, NULL, 0)) == NULL)
 		return -1;
 	h->info_cb = cb;
 	h->arg = arg;
@@ -278,7 +305,7 @@ cluster_hop_delete(const char *name)
 	struct cluster_hop	*h;
 
 	if (!cluster_linked() ||
-	    (h = cluster_hop_new(HOP_DELETE, name, NULL, 0, NULL)) == NULL)
+	    (h = cluster_hop_new(HOP_DELETE, name, NULL, 0, NULL, 0)) == NULL)
 		return -1;
 	return cluster_hop_send(h);
 }
@@ -289,7 +316,7 @@ cluster_hop_subs(const char *name, unsigned n)
 {
 	struct cluster_hop	*h;
 
-	if ((h = cluster_hop_new(HOP_SUBS, name, NULL, 0, NULL)) == NULL)
+	if ((h = cluster_hop_new(HOP_SUBS, name, NULL, 0, NULL, 0)) == NULL)
 		return;
 	h->u = n;
 	(void)cluster_hop_send(h);

@@ -1,4 +1,4 @@
-/* cluster_hop.h -- workers' channel stream calls, made on worker 0's link. */
+/* cluster_hop.h -- other workers' cluster calls, made on worker 0's link. */
 #ifndef WSD_CLUSTER_HOP_H
 #define WSD_CLUSTER_HOP_H
 
@@ -28,6 +28,16 @@ int	 cluster_hop_delete(const char *name);
  */
 void	 cluster_hop_subs(const char *name, unsigned n);
 
+/*
+ * A hub publish of another worker (the bridge's): copied, behind that
+ * worker's earlier ones, so each sender's order holds.
+ */
+void	 cluster_hop_publish(const char *name, int opcode, const void *data,
+	    size_t len, const void *sse, size_t sse_len, unsigned key);
+
+/* The bridge's publish, which worker 0 makes (cluster.c). */
+void	 cluster_hub_publish(const char *name, int opcode, const void *data,
+	    size_t len, const void *sse, size_t sse_len, unsigned key);
 /* Worker 0 records a count (cluster.c). */
 void	 cluster_subs_apply(const char *name, unsigned n);
 /*
