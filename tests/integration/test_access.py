@@ -290,8 +290,8 @@ def test_token_reload(wsd, static_root, tokens):
     tokens.unlink()
     mark = d.log_mark()
     d.kill(signal.SIGHUP)
-    d.wait_log(r"No such file or directory\n.*SIGHUP: reload failed",
-               start=mark)
+    d.wait_log(r"No such file or directory\n(?:.*\n)*?"
+               r".*SIGHUP: reload failed", start=mark)
     assert status_of(d.port, headers=new).status == 101
     assert d.alive()
 
