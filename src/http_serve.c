@@ -992,19 +992,16 @@ conn_http_request(struct conn *c, const struct http_request *req, size_t head,
 			return conn_http_fail(c, req, 400, NULL, reason);
 		}
 		/* The session takes the claims over, whatever happens. */
-		if ((status = conn_ws_upgrade(c, req, accept, proto == 1 ?
-		    c->route->subprotocols.v[sel] : NULL, claims)) != 0) {
-			stats_hs_fail(&c->srv->stats, STATS_HS_INTERNAL);
-			return conn_http_fail(c, req, status == -1 ? 500 :
-			    status, NULL, NULL);
-		}
-		/* An app refused it (exec: max_procs), before the 101. */
-		if (status != 0) {
-			stats_hs_fail(&c->srv->stats, status == 503 ?
-			    STATS_HS_TOO_MANY : STATS_HS_INTERNAL);
-			return conn_http_fail(c, req, status, NULL, NULL);
-		}
-		return 0;
+		status = conn_ws_upgrade(c, req, accept, proto == 1 ?
+		    c->route->subprotocols.v[sel] : NULL, claims);
+		if (status == 0)
+			return 0;
+		/* An internal error, or an app refused it before the 101
+		 * (exec: 503 at max_procs). */
+		stats_hs_fail(&c->srv->stats, status == 503 ?
+		    STATS_HS_TOO_MANY : STATS_HS_INTERNAL);
+		return conn_http_fail(c, req, status == -1 ? 500 : status,
+		    NULL, NULL);
 	}
 
 	if (pub) {

@@ -275,6 +275,7 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener	*l = arg;
 	struct server	*srv = l->srv;
 	unsigned	 max = srv->gen->conf->max_connections;
+	int		 first;
 
 	(void)lev;
 	if (l->paused) {
@@ -282,10 +283,12 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		log_info("%s: accepting again", l->name);
 	}
 	if (server_nconns_all >= max) {
+		/* Counted before the client can see it (a scrape next). */
+		first = server_refused(srv, SERVER_REFUSED_FULL, l->tls);
 		if (!l->tls)
 			server_busy(l, fd);
 		evutil_closesocket(fd);
-		if (server_refused(srv, SERVER_REFUSED_FULL, l->tls))
+		if (first)
 			log_warnx("%s: max_connections (%u) reached, "
 			    "connection refused%s", l->name, max, l->tls ?
 			    " (tls: closed without an answer)" : "");

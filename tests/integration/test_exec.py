@@ -360,7 +360,11 @@ def test_max_procs_refuses_with_503_before_the_upgrade(wsd):
     assert upgrade_status(d.port, "/cat") == 503
     d.wait_log(r"exec /cat: max_procs \(2\) reached, refusing")
     assert len(children(d.pid)) == 2
-    assert 'wsd_exec_processes{route="/cat"} 2' in metrics(d.port)
+    m = metrics(d.port)
+    assert 'wsd_exec_processes{route="/cat"} 2' in m
+    # A refusal for want of room, not an internal error.
+    assert 'wsd_handshake_failures_total{reason="too_many"} 1' in m, m
+    assert 'wsd_handshake_failures_total{reason="internal"} 0' in m, m
     # One ends: room for the next.
     a.send(close_frame(1000))
     expect_close(a, 1000)
