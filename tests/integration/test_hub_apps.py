@@ -147,9 +147,15 @@ def test_counter_join_and_leave(wsd):
     nothing_more(c1)
     c1.close()
     # Alone again: a new client starts over with one user and the value.
+    # c1's leave may be counted just after c4's join (its EOF still on
+    # the way, or on another worker): c4 hears 2 users, then 1.
     with helpers.ws_connect(d.port, "/counter") as c4:
-        assert text(c4) == users(1)
+        first = text(c4)
+        assert first in (users(1), users(2)), first
         assert text(c4) == value(0)
+        if first == users(2):
+            assert text(c4) == users(1)
+        nothing_more(c4, 0.2)
 
 
 def test_counter_leave_at_close_handshake(wsd):
