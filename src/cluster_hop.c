@@ -3,7 +3,7 @@
  * publishes and channel stream calls.
  *
  * The link to Redis is worker 0's. Another worker's call is copied and
- * handed to worker 0 (worker_post(): each worker's calls keep their
+ * handed to worker 0 (worker_post_call(): each worker's calls keep their
  * order), which makes it; a stream call's answer is copied and handed back,
  * and the caller's callback runs on the caller's loop, as worker 0's
  * own callbacks do. A call whose worker stopped before it ran (at the
@@ -32,6 +32,7 @@ enum cluster_hop_op {
 
 /* A call on its way to worker 0, then its answer on its way back. */
 struct cluster_hop {
+	struct worker_call	 call;		/* its place in a queue */
 	enum cluster_hop_op	 op;
 	unsigned		 from;		/* the caller's worker */
 	void	(*add_cb)(void *, const char *, long long);
@@ -127,17 +128,15 @@ cluster_hop_answer(void *arg)
 	cluster_hop_free(h);
 }
 
-/* Worker 0: the answer goes back to the caller's loop. */
+/*
+ * Worker 0: the answer goes back to the caller's loop, in the call's
+ * own place, so that nothing can keep it from arriving.
+ */
 static void
 cluster_hop_back(struct cluster_hop *h)
 {
-	if (worker_post(h->from, cluster_hop_answer, cluster_hop_answer,
-	    h) == 0)
-		return;
-	/* Not on the caller's thread: what the callback holds is lost. */
-	log_warnx("cluster: %s: channel stream answer lost: out of memory",
-	    h->name);
-	cluster_hop_free(h);
+	worker_post_call(h->from, &h->call, cluster_hop_answer,
+	    cluster_hop_answer, h);
 }
 
 /* XADD answered (id NULL: failed). */
@@ -220,15 +219,11 @@ cluster_hop_run(void *arg)
 	}
 }
 
-/* Hands a call to worker 0: 0, or -1 (freed) when out of memory. */
-static int
+/* Hands a call to worker 0. */
+static void
 cluster_hop_send(struct cluster_hop *h)
 {
-	if (worker_post(0, cluster_hop_run, cluster_hop_answer, h) == 0)
-		return 0;
-	log_warnx("cluster: %s: call to worker 0: out of memory", h->name);
-	cluster_hop_free(h);
-	return -1;
+	worker_post_call(0, &h->call, cluster_hop_run, cluster_hop_answer, h);
 }
 
 /* A hub publish of another worker. */
@@ -243,7 +238,7 @@ cluster_hop_publish(const char *name, int opcode, const void *data,
 		return;
 	h->kind = opcode;
 	h->u = key;
-	(void)cluster_hop_send(h);
+	cluster_hop_send(h);
 }
 
 /* cluster_stream_add() of another worker. */
@@ -262,7 +257,8 @@ cluster_hop_add(const char *name, unsigned maxlen, double ttl, int kind,
 	h->kind = kind;
 	h->add_cb = cb;
 	h->arg = arg;
-	return cluster_hop_send(h);
+	cluster_hop_send(h);
+	return 0;
 }
 
 /* cluster_stream_range() of another worker. */
@@ -280,7 +276,8 @@ cluster_hop_range(const char *name, const char *since, unsigned count,
 	h->u = count;
 	h->range_cb = cb;
 	h->arg = arg;
-	return cluster_hop_send(h);
+	cluster_hop_send(h);
+	return 0;
 }
 
 /* cluster_stream_info() of another worker. */
@@ -295,7 +292,8 @@ cluster_hop_info(const char *name, void (*cb)(void *, long long, long long,
 		return -1;
 	h->info_cb = cb;
 	h->arg = arg;
-	return cluster_hop_send(h);
+	cluster_hop_send(h);
+	return 0;
 }
 
 /* cluster_stream_delete() of another worker. */
@@ -307,7 +305,8 @@ cluster_hop_delete(const char *name)
 	if (!cluster_linked() ||
 	    (h = cluster_hop_new(HOP_DELETE, name, NULL, 0, NULL, 0)) == NULL)
 		return -1;
-	return cluster_hop_send(h);
+	cluster_hop_send(h);
+	return 0;
 }
 
 /* cluster_subs_set() with workers: through worker 0's queue, in order. */
@@ -319,5 +318,5 @@ cluster_hop_subs(const char *name, unsigned n)
 	if ((h = cluster_hop_new(HOP_SUBS, name, NULL, 0, NULL, 0)) == NULL)
 		return;
 	h->u = n;
-	(void)cluster_hop_send(h);
+	cluster_hop_send(h);
 }

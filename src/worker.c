@@ -24,13 +24,6 @@
 
 _Static_assert(WORKER_MAX == CONFIG_WORKERS_MAX, "workers: one maximum");
 
-struct worker_call {
-	struct worker_call	*next;
-	void			(*fn)(void *);
-	void			(*drop)(void *);
-	void			*arg;
-};
-
 struct worker {
 	unsigned		 index;
 	struct event_base	*base;
@@ -86,10 +79,14 @@ worker_wake_cb(evutil_socket_t fd, short what, void *arg)
 	w->tail = &w->head;
 	w->nqueued = 0;
 	pthread_mutex_unlock(&w->mu);
+	/* fn may free or post again a call of the caller's own. */
 	for (; call != NULL; call = next) {
 		next = call->next;
-		call->fn(call->arg);
-		free(call);
+		if (call->owned) {
+			call->fn(call->arg);
+			free(call);
+		} else
+			call->fn(call->arg);
 	}
 }
 
@@ -149,15 +146,18 @@ worker_teardown(void)
 {
 	struct worker_call	*call, *next;
 	unsigned		 i;
+	int			 owned;
 
 	for (i = 0; workers != NULL && i < nworkers; i++) {
 		struct worker *w = &workers[i];
 
 		for (call = w->head; call != NULL; call = next) {
 			next = call->next;
+			owned = call->owned;
 			if (call->drop != NULL)
 				call->drop(call->arg);
-			free(call);
+			if (owned)
+				free(call);
 		}
 		if (w->ev_wake != NULL)
 			event_free(w->ev_wake);
@@ -200,18 +200,15 @@ worker_base(unsigned i)
 	return workers[i].base;
 }
 
-/* Queues fn(arg) for worker to. */
-int
-worker_post(unsigned to, void (*fn)(void *), void (*drop)(void *),
-    void *arg)
+/* Appends a call to worker to's queue, waking it for a first one. */
+static void
+worker_enqueue(unsigned to, struct worker_call *call, void (*fn)(void *),
+    void (*drop)(void *), void *arg)
 {
 	struct worker		*w = &workers[to];
-	struct worker_call	*call;
 	uint64_t		 one = 1;
 	int			 wake;
 
-	if ((call = malloc(sizeof(*call))) == NULL)
-		return -1;
 	call->next = NULL;
 	call->fn = fn;
 	call->drop = drop;
@@ -225,7 +222,29 @@ worker_post(unsigned to, void (*fn)(void *), void (*drop)(void *),
 	/* A full counter (2^64 - 2 wakeups unread) cannot happen. */
 	if (wake && write(w->efd, &one, sizeof(one)) == -1 && errno != EAGAIN)
 		log_warn("worker %u: eventfd", to);
+}
+
+/* Queues fn(arg) for worker to. */
+int
+worker_post(unsigned to, void (*fn)(void *), void (*drop)(void *),
+    void *arg)
+{
+	struct worker_call	*call;
+
+	if ((call = malloc(sizeof(*call))) == NULL)
+		return -1;
+	call->owned = 1;
+	worker_enqueue(to, call, fn, drop, arg);
 	return 0;
+}
+
+/* The caller's call, queued. */
+void
+worker_post_call(unsigned to, struct worker_call *call, void (*fn)(void *),
+    void (*drop)(void *), void *arg)
+{
+	call->owned = 0;
+	worker_enqueue(to, call, fn, drop, arg);
 }
 
 /* Calls waiting in worker i's queue. */

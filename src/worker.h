@@ -46,6 +46,23 @@ int		 worker_run(void (*run)(unsigned, void *),
  */
 int		 worker_post(unsigned to, void (*fn)(void *),
 		    void (*drop)(void *), void *arg);
+
+/* A call's place in a queue; a caller may keep one of its own. */
+struct worker_call {
+	struct worker_call	*next;
+	void			(*fn)(void *);
+	void			(*drop)(void *);
+	void			*arg;
+	int			 owned;	/* the queue's: freed after */
+};
+
+/*
+ * worker_post() in the caller's call, which must live until fn or drop
+ * has run (either may free it, or post it again): cannot fail. For
+ * answers that must arrive.
+ */
+void		 worker_post_call(unsigned to, struct worker_call *call,
+		    void (*fn)(void *), void (*drop)(void *), void *arg);
 /* Calls posted to worker i and not run yet (a gauge). */
 unsigned	 worker_queued(unsigned i);
 
