@@ -67,18 +67,43 @@ ff=$(grep -c '^fuzz .*: FAILED' "$out/fuzz.out")
 passed=$((passed + fp))
 failed=$((failed + ff))
 
-# Runs the integration suite (or the files named by WSD_TEST_FILES)
-# against one wsd binary and adds its counts.
+# The integration passes below run side by side: each spends most of its
+# time waiting on the daemon's timers, so together they take about as long
+# as the slowest alone (WSD_TEST_SERIAL=1 runs them one after another).
+# Each has its own output folder and pytest temporary folder; wsd listens
+# on ports the kernel picks, so they never meet.
+passes=
+
+# Starts the integration suite (or the files named by WSD_TEST_FILES)
+# against one wsd binary; integration_end adds its counts.
 # Usage: [WSD_TEST_FILES="tests/integration/x.py ..."] integration NAME
-# BINARY OUTDIR [VAR=VALUE...]
+# TITLE BINARY OUTDIR [VAR=VALUE...]
 integration() {
-	local name=$1 bin=$2 dir=$3 line ip if_ ie
-	shift 3
+	local name=$1 title=$2 bin=$3 dir=$4
+	shift 4
 	mkdir -p "$dir"
+	echo "$title" >"$out/$name.title"
+	mktemp -d /tmp/wsd-"$name".XXXXXX >"$out/$name.tmp"
 	env "$@" WSD="$bin" WSD_SRCDIR="$top" WSD_TEST_OUTPUT="$dir" \
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	    --basetemp="$(cat "$out/$name.tmp")" \
 	    --junitxml="$out/$name.xml" ${WSD_TEST_FILES:-tests/integration} \
-	    2>&1 | tee "$out/$name.out"
+	    >"$out/$name.out" 2>&1 &
+	if [ "${WSD_TEST_SERIAL:-0}" = 1 ]; then
+		integration_end "$name"
+	else
+		passes="$passes $name"
+		echo "$title: started"
+	fi
+}
+
+# Waits for the passes started, prints one's output and adds its counts.
+integration_end() {
+	local name=$1 line ip if_ ie
+	wait
+	echo "== $(cat "$out/$name.title")"
+	cat "$out/$name.out"
+	rm -rf "$(cat "$out/$name.tmp")" "$out/$name.tmp" "$out/$name.title"
 	line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$out/$name.out" | tail -n 1)
 	ip=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
 	if_=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
@@ -88,21 +113,23 @@ integration() {
 	failed=$((failed + ${if_:-0} + ${ie:-0}))
 }
 
-echo "== integration tests (python3-websockets, raw sockets)"
-integration integration "$top/build/wsd" "$out" WSD_TEST_WORKERS=1
+echo "== integration tests: four passes side by side (about 7 minutes)"
+integration integration \
+    "integration tests (python3-websockets, raw sockets)" \
+    "$top/build/wsd" "$out" WSD_TEST_WORKERS=1
 
 # The test matrix (issue 17): the whole suite again with two workers, so
 # every app, channel and hardening test also runs across event loops.
-echo "== integration tests with workers = 2"
-integration integration-workers2 "$top/build/wsd" "$out/workers2" \
-    WSD_TEST_WORKERS=2
+integration integration-workers2 "integration tests with workers = 2" \
+    "$top/build/wsd" "$out/workers2" WSD_TEST_WORKERS=2
 
 # The same suite against the ASan+UBSan build: conftest fails a test on
 # any sanitizer report in the daemon's log and on a non-zero exit (leaks
 # at exit included). A small quarantine keeps the RSS-bounded tests
 # meaningful; tests marked sanitizer_slow are skipped (WSD_SANITIZED).
-echo "== integration tests against the ASan + UBSan build (clang)"
-integration integration-asan "$top/build-clang/wsd" "$out/asan" \
+integration integration-asan \
+    "integration tests against the ASan + UBSan build (clang)" \
+    "$top/build-clang/wsd" "$out/asan" \
     WSD_SANITIZED=1 \
     ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:quarantine_size_mb=8 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -110,7 +137,6 @@ integration integration-asan "$top/build-clang/wsd" "$out/asan" \
 # The multi-worker tests against the ThreadSanitizer build: a data race,
 # lock-order inversion or thread leak in the daemon's log fails its test
 # (conftest). tests/tsan.supp holds only proven third-party noise.
-echo "== multi-worker integration tests against the ThreadSanitizer build (clang)"
 WSD_TEST_FILES="tests/integration/test_workers.py
     tests/integration/test_hub_apps.py tests/integration/test_reload.py
     tests/integration/test_channels.py tests/integration/test_exec.py
@@ -118,9 +144,15 @@ WSD_TEST_FILES="tests/integration/test_workers.py
     tests/integration/test_tls_refusals.py
     tests/integration/test_cluster.py
     tests/integration/test_cluster_streams.py" \
-    integration integration-tsan "$top/build-tsan/wsd" "$out/tsan" \
+    integration integration-tsan \
+    "multi-worker integration tests against the ThreadSanitizer build (clang)" \
+    "$top/build-tsan/wsd" "$out/tsan" \
     WSD_SANITIZED=1 WSD_TEST_WORKERS=2 \
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$top/tests/tsan.supp
+
+for name in $passes; do
+	integration_end "$name"
+done
 
 echo "== browser tests (Debian chromium, playwright-core, node --test)"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
