@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -55,6 +56,7 @@ struct backend {
 	const struct backend_cb	*cb;		/* NULL once let go */
 	void			*arg;
 	struct backend_opts	 o;
+	struct evdns_getaddrinfo_request *lookup; /* the host's, until answered */
 	struct ws_parser	 parser;
 	struct evbuffer		*frame;		/* a frame split over reads */
 	char			 accept[WS_ACCEPT_LEN];
@@ -67,6 +69,11 @@ struct backend {
 	unsigned		 over:1;	/* output was over the limit */
 	unsigned		 listed:1;
 	unsigned		 tls:1;
+	unsigned		 starting:1;	/* inside backend_connect() */
+	unsigned		 failed:1;	/* ... and it failed there */
+	unsigned		 tcp:1;
+	unsigned		 nodelay:1;	/* TCP_NODELAY set */
+	const char		*why;		/* ... why */
 };
 
 /* Each worker's own; set up on first use (no constant address). */
@@ -175,6 +182,9 @@ backend_destroy(struct backend *b)
 		TAILQ_REMOVE(&backend_closing, b, entry);
 	if (b->timer != NULL)
 		event_free(b->timer);
+	/* Its callback comes with EVUTIL_EAI_CANCEL, and ignores it. */
+	if (b->lookup != NULL)
+		evdns_getaddrinfo_cancel(b->lookup);
 	if (b->bev != NULL) {
 		bufferevent_disable(b->bev, EV_READ | EV_WRITE);
 		bufferevent_free(b->bev);
@@ -679,6 +689,20 @@ backend_error(struct backend *b, char *buf, size_t len)
 	return buf;
 }
 
+/* Frames go out as they are relayed, not held for more (Nagle). */
+static void
+backend_nodelay(struct backend *b)
+{
+	evutil_socket_t	fd;
+	int		one = 1;
+
+	if (b->nodelay || !b->tcp ||
+	    (fd = bufferevent_getfd(b->bev)) == -1)
+		return;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	b->nodelay = 1;
+}
+
 /* Connected, EOF, errors. */
 static void
 backend_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -689,8 +713,16 @@ backend_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (b->dead)
 		return;
-	if (what & BEV_EVENT_CONNECTED)
+	/* A lookup or connect that failed at once: backend_connect() says. */
+	if (b->starting) {
+		if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+			b->failed = 1;
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED) {
+		backend_nodelay(b);
 		return;		/* the request is already queued */
+	}
 	if (b->st == BK_CLOSING) {
 		backend_destroy(b);
 		return;
@@ -719,7 +751,17 @@ backend_timer_cb(evutil_socket_t fd, short what, void *arg)
 		backend_fail(b, 504, "no answer in time");
 }
 
-/* Resolves the URL's address into ss. */
+/* Whether the URL names its host. */
+int
+backend_url_named(const struct backend_url *u)
+{
+	struct in6_addr	a;
+
+	return u->kind != BACKEND_UNIX && evutil_inet_pton(AF_INET, u->host,
+	    &a) != 1 && evutil_inet_pton(AF_INET6, u->host, &a) != 1;
+}
+
+/* The address of a unix socket or of a numeric host into ss. */
 static int
 backend_addr(const struct backend_url *u, struct sockaddr_storage *ss,
     int *sslen, const char **why)
@@ -737,14 +779,10 @@ backend_addr(const struct backend_url *u, struct sockaddr_storage *ss,
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
-	/*
-	 * Addresses and names in /etc/hosts answer at once; a name needing
-	 * DNS blocks the loop for its lookup (documented in wsd.ini(5)).
-	 */
+	hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
 	if (evutil_getaddrinfo(u->host, u->port, &hints, &res) != 0 ||
 	    res == NULL) {
-		*why = "cannot resolve the backend's host";
+		*why = "invalid backend address";
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -768,6 +806,41 @@ backend_host(const struct backend_url *u, char *out, size_t len)
 	return out;
 }
 
+/*
+ * The host's addresses, or why there are none: connects to the first.
+ * Inside backend_connect() (an answer from /etc/hosts), a failure is
+ * its to report.
+ */
+static void
+backend_resolved_cb(int err, struct evutil_addrinfo *res, void *arg)
+{
+	struct backend	*b = arg;
+	char		 why[160];
+
+	if (err == EVUTIL_EAI_CANCEL)
+		return;		/* b is gone */
+	b->lookup = NULL;
+	if (err != 0 || res == NULL) {
+		snprintf(why, sizeof(why), "cannot resolve the backend's host: "
+		    "%s", err != 0 ? evutil_gai_strerror(err) : "no address");
+		if (b->starting) {
+			b->failed = 1;
+			b->why = "cannot resolve the backend's host";
+		} else
+			backend_fail(b, 502, why);
+	} else if (bufferevent_socket_connect(b->bev, res->ai_addr,
+	    (int)res->ai_addrlen) == -1) {
+		if (b->starting)
+			b->failed = 1;
+		else
+			backend_fail(b, 502, evutil_socket_error_to_string(
+			    EVUTIL_SOCKET_ERROR()));
+	} else
+		backend_nodelay(b);
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+}
+
 /* Starts a connection to a backend and its handshake. */
 struct backend *
 backend_connect(struct event_base *base, const struct backend_url *u,
@@ -781,11 +854,15 @@ backend_connect(struct event_base *base, const struct backend_url *u,
 	SSL			*ssl = NULL;
 	uint8_t			 nonce[16];
 	char			 key[32], host[300];
-	evutil_socket_t		 fd;
-	int			 sslen, one = 1;
+	struct evutil_addrinfo	 hints;
+	int			 sslen = 0, named = backend_url_named(u), rc;
 
 	*why = "out of memory";
-	if (backend_addr(u, &ss, &sslen, why) == -1)
+	if (named && o->dns == NULL) {
+		*why = "no resolver for the backend's host";
+		return NULL;
+	}
+	if (!named && backend_addr(u, &ss, &sslen, why) == -1)
 		return NULL;
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
@@ -833,14 +910,32 @@ backend_connect(struct event_base *base, const struct backend_url *u,
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
 	    target, backend_host(u, host, sizeof(host)), key, extra);
-	if (bufferevent_socket_connect(b->bev, (struct sockaddr *)&ss,
-	    sslen) == -1) {
-		*why = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+	/*
+	 * A name is looked up without blocking (evdns: /etc/hosts, then the
+	 * nameservers of /etc/resolv.conf), within the connect timeout; an
+	 * answer from /etc/hosts comes at once, as an address does.
+	 */
+	b->tcp = u->kind != BACKEND_UNIX;
+	b->starting = 1;
+	if (named) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_protocol = IPPROTO_TCP;
+		hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+		b->lookup = evdns_getaddrinfo(o->dns, u->host, u->port, &hints,
+		    backend_resolved_cb, b);
+		rc = 0;
+	} else
+		rc = bufferevent_socket_connect(b->bev, (struct sockaddr *)&ss,
+		    sslen);
+	b->starting = 0;
+	if (rc == -1 || b->failed) {
+		*why = b->why != NULL ? b->why :
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
 		goto fail;
 	}
-	/* Frames go out as they are relayed, not held for more (Nagle). */
-	if (u->kind != BACKEND_UNIX && (fd = bufferevent_getfd(b->bev)) != -1)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	backend_nodelay(b);
 	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
 	tv.tv_sec = (time_t)o->connect_timeout;
 	tv.tv_usec = (suseconds_t)((o->connect_timeout - (double)tv.tv_sec) *

@@ -7,6 +7,7 @@
 
 struct event_base;
 struct ssl_ctx_st;
+struct evdns_base;
 
 /* Where a backend is: ws://, wss:// or unix:SOCKET:PATH. */
 enum backend_kind {
@@ -29,6 +30,8 @@ struct backend_url {
  * unix:/SOCKET[:/PATH]. Returns 0, or -1 when it is not one of those.
  */
 int	backend_url_parse(const char *s, struct backend_url *u);
+/* Whether a parsed URL names its host (pure): a lookup, with a resolver. */
+int	backend_url_named(const struct backend_url *u);
 /* backend_url_parse() as a config check: 0 valid, -1 not. */
 int	backend_url_check(const char *s);
 
@@ -65,6 +68,7 @@ struct backend_opts {
 	uint64_t	 max_message;		/* from the backend; 0: none */
 	size_t		 max_send_buffer;	/* for on_drain */
 	struct ssl_ctx_st *ssl_ctx;		/* wss: verifies the peer */
+	struct evdns_base *dns;			/* looks a host name up */
 };
 
 struct backend;

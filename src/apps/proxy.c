@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/dns.h>
 
 #include <openssl/ssl.h>
 
@@ -27,6 +28,7 @@ struct proxy_route {
 	SSL_CTX		*ctx;
 	char		*ca;		/* ctx's backend_ca; NULL: system */
 	int		 have_ctx;
+	struct evdns_base *dns;		/* for a backend named by host */
 };
 
 /* One client and its backend. */
@@ -94,6 +96,9 @@ proxy_route_free(struct app_route *r)
 	struct proxy_route	*pr = app_route_data(r);
 
 	backend_free_closing();
+	/* No lookup is left: the route's connections are gone. */
+	if (pr->dns != NULL)
+		evdns_base_free(pr->dns, 1);
 	SSL_CTX_free(pr->ctx);
 	free(pr->ca);
 	free(pr);
@@ -123,6 +128,29 @@ proxy_ctx(struct proxy_route *pr, const char *ca)
 	pr->ca = ca != NULL ? strdup(ca) : NULL;
 	pr->have_ctx = 1;
 	return ctx;
+}
+
+/*
+ * The route's resolver, made on its worker's loop at the first lookup:
+ * the nameservers of /etc/resolv.conf and the names of /etc/hosts, as
+ * read then (a route that a reload creates reads them again; one that
+ * carries on keeps them: its lookups may be in flight).
+ */
+static struct evdns_base *
+proxy_dns(struct proxy_route *pr, struct event_base *base)
+{
+	if (pr->dns != NULL)
+		return pr->dns;
+	if ((pr->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL) {
+		/* No usable /etc/resolv.conf: /etc/hosts at least. */
+		if ((pr->dns = evdns_base_new(base, 0)) == NULL) {
+			log_warnx("proxy: cannot set up the resolver");
+			return NULL;
+		}
+		evdns_base_load_hosts(pr->dns, "/etc/hosts");
+	}
+	return pr->dns;
 }
 
 /* Appends "Name: value\r\n" for every header called name. */
@@ -258,6 +286,11 @@ proxy_pre_upgrade(struct conn *c, const struct http_request *req)
 	if (u.kind == BACKEND_WSS && (o.ssl_ctx = proxy_ctx(app_route_data(rt),
 	    ac->backend_ca)) == NULL) {
 		why = "no TLS context";
+		goto fail;
+	}
+	if (backend_url_named(&u) && (o.dns = proxy_dns(app_route_data(rt),
+	    app_route_base(rt))) == NULL) {
+		why = "no resolver";
 		goto fail;
 	}
 	if ((extra = evbuffer_new()) == NULL ||

@@ -101,6 +101,19 @@ START_TEST(backend_urls)
 	ck_assert_str_eq(u.path, "/chat");
 	ck_assert_int_eq(backend_url_parse("unix:/run/app.sock", &u), 0);
 	ck_assert_str_eq(u.path, "/");
+	ck_assert_int_eq(backend_url_named(&u), 0);
+	/* Only a host name needs a lookup. */
+	ck_assert_int_eq(backend_url_parse("ws://127.0.0.1:9000/", &u), 0);
+	ck_assert_int_eq(backend_url_named(&u), 0);
+	ck_assert_int_eq(backend_url_parse("ws://[::1]:9000/", &u), 0);
+	ck_assert_int_eq(backend_url_named(&u), 0);
+	ck_assert_int_eq(backend_url_parse("wss://app.internal/", &u), 0);
+	ck_assert_int_eq(backend_url_named(&u), 1);
+	ck_assert_int_eq(backend_url_parse("ws://localhost:9000/", &u), 0);
+	ck_assert_int_eq(backend_url_named(&u), 1);
+	/* Not an address inet_pton takes: a name. */
+	ck_assert_int_eq(backend_url_parse("ws://127.1:9000/", &u), 0);
+	ck_assert_int_eq(backend_url_named(&u), 1);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(backend_url_check(bad[i]) == -1, "accepted %s",
 		    bad[i]);
