@@ -332,18 +332,20 @@ conn_rd_on(struct conn *c)
 }
 
 /*
- * c leaves the epoll set; the close that follows a teardown does that by
- * itself (no socket is dup()ed), so del is 0 there.
+ * c leaves the epoll set, always by EPOLL_CTL_DEL: closing the socket is
+ * not enough. epoll forgets a file only once no descriptor refers to it,
+ * and a program an exec route is starting (on any worker) holds a copy
+ * of every descriptor until its exec; the set would go on reporting a
+ * freed connection.
  */
 static void
-conn_rd_leave(struct conn *c, int del)
+conn_rd_leave(struct conn *c)
 {
 	int	i;
 
 	if (!c->rd_on)
 		return;
-	if (del)
-		epoll_ctl(conn_epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	epoll_ctl(conn_epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	c->rd_on = 0;
 	/* A readiness of the batch being run must not call it now. */
 	for (i = conn_ep_at + 1; i < conn_ep_n; i++)
@@ -355,7 +357,7 @@ conn_rd_leave(struct conn *c, int del)
 void
 conn_rd_off(struct conn *c)
 {
-	conn_rd_leave(c, 1);
+	conn_rd_leave(c);
 }
 
 /* A read is due without readiness: it runs in this loop iteration. */
@@ -372,7 +374,7 @@ conn_rd_activate(struct conn *c)
 void
 conn_rd_end(struct conn *c)
 {
-	conn_rd_leave(c, 0);
+	conn_rd_leave(c);
 	c->rd_ok = 0;
 	c->rd_act = 0;
 }

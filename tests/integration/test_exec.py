@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import ssl
+import threading
 import time
 
 import pytest
@@ -330,6 +331,46 @@ def test_lines_mode_refuses_newlines_and_binary(wsd):
     with helpers.ws_connect(d.port, "/cat") as c:
         c.send(frame(OP_BINARY, b"abc"))
         expect_close(c, 1003)
+
+
+def test_spawns_while_connections_close(wsd):
+    """Programs start while other WebSockets close. A program being
+    started holds a copy of every descriptor of wsd until its exec, and
+    epoll forgets a socket only when no descriptor refers to it: a
+    closed connection must leave the loop's epoll set itself, or its
+    late readiness reaches freed memory (seen as a use after free under
+    ThreadSanitizer, and as a generation released while still in use)."""
+    d = wsd(conf([route("/cat", "/bin/cat")], server={"workers": "2"}))
+    errors = []
+
+    def spawner():
+        try:
+            for i in range(60):
+                with helpers.ws_connect(d.port, "/cat") as c:
+                    send_text(c, "x%d" % i)
+                    assert text(c) == "x%d" % i
+        except Exception as e:          # reported below
+            errors.append("spawner: %r" % e)
+
+    def closer():
+        try:
+            for i in range(60):
+                with helpers.ws_connect(d.port, "/cat") as c:
+                    # The server closes (1003); the client's answer and
+                    # FIN come after wsd closed its socket.
+                    send_text(c, "a\nb")
+                    expect_close(c, 1003)
+        except Exception as e:
+            errors.append("closer: %r" % e)
+
+    threads = [threading.Thread(target=f) for f in (spawner, closer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert d.alive()
+    assert "released" not in d.log_text(), d.log_tail()
 
 
 def test_stderr_goes_to_the_log(wsd, tmp_path):
