@@ -152,7 +152,8 @@ def test_bench_broadcast(bench_wsd):
     r = run_json(bench_wsd, "broadcast", "/broadcast", "--period", "50")
     t = r["ticks"]
     assert isinstance(t["received"], int) and isinstance(t["implied"], int)
-    assert 0 < t["ratio"] <= 1.05, t
+    # A tick at each end of the window: one more than it implies, at most.
+    assert 0 < t["ratio"] and t["received"] <= t["implied"] + 1, t
     assert r["losses"] == 0
     # Every subscriber had every tick: deliveries = subscribers x ticks.
     assert r["units"] == 5 * t["received"], r
