@@ -821,13 +821,15 @@ backend_resolved_cb(int err, struct evutil_addrinfo *res, void *arg)
 		return;		/* b is gone */
 	b->lookup = NULL;
 	if (err != 0 || res == NULL) {
-		snprintf(why, sizeof(why), "cannot resolve the backend's host: "
-		    "%s", err != 0 ? evutil_gai_strerror(err) : "no address");
 		if (b->starting) {
 			b->failed = 1;
 			b->why = "cannot resolve the backend's host";
-		} else
+		} else {
+			snprintf(why, sizeof(why), "cannot resolve the "
+			    "backend's host: %s", err != 0 ?
+			    evutil_gai_strerror(err) : "no address");
 			backend_fail(b, 502, why);
+		}
 	} else if (bufferevent_socket_connect(b->bev, res->ai_addr,
 	    (int)res->ai_addrlen) == -1) {
 		if (b->starting)

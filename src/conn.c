@@ -332,14 +332,15 @@ conn_rd_on(struct conn *c)
 }
 
 /*
- * c leaves the epoll set, always by EPOLL_CTL_DEL: closing the socket is
- * not enough. epoll forgets a file only once no descriptor refers to it,
- * and a program an exec route is starting (on any worker) holds a copy
- * of every descriptor until its exec; the set would go on reporting a
- * freed connection.
+ * c leaves the epoll set (a pause: epoll's HUP would wake it; or its
+ * end), always by EPOLL_CTL_DEL: closing the socket is not enough. epoll
+ * forgets a file only once no descriptor refers to it, and a program an
+ * exec route is starting (on any worker) holds a copy of every
+ * descriptor until its exec; the set would go on reporting a freed
+ * connection.
  */
-static void
-conn_rd_leave(struct conn *c)
+void
+conn_rd_off(struct conn *c)
 {
 	int	i;
 
@@ -351,13 +352,6 @@ conn_rd_leave(struct conn *c)
 	for (i = conn_ep_at + 1; i < conn_ep_n; i++)
 		if (conn_ep_batch[i].data.ptr == c)
 			conn_ep_batch[i].data.ptr = NULL;
-}
-
-/* c stops waiting for input (a pause: epoll's HUP would wake it). */
-void
-conn_rd_off(struct conn *c)
-{
-	conn_rd_leave(c);
 }
 
 /* A read is due without readiness: it runs in this loop iteration. */
@@ -374,7 +368,7 @@ conn_rd_activate(struct conn *c)
 void
 conn_rd_end(struct conn *c)
 {
-	conn_rd_leave(c);
+	conn_rd_off(c);
 	c->rd_ok = 0;
 	c->rd_act = 0;
 }

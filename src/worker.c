@@ -69,6 +69,7 @@ worker_wake_cb(evutil_socket_t fd, short what, void *arg)
 	struct worker		*w = arg;
 	struct worker_call	*call, *next;
 	uint64_t		 n;
+	int			 owned;
 
 	(void)what;
 	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
@@ -82,11 +83,10 @@ worker_wake_cb(evutil_socket_t fd, short what, void *arg)
 	/* fn may free or post again a call of the caller's own. */
 	for (; call != NULL; call = next) {
 		next = call->next;
-		if (call->owned) {
-			call->fn(call->arg);
+		owned = call->owned;
+		call->fn(call->arg);
+		if (owned)
 			free(call);
-		} else
-			call->fn(call->arg);
 	}
 }
 

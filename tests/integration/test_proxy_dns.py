@@ -32,7 +32,7 @@ MS_PRIVATE = 1 << 18
 
 class FakeDNS:
     """A DNS server on 127.0.0.1 (UDP): names maps a name to an IPv4
-    address (A) or to None (NXDOMAIN); names in held are answered once
+    address (A), any other name is NXDOMAIN; names in held are answered once
     release(name) is called, names in silent never. Every query's name
     is recorded; AAAA and other types get an empty answer."""
 
@@ -97,10 +97,8 @@ class FakeDNS:
         end = q.index(b"\0", 12) + 5
         question = q[12:end]
         addr = self.names.get(name)
-        if name not in self.names:
+        if addr is None:
             rcode, answers = 3, b""         # NXDOMAIN
-        elif addr is None:
-            rcode, answers = 3, b""
         elif qtype == 1:
             rcode = 0
             answers = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) +
@@ -171,17 +169,15 @@ def named_wsd(wsd, dns, tmp_path):
                       "options timeout:5 attempts:1\n" % dns.port)
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost hosts.test\n")
-    probe = subprocess.run(
-        ["true"], preexec_fn=private_etc(str(resolv).encode(),
-                                         str(hosts).encode()))
+    etc = private_etc(str(resolv).encode(), str(hosts).encode())
+    probe = subprocess.run(["true"], preexec_fn=etc)
     if probe.returncode != 0:
         pytest.skip("no mount namespace here (exit %d): not root?"
                     % probe.returncode)
 
     def start(url, extra=None):
         return wsd(proxy_config(url, extra=extra, server={"workers": "1"}),
-                   preexec_fn=private_etc(str(resolv).encode(),
-                                          str(hosts).encode()))
+                   preexec_fn=etc)
     return start
 
 
